@@ -1,0 +1,39 @@
+# The two commands of the README:
+#   make run    build and start the main job on embedded defaults
+#   make test   build under ASan/UBSan and run the whole test suite
+# Both install missing Debian packages first (scripts/deps.sh).
+
+BUILD      ?= build
+TEST_BUILD ?= build-test
+JOBS       ?= $(shell nproc)
+DATA       ?= data
+
+.PHONY: run test build build-test deps deps-test bench clean
+
+run: deps build
+	@mkdir -p $(DATA)
+	exec ./$(BUILD)/src/samsa-broker config/server.properties --override log.dirs=$(abspath $(DATA))/broker
+
+test: deps-test build-test
+	cd tests/integration/js && npm ci --no-audit --no-fund --loglevel=error
+	cd $(TEST_BUILD) && ctest --output-on-failure -j$(JOBS) --timeout 600
+
+build:
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release
+	cmake --build $(BUILD) -j$(JOBS)
+
+build-test:
+	cmake -S . -B $(TEST_BUILD) -DCMAKE_BUILD_TYPE=Debug -DSAMSA_SANITIZE=ON
+	cmake --build $(TEST_BUILD) -j$(JOBS)
+
+deps:
+	@scripts/deps.sh build
+
+deps-test:
+	@scripts/deps.sh test
+
+bench: deps
+	bench/run.sh
+
+clean:
+	rm -rf $(BUILD) $(TEST_BUILD)

@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Installs the Debian packages samsa needs that are missing; does nothing
+# when all are present. Used by `make run` and `make test` (and so by CI).
+#   scripts/deps.sh build   packages to build and run
+#   scripts/deps.sh test    plus the real clients the tests drive
+set -euo pipefail
+
+build_pkgs=(build-essential cmake pkg-config librdkafka-dev libpq-dev libsqlite3-dev libmicrohttpd-dev libjansson-dev)
+test_pkgs=(kcat python3 python3-kafka python3-confluent-kafka python3-psycopg2 nodejs npm postgresql util-linux)
+
+want=("${build_pkgs[@]}")
+if [ "${1:-build}" = test ]; then
+    want+=("${test_pkgs[@]}")
+fi
+
+missing=()
+for p in "${want[@]}"; do
+    # node may come from outside Debian (nodesource, a tarball): accept a working one
+    if { [ "$p" = nodejs ] || [ "$p" = npm ]; } && command -v "${p/nodejs/node}" >/dev/null 2>&1; then
+        continue
+    fi
+    if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+        missing+=("$p")
+    fi
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+echo "deps: installing ${missing[*]}" >&2
+sudo=""
+if [ "$(id -u)" -ne 0 ]; then
+    command -v sudo >/dev/null 2>&1 || { echo "deps: need root (or sudo) to install: ${missing[*]}" >&2; exit 1; }
+    sudo="sudo"
+fi
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -qq
+$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"

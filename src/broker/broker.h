@@ -1,0 +1,277 @@
+/* broker.h: samsa-broker's internals, shared by the broker's modules.
+ *
+ * One event-loop thread owns every socket, topic and partition. Requests
+ * on a connection are decoded and handled in arrival order; a handler may
+ * finish at once or later (a Produce with acks=all waits for the flusher, a
+ * Fetch waits for data or max_wait_ms), and later requests on the same
+ * connection are still handled meanwhile, but responses always leave in
+ * request order, as Kafka clients require. */
+#ifndef SM_BROKER_H
+#define SM_BROKER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "base/arena.h"
+#include "base/buf.h"
+#include "base/map.h"
+#include "broker/config.h"
+#include "broker/loop.h"
+#include "proto/header.h"
+#include "proto/kafka.h"
+#include "storage/flush.h"
+#include "storage/log.h"
+
+typedef struct sm_broker sm_broker;
+typedef struct sm_conn sm_conn;
+typedef struct sm_req sm_req;
+typedef struct sm_topic sm_topic;
+typedef struct sm_partition sm_partition;
+typedef struct sm_offsets sm_offsets;
+
+/* ---- output ---------------------------------------------------------------- */
+
+/* A piece of a response on a connection's output queue: bytes in memory, or
+ * a range of a segment file sent with sendfile(2). */
+typedef struct sm_chunk {
+    struct sm_chunk *next;
+    bool is_file;
+    uint8_t *mem; /* owned; freed with the chunk */
+    size_t len;
+    size_t off;   /* bytes already sent */
+    sm_slice slice;
+} sm_chunk;
+
+/* ---- requests -------------------------------------------------------------- */
+
+struct sm_req {
+    sm_req *next;    /* the connection's in-flight list, in arrival order */
+    sm_conn *conn;   /* NULL once the connection is gone: the result is dropped */
+    sm_broker *b;
+    sm_req_hdr hdr;
+    uint8_t *frame;  /* owned: the request bytes after Size */
+    size_t frame_len;
+    sm_rd body;      /* positioned at the request body */
+    sm_arena arena;  /* decoded request and response structs */
+    bool done;       /* the response is complete (or there is none: acks=0) */
+    /* response under construction: chunks cut so far, then the buffer */
+    sm_chunk *out_head, *out_tail;
+    sm_wbuf w;
+    int64_t out_len; /* bytes in cut chunks */
+    /* a handler that finishes later sets these */
+    void *pending;
+    void (*cancel)(sm_req *req); /* the connection closed while pending */
+};
+
+/* Starts the response: Size placeholder and CorrelationId. */
+void sm_resp_begin(sm_req *req);
+/* Appends a file range to the response (takes over the slice's reference). */
+int sm_resp_add_slice(sm_req *req, sm_slice *slice);
+/* Finishes the response (fills in Size) and hands it to the connection. */
+void sm_req_complete(sm_req *req);
+/* Finishes a request that has no response (acks=0). */
+void sm_req_complete_silent(sm_req *req);
+/* The client broke the protocol: log once, drop the connection. Frees req:
+ * the caller must not touch it afterwards. */
+void sm_req_fail_connection(sm_req *req, const char *why);
+void sm_req_free(sm_req *req);
+
+/* ---- connections ----------------------------------------------------------- */
+
+struct sm_conn {
+    sm_io io;
+    sm_broker *b;
+    sm_conn *prev, *next; /* the broker's connections (or its graveyard) */
+    sm_conn *ready_next;  /* the broker's ready list */
+    bool ready;
+    uint64_t id;
+    char peer[64];
+    /* input: a buffer for small frames; a large frame is read straight into
+     * its own allocation */
+    uint8_t *ibuf;
+    size_t ilen, icap;
+    uint8_t *big;
+    size_t big_len, big_got;
+    /* requests being handled, oldest first */
+    sm_req *rq_head, *rq_tail;
+    int inflight;
+    int64_t inflight_bytes;
+    /* output */
+    sm_chunk *oq_head, *oq_tail;
+    int64_t oq_bytes;
+    bool read_paused;
+    int64_t last_active_ms;
+};
+
+void sm_conn_accept(sm_broker *b, int fd, const char *peer);
+void sm_conn_close(sm_conn *c, const char *why);
+/* Moves finished responses at the head of the in-flight list to the output
+ * queue and marks the connection ready; nothing is written here. */
+void sm_conn_pump(sm_conn *c);
+/* Once per loop iteration: writes ready connections' output and parses the
+ * frames they have buffered. */
+void sm_conns_service(sm_broker *b);
+/* Frees the connections closed during the iteration. */
+void sm_conns_reap(sm_broker *b);
+/* Shutdown: stop reading every connection (b->stopping is set). */
+void sm_conns_stop_reading(sm_broker *b);
+
+/* ---- topics and partitions ------------------------------------------------ */
+
+typedef struct sm_fetch_wait sm_fetch_wait;
+
+/* Something waiting for a partition's log to be durable up to `target`
+ * (an acks=all produce, an offset commit). `done` is called exactly once on
+ * the loop thread, with SM_OK or SM_EIO (the fsync failed). Embed it. */
+typedef struct sm_ack_wait {
+    struct sm_ack_wait *next;
+    int64_t target;
+    void (*done)(struct sm_ack_wait *aw, int rc);
+} sm_ack_wait;
+
+/* A waiter node that links a parked Fetch to one partition. */
+typedef struct sm_wait_link {
+    struct sm_wait_link *prev, *next;
+    sm_fetch_wait *fw;
+} sm_wait_link;
+
+typedef struct sm_idem sm_idem;
+
+struct sm_partition {
+    sm_topic *topic; /* NULL for the broker's internal logs */
+    int32_t index;
+    sm_plog *log;
+    sm_idem *idem; /* idempotent producers' state, made on first use (idempotence.c) */
+    sm_wait_link fetch_waiters; /* list head (sentinel) */
+    sm_ack_wait *acks_head, *acks_tail; /* waiting on fsync, by target offset */
+};
+
+typedef struct sm_topic_cfg {
+    sm_log_config log;
+    int32_t max_message_bytes;
+    bool log_append_time;
+} sm_topic_cfg;
+
+struct sm_topic {
+    char *name;
+    int32_t npart;
+    sm_partition **parts;
+    sm_props overrides; /* topic-level configs set by CreateTopics/AlterConfigs */
+    sm_topic_cfg cfg;   /* effective values */
+};
+
+sm_topic *sm_topic_find(sm_broker *b, sm_str name);
+/* Creates a topic (validate_only: checks only). configs: name/value pairs.
+ * Returns a Kafka error code; *msg gets a human message for errors. */
+int16_t sm_topic_create(sm_broker *b, sm_str name, int32_t partitions, int16_t replication,
+                        const sm_props *configs, bool validate_only, char *msg, size_t msglen,
+                        sm_topic **out);
+int16_t sm_topic_delete(sm_broker *b, sm_topic *t);
+int16_t sm_topic_add_partitions(sm_broker *b, sm_topic *t, int32_t total, bool validate_only,
+                                char *msg, size_t msglen);
+/* Validates and applies topic configs (AlterConfigs replaces the whole set). */
+int16_t sm_topic_set_configs(sm_broker *b, sm_topic *t, const sm_props *configs,
+                             bool validate_only, char *msg, size_t msglen);
+/* Auto-creation on Metadata/Produce: returns the topic, or NULL with *err set
+ * to the Kafka error to report (UNKNOWN_TOPIC_OR_PARTITION, INVALID_TOPIC_EXCEPTION). */
+sm_topic *sm_topic_get_or_autocreate(sm_broker *b, sm_str name, bool allow, int16_t *err);
+/* Topic configs with effective values for DescribeConfigs; source is
+ * Kafka's ConfigSource (1 topic override, 5 default, 4 static broker). */
+typedef void (*sm_topic_config_fn)(const char *name, const char *value, int source,
+                                   bool read_only, void *arg);
+void sm_topic_config_visit(sm_broker *b, sm_topic *t, sm_topic_config_fn fn, void *arg);
+int sm_topics_load(sm_broker *b, char *err, size_t errlen);
+/* fsyncs and closes every log; returns SM_OK if every sync succeeded. */
+int sm_topics_close_all(sm_broker *b);
+
+/* ---- the broker ------------------------------------------------------------ */
+
+#define SM_FDS_PER_PARTITION 5 /* open files per partition log, for the fd budget */
+
+typedef struct sm_api_def {
+    int16_t key;
+    int16_t min_version;
+    int16_t max_version;
+    void (*handle)(sm_req *req);
+} sm_api_def;
+
+struct sm_broker {
+    sm_broker_config cfg;
+    sm_loop *loop;
+    sm_io listen_io;
+    sm_io signal_io;
+    sm_io flush_io;
+    sm_flusher *flusher;
+    sm_map topics;
+    sm_map groups;       /* group id -> sm_group (group.h) */
+    sm_offsets *offsets; /* the committed-offsets store (offsets.c) */
+    sm_conn *conns;
+    int nconns;
+    int32_t npartitions; /* open partition logs */
+    int64_t fd_limit;    /* RLIMIT_NOFILE, raised to the hard limit at start */
+    int64_t next_pid, pid_block_end; /* producer ids reserved on disk */
+    sm_conn *ready;     /* connections with output to write or input to parse */
+    sm_conn *graveyard; /* closed this iteration, freed after it */
+    uint64_t next_conn_id;
+    char cluster_id[32];
+    char adv_host[256];
+    int adv_port;
+    int bound_port;
+    bool stopping;
+    bool clean_start; /* the last shutdown was clean */
+    bool started;     /* init finished: shutdown may mark the log dirs clean */
+    sm_timer housekeep_timer;
+    sm_timer accept_timer; /* re-enables accepting after EMFILE */
+    int64_t last_retention_ms; /* monotonic */
+    int64_t last_offsets_check_ms;
+    int64_t start_us;
+};
+
+int sm_broker_init(sm_broker *b, char *err, size_t errlen);
+/* Runs until SIGTERM/SIGINT; then stops accepting, answers in-flight
+ * requests, flushes every log and returns. */
+int sm_broker_run(sm_broker *b);
+void sm_broker_release(sm_broker *b);
+
+const sm_api_def *sm_api_find(int16_t key);
+const sm_api_def *sm_api_table(int *n);
+
+/* Handlers, one per API (h_*.c). */
+void sm_handle_api_versions(sm_req *req);
+void sm_handle_metadata(sm_req *req);
+void sm_handle_produce(sm_req *req);
+void sm_handle_fetch(sm_req *req);
+void sm_handle_list_offsets(sm_req *req);
+void sm_handle_create_topics(sm_req *req);
+void sm_handle_delete_topics(sm_req *req);
+void sm_handle_create_partitions(sm_req *req);
+void sm_handle_delete_records(sm_req *req);
+void sm_handle_describe_configs(sm_req *req);
+void sm_handle_alter_configs(sm_req *req);
+
+/* Queues aw until p's log is durable past everything appended so far, and
+ * asks the flusher for it. */
+void sm_partition_wait_durable(sm_broker *b, sm_partition *p, sm_ack_wait *aw);
+
+/* Idempotent producers (idempotence.c). sm_idem_check answers NONE (append),
+ * DUPLICATE_SEQUENCE_NUMBER (already appended at *dup_base: answer success
+ * with that offset) or the Kafka error to return. */
+struct sm_batch_hdr;
+int16_t sm_idem_check(sm_partition *p, const struct sm_batch_hdr *h, int64_t *dup_base);
+/* Records the idempotent batches just appended (offsets already assigned). */
+void sm_idem_appended(sm_partition *p, const uint8_t *batches, size_t len);
+void sm_idem_free(sm_partition *p);
+void sm_handle_init_producer_id(sm_req *req);
+
+/* Produce/fetch plumbing between modules. */
+void sm_partition_appended(sm_broker *b, sm_partition *p, int64_t bytes);
+void sm_partition_flushed(sm_broker *b, sm_partition *p, int64_t durable, int rc);
+/* A partition is going away: answer everything waiting on it. At shutdown
+ * (deleting false) waiting acks=all produces are answered after a synchronous
+ * fsync; when its topic is being deleted they get UNKNOWN_TOPIC_OR_PARTITION.
+ * Parked fetches are answered with what is there. */
+void sm_partition_detach_waiters(sm_broker *b, sm_partition *p, bool deleting);
+/* Answers every fetch parked on p now (h_fetch.c). */
+void sm_fetch_wake_all(sm_broker *b, sm_partition *p);
+
+#endif

@@ -1,0 +1,466 @@
+/* config.c: the property table and its parser.
+ *
+ * Loading is two passes: every key set in the file or on the command line
+ * must be in the table (or be a known Kafka property with no effect here),
+ * then each value is parsed and bounds-checked. Time properties that Kafka
+ * offers in several units (log.retention.ms/minutes/hours, log.roll.ms/hours)
+ * follow Kafka's precedence: the finest unit set wins. */
+#include "broker/config.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "base/err.h"
+#include "base/log.h"
+
+typedef enum { P_INT, P_LONG, P_BOOL, P_SPECIAL, P_NOOP } ptype;
+
+typedef struct pdef {
+    const char *name;
+    ptype type;
+    const char *def; /* default as text; NULL: unset unless given */
+    int64_t min, max;
+    size_t off; /* into sm_broker_config, for P_INT/P_LONG/P_BOOL */
+    const char *doc;
+} pdef;
+
+#define OFF(f) offsetof(sm_broker_config, f)
+#define DAY_MS (24LL * 3600 * 1000)
+
+static const pdef defs[] = {
+    {"node.id", P_INT, "0", 0, INT32_MAX, OFF(node_id), "this broker's id, reported in metadata"},
+    {"broker.id", P_INT, NULL, 0, INT32_MAX, OFF(node_id), "older name of node.id"},
+    {"listeners", P_SPECIAL, "PLAINTEXT://127.0.0.1:9092", 0, 0, 0,
+     "where to accept connections: NAME://host:port (port 0: any free port)"},
+    {"advertised.listeners", P_SPECIAL, NULL, 0, 0, 0,
+     "the address given to clients in metadata (default: the bound listener)"},
+    {"log.dirs", P_SPECIAL, NULL, 0, 0, 0, "comma-separated data directories"},
+    {"log.dir", P_SPECIAL, "/tmp/samsa-logs", 0, 0, 0, "data directory, when log.dirs is unset"},
+    {"num.partitions", P_INT, "1", 1, 100000, OFF(num_partitions),
+     "partitions of an auto-created topic, and of CreateTopics asking for -1"},
+    {"default.replication.factor", P_SPECIAL, "1", 0, 0, 0, "must be 1: a single node"},
+    {"auto.create.topics.enable", P_BOOL, "true", 0, 0, OFF(auto_create_topics),
+     "create a topic on first Metadata or Produce naming it"},
+    {"delete.topic.enable", P_BOOL, "true", 0, 0, OFF(delete_topic_enable),
+     "allow DeleteTopics"},
+    {"log.segment.bytes", P_LONG, "1073741824", 14, INT32_MAX, OFF(log.segment_bytes),
+     "roll a segment before it passes this size"},
+    {"log.roll.ms", P_SPECIAL, NULL, 0, 0, 0, "roll a segment this old (default 168 hours)"},
+    {"log.roll.hours", P_SPECIAL, "168", 0, 0, 0, "log.roll.ms in hours"},
+    {"log.retention.ms", P_SPECIAL, NULL, 0, 0, 0,
+     "delete segments older than this; -1 keeps forever (default 168 hours)"},
+    {"log.retention.minutes", P_SPECIAL, NULL, 0, 0, 0, "log.retention.ms in minutes"},
+    {"log.retention.hours", P_SPECIAL, "168", 0, 0, 0, "log.retention.ms in hours"},
+    {"log.retention.bytes", P_LONG, "-1", -1, INT64_MAX, OFF(log.retention_bytes),
+     "delete oldest segments while a partition is larger; -1 no limit"},
+    {"log.retention.check.interval.ms", P_LONG, "300000", 1, INT64_MAX,
+     OFF(retention_check_interval_ms), "how often retention runs"},
+    {"log.index.interval.bytes", P_INT, "4096", 0, INT32_MAX, OFF(log.index_interval_bytes),
+     "bytes between offset index entries"},
+    {"log.message.timestamp.type", P_SPECIAL, "CreateTime", 0, 0, 0,
+     "CreateTime or LogAppendTime, for topics that do not set their own"},
+    {"message.max.bytes", P_INT, "1048588", 0, INT32_MAX, OFF(message_max_bytes),
+     "largest record batch a topic accepts by default"},
+    {"socket.request.max.bytes", P_INT, "104857600", 1024, INT32_MAX,
+     OFF(socket_request_max_bytes), "largest request frame; a larger one closes the connection"},
+    {"max.connections", P_INT, "10000", 1, 1000000, OFF(max_connections),
+     "connections accepted at once"},
+    {"connections.max.idle.ms", P_LONG, "600000", 1, INT64_MAX, OFF(connections_max_idle_ms),
+     "close connections idle this long"},
+    {"group.min.session.timeout.ms", P_INT, "6000", 1, INT32_MAX,
+     OFF(group_min_session_timeout_ms), "shortest session.timeout.ms a consumer may ask for"},
+    {"group.max.session.timeout.ms", P_INT, "1800000", 1, INT32_MAX,
+     OFF(group_max_session_timeout_ms), "longest session.timeout.ms a consumer may ask for"},
+    {"group.initial.rebalance.delay.ms", P_INT, "3000", 0, INT32_MAX,
+     OFF(group_initial_rebalance_delay_ms),
+     "how long a new group waits for more members before its first rebalance"},
+    {"group.max.size", P_INT, "2147483647", 1, INT32_MAX, OFF(group_max_size),
+     "members a group may have"},
+    {"offsets.retention.minutes", P_LONG, "10080", 1, INT64_MAX / 60000,
+     OFF(offsets_retention_minutes), "keep an empty group's committed offsets this long"},
+    {"offsets.retention.check.interval.ms", P_LONG, "600000", 1, INT64_MAX,
+     OFF(offsets_retention_check_interval_ms), "how often offsets retention runs"},
+    {"offset.metadata.max.bytes", P_INT, "4096", 0, INT32_MAX, OFF(offset_metadata_max_bytes),
+     "longest metadata string an offset commit may carry"},
+    {"compression.type", P_SPECIAL, "producer", 0, 0, 0,
+     "must be producer: batches are stored as sent, never recompressed"},
+    {"samsa.log.level", P_SPECIAL, "info", 0, 0, 0, "debug, info, warn or error"},
+    /* Kafka properties with no effect on a single node, accepted so that an
+     * existing server.properties works. */
+    {"num.network.threads", P_NOOP, NULL, 0, 0, 0, NULL},
+    {"num.io.threads", P_NOOP, NULL, 0, 0, 0, NULL},
+    {"socket.send.buffer.bytes", P_NOOP, NULL, 0, 0, 0, NULL},
+    {"socket.receive.buffer.bytes", P_NOOP, NULL, 0, 0, 0, NULL},
+    {"num.recovery.threads.per.data.dir", P_NOOP, NULL, 0, 0, 0, NULL},
+    {"offsets.topic.replication.factor", P_NOOP, NULL, 0, 0, 0, NULL},
+    {"transaction.state.log.replication.factor", P_NOOP, NULL, 0, 0, 0, NULL},
+    {"transaction.state.log.min.isr", P_NOOP, NULL, 0, 0, 0, NULL},
+    {"zookeeper.connect", P_NOOP, NULL, 0, 0, 0, NULL},
+    {"zookeeper.connection.timeout.ms", P_NOOP, NULL, 0, 0, 0, NULL},
+    {"process.roles", P_NOOP, NULL, 0, 0, 0, NULL},
+    {"controller.quorum.voters", P_NOOP, NULL, 0, 0, 0, NULL},
+    {"controller.listener.names", P_NOOP, NULL, 0, 0, 0, NULL},
+    {"inter.broker.listener.name", P_NOOP, NULL, 0, 0, 0, NULL},
+    {"listener.security.protocol.map", P_NOOP, NULL, 0, 0, 0, NULL},
+    {"log.flush.interval.messages", P_NOOP, NULL, 0, 0, 0, NULL},
+    {"log.flush.interval.ms", P_NOOP, NULL, 0, 0, 0, NULL},
+    {"min.insync.replicas", P_NOOP, NULL, 0, 0, 0, NULL},
+    {"unclean.leader.election.enable", P_NOOP, NULL, 0, 0, 0, NULL},
+};
+#define NDEFS (sizeof defs / sizeof defs[0])
+
+static const pdef *find_def(const char *name)
+{
+    for (size_t i = 0; i < NDEFS; i++)
+        if (!strcmp(defs[i].name, name))
+            return &defs[i];
+    return NULL;
+}
+
+int sm_parse_i64(const char *s, int64_t min, int64_t max, int64_t *out)
+{
+    while (*s == ' ' || *s == '\t')
+        s++;
+    if (!*s)
+        return SM_EINVAL;
+    errno = 0;
+    char *end;
+    long long v = strtoll(s, &end, 10);
+    while (*end == ' ' || *end == '\t')
+        end++;
+    if (errno || *end || v < min || v > max)
+        return SM_EINVAL;
+    *out = v;
+    return SM_OK;
+}
+
+int sm_parse_bool(const char *s, bool *out)
+{
+    if (!strcasecmp(s, "true")) {
+        *out = true;
+        return SM_OK;
+    }
+    if (!strcasecmp(s, "false")) {
+        *out = false;
+        return SM_OK;
+    }
+    return SM_EINVAL;
+}
+
+int sm_endpoint_parse(sm_endpoint *ep, const char *s, char *err, size_t errlen)
+{
+    memset(ep, 0, sizeof *ep);
+    const char *sep = strstr(s, "://");
+    if (!sep || sep == s || (size_t)(sep - s) >= sizeof ep->name)
+        return sm_fail(err, errlen, SM_EINVAL, "'%s' is not NAME://host:port", s);
+    memcpy(ep->name, s, (size_t)(sep - s));
+    const char *hp = sep + 3;
+    const char *colon;
+    if (*hp == '[') { /* [v6addr]:port */
+        const char *rb = strchr(hp, ']');
+        if (!rb || rb[1] != ':')
+            return sm_fail(err, errlen, SM_EINVAL, "'%s': bad IPv6 address", s);
+        if ((size_t)(rb - hp - 1) >= sizeof ep->host)
+            return sm_fail(err, errlen, SM_EINVAL, "'%s': host too long", s);
+        memcpy(ep->host, hp + 1, (size_t)(rb - hp - 1));
+        colon = rb + 1;
+    } else {
+        colon = strrchr(hp, ':');
+        if (!colon)
+            return sm_fail(err, errlen, SM_EINVAL, "'%s' has no port", s);
+        if ((size_t)(colon - hp) >= sizeof ep->host)
+            return sm_fail(err, errlen, SM_EINVAL, "'%s': host too long", s);
+        memcpy(ep->host, hp, (size_t)(colon - hp));
+    }
+    int64_t port;
+    if (sm_parse_i64(colon + 1, 0, 65535, &port) != SM_OK)
+        return sm_fail(err, errlen, SM_EINVAL, "'%s': port must be 0..65535", s);
+    ep->port = (int)port;
+    return SM_OK;
+}
+
+/* Picks the client listener out of a comma-separated list: the first one
+ * that is not a KRaft controller listener. */
+static int parse_listener_list(sm_endpoint *ep, const char *list, const char *prop,
+                               const char *origin, char *err, size_t errlen)
+{
+    char *copy = strdup(list), *save = NULL;
+    if (!copy)
+        return SM_ENOMEM;
+    int found = 0, rc = SM_OK;
+    for (char *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+        while (*tok == ' ')
+            tok++;
+        if (!*tok)
+            continue;
+        sm_endpoint e;
+        char why[256];
+        if (sm_endpoint_parse(&e, tok, why, sizeof why) != SM_OK) {
+            rc = sm_fail(err, errlen, SM_EINVAL, "%s (%s): %s", prop, origin, why);
+            break;
+        }
+        if (!strcasecmp(e.name, "CONTROLLER"))
+            continue;
+        if (!strcasecmp(e.name, "SSL") || !strncasecmp(e.name, "SASL", 4)) {
+            rc = sm_fail(err, errlen, SM_EINVAL,
+                         "%s (%s): listener %s: only PLAINTEXT is supported for now", prop,
+                         origin, e.name);
+            break;
+        }
+        if (!found) {
+            *ep = e;
+            found = 1;
+        } else {
+            sm_warn("%s: only the first client listener is used; ignoring %s", prop, tok);
+        }
+    }
+    free(copy);
+    if (rc == SM_OK && !found)
+        rc = sm_fail(err, errlen, SM_EINVAL, "%s (%s): no client listener in '%s'", prop, origin,
+                     list);
+    return rc;
+}
+
+static int set_log_dirs(sm_broker_config *cfg, const char *list, const char *origin, char *err,
+                        size_t errlen)
+{
+    for (int i = 0; i < cfg->n_log_dirs; i++)
+        free(cfg->log_dirs[i]);
+    cfg->n_log_dirs = 0;
+    char *copy = strdup(list), *save = NULL;
+    if (!copy)
+        return SM_ENOMEM;
+    int rc = SM_OK;
+    for (char *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+        while (*tok == ' ')
+            tok++;
+        size_t n = strlen(tok);
+        while (n && tok[n - 1] == ' ')
+            tok[--n] = 0;
+        if (!n)
+            continue;
+        if (cfg->n_log_dirs == SM_MAX_LOG_DIRS) {
+            rc = sm_fail(err, errlen, SM_EINVAL, "log.dirs (%s): at most %d directories", origin,
+                         SM_MAX_LOG_DIRS);
+            break;
+        }
+        if (!(cfg->log_dirs[cfg->n_log_dirs++] = strdup(tok))) {
+            rc = SM_ENOMEM;
+            break;
+        }
+    }
+    free(copy);
+    if (rc == SM_OK && cfg->n_log_dirs == 0)
+        rc = sm_fail(err, errlen, SM_EINVAL, "log.dirs (%s): no directory given", origin);
+    return rc;
+}
+
+/* Value of the first of `names` that is set, scaled to ms; *found = 0 if none. */
+static int time_prop(const sm_props *ps, const char *const *names, const int64_t *scale,
+                     int n, bool allow_neg, int64_t *out, int *found, char *err, size_t errlen)
+{
+    *found = 0;
+    for (int i = 0; i < n; i++) {
+        const sm_prop *p = sm_props_find(ps, names[i]);
+        if (!p)
+            continue;
+        int64_t v;
+        if (sm_parse_i64(p->value, allow_neg ? -1 : 1, INT64_MAX / scale[i], &v) != SM_OK)
+            return sm_fail(err, errlen, SM_EINVAL, "%s (%s): '%s' is not a valid %s", names[i],
+                           p->origin, p->value,
+                           allow_neg ? "number (-1 for unlimited)" : "positive number");
+        *out = v < 0 ? -1 : v * scale[i];
+        *found = 1;
+        return SM_OK;
+    }
+    return SM_OK;
+}
+
+int sm_broker_config_load(sm_broker_config *cfg, const char *file, char **overrides,
+                          int n_overrides, char *err, size_t errlen)
+{
+    memset(cfg, 0, sizeof *cfg);
+    sm_props_init(&cfg->all);
+    int rc;
+    if (file && (rc = sm_props_load_file(&cfg->all, file, err, errlen)) != SM_OK)
+        return rc;
+    for (int i = 0; i < n_overrides; i++)
+        if ((rc = sm_props_add_override(&cfg->all, overrides[i], err, errlen)) != SM_OK)
+            return rc;
+
+    /* pass 1: every key must be known */
+    for (size_t i = 0; i < cfg->all.n; i++) {
+        const sm_prop *p = &cfg->all.v[i];
+        const pdef *d = find_def(p->key);
+        if (!d)
+            return sm_fail(err, errlen, SM_EINVAL,
+                           "unknown property '%s' (%s); see samsa-broker --help for the list",
+                           p->key, p->origin);
+        if (d->type == P_NOOP)
+            sm_info("property %s (%s) has no effect on a single-node samsa-broker", p->key,
+                    p->origin);
+    }
+
+    /* pass 2: defaults, then values */
+    sm_log_config_default(&cfg->log);
+    for (size_t i = 0; i < NDEFS; i++) {
+        const pdef *d = &defs[i];
+        if (d->type != P_INT && d->type != P_LONG && d->type != P_BOOL)
+            continue;
+        const sm_prop *p = sm_props_find(&cfg->all, d->name);
+        const char *val = p ? p->value : d->def;
+        if (!val)
+            continue;
+        char *field = (char *)cfg + d->off;
+        if (d->type == P_BOOL) {
+            bool b;
+            if (sm_parse_bool(val, &b) != SM_OK)
+                return sm_fail(err, errlen, SM_EINVAL, "%s (%s): '%s' is not true or false",
+                               d->name, p ? p->origin : "default", val);
+            *(bool *)field = b;
+        } else {
+            int64_t v;
+            if (sm_parse_i64(val, d->min, d->max, &v) != SM_OK)
+                return sm_fail(err, errlen, SM_EINVAL,
+                               "%s (%s): '%s' is not a whole number in [%lld, %lld]", d->name,
+                               p ? p->origin : "default", val, (long long)d->min,
+                               (long long)d->max);
+            if (d->type == P_INT)
+                *(int32_t *)field = (int32_t)v;
+            else
+                *(int64_t *)field = v;
+        }
+    }
+    if (sm_props_find(&cfg->all, "node.id") && sm_props_find(&cfg->all, "broker.id")) {
+        int64_t a = 0, b = 0;
+        sm_parse_i64(sm_props_get(&cfg->all, "node.id"), 0, INT32_MAX, &a);
+        sm_parse_i64(sm_props_get(&cfg->all, "broker.id"), 0, INT32_MAX, &b);
+        if (a != b)
+            return sm_fail(err, errlen, SM_EINVAL, "node.id (%lld) and broker.id (%lld) disagree",
+                           (long long)a, (long long)b);
+    }
+
+    const sm_prop *p = sm_props_find(&cfg->all, "listeners");
+    if ((rc = parse_listener_list(&cfg->listener, p ? p->value : "PLAINTEXT://127.0.0.1:9092",
+                                  "listeners", p ? p->origin : "default", err, errlen)) != SM_OK)
+        return rc;
+    if ((p = sm_props_find(&cfg->all, "advertised.listeners")) &&
+        (rc = parse_listener_list(&cfg->advertised, p->value, "advertised.listeners", p->origin,
+                                  err, errlen)) != SM_OK)
+        return rc;
+
+    p = sm_props_find(&cfg->all, "log.dirs");
+    if (!p)
+        p = sm_props_find(&cfg->all, "log.dir");
+    if ((rc = set_log_dirs(cfg, p ? p->value : "/tmp/samsa-logs", p ? p->origin : "default", err,
+                           errlen)) != SM_OK)
+        return rc;
+
+    if ((p = sm_props_find(&cfg->all, "default.replication.factor"))) {
+        int64_t v;
+        if (sm_parse_i64(p->value, 1, 1, &v) != SM_OK)
+            return sm_fail(err, errlen, SM_EINVAL,
+                           "default.replication.factor (%s): '%s': samsa-broker is a single "
+                           "node, only 1 is valid; replication belongs to a Kafka cluster",
+                           p->origin, p->value);
+    }
+    cfg->default_replication_factor = 1;
+
+    if ((p = sm_props_find(&cfg->all, "compression.type")) && strcmp(p->value, "producer"))
+        return sm_fail(err, errlen, SM_EINVAL,
+                       "compression.type (%s): '%s': only 'producer' is supported (batches are "
+                       "stored as the producer compressed them)",
+                       p->origin, p->value);
+
+    if ((p = sm_props_find(&cfg->all, "log.message.timestamp.type"))) {
+        if (!strcmp(p->value, "LogAppendTime"))
+            cfg->log_append_time = true;
+        else if (strcmp(p->value, "CreateTime"))
+            return sm_fail(err, errlen, SM_EINVAL,
+                           "log.message.timestamp.type (%s): '%s' is not CreateTime or "
+                           "LogAppendTime",
+                           p->origin, p->value);
+    }
+
+    cfg->log_level = SM_LOG_INFO;
+    if ((p = sm_props_find(&cfg->all, "samsa.log.level"))) {
+        int lvl = sm_log_parse_level(p->value);
+        if (lvl < 0)
+            return sm_fail(err, errlen, SM_EINVAL,
+                           "samsa.log.level (%s): '%s' is not debug, info, warn or error",
+                           p->origin, p->value);
+        cfg->log_level = lvl;
+    }
+
+    static const char *const ret_names[] = {"log.retention.ms", "log.retention.minutes",
+                                            "log.retention.hours"};
+    static const int64_t ret_scale[] = {1, 60000, 3600000};
+    int found;
+    if ((rc = time_prop(&cfg->all, ret_names, ret_scale, 3, true, &cfg->log.retention_ms, &found,
+                        err, errlen)) != SM_OK)
+        return rc;
+    if (!found)
+        cfg->log.retention_ms = 168 * 3600000LL;
+    static const char *const roll_names[] = {"log.roll.ms", "log.roll.hours"};
+    static const int64_t roll_scale[] = {1, 3600000};
+    if ((rc = time_prop(&cfg->all, roll_names, roll_scale, 2, false, &cfg->log.segment_ms, &found,
+                        err, errlen)) != SM_OK)
+        return rc;
+    if (!found)
+        cfg->log.segment_ms = 168 * 3600000LL;
+    return SM_OK;
+}
+
+void sm_broker_config_release(sm_broker_config *cfg)
+{
+    for (int i = 0; i < cfg->n_log_dirs; i++)
+        free(cfg->log_dirs[i]);
+    cfg->n_log_dirs = 0;
+    sm_props_release(&cfg->all);
+}
+
+void sm_broker_config_visit(const sm_broker_config *cfg, sm_config_visit fn, void *arg)
+{
+    char buf[64];
+    for (size_t i = 0; i < NDEFS; i++) {
+        const pdef *d = &defs[i];
+        if (d->type == P_NOOP || !strcmp(d->name, "broker.id") || !strcmp(d->name, "log.dir"))
+            continue;
+        const sm_prop *p = sm_props_find(&cfg->all, d->name);
+        const char *val = p ? p->value : d->def;
+        /* report derived values where the table's default is not the truth */
+        if (!strcmp(d->name, "log.retention.ms") || !strcmp(d->name, "log.roll.ms")) {
+            bool retention = !strcmp(d->name, "log.retention.ms");
+            snprintf(buf, sizeof buf, "%lld",
+                     (long long)(retention ? cfg->log.retention_ms : cfg->log.segment_ms));
+            val = buf;
+        }
+        if (!val)
+            continue;
+        fn(d->name, val, p == NULL, true, arg);
+    }
+}
+
+void sm_broker_config_print_help(void)
+{
+    printf("Properties (Kafka's names; set in the file or with --override KEY=VALUE):\n");
+    for (size_t i = 0; i < NDEFS; i++) {
+        const pdef *d = &defs[i];
+        if (d->type == P_NOOP)
+            continue;
+        printf("  %-34s %s%s%s%s\n", d->name, d->doc, d->def ? " [default: " : "",
+               d->def ? d->def : "", d->def ? "]" : "");
+    }
+    printf("Accepted with no effect on a single node:");
+    for (size_t i = 0, col = 0; i < NDEFS; i++) {
+        if (defs[i].type != P_NOOP)
+            continue;
+        printf("%s%s", col++ % 3 ? ", " : "\n  ", defs[i].name);
+    }
+    printf("\n");
+}

@@ -1,0 +1,80 @@
+/* config.h: samsa-broker's configuration, from a server.properties file and
+ * --override KEY=VALUE arguments, with Kafka's property names.
+ *
+ * Every property we read is in one table (config.c) with its type, default
+ * and bounds; an unknown or malformed property is a start-up error that
+ * names it and where it was set. Kafka properties that have no meaning for a
+ * single-node broker (thread counts, ZooKeeper, KRaft quorum settings) are
+ * accepted and reported once as having no effect, so an existing Kafka
+ * server.properties works unchanged. */
+#ifndef SM_BROKER_CONFIG_H
+#define SM_BROKER_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/props.h"
+#include "storage/log.h"
+
+#define SM_MAX_LOG_DIRS 16
+
+typedef struct sm_endpoint {
+    char name[32]; /* listener name, e.g. PLAINTEXT */
+    char host[256];
+    int port;
+} sm_endpoint;
+
+typedef struct sm_broker_config {
+    int32_t node_id;
+    sm_endpoint listener;
+    sm_endpoint advertised; /* host empty: derive from the listener */
+    int n_log_dirs;
+    char *log_dirs[SM_MAX_LOG_DIRS];
+    int32_t num_partitions;
+    int16_t default_replication_factor;
+    bool auto_create_topics;
+    bool delete_topic_enable;
+    sm_log_config log; /* segment/roll/retention/index defaults for topics */
+    int32_t message_max_bytes;
+    int32_t socket_request_max_bytes;
+    int64_t retention_check_interval_ms;
+    int32_t max_connections;
+    int64_t connections_max_idle_ms;
+    bool log_append_time; /* log.message.timestamp.type=LogAppendTime */
+    int32_t group_min_session_timeout_ms;
+    int32_t group_max_session_timeout_ms;
+    int32_t group_initial_rebalance_delay_ms;
+    int32_t group_max_size;
+    int64_t offsets_retention_minutes;
+    int64_t offsets_retention_check_interval_ms;
+    int32_t offset_metadata_max_bytes;
+    int log_level;        /* samsa.log.level */
+    sm_props all;         /* every property as set, for DescribeConfigs */
+} sm_broker_config;
+
+/* Builds the config from an optional file and overrides (KEY=VALUE each).
+ * On error returns a negative code with a message naming the property. */
+int sm_broker_config_load(sm_broker_config *cfg, const char *file, char **overrides,
+                          int n_overrides, char *err, size_t errlen);
+void sm_broker_config_release(sm_broker_config *cfg);
+
+/* The broker-level properties with their effective values, for
+ * DescribeConfigs: calls fn once per property. `is_default` is true when the
+ * value was not set in the file or on the command line. */
+typedef void (*sm_config_visit)(const char *name, const char *value, bool is_default,
+                                bool read_only, void *arg);
+void sm_broker_config_visit(const sm_broker_config *cfg, sm_config_visit fn, void *arg);
+
+/* Prints the property reference (name, default, meaning) for --help. */
+void sm_broker_config_print_help(void);
+
+/* Parses "NAME://host:port" (host may be empty or [v6]); port 0 means any. */
+int sm_endpoint_parse(sm_endpoint *ep, const char *s, char *err, size_t errlen);
+
+/* Number parsing shared with topic configs: the whole string must be a
+ * decimal integer within [min, max]. */
+int sm_parse_i64(const char *s, int64_t min, int64_t max, int64_t *out);
+int sm_parse_bool(const char *s, bool *out);
+
+#endif

@@ -1,0 +1,309 @@
+/* h_fetch.c: Fetch, with long polling.
+ *
+ * A fetch is answered at once when it finds min_bytes (or max_wait_ms is
+ * 0, or a partition has an error); otherwise it parks on every partition it
+ * names and on a timer. Appends add their size to each parked fetch; when
+ * a fetch has seen min_bytes arrive, or its timer fires, it is evaluated
+ * again and answered. Record bytes are spliced from the segment files with
+ * sendfile, never copied through the broker. Fetch sessions are not kept:
+ * every answer has SessionId 0, so clients send full fetches. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "base/clock.h"
+#include "base/err.h"
+#include "base/log.h"
+#include "broker/broker.h"
+#include "proto/batch.h"
+#include "proto/fetch.h"
+
+struct sm_fetch_wait {
+    sm_req *req;
+    sm_fetch_req fr;
+    sm_timer timer;
+    sm_wait_link *links;
+    int nlinks;
+    int64_t seen; /* bytes available when parked, plus bytes appended since */
+    bool queued;  /* on a local wake-up list (sm_partition_appended) */
+    struct sm_fetch_wait *next_ready;
+};
+
+/* The bytes one partition would contribute, and its header fields. */
+typedef struct part_eval {
+    sm_fetch_part_resp hdr;
+    sm_slice slice;
+} part_eval;
+
+/* Evaluates every partition; returns total record bytes found. */
+static int64_t evaluate(sm_broker *b, const sm_fetch_req *fr, part_eval *ev, bool *any_error)
+{
+    int64_t total = 0;
+    int k = 0;
+    *any_error = false;
+    int64_t max_bytes = fr->max_bytes > 0 ? fr->max_bytes : 0;
+    for (int32_t i = 0; i < fr->topic_count; i++) {
+        const sm_fetch_topic *ft = &fr->topics[i];
+        sm_topic *t = sm_topic_find(b, ft->topic);
+        for (int32_t j = 0; j < ft->partition_count; j++, k++) {
+            const sm_fetch_part *fp = &ft->partitions[j];
+            part_eval *e = &ev[k];
+            memset(e, 0, sizeof *e);
+            e->hdr.partition = fp->partition;
+            e->hdr.high_watermark = e->hdr.last_stable_offset = e->hdr.log_start_offset = -1;
+            if (!t || fp->partition < 0 || fp->partition >= t->npart) {
+                e->hdr.error_code = SM_KERR_UNKNOWN_TOPIC_OR_PARTITION;
+                *any_error = true;
+                continue;
+            }
+            sm_plog *log = t->parts[fp->partition]->log;
+            e->hdr.high_watermark = e->hdr.last_stable_offset = sm_plog_end_offset(log);
+            e->hdr.log_start_offset = sm_plog_start_offset(log);
+            int64_t room = max_bytes - total;
+            if (room <= 0 && total > 0)
+                continue; /* the response is full; this partition comes next time */
+            int64_t limit = fp->partition_max_bytes < room ? fp->partition_max_bytes : room;
+            if (limit <= 0)
+                limit = 1; /* the first batch comes whole even so (KIP-74) */
+            int rc = sm_plog_read(log, fp->fetch_offset, limit, &e->slice);
+            if (rc == SM_ERANGE) {
+                sm_debug("fetch %s-%d at %lld: out of range [%lld, %lld]", t->name, fp->partition,
+                         (long long)fp->fetch_offset, (long long)e->hdr.log_start_offset,
+                         (long long)e->hdr.high_watermark);
+                e->hdr.error_code = SM_KERR_OFFSET_OUT_OF_RANGE;
+                *any_error = true;
+                continue;
+            }
+            if (rc != SM_OK) {
+                e->hdr.error_code = SM_KERR_KAFKA_STORAGE_ERROR;
+                *any_error = true;
+                continue;
+            }
+            /* only the first partition with data may exceed the limits; a later
+             * one whose first batch does not fit sends nothing (a partial
+             * batch alone is an error to clients) */
+            if (total > 0 && e->slice.len > room) {
+                uint8_t h[SM_BATCH_LOG_OVERHEAD];
+                int64_t first = -1;
+                if (pread(e->slice.fd, h, sizeof h, e->slice.pos) == (ssize_t)sizeof h)
+                    first = sm_batch_total_size(h, sizeof h);
+                if (first < 0 || first > room)
+                    sm_slice_release(&e->slice);
+                else
+                    e->slice.len = room;
+            }
+            total += e->slice.len;
+        }
+    }
+    return total;
+}
+
+static int count_parts(const sm_fetch_req *fr)
+{
+    int n = 0;
+    for (int32_t i = 0; i < fr->topic_count; i++)
+        n += fr->topics[i].partition_count;
+    return n;
+}
+
+static void release_eval(part_eval *ev, int n)
+{
+    for (int i = 0; i < n; i++)
+        if (ev[i].slice.seg)
+            sm_slice_release(&ev[i].slice);
+}
+
+static void respond(sm_req *req, const sm_fetch_req *fr, part_eval *ev)
+{
+    int16_t v = req->hdr.api_version;
+    sm_resp_begin(req);
+    sm_fetch_resp_begin(&req->w, v, SM_KERR_NONE, 0, fr->topic_count);
+    int k = 0;
+    for (int32_t i = 0; i < fr->topic_count; i++) {
+        const sm_fetch_topic *ft = &fr->topics[i];
+        sm_fetch_topic_encode(&req->w, ft->topic.len < 0 ? SM_STR_LIT("") : ft->topic,
+                              ft->partition_count);
+        for (int32_t j = 0; j < ft->partition_count; j++, k++) {
+            part_eval *e = &ev[k];
+            e->hdr.records_len = (int32_t)e->slice.len;
+            sm_fetch_part_encode(&req->w, v, &e->hdr);
+            if (e->slice.len > 0)
+                sm_resp_add_slice(req, &e->slice); /* takes the reference */
+            else if (e->slice.seg)
+                sm_slice_release(&e->slice);
+        }
+    }
+    sm_req_complete(req);
+}
+
+/* Evaluates and answers, whatever is there. */
+static void answer_now(sm_req *req, const sm_fetch_req *fr)
+{
+    int n = count_parts(fr);
+    part_eval *ev = sm_arena_calloc(&req->arena, (size_t)n + 1, sizeof *ev);
+    if (!ev) {
+        sm_req_fail_connection(req, "out of memory");
+        return;
+    }
+    bool any_error;
+    evaluate(req->b, fr, ev, &any_error);
+    respond(req, fr, ev);
+}
+
+static void unpark(sm_fetch_wait *fw)
+{
+    for (int i = 0; i < fw->nlinks; i++) {
+        sm_wait_link *l = &fw->links[i];
+        if (l->next) {
+            l->prev->next = l->next;
+            l->next->prev = l->prev;
+            l->next = l->prev = NULL;
+        }
+    }
+    sm_timer_cancel(fw->req->b->loop, &fw->timer);
+    fw->req->pending = NULL;
+    fw->req->cancel = NULL;
+}
+
+static void wake(sm_fetch_wait *fw)
+{
+    unpark(fw);
+    answer_now(fw->req, &fw->fr);
+}
+
+static void on_timeout(sm_timer *t)
+{
+    sm_fetch_wait *fw = (sm_fetch_wait *)((char *)t - offsetof(sm_fetch_wait, timer));
+    wake(fw);
+}
+
+static void on_cancel(sm_req *req)
+{
+    sm_fetch_wait *fw = req->pending;
+    unpark(fw);
+    sm_req_free(req);
+}
+
+/* A partition named twice is fetched once, as Kafka's request map does;
+ * topics left with no partitions are dropped. */
+static int dedupe(sm_fetch_req *fr)
+{
+    if (count_parts(fr) < 2)
+        return SM_OK;
+    sm_map seen;
+    sm_map_init(&seen);
+    int32_t tk = 0;
+    for (int32_t i = 0; i < fr->topic_count; i++) {
+        sm_fetch_topic t = fr->topics[i];
+        int32_t pk = 0;
+        for (int32_t j = 0; j < t.partition_count; j++) {
+            char key[SM_TOPIC_NAME_MAX + 24];
+            int tl = t.topic.len > SM_TOPIC_NAME_MAX ? SM_TOPIC_NAME_MAX : (t.topic.len > 0 ? t.topic.len : 0);
+            int kl = snprintf(key, sizeof key, "%.*s\x01%d", tl, tl ? t.topic.p : "",
+                              t.partitions[j].partition);
+            if (sm_map_get(&seen, key, (size_t)kl))
+                continue;
+            if (sm_map_put(&seen, key, (size_t)kl, &seen) != SM_OK) {
+                sm_map_release(&seen);
+                return SM_ENOMEM;
+            }
+            t.partitions[pk++] = t.partitions[j];
+        }
+        t.partition_count = pk;
+        if (pk)
+            fr->topics[tk++] = t;
+    }
+    fr->topic_count = tk;
+    sm_map_release(&seen);
+    return SM_OK;
+}
+
+void sm_handle_fetch(sm_req *req)
+{
+    sm_broker *b = req->b;
+    sm_fetch_wait *fw = sm_arena_alloc(&req->arena, sizeof *fw);
+    if (!fw) {
+        sm_req_fail_connection(req, "out of memory");
+        return;
+    }
+    if (sm_fetch_req_decode(&req->body, req->hdr.api_version, &req->arena, &fw->fr) != SM_OK) {
+        sm_req_fail_connection(req, "malformed Fetch request");
+        return;
+    }
+    if (dedupe(&fw->fr) != SM_OK) {
+        sm_req_fail_connection(req, "out of memory");
+        return;
+    }
+    const sm_fetch_req *fr = &fw->fr;
+    int n = count_parts(fr);
+    part_eval *ev = sm_arena_calloc(&req->arena, (size_t)n + 1, sizeof *ev);
+    if (!ev) {
+        sm_req_fail_connection(req, "out of memory");
+        return;
+    }
+    bool any_error;
+    int64_t total = evaluate(b, fr, ev, &any_error);
+    if (total >= fr->min_bytes || fr->max_wait_ms <= 0 || any_error || n == 0 || b->stopping) {
+        respond(req, fr, ev);
+        return;
+    }
+    release_eval(ev, n);
+
+    /* park on every partition named and on a timer */
+    fw->req = req;
+    fw->seen = total;
+    fw->links = sm_arena_calloc(&req->arena, (size_t)n, sizeof *fw->links);
+    if (!fw->links) {
+        sm_req_fail_connection(req, "out of memory");
+        return;
+    }
+    for (int32_t i = 0; i < fr->topic_count; i++) {
+        sm_topic *t = sm_topic_find(b, fr->topics[i].topic);
+        for (int32_t j = 0; j < fr->topics[i].partition_count; j++) {
+            sm_partition *p = t->parts[fr->topics[i].partitions[j].partition];
+            sm_wait_link *l = &fw->links[fw->nlinks++];
+            l->fw = fw;
+            l->next = p->fetch_waiters.next;
+            l->prev = &p->fetch_waiters;
+            p->fetch_waiters.next->prev = l;
+            p->fetch_waiters.next = l;
+        }
+    }
+    sm_timer_init(&fw->timer, on_timeout);
+    int32_t wait = fr->max_wait_ms > 600000 ? 600000 : fr->max_wait_ms;
+    sm_timer_arm(b->loop, &fw->timer, sm_mono_ms() + wait);
+    req->pending = fw;
+    req->cancel = on_cancel;
+}
+
+void sm_partition_appended(sm_broker *b, sm_partition *p, int64_t bytes)
+{
+    (void)b;
+    sm_wait_link *head = &p->fetch_waiters;
+    if (head->next == head)
+        return;
+    /* collect first: waking unlinks a fetch from every list it is on */
+    sm_fetch_wait *ready = NULL;
+    for (sm_wait_link *l = head->next; l != head; l = l->next) {
+        sm_fetch_wait *fw = l->fw;
+        fw->seen += bytes;
+        if (fw->seen >= fw->fr.min_bytes && !fw->queued) {
+            fw->queued = true;
+            fw->next_ready = ready;
+            ready = fw;
+        }
+    }
+    while (ready) {
+        sm_fetch_wait *fw = ready;
+        ready = fw->next_ready;
+        wake(fw);
+    }
+}
+
+void sm_fetch_wake_all(sm_broker *b, sm_partition *p)
+{
+    (void)b;
+    while (p->fetch_waiters.next != &p->fetch_waiters)
+        wake(p->fetch_waiters.next->fw);
+}

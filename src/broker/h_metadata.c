@@ -1,0 +1,95 @@
+/* h_metadata.c: Metadata. One broker, which leads every partition and is
+ * the controller. Topics named in the request that do not exist are
+ * auto-created when both the broker and the request allow it; creation is
+ * synchronous, so the first answer already carries the partitions. */
+#include <string.h>
+
+#include "base/err.h"
+#include "broker/broker.h"
+#include "proto/metadata.h"
+
+static bool fill_topic(sm_req *req, sm_metadata_topic *mt, sm_topic *t)
+{
+    mt->error_code = SM_KERR_NONE;
+    mt->name = sm_str_c(t->name);
+    mt->is_internal = false;
+    mt->partition_count = t->npart;
+    mt->partitions = sm_arena_calloc(&req->arena, (size_t)t->npart, sizeof *mt->partitions);
+    if (!mt->partitions)
+        return false;
+    for (int32_t i = 0; i < t->npart; i++)
+        mt->partitions[i] = (sm_metadata_part){SM_KERR_NONE, i, req->b->cfg.node_id};
+    return true;
+}
+
+void sm_handle_metadata(sm_req *req)
+{
+    sm_broker *b = req->b;
+    sm_metadata_req mr;
+    if (sm_metadata_req_decode(&req->body, req->hdr.api_version, &req->arena, &mr) != SM_OK) {
+        sm_req_fail_connection(req, "malformed Metadata request");
+        return;
+    }
+    sm_metadata_broker self = {b->cfg.node_id, sm_str_c(b->adv_host), b->adv_port, SM_STR_NULL};
+    sm_metadata_resp resp = {.broker_count = 1,
+                             .brokers = &self,
+                             .cluster_id = sm_str_c(b->cluster_id),
+                             .controller_id = b->cfg.node_id};
+    if (mr.topic_count < 0) {
+        resp.topic_count = (int32_t)b->topics.len;
+        resp.topics = sm_arena_calloc(&req->arena, b->topics.len + 1, sizeof *resp.topics);
+        if (!resp.topics) {
+            sm_req_fail_connection(req, "out of memory");
+            return;
+        }
+        const char *name;
+        void *v;
+        int32_t k = 0;
+        for (size_t it = 0; sm_map_next(&b->topics, &it, &name, &v);) {
+            if (!fill_topic(req, &resp.topics[k++], v)) {
+                sm_req_fail_connection(req, "out of memory");
+                return;
+            }
+        }
+    } else {
+        resp.topic_count = mr.topic_count;
+        resp.topics = sm_arena_calloc(&req->arena, (size_t)mr.topic_count + 1, sizeof *resp.topics);
+        if (!resp.topics) {
+            sm_req_fail_connection(req, "out of memory");
+            return;
+        }
+        /* a topic named twice is answered once, as Kafka does */
+        sm_map seen;
+        sm_map_init(&seen);
+        resp.topic_count = 0;
+        for (int32_t i = 0; i < mr.topic_count; i++) {
+            sm_str name = mr.topics[i];
+            size_t nl = name.len > 0 ? (size_t)name.len : 0;
+            if (sm_map_get(&seen, nl ? name.p : "", nl))
+                continue;
+            if (sm_map_put(&seen, nl ? name.p : "", nl, &seen) != SM_OK) {
+                sm_map_release(&seen);
+                sm_req_fail_connection(req, "out of memory");
+                return;
+            }
+            sm_metadata_topic *mt = &resp.topics[resp.topic_count++];
+            int16_t err = SM_KERR_NONE;
+            sm_topic *t = sm_topic_get_or_autocreate(b, name, mr.allow_auto_topic_creation, &err);
+            if (t) {
+                if (!fill_topic(req, mt, t)) {
+                    sm_map_release(&seen);
+                    sm_req_fail_connection(req, "out of memory");
+                    return;
+                }
+            } else {
+                mt->error_code = err;
+                /* Name is not nullable in the response */
+                mt->name = name.len < 0 ? SM_STR_LIT("") : name;
+            }
+        }
+        sm_map_release(&seen);
+    }
+    sm_resp_begin(req);
+    sm_metadata_resp_encode(&req->w, req->hdr.api_version, &resp);
+    sm_req_complete(req);
+}

@@ -1,0 +1,312 @@
+/* h_produce.c: Produce.
+ *
+ * Each partition's record batches are validated whole (length, magic 2,
+ * CRC-32C, size limit) before any byte is written, then appended with
+ * offsets assigned. acks=1 is answered after the write; acks=all (-1) waits
+ * for the flusher to fsync the partition past the batch (group commit: all
+ * requests appended before an fsync starts share it); acks=0 gets no answer,
+ * and an error closes the connection so the producer notices. */
+#include <string.h>
+
+#include "base/clock.h"
+#include "base/crc32c.h"
+#include "base/err.h"
+#include "base/log.h"
+#include "broker/broker.h"
+#include "proto/batch.h"
+#include "proto/produce.h"
+
+/* One acks=all partition waiting for durability. */
+typedef struct produce_wait {
+    sm_ack_wait base;
+    sm_req *req;
+    sm_produce_part_resp *slot;
+} produce_wait;
+
+typedef struct produce_state {
+    sm_produce_resp resp;
+    int waiting; /* partitions not yet durable */
+} produce_state;
+
+/* Checks every batch in a partition's records; returns a Kafka error code. */
+static int16_t check_records(sm_req *req, sm_topic *t, int32_t part, sm_str recs)
+{
+    if (recs.len <= 0)
+        return SM_KERR_CORRUPT_MESSAGE;
+    const uint8_t *p = (const uint8_t *)recs.p;
+    size_t len = (size_t)recs.len, pos = 0;
+    while (pos < len) {
+        sm_batch_hdr h;
+        sm_batch_check c = sm_batch_validate(p + pos, len - pos, &h);
+        int16_t kerr = SM_KERR_NONE;
+        if (c == SM_BATCH_BAD_MAGIC)
+            kerr = SM_KERR_INVALID_RECORD;
+        else if (c != SM_BATCH_OK)
+            kerr = SM_KERR_CORRUPT_MESSAGE;
+        else if ((int64_t)h.batch_length + SM_BATCH_LOG_OVERHEAD > t->cfg.max_message_bytes)
+            kerr = SM_KERR_MESSAGE_TOO_LARGE;
+        else if (h.record_count <= 0 || (h.attributes & SM_ATTR_CONTROL))
+            kerr = SM_KERR_INVALID_RECORD;
+        if (kerr != SM_KERR_NONE) {
+            sm_log_limited(SM_LOG_WARN,
+                           "produce from %s to %s-%d refused (%s): batch at byte %zu of %zu: %s",
+                           req->conn ? req->conn->peer : "-", t->name, part, sm_kerr_name(kerr),
+                           pos, len,
+                           c != SM_BATCH_OK ? sm_batch_check_str(c)
+                           : kerr == SM_KERR_MESSAGE_TOO_LARGE ? "larger than max.message.bytes"
+                                                               : "empty or control batch");
+            return kerr;
+        }
+        pos += (size_t)h.batch_length + SM_BATCH_LOG_OVERHEAD;
+    }
+    return SM_KERR_NONE;
+}
+
+/* Idempotent batches (ProducerId >= 0) against the partition's producer
+ * state: NONE, DUPLICATE_SEQUENCE_NUMBER (all of them are already in the
+ * log; *dup_base is where the first went) or an error. */
+static int16_t idempotence_check(sm_partition *p, const uint8_t *recs, size_t len,
+                                 int64_t *dup_base)
+{
+    size_t pos = 0;
+    int dups = 0, batches = 0;
+    while (pos + SM_BATCH_HEADER_LEN <= len) {
+        sm_batch_hdr h;
+        sm_batch_hdr_decode(recs + pos, &h);
+        pos += (size_t)h.batch_length + SM_BATCH_LOG_OVERHEAD;
+        batches++;
+        if (h.producer_id < 0)
+            continue;
+        int64_t base = -1;
+        int16_t err = sm_idem_check(p, &h, &base);
+        if (err == SM_KERR_DUPLICATE_SEQUENCE_NUMBER) {
+            if (dups++ == 0)
+                *dup_base = base;
+            continue;
+        }
+        if (err != SM_KERR_NONE)
+            return err;
+    }
+    if (dups == 0)
+        return SM_KERR_NONE;
+    /* a request mixing new and repeated batches is out of order */
+    return dups == batches ? SM_KERR_DUPLICATE_SEQUENCE_NUMBER
+                           : SM_KERR_OUT_OF_ORDER_SEQUENCE_NUMBER;
+}
+
+/* LogAppendTime topics: the broker's clock becomes MaxTimestamp. */
+static void stamp_log_append_time(uint8_t *p, size_t len, int64_t now)
+{
+    size_t pos = 0;
+    while (pos + SM_BATCH_HEADER_LEN <= len) {
+        uint8_t *b = p + pos;
+        size_t total = (size_t)sm_be32(b + 8) + SM_BATCH_LOG_OVERHEAD;
+        uint16_t attr = sm_be16(b + 21);
+        sm_put_be16(b + 21, (uint16_t)(attr | SM_ATTR_TIMESTAMP_LOG_APPEND));
+        sm_put_be64(b + 35, (uint64_t)now);
+        sm_put_be32(b + SM_BATCH_CRC_AT, sm_crc32c(0, b + SM_BATCH_CRC_START, total - SM_BATCH_CRC_START));
+        pos += total;
+    }
+}
+
+static void produce_respond(sm_req *req, produce_state *st)
+{
+    sm_resp_begin(req);
+    sm_produce_resp_encode(&req->w, req->hdr.api_version, &st->resp);
+    sm_req_complete(req);
+}
+
+/* One partition of an acks=all produce is durable (or failed); the request
+ * is answered when its last one is. */
+static void produce_durable(sm_ack_wait *aw, int rc)
+{
+    produce_wait *pw = (produce_wait *)aw;
+    sm_req *req = pw->req;
+    produce_state *st = req->pending;
+    if (rc != SM_OK) {
+        /* SM_ENOENT: the topic was deleted before the batch was durable */
+        pw->slot->error_code = rc == SM_ENOENT ? SM_KERR_UNKNOWN_TOPIC_OR_PARTITION
+                                               : SM_KERR_KAFKA_STORAGE_ERROR;
+        pw->slot->base_offset = -1;
+    }
+    if (--st->waiting == 0) {
+        req->pending = NULL;
+        if (req->conn)
+            produce_respond(req, st);
+        else
+            sm_req_free(req); /* the client went away */
+    }
+}
+
+void sm_handle_produce(sm_req *req)
+{
+    sm_broker *b = req->b;
+    sm_produce_req pr;
+    if (sm_produce_req_decode(&req->body, req->hdr.api_version, &req->arena, &pr) != SM_OK) {
+        sm_req_fail_connection(req, "malformed Produce request");
+        return;
+    }
+    produce_state *st = sm_arena_alloc(&req->arena, sizeof *st);
+    sm_produce_topic_resp *topics =
+        sm_arena_calloc(&req->arena, (size_t)pr.topic_count + 1, sizeof *topics);
+    if (!st || !topics) {
+        sm_req_fail_connection(req, "out of memory");
+        return;
+    }
+    st->resp.topic_count = pr.topic_count;
+    st->resp.topics = topics;
+    req->pending = st; /* read by produce_durable */
+    bool acks_ok = pr.acks == 0 || pr.acks == 1 || pr.acks == -1;
+    bool any_error = false;
+    int64_t now = sm_wall_ms();
+
+    /* every allocation first: once a batch is appended the request can no
+     * longer be abandoned */
+    for (int32_t i = 0; i < pr.topic_count; i++) {
+        sm_produce_topic *rt = &pr.topics[i];
+        topics[i].name = rt->name.len < 0 ? SM_STR_LIT("") : rt->name;
+        topics[i].partition_count = rt->partition_count;
+        topics[i].partitions = sm_arena_calloc(&req->arena, (size_t)rt->partition_count + 1,
+                                               sizeof *topics[i].partitions);
+        if (!topics[i].partitions) {
+            sm_req_fail_connection(req, "out of memory");
+            return;
+        }
+    }
+    for (int32_t i = 0; i < pr.topic_count; i++) {
+        sm_produce_topic *rt = &pr.topics[i];
+        int16_t terr = SM_KERR_NONE;
+        sm_topic *t = acks_ok ? sm_topic_get_or_autocreate(b, rt->name, true, &terr) : NULL;
+        for (int32_t j = 0; j < rt->partition_count; j++) {
+            sm_produce_part *rp = &rt->partitions[j];
+            sm_produce_part_resp *slot = &topics[i].partitions[j];
+            *slot = (sm_produce_part_resp){rp->index, SM_KERR_NONE, -1, -1, -1};
+            if (!acks_ok) {
+                slot->error_code = SM_KERR_INVALID_REQUIRED_ACKS;
+            } else if (!t) {
+                slot->error_code = terr;
+            } else if (rp->index < 0 || rp->index >= t->npart) {
+                slot->error_code = SM_KERR_UNKNOWN_TOPIC_OR_PARTITION;
+            } else {
+                slot->error_code = check_records(req, t, rp->index, rp->records);
+            }
+            if (slot->error_code != SM_KERR_NONE) {
+                any_error = true;
+                continue;
+            }
+            sm_partition *p = t->parts[rp->index];
+            uint8_t *recs = (uint8_t *)rp->records.p; /* our own frame: writable */
+            int64_t dup_base = -1;
+            int16_t ierr = idempotence_check(p, recs, (size_t)rp->records.len, &dup_base);
+            if (ierr == SM_KERR_DUPLICATE_SEQUENCE_NUMBER) {
+                /* a retry of batches already in the log: the original answer */
+                slot->base_offset = dup_base;
+                slot->log_start_offset = sm_plog_start_offset(p->log);
+                continue;
+            }
+            if (ierr != SM_KERR_NONE) {
+                sm_log_limited(SM_LOG_INFO, "produce from %s to %s-%d refused: %s",
+                               req->conn ? req->conn->peer : "-", t->name, rp->index,
+                               sm_kerr_name(ierr));
+                slot->error_code = ierr;
+                any_error = true;
+                continue;
+            }
+            if (t->cfg.log_append_time) {
+                stamp_log_append_time(recs, (size_t)rp->records.len, now);
+                slot->log_append_time_ms = now;
+            }
+            char err[256];
+            int64_t base;
+            if (sm_plog_append(p->log, recs, (size_t)rp->records.len, now, &base, err,
+                               sizeof err) != SM_OK) {
+                sm_log_limited(SM_LOG_ERROR, "append to %s-%d failed: %s", t->name, rp->index, err);
+                slot->error_code = SM_KERR_KAFKA_STORAGE_ERROR;
+                any_error = true;
+                continue;
+            }
+            slot->base_offset = base;
+            slot->log_start_offset = sm_plog_start_offset(p->log);
+            if (p->idem)
+                sm_idem_appended(p, recs, (size_t)rp->records.len);
+            sm_partition_appended(b, p, rp->records.len);
+            if (pr.acks == -1) {
+                produce_wait *pw = sm_arena_alloc(&req->arena, sizeof *pw);
+                if (!pw) {
+                    slot->error_code = SM_KERR_UNKNOWN_SERVER_ERROR;
+                    continue;
+                }
+                pw->req = req;
+                pw->slot = slot;
+                pw->base.done = produce_durable;
+                st->waiting++;
+                sm_partition_wait_durable(b, p, &pw->base);
+            }
+        }
+    }
+
+    if (pr.acks == 0) {
+        if (any_error) {
+            sm_req_fail_connection(req, "acks=0 produce failed (see the error above)");
+            return;
+        }
+        sm_req_complete_silent(req);
+        return;
+    }
+    if (st->waiting == 0) {
+        req->pending = NULL;
+        produce_respond(req, st);
+    }
+    /* else answered by produce_durable when the last partition is durable */
+}
+
+void sm_partition_wait_durable(sm_broker *b, sm_partition *p, sm_ack_wait *aw)
+{
+    aw->next = NULL;
+    aw->target = sm_plog_end_offset(p->log);
+    if (p->acks_tail)
+        p->acks_tail->next = aw;
+    else
+        p->acks_head = aw;
+    p->acks_tail = aw;
+    sm_flusher_request(b->flusher, p->log);
+}
+
+void sm_partition_flushed(sm_broker *b, sm_partition *p, int64_t durable, int rc)
+{
+    (void)b;
+    if (rc != SM_OK && p->acks_head)
+        sm_log_limited(SM_LOG_ERROR, "fsync of %s failed: the requests waiting on it are answered "
+                       "with KAFKA_STORAGE_ERROR", sm_plog_dir(p->log));
+    if (rc == SM_OK && durable < 0)
+        return;
+    while (p->acks_head && (rc != SM_OK || p->acks_head->target <= durable)) {
+        sm_ack_wait *aw = p->acks_head;
+        p->acks_head = aw->next;
+        if (!p->acks_head)
+            p->acks_tail = NULL;
+        aw->done(aw, rc);
+    }
+}
+
+void sm_partition_detach_waiters(sm_broker *b, sm_partition *p, bool deleting)
+{
+    if (p->acks_head) {
+        if (deleting) {
+            /* no point making durable what is about to be deleted */
+            while (p->acks_head) {
+                sm_ack_wait *aw = p->acks_head;
+                p->acks_head = aw->next;
+                aw->done(aw, SM_ENOENT);
+            }
+            p->acks_tail = NULL;
+        } else {
+            char err[256];
+            int rc = sm_plog_sync(p->log, err, sizeof err);
+            if (rc != SM_OK)
+                sm_error("%s", err);
+            sm_partition_flushed(b, p, sm_plog_end_offset(p->log), rc);
+        }
+    }
+    sm_fetch_wake_all(b, p);
+}

@@ -1,0 +1,1049 @@
+/* offsets.c: committed offsets and their durable store, and the requests
+ * that change them: OffsetCommit, OffsetFetch, OffsetDelete, DeleteGroups.
+ *
+ * The store is a partition log of the broker's own, `<first log dir>/
+ * samsa-groups/`, holding records in Kafka's __consumer_offsets format
+ * (offset commit key v1 / value v3, group metadata key v2 / value v3; a
+ * null value deletes). It is read back at start-up and rewritten with only
+ * live records when it is mostly garbage: the new copy is written and
+ * fsynced beside it, then swapped in by rename, so a crash at any point
+ * leaves one whole copy. An OffsetCommit is answered only after its
+ * records are fsynced: an acknowledged commit survives kill -9 and power
+ * loss alike. */
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "base/clock.h"
+#include "base/err.h"
+#include "base/log.h"
+#include "broker/group.h"
+#include "proto/batch.h"
+#include "proto/delete_groups.h"
+#include "proto/offset_commit.h"
+#include "proto/offset_delete.h"
+#include "proto/offset_fetch.h"
+
+#define STORE_DIR "samsa-groups"
+#define BATCH_TARGET (256 * 1024)
+#define COMPACT_MIN_BYTES (8LL << 20)
+#define LIVE_RECORD_BYTES 160 /* rough size of one live record, for the garbage estimate */
+
+struct sm_offsets {
+    sm_partition part; /* the store's log, with the broker's durability waiters */
+    char dir[4200];
+    int64_t live; /* live records: committed offsets plus groups */
+};
+
+/* ---- record formats ---------------------------------------------------------------- */
+
+enum { KEY_OFFSET_V1 = 1, KEY_GROUP_V2 = 2, VALUE_OFFSET_V3 = 3, VALUE_GROUP_V3 = 3 };
+
+static void offset_key(sm_wbuf *w, const char *group, const char *topic, int32_t partition)
+{
+    sm_wbuf_i16(w, KEY_OFFSET_V1);
+    sm_wbuf_cstr(w, group);
+    sm_wbuf_cstr(w, topic);
+    sm_wbuf_i32(w, partition);
+}
+
+static void offset_value(sm_wbuf *w, const sm_committed *c)
+{
+    sm_wbuf_i16(w, VALUE_OFFSET_V3);
+    sm_wbuf_i64(w, c->offset);
+    sm_wbuf_i32(w, c->leader_epoch);
+    sm_wbuf_cstr(w, c->metadata ? c->metadata : "");
+    sm_wbuf_i64(w, c->commit_ts);
+}
+
+static void group_key(sm_wbuf *w, const char *group)
+{
+    sm_wbuf_i16(w, KEY_GROUP_V2);
+    sm_wbuf_cstr(w, group);
+}
+
+static void group_value(sm_wbuf *w, const sm_group *g)
+{
+    sm_wbuf_i16(w, VALUE_GROUP_V3);
+    sm_wbuf_cstr(w, g->protocol_type ? g->protocol_type : "");
+    sm_wbuf_i32(w, g->generation);
+    sm_wbuf_str(w, g->protocol ? sm_str_c(g->protocol) : SM_STR_NULL);
+    sm_wbuf_str(w, g->leader ? sm_str_c(g->leader) : SM_STR_NULL);
+    sm_wbuf_i64(w, g->state_ts);
+    sm_wbuf_i32(w, 0); /* members: membership is not restored after a restart */
+}
+
+/* A batch of records being built. */
+typedef struct rec_batch {
+    sm_wbuf w;
+    sm_batch_builder bb;
+    sm_wbuf key, val;
+    int n;
+} rec_batch;
+
+static void rb_begin(rec_batch *rb)
+{
+    sm_wbuf_init(&rb->w, 4096);
+    sm_wbuf_init(&rb->key, 256);
+    sm_wbuf_init(&rb->val, 256);
+    sm_batch_begin(&rb->bb, &rb->w, sm_wall_ms());
+    rb->n = 0;
+}
+
+/* Adds the record in rb->key / rb->val (val NULL: tombstone) and clears them. */
+static void rb_add(rec_batch *rb, bool tombstone)
+{
+    sm_str k = {(const char *)rb->key.p, (int32_t)rb->key.len};
+    sm_str v = tombstone ? SM_STR_NULL : (sm_str){(const char *)rb->val.p, (int32_t)rb->val.len};
+    sm_batch_add(&rb->bb, k, v, sm_wall_ms());
+    rb->key.len = rb->val.len = 0;
+    rb->n++;
+}
+
+static void rb_release(rec_batch *rb)
+{
+    sm_wbuf_release(&rb->w);
+    sm_wbuf_release(&rb->key);
+    sm_wbuf_release(&rb->val);
+    sm_wbuf_release(&rb->bb.scratch);
+}
+
+/* Finishes and appends the batch to the store. */
+static int rb_append(sm_broker *b, rec_batch *rb)
+{
+    sm_batch_finish(&rb->bb);
+    if (rb->w.oom || rb->key.oom || rb->val.oom)
+        return SM_ENOMEM;
+    char err[256];
+    int64_t base;
+    int rc = sm_plog_append(b->offsets->part.log, rb->w.p, rb->w.len, sm_wall_ms(), &base, err,
+                            sizeof err);
+    if (rc != SM_OK)
+        sm_log_limited(SM_LOG_ERROR, "offsets store: append failed: %s", err);
+    return rc;
+}
+
+/* ---- in-memory state ---------------------------------------------------------------- */
+
+static int offset_map_key(char *out, size_t outlen, const char *topic, int32_t partition)
+{
+    return snprintf(out, outlen, "%s:%d", topic, partition);
+}
+
+void sm_group_offset_set(sm_group *g, const char *topic, int32_t partition, const sm_committed *c)
+{
+    char key[SM_TOPIC_NAME_MAX + 16];
+    int n = offset_map_key(key, sizeof key, topic, partition);
+    sm_committed *old = sm_map_get(&g->offsets, key, (size_t)n);
+    sm_offsets *st = g->b->offsets;
+    if (!c) {
+        if (old) {
+            sm_map_del(&g->offsets, key, (size_t)n);
+            free(old->metadata);
+            free(old);
+            if (st)
+                st->live--;
+        }
+        return;
+    }
+    if (!old) {
+        old = calloc(1, sizeof *old);
+        if (!old || sm_map_put(&g->offsets, key, (size_t)n, old) != SM_OK) {
+            free(old);
+            return;
+        }
+        if (st)
+            st->live++;
+    }
+    free(old->metadata);
+    *old = *c;
+    old->metadata = c->metadata ? strdup(c->metadata) : NULL;
+}
+
+static void group_remove(sm_broker *b, sm_group *g)
+{
+    sm_offsets *st = b->offsets;
+    if (st)
+        st->live -= (int64_t)g->offsets.len + 1;
+    sm_map_del(&b->groups, g->id, strlen(g->id));
+    sm_group_free(g);
+}
+
+void sm_group_persist(sm_group *g)
+{
+    sm_broker *b = g->b;
+    if (!b->offsets)
+        return;
+    rec_batch rb;
+    rb_begin(&rb);
+    group_key(&rb.key, g->id);
+    group_value(&rb.val, g);
+    rb_add(&rb, false);
+    rb_append(b, &rb);
+    rb_release(&rb);
+}
+
+/* ---- replay -------------------------------------------------------------------------- */
+
+static void apply_record(sm_broker *b, const sm_record *rec)
+{
+    sm_rd k;
+    sm_rd_init(&k, rec->key.p, rec->key.len > 0 ? (size_t)rec->key.len : 0);
+    int16_t kv = sm_rd_i16(&k);
+    sm_str group = sm_rd_str(&k);
+    if (k.err || group.len <= 0)
+        return;
+    if (kv == 0 || kv == KEY_OFFSET_V1) {
+        sm_str topic = sm_rd_str(&k);
+        int32_t partition = sm_rd_i32(&k);
+        if (k.err || topic.len <= 0 || topic.len > SM_TOPIC_NAME_MAX)
+            return;
+        char tname[SM_TOPIC_NAME_MAX + 1];
+        memcpy(tname, topic.p, (size_t)topic.len);
+        tname[topic.len] = 0;
+        if (rec->value.len < 0) {
+            sm_group *g = sm_group_find(b, group);
+            if (g)
+                sm_group_offset_set(g, tname, partition, NULL);
+            return;
+        }
+        sm_rd v;
+        sm_rd_init(&v, rec->value.p, (size_t)rec->value.len);
+        int16_t vv = sm_rd_i16(&v);
+        sm_committed c = {0};
+        c.offset = sm_rd_i64(&v);
+        c.leader_epoch = vv >= 3 ? sm_rd_i32(&v) : -1;
+        sm_str meta = sm_rd_str(&v);
+        c.commit_ts = sm_rd_i64(&v);
+        if (v.err)
+            return;
+        char *m = meta.len >= 0 ? strndup(meta.p, (size_t)meta.len) : NULL;
+        c.metadata = m;
+        sm_group *g = sm_group_get(b, group);
+        if (g)
+            sm_group_offset_set(g, tname, partition, &c);
+        free(m);
+    } else if (kv == KEY_GROUP_V2) {
+        sm_group *g = sm_group_find(b, group);
+        if (rec->value.len < 0) {
+            if (g)
+                group_remove(b, g);
+            return;
+        }
+        sm_rd v;
+        sm_rd_init(&v, rec->value.p, (size_t)rec->value.len);
+        (void)sm_rd_i16(&v);
+        sm_str ptype = sm_rd_str(&v);
+        int32_t generation = sm_rd_i32(&v);
+        (void)sm_rd_str(&v);
+        (void)sm_rd_str(&v);
+        int64_t ts = sm_rd_i64(&v);
+        if (v.err)
+            return;
+        if (!g) {
+            g = sm_group_get(b, group);
+            if (!g)
+                return;
+            b->offsets->live++;
+        }
+        g->generation = generation;
+        free(g->protocol_type);
+        g->protocol_type = ptype.len > 0 ? strndup(ptype.p, (size_t)ptype.len) : NULL;
+        g->state_ts = ts;
+    }
+}
+
+static int replay(sm_broker *b, char *err, size_t errlen)
+{
+    sm_plog *log = b->offsets->part.log;
+    int64_t off = sm_plog_start_offset(log), end = sm_plog_end_offset(log);
+    uint8_t *buf = NULL;
+    size_t cap = 0;
+    int64_t records = 0;
+    while (off < end) {
+        sm_slice s;
+        int rc = sm_plog_read(log, off, 1 << 20, &s);
+        if (rc != SM_OK || s.len == 0) {
+            sm_slice_release(&s);
+            free(buf);
+            return rc == SM_OK ? SM_OK : sm_fail(err, errlen, rc, "offsets store: read at %lld failed",
+                                                 (long long)off);
+        }
+        if ((size_t)s.len > cap) {
+            uint8_t *nb = realloc(buf, (size_t)s.len);
+            if (!nb) {
+                sm_slice_release(&s);
+                free(buf);
+                return SM_ENOMEM;
+            }
+            buf = nb;
+            cap = (size_t)s.len;
+        }
+        ssize_t got = pread(s.fd, buf, (size_t)s.len, s.pos);
+        size_t len = got > 0 ? (size_t)got : 0;
+        sm_slice_release(&s);
+        size_t pos = 0;
+        int64_t next = off;
+        while (pos < len) {
+            sm_batch_hdr h;
+            if (sm_batch_validate(buf + pos, len - pos, &h) != SM_BATCH_OK)
+                break; /* a partial batch at the end of this read */
+            size_t total = (size_t)h.batch_length + SM_BATCH_LOG_OVERHEAD;
+            if (h.base_offset + h.last_offset_delta >= off &&
+                !(h.attributes & SM_ATTR_COMPRESSION_MASK)) {
+                sm_rd r;
+                sm_rd_init(&r, buf + pos + SM_BATCH_HEADER_LEN, total - SM_BATCH_HEADER_LEN);
+                for (int32_t i = 0; i < h.record_count; i++) {
+                    sm_record rec;
+                    if (sm_record_next(&r, &rec) != SM_OK)
+                        break;
+                    if (h.base_offset + rec.offset_delta < off)
+                        continue;
+                    apply_record(b, &rec);
+                    records++;
+                }
+            }
+            next = h.base_offset + h.last_offset_delta + 1;
+            pos += total;
+        }
+        if (next <= off) {
+            free(buf);
+            return sm_fail(err, errlen, SM_ECORRUPT,
+                           "offsets store %s: unreadable batch at offset %lld", b->offsets->dir,
+                           (long long)off);
+        }
+        off = next;
+    }
+    free(buf);
+    sm_info("offsets store: %lld record(s) replayed: %zu group(s), %lld live record(s)",
+            (long long)records, b->groups.len, (long long)b->offsets->live);
+    return SM_OK;
+}
+
+/* ---- opening, compaction -------------------------------------------------------------- */
+
+static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st;
+    (void)flag;
+    (void)ftw;
+    return remove(path);
+}
+
+static void fsync_dir(const char *path)
+{
+    int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd >= 0) {
+        fsync(fd);
+        close(fd);
+    }
+}
+
+static int open_log(sm_broker *b, bool clean, char *err, size_t errlen)
+{
+    sm_log_config cfg;
+    sm_log_config_default(&cfg);
+    cfg.segment_bytes = 64LL << 20;
+    cfg.retention_ms = -1;
+    cfg.retention_bytes = -1;
+    sm_offsets *st = b->offsets;
+    int rc = sm_plog_open(&st->part.log, st->dir, &cfg, clean, err, errlen);
+    if (rc == SM_OK)
+        sm_plog_set_user(st->part.log, &st->part);
+    return rc;
+}
+
+/* Writes every live record into a fresh log beside the store, then swaps it in. */
+static int compact(sm_broker *b)
+{
+    sm_offsets *st = b->offsets;
+    if (st->part.acks_head)
+        return SM_AGAIN; /* commits in flight: later */
+    char tmp[4300], old[4300], err[256];
+    snprintf(tmp, sizeof tmp, "%s.new", st->dir);
+    snprintf(old, sizeof old, "%s.old", st->dir);
+    nftw(tmp, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    sm_log_config cfg;
+    sm_log_config_default(&cfg);
+    cfg.segment_bytes = 64LL << 20;
+    cfg.retention_ms = -1;
+    sm_plog *nl;
+    if (sm_plog_open(&nl, tmp, &cfg, true, err, sizeof err) != SM_OK) {
+        sm_warn("offsets store: compaction skipped: %s", err);
+        return SM_EIO;
+    }
+    int64_t before = sm_plog_size(st->part.log);
+    int rc = SM_OK;
+    rec_batch rb;
+    rb_begin(&rb);
+    const char *gk;
+    void *gv;
+    for (size_t it = 0; rc == SM_OK && sm_map_next(&b->groups, &it, &gk, &gv);) {
+        sm_group *g = gv;
+        group_key(&rb.key, g->id);
+        group_value(&rb.val, g);
+        rb_add(&rb, false);
+        const char *ok;
+        void *ov;
+        for (size_t jt = 0; sm_map_next(&g->offsets, &jt, &ok, &ov);) {
+            const char *colon = strrchr(ok, ':');
+            char topic[SM_TOPIC_NAME_MAX + 1];
+            snprintf(topic, sizeof topic, "%.*s", (int)(colon - ok), ok);
+            offset_key(&rb.key, g->id, topic, atoi(colon + 1));
+            offset_value(&rb.val, ov);
+            rb_add(&rb, false);
+        }
+        if (rb.w.len >= BATCH_TARGET) {
+            sm_batch_finish(&rb.bb);
+            int64_t base;
+            rc = rb.w.oom ? SM_ENOMEM
+                          : sm_plog_append(nl, rb.w.p, rb.w.len, sm_wall_ms(), &base, err, sizeof err);
+            rb_release(&rb);
+            rb_begin(&rb);
+        }
+    }
+    if (rc == SM_OK && rb.n) {
+        sm_batch_finish(&rb.bb);
+        int64_t base;
+        rc = rb.w.oom ? SM_ENOMEM
+                      : sm_plog_append(nl, rb.w.p, rb.w.len, sm_wall_ms(), &base, err, sizeof err);
+    }
+    rb_release(&rb);
+    if (rc == SM_OK)
+        rc = sm_plog_sync(nl, err, sizeof err);
+    int64_t after = sm_plog_size(nl);
+    sm_plog_close(nl);
+    if (rc != SM_OK) {
+        sm_warn("offsets store: compaction failed: %s", err);
+        nftw(tmp, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+        return rc;
+    }
+    /* swap: the new copy is whole and synced before the old one moves */
+    char parent[4300];
+    snprintf(parent, sizeof parent, "%s", st->dir);
+    char *slash = strrchr(parent, '/');
+    if (slash)
+        *slash = 0;
+    sm_plog_set_user(st->part.log, NULL);
+    sm_plog_close(st->part.log);
+    st->part.log = NULL;
+    if (rename(st->dir, old) || rename(tmp, st->dir)) {
+        sm_error("offsets store: swapping in the compacted copy failed: %s", strerror(errno));
+        if (access(st->dir, F_OK) != 0)
+            rename(old, st->dir);
+    }
+    fsync_dir(parent);
+    nftw(old, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    rc = open_log(b, true, err, sizeof err);
+    if (rc != SM_OK) {
+        sm_error("offsets store: reopening after compaction failed: %s", err);
+        return rc;
+    }
+    sm_info("offsets store compacted: %lld -> %lld bytes (%lld live records)", (long long)before,
+            (long long)after, (long long)st->live);
+    return SM_OK;
+}
+
+static bool mostly_garbage(sm_offsets *st, int64_t min_bytes)
+{
+    int64_t size = sm_plog_size(st->part.log);
+    return size > min_bytes && size > 4 * st->live * LIVE_RECORD_BYTES;
+}
+
+int sm_offsets_open(sm_broker *b, char *err, size_t errlen)
+{
+    sm_offsets *st = calloc(1, sizeof *st);
+    if (!st)
+        return SM_ENOMEM;
+    st->part.index = 0;
+    st->part.fetch_waiters.next = st->part.fetch_waiters.prev = &st->part.fetch_waiters;
+    snprintf(st->dir, sizeof st->dir, "%s/%s", b->cfg.log_dirs[0], STORE_DIR);
+    b->offsets = st;
+    /* finish or undo a compaction a crash interrupted */
+    char tmp[4300], old[4300];
+    snprintf(tmp, sizeof tmp, "%s.new", st->dir);
+    snprintf(old, sizeof old, "%s.old", st->dir);
+    if (access(st->dir, F_OK) != 0 && access(tmp, F_OK) == 0) {
+        sm_warn("offsets store: completing an interrupted compaction");
+        rename(tmp, st->dir);
+    }
+    nftw(tmp, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    nftw(old, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    int rc = open_log(b, b->clean_start, err, errlen);
+    if (rc != SM_OK) {
+        free(st);
+        b->offsets = NULL;
+        return rc;
+    }
+    rc = replay(b, err, errlen);
+    if (rc != SM_OK)
+        return rc;
+    if (mostly_garbage(st, 1 << 20))
+        compact(b);
+    return SM_OK;
+}
+
+void sm_offsets_close(sm_broker *b)
+{
+    sm_offsets *st = b->offsets;
+    if (!st)
+        return;
+    if (st->part.log) {
+        sm_partition_detach_waiters(b, &st->part, false);
+        char err[256];
+        if (sm_plog_sync(st->part.log, err, sizeof err) != SM_OK)
+            sm_error("offsets store: %s", err);
+        sm_plog_set_user(st->part.log, NULL);
+        sm_plog_close(st->part.log);
+    }
+    free(st);
+    b->offsets = NULL;
+    const char *k;
+    void *v;
+    for (size_t it = 0; sm_map_next(&b->groups, &it, &k, &v);) {
+        sm_map_del(&b->groups, k, strlen(k));
+        sm_group_free(v);
+    }
+    sm_map_release(&b->groups);
+}
+
+void sm_offsets_housekeep(sm_broker *b)
+{
+    sm_offsets *st = b->offsets;
+    if (!st || !st->part.log)
+        return;
+    int64_t now = sm_wall_ms();
+    int64_t retention = b->cfg.offsets_retention_minutes * 60000;
+    rec_batch rb;
+    rb_begin(&rb);
+    const char *gk;
+    void *gv;
+    int expired = 0, dropped = 0;
+    for (size_t it = 0; sm_map_next(&b->groups, &it, &gk, &gv);) {
+        sm_group *g = gv;
+        if (g->state != SM_GROUP_EMPTY || g->members)
+            continue;
+        const char *ok;
+        void *ov;
+        for (size_t jt = 0; sm_map_next(&g->offsets, &jt, &ok, &ov);) {
+            sm_committed *c = ov;
+            int64_t since = c->commit_ts > g->state_ts ? c->commit_ts : g->state_ts;
+            if (now - since < retention)
+                continue;
+            const char *colon = strrchr(ok, ':');
+            char topic[SM_TOPIC_NAME_MAX + 1];
+            snprintf(topic, sizeof topic, "%.*s", (int)(colon - ok), ok);
+            int32_t partition = atoi(colon + 1);
+            offset_key(&rb.key, g->id, topic, partition);
+            rb_add(&rb, true);
+            sm_group_offset_set(g, topic, partition, NULL);
+            expired++;
+        }
+        if (g->offsets.len == 0 && now - g->state_ts >= retention) {
+            group_key(&rb.key, g->id);
+            rb_add(&rb, true);
+            group_remove(b, g);
+            dropped++;
+        }
+    }
+    if (rb.n)
+        rb_append(b, &rb);
+    rb_release(&rb);
+    if (expired || dropped)
+        sm_info("offsets retention: %d offset(s) expired, %d empty group(s) removed "
+                "(offsets.retention.minutes=%lld)",
+                expired, dropped, (long long)b->cfg.offsets_retention_minutes);
+    if (mostly_garbage(st, COMPACT_MIN_BYTES))
+        compact(b);
+}
+
+/* ---- writes waiting for durability ------------------------------------------------------ */
+
+typedef struct offset_update {
+    const char *topic;
+    int32_t partition;
+    sm_committed c;
+    int16_t *error_code; /* the response slot */
+} offset_update;
+
+typedef struct pending_write {
+    sm_ack_wait base;
+    sm_req *req;
+    char *group_id;
+    offset_update *updates;
+    int nupdates;
+    void (*respond)(struct pending_write *pw);
+    void *resp;
+} pending_write;
+
+static void write_done(sm_ack_wait *aw, int rc)
+{
+    pending_write *pw = (pending_write *)aw;
+    sm_req *req = pw->req;
+    sm_group *g = pw->group_id ? sm_map_get(&req->b->groups, pw->group_id, strlen(pw->group_id))
+                               : NULL;
+    for (int i = 0; i < pw->nupdates; i++) {
+        offset_update *u = &pw->updates[i];
+        if (rc != SM_OK)
+            *u->error_code = SM_KERR_KAFKA_STORAGE_ERROR;
+        else if (g)
+            sm_group_offset_set(g, u->topic, u->partition, &u->c);
+    }
+    req->pending = NULL;
+    if (req->conn)
+        pw->respond(pw);
+    else
+        sm_req_free(req);
+}
+
+/* Appends rb; then answers through pw->respond once it is durable (or
+ * at once, with KAFKA_STORAGE_ERROR, if the append fails). */
+static void write_then_respond(sm_req *req, rec_batch *rb, pending_write *pw)
+{
+    sm_broker *b = req->b;
+    pw->req = req;
+    if (rb_append(b, rb) != SM_OK) {
+        write_done(&pw->base, SM_EIO);
+        return;
+    }
+    req->pending = pw;
+    pw->base.done = write_done;
+    sm_partition_wait_durable(b, &b->offsets->part, &pw->base);
+}
+
+/* ---- OffsetCommit ------------------------------------------------------------------------- */
+
+static void commit_respond(pending_write *pw)
+{
+    sm_req *req = pw->req;
+    sm_resp_begin(req);
+    sm_offset_commit_resp_encode(&req->w, req->hdr.api_version, pw->resp);
+    sm_req_complete(req);
+}
+
+/* The group-level verdict on a commit (Kafka's rules). */
+static int16_t commit_allowed(sm_broker *b, const sm_offset_commit_req *cr, sm_group **gout)
+{
+    *gout = NULL;
+    if (cr->group_id.len <= 0)
+        return SM_KERR_INVALID_GROUP_ID;
+    sm_group *g = sm_group_find(b, cr->group_id);
+    bool simple = cr->generation_id < 0 && cr->member_id.len <= 0;
+    if (simple) {
+        /* a commit outside group management: only while no member is in the group */
+        if (!g)
+            g = sm_group_get(b, cr->group_id);
+        if (!g)
+            return SM_KERR_UNKNOWN_SERVER_ERROR;
+        if (g->state != SM_GROUP_EMPTY)
+            return SM_KERR_UNKNOWN_MEMBER_ID;
+        *gout = g;
+        return SM_KERR_NONE;
+    }
+    if (!g || g->state == SM_GROUP_EMPTY || g->state == SM_GROUP_DEAD)
+        return SM_KERR_UNKNOWN_MEMBER_ID;
+    sm_member *m = NULL;
+    for (sm_member *x = g->members; x; x = x->next)
+        if (!x->pending && sm_str_eqc(cr->member_id, x->id))
+            m = x;
+    if (!m) {
+        if (cr->group_instance_id.len >= 0)
+            for (sm_member *x = g->members; x; x = x->next)
+                if (x->instance_id && sm_str_eqc(cr->group_instance_id, x->instance_id))
+                    return SM_KERR_FENCED_INSTANCE_ID;
+        return SM_KERR_UNKNOWN_MEMBER_ID;
+    }
+    if (cr->group_instance_id.len >= 0 &&
+        (!m->instance_id || !sm_str_eqc(cr->group_instance_id, m->instance_id)))
+        return SM_KERR_FENCED_INSTANCE_ID;
+    if (cr->generation_id != g->generation)
+        return SM_KERR_ILLEGAL_GENERATION;
+    if (g->state == SM_GROUP_COMPLETING_REBALANCE)
+        return SM_KERR_REBALANCE_IN_PROGRESS;
+    /* a commit is a sign of life, as a heartbeat is */
+    sm_timer_arm(b->loop, &m->session_timer, sm_mono_ms() + m->session_timeout_ms);
+    *gout = g;
+    return SM_KERR_NONE;
+}
+
+void sm_handle_offset_commit(sm_req *req)
+{
+    sm_broker *b = req->b;
+    sm_offset_commit_req cr;
+    if (sm_offset_commit_req_decode(&req->body, req->hdr.api_version, &req->arena, &cr) != SM_OK) {
+        sm_req_fail_connection(req, "malformed OffsetCommit request");
+        return;
+    }
+    sm_offset_commit_resp *resp = sm_arena_alloc(&req->arena, sizeof *resp);
+    pending_write *pw = sm_arena_alloc(&req->arena, sizeof *pw);
+    int total = 0;
+    for (int32_t i = 0; i < cr.topic_count; i++)
+        total += cr.topics[i].partition_count;
+    offset_update *ups = sm_arena_calloc(&req->arena, (size_t)total + 1, sizeof *ups);
+    if (resp)
+        resp->topics = sm_arena_calloc(&req->arena, (size_t)cr.topic_count + 1, sizeof *resp->topics);
+    if (!resp || !pw || !ups || !resp->topics) {
+        sm_req_fail_connection(req, "out of memory");
+        return;
+    }
+    sm_group *g;
+    int16_t gerr = commit_allowed(b, &cr, &g);
+    char *gid = sm_arena_strndup(&req->arena, cr.group_id.p ? cr.group_id.p : "",
+                                 cr.group_id.len > 0 ? (size_t)cr.group_id.len : 0);
+    rec_batch rb;
+    rb_begin(&rb);
+    int64_t now = sm_wall_ms();
+    resp->topic_count = cr.topic_count;
+    for (int32_t i = 0; i < cr.topic_count; i++) {
+        sm_offset_commit_topic *ct = &cr.topics[i];
+        sm_offset_commit_topic_resp *rt = &resp->topics[i];
+        rt->name = ct->name;
+        rt->partition_count = ct->partition_count;
+        rt->partitions = sm_arena_calloc(&req->arena, (size_t)ct->partition_count + 1,
+                                         sizeof *rt->partitions);
+        if (!rt->partitions) {
+            rb_release(&rb);
+            sm_req_fail_connection(req, "out of memory");
+            return;
+        }
+        sm_topic *t = sm_topic_find(b, ct->name);
+        char *tname = ct->name.len > 0 ? sm_arena_strndup(&req->arena, ct->name.p, (size_t)ct->name.len)
+                                       : NULL;
+        for (int32_t j = 0; j < ct->partition_count; j++) {
+            sm_offset_commit_partition *cp = &ct->partitions[j];
+            sm_offset_commit_partition_resp *rp = &rt->partitions[j];
+            rp->partition_index = cp->partition_index;
+            if (gerr != SM_KERR_NONE) {
+                rp->error_code = gerr;
+                continue;
+            }
+            if (!t || !tname || cp->partition_index < 0 || cp->partition_index >= t->npart) {
+                rp->error_code = SM_KERR_UNKNOWN_TOPIC_OR_PARTITION;
+                continue;
+            }
+            if (cp->committed_metadata.len > b->cfg.offset_metadata_max_bytes) {
+                rp->error_code = SM_KERR_OFFSET_METADATA_TOO_LARGE;
+                continue;
+            }
+            offset_update *u = &ups[pw->nupdates++];
+            u->topic = tname;
+            u->partition = cp->partition_index;
+            u->c.offset = cp->committed_offset;
+            u->c.leader_epoch = cp->committed_leader_epoch;
+            u->c.commit_ts = now;
+            u->c.metadata = cp->committed_metadata.len >= 0
+                                ? sm_arena_strndup(&req->arena, cp->committed_metadata.p,
+                                                   (size_t)cp->committed_metadata.len)
+                                : NULL;
+            u->error_code = &rp->error_code;
+            offset_key(&rb.key, gid, tname, cp->partition_index);
+            offset_value(&rb.val, &u->c);
+            rb_add(&rb, false);
+        }
+    }
+    pw->group_id = gid;
+    pw->updates = ups;
+    pw->resp = resp;
+    pw->respond = commit_respond;
+    pw->req = req;
+    if (gerr != SM_KERR_NONE && gerr != SM_KERR_UNKNOWN_TOPIC_OR_PARTITION)
+        sm_log_limited(SM_LOG_INFO, "OffsetCommit for group %s from %s refused: %s", gid,
+                       req->conn ? req->conn->peer : "-", sm_kerr_name(gerr));
+    if (rb.n == 0) {
+        rb_release(&rb);
+        commit_respond(pw);
+        return;
+    }
+    write_then_respond(req, &rb, pw);
+    rb_release(&rb);
+}
+
+/* ---- OffsetFetch --------------------------------------------------------------------------- */
+
+static int cmp_keys(const void *a, const void *b)
+{
+    const char *x = *(const char *const *)a, *y = *(const char *const *)b;
+    const char *cx = strrchr(x, ':'), *cy = strrchr(y, ':');
+    size_t lx = (size_t)(cx - x), ly = (size_t)(cy - y);
+    int c = strncmp(x, y, lx < ly ? lx : ly);
+    if (c || lx != ly)
+        return c ? c : (lx < ly ? -1 : 1);
+    return atoi(cx + 1) - atoi(cy + 1);
+}
+
+void sm_handle_offset_fetch(sm_req *req)
+{
+    sm_offset_fetch_req fr;
+    if (sm_offset_fetch_req_decode(&req->body, req->hdr.api_version, &req->arena, &fr) != SM_OK) {
+        sm_req_fail_connection(req, "malformed OffsetFetch request");
+        return;
+    }
+    sm_group *g = sm_group_find(req->b, fr.group_id);
+    sm_offset_fetch_resp resp = {0};
+    if (fr.group_id.len <= 0)
+        resp.error_code = SM_KERR_INVALID_GROUP_ID;
+    if (fr.topic_count >= 0) {
+        resp.topic_count = fr.topic_count;
+        resp.topics = sm_arena_calloc(&req->arena, (size_t)fr.topic_count + 1, sizeof *resp.topics);
+        if (!resp.topics) {
+            sm_req_fail_connection(req, "out of memory");
+            return;
+        }
+        for (int32_t i = 0; i < fr.topic_count; i++) {
+            sm_offset_fetch_topic *ft = &fr.topics[i];
+            sm_offset_fetch_topic_resp *rt = &resp.topics[i];
+            rt->name = ft->name;
+            rt->partition_count = ft->partition_index_count;
+            rt->partitions = sm_arena_calloc(&req->arena, (size_t)ft->partition_index_count + 1,
+                                             sizeof *rt->partitions);
+            if (!rt->partitions) {
+                sm_req_fail_connection(req, "out of memory");
+                return;
+            }
+            for (int32_t j = 0; j < ft->partition_index_count; j++) {
+                sm_offset_fetch_partition_resp *rp = &rt->partitions[j];
+                rp->partition_index = ft->partition_indexes[j];
+                rp->committed_offset = -1;
+                rp->committed_leader_epoch = -1;
+                rp->metadata = SM_STR_LIT("");
+                char key[SM_TOPIC_NAME_MAX + 16];
+                int n = ft->name.len > 0 && ft->name.len <= SM_TOPIC_NAME_MAX
+                            ? snprintf(key, sizeof key, "%.*s:%d", (int)ft->name.len, ft->name.p,
+                                       rp->partition_index)
+                            : 0;
+                sm_committed *c = g && n ? sm_map_get(&g->offsets, key, (size_t)n) : NULL;
+                if (c) {
+                    rp->committed_offset = c->offset;
+                    rp->committed_leader_epoch = c->leader_epoch;
+                    rp->metadata = c->metadata ? sm_str_c(c->metadata) : SM_STR_NULL;
+                }
+            }
+        }
+    } else if (g && g->offsets.len) {
+        /* every committed offset of the group, by topic */
+        const char **keys = sm_arena_calloc(&req->arena, g->offsets.len, sizeof *keys);
+        resp.topics = sm_arena_calloc(&req->arena, g->offsets.len, sizeof *resp.topics);
+        sm_offset_fetch_partition_resp *parts =
+            sm_arena_calloc(&req->arena, g->offsets.len, sizeof *parts);
+        if (!keys || !resp.topics || !parts) {
+            sm_req_fail_connection(req, "out of memory");
+            return;
+        }
+        size_t n = 0;
+        const char *k;
+        for (size_t it = 0; sm_map_next(&g->offsets, &it, &k, NULL);)
+            keys[n++] = k;
+        qsort(keys, n, sizeof *keys, cmp_keys);
+        for (size_t i = 0; i < n; i++) {
+            const char *colon = strrchr(keys[i], ':');
+            sm_str tname = {keys[i], (int32_t)(colon - keys[i])};
+            sm_offset_fetch_topic_resp *rt =
+                resp.topic_count ? &resp.topics[resp.topic_count - 1] : NULL;
+            if (!rt || !sm_str_eq(rt->name, tname)) {
+                rt = &resp.topics[resp.topic_count++];
+                rt->name = tname;
+                rt->partitions = &parts[i];
+            }
+            sm_committed *c = sm_map_get(&g->offsets, keys[i], strlen(keys[i]));
+            sm_offset_fetch_partition_resp *rp = &rt->partitions[rt->partition_count++];
+            rp->partition_index = atoi(colon + 1);
+            rp->committed_offset = c->offset;
+            rp->committed_leader_epoch = c->leader_epoch;
+            rp->metadata = c->metadata ? sm_str_c(c->metadata) : SM_STR_NULL;
+        }
+    }
+    sm_resp_begin(req);
+    sm_offset_fetch_resp_encode(&req->w, req->hdr.api_version, &resp);
+    sm_req_complete(req);
+}
+
+/* ---- OffsetDelete --------------------------------------------------------------------------- */
+
+/* Whether a member of g subscribes to topic, read from the consumer
+ * protocol's subscription (Version int16, Topics [STRING], ...). */
+static bool subscribed(sm_group *g, sm_str topic)
+{
+    if (!g->protocol_type || strcmp(g->protocol_type, "consumer") || !g->protocol)
+        return false;
+    for (sm_member *m = g->members; m; m = m->next) {
+        for (int i = 0; i < m->nprotocols; i++) {
+            if (strcmp(m->protocols[i].name, g->protocol))
+                continue;
+            sm_rd r;
+            sm_rd_init(&r, m->protocols[i].metadata, (size_t)m->protocols[i].metadata_len);
+            (void)sm_rd_i16(&r);
+            int32_t n = sm_rd_array(&r, 2, false);
+            for (int32_t j = 0; j < n && !r.err; j++)
+                if (sm_str_eq(sm_rd_str(&r), topic))
+                    return true;
+        }
+    }
+    return false;
+}
+
+typedef struct delete_state {
+    sm_offset_delete_resp resp;
+} delete_state;
+
+static void offset_delete_respond(pending_write *pw)
+{
+    sm_req *req = pw->req;
+    sm_resp_begin(req);
+    sm_offset_delete_resp_encode(&req->w, req->hdr.api_version, pw->resp);
+    sm_req_complete(req);
+}
+
+void sm_handle_offset_delete(sm_req *req)
+{
+    sm_broker *b = req->b;
+    sm_offset_delete_req dr;
+    if (sm_offset_delete_req_decode(&req->body, req->hdr.api_version, &req->arena, &dr) != SM_OK) {
+        sm_req_fail_connection(req, "malformed OffsetDelete request");
+        return;
+    }
+    sm_offset_delete_resp *resp = sm_arena_alloc(&req->arena, sizeof *resp);
+    pending_write *pw = sm_arena_alloc(&req->arena, sizeof *pw);
+    if (!resp || !pw) {
+        sm_req_fail_connection(req, "out of memory");
+        return;
+    }
+    pw->req = req;
+    pw->resp = resp;
+    pw->respond = offset_delete_respond;
+    sm_group *g = sm_group_find(b, dr.group_id);
+    if (dr.group_id.len <= 0)
+        resp->error_code = SM_KERR_INVALID_GROUP_ID;
+    else if (!g)
+        resp->error_code = SM_KERR_GROUP_ID_NOT_FOUND;
+    if (resp->error_code != SM_KERR_NONE) {
+        offset_delete_respond(pw);
+        return;
+    }
+    resp->topics = sm_arena_calloc(&req->arena, (size_t)dr.topic_count + 1, sizeof *resp->topics);
+    if (!resp->topics) {
+        sm_req_fail_connection(req, "out of memory");
+        return;
+    }
+    resp->topic_count = dr.topic_count;
+    rec_batch rb;
+    rb_begin(&rb);
+    for (int32_t i = 0; i < dr.topic_count; i++) {
+        sm_offset_delete_topic *dt = &dr.topics[i];
+        sm_offset_delete_topic_resp *rt = &resp->topics[i];
+        rt->name = dt->name;
+        rt->partition_count = dt->partition_count;
+        rt->partitions =
+            sm_arena_calloc(&req->arena, (size_t)dt->partition_count + 1, sizeof *rt->partitions);
+        if (!rt->partitions) {
+            rb_release(&rb);
+            sm_req_fail_connection(req, "out of memory");
+            return;
+        }
+        bool busy = subscribed(g, dt->name);
+        char tname[SM_TOPIC_NAME_MAX + 1];
+        bool named = dt->name.len > 0 && dt->name.len <= SM_TOPIC_NAME_MAX;
+        if (named) {
+            memcpy(tname, dt->name.p, (size_t)dt->name.len);
+            tname[dt->name.len] = 0;
+        }
+        for (int32_t j = 0; j < dt->partition_count; j++) {
+            sm_offset_delete_partition_resp *rp = &rt->partitions[j];
+            rp->partition_index = dt->partitions[j].partition_index;
+            if (!named || !sm_topic_find(b, dt->name)) {
+                rp->error_code = SM_KERR_UNKNOWN_TOPIC_OR_PARTITION;
+            } else if (busy) {
+                rp->error_code = SM_KERR_GROUP_SUBSCRIBED_TO_TOPIC;
+            } else {
+                offset_key(&rb.key, g->id, tname, rp->partition_index);
+                rb_add(&rb, true);
+                sm_group_offset_set(g, tname, rp->partition_index, NULL);
+            }
+        }
+    }
+    if (rb.n == 0) {
+        rb_release(&rb);
+        offset_delete_respond(pw);
+        return;
+    }
+    write_then_respond(req, &rb, pw);
+    rb_release(&rb);
+}
+
+/* ---- DeleteGroups ---------------------------------------------------------------------------- */
+
+static void delete_groups_respond(pending_write *pw)
+{
+    sm_req *req = pw->req;
+    sm_resp_begin(req);
+    sm_delete_groups_resp_encode(&req->w, req->hdr.api_version, pw->resp);
+    sm_req_complete(req);
+}
+
+void sm_handle_delete_groups(sm_req *req)
+{
+    sm_broker *b = req->b;
+    sm_delete_groups_req dr;
+    if (sm_delete_groups_req_decode(&req->body, req->hdr.api_version, &req->arena, &dr) != SM_OK) {
+        sm_req_fail_connection(req, "malformed DeleteGroups request");
+        return;
+    }
+    sm_delete_groups_resp *resp = sm_arena_alloc(&req->arena, sizeof *resp);
+    pending_write *pw = sm_arena_alloc(&req->arena, sizeof *pw);
+    if (resp)
+        resp->results =
+            sm_arena_calloc(&req->arena, (size_t)dr.groups_name_count + 1, sizeof *resp->results);
+    if (!resp || !pw || !resp->results) {
+        sm_req_fail_connection(req, "out of memory");
+        return;
+    }
+    pw->req = req;
+    pw->resp = resp;
+    pw->respond = delete_groups_respond;
+    resp->result_count = dr.groups_name_count;
+    rec_batch rb;
+    rb_begin(&rb);
+    for (int32_t i = 0; i < dr.groups_name_count; i++) {
+        sm_delete_groups_result *r = &resp->results[i];
+        r->group_id = dr.groups_names[i];
+        sm_group *g = sm_group_find(b, dr.groups_names[i]);
+        if (dr.groups_names[i].len <= 0) {
+            r->error_code = SM_KERR_INVALID_GROUP_ID;
+        } else if (!g) {
+            r->error_code = SM_KERR_GROUP_ID_NOT_FOUND;
+        } else if (g->state != SM_GROUP_EMPTY || g->members) {
+            r->error_code = SM_KERR_NON_EMPTY_GROUP;
+        } else {
+            const char *ok;
+            void *ov;
+            for (size_t jt = 0; sm_map_next(&g->offsets, &jt, &ok, &ov);) {
+                const char *colon = strrchr(ok, ':');
+                char topic[SM_TOPIC_NAME_MAX + 1];
+                snprintf(topic, sizeof topic, "%.*s", (int)(colon - ok), ok);
+                offset_key(&rb.key, g->id, topic, atoi(colon + 1));
+                rb_add(&rb, true);
+            }
+            group_key(&rb.key, g->id);
+            rb_add(&rb, true);
+            sm_info("group %s deleted (%zu committed offset(s))", g->id, g->offsets.len);
+            group_remove(b, g);
+        }
+    }
+    if (rb.n == 0) {
+        rb_release(&rb);
+        delete_groups_respond(pw);
+        return;
+    }
+    write_then_respond(req, &rb, pw);
+    rb_release(&rb);
+}
+
+void sm_offsets_drain(sm_broker *b)
+{
+    if (b->offsets && b->offsets->part.log)
+        sm_partition_detach_waiters(b, &b->offsets->part, false);
+}

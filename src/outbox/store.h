@@ -1,0 +1,156 @@
+/* store.h: the relay's view of an outbox database (SQLite or PostgreSQL),
+ * behind one interface. The contract of the tables is docs/outbox.md.
+ *
+ * Implementations: store_sqlite.c, store_pg.c. Every function returns SM_OK
+ * or a negative code (base/err.h) and fills err with a message naming the
+ * database and the problem. A store is used by one thread.
+ *
+ * Capture: sm_store_claim returns committed INIT rows by status, never by
+ * "id greater than the last seen", so a transaction that commits after one
+ * with a higher id is never skipped. Rows come in id order.
+ *
+ * Several relays on one PostgreSQL outbox: the key space is split into
+ * SM_STORE_SLOTS slots (hash of the key); a relay owns a slot while it holds
+ * that slot's session-level advisory lock, and claims only rows of slots it
+ * owns, so each key is published by one relay at a time and per-key order
+ * holds. A relay that dies loses its locks with its session; the others take
+ * its slots at their next sm_store_balance. SQLite has one relay. */
+#ifndef SM_OUTBOX_STORE_H
+#define SM_OUTBOX_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define SM_STORE_SLOTS 64
+
+typedef struct sm_store sm_store;
+
+/* One outbox row as the relay needs it. Strings are NUL-terminated; byte
+ * fields carry their length (-1: NULL). Owned by the row (sm_rows_free).
+ * Each pointer is a separate malloc() block: the relay may take one over
+ * (e.g. hand payload to librdkafka with RD_KAFKA_MSG_F_FREE) by setting the
+ * field to NULL before sm_rows_free. slot is the store's word for the key's
+ * slot (PostgreSQL computes it in SQL); never recompute it. */
+typedef struct sm_row {
+    int64_t id;
+    char *event_id;
+    char *topic;
+    char *key;
+    int32_t key_len;
+    char *type;
+    uint8_t *payload;
+    int32_t payload_len;
+    char *headers_json; /* NULL: none */
+    int64_t created_at_ms;
+    int32_t attempts;
+    int slot; /* hash slot of the key (0 for NULL keys) */
+} sm_row;
+
+void sm_rows_free(sm_row *rows, int n);
+
+/* url: "sqlite:PATH" or a postgresql:// URL (libpq's syntax). */
+int sm_store_open(sm_store **out, const char *url, char *err, size_t errlen);
+void sm_store_close(sm_store *s);
+bool sm_store_is_pg(const sm_store *s);
+
+/* Creates or upgrades the schema to the newest version (versioned, in a
+ * transaction, safe to run from several processes at once). */
+int sm_store_migrate(sm_store *s, char *err, size_t errlen);
+int sm_store_schema_version(sm_store *s, int *version, char *err, size_t errlen);
+
+/* PostgreSQL: tries to own a fair share of the slots (SM_STORE_SLOTS / live
+ * relays, learned from a heartbeat table), releasing extras; SQLite: owns
+ * all. Call every few seconds. *owned gets a bitmap of owned slots. */
+int sm_store_balance(sm_store *s, const char *relay_id, uint64_t *owned, char *err, size_t errlen);
+/* sm_store_balance with a graceful hand-over: busy is the bitmap of slots
+ * that still have rows in flight (claimed, not yet marked). A slot the store
+ * gives up leaves *owned at once (stop claiming it) but its lock is released
+ * only at a later call where it is no longer busy, so the next owner never
+ * sees a row this relay has in flight. sm_store_balance(s, id, o, ...) is
+ * sm_store_balance_busy(s, id, 0, o, ...): it releases at once.
+ * relay_id must be unique per relay process (e.g. host:pid). */
+int sm_store_balance_busy(sm_store *s, const char *relay_id, uint64_t busy, uint64_t *owned,
+                          char *err, size_t errlen);
+/* The slots the store owns now (what the last balance returned, or 0 after
+ * the connection was lost). */
+uint64_t sm_store_owned(const sm_store *s);
+
+/* Up to max INIT rows with next_attempt_at <= now, of owned slots, by
+ * status (never by "id above the last seen"), in id order. Rows for which
+ * skip() says true are left out and do not count towards max: the relay
+ * skips rows it already has in flight and keys it holds back (an earlier
+ * row of the key is in flight or failing). The store may pass the held keys
+ * to the database or filter afterwards.
+ * The database holds keys too, so that holds survive restarts and slot
+ * moves: a row is not returned while an earlier row of its key is INIT with
+ * attempts > 0 and not yet due (a retry waiting for its backoff), nor, with
+ * sm_store_set_dead_holds_key(s, true), while an earlier row of its key is
+ * DEAD. (An earlier row that is due comes first in the same claim.) */
+typedef bool (*sm_row_skip_fn)(int64_t id, const char *key, void *arg);
+int sm_store_claim(sm_store *s, uint64_t owned, int max, sm_row_skip_fn skip, void *arg,
+                   sm_row **rows, int *n, char *err, size_t errlen);
+
+/* Marks rows PUBLISHED with their partition, offset and time, in one statement. */
+typedef struct sm_published {
+    int64_t id;
+    int32_t partition;
+    int64_t offset;
+    int64_t published_at_ms;
+} sm_published;
+int sm_store_mark_published(sm_store *s, const sm_published *v, int n, char *err, size_t errlen);
+
+/* A failed attempt: attempts+1, next_attempt_at, last_error. attempts is
+ * the row's new count (the relay passes row.attempts + 1), stored as given;
+ * only an INIT row changes (a row marked meanwhile stays as it is). */
+int sm_store_mark_retry(sm_store *s, int64_t id, int32_t attempts, int64_t next_attempt_ms,
+                        const char *error, char *err, size_t errlen);
+/* Gave up: DEAD with last_error (and where the dead letter went); attempts
+ * is stored as given. */
+int sm_store_mark_dead(sm_store *s, int64_t id, int32_t attempts, const char *error, char *err,
+                       size_t errlen);
+
+/* PUBLISHED rows of (topic, partition) with kafka_offset < below become COMPLETE. */
+int sm_store_complete(sm_store *s, const char *topic, int32_t partition, int64_t below,
+                      int64_t *changed, char *err, size_t errlen);
+/* Which (topic, partition) pairs have PUBLISHED rows, for completion tracking. */
+typedef struct sm_tp {
+    char *topic;
+    int32_t partition;
+} sm_tp;
+int sm_store_published_partitions(sm_store *s, sm_tp **tps, int *n, char *err, size_t errlen);
+void sm_tps_free(sm_tp *tps, int n);
+
+/* Stale-row scheduler: PUBLISHED rows older than age_ms back to INIT. */
+int sm_store_requeue_stale(sm_store *s, int64_t age_ms, int64_t *changed, char *err, size_t errlen);
+/* Retention: COMPLETE (and PUBLISHED, if include_published) rows older than
+ * age_ms are deleted, or moved to samsa_outbox_archive when archive is set. */
+int sm_store_cleanup(sm_store *s, int64_t age_ms, bool include_published, bool archive,
+                     int64_t *removed, char *err, size_t errlen);
+
+/* Counts by status and the age of the oldest INIT row, for metrics. */
+typedef struct sm_store_stats {
+    int64_t init, published, complete, dead;
+    int64_t oldest_init_age_ms; /* -1: none */
+} sm_store_stats;
+int sm_store_stats_get(sm_store *s, sm_store_stats *st, char *err, size_t errlen);
+
+/* Waits until rows may be waiting (PostgreSQL: a NOTIFY on channel
+ * samsa_outbox; SQLite: the poll interval passes) or timeout_ms. Returns
+ * SM_OK on a wake-up, SM_AGAIN on timeout. */
+int sm_store_wait(sm_store *s, int timeout_ms, char *err, size_t errlen);
+/* The fd to poll for the wake-up (PostgreSQL's socket), or -1 (SQLite). */
+int sm_store_wait_fd(sm_store *s);
+
+/* Options (additive; defaults in brackets). Poll interval [10 ms]: SQLite's
+ * wait checks for commits of other connections this often; PostgreSQL's wait
+ * falls back to it while it cannot arm the wake-up (see store_pg.c).
+ * Heartbeat TTL [10000 ms]: a relay not seen for this long no longer counts
+ * towards the fair share (PostgreSQL). */
+void sm_store_set_poll_ms(sm_store *s, int ms);
+void sm_store_set_heartbeat_ttl_ms(sm_store *s, int ms);
+/* on.dead=block: a DEAD row holds the later rows of its key in the claim
+ * until it is re-queued [false: on.dead=continue]. */
+void sm_store_set_dead_holds_key(sm_store *s, bool holds);
+
+#endif

@@ -1,0 +1,1009 @@
+/* store_pg.c: the relay's store on a PostgreSQL outbox, shareable by several
+ * relays.
+ *
+ * Speed: every statement is prepared once per session and speaks binary
+ * (arrays of ids, offsets and slots as parameters, bytea payloads as raw
+ * bytes), so a batch is one round trip: claim is two (ids, then rows),
+ * mark_published one UPDATE ... FROM unnest(arrays).
+ *
+ * Claim: by status, never by "id above the last seen": committed INIT rows,
+ * due, of owned slots, in id order. A first query reads only (id, key) a page
+ * at a time and asks skip() about each; the second fetches the full rows of
+ * the chosen ids. Rows the relay holds or has in flight cost a few bytes each,
+ * and eligible rows behind them are still found. No row locks are taken: the
+ * slot locks already make this relay the only one claiming these keys, and a
+ * FOR UPDATE would end with the claim's own transaction anyway.
+ *
+ * Slots: samsa_outbox.slot is a stored generated column,
+ * hashtext(key) & 63 (0 for NULL keys). A relay owns a slot while it holds
+ * the session advisory lock (SM_PG_LOCK_CLASS, slot). sm_store_balance
+ * writes a heartbeat row (relay_id, backend pid, now()), counts the live
+ * relays (seen within the TTL and whose backend still exists, so a dead
+ * relay stops counting at once), and moves towards ceil(64 / live) slots:
+ * extras are released (after they drain, with sm_store_balance_busy), free
+ * slots are taken with pg_try_advisory_lock. A lost connection loses every
+ * lock with its session: the call that sees it returns SM_EIO and says so,
+ * the store owns nothing, and the next call reconnects.
+ *
+ * Wake-up: the statement connection LISTENs on samsa_outbox (it is idle
+ * whenever the relay sleeps, and PostgreSQL delivers notifications only to
+ * idle sessions); its socket is sm_store_wait_fd. The insert trigger
+ * notifies only while some relay holds, or waits for, the wake lock
+ * (SM_PG_LOCK_WAKE) exclusively: NOTIFY serializes the commits of all
+ * notifying transactions, so a busy relay must not make every commit pay
+ * for it. sm_store_wait "arms" on a second connection that does nothing
+ * else: pg_try_advisory_lock; when that fails (a transaction that did not
+ * notify is still open: it holds the lock shared until it ends; or another
+ * relay is armed), it sends pg_advisory_lock asynchronously, followed in the
+ * same statement by a pg_notify of its own. While that request is queued,
+ * every new committer already notifies (a shared try fails behind a queued
+ * exclusive request); when it is granted, every transaction that did not
+ * notify has ended, and its own notification wakes the socket. Either way,
+ * wait returns SM_OK right after arming, so the caller claims once more and
+ * sees those rows. A claim that returns rows disarms (unlock, or cancel the
+ * queued request): the relay is busy and commits stop notifying. No row is
+ * ever left waiting for a timer. */
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/clock.h"
+#include "base/err.h"
+#include "base/log.h"
+#include "outbox/outbox_int.h"
+
+#define STR_(x) #x
+#define STR(x) STR_(x)
+#define LOCK_CLASS STR(SM_PG_LOCK_CLASS)
+#define MS " * interval '1 millisecond'"
+
+enum {
+    P_CLAIM_IDS,
+    P_CLAIM_ROWS,
+    P_MARK_PUB,
+    P_RETRY,
+    P_DEAD,
+    P_COMPLETE,
+    P_PARTS,
+    P_REQUEUE,
+    P_CLEAN_DEL_DONE,
+    P_CLEAN_DEL_PUB,
+    P_CLEAN_ARCH_DONE,
+    P_CLEAN_ARCH_PUB,
+    P_STATS,
+    P_HEARTBEAT,
+    P_LOCK,
+    P_UNLOCK,
+    P_BYE,
+    P_N
+};
+
+typedef struct pg_def {
+    const char *sql;
+    int nparams;
+    Oid types[4];
+} pg_def;
+
+#define ARCH_COLS                                                                                 \
+    "id, event_id, topic, key, type, payload, headers, created_at, status, attempts,"             \
+    " next_attempt_at, last_error, kafka_partition, kafka_offset, published_at"
+/* one cleanup batch, through samsa_outbox_done or samsa_outbox_published */
+#define CLEAN_DONE_SQL                                                                            \
+    "SELECT id FROM samsa_outbox WHERE status IN ('COMPLETE', 'DEAD') AND status = 'COMPLETE'"    \
+    " AND published_at < now() - $1" MS " LIMIT $2"
+#define CLEAN_PUB_SQL                                                                             \
+    "SELECT id FROM samsa_outbox WHERE status = 'PUBLISHED'"                                      \
+    " AND published_at < now() - $1" MS " LIMIT $2"
+#define CLEAN_DEL(sel) "WITH gone AS (DELETE FROM samsa_outbox WHERE id IN (" sel ") RETURNING 1)" \
+    " SELECT count(*) FROM gone"
+#define CLEAN_ARCH(sel)                                                                           \
+    "WITH moved AS (DELETE FROM samsa_outbox WHERE id IN (" sel ") RETURNING " ARCH_COLS "),"     \
+    " kept AS (INSERT INTO samsa_outbox_archive (" ARCH_COLS ")"                                  \
+    "  SELECT " ARCH_COLS " FROM moved ON CONFLICT (id) DO NOTHING)"                              \
+    " SELECT count(*) FROM moved"
+
+static const pg_def defs[P_N] = {
+    /* $1: the owned slots as a bitmap (a test per row, not an array search).
+     * A row behind an earlier failed row of its key that is not due yet (or
+     * DEAD, when $4: on.dead=block) is held: the probe goes to
+     * samsa_outbox_held, which holds failed rows only. */
+    [P_CLAIM_IDS] = {"SELECT o.id, o.key FROM samsa_outbox o WHERE o.status = 'INIT'"
+                     " AND o.next_attempt_at <= now() AND (($1 >> o.slot) & 1) = 1 AND o.id > $2"
+                     " AND NOT EXISTS (SELECT 1 FROM samsa_outbox e WHERE e.key = o.key"
+                     "  AND e.id < o.id"
+                     "  AND (e.status = 'DEAD' OR (e.status = 'INIT' AND e.attempts > 0))"
+                     "  AND ((e.status = 'INIT' AND e.next_attempt_at > now())"
+                     "   OR (e.status = 'DEAD' AND $4)))"
+                     " ORDER BY o.id LIMIT $3",
+                     4, {SM_OID_INT8, SM_OID_INT8, SM_OID_INT4, SM_OID_BOOL}},
+    [P_CLAIM_ROWS] = {"SELECT id, event_id::text, topic, key, type, payload, headers::text,"
+                      " created_at, attempts, slot FROM samsa_outbox"
+                      " WHERE id = ANY($1) AND status = 'INIT' ORDER BY id",
+                      1, {SM_OID_INT8ARR}},
+    [P_MARK_PUB] = {"UPDATE samsa_outbox o SET status = 'PUBLISHED', kafka_partition = u.p,"
+                    " kafka_offset = u.off, published_at = 'epoch'::timestamptz + u.t" MS
+                    " FROM unnest($1::int8[], $2::int4[], $3::int8[], $4::int8[])"
+                    " AS u(id, p, off, t)"
+                    " WHERE o.id = u.id AND o.status IN ('INIT', 'PUBLISHED')",
+                    4, {SM_OID_INT8ARR, SM_OID_INT4ARR, SM_OID_INT8ARR, SM_OID_INT8ARR}},
+    [P_RETRY] = {"UPDATE samsa_outbox SET attempts = $2,"
+                 " next_attempt_at = 'epoch'::timestamptz + $3" MS ", last_error = $4"
+                 " WHERE id = $1 AND status = 'INIT'",
+                 4, {SM_OID_INT8, SM_OID_INT4, SM_OID_INT8, SM_OID_TEXT}},
+    [P_DEAD] = {"UPDATE samsa_outbox SET status = 'DEAD', attempts = $2,"
+                " last_error = $3 WHERE id = $1 AND status = 'INIT'",
+                3, {SM_OID_INT8, SM_OID_INT4, SM_OID_TEXT}},
+    [P_COMPLETE] = {"UPDATE samsa_outbox SET status = 'COMPLETE' WHERE status = 'PUBLISHED'"
+                    " AND topic = $1 AND kafka_partition = $2 AND kafka_offset < $3",
+                    3, {SM_OID_TEXT, SM_OID_INT4, SM_OID_INT8}},
+    /* distinct (topic, partition) by hopping through samsa_outbox_published */
+    [P_PARTS] = {"WITH RECURSIVE tp AS ("
+                 " (SELECT topic, kafka_partition FROM samsa_outbox WHERE status = 'PUBLISHED'"
+                 "  ORDER BY topic, kafka_partition LIMIT 1)"
+                 " UNION ALL"
+                 " SELECT n.topic, n.kafka_partition FROM tp CROSS JOIN LATERAL"
+                 "  (SELECT o.topic, o.kafka_partition FROM samsa_outbox o"
+                 "   WHERE o.status = 'PUBLISHED'"
+                 "   AND (o.topic, o.kafka_partition) > (tp.topic, tp.kafka_partition)"
+                 "   ORDER BY o.topic, o.kafka_partition LIMIT 1) n)"
+                 " SELECT topic, kafka_partition FROM tp",
+                 0, {0}},
+    [P_REQUEUE] = {"UPDATE samsa_outbox SET status = 'INIT', next_attempt_at = now()"
+                   " WHERE status = 'PUBLISHED' AND published_at < now() - $1" MS,
+                   1, {SM_OID_INT8}},
+    [P_CLEAN_DEL_DONE] = {CLEAN_DEL(CLEAN_DONE_SQL), 2, {SM_OID_INT8, SM_OID_INT4}},
+    [P_CLEAN_DEL_PUB] = {CLEAN_DEL(CLEAN_PUB_SQL), 2, {SM_OID_INT8, SM_OID_INT4}},
+    [P_CLEAN_ARCH_DONE] = {CLEAN_ARCH(CLEAN_DONE_SQL), 2, {SM_OID_INT8, SM_OID_INT4}},
+    [P_CLEAN_ARCH_PUB] = {CLEAN_ARCH(CLEAN_PUB_SQL), 2, {SM_OID_INT8, SM_OID_INT4}},
+    /* each count through the partial index that holds its status */
+    [P_STATS] = {"SELECT (SELECT count(*) FROM samsa_outbox WHERE status = 'INIT'),"
+                 " (SELECT count(*) FROM samsa_outbox WHERE status = 'PUBLISHED'),"
+                 " (SELECT count(*) FROM samsa_outbox WHERE status IN ('COMPLETE', 'DEAD')"
+                 "  AND status = 'COMPLETE'),"
+                 " (SELECT count(*) FROM samsa_outbox WHERE status IN ('COMPLETE', 'DEAD')"
+                 "  AND status = 'DEAD'),"
+                 " (SELECT (extract(epoch FROM now() - created_at) * 1000)::int8"
+                 "  FROM samsa_outbox WHERE status = 'INIT' ORDER BY id LIMIT 1)",
+                 0, {0}},
+    /* $1 relay id, $2 owned bitmap, $3 TTL ms. Returns the other live relays
+     * and the bitmap of slots other sessions hold. */
+    [P_HEARTBEAT] = {"WITH hb AS (INSERT INTO samsa_relay_heartbeat (relay_id, pid, last_seen, owned)"
+                     "  VALUES ($1, pg_backend_pid(), now(), $2) ON CONFLICT (relay_id) DO UPDATE"
+                     "  SET pid = excluded.pid, last_seen = excluded.last_seen,"
+                     "  owned = excluded.owned),"
+                     " gone AS (DELETE FROM samsa_relay_heartbeat WHERE relay_id <> $1"
+                     "  AND (last_seen < now() - 10 * $3" MS " OR (last_seen < now() - $3" MS
+                     "  AND pid NOT IN (SELECT pid FROM pg_stat_activity WHERE pid IS NOT NULL))))"
+                     " SELECT (SELECT count(*) FROM samsa_relay_heartbeat h WHERE h.relay_id <> $1"
+                     "  AND h.last_seen > now() - $3" MS
+                     "  AND h.pid IN (SELECT pid FROM pg_stat_activity))::int4,"
+                     " (SELECT coalesce(bit_or(int8 '1' << l.objid::int8::int4), 0) FROM pg_locks l"
+                     "  WHERE l.locktype = 'advisory' AND l.classid = " LOCK_CLASS
+                     "  AND l.objsubid = 2 AND l.objid::int8 < 64 AND l.granted"
+                     "  AND l.pid <> pg_backend_pid() AND l.database ="
+                     "  (SELECT oid FROM pg_database WHERE datname = current_database()))",
+                     3, {SM_OID_TEXT, SM_OID_INT8, SM_OID_INT8}},
+    [P_LOCK] = {"SELECT s FROM unnest($1::int2[]) AS s WHERE pg_try_advisory_lock(" LOCK_CLASS
+                ", s)",
+                1, {SM_OID_INT2ARR}},
+    [P_UNLOCK] = {"SELECT pg_advisory_unlock(" LOCK_CLASS ", s) FROM unnest($1::int2[]) AS s",
+                  1, {SM_OID_INT2ARR}},
+    [P_BYE] = {"DELETE FROM samsa_relay_heartbeat WHERE relay_id = $1", 1, {SM_OID_TEXT}},
+};
+
+typedef enum { WAKE_IDLE, WAKE_PENDING, WAKE_ARMED } wake_state;
+
+typedef struct pg_store {
+    sm_store base;
+    PGconn *c;         /* every statement, and LISTEN */
+    PGconn *w;         /* the wake lock only */
+    bool prepared[P_N];
+    uint64_t held;     /* slot locks this session holds */
+    uint64_t draining; /* held, given up, released once no longer busy */
+    wake_state wake;   /* PENDING: pg_advisory_lock sent on w, no reply yet */
+    char *relay_id;
+} pg_store;
+
+#define PG(s) ((pg_store *)(s))
+#define CLEAN_BATCH 10000
+#define CLAIM_PAGE_MIN 256
+#define CLAIM_PAGE_MAX 10000
+
+static void conn_lost(pg_store *s)
+{
+    if (s->held)
+        sm_warn("%s: connection lost: its %d slot locks are released; other relays may take"
+                " them", s->base.name, __builtin_popcountll(s->held));
+    s->held = 0;
+    s->draining = 0;
+}
+
+static int fail(pg_store *s, const char *op, const PGresult *r, char *err, size_t errlen)
+{
+    int rc = sm_pg_fail(err, errlen, s->base.name, op, s->c, r);
+    if (rc == SM_EIO) {
+        conn_lost(s);
+        if (err && errlen) {
+            size_t n = strlen(err);
+            snprintf(err + n, errlen - n, "; all slots released, reconnecting at the next call");
+        }
+    }
+    return rc;
+}
+
+static void notice(void *arg, const char *msg)
+{
+    pg_store *s = arg;
+    size_t n = strlen(msg);
+    while (n && (msg[n - 1] == '\n' || msg[n - 1] == ' '))
+        n--;
+    sm_warn("%s: %.*s", s->base.name, (int)n, msg);
+}
+
+/* Session settings: the relay's statements are many and short, so no
+ * parallel workers (starting them costs more than a claim) and no JIT. */
+#define SESSION_SQL "SET max_parallel_workers_per_gather = 0; SET jit = off"
+
+static int after_connect(pg_store *s, char *err, size_t errlen)
+{
+    memset(s->prepared, 0, sizeof s->prepared);
+    PGresult *r = PQexec(s->c, SESSION_SQL "; LISTEN " SM_PG_CHANNEL);
+    int rc = sm_pg_ok(r, PGRES_COMMAND_OK) ? SM_OK : fail(s, "listen", r, err, errlen);
+    PQclear(r);
+    return rc;
+}
+
+/* Reconnects a lost session (its locks and prepared statements are gone). */
+static int ensure(pg_store *s, const char *op, char *err, size_t errlen)
+{
+    if (PQstatus(s->c) == CONNECTION_OK)
+        return SM_OK;
+    conn_lost(s);
+    PQreset(s->c);
+    if (PQstatus(s->c) != CONNECTION_OK)
+        return sm_fail(err, errlen, SM_EIO, "%s: %s: reconnect failed: %s", s->base.name, op,
+                       PQerrorMessage(s->c));
+    sm_warn("%s: reconnected; slots are taken again at the next balance", s->base.name);
+    return after_connect(s, err, errlen);
+}
+
+/* Executes prepared statement q (preparing it first in this session) with
+ * binary parameters and results. Returns the result or NULL (err filled). */
+static PGresult *run(pg_store *s, int q, const char *const *vals, const int *lens, const char *op,
+                     ExecStatusType want, int *rc, char *err, size_t errlen)
+{
+    static const int fmts[4] = {1, 1, 1, 1};
+    char name[32];
+    *rc = ensure(s, op, err, errlen);
+    if (*rc)
+        return NULL;
+    snprintf(name, sizeof name, "sm_store_%d", q);
+    if (!s->prepared[q]) {
+        PGresult *p = PQprepare(s->c, name, defs[q].sql, defs[q].nparams, defs[q].types);
+        if (!sm_pg_ok(p, PGRES_COMMAND_OK)) {
+            *rc = fail(s, op, p, err, errlen);
+            PQclear(p);
+            return NULL;
+        }
+        PQclear(p);
+        s->prepared[q] = true;
+    }
+    PGresult *r = PQexecPrepared(s->c, name, defs[q].nparams, vals, lens, fmts, 1);
+    if (!sm_pg_ok(r, want)) {
+        *rc = fail(s, op, r, err, errlen);
+        PQclear(r);
+        return NULL;
+    }
+    *rc = SM_OK;
+    return r;
+}
+
+static void wake_disarm(pg_store *s);
+
+/* ---- lifecycle and schema ---------------------------------------------------- */
+
+static void pg_close(sm_store *base)
+{
+    pg_store *s = PG(base);
+    if (s->relay_id && PQstatus(s->c) == CONNECTION_OK) {
+        /* leave at once, so the others count one relay less now */
+        const char *vals[1] = {s->relay_id};
+        int lens[1] = {(int)strlen(s->relay_id)};
+        int rc;
+        char err[256];
+        PGresult *r = run(s, P_BYE, vals, lens, "close", PGRES_COMMAND_OK, &rc, err, sizeof err);
+        if (!r)
+            sm_warn("%s", err);
+        PQclear(r);
+    }
+    /* release the locks now, not when the backends get around to exiting,
+     * so the others can take the slots at their very next balance */
+    if (PQstatus(s->c) == CONNECTION_OK) {
+        PGresult *r = PQexec(s->c, "SELECT pg_advisory_unlock_all()");
+        PQclear(r);
+    }
+    if (s->wake != WAKE_IDLE && PQstatus(s->w) == CONNECTION_OK)
+        wake_disarm(s);
+    PQfinish(s->w);
+    PQfinish(s->c);
+    free(s->relay_id);
+    free(s);
+}
+
+static int pg_migrate(sm_store *base, char *err, size_t errlen)
+{
+    pg_store *s = PG(base);
+    int rc = ensure(s, "migrate", err, errlen);
+    if (rc)
+        return rc;
+    rc = sm_schema_apply_pg(s->c, base->name, err, errlen);
+    if (rc == SM_EIO)
+        conn_lost(s);
+    return rc;
+}
+
+static int pg_schema_version(sm_store *base, int *version, char *err, size_t errlen)
+{
+    pg_store *s = PG(base);
+    int rc = ensure(s, "schema version", err, errlen);
+    if (rc)
+        return rc;
+    rc = sm_schema_version_pg(s->c, base->name, version, err, errlen);
+    if (rc == SM_EIO)
+        conn_lost(s);
+    return rc;
+}
+
+/* ---- slots ------------------------------------------------------------------- */
+
+static int slot_array(sm_wbuf *w, uint64_t bits)
+{
+    int16_t v[SM_STORE_SLOTS];
+    int n = 0;
+    for (int i = 0; i < SM_STORE_SLOTS; i++)
+        if (bits & ((uint64_t)1 << i))
+            v[n++] = (int16_t)i;
+    sm_pg_arr_int2(w, v, n);
+    return n;
+}
+
+static uint64_t pg_owned(const sm_store *base)
+{
+    const pg_store *s = (const pg_store *)base;
+    return s->held & ~s->draining;
+}
+
+/* Runs P_LOCK or P_UNLOCK for the slots in bits; P_LOCK returns the slots it
+ * got in *got. */
+static int lock_slots(pg_store *s, int q, uint64_t bits, uint64_t *got, char *err, size_t errlen)
+{
+    sm_wbuf w;
+    sm_wbuf_init(&w, 64 * 6 + 20);
+    slot_array(&w, bits);
+    if (w.oom) {
+        sm_wbuf_release(&w);
+        return sm_fail(err, errlen, SM_ENOMEM, "%s: balance: out of memory", s->base.name);
+    }
+    const char *vals[1] = {(const char *)w.p};
+    int lens[1] = {(int)w.len}, rc;
+    PGresult *r = run(s, q, vals, lens, q == P_LOCK ? "balance: lock slots" : "balance: release",
+                      PGRES_TUPLES_OK, &rc, err, errlen);
+    sm_wbuf_release(&w);
+    if (!r)
+        return rc;
+    if (got) {
+        *got = 0;
+        for (int i = 0; i < PQntuples(r); i++) {
+            int slot = sm_pg_get_i16(r, i, 0);
+            if (slot >= 0 && slot < SM_STORE_SLOTS)
+                *got |= (uint64_t)1 << slot;
+        }
+    }
+    PQclear(r);
+    return SM_OK;
+}
+
+static int pg_balance(sm_store *base, const char *relay_id, uint64_t busy, uint64_t *owned,
+                      char *err, size_t errlen)
+{
+    pg_store *s = PG(base);
+    int rc;
+    *owned = pg_owned(base);
+    if (!s->relay_id || strcmp(s->relay_id, relay_id)) {
+        char *id = strdup(relay_id);
+        if (!id)
+            return sm_fail(err, errlen, SM_ENOMEM, "%s: balance: out of memory", base->name);
+        free(s->relay_id);
+        s->relay_id = id;
+    }
+    uint8_t mine_be[8], ttl_be[8];
+    uint64_t mine = s->held & ~s->draining;
+    sm_put_be64(mine_be, mine);
+    sm_put_be64(ttl_be, (uint64_t)base->heartbeat_ttl_ms);
+    const char *vals[3] = {relay_id, (const char *)mine_be, (const char *)ttl_be};
+    int lens[3] = {(int)strlen(relay_id), 8, 8};
+    PGresult *r = run(s, P_HEARTBEAT, vals, lens, "balance: heartbeat", PGRES_TUPLES_OK, &rc, err,
+                      errlen);
+    if (!r)
+        return rc;
+    int live = 1 + sm_pg_get_i32(r, 0, 0);
+    uint64_t others = (uint64_t)sm_pg_get_i64(r, 0, 1);
+    PQclear(r);
+    mine = s->held & ~s->draining; /* a reconnect inside run() may have cleared it */
+    int target = (SM_STORE_SLOTS + live - 1) / live;
+    int n = __builtin_popcountll(mine);
+
+    if (n < target) {
+        /* take back slots still draining before asking for new ones */
+        for (int i = 0; i < SM_STORE_SLOTS && n < target; i++) {
+            uint64_t bit = (uint64_t)1 << i;
+            if (s->draining & bit) {
+                s->draining &= ~bit;
+                n++;
+            }
+        }
+    } else if (n > target) {
+        /* give up extras: idle slots first, from the top */
+        int extra = n - target;
+        for (int pass = 0; pass < 2 && extra; pass++)
+            for (int i = SM_STORE_SLOTS - 1; i >= 0 && extra; i--) {
+                uint64_t bit = (uint64_t)1 << i;
+                bool is_busy = (busy & bit) != 0;
+                if ((mine & bit) && is_busy == (pass == 1)) {
+                    s->draining |= bit;
+                    extra--;
+                }
+            }
+    }
+    uint64_t release = s->draining & ~busy;
+    if (release) {
+        rc = lock_slots(s, P_UNLOCK, release, NULL, err, errlen);
+        if (rc)
+            return rc;
+        s->held &= ~release;
+        s->draining &= ~release;
+    }
+    mine = s->held & ~s->draining;
+    n = __builtin_popcountll(mine);
+    if (n < target) {
+        /* free slots, tried from a point that depends on the relay id so
+         * that relays starting together do not all race for slot 0 */
+        uint64_t avail = ~s->held & ~others, want = 0;
+        int start = sm_slot_of(relay_id, strlen(relay_id));
+        for (int k = 0; k < SM_STORE_SLOTS && n < target; k++) {
+            uint64_t bit = (uint64_t)1 << ((start + k) % SM_STORE_SLOTS);
+            if (avail & bit) {
+                want |= bit;
+                n++;
+            }
+        }
+        if (want) {
+            uint64_t got;
+            rc = lock_slots(s, P_LOCK, want, &got, err, errlen);
+            if (rc)
+                return rc;
+            s->held |= got;
+        }
+    }
+    *owned = pg_owned(base);
+    return SM_OK;
+}
+
+/* ---- capture ----------------------------------------------------------------- */
+
+/* ---- the wake connection ------------------------------------------------------ */
+
+#define WAKE_KEY LOCK_CLASS ", " STR(SM_PG_LOCK_WAKE)
+
+static int wake_fail(pg_store *s, const char *op, const PGresult *r, char *err, size_t errlen)
+{
+    int rc = sm_pg_fail(err, errlen, s->base.name, op, s->w, r);
+    if (PQstatus(s->w) == CONNECTION_BAD)
+        s->wake = WAKE_IDLE; /* the lock went with the session */
+    return rc;
+}
+
+static int wake_ensure(pg_store *s, char *err, size_t errlen)
+{
+    if (PQstatus(s->w) == CONNECTION_OK)
+        return SM_OK;
+    s->wake = WAKE_IDLE;
+    PQreset(s->w);
+    if (PQstatus(s->w) != CONNECTION_OK)
+        return sm_fail(err, errlen, SM_EIO, "%s: wait: reconnect failed: %s", s->base.name,
+                       PQerrorMessage(s->w));
+    return SM_OK;
+}
+
+/* Reads what the statement connection has: notifications (*woke). */
+static int listen_drain(pg_store *s, bool *woke, char *err, size_t errlen)
+{
+    if (!PQconsumeInput(s->c))
+        return fail(s, "wait", NULL, err, errlen);
+    PGnotify *nt;
+    while ((nt = PQnotifies(s->c)) != NULL) {
+        *woke = true;
+        PQfreemem(nt);
+    }
+    return SM_OK;
+}
+
+/* Reads the reply to a queued lock request, if it came (*armed_now). */
+static int wake_drain(pg_store *s, bool *armed_now, char *err, size_t errlen)
+{
+    if (s->wake != WAKE_PENDING)
+        return SM_OK;
+    if (!PQconsumeInput(s->w))
+        return wake_fail(s, "wait: arm", NULL, err, errlen);
+    if (PQisBusy(s->w))
+        return SM_OK;
+    PGresult *r;
+    int rc = SM_OK;
+    bool got = false;
+    while ((r = PQgetResult(s->w)) != NULL) {
+        if (sm_pg_ok(r, PGRES_TUPLES_OK))
+            got = true;
+        else if (rc == SM_OK)
+            rc = wake_fail(s, "wait: arm", r, err, errlen);
+        PQclear(r);
+    }
+    s->wake = got ? WAKE_ARMED : WAKE_IDLE;
+    *armed_now = got;
+    return rc;
+}
+
+/* Arms: the wake lock at once if free, else a queued request. */
+static int wake_arm(pg_store *s, bool *armed_now, char *err, size_t errlen)
+{
+    PGresult *r = PQexec(s->w, "SELECT pg_try_advisory_lock(" WAKE_KEY ")");
+    if (!sm_pg_ok(r, PGRES_TUPLES_OK) || PQntuples(r) != 1) {
+        int rc = wake_fail(s, "wait: arm", r, err, errlen);
+        PQclear(r);
+        return rc;
+    }
+    bool got = PQgetvalue(r, 0, 0)[0] == 't';
+    PQclear(r);
+    if (got) {
+        s->wake = WAKE_ARMED;
+        *armed_now = true;
+        return SM_OK;
+    }
+    /* granted means: every transaction that did not notify has ended; the
+     * notification then wakes the statement connection's socket */
+    if (!PQsendQuery(s->w, "SELECT pg_advisory_lock(" WAKE_KEY "),"
+                           " pg_notify('" SM_PG_CHANNEL "', '')"))
+        return wake_fail(s, "wait: arm", NULL, err, errlen);
+    s->wake = WAKE_PENDING;
+    return SM_OK;
+}
+
+/* The relay is busy: commits need not notify any more. */
+static void wake_disarm(pg_store *s)
+{
+    bool granted = s->wake == WAKE_ARMED;
+    if (s->wake == WAKE_PENDING) {
+        char buf[256];
+        PGcancel *cn = PQgetCancel(s->w);
+        if (cn) {
+            if (!PQcancel(cn, buf, sizeof buf))
+                sm_warn("%s: disarm: cancel: %s", s->base.name, buf);
+            PQfreeCancel(cn);
+        }
+        /* the lock may have been granted just before the cancel landed */
+        PGresult *r;
+        while ((r = PQgetResult(s->w)) != NULL) {
+            if (sm_pg_ok(r, PGRES_TUPLES_OK))
+                granted = true;
+            PQclear(r);
+        }
+    }
+    s->wake = WAKE_IDLE;
+    if (granted) {
+        PGresult *r = PQexec(s->w, "SELECT pg_advisory_unlock(" WAKE_KEY ")");
+        if (!sm_pg_ok(r, PGRES_TUPLES_OK)) {
+            char err[512];
+            wake_fail(s, "disarm", r, err, sizeof err);
+            sm_warn("%s", err);
+        }
+        PQclear(r);
+    }
+}
+
+static int decode_rows(pg_store *s, PGresult *r, sm_row **out, int *nout, char *err,
+                       size_t errlen)
+{
+    int nt = PQntuples(r);
+    *out = NULL;
+    *nout = 0;
+    if (!nt)
+        return SM_OK;
+    sm_row *rows = calloc((size_t)nt, sizeof *rows);
+    if (!rows)
+        return sm_fail(err, errlen, SM_ENOMEM, "%s: claim: out of memory", s->base.name);
+    bool ok = true;
+    for (int i = 0; i < nt; i++) {
+        sm_row *w = &rows[i];
+        w->id = sm_pg_get_i64(r, i, 0);
+        w->event_id = sm_pg_get_dup(r, i, 1, NULL, &ok);
+        w->topic = sm_pg_get_dup(r, i, 2, NULL, &ok);
+        w->key = sm_pg_get_dup(r, i, 3, &w->key_len, &ok);
+        w->type = sm_pg_get_dup(r, i, 4, NULL, &ok);
+        w->payload = (uint8_t *)sm_pg_get_dup(r, i, 5, &w->payload_len, &ok);
+        w->headers_json = sm_pg_get_dup(r, i, 6, NULL, &ok);
+        w->created_at_ms = sm_pg_get_ts_ms(r, i, 7);
+        w->attempts = sm_pg_get_i32(r, i, 8);
+        w->slot = sm_pg_get_i16(r, i, 9);
+    }
+    if (!ok) {
+        sm_rows_free(rows, nt);
+        return sm_fail(err, errlen, SM_ENOMEM, "%s: claim: out of memory", s->base.name);
+    }
+    *out = rows;
+    *nout = nt;
+    return SM_OK;
+}
+
+static int pg_claim(sm_store *base, uint64_t owned, int max, sm_row_skip_fn skip, void *arg,
+                    sm_row **out, int *nout, char *err, size_t errlen)
+{
+    pg_store *s = PG(base);
+    int rc = ensure(s, "claim", err, errlen);
+    if (rc)
+        return rc;
+    owned &= s->held & ~s->draining; /* never claim a slot without its lock */
+    if (!owned)
+        return SM_OK;
+    /* the first page is what is wanted; when skip() turns rows down, the
+     * next pages grow, so a long run of held rows costs few round trips */
+    int page = max < CLAIM_PAGE_MIN ? CLAIM_PAGE_MIN : max;
+    int64_t *ids = malloc((size_t)max * sizeof *ids);
+    if (!ids)
+        return sm_fail(err, errlen, SM_ENOMEM, "%s: claim: out of memory", base->name);
+    int k = 0;
+    int64_t after = 0;
+    uint8_t slots_be[8], after_be[8], page_be[4];
+    sm_put_be64(slots_be, owned);
+    for (;;) {
+        sm_put_be64(after_be, (uint64_t)after);
+        sm_put_be32(page_be, (uint32_t)page);
+        const char dead = base->dead_holds_key ? 1 : 0;
+        const char *vals[4] = {(const char *)slots_be, (const char *)after_be,
+                               (const char *)page_be, &dead};
+        int lens[4] = {8, 8, 4, 1};
+        PGresult *r = run(s, P_CLAIM_IDS, vals, lens, "claim", PGRES_TUPLES_OK, &rc, err, errlen);
+        if (!r)
+            goto out;
+        int nt = PQntuples(r);
+        for (int i = 0; i < nt && k < max; i++) {
+            int64_t id = sm_pg_get_i64(r, i, 0);
+            const char *key = PQgetisnull(r, i, 1) ? NULL : PQgetvalue(r, i, 1);
+            if (!skip || !skip(id, key, arg))
+                ids[k++] = id;
+        }
+        if (nt)
+            after = sm_pg_get_i64(r, nt - 1, 0);
+        PQclear(r);
+        if (k == max || nt < page)
+            break;
+        if (page < CLAIM_PAGE_MAX)
+            page = page * 2 > CLAIM_PAGE_MAX ? CLAIM_PAGE_MAX : page * 2;
+    }
+    if (k == 0) {
+        rc = SM_OK;
+        goto out;
+    }
+    sm_wbuf arr;
+    sm_wbuf_init(&arr, (size_t)k * 12 + 20);
+    sm_pg_arr_int8(&arr, ids, k);
+    if (arr.oom) {
+        sm_wbuf_release(&arr);
+        rc = sm_fail(err, errlen, SM_ENOMEM, "%s: claim: out of memory", base->name);
+        goto out;
+    }
+    const char *vals[1] = {(const char *)arr.p};
+    int lens[1] = {(int)arr.len};
+    PGresult *r = run(s, P_CLAIM_ROWS, vals, lens, "claim: rows", PGRES_TUPLES_OK, &rc, err,
+                      errlen);
+    sm_wbuf_release(&arr);
+    if (!r)
+        goto out;
+    rc = decode_rows(s, r, out, nout, err, errlen);
+    PQclear(r);
+    if (rc == SM_OK && *nout > 0 && s->wake != WAKE_IDLE)
+        wake_disarm(s);
+out:
+    free(ids);
+    return rc;
+}
+
+/* ---- marking ----------------------------------------------------------------- */
+
+static int pg_mark_published(sm_store *base, const sm_published *v, int n, char *err,
+                             size_t errlen)
+{
+    pg_store *s = PG(base);
+    int64_t *i64 = malloc((size_t)n * 3 * sizeof *i64);
+    int32_t *parts = malloc((size_t)n * sizeof *parts);
+    sm_wbuf a[4];
+    for (int j = 0; j < 4; j++)
+        sm_wbuf_init(&a[j], (size_t)n * 12 + 20);
+    int rc = SM_OK;
+    if (!i64 || !parts)
+        goto oom;
+    int64_t *ids = i64, *offs = i64 + n, *ts = i64 + 2 * n;
+    for (int j = 0; j < n; j++) {
+        ids[j] = v[j].id;
+        parts[j] = v[j].partition;
+        offs[j] = v[j].offset;
+        ts[j] = v[j].published_at_ms;
+    }
+    sm_pg_arr_int8(&a[0], ids, n);
+    sm_pg_arr_int4(&a[1], parts, n);
+    sm_pg_arr_int8(&a[2], offs, n);
+    sm_pg_arr_int8(&a[3], ts, n);
+    const char *vals[4];
+    int lens[4];
+    for (int j = 0; j < 4; j++) {
+        if (a[j].oom)
+            goto oom;
+        vals[j] = (const char *)a[j].p;
+        lens[j] = (int)a[j].len;
+    }
+    PGresult *r = run(s, P_MARK_PUB, vals, lens, "mark published", PGRES_COMMAND_OK, &rc, err,
+                      errlen);
+    PQclear(r);
+    goto out;
+oom:
+    rc = sm_fail(err, errlen, SM_ENOMEM, "%s: mark published: out of memory", base->name);
+out:
+    for (int j = 0; j < 4; j++)
+        sm_wbuf_release(&a[j]);
+    free(i64);
+    free(parts);
+    return rc;
+}
+
+static int pg_mark_retry(sm_store *base, int64_t id, int32_t attempts, int64_t next_attempt_ms,
+                         const char *error, char *err, size_t errlen)
+{
+    uint8_t id_be[8], att_be[4], next_be[8];
+    sm_put_be64(id_be, (uint64_t)id);
+    sm_put_be32(att_be, (uint32_t)attempts);
+    sm_put_be64(next_be, (uint64_t)next_attempt_ms);
+    const char *vals[4] = {(const char *)id_be, (const char *)att_be, (const char *)next_be,
+                           error};
+    int lens[4] = {8, 4, 8, error ? (int)strlen(error) : 0}, rc;
+    PGresult *r = run(PG(base), P_RETRY, vals, lens, "mark retry", PGRES_COMMAND_OK, &rc, err,
+                      errlen);
+    PQclear(r);
+    return rc;
+}
+
+static int pg_mark_dead(sm_store *base, int64_t id, int32_t attempts, const char *error,
+                        char *err, size_t errlen)
+{
+    uint8_t id_be[8], att_be[4];
+    sm_put_be64(id_be, (uint64_t)id);
+    sm_put_be32(att_be, (uint32_t)attempts);
+    const char *vals[3] = {(const char *)id_be, (const char *)att_be, error};
+    int lens[3] = {8, 4, error ? (int)strlen(error) : 0}, rc;
+    PGresult *r = run(PG(base), P_DEAD, vals, lens, "mark dead", PGRES_COMMAND_OK, &rc, err,
+                      errlen);
+    PQclear(r);
+    return rc;
+}
+
+static int pg_complete(sm_store *base, const char *topic, int32_t partition, int64_t below,
+                       int64_t *changed, char *err, size_t errlen)
+{
+    uint8_t p_be[4], below_be[8];
+    sm_put_be32(p_be, (uint32_t)partition);
+    sm_put_be64(below_be, (uint64_t)below);
+    const char *vals[3] = {topic, (const char *)p_be, (const char *)below_be};
+    int lens[3] = {(int)strlen(topic), 4, 8}, rc;
+    *changed = 0;
+    PGresult *r = run(PG(base), P_COMPLETE, vals, lens, "complete", PGRES_COMMAND_OK, &rc, err,
+                      errlen);
+    if (r)
+        *changed = sm_pg_cmd_rows(r);
+    PQclear(r);
+    return rc;
+}
+
+static int pg_published_partitions(sm_store *base, sm_tp **out, int *nout, char *err,
+                                   size_t errlen)
+{
+    int rc;
+    PGresult *r = run(PG(base), P_PARTS, NULL, NULL, "published partitions", PGRES_TUPLES_OK,
+                      &rc, err, errlen);
+    if (!r)
+        return rc;
+    int nt = PQntuples(r);
+    sm_tp *tps = nt ? calloc((size_t)nt, sizeof *tps) : NULL;
+    bool ok = !nt || tps;
+    for (int i = 0; ok && i < nt; i++) {
+        tps[i].topic = sm_pg_get_dup(r, i, 0, NULL, &ok);
+        tps[i].partition = sm_pg_get_i32(r, i, 1);
+    }
+    PQclear(r);
+    if (!ok) {
+        sm_tps_free(tps, nt);
+        return sm_fail(err, errlen, SM_ENOMEM, "%s: published partitions: out of memory",
+                       base->name);
+    }
+    *out = tps;
+    *nout = nt;
+    return SM_OK;
+}
+
+static int pg_requeue_stale(sm_store *base, int64_t age_ms, int64_t *changed, char *err,
+                            size_t errlen)
+{
+    uint8_t age_be[8];
+    sm_put_be64(age_be, (uint64_t)age_ms);
+    const char *vals[1] = {(const char *)age_be};
+    int lens[1] = {8}, rc;
+    *changed = 0;
+    PGresult *r = run(PG(base), P_REQUEUE, vals, lens, "requeue stale", PGRES_COMMAND_OK, &rc,
+                      err, errlen);
+    if (r)
+        *changed = sm_pg_cmd_rows(r);
+    PQclear(r);
+    return rc;
+}
+
+/* Batches of CLEAN_BATCH rows, each its own short transaction, so a large
+ * backlog never holds locks or bloats one transaction. */
+static int pg_cleanup(sm_store *base, int64_t age_ms, bool include_published, bool archive,
+                      int64_t *removed, char *err, size_t errlen)
+{
+    uint8_t age_be[8], lim_be[4];
+    sm_put_be64(age_be, (uint64_t)age_ms);
+    sm_put_be32(lim_be, CLEAN_BATCH);
+    *removed = 0;
+    for (int pub = 0; pub < (include_published ? 2 : 1); pub++) {
+        int q = archive ? (pub ? P_CLEAN_ARCH_PUB : P_CLEAN_ARCH_DONE)
+                        : (pub ? P_CLEAN_DEL_PUB : P_CLEAN_DEL_DONE);
+        for (;;) {
+            const char *vals[2] = {(const char *)age_be, (const char *)lim_be};
+            int lens[2] = {8, 4}, rc;
+            PGresult *r = run(PG(base), q, vals, lens,
+                              archive ? "cleanup: archive" : "cleanup: delete", PGRES_TUPLES_OK,
+                              &rc, err, errlen);
+            if (!r)
+                return rc;
+            int64_t n = sm_pg_get_i64(r, 0, 0);
+            PQclear(r);
+            *removed += n;
+            if (n < CLEAN_BATCH)
+                break;
+        }
+    }
+    return SM_OK;
+}
+
+static int pg_stats(sm_store *base, sm_store_stats *st, char *err, size_t errlen)
+{
+    int rc;
+    PGresult *r = run(PG(base), P_STATS, NULL, NULL, "stats", PGRES_TUPLES_OK, &rc, err, errlen);
+    if (!r)
+        return rc;
+    st->init = sm_pg_get_i64(r, 0, 0);
+    st->published = sm_pg_get_i64(r, 0, 1);
+    st->complete = sm_pg_get_i64(r, 0, 2);
+    st->dead = sm_pg_get_i64(r, 0, 3);
+    if (PQgetisnull(r, 0, 4)) {
+        st->oldest_init_age_ms = -1;
+    } else {
+        int64_t age = sm_pg_get_i64(r, 0, 4);
+        st->oldest_init_age_ms = age < 0 ? 0 : age;
+    }
+    PQclear(r);
+    return SM_OK;
+}
+
+/* ---- waiting ----------------------------------------------------------------- */
+
+static int pg_wait(sm_store *base, int timeout_ms, char *err, size_t errlen)
+{
+    pg_store *s = PG(base);
+    int64_t deadline = sm_mono_ms() + timeout_ms;
+    bool woke = false, armed_now = false;
+    int rc = ensure(s, "wait", err, errlen);
+    if (!rc)
+        rc = listen_drain(s, &woke, err, errlen);
+    if (!rc)
+        rc = wake_ensure(s, err, errlen);
+    if (!rc)
+        rc = wake_drain(s, &armed_now, err, errlen);
+    if (!rc && !woke && !armed_now && s->wake == WAKE_IDLE)
+        rc = wake_arm(s, &armed_now, err, errlen);
+    if (rc)
+        return rc;
+    /* armed just now: rows committed before did not notify; claim again */
+    if (woke || armed_now)
+        return SM_OK;
+    for (;;) {
+        int64_t left = deadline - sm_mono_ms();
+        if (left <= 0)
+            return SM_AGAIN;
+        struct pollfd pfd = {.fd = PQsocket(s->c), .events = POLLIN};
+        if (pfd.fd < 0)
+            return fail(s, "wait", NULL, err, errlen);
+        if (poll(&pfd, 1, (int)left) > 0) {
+            rc = listen_drain(s, &woke, err, errlen);
+            if (!rc)
+                rc = wake_drain(s, &armed_now, err, errlen);
+            if (rc)
+                return rc;
+            if (woke || armed_now)
+                return SM_OK;
+        }
+    }
+}
+
+static int pg_wait_fd(sm_store *base) { return PQsocket(PG(base)->c); }
+
+static const sm_store_ops pg_ops = {
+    .close = pg_close,
+    .migrate = pg_migrate,
+    .schema_version = pg_schema_version,
+    .balance = pg_balance,
+    .claim = pg_claim,
+    .mark_published = pg_mark_published,
+    .mark_retry = pg_mark_retry,
+    .mark_dead = pg_mark_dead,
+    .complete = pg_complete,
+    .published_partitions = pg_published_partitions,
+    .requeue_stale = pg_requeue_stale,
+    .cleanup = pg_cleanup,
+    .stats = pg_stats,
+    .wait = pg_wait,
+    .wait_fd = pg_wait_fd,
+    .owned = pg_owned,
+};
+
+int sm_store_pg_open(sm_store **out, const char *url, char *err, size_t errlen)
+{
+    *out = NULL;
+    pg_store *s = calloc(1, sizeof *s);
+    if (!s)
+        return sm_fail(err, errlen, SM_ENOMEM, "postgresql: open: out of memory");
+    s->base.ops = &pg_ops;
+    s->base.is_pg = true;
+    s->base.poll_ms = SM_STORE_DEFAULT_POLL_MS;
+    s->base.heartbeat_ttl_ms = SM_STORE_DEFAULT_TTL_MS;
+    sm_pg_name_url(url, s->base.name, sizeof s->base.name);
+    /* ours first: settings in the URL override them */
+    const char *const keys[] = {"connect_timeout", "application_name", "dbname", NULL};
+    const char *const vals[] = {"10", "samsa-relay", url, NULL};
+    int rc;
+    for (int i = 0; i < 2; i++) {
+        PGconn *c = PQconnectdbParams(keys, vals, 1);
+        if (i == 0)
+            s->c = c;
+        else
+            s->w = c;
+        if (!c) {
+            rc = sm_fail(err, errlen, SM_ENOMEM, "%s: connect: out of memory", s->base.name);
+            goto fail;
+        }
+        if (PQstatus(c) != CONNECTION_OK) {
+            rc = sm_pg_fail(err, errlen, s->base.name, "connect", c, NULL);
+            goto fail;
+        }
+        PQsetNoticeProcessor(c, notice, s);
+    }
+    sm_pg_name_conn(s->c, s->base.name, sizeof s->base.name);
+    rc = after_connect(s, err, errlen);
+    if (rc)
+        goto fail;
+    *out = &s->base;
+    return SM_OK;
+fail:
+    PQfinish(s->w);
+    PQfinish(s->c);
+    free(s);
+    return rc;
+}

@@ -1,0 +1,652 @@
+/* store_sqlite.c: the relay's store on a SQLite outbox (one relay per file).
+ *
+ * SQLite serializes writers, so there is no slot sharing: this store owns
+ * every slot and computes a row's slot in C only to fill sm_row.slot. The
+ * connection runs in WAL mode (readers and the application's writers do not
+ * block each other) with a busy timeout, and synchronous=NORMAL: a mark lost
+ * to a power cut only re-publishes a row (a duplicate the inbox drops), it
+ * never loses one. There is no NOTIFY: sm_store_wait polls PRAGMA
+ * data_version, which changes when another connection commits. Statements
+ * are prepared once (lazily: the tables may not exist before migrate). */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "base/clock.h"
+#include "base/err.h"
+#include "outbox/outbox_int.h"
+
+enum {
+    Q_CLAIM,
+    Q_MARK_PUB,
+    Q_RETRY,
+    Q_DEAD,
+    Q_COMPLETE,
+    Q_PARTS,
+    Q_REQUEUE,
+    Q_CLEAN_ARCH_DONE,
+    Q_CLEAN_ARCH_PUB,
+    Q_CLEAN_DEL_DONE,
+    Q_CLEAN_DEL_PUB,
+    Q_STATS,
+    Q_DATA_VERSION,
+    Q_N
+};
+
+/* The rows one cleanup batch selects, through samsa_outbox_done or
+ * samsa_outbox_published; the same text in the archive and delete
+ * statements, which run in one write transaction and so see the same rows. */
+#define CLEAN_DONE_SQL                                                                            \
+    "SELECT id FROM samsa_outbox WHERE status IN ('COMPLETE', 'DEAD') AND status = 'COMPLETE'"    \
+    " AND published_at < ?1 LIMIT ?2"
+#define CLEAN_PUB_SQL                                                                             \
+    "SELECT id FROM samsa_outbox WHERE status = 'PUBLISHED' AND published_at < ?1 LIMIT ?2"
+#define ROW_COLS                                                                                  \
+    "id, event_id, topic, key, type, payload, headers, created_at, status, attempts,"             \
+    " next_attempt_at, last_error, kafka_partition, kafka_offset, published_at"
+
+static const char *const sql_of[Q_N] = {
+    /* due INIT rows in id order, but not behind an earlier failed row of
+     * their key that is not due yet (or DEAD, when ?2: on.dead=block) */
+    [Q_CLAIM] = "SELECT id, key, event_id, topic, type, payload, headers, created_at, attempts"
+                " FROM samsa_outbox o WHERE status = 'INIT' AND next_attempt_at <= ?1"
+                " AND NOT EXISTS (SELECT 1 FROM samsa_outbox e WHERE e.key = o.key"
+                "  AND e.id < o.id AND (e.status = 'DEAD' OR (e.status = 'INIT' AND e.attempts > 0))"
+                "  AND ((e.status = 'INIT' AND e.next_attempt_at > ?1) OR (e.status = 'DEAD' AND ?2)))"
+                " ORDER BY id",
+    [Q_MARK_PUB] = "UPDATE samsa_outbox SET status = 'PUBLISHED', kafka_partition = ?2,"
+                   " kafka_offset = ?3, published_at = ?4"
+                   " WHERE id = ?1 AND status IN ('INIT', 'PUBLISHED')",
+    [Q_RETRY] = "UPDATE samsa_outbox SET attempts = ?2, next_attempt_at = ?3,"
+                " last_error = ?4 WHERE id = ?1 AND status = 'INIT'",
+    [Q_DEAD] = "UPDATE samsa_outbox SET status = 'DEAD', attempts = ?2,"
+               " last_error = ?3 WHERE id = ?1 AND status = 'INIT'",
+    [Q_COMPLETE] = "UPDATE samsa_outbox SET status = 'COMPLETE' WHERE status = 'PUBLISHED'"
+                   " AND topic = ?1 AND kafka_partition = ?2 AND kafka_offset < ?3",
+    /* distinct (topic, partition) by hopping through the index, not reading
+     * every PUBLISHED row */
+    [Q_PARTS] = "WITH RECURSIVE tp(topic, p) AS ("
+                " SELECT * FROM (SELECT topic, kafka_partition FROM samsa_outbox"
+                "  WHERE status = 'PUBLISHED' ORDER BY topic, kafka_partition LIMIT 1)"
+                " UNION ALL"
+                " SELECT (SELECT o.topic FROM samsa_outbox o WHERE o.status = 'PUBLISHED'"
+                "   AND (o.topic, o.kafka_partition) > (tp.topic, tp.p)"
+                "   ORDER BY o.topic, o.kafka_partition LIMIT 1),"
+                "  (SELECT o.kafka_partition FROM samsa_outbox o WHERE o.status = 'PUBLISHED'"
+                "   AND (o.topic, o.kafka_partition) > (tp.topic, tp.p)"
+                "   ORDER BY o.topic, o.kafka_partition LIMIT 1)"
+                " FROM tp WHERE tp.topic IS NOT NULL)"
+                " SELECT topic, p FROM tp WHERE topic IS NOT NULL",
+    [Q_REQUEUE] = "UPDATE samsa_outbox SET status = 'INIT', next_attempt_at = ?2"
+                  " WHERE status = 'PUBLISHED' AND published_at < ?1",
+    [Q_CLEAN_ARCH_DONE] = "INSERT OR IGNORE INTO samsa_outbox_archive (" ROW_COLS ")"
+                          " SELECT " ROW_COLS " FROM samsa_outbox WHERE id IN (" CLEAN_DONE_SQL ")",
+    [Q_CLEAN_ARCH_PUB] = "INSERT OR IGNORE INTO samsa_outbox_archive (" ROW_COLS ")"
+                         " SELECT " ROW_COLS " FROM samsa_outbox WHERE id IN (" CLEAN_PUB_SQL ")",
+    [Q_CLEAN_DEL_DONE] = "DELETE FROM samsa_outbox WHERE id IN (" CLEAN_DONE_SQL ")",
+    [Q_CLEAN_DEL_PUB] = "DELETE FROM samsa_outbox WHERE id IN (" CLEAN_PUB_SQL ")",
+    /* each count through the partial index that holds its status */
+    [Q_STATS] = "SELECT (SELECT count(*) FROM samsa_outbox WHERE status = 'INIT'),"
+                " (SELECT count(*) FROM samsa_outbox WHERE status = 'PUBLISHED'),"
+                " (SELECT count(*) FROM samsa_outbox WHERE status IN ('COMPLETE', 'DEAD')"
+                "  AND status = 'COMPLETE'),"
+                " (SELECT count(*) FROM samsa_outbox WHERE status IN ('COMPLETE', 'DEAD')"
+                "  AND status = 'DEAD'),"
+                " (SELECT created_at FROM samsa_outbox WHERE status = 'INIT' ORDER BY id LIMIT 1)",
+    [Q_DATA_VERSION] = "PRAGMA data_version",
+};
+
+typedef struct sq_store {
+    sm_store base;
+    sqlite3 *db;
+    sqlite3_stmt *st[Q_N];
+    int64_t seen_version; /* data_version when rows were last looked at */
+    bool have_version;
+} sq_store;
+
+#define SQ(s) ((sq_store *)(s))
+#define CLEAN_BATCH 10000
+
+static int fail(sq_store *s, const char *op, char *err, size_t errlen)
+{
+    return sm_sqlite_fail(err, errlen, s->base.name, op, s->db);
+}
+
+/* The statement, prepared once, reset and unbound. */
+static sqlite3_stmt *stmt(sq_store *s, int q, const char *op, char *err, size_t errlen)
+{
+    if (!s->st[q]) {
+        if (sqlite3_prepare_v3(s->db, sql_of[q], -1, SQLITE_PREPARE_PERSISTENT, &s->st[q],
+                               NULL) != SQLITE_OK) {
+            fail(s, op, err, errlen);
+            return NULL;
+        }
+    } else {
+        sqlite3_reset(s->st[q]);
+        sqlite3_clear_bindings(s->st[q]);
+    }
+    return s->st[q];
+}
+
+static int exec(sq_store *s, const char *op, const char *sql, char *err, size_t errlen)
+{
+    char *msg = NULL;
+    if (sqlite3_exec(s->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+        int rc = sm_fail(err, errlen, SM_ERR, "%s: %s: %s", s->base.name, op,
+                         msg ? msg : sqlite3_errmsg(s->db));
+        sqlite3_free(msg);
+        return rc;
+    }
+    return SM_OK;
+}
+
+static void rollback(sq_store *s)
+{
+    if (!sqlite3_get_autocommit(s->db))
+        sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+}
+
+/* Runs a statement that returns no rows; *changed gets the rows changed. */
+static int step_done(sq_store *s, sqlite3_stmt *st, const char *op, int64_t *changed, char *err,
+                     size_t errlen)
+{
+    int rc = sqlite3_step(st);
+    if (rc != SQLITE_DONE) {
+        int r = fail(s, op, err, errlen);
+        sqlite3_reset(st);
+        return r;
+    }
+    if (changed)
+        *changed = sqlite3_changes64(s->db);
+    sqlite3_reset(st);
+    return SM_OK;
+}
+
+static void sq_close(sm_store *base)
+{
+    sq_store *s = SQ(base);
+    for (int i = 0; i < Q_N; i++)
+        sqlite3_finalize(s->st[i]);
+    if (sqlite3_close(s->db) != SQLITE_OK)
+        sqlite3_close_v2(s->db);
+    free(s);
+}
+
+static int sq_migrate(sm_store *base, char *err, size_t errlen)
+{
+    return sm_schema_apply_sqlite(SQ(base)->db, base->name, err, errlen);
+}
+
+static int sq_schema_version(sm_store *base, int *version, char *err, size_t errlen)
+{
+    return sm_schema_version_sqlite(SQ(base)->db, base->name, version, err, errlen);
+}
+
+static int sq_balance(sm_store *base, const char *relay_id, uint64_t busy, uint64_t *owned,
+                      char *err, size_t errlen)
+{
+    (void)base, (void)relay_id, (void)busy, (void)err, (void)errlen;
+    *owned = SM_STORE_ALL_SLOTS; /* one relay per SQLite file */
+    return SM_OK;
+}
+
+static uint64_t sq_owned(const sm_store *base)
+{
+    (void)base;
+    return SM_STORE_ALL_SLOTS;
+}
+
+static int data_version(sq_store *s, int64_t *v, char *err, size_t errlen)
+{
+    sqlite3_stmt *st = stmt(s, Q_DATA_VERSION, "data version", err, errlen);
+    if (!st)
+        return SM_ERR;
+    if (sqlite3_step(st) != SQLITE_ROW) {
+        int rc = fail(s, "data version", err, errlen);
+        sqlite3_reset(st);
+        return rc;
+    }
+    *v = sqlite3_column_int64(st, 0);
+    sqlite3_reset(st);
+    return SM_OK;
+}
+
+/* A malloc'd copy of a column (NUL-terminated), NULL for SQL NULL. */
+static char *col_dup(sqlite3_stmt *st, int col, int32_t *len, bool *ok)
+{
+    if (sqlite3_column_type(st, col) == SQLITE_NULL) {
+        if (len)
+            *len = -1;
+        return NULL;
+    }
+    /* blob first, then bytes: the documented order for a stable pointer */
+    const void *p = sqlite3_column_blob(st, col);
+    int n = sqlite3_column_bytes(st, col);
+    char *c = malloc((size_t)n + 1);
+    if (!c) {
+        *ok = false;
+        return NULL;
+    }
+    if (n)
+        memcpy(c, p, (size_t)n);
+    c[n] = 0;
+    if (len)
+        *len = n;
+    return c;
+}
+
+static int sq_claim(sm_store *base, uint64_t owned, int max, sm_row_skip_fn skip, void *arg,
+                    sm_row **out, int *nout, char *err, size_t errlen)
+{
+    sq_store *s = SQ(base);
+    int64_t v = 0;
+    int rc = data_version(s, &v, err, errlen);
+    if (rc)
+        return rc;
+    s->seen_version = v;
+    s->have_version = true;
+    sqlite3_stmt *st = stmt(s, Q_CLAIM, "claim", err, errlen);
+    if (!st)
+        return SM_ERR;
+    sm_row *rows = NULL;
+    int n = 0, cap = 0;
+    bool ok = true;
+    if (sqlite3_bind_int64(st, 1, sm_wall_ms()) != SQLITE_OK ||
+        sqlite3_bind_int(st, 2, base->dead_holds_key) != SQLITE_OK) {
+        rc = fail(s, "claim: bind", err, errlen);
+        goto fail;
+    }
+    while (n < max) {
+        int sr = sqlite3_step(st);
+        if (sr == SQLITE_DONE)
+            break;
+        if (sr != SQLITE_ROW) {
+            rc = fail(s, "claim", err, errlen);
+            goto fail;
+        }
+        int64_t id = sqlite3_column_int64(st, 0);
+        const char *key = (const char *)sqlite3_column_text(st, 1);
+        int klen = sqlite3_column_bytes(st, 1);
+        int slot = sm_slot_of(key, key ? (size_t)klen : 0);
+        if (!(owned & ((uint64_t)1 << slot)))
+            continue;
+        if (skip && skip(id, key, arg))
+            continue;
+        if (n == cap) {
+            int ncap = cap ? cap * 2 : (max < 64 ? max : 64);
+            if (ncap > max)
+                ncap = max;
+            sm_row *nr = realloc(rows, (size_t)ncap * sizeof *nr);
+            if (!nr) {
+                rc = sm_fail(err, errlen, SM_ENOMEM, "%s: claim: out of memory", base->name);
+                goto fail;
+            }
+            rows = nr;
+            cap = ncap;
+        }
+        sm_row *r = &rows[n++];
+        memset(r, 0, sizeof *r);
+        r->id = id;
+        r->slot = slot;
+        r->key = col_dup(st, 1, &r->key_len, &ok);
+        r->event_id = col_dup(st, 2, NULL, &ok);
+        r->topic = col_dup(st, 3, NULL, &ok);
+        r->type = col_dup(st, 4, NULL, &ok);
+        r->payload = (uint8_t *)col_dup(st, 5, &r->payload_len, &ok);
+        r->headers_json = col_dup(st, 6, NULL, &ok);
+        r->created_at_ms = sqlite3_column_int64(st, 7);
+        r->attempts = sqlite3_column_int(st, 8);
+        if (!ok) {
+            rc = sm_fail(err, errlen, SM_ENOMEM, "%s: claim: out of memory", base->name);
+            goto fail;
+        }
+    }
+    sqlite3_reset(st);
+    *out = rows;
+    *nout = n;
+    return SM_OK;
+fail:
+    sqlite3_reset(st);
+    sm_rows_free(rows, n);
+    return rc;
+}
+
+static int sq_mark_published(sm_store *base, const sm_published *v, int n, char *err,
+                             size_t errlen)
+{
+    sq_store *s = SQ(base);
+    int rc = exec(s, "mark published: begin", "BEGIN IMMEDIATE", err, errlen);
+    if (rc)
+        return rc;
+    for (int i = 0; i < n; i++) {
+        sqlite3_stmt *st = stmt(s, Q_MARK_PUB, "mark published", err, errlen);
+        if (!st) {
+            rc = SM_ERR;
+            goto fail;
+        }
+        if (sqlite3_bind_int64(st, 1, v[i].id) != SQLITE_OK ||
+            sqlite3_bind_int(st, 2, v[i].partition) != SQLITE_OK ||
+            sqlite3_bind_int64(st, 3, v[i].offset) != SQLITE_OK ||
+            sqlite3_bind_int64(st, 4, v[i].published_at_ms) != SQLITE_OK) {
+            rc = fail(s, "mark published: bind", err, errlen);
+            goto fail;
+        }
+        rc = step_done(s, st, "mark published", NULL, err, errlen);
+        if (rc)
+            goto fail;
+    }
+    rc = exec(s, "mark published: commit", "COMMIT", err, errlen);
+    if (rc)
+        goto fail;
+    return SM_OK;
+fail:
+    rollback(s);
+    return rc;
+}
+
+static int sq_mark_retry(sm_store *base, int64_t id, int32_t attempts, int64_t next_attempt_ms,
+                         const char *error, char *err, size_t errlen)
+{
+    sq_store *s = SQ(base);
+    sqlite3_stmt *st = stmt(s, Q_RETRY, "mark retry", err, errlen);
+    if (!st)
+        return SM_ERR;
+    if (sqlite3_bind_int64(st, 1, id) != SQLITE_OK ||
+        sqlite3_bind_int(st, 2, attempts) != SQLITE_OK ||
+        sqlite3_bind_int64(st, 3, next_attempt_ms) != SQLITE_OK ||
+        (error ? sqlite3_bind_text(st, 4, error, -1, SQLITE_STATIC)
+               : sqlite3_bind_null(st, 4)) != SQLITE_OK)
+        return fail(s, "mark retry: bind", err, errlen);
+    return step_done(s, st, "mark retry", NULL, err, errlen);
+}
+
+static int sq_mark_dead(sm_store *base, int64_t id, int32_t attempts, const char *error,
+                        char *err, size_t errlen)
+{
+    sq_store *s = SQ(base);
+    sqlite3_stmt *st = stmt(s, Q_DEAD, "mark dead", err, errlen);
+    if (!st)
+        return SM_ERR;
+    if (sqlite3_bind_int64(st, 1, id) != SQLITE_OK ||
+        sqlite3_bind_int(st, 2, attempts) != SQLITE_OK ||
+        (error ? sqlite3_bind_text(st, 3, error, -1, SQLITE_STATIC)
+               : sqlite3_bind_null(st, 3)) != SQLITE_OK)
+        return fail(s, "mark dead: bind", err, errlen);
+    return step_done(s, st, "mark dead", NULL, err, errlen);
+}
+
+static int sq_complete(sm_store *base, const char *topic, int32_t partition, int64_t below,
+                       int64_t *changed, char *err, size_t errlen)
+{
+    sq_store *s = SQ(base);
+    *changed = 0;
+    sqlite3_stmt *st = stmt(s, Q_COMPLETE, "complete", err, errlen);
+    if (!st)
+        return SM_ERR;
+    if (sqlite3_bind_text(st, 1, topic, -1, SQLITE_STATIC) != SQLITE_OK ||
+        sqlite3_bind_int(st, 2, partition) != SQLITE_OK ||
+        sqlite3_bind_int64(st, 3, below) != SQLITE_OK)
+        return fail(s, "complete: bind", err, errlen);
+    return step_done(s, st, "complete", changed, err, errlen);
+}
+
+static int sq_published_partitions(sm_store *base, sm_tp **out, int *nout, char *err,
+                                   size_t errlen)
+{
+    sq_store *s = SQ(base);
+    sqlite3_stmt *st = stmt(s, Q_PARTS, "published partitions", err, errlen);
+    if (!st)
+        return SM_ERR;
+    sm_tp *tps = NULL;
+    int n = 0, cap = 0, rc;
+    for (;;) {
+        int sr = sqlite3_step(st);
+        if (sr == SQLITE_DONE)
+            break;
+        if (sr != SQLITE_ROW) {
+            rc = fail(s, "published partitions", err, errlen);
+            goto fail;
+        }
+        if (n == cap) {
+            int ncap = cap ? cap * 2 : 16;
+            sm_tp *nt = realloc(tps, (size_t)ncap * sizeof *nt);
+            if (!nt)
+                goto oom;
+            tps = nt;
+            cap = ncap;
+        }
+        const char *t = (const char *)sqlite3_column_text(st, 0);
+        tps[n].topic = strdup(t ? t : "");
+        if (!tps[n].topic)
+            goto oom;
+        tps[n].partition = sqlite3_column_int(st, 1);
+        n++;
+    }
+    sqlite3_reset(st);
+    *out = tps;
+    *nout = n;
+    return SM_OK;
+oom:
+    rc = sm_fail(err, errlen, SM_ENOMEM, "%s: published partitions: out of memory", base->name);
+fail:
+    sqlite3_reset(st);
+    sm_tps_free(tps, n);
+    return rc;
+}
+
+static int sq_requeue_stale(sm_store *base, int64_t age_ms, int64_t *changed, char *err,
+                            size_t errlen)
+{
+    sq_store *s = SQ(base);
+    *changed = 0;
+    sqlite3_stmt *st = stmt(s, Q_REQUEUE, "requeue stale", err, errlen);
+    if (!st)
+        return SM_ERR;
+    int64_t now = sm_wall_ms();
+    if (sqlite3_bind_int64(st, 1, now - age_ms) != SQLITE_OK ||
+        sqlite3_bind_int64(st, 2, now) != SQLITE_OK)
+        return fail(s, "requeue stale: bind", err, errlen);
+    return step_done(s, st, "requeue stale", changed, err, errlen);
+}
+
+static int bind_clean(sq_store *s, sqlite3_stmt *st, int64_t cut, char *err, size_t errlen)
+{
+    if (sqlite3_bind_int64(st, 1, cut) != SQLITE_OK ||
+        sqlite3_bind_int(st, 2, CLEAN_BATCH) != SQLITE_OK)
+        return fail(s, "cleanup: bind", err, errlen);
+    return SM_OK;
+}
+
+/* One batch: archive (optionally) and delete, in one write transaction, so
+ * the two statements see the same rows. pub: PUBLISHED rows, else COMPLETE. */
+static int clean_batch(sq_store *s, bool pub, int64_t cut, bool archive, int64_t *removed,
+                       char *err, size_t errlen)
+{
+    int rc = exec(s, "cleanup: begin", "BEGIN IMMEDIATE", err, errlen);
+    if (rc)
+        return rc;
+    sqlite3_stmt *st;
+    if (archive) {
+        st = stmt(s, pub ? Q_CLEAN_ARCH_PUB : Q_CLEAN_ARCH_DONE, "cleanup: archive", err, errlen);
+        if (!st) {
+            rc = SM_ERR;
+            goto fail;
+        }
+        rc = bind_clean(s, st, cut, err, errlen);
+        if (!rc)
+            rc = step_done(s, st, "cleanup: archive", NULL, err, errlen);
+        if (rc)
+            goto fail;
+    }
+    st = stmt(s, pub ? Q_CLEAN_DEL_PUB : Q_CLEAN_DEL_DONE, "cleanup: delete", err, errlen);
+    if (!st) {
+        rc = SM_ERR;
+        goto fail;
+    }
+    rc = bind_clean(s, st, cut, err, errlen);
+    if (!rc)
+        rc = step_done(s, st, "cleanup: delete", removed, err, errlen);
+    if (rc)
+        goto fail;
+    rc = exec(s, "cleanup: commit", "COMMIT", err, errlen);
+    if (rc)
+        goto fail;
+    return SM_OK;
+fail:
+    rollback(s);
+    return rc;
+}
+
+static int sq_cleanup(sm_store *base, int64_t age_ms, bool include_published, bool archive,
+                      int64_t *removed, char *err, size_t errlen)
+{
+    sq_store *s = SQ(base);
+    int64_t cut = sm_wall_ms() - age_ms;
+    *removed = 0;
+    for (int pub = 0; pub < (include_published ? 2 : 1); pub++) {
+        for (;;) {
+            int64_t n = 0;
+            int rc = clean_batch(s, pub, cut, archive, &n, err, errlen);
+            if (rc)
+                return rc;
+            *removed += n;
+            if (n < CLEAN_BATCH)
+                break;
+        }
+    }
+    return SM_OK;
+}
+
+static int sq_stats(sm_store *base, sm_store_stats *out, char *err, size_t errlen)
+{
+    sq_store *s = SQ(base);
+    sqlite3_stmt *st = stmt(s, Q_STATS, "stats", err, errlen);
+    if (!st)
+        return SM_ERR;
+    if (sqlite3_step(st) != SQLITE_ROW) {
+        int rc = fail(s, "stats", err, errlen);
+        sqlite3_reset(st);
+        return rc;
+    }
+    out->init = sqlite3_column_int64(st, 0);
+    out->published = sqlite3_column_int64(st, 1);
+    out->complete = sqlite3_column_int64(st, 2);
+    out->dead = sqlite3_column_int64(st, 3);
+    if (sqlite3_column_type(st, 4) == SQLITE_NULL) {
+        out->oldest_init_age_ms = -1;
+    } else {
+        int64_t age = sm_wall_ms() - sqlite3_column_int64(st, 4);
+        out->oldest_init_age_ms = age < 0 ? 0 : age;
+    }
+    sqlite3_reset(st);
+    return SM_OK;
+}
+
+static void sleep_ms(int64_t ms)
+{
+    struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000L};
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+        ;
+}
+
+/* Returns SM_OK once another connection has committed since rows were last
+ * claimed (checked every poll interval), SM_AGAIN at the timeout. */
+static int sq_wait(sm_store *base, int timeout_ms, char *err, size_t errlen)
+{
+    sq_store *s = SQ(base);
+    int64_t deadline = sm_mono_ms() + timeout_ms;
+    for (;;) {
+        int64_t v = 0;
+        int rc = data_version(s, &v, err, errlen);
+        if (rc)
+            return rc;
+        if (!s->have_version || v != s->seen_version) {
+            s->seen_version = v;
+            s->have_version = true;
+            return SM_OK;
+        }
+        int64_t left = deadline - sm_mono_ms();
+        if (left <= 0)
+            return SM_AGAIN;
+        sleep_ms(left < base->poll_ms ? left : base->poll_ms);
+    }
+}
+
+static int sq_wait_fd(sm_store *base)
+{
+    (void)base;
+    return -1;
+}
+
+static const sm_store_ops sq_ops = {
+    .close = sq_close,
+    .migrate = sq_migrate,
+    .schema_version = sq_schema_version,
+    .balance = sq_balance,
+    .claim = sq_claim,
+    .mark_published = sq_mark_published,
+    .mark_retry = sq_mark_retry,
+    .mark_dead = sq_mark_dead,
+    .complete = sq_complete,
+    .published_partitions = sq_published_partitions,
+    .requeue_stale = sq_requeue_stale,
+    .cleanup = sq_cleanup,
+    .stats = sq_stats,
+    .wait = sq_wait,
+    .wait_fd = sq_wait_fd,
+    .owned = sq_owned,
+};
+
+int sm_store_sqlite_open(sm_store **out, const char *path, char *err, size_t errlen)
+{
+    *out = NULL;
+    if (!*path)
+        return sm_fail(err, errlen, SM_EINVAL, "sqlite: no path (expected sqlite:PATH)");
+    sq_store *s = calloc(1, sizeof *s);
+    if (!s)
+        return sm_fail(err, errlen, SM_ENOMEM, "sqlite:%s: open: out of memory", path);
+    s->base.ops = &sq_ops;
+    s->base.poll_ms = SM_STORE_DEFAULT_POLL_MS;
+    s->base.heartbeat_ttl_ms = SM_STORE_DEFAULT_TTL_MS;
+    snprintf(s->base.name, sizeof s->base.name, "sqlite:%s", path);
+    int rc;
+    if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) !=
+        SQLITE_OK) {
+        rc = s->db ? fail(s, "open", err, errlen)
+                   : sm_fail(err, errlen, SM_ENOMEM, "%s: open: out of memory", s->base.name);
+        goto fail;
+    }
+    /* busy_timeout first: switching to WAL may wait for the app's writers */
+    rc = exec(s, "open: busy_timeout", "PRAGMA busy_timeout = 5000", err, errlen);
+    if (rc)
+        goto fail;
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(s->db, "PRAGMA journal_mode = WAL", -1, &st, NULL) != SQLITE_OK ||
+        sqlite3_step(st) != SQLITE_ROW) {
+        rc = fail(s, "open: journal_mode=WAL", err, errlen);
+        sqlite3_finalize(st);
+        goto fail;
+    }
+    const char *mode = (const char *)sqlite3_column_text(st, 0);
+    bool wal = mode && (!strcmp(mode, "wal") || !strcmp(mode, "memory"));
+    if (!wal) {
+        rc = sm_fail(err, errlen, SM_ERR,
+                     "%s: open: journal_mode stays %s; the relay needs WAL (is another"
+                     " connection holding the database in rollback-journal mode?)",
+                     s->base.name, mode ? mode : "unknown");
+        sqlite3_finalize(st);
+        goto fail;
+    }
+    sqlite3_finalize(st);
+    rc = exec(s, "open: synchronous", "PRAGMA synchronous = NORMAL", err, errlen);
+    if (rc)
+        goto fail;
+    *out = &s->base;
+    return SM_OK;
+fail:
+    sqlite3_close(s->db);
+    free(s);
+    return rc;
+}

@@ -1,0 +1,200 @@
+"""A real PostgreSQL for tests: initdb in a temp dir, run as a non-root user.
+
+    with Postgres() as pg:
+        url = pg.url            # postgresql://samsa@127.0.0.1:PORT/samsa
+        ...
+
+initdb refuses to run as root, so when the tests run as root the cluster is
+created and run as the `postgres` system user (Debian's postgresql package
+makes it), or SAMSA_PG_USER; otherwise as the current user. The server
+listens on 127.0.0.1 on a free port and a private socket dir, trusts local
+connections, and is stopped by its pid (SIGINT, fast shutdown, then SIGKILL)
+whatever happens, like the brokers of harness.py.
+
+As a command: `pg.py run [--] cmd args...` starts a server, exports
+SAMSA_PG_URL to cmd, runs it, stops the server, and returns cmd's exit code.
+"""
+
+import atexit
+import glob
+import os
+import pwd
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+_live = []
+
+
+def _bindir():
+    env = os.environ.get("SAMSA_PG_BIN")
+    if env:
+        return env
+    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
+    if not found:
+        raise RuntimeError("no PostgreSQL server found (/usr/lib/postgresql/*/bin/initdb); "
+                           "install the postgresql package")
+    return os.path.dirname(found[-1])
+
+
+def _free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def _pdeathsig():
+    try:
+        import ctypes
+        ctypes.CDLL("libc.so.6").prctl(1, signal.SIGKILL, 0, 0, 0)
+    except OSError:
+        pass
+    os.setpgid(0, 0)
+
+
+class Postgres:
+    def __init__(self, dbname="samsa", user="samsa"):
+        self.bindir = _bindir()
+        self.dbname = dbname
+        self.user = user
+        self.dir = tempfile.mkdtemp(prefix="samsa-pg-")
+        self.data = os.path.join(self.dir, "data")
+        self.sock = os.path.join(self.dir, "sock")
+        self.log_path = os.path.join(self.dir, "postgres.log")
+        os.makedirs(self.sock)
+        self.run_as = None
+        if os.geteuid() == 0:
+            self.run_as = os.environ.get("SAMSA_PG_USER", "postgres")
+            pw = pwd.getpwnam(self.run_as)
+            os.chmod(self.dir, 0o755)
+            for d in (self.dir, self.sock):
+                os.chown(d, pw.pw_uid, pw.pw_gid)
+        self.port = 0
+        self.proc = None
+
+    def _cmd(self, args):
+        if self.run_as:
+            return ["runuser", "-u", self.run_as, "--"] + args
+        return args
+
+    def start(self, timeout=60):
+        r = subprocess.run(self._cmd([os.path.join(self.bindir, "initdb"), "-D", self.data,
+                                      "-U", self.user, "--auth=trust", "-E", "UTF8",
+                                      "--no-sync"]),
+                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        if r.returncode:
+            raise RuntimeError("initdb failed (as %s): %s" % (self.run_as or "me", r.stderr))
+        self.port = _free_port()
+        logf = open(self.log_path, "ab")
+        self.proc = subprocess.Popen(
+            self._cmd([os.path.join(self.bindir, "postgres"), "-D", self.data,
+                       "-p", str(self.port), "-h", "127.0.0.1", "-k", self.sock,
+                       "-c", "max_connections=200", "-c", "shared_buffers=128MB"]),
+            stdin=subprocess.DEVNULL, stdout=logf, stderr=subprocess.STDOUT,
+            preexec_fn=_pdeathsig)
+        logf.close()
+        _live.append(self)
+        deadline = time.monotonic() + timeout
+        while True:
+            r = subprocess.run([os.path.join(self.bindir, "pg_isready"), "-h", "127.0.0.1",
+                                "-p", str(self.port), "-U", self.user, "-d", "postgres"],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            if r.returncode == 0:
+                break
+            if self.proc.poll() is not None:
+                raise RuntimeError("postgres exited (%s):\n%s" % (self.proc.returncode, self.log_tail()))
+            if time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError("postgres not ready after %ds:\n%s" % (timeout, self.log_tail()))
+            time.sleep(0.05)
+        self.psql("postgres", "CREATE DATABASE %s" % self.dbname)
+        return self
+
+    @property
+    def url(self):
+        return "postgresql://%s@127.0.0.1:%d/%s" % (self.user, self.port, self.dbname)
+
+    def psql(self, db, sql):
+        """Runs SQL with psql; returns stdout (unaligned, tuples only)."""
+        r = subprocess.run([os.path.join(self.bindir, "psql"), "-X", "-q", "-A", "-t",
+                            "-v", "ON_ERROR_STOP=1", "-h", "127.0.0.1", "-p", str(self.port),
+                            "-U", self.user, "-d", db, "-c", sql],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        if r.returncode:
+            raise RuntimeError("psql failed: %s\n%s" % (sql, r.stderr))
+        return r.stdout
+
+    def log_tail(self, n=30):
+        try:
+            with open(self.log_path, "rb") as f:
+                lines = f.read().decode("utf-8", "replace").splitlines()
+            return "\n".join("  | " + l for l in lines[-n:])
+        except OSError:
+            return "  | (no log)"
+
+    def stop(self, timeout=30):
+        p = self.proc
+        if p is not None and p.poll() is None:
+            try:
+                os.kill(p.pid, signal.SIGINT) if not self.run_as else self._signal_postmaster(signal.SIGINT)
+                p.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self._signal_postmaster(signal.SIGKILL)
+                p.kill()
+                p.wait()
+        self.proc = None
+        if self in _live:
+            _live.remove(self)
+
+    def _signal_postmaster(self, sig):
+        # under runuser, the postmaster is runuser's child: signal it by its pid file
+        try:
+            with open(os.path.join(self.data, "postmaster.pid")) as f:
+                os.kill(int(f.readline()), sig)
+        except (OSError, ValueError):
+            if self.proc:
+                self.proc.send_signal(sig)
+
+    def cleanup(self):
+        self.stop()
+        if os.environ.get("SAMSA_KEEP_TMP") != "1":
+            shutil.rmtree(self.dir, ignore_errors=True)
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.cleanup()
+
+
+def _stop_all():
+    for pg in list(_live):
+        pg.cleanup()
+
+
+atexit.register(_stop_all)
+for _s in (signal.SIGTERM, signal.SIGHUP):
+    signal.signal(_s, lambda *a: sys.exit(128 + 15))
+
+
+def main(argv):
+    if len(argv) < 2 or argv[1] != "run":
+        print("usage: pg.py run [--] cmd args...", file=sys.stderr)
+        return 2
+    cmd = argv[2:]
+    if cmd and cmd[0] == "--":
+        cmd = cmd[1:]
+    with Postgres() as pg:
+        env = dict(os.environ, SAMSA_PG_URL=pg.url)
+        print("pg.py: postgres on %s (data %s)" % (pg.url, pg.data), flush=True)
+        return subprocess.call(cmd, env=env)
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

@@ -1,0 +1,155 @@
+#!/usr/bin/python3
+"""samsa-broker's command line, as kafka-server-start.sh takes it.
+
+Start-up errors (unknown or malformed property, in a file or an --override;
+unknown option; a listener port already taken), --help and --version; a
+server.properties file with --override winning over it; node.id and
+advertised.listeners as Metadata reports them; SIGINT and SIGTERM shut down
+with exit 0 and the data survives a restart on the same port.
+
+Usage: test_cli.py [--broker BIN]   (or SAMSA_BROKER_BIN)
+"""
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import Broker, BrokerError, broker_binary, check, check_eq, run_tests, unique  # noqa: E402
+
+import confluent_kafka as ck  # noqa: E402
+import confluent_kafka.admin as cka  # noqa: E402
+
+BIN = broker_binary()
+tmp = tempfile.mkdtemp(prefix="samsa-itest-cli-")
+started = []
+
+
+def run(*args, timeout=20):
+    """Run the broker expecting it to exit by itself (a start-up error or
+    --help); returns (exit code, stdout+stderr)."""
+    r = subprocess.run([BIN] + list(args), capture_output=True, timeout=timeout, stdin=subprocess.DEVNULL)
+    return r.returncode, (r.stdout + r.stderr).decode(errors="replace")
+
+
+def props_file(name, text):
+    path = os.path.join(tmp, name)
+    with open(path, "w") as f:
+        f.write(text)
+    return path
+
+
+def metadata(bootstrap):
+    return cka.AdminClient({"bootstrap.servers": bootstrap}).list_topics(timeout=10)
+
+
+def test_startup_errors():
+    data = os.path.join(tmp, "never-started")
+    code, out = run("--override", "log.dirs=" + data, "--override", "no.such.property=1")
+    check_eq(code, 1, "an unknown --override property: exit code 1")
+    check("no.such.property" in out, "the message names the unknown property", out.strip())
+    path = props_file("unknown.properties", "log.dirs=%s\nlisteners=PLAINTEXT://127.0.0.1:0\nfoo.bar.baz=3\n" % data)
+    code, out = run(path)
+    check_eq(code, 1, "an unknown property in server.properties: exit code 1")
+    check("foo.bar.baz" in out, "the message names it", out.strip())
+    code, out = run("--override", "log.dirs=" + data, "--override", "num.partitions=lots")
+    check_eq(code, 1, "a malformed num.partitions: exit code 1")
+    check("num.partitions" in out, "the message names num.partitions", out.strip())
+    code, out = run("--override", "log.dirs=" + data, "--override", "default.replication.factor=3")
+    check_eq(code, 1, "default.replication.factor=3 on a single node: exit code 1")
+    check("default.replication.factor" in out, "the message names default.replication.factor", out.strip())
+    code, out = run("--override", "log.dirs=" + data, "--override", "listeners=nonsense")
+    check_eq(code, 1, "a malformed listeners: exit code 1")
+    code, out = run("--override", "justakey")
+    check(code in (1, 2), "--override without '=': a usage or config error (exit %d)" % code, out.strip())
+    code, out = run("--no-such-option")
+    check_eq(code, 2, "an unknown option: usage error, exit code 2")
+    code, out = run(os.path.join(tmp, "missing.properties"))
+    check_eq(code, 1, "a server.properties that does not exist: exit code 1")
+    check(not os.path.exists(data), "none of these created the data dir")
+
+
+def test_help_version():
+    code, out = run("--version")
+    check(code == 0 and out.startswith("samsa-broker "), "--version: exit 0, 'samsa-broker <version>'", out.strip())
+    code, out = run("--help")
+    check(code == 0 and "--override" in out and "server.properties" in out,
+          "--help: exit 0, shows the usage line", out[:200])
+
+
+def test_properties_file_and_overrides():
+    data = os.path.join(tmp, "from-file")
+    path = props_file("server.properties",
+                      "# a comment\nnode.id=7\nlisteners=PLAINTEXT://127.0.0.1:0\nlog.dirs=%s\n"
+                      "num.partitions=2\nauto.create.topics.enable=true\n" % data)
+    b = Broker(config_file=path, overrides={"num.partitions": 5}, name="cli-file")
+    started.append(b)
+    b.start()
+    check(os.path.isdir(data), "log.dirs from the file is used (%s exists)" % data)
+    topic = unique("cli")
+    p = ck.Producer({"bootstrap.servers": b.bootstrap})
+    p.produce(topic, b"x")
+    check_eq(p.flush(20), 0, "auto-create by producing to %s" % topic)
+    md = metadata(b.bootstrap)
+    check_eq(sorted(md.brokers), [7], "Metadata reports node.id 7 from the file")
+    check_eq(md.controller_id, 7, "the controller is node 7")
+    check_eq(len(md.topics[topic].partitions), 5, "--override num.partitions=5 beats the file's 2")
+    code = b.stop(sig=signal.SIGINT)
+    check_eq(code, 0, "SIGINT: clean shutdown, exit 0")
+    port = b.port
+    # restart: same dir and port, advertised as localhost
+    b.overrides["advertised.listeners"] = "PLAINTEXT://localhost:%d" % port
+    b.start()
+    md = metadata(b.bootstrap)
+    check_eq([(x.host, x.port) for x in md.brokers.values()], [("localhost", port)],
+             "advertised.listeners is what Metadata hands out")
+    check(topic in md.topics and len(md.topics[topic].partitions) == 5,
+          "after the restart the topic is still there with 5 partitions")
+    c = ck.Consumer({"bootstrap.servers": b.bootstrap, "group.id": "itest-cli", "enable.auto.commit": False})
+    try:
+        total = sum(c.get_watermark_offsets(ck.TopicPartition(topic, pp), timeout=10)[1]
+                    for pp in md.topics[topic].partitions)
+    finally:
+        c.close()
+    check_eq(total, 1, "the one message produced before SIGINT is still there")
+    check_eq(b.stop(), 0, "SIGTERM: clean shutdown, exit 0")
+    check_eq(b.sanitizer_reports(), [], "no sanitizer report in the log of either run")
+
+
+def test_port_in_use():
+    a = Broker(name="cli-a")
+    started.append(a)
+    a.start()
+    other = Broker(name="cli-b", overrides={"listeners": "PLAINTEXT://127.0.0.1:%d" % a.port})
+    started.append(other)
+    try:
+        other.start(timeout=20)
+        failed_to_start = False
+    except BrokerError as e:
+        failed_to_start = True
+        print("  (second broker said: %s)" % str(e).strip().splitlines()[-1])
+    check(failed_to_start and not other.alive() and other.last_exit not in (None, 0),
+          "a second broker on a port in use exits with an error (exit %s)" % other.last_exit)
+    log = other.log_text()
+    check("in use" in log, "it says the address is in use", other.log_tail(5))
+    check_eq(other.sanitizer_reports(), [], "and exits without a sanitizer report")
+    check(a.alive(), "the first broker is unaffected")
+    check_eq(a.finish(0), 0, "and stops cleanly (exit 0, no sanitizer report)")
+
+
+def main():
+    try:
+        rc = run_tests([test_startup_errors, test_help_version, test_properties_file_and_overrides,
+                        test_port_in_use], started)
+        return rc
+    finally:
+        for b in started:
+            b.cleanup()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

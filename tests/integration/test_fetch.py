@@ -1,0 +1,212 @@
+#!/usr/bin/python3
+"""Fetch semantics over raw Fetch v4 frames: long poll (max_wait_ms, min_bytes,
+woken by a produce), response and partition size limits (KIP-74: the first
+batch always whole), batches returned byte for byte as produced, and the
+errors for an offset past the end and an unknown topic.
+
+Usage: test_fetch.py [--broker BIN]   (or SAMSA_BROKER_BIN)
+"""
+
+import os
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import Broker, check, check_eq, run_tests, unique  # noqa: E402
+import kafka_wire as wire  # noqa: E402
+from kafka_wire import array, batches, i8, i16, i32, i64, produce_v3, record_batch, string  # noqa: E402
+
+broker = Broker(overrides={"auto.create.topics.enable": "false"}, name="fetch")
+corr_seq = [100]
+
+
+def next_corr():
+    corr_seq[0] += 1
+    return corr_seq[0]
+
+
+def create_topic(name, partitions):
+    body = array([string(name) + i32(partitions) + i16(1) + array([]) + array([])]) + i32(10000) + i8(0)
+    r = wire.rpc(broker.port, 19, 2, body, corr=next_corr())
+    r.i32()
+    topics = r.array(lambda x: (x.string(), x.i16(), x.string()))
+    check_eq([(t[0], t[1]) for t in topics], [(name, 0)], "created %s with %d partitions" % (name, partitions))
+    return name
+
+
+def produce(topic, partition, batch):
+    """Produce one batch with acks=1; returns its base offset."""
+    corr = next_corr()
+    s = wire.connect(broker.port)
+    try:
+        wire.send(s, produce_v3(corr, topic, partition, batch, acks=1))
+        resp = wire.read_response(s)
+    finally:
+        s.close()
+    r = wire.Reader(resp)
+    if r.i32() != corr:
+        raise AssertionError("produce: wrong correlation id")
+    (name, parts), = r.array(lambda x: (x.string(), x.array(lambda y: (y.i32(), y.i16(), y.i64(), y.i64()))))
+    (_p, err, base, _t), = parts
+    if err != 0:
+        raise AssertionError("produce to %s [%d]: error %d" % (topic, partition, err))
+    return base
+
+
+def fetch_request(corr, wants, max_wait=100, min_bytes=1, max_bytes=1 << 20):
+    """wants: [(topic, partition, offset, partition_max_bytes)]."""
+    by_topic = {}
+    for t, p, off, pmax in wants:
+        by_topic.setdefault(t, []).append(i32(p) + i64(off) + i32(pmax))
+    body = (i32(-1) + i32(max_wait) + i32(min_bytes) + i32(max_bytes) + i8(0)
+            + array([string(t) + array(ps) for t, ps in by_topic.items()]))
+    return wire.frame(1, 4, corr, body)
+
+
+def parse_fetch(resp, corr):
+    r = wire.Reader(resp)
+    if r.i32() != corr:
+        raise AssertionError("Fetch v4: wrong correlation id")
+    r.i32()   # throttle
+    out = {}
+    for topic, parts in r.array(lambda x: (x.string(), x.array(lambda y: (
+            y.i32(), y.i16(), y.i64(), y.i64(), y.array(lambda z: (z.i64(), z.i64())), y.bytes())))):
+        for p, err, hw, lso, _aborted, records in parts:
+            out[(topic, p)] = {"err": err, "hw": hw, "lso": lso, "records": records or b""}
+    if not r.at_end():
+        raise AssertionError("Fetch v4 response: %d bytes left over" % (len(r.d) - r.p))
+    return out
+
+
+def fetch(wants, **kw):
+    """Fetch and time it: (result by (topic, partition), seconds)."""
+    corr = next_corr()
+    s = wire.connect(broker.port)
+    try:
+        t0 = time.monotonic()
+        wire.send(s, fetch_request(corr, wants, **kw))
+        resp = wire.read_response(s, timeout=30)
+        elapsed = time.monotonic() - t0
+    finally:
+        s.close()
+    if resp is None:
+        raise AssertionError("Fetch v4: connection closed instead of an answer")
+    return parse_fetch(resp, corr), elapsed
+
+
+def filler(n, size, tag):
+    return [(b"%s-%d" % (tag, i), bytes([97 + i % 26]) * size) for i in range(n)]
+
+
+def test_long_poll_times_out():
+    topic = create_topic(unique("lp-empty"), 1)
+    res, t = fetch([(topic, 0, 0, 1 << 20)], max_wait=500, min_bytes=1)
+    r = res[(topic, 0)]
+    check_eq((r["err"], r["hw"], r["records"]), (0, 0, b""), "empty partition: no error, HW 0, no records")
+    check(0.4 <= t <= 3.0, "max_wait_ms=500 with nothing to return: answered after %.3fs (0.4-3.0s)" % t)
+
+
+def test_long_poll_wakes_on_produce():
+    topic = create_topic(unique("lp-wake"), 1)
+    corr = next_corr()
+    s = wire.connect(broker.port)
+    try:
+        t0 = time.monotonic()
+        wire.send(s, fetch_request(corr, [(topic, 0, 0, 1 << 20)], max_wait=10000, min_bytes=1))
+        # give the broker time to park the fetch: nothing observable to await
+        time.sleep(0.3)
+        sent = record_batch([(b"wake", b"up")])
+        base = produce(topic, 0, sent)
+        t_prod = time.monotonic()
+        resp = wire.read_response(s, timeout=15)
+        t_resp = time.monotonic()
+    finally:
+        s.close()
+    check_eq(base, 0, "produced while the fetch waited, at offset 0")
+    res = parse_fetch(resp, corr)
+    got, rest = batches(res[(topic, 0)]["records"])
+    check(t_resp - t_prod < 2.0 and t_resp - t0 < 5.0,
+          "the parked fetch answered %.3fs after the produce (max_wait 10s)" % (t_resp - t_prod))
+    check_eq(len(got), 1, "it carries the one batch")
+    check_eq(got[0][3][17:], sent[17:], "the batch comes back byte for byte as sent from its CRC on")
+    check(got[0][4] and rest == b"", "its CRC-32C checks out and nothing trails it")
+
+
+def test_min_bytes():
+    topic = create_topic(unique("minbytes"), 1)
+    produce(topic, 0, record_batch([(b"k", b"small")]))
+    res, t = fetch([(topic, 0, 0, 1 << 20)], max_wait=400, min_bytes=1 << 20)
+    got, _ = batches(res[(topic, 0)]["records"])
+    check(0.35 <= t <= 3.0, "min_bytes 1 MiB not reached: the broker waits max_wait 400ms (%.3fs)" % t)
+    check_eq([b[2] for b in got], [1], "and then returns what it has (one batch, one record)")
+    res, t = fetch([(topic, 0, 0, 1 << 20)], max_wait=5000, min_bytes=1)
+    check(t < 1.0, "min_bytes 1 with data there: answered at once (%.3fs, max_wait 5s)" % t)
+
+
+def test_size_limits():
+    topic = create_topic(unique("limits"), 2)
+    sizes = []
+    for p in (0, 1):
+        bases = []
+        for i in range(10):
+            b = record_batch(filler(1, 950, b"p%d-b%d" % (p, i)))
+            sizes.append(len(b))
+            bases.append(produce(topic, p, b))
+        check_eq(bases, list(range(10)), "partition %d: ten ~1 KB batches at offsets 0..9" % p)
+    one = max(sizes)
+    res, _ = fetch([(topic, 0, 0, 2500)])
+    got, rest = batches(res[(topic, 0)]["records"])
+    total = len(res[(topic, 0)]["records"])
+    check(total <= 2500, "partition_max_bytes 2500: %d bytes returned" % total)
+    check(len(got) >= 1 and [b[0] for b in got] == list(range(len(got))) and all(b[4] for b in got),
+          "%d whole batch(es) from offset 0, in order, CRCs good (%d trailing bytes)" % (len(got), len(rest)))
+    res, _ = fetch([(topic, 0, 3, 100)])
+    got, _ = batches(res[(topic, 0)]["records"])
+    check(len(got) >= 1 and got[0][0] == 3 and len(got[0][3]) > 100,
+          "partition_max_bytes 100, smaller than a batch: the first batch (offset 3, %d bytes) still comes whole"
+          % (len(got[0][3]) if got else 0))
+    res, _ = fetch([(topic, 0, 0, 1 << 20), (topic, 1, 0, 1 << 20)], max_bytes=2500)
+    total = sum(len(res[(topic, p)]["records"]) for p in (0, 1))
+    first, _ = batches(res[(topic, 0)]["records"] or res[(topic, 1)]["records"])
+    check(0 < total <= max(2500, one) and first, "response max_bytes 2500 over two partitions: %d bytes" % total)
+    res, _ = fetch([(topic, 0, 0, 1 << 20), (topic, 1, 0, 1 << 20)])
+    for p in (0, 1):
+        got, rest = batches(res[(topic, p)]["records"])
+        check(len(got) == 10 and rest == b"" and res[(topic, p)]["hw"] == 10,
+              "no limits: partition %d returns all 10 batches, HW 10" % p)
+
+
+def test_fetch_errors_and_mid_batch():
+    topic = create_topic(unique("ferr"), 1)
+    produce(topic, 0, record_batch(filler(5, 10, b"a")))     # offsets 0..4
+    produce(topic, 0, record_batch(filler(5, 10, b"b")))     # offsets 5..9
+    res, _ = fetch([(topic, 0, 7, 1 << 20)])
+    got, _ = batches(res[(topic, 0)]["records"])
+    check(got and got[0][0] <= 7 <= got[0][1], "fetch at offset 7 returns the batch holding it first (%s)"
+          % ([(b[0], b[1]) for b in got],))
+    res, _ = fetch([(topic, 0, 10, 1 << 20)], max_wait=200)
+    check_eq((res[(topic, 0)]["err"], res[(topic, 0)]["records"]), (0, b""),
+             "fetch at the high watermark 10: no error, nothing")
+    res, _ = fetch([(topic, 0, 11, 1 << 20)])
+    check_eq(res[(topic, 0)]["err"], 1, "fetch past the high watermark: OFFSET_OUT_OF_RANGE (1)")
+    res, _ = fetch([(topic, 0, -5, 1 << 20)])
+    check_eq(res[(topic, 0)]["err"], 1, "fetch at offset -5: OFFSET_OUT_OF_RANGE (1)")
+    res, _ = fetch([(topic, 3, 0, 1 << 20)])
+    check_eq(res[(topic, 3)]["err"], 3, "fetch of partition 3 of a 1-partition topic: UNKNOWN_TOPIC_OR_PARTITION (3)")
+    res, _ = fetch([("no-such-topic-fetch", 0, 0, 1 << 20)])
+    check_eq(res[("no-such-topic-fetch", 0)]["err"], 3, "fetch of an unknown topic: UNKNOWN_TOPIC_OR_PARTITION (3)")
+
+
+def main():
+    try:
+        broker.start()
+        print("broker pid %d on %s" % (broker.pid, broker.bootstrap), flush=True)
+        rc = run_tests([test_long_poll_times_out, test_long_poll_wakes_on_produce, test_min_bytes,
+                        test_size_limits, test_fetch_errors_and_mid_batch], [broker])
+        return broker.finish(rc)
+    finally:
+        broker.cleanup()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

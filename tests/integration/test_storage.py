@@ -1,0 +1,226 @@
+#!/usr/bin/python3
+"""The partition log as an operator and a client see it.
+
+On disk: one directory per partition (<topic>-<partition>), Kafka's segment
+names (20-digit base offset .log with its .index), segments rolled by size
+and by age (segment.ms), each .log a run of whole record batches v2 with
+good CRC-32Cs and contiguous offsets.  Retention by size and by time (topic
+configs set through CreateTopics) deletes whole segments: the log start
+offset moves to a segment base, the files go, and what is left reads back
+intact.  max.message.bytes rejects a batch that is too large.
+
+Usage: test_storage.py [--broker BIN]   (or SAMSA_BROKER_BIN)
+"""
+
+import os
+import re
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import Broker, check, check_eq, run_tests, unique, wait_for  # noqa: E402
+from kafka_wire import batches  # noqa: E402
+
+import confluent_kafka as ck  # noqa: E402
+import confluent_kafka.admin as cka  # noqa: E402
+
+SEGMENT = 16384
+broker = Broker(overrides={"log.segment.bytes": SEGMENT, "log.retention.check.interval.ms": 200,
+                           "auto.create.topics.enable": "false"}, name="storage")
+SEG_RE = re.compile(r"^(\d{20})\.log$")
+
+
+def create(topic, partitions, config=None):
+    admin = cka.AdminClient({"bootstrap.servers": broker.bootstrap})
+    admin.create_topics([cka.NewTopic(topic, partitions, 1, config=config or {})])[topic].result(timeout=30)
+    print("  created %s (%d partitions, config %s)" % (topic, partitions, config or {}))
+
+
+def produce(topic, partition, values, ts=0):
+    """acks=all, small batches; returns the delivery offsets."""
+    reports = []
+    p = ck.Producer({"bootstrap.servers": broker.bootstrap, "acks": "all", "linger.ms": 1,
+                     "batch.size": 4096, "message.timeout.ms": 20000})
+    for i, v in enumerate(values):
+        p.produce(topic, value=v, key=b"k%d" % i, partition=partition, timestamp=ts,
+                  on_delivery=lambda e, m: reports.append((e, m.offset())))
+        p.poll(0)
+    left = p.flush(30)
+    errors = [e for e, _ in reports if e is not None]
+    if left or errors or len(reports) != len(values):
+        raise AssertionError("produce to %s [%d]: %d left, errors %s" % (topic, partition, left, errors[:3]))
+    return [o for _, o in reports]
+
+
+def watermarks(topic, partition):
+    c = ck.Consumer({"bootstrap.servers": broker.bootstrap, "group.id": "itest-storage", "enable.auto.commit": False})
+    try:
+        return c.get_watermark_offsets(ck.TopicPartition(topic, partition), timeout=10)
+    finally:
+        c.close()
+
+
+def read_from_beginning(topic, partition, count):
+    c = ck.Consumer({"bootstrap.servers": broker.bootstrap, "group.id": "itest-storage",
+                     "enable.auto.commit": False, "auto.offset.reset": "error", "fetch.wait.max.ms": 50})
+    got = []
+    try:
+        c.assign([ck.TopicPartition(topic, partition, ck.OFFSET_BEGINNING)])
+        deadline = time.monotonic() + 30
+        while len(got) < count and time.monotonic() < deadline:
+            for m in c.consume(500, 0.2):
+                if m.error():
+                    raise AssertionError("consumer error: %s" % m.error())
+                got.append((m.offset(), m.value()))
+    finally:
+        c.close()
+    return got
+
+
+def segments(topic, partition):
+    """[(base offset, .log path)] of a partition directory, by base."""
+    d = os.path.join(broker.data_dir, "%s-%d" % (topic, partition))
+    out = []
+    for name in os.listdir(d):
+        m = SEG_RE.match(name)
+        if m:
+            out.append((int(m.group(1)), os.path.join(d, name)))
+    return sorted(out)
+
+
+def value(i, size=400):
+    return (b"%06d:" % i) + bytes([97 + i % 26]) * (size - 7)
+
+
+def test_segment_layout():
+    topic = unique("layout")
+    create(topic, 2)
+    offsets = produce(topic, 0, [value(i) for i in range(300)])
+    check_eq(offsets, list(range(300)), "300 messages at offsets 0..299")
+    produce(topic, 1, [value(i) for i in range(3)])
+    names = sorted(os.listdir(broker.data_dir))
+    check("%s-0" % topic in names and "%s-1" % topic in names,
+          "one directory per partition: %s-0 and %s-1" % (topic, topic), names)
+    segs = segments(topic, 0)
+    check(len(segs) >= 120000 // SEGMENT, "about 120 KB in %d-byte segments: %d .log files" % (SEGMENT, len(segs)))
+    check_eq(segs[0][0], 0, "the first segment is 00000000000000000000.log")
+    d = os.path.dirname(segs[0][1])
+    check(all(os.path.exists(os.path.join(d, "%020d.index" % b)) for b, _ in segs),
+          "every .log has its .index of the same base offset")
+    check(all(os.path.getsize(p) <= SEGMENT for _, p in segs), "no segment is over log.segment.bytes",
+          [os.path.getsize(p) for _, p in segs])
+    expect = 0
+    intact = True
+    for base, path in segs:
+        with open(path, "rb") as f:
+            data = f.read()
+        got, rest = batches(data)
+        if base != expect or rest or not got or got[0][0] != base or not all(b[4] for b in got):
+            intact = False
+            print("  segment %s: base %d, expected %d, %d trailing bytes" % (path, base, expect, len(rest)))
+        for b in got:
+            if b[0] != expect:
+                intact = False
+            expect = b[1] + 1
+    check(intact, "each .log is whole record batches v2 with good CRCs, offsets contiguous across segments")
+    check_eq(expect, 300, "the segments hold offsets 0..299")
+
+
+def test_roll_by_time():
+    topic = unique("roll")
+    create(topic, 1, {"segment.ms": "300"})
+    produce(topic, 0, [value(0)])
+    t0 = time.time()
+    wait_for(lambda: time.time() - t0 > 0.5, 5, "half a second to pass")   # the clock, not the broker
+    produce(topic, 0, [value(1)])
+    bases = [b for b, _ in segments(topic, 0)]
+    check(len(bases) >= 2 and bases[-1] == 1 and 0 in bases,
+          "segment.ms=300: a message produced 0.5s later opens a new segment at offset 1", bases)
+
+
+def test_retention_by_size():
+    topic = unique("retsize")
+    create(topic, 1, {"retention.bytes": "40000"})
+    values = [value(i) for i in range(400)]          # about 160 KB
+    produce(topic, 0, values)
+    lo = wait_for(lambda: watermarks(topic, 0)[0] or None, 20, "the log start offset to move")
+    segs = segments(topic, 0)
+    bases = [b for b, _ in segs]
+    check_eq(bases[0], lo, "the log start offset %d is the base of the first remaining segment" % lo)
+    size = sum(os.path.getsize(p) for _, p in segs)
+    check(size <= 40000 + SEGMENT, "what remains (%d bytes in %d segments) is within retention.bytes + one segment"
+          % (size, len(segs)))
+    got = read_from_beginning(topic, 0, 400 - lo)
+    check_eq(got, [(o, values[o]) for o in range(lo, 400)],
+             "a consumer from the beginning reads offsets %d..399, exactly as produced" % lo)
+
+
+def test_retention_by_time():
+    topic = unique("rettime")
+    create(topic, 1, {"retention.ms": "60000"})
+    old = int(time.time() * 1000) - 3600 * 1000
+    produce(topic, 0, [value(i) for i in range(200)], ts=old)      # an hour old: expired already
+    fresh = [value(1000 + i) for i in range(5)]
+    produce(topic, 0, fresh)
+    lo = wait_for(lambda: (watermarks(topic, 0)[0] or None), 20, "the expired segments to go")
+    lo, hi = watermarks(topic, 0)
+    check(0 < lo <= 200 and hi == 205, "segments of hour-old messages deleted: log start %d, end %d" % (lo, hi))
+    got = read_from_beginning(topic, 0, hi - lo)
+    check_eq(got[-5:], [(200 + i, v) for i, v in enumerate(fresh)], "the five fresh messages are all still there")
+    check_eq([o for o, _ in got], list(range(lo, hi)), "and everything from %d on reads back" % lo)
+
+
+def test_max_message_bytes():
+    topic = unique("maxmsg")
+    create(topic, 1, {"max.message.bytes": "2000"})
+    reports = []
+    p = ck.Producer({"bootstrap.servers": broker.bootstrap, "acks": "all", "message.send.max.retries": 0})
+    p.produce(topic, value=b"x" * 5000, partition=0, on_delivery=lambda e, m: reports.append(e))
+    p.flush(20)
+    check(len(reports) == 1 and reports[0] is not None and reports[0].code() == ck.KafkaError.MSG_SIZE_TOO_LARGE,
+          "a 5000-byte message to a topic with max.message.bytes=2000: MESSAGE_TOO_LARGE (10)", reports)
+    check_eq(watermarks(topic, 0), (0, 0), "nothing was written")
+    check_eq(produce(topic, 0, [b"y" * 1000]), [0], "a 1000-byte message is accepted at offset 0")
+
+
+def test_compressed_batches_stored_as_sent():
+    """Each codec's batches reach the segment compressed by the producer
+    (attributes name the codec), with many small records per batch, and come
+    back whole."""
+    import struct
+    codecs = {"gzip": 1, "snappy": 2, "lz4": 3, "zstd": 4}
+    for name, code in codecs.items():
+        topic = unique("codec-" + name)
+        create(topic, 1)
+        p = ck.Producer({"bootstrap.servers": broker.bootstrap, "acks": "all", "linger.ms": 50,
+                         "compression.type": name})
+        for i in range(500):
+            p.produce(topic, value=b"small %d" % i, partition=0)
+        check_eq(p.flush(30), 0, "%s: 500 small records acknowledged" % name)
+        raw = b"".join(open(path, "rb").read() for _, path in segments(topic, 0))
+        found, rest = batches(raw)
+        check(found and rest == b"", "%s: the segment holds whole batches only" % name)
+        attrs = [struct.unpack_from(">h", b[3], 21)[0] & 7 for b in found]
+        # librdkafka sends a batch uncompressed when compressing does not shrink it
+        check(code in attrs and set(attrs) <= {0, code},
+              "%s: the stored batches carry codec %d in their attributes (%d of %d; the rest sent "
+              "uncompressed by the producer)" % (name, code, attrs.count(code), len(attrs)))
+        check_eq(sum(b[2] for b in found), 500, "%s: the batches hold the 500 records" % name)
+        got = read_from_beginning(topic, 0, 500)
+        check_eq([v for _, v in got], [b"small %d" % i for i in range(500)],
+                 "%s: consumed back in order, byte for byte" % name)
+
+
+def main():
+    try:
+        broker.start()
+        print("broker pid %d on %s, log.segment.bytes=%d" % (broker.pid, broker.bootstrap, SEGMENT), flush=True)
+        rc = run_tests([test_segment_layout, test_roll_by_time, test_retention_by_size, test_retention_by_time,
+                        test_max_message_bytes, test_compressed_batches_stored_as_sent], [broker])
+        return broker.finish(rc)
+    finally:
+        broker.cleanup()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,196 @@
+/* test_base.c: the byte reader/writer, varints, CRC-32C, properties parser
+ * and arena, including truncated and lying input for every reader. */
+#include <string.h>
+
+#include "base/arena.h"
+#include "base/buf.h"
+#include "base/crc32c.h"
+#include "base/err.h"
+#include "base/props.h"
+#include "check.h"
+
+static void test_crc(void)
+{
+    TEST_SECTION("crc32c known vectors and chunking");
+    CHECK(sm_crc32c(0, "123456789", 9) == 0xe3069283u);
+    CHECK(sm_crc32c(0, "", 0) == 0);
+    uint8_t zeros[32] = {0};
+    CHECK(sm_crc32c(0, zeros, 32) == 0x8a9136aau);
+    /* CRC computed in pieces, at odd alignments, equals the one-shot CRC */
+    uint8_t big[100003];
+    for (size_t i = 0; i < sizeof big; i++)
+        big[i] = (uint8_t)(i * 131 + 7);
+    uint32_t whole = sm_crc32c(0, big, sizeof big);
+    uint32_t parts = sm_crc32c(0, big, 3);
+    parts = sm_crc32c(parts, big + 3, 50000);
+    parts = sm_crc32c(parts, big + 50003, sizeof big - 50003);
+    CHECK(whole == parts);
+    CHECK(sm_crc32c(0, big + 1, 77) != sm_crc32c(0, big, 77));
+}
+
+static void test_varints(void)
+{
+    TEST_SECTION("varint round trips and malformed varints");
+    int64_t vals[] = {0, 1, -1, 63, -64, 64, 300, -300, INT32_MAX, INT32_MIN, INT64_MAX, INT64_MIN};
+    sm_wbuf w;
+    sm_wbuf_init(&w, 0);
+    for (size_t i = 0; i < sizeof vals / sizeof vals[0]; i++) {
+        sm_wbuf_varlong(&w, vals[i]);
+        if (vals[i] >= INT32_MIN && vals[i] <= INT32_MAX)
+            sm_wbuf_varint(&w, (int32_t)vals[i]);
+    }
+    sm_rd r;
+    sm_rd_init(&r, w.p, w.len);
+    for (size_t i = 0; i < sizeof vals / sizeof vals[0]; i++) {
+        CHECK_EQ_I64(sm_rd_varlong(&r), vals[i]);
+        if (vals[i] >= INT32_MIN && vals[i] <= INT32_MAX)
+            CHECK_EQ_I64(sm_rd_varint(&r), vals[i]);
+    }
+    CHECK(r.err == 0 && sm_rd_left(&r) == 0);
+    /* every truncation of the encoded stream fails cleanly, never over-reads */
+    for (size_t cut = 0; cut < w.len; cut++) {
+        sm_rd t;
+        sm_rd_init(&t, w.p, cut);
+        for (int k = 0; k < 40; k++)
+            (void)sm_rd_varlong(&t);
+        CHECK(t.err == SM_ECORRUPT);
+    }
+    sm_wbuf_release(&w);
+    /* an over-long varint (6 continuation bytes) is refused */
+    uint8_t bad[] = {0xff, 0xff, 0xff, 0xff, 0xff, 0x01};
+    sm_rd_init(&r, bad, sizeof bad);
+    (void)sm_rd_varint(&r);
+    CHECK(r.err == SM_ECORRUPT);
+    uint8_t bad64[11];
+    memset(bad64, 0xff, sizeof bad64);
+    sm_rd_init(&r, bad64, sizeof bad64);
+    (void)sm_rd_varlong(&r);
+    CHECK(r.err == SM_ECORRUPT);
+}
+
+static void test_reader(void)
+{
+    TEST_SECTION("reader: strings, bytes, arrays, lying lengths");
+    sm_wbuf w;
+    sm_wbuf_init(&w, 16);
+    sm_wbuf_i16(&w, 7);
+    sm_wbuf_i32(&w, -2);
+    sm_wbuf_i64(&w, 1234567890123LL);
+    sm_wbuf_cstr(&w, "topic");
+    sm_wbuf_str(&w, SM_STR_NULL);
+    sm_wbuf_bytes(&w, SM_STR_LIT("xyz"));
+    sm_wbuf_i32(&w, 2); /* array of 2 int32 */
+    sm_wbuf_i32(&w, 10);
+    sm_wbuf_i32(&w, 20);
+    CHECK(!w.oom);
+    sm_rd r;
+    sm_rd_init(&r, w.p, w.len);
+    CHECK_EQ_I64(sm_rd_i16(&r), 7);
+    CHECK_EQ_I64(sm_rd_i32(&r), -2);
+    CHECK_EQ_I64(sm_rd_i64(&r), 1234567890123LL);
+    CHECK(sm_str_eqc(sm_rd_str(&r), "topic"));
+    CHECK(sm_str_is_null(sm_rd_str(&r)));
+    CHECK(sm_str_eqc(sm_rd_bytes(&r), "xyz"));
+    int32_t n = sm_rd_array(&r, 4, false);
+    CHECK_EQ_I64(n, 2);
+    CHECK_EQ_I64(sm_rd_i32(&r), 10);
+    CHECK_EQ_I64(sm_rd_i32(&r), 20);
+    CHECK(r.err == 0 && sm_rd_left(&r) == 0);
+    /* reading past the end fails and stays failed */
+    CHECK_EQ_I64(sm_rd_i32(&r), 0);
+    CHECK(r.err == SM_ECORRUPT);
+    /* every truncation point fails somewhere, never crashes */
+    for (size_t cut = 0; cut < w.len; cut++) {
+        sm_rd t;
+        sm_rd_init(&t, w.p, cut);
+        (void)sm_rd_i16(&t); (void)sm_rd_i32(&t); (void)sm_rd_i64(&t);
+        (void)sm_rd_str(&t); (void)sm_rd_str(&t); (void)sm_rd_bytes(&t);
+        int32_t m = sm_rd_array(&t, 4, false);
+        for (int32_t i = 0; i < m; i++) (void)sm_rd_i32(&t);
+        CHECK(t.err == SM_ECORRUPT);
+    }
+    sm_wbuf_release(&w);
+    /* a string length longer than the frame */
+    uint8_t lie[] = {0x00, 0x10, 'a', 'b'};
+    sm_rd_init(&r, lie, sizeof lie);
+    CHECK(sm_str_is_null(sm_rd_str(&r)) && r.err == SM_ECORRUPT);
+    /* a negative length other than -1 */
+    uint8_t neg[] = {0xff, 0xfe};
+    sm_rd_init(&r, neg, sizeof neg);
+    (void)sm_rd_str(&r);
+    CHECK(r.err == SM_ECORRUPT);
+    /* an array count of 1e9 with 8 bytes left */
+    uint8_t arr[] = {0x3b, 0x9a, 0xca, 0x00, 1, 2, 3, 4, 5, 6, 7, 8};
+    sm_rd_init(&r, arr, sizeof arr);
+    CHECK_EQ_I64(sm_rd_array(&r, 4, false), 0);
+    CHECK(r.err == SM_ECORRUPT);
+    uint8_t nul[] = {0xff, 0xff, 0xff, 0xff};
+    sm_rd_init(&r, nul, sizeof nul);
+    CHECK_EQ_I64(sm_rd_array(&r, 4, true), -1);
+    CHECK(r.err == 0);
+    sm_rd_init(&r, nul, sizeof nul);
+    (void)sm_rd_array(&r, 4, false);
+    CHECK(r.err == SM_ECORRUPT);
+}
+
+static void test_props(void)
+{
+    TEST_SECTION("properties files and overrides");
+    const char *text = "# comment\n"
+                       "! also a comment\n"
+                       "listeners=PLAINTEXT://127.0.0.1:9092\n"
+                       "  num.partitions : 3  \n"
+                       "log.dirs /tmp/a,\\\n"
+                       "    /tmp/b\n"
+                       "key\\=with\\=equals=v\n"
+                       "empty=\n"
+                       "num.partitions=4\r\n";
+    sm_props ps;
+    sm_props_init(&ps);
+    char err[256];
+    CHECK(sm_props_parse(&ps, text, strlen(text), "t.properties", err, sizeof err) == SM_OK);
+    CHECK(!strcmp(sm_props_get(&ps, "listeners"), "PLAINTEXT://127.0.0.1:9092"));
+    CHECK(!strcmp(sm_props_get(&ps, "num.partitions"), "4"));
+    CHECK(!strcmp(sm_props_find(&ps, "num.partitions")->origin, "t.properties:9"));
+    CHECK(!strcmp(sm_props_get(&ps, "log.dirs"), "/tmp/a,/tmp/b"));
+    CHECK(!strcmp(sm_props_get(&ps, "key=with=equals"), "v"));
+    CHECK(!strcmp(sm_props_get(&ps, "empty"), ""));
+    CHECK(sm_props_get(&ps, "missing") == NULL);
+    CHECK(sm_props_add_override(&ps, "num.partitions=9", err, sizeof err) == SM_OK);
+    CHECK(!strcmp(sm_props_get(&ps, "num.partitions"), "9"));
+    CHECK(!strcmp(sm_props_find(&ps, "num.partitions")->origin, "--override"));
+    CHECK(sm_props_add_override(&ps, "novalue", err, sizeof err) == SM_EINVAL);
+    CHECK(strstr(err, "novalue") != NULL);
+    CHECK(sm_props_add_override(&ps, "=x", err, sizeof err) == SM_EINVAL);
+    CHECK(sm_props_load_file(&ps, "/nonexistent/x.properties", err, sizeof err) == SM_EIO);
+    CHECK(strstr(err, "/nonexistent/x.properties") != NULL);
+    sm_props_release(&ps);
+}
+
+static void test_arena(void)
+{
+    TEST_SECTION("arena");
+    sm_arena a;
+    sm_arena_init(&a);
+    char *s = sm_arena_strndup(&a, "hello world", 5);
+    CHECK(!strcmp(s, "hello"));
+    for (int i = 0; i < 1000; i++) {
+        int64_t *x = sm_arena_alloc(&a, 24);
+        REQUIRE(x && ((uintptr_t)x & 15) == 0 && x[0] == 0);
+        x[0] = i;
+    }
+    void *big = sm_arena_alloc(&a, 1 << 20);
+    CHECK(big != NULL);
+    CHECK(sm_arena_calloc(&a, SIZE_MAX / 2, 4) == NULL);
+    sm_arena_release(&a);
+}
+
+int main(void)
+{
+    test_crc();
+    test_varints();
+    test_reader();
+    test_props();
+    test_arena();
+    return check_report("test_base");
+}

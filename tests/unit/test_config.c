@@ -1,0 +1,153 @@
+/* test_config.c: the broker's configuration: Kafka names and defaults,
+ * file + overrides precedence, time-unit precedence, and a clear error that
+ * names every kind of bad property. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "base/err.h"
+#include "broker/config.h"
+#include "check.h"
+
+static int load(sm_broker_config *cfg, const char *file, char **ov, int n, char *err, size_t len)
+{
+    return sm_broker_config_load(cfg, file, ov, n, err, len);
+}
+
+/* Loads with a single override and expects failure mentioning `needle`. */
+static void expect_error(const char *override, const char *needle)
+{
+    sm_broker_config cfg;
+    char err[512] = "";
+    char *ov[1] = {(char *)override};
+    int rc = load(&cfg, NULL, ov, 1, err, sizeof err);
+    CHECK(rc != SM_OK);
+    if (!strstr(err, needle))
+        fprintf(stderr, "override %s: error '%s' does not mention '%s'\n", override, err, needle);
+    CHECK(strstr(err, needle) != NULL);
+    sm_broker_config_release(&cfg);
+}
+
+static void test_defaults(void)
+{
+    TEST_SECTION("defaults are Kafka's");
+    sm_broker_config cfg;
+    char err[512];
+    REQUIRE(load(&cfg, NULL, NULL, 0, err, sizeof err) == SM_OK);
+    CHECK(cfg.node_id == 0);
+    CHECK(!strcmp(cfg.listener.name, "PLAINTEXT") && !strcmp(cfg.listener.host, "127.0.0.1"));
+    CHECK(cfg.listener.port == 9092);
+    CHECK(cfg.num_partitions == 1 && cfg.auto_create_topics && cfg.delete_topic_enable);
+    CHECK(cfg.log.segment_bytes == 1073741824);
+    CHECK(cfg.log.retention_ms == 168LL * 3600 * 1000 && cfg.log.retention_bytes == -1);
+    CHECK(cfg.log.segment_ms == 168LL * 3600 * 1000);
+    CHECK(cfg.message_max_bytes == 1048588 && cfg.socket_request_max_bytes == 104857600);
+    CHECK(cfg.n_log_dirs == 1 && !strcmp(cfg.log_dirs[0], "/tmp/samsa-logs"));
+    sm_broker_config_release(&cfg);
+}
+
+static void test_file_and_overrides(void)
+{
+    TEST_SECTION("file, overrides, units, listeners");
+    char path[] = "/tmp/samsa-test-config-XXXXXX";
+    int fd = mkstemp(path);
+    REQUIRE(fd >= 0);
+    const char *text = "# a Kafka server.properties\n"
+                       "broker.id=3\n"
+                       "listeners=PLAINTEXT://:9093,CONTROLLER://:9094\n"
+                       "log.dirs=/tmp/a, /tmp/b\n"
+                       "num.partitions=6\n"
+                       "log.retention.hours=1\n"
+                       "log.retention.minutes=30\n"
+                       "num.network.threads=3\n"
+                       "zookeeper.connect=localhost:2181\n";
+    REQUIRE(write(fd, text, strlen(text)) == (ssize_t)strlen(text));
+    close(fd);
+    char *ov[] = {"num.partitions=8", "advertised.listeners=PLAINTEXT://broker.example:19092"};
+    sm_broker_config cfg;
+    char err[512];
+    int rc = load(&cfg, path, ov, 2, err, sizeof err);
+    if (rc != SM_OK)
+        fprintf(stderr, "load: %s\n", err);
+    REQUIRE(rc == SM_OK);
+    CHECK(cfg.node_id == 3);
+    CHECK(cfg.listener.port == 9093 && cfg.listener.host[0] == 0);
+    CHECK(!strcmp(cfg.advertised.host, "broker.example") && cfg.advertised.port == 19092);
+    CHECK(cfg.n_log_dirs == 2 && !strcmp(cfg.log_dirs[1], "/tmp/b"));
+    CHECK(cfg.num_partitions == 8); /* the override wins */
+    CHECK(cfg.log.retention_ms == 30LL * 60000); /* minutes beat hours */
+    sm_broker_config_release(&cfg);
+    unlink(path);
+
+    char *ov2[] = {"log.retention.ms=-1", "log.roll.ms=60000", "log.retention.hours=5"};
+    REQUIRE(load(&cfg, NULL, ov2, 3, err, sizeof err) == SM_OK);
+    CHECK(cfg.log.retention_ms == -1); /* ms beats hours */
+    CHECK(cfg.log.segment_ms == 60000);
+    sm_broker_config_release(&cfg);
+}
+
+static void test_errors(void)
+{
+    TEST_SECTION("bad properties are named");
+    expect_error("no.such.property=1", "no.such.property");
+    expect_error("num.partitions=abc", "num.partitions");
+    expect_error("num.partitions=0", "num.partitions");
+    expect_error("num.partitions=99999999999", "num.partitions");
+    expect_error("log.segment.bytes=-5", "log.segment.bytes");
+    expect_error("auto.create.topics.enable=maybe", "auto.create.topics.enable");
+    expect_error("default.replication.factor=3", "default.replication.factor");
+    expect_error("listeners=localhost:9092", "listeners");
+    expect_error("listeners=PLAINTEXT://127.0.0.1:70000", "listeners");
+    expect_error("listeners=SSL://127.0.0.1:9093", "SSL");
+    expect_error("log.retention.hours=x", "log.retention.hours");
+    expect_error("compression.type=gzip", "compression.type");
+    expect_error("log.message.timestamp.type=Whenever", "log.message.timestamp.type");
+    expect_error("samsa.log.level=loud", "samsa.log.level");
+    expect_error("noequals", "noequals");
+    /* the origin of a bad value is named */
+    expect_error("num.partitions=-1", "--override");
+    sm_broker_config cfg;
+    char err[512];
+    CHECK(load(&cfg, "/nonexistent/server.properties", NULL, 0, err, sizeof err) != SM_OK);
+    CHECK(strstr(err, "/nonexistent/server.properties") != NULL);
+    sm_broker_config_release(&cfg);
+}
+
+static void visit_count(const char *name, const char *value, bool is_default, bool read_only,
+                        void *arg)
+{
+    int *counts = arg;
+    counts[0]++;
+    if (!strcmp(name, "num.partitions")) {
+        counts[1] = atoi(value);
+        counts[2] = is_default;
+    }
+    if (!strcmp(name, "log.retention.ms"))
+        counts[3] = (int)(atoll(value) / 1000);
+    (void)read_only;
+}
+
+static void test_visit(void)
+{
+    TEST_SECTION("broker configs as DescribeConfigs reports them");
+    char *ov[] = {"num.partitions=4", "log.retention.minutes=2"};
+    sm_broker_config cfg;
+    char err[512];
+    REQUIRE(load(&cfg, NULL, ov, 2, err, sizeof err) == SM_OK);
+    int counts[4] = {0, 0, 1, 0};
+    sm_broker_config_visit(&cfg, visit_count, counts);
+    CHECK(counts[0] > 15);
+    CHECK(counts[1] == 4 && counts[2] == 0);
+    CHECK(counts[3] == 120); /* the effective value, from minutes */
+    sm_broker_config_release(&cfg);
+}
+
+int main(void)
+{
+    test_defaults();
+    test_file_and_overrides();
+    test_errors();
+    test_visit();
+    return check_report("test_config");
+}

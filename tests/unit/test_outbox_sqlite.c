@@ -1,0 +1,584 @@
+/* test_outbox_sqlite.c: libsamsa and the relay's store on a real SQLite file
+ * in a temporary directory: migrations, enqueue in committed and rolled-back
+ * transactions, input checks, claim by status and skip(), marking, retry and
+ * dead, completion, stale requeue, cleanup (delete and archive), stats,
+ * wait, and the inbox. */
+#include <dirent.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "base/clock.h"
+#include "base/err.h"
+#include "check.h"
+#include "outbox/samsa.h"
+#include "outbox/store.h"
+
+static char dir[64];
+static char path[128];
+static char url[160];
+
+static sqlite3 *app_open(void)
+{
+    sqlite3 *db = NULL;
+    REQUIRE(sqlite3_open(path, &db) == SQLITE_OK);
+    REQUIRE(sqlite3_exec(db, "PRAGMA busy_timeout = 5000", NULL, NULL, NULL) == SQLITE_OK);
+    return db;
+}
+
+static void x(sqlite3 *db, const char *sql)
+{
+    char *msg = NULL;
+    if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+        fprintf(stderr, "sql failed: %s: %s\n", sql, msg ? msg : "?");
+        sqlite3_free(msg);
+        exit(1);
+    }
+}
+
+static int64_t q1(sqlite3 *db, const char *sql)
+{
+    sqlite3_stmt *st = NULL;
+    REQUIRE(sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK);
+    int64_t v = -999;
+    if (sqlite3_step(st) == SQLITE_ROW)
+        v = sqlite3_column_type(st, 0) == SQLITE_NULL ? -1 : sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    return v;
+}
+
+static bool is_uuid4(const char *s)
+{
+    if (strlen(s) != 36 || s[14] != '4' || !strchr("89ab", s[19]))
+        return false;
+    for (int i = 0; i < 36; i++) {
+        if (i == 8 || i == 13 || i == 18 || i == 23) {
+            if (s[i] != '-')
+                return false;
+        } else if (!strchr("0123456789abcdef", s[i])) {
+            return false;
+        }
+    }
+    return true;
+}
+
+static int64_t enqueue(sqlite3 *db, const char *topic, const char *key, const char *payload)
+{
+    samsa_event ev = {.topic = topic, .key = key, .payload = payload,
+                      .payload_len = payload ? strlen(payload) : 0};
+    char err[256];
+    x(db, "BEGIN");
+    int rc = samsa_outbox_enqueue_sqlite(db, &ev, NULL, err, sizeof err);
+    if (rc)
+        fprintf(stderr, "enqueue: %s\n", err);
+    REQUIRE(rc == 0);
+    x(db, "COMMIT");
+    return sqlite3_last_insert_rowid(db);
+}
+
+static void test_migrations(void)
+{
+    TEST_SECTION("migrations: fresh, again, inside a transaction refused, through the store");
+    sqlite3 *db = app_open();
+    char err[256];
+    int v = -1;
+    CHECK(samsa_schema_version_sqlite(db, &v, err, sizeof err) == 0 && v == 0);
+    CHECK(samsa_schema_apply_sqlite(db, err, sizeof err) == 0);
+    CHECK(samsa_schema_version_sqlite(db, &v, err, sizeof err) == 0 && v == SAMSA_SCHEMA_VERSION);
+    CHECK(samsa_schema_apply_sqlite(db, err, sizeof err) == 0);
+    CHECK_EQ_I64(q1(db, "SELECT count(*) FROM samsa_schema_version"), SAMSA_SCHEMA_VERSION);
+    x(db, "BEGIN");
+    CHECK(samsa_schema_apply_sqlite(db, err, sizeof err) == SAMSA_EINVAL);
+    CHECK(strstr(err, "inside a transaction") != NULL);
+    x(db, "ROLLBACK");
+    sm_store *s = NULL;
+    CHECK(sm_store_open(&s, url, err, sizeof err) == SM_OK);
+    REQUIRE(s);
+    CHECK(!sm_store_is_pg(s));
+    CHECK(sm_store_migrate(s, err, sizeof err) == SM_OK);
+    CHECK(sm_store_schema_version(s, &v, err, sizeof err) == SM_OK && v == SAMSA_SCHEMA_VERSION);
+    CHECK(sm_store_wait_fd(s) == -1);
+    sm_store_close(s);
+    CHECK_EQ_I64(q1(db, "SELECT count(*) FROM samsa_schema_version"), SAMSA_SCHEMA_VERSION);
+    /* the relay's open switched the file to WAL, which persists */
+    sqlite3_stmt *st;
+    REQUIRE(sqlite3_prepare_v2(db, "PRAGMA journal_mode", -1, &st, NULL) == SQLITE_OK);
+    CHECK(sqlite3_step(st) == SQLITE_ROW &&
+          !strcmp((const char *)sqlite3_column_text(st, 0), "wal"));
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+}
+
+static void test_enqueue(void)
+{
+    TEST_SECTION("enqueue: committed row has its defaults, rolled back leaves none, bad input");
+    sqlite3 *db = app_open();
+    char err[256], id[SAMSA_EVENT_ID_SIZE];
+    const uint8_t bin[5] = {0, 1, 0xff, 0, 7};
+    samsa_event ev = {.topic = "orders", .key = "order-1", .payload = bin, .payload_len = 5,
+                      .type = "order.created", .headers_json = "{\"trace\":\"t1\",\"n\":\"\"}"};
+    int64_t before = sm_wall_ms();
+    x(db, "BEGIN");
+    CHECK(samsa_outbox_enqueue_sqlite(db, &ev, id, err, sizeof err) == 0);
+    x(db, "COMMIT");
+    CHECK(is_uuid4(id));
+    sqlite3_stmt *st;
+    REQUIRE(sqlite3_prepare_v2(db,
+                               "SELECT event_id, topic, key, type, payload, headers, status,"
+                               " attempts, created_at, next_attempt_at, last_error,"
+                               " kafka_partition, kafka_offset, published_at"
+                               " FROM samsa_outbox ORDER BY id DESC LIMIT 1",
+                               -1, &st, NULL) == SQLITE_OK);
+    REQUIRE(sqlite3_step(st) == SQLITE_ROW);
+    CHECK(!strcmp((const char *)sqlite3_column_text(st, 0), id));
+    CHECK(!strcmp((const char *)sqlite3_column_text(st, 1), "orders"));
+    CHECK(!strcmp((const char *)sqlite3_column_text(st, 2), "order-1"));
+    CHECK(!strcmp((const char *)sqlite3_column_text(st, 3), "order.created"));
+    CHECK(sqlite3_column_bytes(st, 4) == 5 && !memcmp(sqlite3_column_blob(st, 4), bin, 5));
+    CHECK(!strcmp((const char *)sqlite3_column_text(st, 5), "{\"trace\":\"t1\",\"n\":\"\"}"));
+    CHECK(!strcmp((const char *)sqlite3_column_text(st, 6), "INIT"));
+    CHECK(sqlite3_column_int(st, 7) == 0);
+    int64_t created = sqlite3_column_int64(st, 8), next = sqlite3_column_int64(st, 9);
+    CHECK(created >= before - 5 && created <= sm_wall_ms() + 5);
+    CHECK(next >= before - 5 && next <= sm_wall_ms() + 5);
+    for (int c = 10; c < 14; c++)
+        CHECK(sqlite3_column_type(st, c) == SQLITE_NULL);
+    sqlite3_finalize(st);
+
+    /* a given event id (upper case) is stored canonical; empty payload is
+     * empty, not NULL; no key is NULL */
+    samsa_event ev2 = {.topic = "orders", .event_id = "5A1D7C9E-0B3F-4D2A-9C8E-1F2A3B4C5D6E"};
+    x(db, "BEGIN");
+    CHECK(samsa_outbox_enqueue_sqlite(db, &ev2, id, err, sizeof err) == 0);
+    x(db, "COMMIT");
+    CHECK(!strcmp(id, "5a1d7c9e-0b3f-4d2a-9c8e-1f2a3b4c5d6e"));
+    CHECK_EQ_I64(q1(db, "SELECT count(*) FROM samsa_outbox WHERE event_id ="
+                        " '5a1d7c9e-0b3f-4d2a-9c8e-1f2a3b4c5d6e' AND key IS NULL"
+                        " AND payload IS NOT NULL AND length(payload) = 0"),
+                 1);
+
+    int64_t n0 = q1(db, "SELECT count(*) FROM samsa_outbox");
+    x(db, "BEGIN");
+    CHECK(samsa_outbox_enqueue_sqlite(db, &ev, NULL, err, sizeof err) == 0);
+    x(db, "ROLLBACK");
+    CHECK_EQ_I64(q1(db, "SELECT count(*) FROM samsa_outbox"), n0);
+
+    /* outside a transaction: refused, nothing written */
+    CHECK(samsa_outbox_enqueue_sqlite(db, &ev, NULL, err, sizeof err) == SAMSA_EINVAL);
+    CHECK(strstr(err, "not inside a transaction") && strstr(err, "sqlite:"));
+    x(db, "BEGIN");
+    samsa_event bad = ev;
+    bad.headers_json = "{\"a\": ";
+    CHECK(samsa_outbox_enqueue_sqlite(db, &bad, NULL, err, sizeof err) == SAMSA_EINVAL);
+    CHECK(strstr(err, "headers: invalid JSON") != NULL);
+    bad.headers_json = "[1,2]";
+    CHECK(samsa_outbox_enqueue_sqlite(db, &bad, NULL, err, sizeof err) == SAMSA_EINVAL);
+    CHECK(strstr(err, "not a JSON object") != NULL);
+    bad.headers_json = "{\"n\": 5}";
+    CHECK(samsa_outbox_enqueue_sqlite(db, &bad, NULL, err, sizeof err) == SAMSA_EINVAL);
+    CHECK(strstr(err, "strings") != NULL);
+    bad.headers_json = "{\"n\": null}";
+    CHECK(samsa_outbox_enqueue_sqlite(db, &bad, NULL, err, sizeof err) == SAMSA_EINVAL);
+    bad.headers_json = "{\"samsa.type\": \"x\"}";
+    CHECK(samsa_outbox_enqueue_sqlite(db, &bad, NULL, err, sizeof err) == SAMSA_EINVAL);
+    bad = ev;
+    bad.topic = "no spaces";
+    CHECK(samsa_outbox_enqueue_sqlite(db, &bad, NULL, err, sizeof err) == SAMSA_EINVAL);
+    CHECK(strstr(err, "topic") != NULL);
+    bad.topic = NULL;
+    CHECK(samsa_outbox_enqueue_sqlite(db, &bad, NULL, err, sizeof err) == SAMSA_EINVAL);
+    bad = ev;
+    bad.event_id = "not-a-uuid";
+    CHECK(samsa_outbox_enqueue_sqlite(db, &bad, NULL, err, sizeof err) == SAMSA_EINVAL);
+    bad = ev;
+    bad.payload = NULL;
+    CHECK(samsa_outbox_enqueue_sqlite(db, &bad, NULL, err, sizeof err) == SAMSA_EINVAL);
+    x(db, "COMMIT");
+    CHECK_EQ_I64(q1(db, "SELECT count(*) FROM samsa_outbox"), n0);
+    x(db, "DELETE FROM samsa_outbox");
+    sqlite3_close(db);
+}
+
+typedef struct skip_ctx {
+    const char *held_key;
+    int64_t inflight[16];
+    int ninflight;
+    int calls;
+} skip_ctx;
+
+static bool skip_fn(int64_t id, const char *key, void *arg)
+{
+    skip_ctx *c = arg;
+    c->calls++;
+    if (c->held_key && key && !strcmp(key, c->held_key))
+        return true;
+    for (int i = 0; i < c->ninflight; i++)
+        if (c->inflight[i] == id)
+            return true;
+    return false;
+}
+
+static void test_claim(sm_store *s)
+{
+    TEST_SECTION("claim: by status in id order, late lower ids, skip() not counted, due only");
+    sqlite3 *db = app_open();
+    char err[256];
+    sm_row *rows = NULL;
+    int n = -1;
+    uint64_t owned = 0;
+    CHECK(sm_store_balance(s, "relay-1", &owned, err, sizeof err) == SM_OK);
+    CHECK(owned == ~(uint64_t)0 && sm_store_owned(s) == owned);
+
+    x(db, "INSERT INTO samsa_outbox (id, topic, key, payload) VALUES (100, 't', 'k100', x'00ff')");
+    CHECK(sm_store_claim(s, owned, 10, NULL, NULL, &rows, &n, err, sizeof err) == SM_OK);
+    CHECK(n == 1 && rows[0].id == 100 && rows[0].payload_len == 2 && rows[0].payload[1] == 0xff);
+    CHECK(rows[0].slot >= 0 && rows[0].slot < SM_STORE_SLOTS && rows[0].key_len == 4);
+    CHECK(rows[0].headers_json == NULL && rows[0].type == NULL && rows[0].attempts == 0);
+    CHECK(is_uuid4(rows[0].event_id) && !strcmp(rows[0].topic, "t"));
+    /* the relay may take a pointer over */
+    uint8_t *taken = rows[0].payload;
+    rows[0].payload = NULL;
+    free(taken);
+    sm_rows_free(rows, n);
+
+    /* a row with a lower id that appears later is still claimed: by status */
+    x(db, "INSERT INTO samsa_outbox (id, topic, key, payload) VALUES (50, 't', 'k50', 'p')");
+    skip_ctx sc = {.inflight = {100}, .ninflight = 1};
+    CHECK(sm_store_claim(s, owned, 10, skip_fn, &sc, &rows, &n, err, sizeof err) == SM_OK);
+    CHECK(n == 1 && rows[0].id == 50);
+    sm_rows_free(rows, n);
+    x(db, "DELETE FROM samsa_outbox");
+
+    /* 300 rows of a held key lead the queue; later rows still come, and the
+     * held ones do not count towards max */
+    x(db, "BEGIN");
+    for (int i = 0; i < 300; i++)
+        x(db, "INSERT INTO samsa_outbox (topic, key, payload) VALUES ('t', 'held', 'h')");
+    x(db, "INSERT INTO samsa_outbox (topic, key, payload) VALUES ('t', 'a', '1')");
+    x(db, "INSERT INTO samsa_outbox (topic, key, payload) VALUES ('t', NULL, '2')");
+    x(db, "INSERT INTO samsa_outbox (topic, key, payload) VALUES ('t', 'b', '3')");
+    x(db, "INSERT INTO samsa_outbox (topic, key, payload) VALUES ('t', 'c', '4')");
+    x(db, "COMMIT");
+    skip_ctx held = {.held_key = "held"};
+    CHECK(sm_store_claim(s, owned, 3, skip_fn, &held, &rows, &n, err, sizeof err) == SM_OK);
+    CHECK(n == 3);
+    if (n == 3) {
+        CHECK(rows[0].id < rows[1].id && rows[1].id < rows[2].id);
+        CHECK(!strcmp(rows[0].key, "a") && rows[1].key == NULL && rows[1].key_len == -1);
+        CHECK(rows[1].slot == 0 && !strcmp(rows[2].key, "b"));
+        CHECK(rows[1].payload_len == 1 && rows[1].payload[0] == '2');
+    }
+    CHECK(held.calls == 303);
+    sm_rows_free(rows, n);
+    /* without skip, max holds and the order is ids */
+    CHECK(sm_store_claim(s, owned, 5, NULL, NULL, &rows, &n, err, sizeof err) == SM_OK);
+    CHECK(n == 5 && rows[0].id < rows[4].id && !strcmp(rows[4].key, "held"));
+    sm_rows_free(rows, n);
+    /* only owned slots */
+    CHECK(sm_store_claim(s, 0, 5, NULL, NULL, &rows, &n, err, sizeof err) == SM_OK && n == 0);
+    CHECK(rows == NULL);
+    /* not yet due: left alone */
+    x(db, "UPDATE samsa_outbox SET next_attempt_at = next_attempt_at + 3600000");
+    CHECK(sm_store_claim(s, owned, 5, NULL, NULL, &rows, &n, err, sizeof err) == SM_OK && n == 0);
+    x(db, "DELETE FROM samsa_outbox");
+    sqlite3_close(db);
+}
+
+static void test_marks(sm_store *s)
+{
+    TEST_SECTION("mark published (batch), retry, dead, complete, partitions");
+    sqlite3 *db = app_open();
+    char err[256];
+    int64_t ids[6];
+    const char *keys[6] = {"k0", "k1", "k2", "k3", "k4", "k5"};
+    for (int i = 0; i < 6; i++)
+        ids[i] = enqueue(db, i < 4 ? "alpha" : "beta", keys[i], "v");
+    int64_t now = sm_wall_ms();
+    sm_published pub[4] = {{ids[0], 0, 10, now}, {ids[1], 0, 11, now}, {ids[2], 1, 5, now},
+                           {ids[4], 3, 7, now}};
+    CHECK(sm_store_mark_published(s, pub, 4, err, sizeof err) == SM_OK);
+    CHECK_EQ_I64(q1(db, "SELECT count(*) FROM samsa_outbox WHERE status = 'PUBLISHED'"), 4);
+    char sql[200];
+    snprintf(sql, sizeof sql,
+             "SELECT kafka_offset * 1000 + kafka_partition FROM samsa_outbox WHERE id = %lld",
+             (long long)ids[2]);
+    CHECK_EQ_I64(q1(db, sql), 5001);
+    snprintf(sql, sizeof sql, "SELECT published_at FROM samsa_outbox WHERE id = %lld",
+             (long long)ids[4]);
+    CHECK_EQ_I64(q1(db, sql), now);
+
+    sm_tp *tps = NULL;
+    int ntp = 0;
+    CHECK(sm_store_published_partitions(s, &tps, &ntp, err, sizeof err) == SM_OK);
+    CHECK(ntp == 3);
+    if (ntp == 3) {
+        CHECK(!strcmp(tps[0].topic, "alpha") && tps[0].partition == 0);
+        CHECK(!strcmp(tps[1].topic, "alpha") && tps[1].partition == 1);
+        CHECK(!strcmp(tps[2].topic, "beta") && tps[2].partition == 3);
+    }
+    sm_tps_free(tps, ntp);
+
+    int64_t changed = -1;
+    CHECK(sm_store_complete(s, "alpha", 0, 11, &changed, err, sizeof err) == SM_OK);
+    CHECK(changed == 1); /* offset 10 only: 11 is not below 11 */
+    CHECK(sm_store_complete(s, "alpha", 0, 12, &changed, err, sizeof err) == SM_OK);
+    CHECK(changed == 1);
+    CHECK(sm_store_complete(s, "alpha", 0, 100, &changed, err, sizeof err) == SM_OK);
+    CHECK(changed == 0);
+    CHECK_EQ_I64(q1(db, "SELECT count(*) FROM samsa_outbox WHERE status = 'COMPLETE'"), 2);
+
+    /* retry: attempts counts up, not due until next_attempt */
+    CHECK(sm_store_mark_retry(s, ids[3], 1, now + 3600000, "broker down", err, sizeof err) ==
+          SM_OK);
+    snprintf(sql, sizeof sql,
+             "SELECT attempts FROM samsa_outbox WHERE id = %lld AND last_error = 'broker down'"
+             " AND next_attempt_at = %lld",
+             (long long)ids[3], (long long)(now + 3600000));
+    CHECK_EQ_I64(q1(db, sql), 1);
+    sm_row *rows;
+    int n;
+    CHECK(sm_store_claim(s, ~(uint64_t)0, 10, NULL, NULL, &rows, &n, err, sizeof err) == SM_OK);
+    CHECK(n == 1 && rows[0].id == ids[5]);
+    sm_rows_free(rows, n);
+    /* the count is stored as given */
+    CHECK(sm_store_mark_retry(s, ids[3], 2, now - 1, "again", err, sizeof err) == SM_OK);
+    snprintf(sql, sizeof sql, "SELECT attempts FROM samsa_outbox WHERE id = %lld",
+             (long long)ids[3]);
+    CHECK_EQ_I64(q1(db, sql), 2);
+    CHECK(sm_store_claim(s, ~(uint64_t)0, 10, NULL, NULL, &rows, &n, err, sizeof err) == SM_OK);
+    CHECK(n == 2 && rows[0].id == ids[3] && rows[0].attempts == 2);
+    sm_rows_free(rows, n);
+    CHECK(sm_store_mark_dead(s, ids[3], 3, "too large; dead letter in alpha.dlq", err,
+                             sizeof err) == SM_OK);
+    snprintf(sql, sizeof sql,
+             "SELECT attempts FROM samsa_outbox WHERE id = %lld AND status = 'DEAD'"
+             " AND last_error LIKE 'too large%%'",
+             (long long)ids[3]);
+    CHECK_EQ_I64(q1(db, sql), 3);
+    /* a dead row is no longer marked by a late retry */
+    CHECK(sm_store_mark_retry(s, ids[3], 9, now, "late", err, sizeof err) == SM_OK);
+    CHECK_EQ_I64(q1(db, sql), 3);
+
+    sm_store_stats st;
+    CHECK(sm_store_stats_get(s, &st, err, sizeof err) == SM_OK);
+    CHECK(st.init == 1 && st.published == 2 && st.complete == 2 && st.dead == 1);
+    CHECK(st.oldest_init_age_ms >= 0 && st.oldest_init_age_ms < 60000);
+    x(db, "DELETE FROM samsa_outbox");
+    CHECK(sm_store_stats_get(s, &st, err, sizeof err) == SM_OK);
+    CHECK(st.init == 0 && st.oldest_init_age_ms == -1);
+    sqlite3_close(db);
+}
+
+static void test_holds(sm_store *s)
+{
+    TEST_SECTION("holds in the database: a waiting retry or (if set) a DEAD row holds its key");
+    sqlite3 *db = app_open();
+    char err[256];
+    sm_row *rows;
+    int n;
+    int64_t a1 = enqueue(db, "t", "a", "1"), b1 = enqueue(db, "t", "b", "1");
+    int64_t a2 = enqueue(db, "t", "a", "2"), n1 = enqueue(db, "t", NULL, "1");
+    int64_t a3 = enqueue(db, "t", "a", "3"), n2 = enqueue(db, "t", NULL, "2");
+    int64_t now = sm_wall_ms();
+    /* a1 failed and waits: a2 and a3 wait behind it, b and keyless rows go */
+    CHECK(sm_store_mark_retry(s, a1, 1, now + 3600000, "down", err, sizeof err) == SM_OK);
+    CHECK(sm_store_claim(s, ~(uint64_t)0, 10, NULL, NULL, &rows, &n, err, sizeof err) == SM_OK);
+    CHECK(n == 3 && rows[0].id == b1 && rows[1].id == n1 && rows[2].id == n2);
+    sm_rows_free(rows, n);
+    /* due again: a1 comes first, then the rest of its key */
+    CHECK(sm_store_mark_retry(s, a1, 1, now - 1, "down", err, sizeof err) == SM_OK);
+    CHECK(sm_store_claim(s, ~(uint64_t)0, 10, NULL, NULL, &rows, &n, err, sizeof err) == SM_OK);
+    CHECK(n == 6 && rows[0].id == a1 && rows[2].id == a2 && rows[4].id == a3);
+    sm_rows_free(rows, n);
+    /* DEAD: holds only with on.dead=block */
+    CHECK(sm_store_mark_dead(s, a1, 2, "gave up", err, sizeof err) == SM_OK);
+    CHECK(sm_store_claim(s, ~(uint64_t)0, 10, NULL, NULL, &rows, &n, err, sizeof err) == SM_OK);
+    CHECK(n == 5 && rows[1].id == a2);
+    sm_rows_free(rows, n);
+    sm_store_set_dead_holds_key(s, true);
+    CHECK(sm_store_claim(s, ~(uint64_t)0, 10, NULL, NULL, &rows, &n, err, sizeof err) == SM_OK);
+    CHECK(n == 3 && rows[0].id == b1);
+    sm_rows_free(rows, n);
+    /* re-queued by an operator: published first, and the key flows again */
+    x(db, "UPDATE samsa_outbox SET status = 'INIT', attempts = 0 WHERE status = 'DEAD'");
+    CHECK(sm_store_claim(s, ~(uint64_t)0, 10, NULL, NULL, &rows, &n, err, sizeof err) == SM_OK);
+    CHECK(n == 6 && rows[0].id == a1);
+    sm_rows_free(rows, n);
+    sm_store_set_dead_holds_key(s, false);
+    x(db, "DELETE FROM samsa_outbox");
+    sqlite3_close(db);
+}
+
+static void test_requeue_cleanup(sm_store *s)
+{
+    TEST_SECTION("requeue stale, cleanup: delete and archive, by age");
+    sqlite3 *db = app_open();
+    char err[256];
+    int64_t now = sm_wall_ms();
+    int64_t ids[6];
+    for (int i = 0; i < 6; i++)
+        ids[i] = enqueue(db, "t", "k", "v");
+    /* 0,1: published long ago; 2: published just now; 3,4: complete long
+     * ago; 5: INIT */
+    sm_published pub[5] = {{ids[0], 0, 1, now - 600000}, {ids[1], 0, 2, now - 600000},
+                           {ids[2], 0, 3, now},          {ids[3], 0, 4, now - 600000},
+                           {ids[4], 0, 5, now - 600000}};
+    CHECK(sm_store_mark_published(s, pub, 5, err, sizeof err) == SM_OK);
+    int64_t changed = -1;
+    CHECK(sm_store_complete(s, "t", 0, 6, &changed, err, sizeof err) == SM_OK && changed == 5);
+    /* back to PUBLISHED for 0..2 to have both kinds */
+    x(db, "UPDATE samsa_outbox SET status = 'PUBLISHED' WHERE kafka_offset <= 3");
+    CHECK(sm_store_requeue_stale(s, 60000, &changed, err, sizeof err) == SM_OK);
+    CHECK(changed == 2);
+    CHECK_EQ_I64(q1(db, "SELECT count(*) FROM samsa_outbox WHERE status = 'INIT'"), 3);
+    /* put them back */
+    CHECK(sm_store_mark_published(s, pub, 2, err, sizeof err) == SM_OK);
+
+    int64_t removed = -1;
+    CHECK(sm_store_cleanup(s, 60000, false, false, &removed, err, sizeof err) == SM_OK);
+    CHECK(removed == 2); /* the two old COMPLETE rows */
+    CHECK(sm_store_cleanup(s, 60000, true, true, &removed, err, sizeof err) == SM_OK);
+    CHECK(removed == 2); /* the two old PUBLISHED rows, archived */
+    CHECK_EQ_I64(q1(db, "SELECT count(*) FROM samsa_outbox_archive WHERE status = 'PUBLISHED'"
+                        " AND archived_at > 0 AND payload = CAST('v' AS BLOB)"),
+                 2);
+    CHECK_EQ_I64(q1(db, "SELECT count(*) FROM samsa_outbox"), 2);
+    CHECK(sm_store_cleanup(s, 0, true, false, &removed, err, sizeof err) == SM_OK);
+    CHECK(removed == 1); /* the fresh PUBLISHED one, with age 0 */
+    CHECK_EQ_I64(q1(db, "SELECT count(*) FROM samsa_outbox WHERE status = 'INIT'"), 1);
+    x(db, "DELETE FROM samsa_outbox");
+
+    /* many rows: batches of 10000 */
+    x(db, "BEGIN");
+    x(db, "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 25000)"
+          " INSERT INTO samsa_outbox (topic, key, payload, status, kafka_partition,"
+          " kafka_offset, published_at) SELECT 't', 'k', 'v', 'COMPLETE', 0, i, 1 FROM n");
+    x(db, "COMMIT");
+    CHECK(sm_store_cleanup(s, 1000, false, true, &removed, err, sizeof err) == SM_OK);
+    CHECK(removed == 25000);
+    CHECK_EQ_I64(q1(db, "SELECT count(*) FROM samsa_outbox"), 0);
+    CHECK_EQ_I64(q1(db, "SELECT count(*) FROM samsa_outbox_archive"), 25002);
+    x(db, "DELETE FROM samsa_outbox_archive");
+    sqlite3_close(db);
+}
+
+static void test_wait(sm_store *s)
+{
+    TEST_SECTION("wait: times out when nothing commits, wakes on another connection's commit");
+    sqlite3 *db = app_open();
+    char err[256];
+    sm_row *rows;
+    int n;
+    sm_store_set_poll_ms(s, 5);
+    CHECK(sm_store_claim(s, ~(uint64_t)0, 10, NULL, NULL, &rows, &n, err, sizeof err) == SM_OK);
+    sm_rows_free(rows, n);
+    int64_t t0 = sm_mono_ms();
+    CHECK(sm_store_wait(s, 150, err, sizeof err) == SM_AGAIN);
+    int64_t took = sm_mono_ms() - t0;
+    CHECK(took >= 140 && took < 1000);
+    enqueue(db, "t", "k", "v");
+    t0 = sm_mono_ms();
+    CHECK(sm_store_wait(s, 5000, err, sizeof err) == SM_OK);
+    CHECK(sm_mono_ms() - t0 < 500);
+    /* seen now: the next wait sleeps again */
+    CHECK(sm_store_wait(s, 30, err, sizeof err) == SM_AGAIN);
+    /* the store's own writes do not wake it */
+    CHECK(sm_store_claim(s, ~(uint64_t)0, 10, NULL, NULL, &rows, &n, err, sizeof err) == SM_OK);
+    CHECK(n == 1);
+    sm_published p = {rows[0].id, 0, 0, sm_wall_ms()};
+    CHECK(sm_store_mark_published(s, &p, 1, err, sizeof err) == SM_OK);
+    sm_rows_free(rows, n);
+    CHECK(sm_store_wait(s, 30, err, sizeof err) == SM_AGAIN);
+    x(db, "DELETE FROM samsa_outbox");
+    sqlite3_close(db);
+}
+
+static void test_inbox(void)
+{
+    TEST_SECTION("inbox: new, duplicate, rolled back leaves nothing, outside a transaction");
+    sqlite3 *db = app_open();
+    char err[256];
+    x(db, "BEGIN");
+    CHECK(samsa_inbox_begin_sqlite(db, "billing", "e-1", err, sizeof err) == 1);
+    x(db, "COMMIT");
+    x(db, "BEGIN");
+    CHECK(samsa_inbox_begin_sqlite(db, "billing", "e-1", err, sizeof err) == 0);
+    CHECK(samsa_inbox_begin_sqlite(db, "shipping", "e-1", err, sizeof err) == 1);
+    x(db, "COMMIT");
+    x(db, "BEGIN");
+    CHECK(samsa_inbox_begin_sqlite(db, "billing", "e-2", err, sizeof err) == 1);
+    x(db, "ROLLBACK");
+    x(db, "BEGIN");
+    CHECK(samsa_inbox_begin_sqlite(db, "billing", "e-2", err, sizeof err) == 1);
+    x(db, "ROLLBACK");
+    CHECK_EQ_I64(q1(db, "SELECT count(*) FROM samsa_inbox"), 2);
+    CHECK(samsa_inbox_begin_sqlite(db, "billing", "e-3", err, sizeof err) == SAMSA_EINVAL);
+    x(db, "BEGIN");
+    CHECK(samsa_inbox_begin_sqlite(db, "", "e-3", err, sizeof err) == SAMSA_EINVAL);
+    CHECK(samsa_inbox_begin_sqlite(db, "billing", NULL, err, sizeof err) == SAMSA_EINVAL);
+    x(db, "ROLLBACK");
+    sqlite3_close(db);
+}
+
+static void test_open_errors(void)
+{
+    TEST_SECTION("open: bad URLs and paths say which");
+    sm_store *s = NULL;
+    char err[256];
+    CHECK(sm_store_open(&s, "mysql://x", err, sizeof err) == SM_EINVAL && !s);
+    CHECK(strstr(err, "sqlite:PATH") != NULL);
+    CHECK(sm_store_open(&s, "sqlite:", err, sizeof err) == SM_EINVAL && !s);
+    CHECK(sm_store_open(&s, "sqlite:/nonexistent-dir/x/y.db", err, sizeof err) != SM_OK && !s);
+    CHECK(strstr(err, "sqlite:/nonexistent-dir/x/y.db: open") != NULL);
+    /* a database without the schema: the operation and the database are named */
+    char other[200];
+    snprintf(other, sizeof other, "sqlite:%s/empty.db", dir);
+    CHECK(sm_store_open(&s, other, err, sizeof err) == SM_OK);
+    sm_row *rows;
+    int n;
+    CHECK(sm_store_claim(s, ~(uint64_t)0, 1, NULL, NULL, &rows, &n, err, sizeof err) == SM_ERR);
+    CHECK(strstr(err, "empty.db: claim: no such table") != NULL);
+    sm_store_close(s);
+}
+
+static void rm_dir(void)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return;
+    struct dirent *e;
+    char p[400];
+    while ((e = readdir(d)) != NULL) {
+        if (e->d_name[0] == '.')
+            continue;
+        snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
+        unlink(p);
+    }
+    closedir(d);
+    rmdir(dir);
+}
+
+int main(void)
+{
+    snprintf(dir, sizeof dir, "/tmp/samsa-outbox-XXXXXX");
+    REQUIRE(mkdtemp(dir) != NULL);
+    snprintf(path, sizeof path, "%s/app.db", dir);
+    snprintf(url, sizeof url, "sqlite:%s", path);
+    test_migrations();
+    test_enqueue();
+    char err[256];
+    sm_store *s = NULL;
+    REQUIRE(sm_store_open(&s, url, err, sizeof err) == SM_OK);
+    test_claim(s);
+    test_marks(s);
+    test_holds(s);
+    test_requeue_cleanup(s);
+    test_wait(s);
+    sm_store_close(s);
+    test_inbox();
+    test_open_errors();
+    rm_dir();
+    return check_report("test_outbox_sqlite");
+}

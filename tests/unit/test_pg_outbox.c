@@ -1,0 +1,1001 @@
+/* test_pg_outbox.c: libsamsa and the relay's store against a real PostgreSQL
+ * (tests/integration/pg.py starts one and sets SAMSA_PG_URL): migrations
+ * (fresh, again, concurrent), enqueue in committed and rolled-back
+ * transactions, claim by status with out-of-order commits and skip(), batch
+ * marks, retry and dead, completion, requeue, cleanup, stats, the wake-up
+ * (conditional NOTIFY, arming, timeouts), slot balancing between two relays
+ * and after a lost connection, the inbox, and a claim+mark throughput
+ * figure. */
+#include <libpq-fe.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "base/clock.h"
+#include "base/err.h"
+#include "check.h"
+#include "outbox/samsa.h"
+#include "outbox/store.h"
+
+static const char *pg_url;
+
+static PGconn *connect_db(const char *dbname)
+{
+    const char *const keys[] = {"dbname", "dbname", NULL};
+    const char *const vals[] = {pg_url, dbname, NULL};
+    PGconn *c = PQconnectdbParams(keys, vals, 1);
+    if (PQstatus(c) != CONNECTION_OK) {
+        fprintf(stderr, "connect %s: %s", dbname, PQerrorMessage(c));
+        exit(1);
+    }
+    return c;
+}
+
+static PGconn *app(void) { return connect_db("samsa"); }
+
+static void x(PGconn *c, const char *sql)
+{
+    PGresult *r = PQexec(c, sql);
+    if (PQresultStatus(r) != PGRES_COMMAND_OK && PQresultStatus(r) != PGRES_TUPLES_OK) {
+        fprintf(stderr, "sql failed: %s: %s", sql, PQerrorMessage(c));
+        exit(1);
+    }
+    PQclear(r);
+}
+
+/* The first column of the first row as an integer (-1: NULL, -999: none). */
+static int64_t q1(PGconn *c, const char *sql)
+{
+    PGresult *r = PQexec(c, sql);
+    int64_t v = -999;
+    if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+        fprintf(stderr, "query failed: %s: %s", sql, PQerrorMessage(c));
+        exit(1);
+    }
+    if (PQntuples(r) > 0)
+        v = PQgetisnull(r, 0, 0) ? -1 : strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+    PQclear(r);
+    return v;
+}
+
+static int64_t enqueue(PGconn *c, const char *topic, const char *key, const char *payload)
+{
+    samsa_event ev = {.topic = topic, .key = key, .payload = payload,
+                      .payload_len = payload ? strlen(payload) : 0};
+    char err[512];
+    x(c, "BEGIN");
+    int rc = samsa_outbox_enqueue_pg(c, &ev, NULL, err, sizeof err);
+    if (rc)
+        fprintf(stderr, "enqueue: %s\n", err);
+    REQUIRE(rc == 0);
+    int64_t id = q1(c, "SELECT currval('samsa_outbox_id_seq')");
+    x(c, "COMMIT");
+    return id;
+}
+
+static sm_store *store_open(void)
+{
+    sm_store *s = NULL;
+    char err[512];
+    if (sm_store_open(&s, pg_url, err, sizeof err) != SM_OK) {
+        fprintf(stderr, "store open: %s\n", err);
+        exit(1);
+    }
+    return s;
+}
+
+/* ---- migrations ---------------------------------------------------------------- */
+
+typedef struct mig_arg {
+    pthread_barrier_t *bar;
+    int rc;
+    char err[512];
+} mig_arg;
+
+static void *migrate_thread(void *p)
+{
+    mig_arg *a = p;
+    PGconn *c = connect_db("samsa_mig");
+    pthread_barrier_wait(a->bar);
+    a->rc = samsa_schema_apply_pg(c, a->err, sizeof a->err);
+    PQfinish(c);
+    return NULL;
+}
+
+static void test_migrations(void)
+{
+    TEST_SECTION("migrations: fresh, again, inside a transaction refused, concurrent");
+    PGconn *c = app();
+    char err[512];
+    int v = -1;
+    CHECK(samsa_schema_version_pg(c, &v, err, sizeof err) == 0 && v == 0);
+    CHECK(samsa_schema_apply_pg(c, err, sizeof err) == 0);
+    CHECK(samsa_schema_version_pg(c, &v, err, sizeof err) == 0 && v == SAMSA_SCHEMA_VERSION);
+    CHECK(samsa_schema_apply_pg(c, err, sizeof err) == 0);
+    CHECK_EQ_I64(q1(c, "SELECT count(*) FROM samsa_schema_version"), SAMSA_SCHEMA_VERSION);
+    x(c, "BEGIN");
+    CHECK(samsa_schema_apply_pg(c, err, sizeof err) == SAMSA_EINVAL);
+    x(c, "ROLLBACK");
+    sm_store *s = store_open();
+    CHECK(sm_store_is_pg(s));
+    CHECK(sm_store_migrate(s, err, sizeof err) == SM_OK);
+    CHECK(sm_store_schema_version(s, &v, err, sizeof err) == SM_OK && v == SAMSA_SCHEMA_VERSION);
+    CHECK(sm_store_wait_fd(s) >= 0);
+    sm_store_close(s);
+
+    /* six processes' worth of migrators on an empty database at once */
+    x(c, "CREATE DATABASE samsa_mig");
+    enum { N = 6 };
+    pthread_barrier_t bar;
+    pthread_barrier_init(&bar, NULL, N);
+    pthread_t th[N];
+    mig_arg args[N];
+    for (int i = 0; i < N; i++) {
+        args[i] = (mig_arg){.bar = &bar};
+        pthread_create(&th[i], NULL, migrate_thread, &args[i]);
+    }
+    int ok = 0;
+    for (int i = 0; i < N; i++) {
+        pthread_join(th[i], NULL);
+        if (args[i].rc == 0)
+            ok++;
+        else
+            fprintf(stderr, "concurrent migrate: %s\n", args[i].err);
+    }
+    pthread_barrier_destroy(&bar);
+    CHECK(ok == N);
+    PGconn *m = connect_db("samsa_mig");
+    CHECK_EQ_I64(q1(m, "SELECT count(*) FROM samsa_schema_version"), SAMSA_SCHEMA_VERSION);
+    CHECK_EQ_I64(q1(m, "SELECT count(*) FROM pg_trigger WHERE tgname = 'samsa_outbox_wake'"), 1);
+    PQfinish(m);
+    x(c, "DROP DATABASE samsa_mig");
+    PQfinish(c);
+}
+
+/* ---- enqueue ------------------------------------------------------------------- */
+
+static void test_enqueue(void)
+{
+    TEST_SECTION("enqueue: defaults, binary payload, rollback, bad input, lost prepared statement");
+    PGconn *c = app();
+    char err[512], id[SAMSA_EVENT_ID_SIZE], sql[1024];
+    const uint8_t bin[6] = {0, 1, 0xff, 0, '\\', 7};
+    samsa_event ev = {.topic = "orders", .key = "order-1", .payload = bin, .payload_len = 6,
+                      .type = "order.created", .headers_json = "{\"trace\": \"t1\"}"};
+    x(c, "BEGIN");
+    CHECK(samsa_outbox_enqueue_pg(c, &ev, id, err, sizeof err) == 0);
+    x(c, "COMMIT");
+    snprintf(sql, sizeof sql,
+             "SELECT count(*) FROM samsa_outbox WHERE event_id = '%s'"
+             " AND event_id::text ~ '^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-'"
+             " AND topic = 'orders' AND key = 'order-1' AND type = 'order.created'"
+             " AND payload = '\\x0001ff005c07'::bytea AND headers = '{\"trace\":\"t1\"}'"
+             " AND status = 'INIT' AND attempts = 0 AND last_error IS NULL"
+             " AND kafka_partition IS NULL AND kafka_offset IS NULL AND published_at IS NULL"
+             " AND created_at > now() - interval '1 minute'"
+             " AND next_attempt_at <= now() AND slot = hashtext('order-1') & 63",
+             id);
+    CHECK_EQ_I64(q1(c, sql), 1);
+
+    samsa_event ev2 = {.topic = "orders", .event_id = "5A1D7C9E-0B3F-4D2A-9C8E-1F2A3B4C5D6E"};
+    x(c, "BEGIN");
+    CHECK(samsa_outbox_enqueue_pg(c, &ev2, id, err, sizeof err) == 0);
+    x(c, "COMMIT");
+    CHECK(!strcmp(id, "5a1d7c9e-0b3f-4d2a-9c8e-1f2a3b4c5d6e"));
+    CHECK_EQ_I64(q1(c, "SELECT count(*) FROM samsa_outbox WHERE event_id ="
+                       " '5a1d7c9e-0b3f-4d2a-9c8e-1f2a3b4c5d6e' AND key IS NULL AND slot = 0"
+                       " AND payload = ''::bytea"),
+                 1);
+
+    int64_t n0 = q1(c, "SELECT count(*) FROM samsa_outbox");
+    x(c, "BEGIN");
+    CHECK(samsa_outbox_enqueue_pg(c, &ev, NULL, err, sizeof err) == 0);
+    x(c, "ROLLBACK");
+    CHECK_EQ_I64(q1(c, "SELECT count(*) FROM samsa_outbox"), n0);
+
+    CHECK(samsa_outbox_enqueue_pg(c, &ev, NULL, err, sizeof err) == SAMSA_EINVAL);
+    CHECK(strstr(err, "not inside a transaction") != NULL);
+    CHECK(strstr(err, "postgresql://samsa@127.0.0.1:") != NULL);
+    x(c, "BEGIN");
+    samsa_event bad = ev;
+    bad.headers_json = "{\"a\": tru}";
+    CHECK(samsa_outbox_enqueue_pg(c, &bad, NULL, err, sizeof err) == SAMSA_EINVAL);
+    CHECK(strstr(err, "headers: invalid JSON") != NULL);
+    bad.headers_json = "\"s\"";
+    CHECK(samsa_outbox_enqueue_pg(c, &bad, NULL, err, sizeof err) == SAMSA_EINVAL);
+    bad = ev;
+    bad.topic = "";
+    CHECK(samsa_outbox_enqueue_pg(c, &bad, NULL, err, sizeof err) == SAMSA_EINVAL);
+    bad = ev;
+    bad.event_id = "5a1d7c9e0b3f4d2a9c8e1f2a3b4c5d6e";
+    CHECK(samsa_outbox_enqueue_pg(c, &bad, NULL, err, sizeof err) == SAMSA_EINVAL);
+    /* rejected input did not spoil the transaction */
+    CHECK(samsa_outbox_enqueue_pg(c, &ev, NULL, err, sizeof err) == 0);
+    x(c, "ROLLBACK");
+    CHECK_EQ_I64(q1(c, "SELECT count(*) FROM samsa_outbox"), n0);
+
+    /* a database error fails the caller's transaction, named */
+    samsa_event dup = ev2; /* same event id is fine (not unique), but a bad key encoding is not */
+    const char badutf8[] = {'k', (char)0xff, 0};
+    dup.key = badutf8;
+    x(c, "BEGIN");
+    CHECK(samsa_outbox_enqueue_pg(c, &dup, NULL, err, sizeof err) == SAMSA_ERR);
+    CHECK(strstr(err, ": enqueue: ERROR 22021") != NULL);
+    CHECK(samsa_outbox_enqueue_pg(c, &ev, NULL, err, sizeof err) == SAMSA_EINVAL);
+    CHECK(strstr(err, "already failed") != NULL);
+    x(c, "ROLLBACK");
+
+    /* the prepared statement dropped behind the library's back: one failure
+     * that says so, then it works again */
+    x(c, "DEALLOCATE ALL");
+    x(c, "BEGIN");
+    CHECK(samsa_outbox_enqueue_pg(c, &ev, NULL, err, sizeof err) == SAMSA_ERR);
+    CHECK(strstr(err, "prepared statement is gone") != NULL);
+    x(c, "ROLLBACK");
+    x(c, "BEGIN");
+    CHECK(samsa_outbox_enqueue_pg(c, &ev, NULL, err, sizeof err) == 0);
+    x(c, "COMMIT");
+    /* PQreset: a new session, prepared again without a failure */
+    PQreset(c);
+    REQUIRE(PQstatus(c) == CONNECTION_OK);
+    x(c, "BEGIN");
+    CHECK(samsa_outbox_enqueue_pg(c, &ev, NULL, err, sizeof err) == 0);
+    x(c, "COMMIT");
+    CHECK_EQ_I64(q1(c, "SELECT count(*) FROM samsa_outbox"), n0 + 2);
+    x(c, "TRUNCATE samsa_outbox");
+    PQfinish(c);
+}
+
+/* ---- claim ------------------------------------------------------------------------ */
+
+typedef struct skip_ctx {
+    const char *held_key;
+    int64_t inflight[16];
+    int ninflight;
+    int calls;
+} skip_ctx;
+
+static bool skip_fn(int64_t id, const char *key, void *arg)
+{
+    skip_ctx *c = arg;
+    c->calls++;
+    if (c->held_key && key && !strcmp(key, c->held_key))
+        return true;
+    for (int i = 0; i < c->ninflight; i++)
+        if (c->inflight[i] == id)
+            return true;
+    return false;
+}
+
+static void test_claim(void)
+{
+    TEST_SECTION("claim: a lower id committed later is claimed; skip() pages past held rows");
+    PGconn *a = app(), *b = app();
+    sm_store *s = store_open();
+    char err[512];
+    sm_row *rows = NULL;
+    int n = -1;
+    uint64_t owned = 0;
+    /* no balance yet: the store owns nothing and claims nothing */
+    enqueue(b, "t", "k0", "p");
+    CHECK(sm_store_owned(s) == 0);
+    CHECK(sm_store_claim(s, ~(uint64_t)0, 10, NULL, NULL, &rows, &n, err, sizeof err) == SM_OK);
+    CHECK(n == 0);
+    CHECK(sm_store_balance(s, "relay-a", &owned, err, sizeof err) == SM_OK);
+    CHECK(owned == ~(uint64_t)0);
+    CHECK(sm_store_claim(s, owned, 10, NULL, NULL, &rows, &n, err, sizeof err) == SM_OK);
+    CHECK(n == 1);
+    sm_rows_free(rows, n);
+    x(a, "TRUNCATE samsa_outbox");
+
+    /* a takes id 1 first, b takes id 2 and commits first */
+    samsa_event ev = {.topic = "t", .key = "k1", .payload = "one", .payload_len = 3};
+    x(a, "BEGIN");
+    CHECK(samsa_outbox_enqueue_pg(a, &ev, NULL, err, sizeof err) == 0);
+    int64_t id1 = q1(a, "SELECT currval('samsa_outbox_id_seq')");
+    int64_t id2 = enqueue(b, "t", "k2", "two");
+    CHECK(id1 < id2);
+    CHECK(sm_store_claim(s, owned, 10, NULL, NULL, &rows, &n, err, sizeof err) == SM_OK);
+    CHECK(n == 1 && rows[0].id == id2 && rows[0].payload_len == 3);
+    if (n == 1) {
+        CHECK(!memcmp(rows[0].payload, "two", 3) && !strcmp(rows[0].key, "k2"));
+        CHECK(rows[0].key_len == 2 && rows[0].type == NULL && rows[0].headers_json == NULL);
+        CHECK(rows[0].created_at_ms > sm_wall_ms() - 60000 &&
+              rows[0].created_at_ms <= sm_wall_ms() + 1000);
+        CHECK(strlen(rows[0].event_id) == 36 && !strcmp(rows[0].topic, "t"));
+    }
+    sm_rows_free(rows, n);
+    x(a, "COMMIT");
+    skip_ctx sc = {.inflight = {id2}, .ninflight = 1};
+    CHECK(sm_store_claim(s, owned, 10, skip_fn, &sc, &rows, &n, err, sizeof err) == SM_OK);
+    CHECK(n == 1 && rows[0].id == id1);
+    sm_rows_free(rows, n);
+    x(a, "TRUNCATE samsa_outbox");
+
+    /* 1000 rows of a held key lead; the eligible ones behind still come */
+    x(a, "INSERT INTO samsa_outbox (topic, key, payload)"
+         " SELECT 't', 'held', 'h' FROM generate_series(1, 1000)");
+    x(a, "INSERT INTO samsa_outbox (topic, key, payload, headers, type) VALUES"
+         " ('t', 'a', '1', '{\"x\": \"y\"}', 'ty'), ('t', NULL, '2', NULL, NULL),"
+         " ('t', 'b', NULL, NULL, NULL), ('t', 'c', '4', NULL, NULL)");
+    skip_ctx held = {.held_key = "held"};
+    CHECK(sm_store_claim(s, owned, 3, skip_fn, &held, &rows, &n, err, sizeof err) == SM_OK);
+    CHECK(n == 3);
+    if (n == 3) {
+        CHECK(rows[0].id < rows[1].id && rows[1].id < rows[2].id);
+        CHECK(!strcmp(rows[0].key, "a") && !strcmp(rows[0].headers_json, "{\"x\": \"y\"}"));
+        CHECK(!strcmp(rows[0].type, "ty"));
+        CHECK(rows[1].key == NULL && rows[1].key_len == -1 && rows[1].slot == 0);
+        CHECK(rows[2].payload == NULL && rows[2].payload_len == -1);
+        int64_t want = q1(a, "SELECT hashtext('a') & 63");
+        CHECK(rows[0].slot == want);
+    }
+    CHECK(held.calls == 1003);
+    sm_rows_free(rows, n);
+
+    /* slots: only rows of the slots passed in */
+    int64_t slot_a = q1(a, "SELECT hashtext('a') & 63");
+    CHECK(sm_store_claim(s, (uint64_t)1 << slot_a, 10, skip_fn, &held, &rows, &n, err,
+                         sizeof err) == SM_OK);
+    CHECK(n >= 1);
+    for (int i = 0; i < n; i++)
+        CHECK(rows[i].slot == slot_a);
+    sm_rows_free(rows, n);
+    /* not yet due */
+    x(a, "UPDATE samsa_outbox SET next_attempt_at = now() + interval '1 hour'");
+    CHECK(sm_store_claim(s, owned, 10, NULL, NULL, &rows, &n, err, sizeof err) == SM_OK);
+    CHECK(n == 0);
+    x(a, "TRUNCATE samsa_outbox");
+    sm_store_close(s);
+    PQfinish(a);
+    PQfinish(b);
+}
+
+/* ---- marks ------------------------------------------------------------------------ */
+
+static void test_marks(void)
+{
+    TEST_SECTION("mark published in one batch, retry, dead, complete, partitions, stats");
+    PGconn *c = app();
+    sm_store *s = store_open();
+    char err[512], sql[512];
+    uint64_t owned;
+    CHECK(sm_store_balance(s, "relay-a", &owned, err, sizeof err) == SM_OK);
+    x(c, "INSERT INTO samsa_outbox (topic, key, payload)"
+         " SELECT CASE WHEN i <= 1500 THEN 'alpha' ELSE 'beta' END, 'k' || (i % 50), 'v'"
+         " FROM generate_series(1, 2000) i");
+    int64_t first = q1(c, "SELECT min(id) FROM samsa_outbox");
+    enum { N = 2000 };
+    static sm_published pub[N];
+    int64_t now = sm_wall_ms();
+    for (int i = 0; i < N; i++)
+        pub[i] = (sm_published){first + i, i < 1500 ? i % 3 : 7, i, now - i};
+    CHECK(sm_store_mark_published(s, pub, N - 2, err, sizeof err) == SM_OK);
+    CHECK_EQ_I64(q1(c, "SELECT count(*) FROM samsa_outbox WHERE status = 'PUBLISHED'"), N - 2);
+    snprintf(sql, sizeof sql,
+             "SELECT count(*) FROM samsa_outbox WHERE status = 'PUBLISHED' AND kafka_offset ="
+             " id - %lld AND (extract(epoch FROM published_at) * 1000)::int8 = %lld - (id - %lld)",
+             (long long)first, (long long)now, (long long)first);
+    CHECK_EQ_I64(q1(c, sql), N - 2);
+
+    sm_tp *tps = NULL;
+    int ntp = 0;
+    CHECK(sm_store_published_partitions(s, &tps, &ntp, err, sizeof err) == SM_OK);
+    CHECK(ntp == 4);
+    if (ntp == 4) {
+        CHECK(!strcmp(tps[0].topic, "alpha") && tps[0].partition == 0);
+        CHECK(!strcmp(tps[2].topic, "alpha") && tps[2].partition == 2);
+        CHECK(!strcmp(tps[3].topic, "beta") && tps[3].partition == 7);
+    }
+    sm_tps_free(tps, ntp);
+
+    int64_t changed = -1;
+    /* alpha/0 holds offsets 0, 3, 6, ...: below 9 are 0, 3, 6 */
+    CHECK(sm_store_complete(s, "alpha", 0, 9, &changed, err, sizeof err) == SM_OK);
+    CHECK(changed == 3);
+    CHECK(sm_store_complete(s, "alpha", 0, 9, &changed, err, sizeof err) == SM_OK);
+    CHECK(changed == 0);
+    CHECK(sm_store_complete(s, "beta", 7, 100000, &changed, err, sizeof err) == SM_OK);
+    CHECK(changed == 498);
+    CHECK_EQ_I64(q1(c, "SELECT count(*) FROM samsa_outbox WHERE status = 'COMPLETE'"), 501);
+
+    int64_t r1 = first + N - 2, r2 = first + N - 1;
+    CHECK(sm_store_mark_retry(s, r1, 1, now + 3600000, "broker down", err, sizeof err) == SM_OK);
+    snprintf(sql, sizeof sql,
+             "SELECT attempts FROM samsa_outbox WHERE id = %lld AND status = 'INIT'"
+             " AND last_error = 'broker down' AND next_attempt_at > now() + interval '59 min'",
+             (long long)r1);
+    CHECK_EQ_I64(q1(c, sql), 1);
+    sm_row *rows;
+    int n;
+    CHECK(sm_store_claim(s, owned, 10, NULL, NULL, &rows, &n, err, sizeof err) == SM_OK);
+    CHECK(n == 1 && rows[0].id == r2);
+    sm_rows_free(rows, n);
+    CHECK(sm_store_mark_retry(s, r1, 2, now - 1, "again", err, sizeof err) == SM_OK);
+    CHECK(sm_store_claim(s, owned, 10, NULL, NULL, &rows, &n, err, sizeof err) == SM_OK);
+    CHECK(n == 2 && rows[0].id == r1 && rows[0].attempts == 2);
+    sm_rows_free(rows, n);
+    CHECK(sm_store_mark_dead(s, r1, 3, "message too large; dead letter at alpha.dlq/0@5", err,
+                             sizeof err) == SM_OK);
+    snprintf(sql, sizeof sql,
+             "SELECT attempts FROM samsa_outbox WHERE id = %lld AND status = 'DEAD'"
+             " AND last_error LIKE 'message too large%%'",
+             (long long)r1);
+    CHECK_EQ_I64(q1(c, sql), 3);
+    CHECK(sm_store_mark_retry(s, r1, 9, now, "late", err, sizeof err) == SM_OK);
+    CHECK_EQ_I64(q1(c, sql), 3);
+    /* a PUBLISHED row is not marked DEAD by a late report */
+    CHECK(sm_store_mark_dead(s, first + 1, 9, "late", err, sizeof err) == SM_OK);
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM samsa_outbox WHERE id = %lld AND status ="
+             " 'PUBLISHED'", (long long)first + 1);
+    CHECK_EQ_I64(q1(c, sql), 1);
+
+    sm_store_stats st;
+    CHECK(sm_store_stats_get(s, &st, err, sizeof err) == SM_OK);
+    CHECK(st.init == 1 && st.published == N - 2 - 501 && st.complete == 501 && st.dead == 1);
+    CHECK(st.oldest_init_age_ms >= 0 && st.oldest_init_age_ms < 60000);
+    x(c, "TRUNCATE samsa_outbox");
+    CHECK(sm_store_stats_get(s, &st, err, sizeof err) == SM_OK);
+    CHECK(st.init == 0 && st.published == 0 && st.oldest_init_age_ms == -1);
+    sm_store_close(s);
+    PQfinish(c);
+}
+
+static void test_holds(void)
+{
+    TEST_SECTION("holds in the database: a waiting retry or (if set) a DEAD row holds its key");
+    PGconn *c = app();
+    sm_store *s = store_open();
+    char err[512];
+    sm_row *rows;
+    int n;
+    uint64_t owned;
+    CHECK(sm_store_balance(s, "relay-a", &owned, err, sizeof err) == SM_OK);
+    int64_t a1 = enqueue(c, "t", "a", "1"), b1 = enqueue(c, "t", "b", "1");
+    int64_t a2 = enqueue(c, "t", "a", "2"), n1 = enqueue(c, "t", NULL, "1");
+    int64_t a3 = enqueue(c, "t", "a", "3"), n2 = enqueue(c, "t", NULL, "2");
+    int64_t now = sm_wall_ms();
+    CHECK(sm_store_mark_retry(s, a1, 1, now + 3600000, "down", err, sizeof err) == SM_OK);
+    CHECK(sm_store_claim(s, owned, 10, NULL, NULL, &rows, &n, err, sizeof err) == SM_OK);
+    CHECK(n == 3 && rows[0].id == b1 && rows[1].id == n1 && rows[2].id == n2);
+    sm_rows_free(rows, n);
+    CHECK(sm_store_mark_retry(s, a1, 1, now - 1, "down", err, sizeof err) == SM_OK);
+    CHECK(sm_store_claim(s, owned, 10, NULL, NULL, &rows, &n, err, sizeof err) == SM_OK);
+    CHECK(n == 6 && rows[0].id == a1 && rows[2].id == a2 && rows[4].id == a3);
+    sm_rows_free(rows, n);
+    CHECK(sm_store_mark_dead(s, a1, 2, "gave up", err, sizeof err) == SM_OK);
+    CHECK(sm_store_claim(s, owned, 10, NULL, NULL, &rows, &n, err, sizeof err) == SM_OK);
+    CHECK(n == 5 && rows[1].id == a2);
+    sm_rows_free(rows, n);
+    sm_store_set_dead_holds_key(s, true);
+    CHECK(sm_store_claim(s, owned, 10, NULL, NULL, &rows, &n, err, sizeof err) == SM_OK);
+    CHECK(n == 3 && rows[0].id == b1);
+    sm_rows_free(rows, n);
+    x(c, "UPDATE samsa_outbox SET status = 'INIT', attempts = 0 WHERE status = 'DEAD'");
+    CHECK(sm_store_claim(s, owned, 10, NULL, NULL, &rows, &n, err, sizeof err) == SM_OK);
+    CHECK(n == 6 && rows[0].id == a1);
+    sm_rows_free(rows, n);
+    /* the probe goes through the small index of failed rows */
+    PGresult *r = PQexec(c, "EXPLAIN SELECT 1 FROM samsa_outbox e WHERE e.key = 'a' AND e.id < 5"
+                            " AND (e.status = 'DEAD' OR (e.status = 'INIT' AND e.attempts > 0))");
+    bool uses = false;
+    for (int i = 0; i < PQntuples(r); i++)
+        uses = uses || strstr(PQgetvalue(r, i, 0), "samsa_outbox_held") != NULL;
+    PQclear(r);
+    CHECK(uses);
+    x(c, "TRUNCATE samsa_outbox");
+    sm_store_close(s);
+    PQfinish(c);
+}
+
+static void test_requeue_cleanup(void)
+{
+    TEST_SECTION("requeue stale, cleanup: delete and archive in batches, by age");
+    PGconn *c = app();
+    sm_store *s = store_open();
+    char err[512];
+    /* 25000 COMPLETE and 3 PUBLISHED published 10 minutes ago, 2 PUBLISHED
+     * now, 1 INIT */
+    x(c, "INSERT INTO samsa_outbox (topic, key, payload, status, kafka_partition, kafka_offset,"
+         " published_at) SELECT 't', 'k', 'v', 'COMPLETE', 0, i, now() - interval '10 min'"
+         " FROM generate_series(1, 25000) i");
+    x(c, "INSERT INTO samsa_outbox (topic, key, payload, status, kafka_partition, kafka_offset,"
+         " published_at) VALUES"
+         " ('t', 'k', 'v', 'PUBLISHED', 0, 1, now() - interval '10 min'),"
+         " ('t', 'k', 'v', 'PUBLISHED', 0, 2, now() - interval '10 min'),"
+         " ('t', 'k', 'v', 'PUBLISHED', 0, 3, now() - interval '10 min'),"
+         " ('t', 'k', 'v', 'PUBLISHED', 0, 4, now()), ('t', 'k', 'v', 'PUBLISHED', 0, 5, now())");
+    x(c, "INSERT INTO samsa_outbox (topic, key, payload) VALUES ('t', 'k', 'v')");
+    int64_t changed = -1;
+    CHECK(sm_store_requeue_stale(s, 60000, &changed, err, sizeof err) == SM_OK && changed == 3);
+    CHECK_EQ_I64(q1(c, "SELECT count(*) FROM samsa_outbox WHERE status = 'INIT'"
+                       " AND next_attempt_at <= now()"),
+                 4);
+    x(c, "UPDATE samsa_outbox SET status = 'PUBLISHED' WHERE status = 'INIT'"
+         " AND kafka_offset IS NOT NULL");
+    int64_t removed = -1;
+    CHECK(sm_store_cleanup(s, 60000, false, false, &removed, err, sizeof err) == SM_OK);
+    CHECK(removed == 25000);
+    CHECK(sm_store_cleanup(s, 60000, true, true, &removed, err, sizeof err) == SM_OK);
+    CHECK(removed == 3);
+    CHECK_EQ_I64(q1(c, "SELECT count(*) FROM samsa_outbox_archive WHERE status = 'PUBLISHED'"
+                       " AND payload = 'v' AND archived_at > now() - interval '1 min'"),
+                 3);
+    CHECK_EQ_I64(q1(c, "SELECT count(*) FROM samsa_outbox"), 3);
+    CHECK(sm_store_cleanup(s, 0, true, true, &removed, err, sizeof err) == SM_OK);
+    CHECK(removed == 2);
+    CHECK_EQ_I64(q1(c, "SELECT count(*) FROM samsa_outbox WHERE status = 'INIT'"), 1);
+    x(c, "TRUNCATE samsa_outbox, samsa_outbox_archive");
+    sm_store_close(s);
+    PQfinish(c);
+}
+
+/* Backends exit a moment after PQfinish: wait for their locks to go. */
+static bool no_advisory_locks(PGconn *c)
+{
+    for (int i = 0; i < 100; i++) {
+        if (q1(c, "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'") == 0)
+            return true;
+        usleep(20000);
+    }
+    return false;
+}
+
+/* ---- wake-up ---------------------------------------------------------------------- */
+
+/* Notifications a plain listener connection has received so far. */
+static int heard(PGconn *l)
+{
+    int n = 0;
+    usleep(50000);
+    PQconsumeInput(l);
+    PGnotify *nt;
+    while ((nt = PQnotifies(l)) != NULL) {
+        n++;
+        PQfreemem(nt);
+    }
+    return n;
+}
+
+static void test_wait(void)
+{
+    TEST_SECTION("wait: NOTIFY only while a relay waits, arming covers open transactions");
+    PGconn *c = app(), *l = app(), *open_txn = app();
+    x(l, "LISTEN samsa_outbox");
+    sm_store *s = store_open();
+    char err[512];
+    uint64_t owned;
+    sm_row *rows;
+    int n;
+    CHECK(sm_store_balance(s, "relay-a", &owned, err, sizeof err) == SM_OK);
+
+    /* nobody waits: inserts do not notify (no commit serialization) */
+    enqueue(c, "t", "k", "v");
+    CHECK_EQ_I64(heard(l), 0);
+    /* the relay arms: SM_OK at once (claim again), then inserts notify */
+    CHECK(sm_store_wait(s, 0, err, sizeof err) == SM_OK);
+    CHECK(sm_store_claim(s, owned, 10, NULL, NULL, &rows, &n, err, sizeof err) == SM_OK);
+    CHECK(n == 1); /* the row from before arming; this claim disarms */
+    sm_published p = {rows[0].id, 0, 0, sm_wall_ms()};
+    CHECK(sm_store_mark_published(s, &p, 1, err, sizeof err) == SM_OK);
+    sm_rows_free(rows, n);
+    enqueue(c, "t", "k", "v");
+    CHECK_EQ_I64(heard(l), 0); /* disarmed by the claim that returned rows */
+    CHECK(sm_store_wait(s, 0, err, sizeof err) == SM_OK); /* arms */
+    CHECK(sm_store_claim(s, owned, 10, NULL, NULL, &rows, &n, err, sizeof err) == SM_OK);
+    CHECK(n == 1);
+    p.id = rows[0].id;
+    CHECK(sm_store_mark_published(s, &p, 1, err, sizeof err) == SM_OK);
+    sm_rows_free(rows, n);
+    CHECK(sm_store_wait(s, 0, err, sizeof err) == SM_OK); /* arms again */
+    CHECK(sm_store_claim(s, owned, 10, NULL, NULL, &rows, &n, err, sizeof err) == SM_OK);
+    CHECK(n == 0); /* nothing: stays armed */
+    int64_t t0 = sm_mono_ms();
+    CHECK(sm_store_wait(s, 200, err, sizeof err) == SM_AGAIN);
+    int64_t took = sm_mono_ms() - t0;
+    CHECK(took >= 190 && took < 1500);
+    enqueue(c, "t", "k", "v");
+    CHECK_EQ_I64(heard(l), 1);
+    t0 = sm_mono_ms();
+    CHECK(sm_store_wait(s, 5000, err, sizeof err) == SM_OK);
+    CHECK(sm_mono_ms() - t0 < 1000);
+    CHECK(sm_store_claim(s, owned, 10, NULL, NULL, &rows, &n, err, sizeof err) == SM_OK);
+    CHECK(n == 1);
+    p.id = rows[0].id;
+    CHECK(sm_store_mark_published(s, &p, 1, err, sizeof err) == SM_OK);
+    sm_rows_free(rows, n);
+
+    /* a transaction that inserted without notifying is still open: arming
+     * queues behind it; meanwhile other commits notify; when it commits, the
+     * lock is granted and wait says so */
+    samsa_event ev = {.topic = "t", .key = "late", .payload = "x", .payload_len = 1};
+    x(open_txn, "BEGIN");
+    CHECK(samsa_outbox_enqueue_pg(open_txn, &ev, NULL, err, sizeof err) == 0);
+    CHECK(sm_store_wait(s, 0, err, sizeof err) == SM_AGAIN); /* queued, not armed */
+    CHECK(sm_store_wait(s, 100, err, sizeof err) == SM_AGAIN);
+    enqueue(c, "t", "other", "v");
+    CHECK_EQ_I64(heard(l), 1); /* behind a queued request, commits notify */
+    CHECK(sm_store_wait(s, 1000, err, sizeof err) == SM_OK);
+    CHECK(sm_store_claim(s, owned, 10, NULL, NULL, &rows, &n, err, sizeof err) == SM_OK);
+    CHECK(n == 1 && !strcmp(rows[0].key, "other"));
+    p.id = rows[0].id;
+    CHECK(sm_store_mark_published(s, &p, 1, err, sizeof err) == SM_OK);
+    sm_rows_free(rows, n); /* rows: disarmed (the queued request cancelled) */
+    CHECK(sm_store_wait(s, 0, err, sizeof err) == SM_AGAIN); /* queued again */
+    t0 = sm_mono_ms();
+    x(open_txn, "COMMIT");
+    CHECK(sm_store_wait(s, 5000, err, sizeof err) == SM_OK);
+    CHECK(sm_mono_ms() - t0 < 1000);
+    CHECK(sm_store_claim(s, owned, 10, NULL, NULL, &rows, &n, err, sizeof err) == SM_OK);
+    CHECK(n == 1 && !strcmp(rows[0].key, "late"));
+    sm_rows_free(rows, n);
+    (void)heard(l);
+
+    /* armed, a NOTIFY wakes it (a late notification may come first: wait
+     * returns SM_OK for it without arming, then arms on the next call) */
+    bool armed = false;
+    for (int i = 0; i < 10 && !armed; i++) {
+        CHECK(sm_store_wait(s, 0, err, sizeof err) == SM_OK);
+        armed = q1(c, "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'"
+                      " AND objid = 101 AND mode = 'ExclusiveLock' AND granted") == 1;
+    }
+    CHECK(armed);
+    enqueue(c, "t", "k", "v");
+    CHECK_EQ_I64(heard(l), 1);
+    CHECK(sm_store_wait(s, 0, err, sizeof err) == SM_OK);
+    x(c, "TRUNCATE samsa_outbox");
+    sm_store_close(s);
+    CHECK(no_advisory_locks(c));
+    /* a closed relay no longer holds the wake lock: inserts stop notifying */
+    enqueue(c, "t", "k", "v");
+    CHECK_EQ_I64(heard(l), 0);
+    x(c, "TRUNCATE samsa_outbox");
+    PQfinish(open_txn);
+    PQfinish(l);
+    PQfinish(c);
+}
+
+/* ---- balancing ---------------------------------------------------------------------- */
+
+static void test_balance(void)
+{
+    TEST_SECTION("balance: two relays split the slots, hand over gracefully, take over");
+    PGconn *c = app();
+    char err[512];
+    sm_store *a = store_open(), *b = store_open();
+    uint64_t oa = 0, ob = 0;
+    CHECK(sm_store_balance(a, "relay-a", &oa, err, sizeof err) == SM_OK);
+    CHECK(oa == ~(uint64_t)0);
+    CHECK(sm_store_balance(b, "relay-b", &ob, err, sizeof err) == SM_OK);
+    CHECK(ob == 0); /* everything is a's until a gives some up */
+    CHECK(sm_store_balance(a, "relay-a", &oa, err, sizeof err) == SM_OK);
+    CHECK(__builtin_popcountll(oa) == 32);
+    CHECK(sm_store_balance(b, "relay-b", &ob, err, sizeof err) == SM_OK);
+    CHECK(__builtin_popcountll(ob) == 32 && (oa & ob) == 0 && (oa | ob) == ~(uint64_t)0);
+    CHECK(sm_store_balance(a, "relay-a", &oa, err, sizeof err) == SM_OK);
+    CHECK(__builtin_popcountll(oa) == 32);
+    CHECK_EQ_I64(q1(c, "SELECT count(*) FROM samsa_relay_heartbeat"), 2);
+    CHECK_EQ_I64(q1(c, "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'"
+                       " AND classid = 1396788563 AND objid < 64 AND granted"),
+                 64);
+
+    /* each claims only rows of its own slots */
+    x(c, "INSERT INTO samsa_outbox (topic, key, payload) SELECT 't', 'key-' || i, 'v'"
+         " FROM generate_series(1, 400) i");
+    sm_row *rows;
+    int n, total = 0;
+    bool own = true;
+    CHECK(sm_store_claim(a, oa, 1000, NULL, NULL, &rows, &n, err, sizeof err) == SM_OK);
+    for (int i = 0; i < n; i++)
+        own = own && (oa >> rows[i].slot & 1);
+    total += n;
+    sm_rows_free(rows, n);
+    CHECK(sm_store_claim(b, ob, 1000, NULL, NULL, &rows, &n, err, sizeof err) == SM_OK);
+    for (int i = 0; i < n; i++)
+        own = own && (ob >> rows[i].slot & 1);
+    total += n;
+    sm_rows_free(rows, n);
+    CHECK(own && total == 400);
+    /* passing slots it does not hold claims nothing of them */
+    CHECK(sm_store_claim(a, ob, 1000, NULL, NULL, &rows, &n, err, sizeof err) == SM_OK);
+    CHECK(n == 0);
+    x(c, "TRUNCATE samsa_outbox");
+
+    /* b leaves: a takes everything at its next balance */
+    sm_store_close(b);
+    CHECK(sm_store_balance(a, "relay-a", &oa, err, sizeof err) == SM_OK);
+    CHECK(oa == ~(uint64_t)0);
+    CHECK_EQ_I64(q1(c, "SELECT count(*) FROM samsa_relay_heartbeat"), 1);
+
+    /* a new b2: a gives up half, idle slots first, released at once */
+    sm_store *b2 = store_open();
+    CHECK(sm_store_balance(b2, "relay-b2", &ob, err, sizeof err) == SM_OK && ob == 0);
+    const uint64_t top = 0xffffffff00000000ull;
+    CHECK(sm_store_balance_busy(a, "relay-a", top, &oa, err, sizeof err) == SM_OK);
+    CHECK(oa == top);
+    CHECK(sm_store_balance(b2, "relay-b2", &ob, err, sizeof err) == SM_OK);
+    CHECK(ob == ~top);
+    /* a third relay: a must give up 10 slots, all busy: they leave a's
+     * owned set at once but stay locked until a reports them idle */
+    sm_store *c3 = store_open();
+    uint64_t oc = 0;
+    CHECK(sm_store_balance(c3, "relay-c", &oc, err, sizeof err) == SM_OK && oc == 0);
+    CHECK(sm_store_balance_busy(a, "relay-a", top, &oa, err, sizeof err) == SM_OK);
+    CHECK(__builtin_popcountll(oa) == 22 && (oa & ~top) == 0); /* ceil(64 / 3) */
+    CHECK(sm_store_owned(a) == oa);
+    CHECK(sm_store_balance(c3, "relay-c", &oc, err, sizeof err) == SM_OK);
+    CHECK(oc == 0); /* a's 10 given-up slots are busy: still locked */
+    CHECK(sm_store_balance_busy(a, "relay-a", 0, &oa, err, sizeof err) == SM_OK);
+    CHECK(sm_store_balance(b2, "relay-b2", &ob, err, sizeof err) == SM_OK);
+    CHECK(sm_store_balance(c3, "relay-c", &oc, err, sizeof err) == SM_OK);
+    CHECK(sm_store_balance(c3, "relay-c", &oc, err, sizeof err) == SM_OK);
+    CHECK(__builtin_popcountll(oa) == 22 && __builtin_popcountll(ob) == 22);
+    CHECK(__builtin_popcountll(oc) == 20);
+    CHECK((oa & ob) == 0 && (oa & oc) == 0 && (ob & oc) == 0);
+    CHECK((oa | ob | oc) == ~(uint64_t)0);
+
+    /* c3's connection dies (kill -9 of its relay looks the same to the
+     * server): the others count it out at once and take its slots */
+    x(c, "SELECT pg_terminate_backend(pid) FROM samsa_relay_heartbeat WHERE relay_id = 'relay-c'");
+    usleep(100000);
+    CHECK(sm_store_balance(a, "relay-a", &oa, err, sizeof err) == SM_OK);
+    CHECK(sm_store_balance(b2, "relay-b2", &ob, err, sizeof err) == SM_OK);
+    CHECK(__builtin_popcountll(oa) == 32 && __builtin_popcountll(ob) == 32);
+    CHECK((oa | ob) == ~(uint64_t)0);
+    /* c3 learns it on its next call: SM_EIO, named, slots gone */
+    sm_row *r3;
+    int n3;
+    int rc = sm_store_claim(c3, oc, 10, NULL, NULL, &r3, &n3, err, sizeof err);
+    CHECK(rc == SM_EIO);
+    CHECK(strstr(err, ": claim: ") && strstr(err, "connection lost") &&
+          strstr(err, "slots released"));
+    CHECK(sm_store_owned(c3) == 0);
+    /* the next call reconnects; everything is owned by a and b2 */
+    CHECK(sm_store_balance(c3, "relay-c", &oc, err, sizeof err) == SM_OK);
+    CHECK(oc == 0);
+    sm_store_close(c3);
+    sm_store_close(b2);
+    sm_store_close(a);
+    CHECK_EQ_I64(q1(c, "SELECT count(*) FROM samsa_relay_heartbeat"), 0);
+    CHECK(no_advisory_locks(c));
+    PQfinish(c);
+}
+
+static void test_lost_connection(void)
+{
+    TEST_SECTION("a lost connection: the call that sees it fails (SM_EIO), the next reconnects");
+    PGconn *c = app();
+    char err[512];
+    sm_store *s = store_open();
+    uint64_t owned;
+    CHECK(sm_store_balance(s, "relay-a", &owned, err, sizeof err) == SM_OK);
+    enqueue(c, "t", "k", "v");
+    x(c, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+         " WHERE application_name = 'samsa-relay'");
+    usleep(100000);
+    sm_row *rows;
+    int n;
+    CHECK(sm_store_claim(s, owned, 10, NULL, NULL, &rows, &n, err, sizeof err) == SM_EIO);
+    CHECK(strstr(err, "postgresql://samsa@127.0.0.1:") && strstr(err, ": claim: "));
+    CHECK(sm_store_owned(s) == 0);
+    CHECK(sm_store_claim(s, owned, 10, NULL, NULL, &rows, &n, err, sizeof err) == SM_OK);
+    CHECK(n == 0); /* reconnected, but owns nothing until it balances */
+    CHECK(sm_store_balance(s, "relay-a", &owned, err, sizeof err) == SM_OK);
+    CHECK(owned == ~(uint64_t)0);
+    CHECK(sm_store_claim(s, owned, 10, NULL, NULL, &rows, &n, err, sizeof err) == SM_OK);
+    CHECK(n == 1);
+    sm_rows_free(rows, n);
+    /* the wake connection reconnects too */
+    int rc1 = sm_store_wait(s, 0, err, sizeof err);
+    int rc2 = sm_store_wait(s, 0, err, sizeof err);
+    CHECK(rc1 == SM_EIO && rc2 == SM_OK);
+    x(c, "TRUNCATE samsa_outbox");
+    sm_store_close(s);
+    PQfinish(c);
+}
+
+/* ---- inbox, names ------------------------------------------------------------------- */
+
+static void test_inbox(void)
+{
+    TEST_SECTION("inbox: new, duplicate, rolled back leaves nothing, outside a transaction");
+    PGconn *c = app();
+    char err[512];
+    x(c, "BEGIN");
+    CHECK(samsa_inbox_begin_pg(c, "billing", "e-1", err, sizeof err) == 1);
+    x(c, "COMMIT");
+    x(c, "BEGIN");
+    CHECK(samsa_inbox_begin_pg(c, "billing", "e-1", err, sizeof err) == 0);
+    CHECK(samsa_inbox_begin_pg(c, "shipping", "e-1", err, sizeof err) == 1);
+    x(c, "COMMIT");
+    x(c, "BEGIN");
+    CHECK(samsa_inbox_begin_pg(c, "billing", "e-2", err, sizeof err) == 1);
+    x(c, "ROLLBACK");
+    x(c, "BEGIN");
+    CHECK(samsa_inbox_begin_pg(c, "billing", "e-2", err, sizeof err) == 1);
+    x(c, "ROLLBACK");
+    CHECK_EQ_I64(q1(c, "SELECT count(*) FROM samsa_inbox"), 2);
+    CHECK(samsa_inbox_begin_pg(c, "billing", "e-3", err, sizeof err) == SAMSA_EINVAL);
+    x(c, "BEGIN");
+    CHECK(samsa_inbox_begin_pg(c, "billing", "", err, sizeof err) == SAMSA_EINVAL);
+    x(c, "ROLLBACK");
+    x(c, "TRUNCATE samsa_inbox");
+    PQfinish(c);
+}
+
+static void test_names(void)
+{
+    TEST_SECTION("messages name the database without its password");
+    char url[300], err[512];
+    const char *at = strchr(pg_url, '@');
+    REQUIRE(at);
+    /* a wrong port: nothing listens on 1 */
+    snprintf(url, sizeof url, "postgresql://samsa:hunter2@127.0.0.1:1/samsa?connect_timeout=2");
+    sm_store *s = NULL;
+    CHECK(sm_store_open(&s, url, err, sizeof err) == SM_EIO && !s);
+    CHECK(strstr(err, "postgresql://samsa@127.0.0.1:1/samsa: connect:") != NULL);
+    CHECK(strstr(err, "hunter2") == NULL);
+    const char *slash = strchr(at, '/');
+    REQUIRE(slash);
+    snprintf(url, sizeof url, "postgresql://samsa:hunter2@%.*s/nosuchdb", (int)(slash - at - 1),
+             at + 1);
+    CHECK(sm_store_open(&s, url, err, sizeof err) != SM_OK && !s);
+    CHECK(strstr(err, "nosuchdb") != NULL && strstr(err, "hunter2") == NULL);
+}
+
+/* ---- throughput ----------------------------------------------------------------------- */
+
+typedef struct idset {
+    int64_t *v;
+    size_t cap; /* power of two */
+} idset;
+
+static bool idset_has(const idset *s, int64_t id)
+{
+    for (size_t i = (size_t)id * 0x9e3779b97f4a7c15ull & (s->cap - 1);; i = (i + 1) & (s->cap - 1)) {
+        if (s->v[i] == id)
+            return true;
+        if (s->v[i] == 0)
+            return false;
+    }
+}
+
+static bool skip_inflight(int64_t id, const char *key, void *arg)
+{
+    (void)key;
+    return idset_has(arg, id);
+}
+
+static void idset_add(idset *s, int64_t id)
+{
+    for (size_t i = (size_t)id * 0x9e3779b97f4a7c15ull & (s->cap - 1);; i = (i + 1) & (s->cap - 1))
+        if (s->v[i] == 0) {
+            s->v[i] = id;
+            return;
+        }
+}
+
+typedef struct batch {
+    sm_published *p;
+    int n;
+} batch;
+
+/* Claims batches of B rows with D batches in flight (their rows skipped by
+ * skip(), as the relay does), marking the oldest batch PUBLISHED in one
+ * statement once more than D are out. Returns rows per second. */
+static int64_t claim_us, mark_us;
+
+static double run_pipeline(sm_store *s, PGconn *c, int rows_total, int B, int D)
+{
+    char err[512];
+    uint64_t owned = sm_store_owned(s);
+    idset in = {calloc(1 << 18, sizeof(int64_t)), 1 << 18};
+    batch q[16];
+    int qh = 0, qn = 0, done = 0;
+    REQUIRE(in.v && D < 16);
+    int64_t t0 = sm_mono_us();
+    for (;;) {
+        sm_row *rows;
+        int n;
+        int64_t t = sm_mono_us();
+        REQUIRE(sm_store_claim(s, owned, B, skip_inflight, &in, &rows, &n, err, sizeof err) ==
+                SM_OK);
+        claim_us += sm_mono_us() - t;
+        if (n > 0) {
+            sm_published *p = malloc((size_t)n * sizeof *p);
+            REQUIRE(p);
+            for (int i = 0; i < n; i++) {
+                p[i] = (sm_published){rows[i].id, 0, rows[i].id, sm_wall_ms()};
+                idset_add(&in, rows[i].id);
+            }
+            q[(qh + qn) % 16] = (batch){p, n};
+            qn++;
+        }
+        sm_rows_free(rows, n);
+        bool popped = false;
+        while (qn > D || (n == 0 && qn > 0)) {
+            batch *o = &q[qh];
+            int64_t t1 = sm_mono_us();
+            REQUIRE(sm_store_mark_published(s, o->p, o->n, err, sizeof err) == SM_OK);
+            mark_us += sm_mono_us() - t1;
+            done += o->n;
+            free(o->p);
+            qh = (qh + 1) % 16;
+            qn--;
+            popped = true;
+        }
+        if (popped) {
+            memset(in.v, 0, in.cap * sizeof(int64_t));
+            for (int k = 0; k < qn; k++)
+                for (int i = 0; i < q[(qh + k) % 16].n; i++)
+                    idset_add(&in, q[(qh + k) % 16].p[i].id);
+        }
+        if (n == 0 && qn == 0 &&
+            q1(c, "SELECT count(*) FROM samsa_outbox WHERE status = 'INIT'") == 0)
+            break;
+    }
+    double secs = (double)(sm_mono_us() - t0) / 1e6;
+    CHECK(done == rows_total);
+    free(in.v);
+    return rows_total / secs;
+}
+
+static void test_throughput(void)
+{
+    TEST_SECTION("throughput: claim + mark_published, rows per second");
+    const char *env = getenv("SAMSA_BENCH_ROWS");
+    int total = env ? atoi(env) : 50000;
+    PGconn *c = app();
+    char err[512], sql[300];
+    sm_store *s = store_open();
+    uint64_t owned;
+    REQUIRE(sm_store_balance(s, "bench", &owned, err, sizeof err) == SM_OK);
+    int shapes[3][2] = {{1000, 0}, {5000, 0}, {2000, 4}};
+    for (int k = 0; k < 3; k++) {
+        x(c, "TRUNCATE samsa_outbox");
+        snprintf(sql, sizeof sql,
+                 "INSERT INTO samsa_outbox (topic, key, payload) SELECT 'bench', 'key-' ||"
+                 " (i %% 10000), convert_to(repeat('x', 200), 'UTF8')"
+                 " FROM generate_series(1, %d) i",
+                 total);
+        x(c, sql);
+        x(c, "VACUUM ANALYZE samsa_outbox");
+        claim_us = mark_us = 0;
+        double rps = run_pipeline(s, c, total, shapes[k][0], shapes[k][1]);
+        printf("   %d rows, batch %d, %d batches in flight (skipped by skip()): %.0f rows/s"
+               " (claim %.1f us/row, mark %.1f us/row)\n",
+               total, shapes[k][0], shapes[k][1], rps, (double)claim_us / total,
+               (double)mark_us / total);
+        CHECK(rps > 1000);
+        CHECK_EQ_I64(q1(c, "SELECT count(*) FROM samsa_outbox WHERE status = 'PUBLISHED'"),
+                     total);
+    }
+    x(c, "TRUNCATE samsa_outbox");
+    sm_store_close(s);
+    PQfinish(c);
+}
+
+int main(void)
+{
+    pg_url = getenv("SAMSA_PG_URL");
+    if (!pg_url || !*pg_url) {
+        printf("test_pg_outbox: SAMSA_PG_URL not set (run through tests/integration/pg.py):"
+               " skipped\n");
+        return 0;
+    }
+    test_migrations();
+    test_enqueue();
+    test_claim();
+    test_marks();
+    test_holds();
+    test_requeue_cleanup();
+    test_wait();
+    test_balance();
+    test_lost_connection();
+    test_inbox();
+    test_names();
+    test_throughput();
+    return check_report("test_pg_outbox");
+}

@@ -1,0 +1,356 @@
+/* test_proto_core.c: codecs of the hot-path APIs (Produce, Fetch, Metadata,
+ * ApiVersions) and the request header: every field decoded, every
+ * truncation refused, trailing bytes and lying counts refused, and the
+ * responses decoded back field by field. */
+#include <string.h>
+
+#include "base/arena.h"
+#include "base/buf.h"
+#include "base/err.h"
+#include "check.h"
+#include "proto/api_versions.h"
+#include "proto/fetch.h"
+#include "proto/header.h"
+#include "proto/kafka.h"
+#include "proto/metadata.h"
+#include "proto/produce.h"
+
+typedef int (*decode_fn)(sm_rd *r, int16_t v, sm_arena *a, void *out);
+
+/* Every strict prefix of a valid body must fail, and so must one extra byte. */
+static void check_truncations(const char *what, const sm_wbuf *w, int16_t v, decode_fn fn)
+{
+    int bad = 0;
+    for (size_t cut = 0; cut < w->len; cut++) {
+        sm_arena a;
+        sm_arena_init(&a);
+        sm_rd r;
+        sm_rd_init(&r, w->p, cut);
+        char out[512];
+        if (fn(&r, v, &a, out) != SM_ECORRUPT)
+            bad++;
+        sm_arena_release(&a);
+    }
+    uint8_t *longer = malloc(w->len + 1);
+    memcpy(longer, w->p, w->len);
+    longer[w->len] = 0x5a;
+    sm_arena a;
+    sm_arena_init(&a);
+    sm_rd r;
+    sm_rd_init(&r, longer, w->len + 1);
+    char out[512];
+    if (fn(&r, v, &a, out) != SM_ECORRUPT)
+        bad++;
+    sm_arena_release(&a);
+    free(longer);
+    if (bad)
+        fprintf(stderr, "%s v%d: %d truncations/extensions accepted\n", what, v, bad);
+    CHECK(bad == 0);
+}
+
+static int dec_produce(sm_rd *r, int16_t v, sm_arena *a, void *out)
+{
+    return sm_produce_req_decode(r, v, a, out);
+}
+static int dec_fetch(sm_rd *r, int16_t v, sm_arena *a, void *out)
+{
+    return sm_fetch_req_decode(r, v, a, out);
+}
+static int dec_metadata(sm_rd *r, int16_t v, sm_arena *a, void *out)
+{
+    return sm_metadata_req_decode(r, v, a, out);
+}
+
+static void test_header(void)
+{
+    TEST_SECTION("request header v1");
+    sm_wbuf w;
+    sm_wbuf_init(&w, 0);
+    sm_wbuf_i16(&w, 3);
+    sm_wbuf_i16(&w, 5);
+    sm_wbuf_i32(&w, 77);
+    sm_wbuf_cstr(&w, "rdkafka");
+    sm_rd r;
+    sm_rd_init(&r, w.p, w.len);
+    sm_req_hdr h;
+    CHECK(sm_req_hdr_decode(&r, &h) == SM_OK);
+    CHECK(h.api_key == 3 && h.api_version == 5 && h.correlation_id == 77);
+    CHECK(sm_str_eqc(h.client_id, "rdkafka"));
+    for (size_t cut = 0; cut < w.len; cut++) {
+        sm_rd_init(&r, w.p, cut);
+        CHECK(sm_req_hdr_decode(&r, &h) == SM_ECORRUPT);
+    }
+    sm_wbuf_release(&w);
+}
+
+static void test_produce(void)
+{
+    TEST_SECTION("Produce v0-v7 request, response");
+    for (int16_t v = 0; v <= 7; v++) {
+        sm_wbuf w;
+        sm_wbuf_init(&w, 0);
+        if (v >= 3)
+            sm_wbuf_str(&w, SM_STR_NULL); /* TransactionalId */
+        sm_wbuf_i16(&w, -1);
+        sm_wbuf_i32(&w, 30000);
+        sm_wbuf_i32(&w, 1);
+        sm_wbuf_cstr(&w, "orders");
+        sm_wbuf_i32(&w, 2);
+        sm_wbuf_i32(&w, 0);
+        sm_wbuf_bytes(&w, SM_STR_LIT("batch-bytes-0"));
+        sm_wbuf_i32(&w, 1);
+        sm_wbuf_bytes(&w, SM_STR_NULL);
+        sm_arena a;
+        sm_arena_init(&a);
+        sm_rd r;
+        sm_rd_init(&r, w.p, w.len);
+        sm_produce_req pr;
+        CHECK(sm_produce_req_decode(&r, v, &a, &pr) == SM_OK);
+        CHECK(sm_str_is_null(pr.transactional_id) && pr.acks == -1 && pr.timeout_ms == 30000);
+        CHECK(pr.topic_count == 1 && sm_str_eqc(pr.topics[0].name, "orders"));
+        CHECK(pr.topics[0].partition_count == 2);
+        CHECK(pr.topics[0].partitions[0].index == 0);
+        CHECK(sm_str_eqc(pr.topics[0].partitions[0].records, "batch-bytes-0"));
+        CHECK(pr.topics[0].partitions[1].index == 1);
+        CHECK(sm_str_is_null(pr.topics[0].partitions[1].records));
+        sm_arena_release(&a);
+        check_truncations("Produce", &w, v, dec_produce);
+
+        /* response */
+        sm_produce_part_resp parts[1] = {{4, SM_KERR_NONE, 1234, -1, 10}};
+        sm_produce_topic_resp topics[1] = {{SM_STR_LIT("orders"), 1, parts}};
+        sm_produce_resp resp = {1, topics, 0};
+        sm_wbuf o;
+        sm_wbuf_init(&o, 0);
+        sm_produce_resp_encode(&o, v, &resp);
+        sm_rd_init(&r, o.p, o.len);
+        CHECK(sm_rd_i32(&r) == 1);
+        CHECK(sm_str_eqc(sm_rd_str(&r), "orders"));
+        CHECK(sm_rd_i32(&r) == 1);
+        CHECK(sm_rd_i32(&r) == 4);
+        CHECK(sm_rd_i16(&r) == 0);
+        CHECK(sm_rd_i64(&r) == 1234);
+        if (v >= 2)
+            CHECK(sm_rd_i64(&r) == -1);
+        if (v >= 5)
+            CHECK(sm_rd_i64(&r) == 10);
+        if (v >= 1)
+            CHECK(sm_rd_i32(&r) == 0);
+        CHECK(r.err == 0 && sm_rd_left(&r) == 0);
+        sm_wbuf_release(&o);
+        sm_wbuf_release(&w);
+    }
+    /* a lying topic count */
+    sm_wbuf w;
+    sm_wbuf_init(&w, 0);
+    sm_wbuf_str(&w, SM_STR_NULL);
+    sm_wbuf_i16(&w, 1);
+    sm_wbuf_i32(&w, 1000);
+    sm_wbuf_i32(&w, 0x7fffffff);
+    sm_arena a;
+    sm_arena_init(&a);
+    sm_rd r;
+    sm_rd_init(&r, w.p, w.len);
+    sm_produce_req pr;
+    CHECK(sm_produce_req_decode(&r, 7, &a, &pr) == SM_ECORRUPT);
+    CHECK(a.used < 4096);
+    sm_arena_release(&a);
+    sm_wbuf_release(&w);
+}
+
+static void test_fetch(void)
+{
+    TEST_SECTION("Fetch v4-v11 request, response pieces");
+    for (int16_t v = 4; v <= 11; v++) {
+        sm_wbuf w;
+        sm_wbuf_init(&w, 0);
+        sm_wbuf_i32(&w, -1);
+        sm_wbuf_i32(&w, 500);
+        sm_wbuf_i32(&w, 1);
+        sm_wbuf_i32(&w, 52428800);
+        sm_wbuf_i8(&w, 0);
+        if (v >= 7) {
+            sm_wbuf_i32(&w, 0);
+            sm_wbuf_i32(&w, -1);
+        }
+        sm_wbuf_i32(&w, 1);
+        sm_wbuf_cstr(&w, "t");
+        sm_wbuf_i32(&w, 1);
+        sm_wbuf_i32(&w, 2);
+        if (v >= 9)
+            sm_wbuf_i32(&w, 5);
+        sm_wbuf_i64(&w, 99);
+        if (v >= 5)
+            sm_wbuf_i64(&w, -1);
+        sm_wbuf_i32(&w, 1048576);
+        if (v >= 7) {
+            sm_wbuf_i32(&w, 1); /* ForgottenTopicsData */
+            sm_wbuf_cstr(&w, "old");
+            sm_wbuf_i32(&w, 1);
+            sm_wbuf_i32(&w, 3);
+        }
+        if (v >= 11)
+            sm_wbuf_cstr(&w, "rack-a");
+        sm_arena a;
+        sm_arena_init(&a);
+        sm_rd r;
+        sm_rd_init(&r, w.p, w.len);
+        sm_fetch_req fr;
+        CHECK(sm_fetch_req_decode(&r, v, &a, &fr) == SM_OK);
+        CHECK(fr.replica_id == -1 && fr.max_wait_ms == 500 && fr.min_bytes == 1);
+        CHECK(fr.max_bytes == 52428800 && fr.isolation_level == 0);
+        CHECK(fr.topic_count == 1 && sm_str_eqc(fr.topics[0].topic, "t"));
+        CHECK(fr.topics[0].partition_count == 1);
+        sm_fetch_part *p = &fr.topics[0].partitions[0];
+        CHECK(p->partition == 2 && p->fetch_offset == 99 && p->partition_max_bytes == 1048576);
+        CHECK(p->current_leader_epoch == (v >= 9 ? 5 : -1));
+        if (v >= 7)
+            CHECK(fr.forgotten_count == 1);
+        if (v >= 11)
+            CHECK(sm_str_eqc(fr.rack_id, "rack-a"));
+        sm_arena_release(&a);
+        check_truncations("Fetch", &w, v, dec_fetch);
+        sm_wbuf_release(&w);
+
+        sm_wbuf o;
+        sm_wbuf_init(&o, 0);
+        sm_fetch_resp_begin(&o, v, 0, 0, 1);
+        sm_fetch_topic_encode(&o, SM_STR_LIT("t"), 1);
+        sm_fetch_part_resp pr = {2, 0, 100, 100, 7, 3};
+        sm_fetch_part_encode(&o, v, &pr);
+        sm_wbuf_raw(&o, "abc", 3);
+        sm_rd_init(&r, o.p, o.len);
+        CHECK(sm_rd_i32(&r) == 0); /* throttle */
+        if (v >= 7) {
+            CHECK(sm_rd_i16(&r) == 0);
+            CHECK(sm_rd_i32(&r) == 0);
+        }
+        CHECK(sm_rd_i32(&r) == 1);
+        CHECK(sm_str_eqc(sm_rd_str(&r), "t"));
+        CHECK(sm_rd_i32(&r) == 1);
+        CHECK(sm_rd_i32(&r) == 2);
+        CHECK(sm_rd_i16(&r) == 0);
+        CHECK(sm_rd_i64(&r) == 100);
+        CHECK(sm_rd_i64(&r) == 100);
+        if (v >= 5)
+            CHECK(sm_rd_i64(&r) == 7);
+        CHECK(sm_rd_i32(&r) == 0); /* aborted transactions: empty */
+        if (v >= 11)
+            CHECK(sm_rd_i32(&r) == -1);
+        CHECK(sm_str_eqc(sm_rd_bytes(&r), "abc"));
+        CHECK(r.err == 0 && sm_rd_left(&r) == 0);
+        sm_wbuf_release(&o);
+    }
+}
+
+static void test_metadata(void)
+{
+    TEST_SECTION("Metadata v0-v6 request, response");
+    for (int16_t v = 0; v <= 6; v++) {
+        sm_wbuf w;
+        sm_wbuf_init(&w, 0);
+        sm_wbuf_i32(&w, 2);
+        sm_wbuf_cstr(&w, "a");
+        sm_wbuf_cstr(&w, "bb");
+        if (v >= 4)
+            sm_wbuf_bool(&w, false);
+        sm_arena a;
+        sm_arena_init(&a);
+        sm_rd r;
+        sm_rd_init(&r, w.p, w.len);
+        sm_metadata_req mr;
+        CHECK(sm_metadata_req_decode(&r, v, &a, &mr) == SM_OK);
+        CHECK(mr.topic_count == 2 && sm_str_eqc(mr.topics[1], "bb"));
+        CHECK(mr.allow_auto_topic_creation == (v < 4));
+        sm_arena_release(&a);
+        check_truncations("Metadata", &w, v, dec_metadata);
+        sm_wbuf_release(&w);
+
+        /* all topics: v0 empty array, v1+ null */
+        sm_wbuf_init(&w, 0);
+        sm_wbuf_i32(&w, v == 0 ? 0 : -1);
+        if (v >= 4)
+            sm_wbuf_bool(&w, true);
+        sm_arena_init(&a);
+        sm_rd_init(&r, w.p, w.len);
+        CHECK(sm_metadata_req_decode(&r, v, &a, &mr) == SM_OK && mr.topic_count == -1);
+        sm_arena_release(&a);
+        sm_wbuf_release(&w);
+
+        sm_metadata_broker br = {0, SM_STR_LIT("127.0.0.1"), 9092, SM_STR_NULL};
+        sm_metadata_part parts[2] = {{0, 0, 0}, {0, 1, 0}};
+        sm_metadata_topic tp = {0, SM_STR_LIT("a"), false, 2, parts};
+        sm_metadata_resp resp = {1, &br, SM_STR_LIT("cid"), 0, 1, &tp};
+        sm_wbuf o;
+        sm_wbuf_init(&o, 0);
+        sm_metadata_resp_encode(&o, v, &resp);
+        sm_rd_init(&r, o.p, o.len);
+        if (v >= 3)
+            CHECK(sm_rd_i32(&r) == 0);
+        CHECK(sm_rd_i32(&r) == 1);
+        CHECK(sm_rd_i32(&r) == 0);
+        CHECK(sm_str_eqc(sm_rd_str(&r), "127.0.0.1"));
+        CHECK(sm_rd_i32(&r) == 9092);
+        if (v >= 1)
+            CHECK(sm_str_is_null(sm_rd_str(&r)));
+        if (v >= 2)
+            CHECK(sm_str_eqc(sm_rd_str(&r), "cid"));
+        if (v >= 1)
+            CHECK(sm_rd_i32(&r) == 0);
+        CHECK(sm_rd_i32(&r) == 1);
+        CHECK(sm_rd_i16(&r) == 0);
+        CHECK(sm_str_eqc(sm_rd_str(&r), "a"));
+        if (v >= 1)
+            CHECK(sm_rd_i8(&r) == 0);
+        CHECK(sm_rd_i32(&r) == 2);
+        for (int i = 0; i < 2; i++) {
+            CHECK(sm_rd_i16(&r) == 0);
+            CHECK(sm_rd_i32(&r) == i);
+            CHECK(sm_rd_i32(&r) == 0);
+            CHECK(sm_rd_i32(&r) == 1 && sm_rd_i32(&r) == 0); /* replicas */
+            CHECK(sm_rd_i32(&r) == 1 && sm_rd_i32(&r) == 0); /* isr */
+            if (v >= 5)
+                CHECK(sm_rd_i32(&r) == 0);
+        }
+        CHECK(r.err == 0 && sm_rd_left(&r) == 0);
+        sm_wbuf_release(&o);
+    }
+}
+
+static void test_api_versions(void)
+{
+    TEST_SECTION("ApiVersions v0-v2, and the v0-shaped refusal");
+    sm_api_range apis[2] = {{0, 3, 7}, {18, 0, 2}};
+    for (int16_t v = 0; v <= 2; v++) {
+        sm_arena a;
+        sm_arena_init(&a);
+        sm_rd r;
+        sm_rd_init(&r, "", 0);
+        CHECK(sm_api_versions_req_decode(&r, v, &a) == SM_OK);
+        sm_rd_init(&r, "x", 1);
+        CHECK(sm_api_versions_req_decode(&r, v, &a) == SM_ECORRUPT);
+        sm_arena_release(&a);
+        sm_wbuf o;
+        sm_wbuf_init(&o, 0);
+        sm_api_versions_resp_encode(&o, v, 0, apis, 2);
+        sm_rd_init(&r, o.p, o.len);
+        CHECK(sm_rd_i16(&r) == 0);
+        CHECK(sm_rd_i32(&r) == 2);
+        CHECK(sm_rd_i16(&r) == 0 && sm_rd_i16(&r) == 3 && sm_rd_i16(&r) == 7);
+        CHECK(sm_rd_i16(&r) == 18 && sm_rd_i16(&r) == 0 && sm_rd_i16(&r) == 2);
+        if (v >= 1)
+            CHECK(sm_rd_i32(&r) == 0);
+        CHECK(r.err == 0 && sm_rd_left(&r) == 0);
+        sm_wbuf_release(&o);
+    }
+}
+
+int main(void)
+{
+    test_header();
+    test_produce();
+    test_fetch();
+    test_metadata();
+    test_api_versions();
+    return check_report("test_proto_core");
+}
