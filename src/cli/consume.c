@@ -255,6 +255,7 @@ static bool all_done(const consume_run *r, int assigned)
 /* The run the rebalance callback updates (one consume per process). */
 static consume_run *g_run;
 static int g_assigned; /* partitions the group gave us, for -e */
+static bool g_got_assignment; /* the group has answered with an assignment (maybe empty) */
 
 static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                          rd_kafka_topic_partition_list_t *parts, void *opaque)
@@ -262,6 +263,7 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
     (void)opaque;
     bool coop = !strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE");
     if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+        g_got_assignment = true;
         if (coop) {
             rd_kafka_error_t *e = rd_kafka_incremental_assign(rk, parts);
             if (e)
@@ -578,6 +580,12 @@ int sm_cmd_consume(sm_cli *c, int argc, char **argv)
             assigned = g_assigned;
         if (all_done(&r, assigned))
             break;
+        if (group && r.exit_at_end && g_got_assignment && assigned == 0) {
+            /* -e as one of more members than partitions: nothing is ours to read */
+            if (c->verbose || isatty(STDERR_FILENO))
+                fprintf(stderr, "samsa consume: the group assigned no partition to this member\n");
+            break;
+        }
         rd_kafka_message_t *m = rd_kafka_consumer_poll(r.rk, 0);
         if (!m) {
             /* idle: what was printed reaches a pipe now, not at exit */

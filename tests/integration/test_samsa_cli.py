@@ -631,6 +631,35 @@ def test_groups():
     check_eq(len(out.splitlines()), 10, "consume -g --from-beginning -e: all 10")
     check_eq(committed(g, t, [0, 1]), ends, "the group committed the ends (confluent-kafka)")
     check_eq(ok("consume", t, "-g", g, "--from-beginning", "-e"), "", "again: nothing new for the group")
+
+    # -e as a member that the group gives no partition: it ends, it does not wait forever
+    t1, g1 = unique("one"), unique("g1")
+    ok("topic", "create", t1, "-p", "1")
+    ok("produce", t1, stdin="x\n")
+    holder = ck.Consumer({"bootstrap.servers": broker.bootstrap, "group.id": g1,
+                          "enable.auto.commit": False, "session.timeout.ms": 6000})
+    held = []
+    holder.subscribe([t1], on_assign=lambda c, ps: held.extend(ps))
+    try:
+        deadline = time.monotonic() + 20
+        while not held and time.monotonic() < deadline:
+            holder.poll(0.1)
+        check(held, "the first member holds the only partition")
+        # the holder keeps polling from a thread so it stays in the group through the rebalance
+        stop = threading.Event()
+        th = threading.Thread(target=lambda: [holder.poll(0.1) for _ in iter(stop.is_set, True)])
+        th.start()
+        try:
+            t0 = time.monotonic()
+            rc, out, err = samsa("consume", t1, "-g", g1, "-e", timeout=40)
+            took = time.monotonic() - t0
+        finally:
+            stop.set()
+            th.join()
+        check_eq((rc, out), (0, ""), "consume -g -e with no partition of its own: exit 0, nothing printed")
+        check(took < 30, "and it ends by itself", "took %.1fs" % took)
+    finally:
+        holder.close()
     listing = js("group", "list")
     check_eq([x for x in listing if x["group"] == g], [{"group": g, "state": "Empty", "type": "consumer"}],
              "group list: the group, Empty")
