@@ -401,8 +401,10 @@ int main(int argc, char **argv)
     if (!r)
         return 1;
     int rc = parse_opts(argc, argv, &r->o);
-    if (rc)
+    if (rc) {
+        free(r);
         return rc;
+    }
     setvbuf(stdout, NULL, _IOLBF, 0);
     curl_global_init(CURL_GLOBAL_DEFAULT);
     rng_state = r->o.seed ? r->o.seed : 88172645463325252ULL;
@@ -410,19 +412,21 @@ int main(int argc, char **argv)
 
     char err[512];
     sl_snap before = {0}, after = {0};
+    traffic t = {.r = r};
+    rc = 1;
     if (sl_snap_take(o, &before, err, sizeof err) != 0) {
         fprintf(stderr, "shop-load: %s\n", err);
         printf("books balanced: no: a service is unreachable: %s\n", err);
-        return 3;
+        rc = 3;
+        goto out;
     }
-    traffic t = {.r = r};
     if (!o->check_only) {
         printf("shop-load: %ld orders, %ld reservations, concurrency %d, seed %llu\n", o->orders, o->reservations,
                o->concurrency, (unsigned long long)o->seed);
         r->orders = calloc((size_t)(o->orders ? o->orders : 1), sizeof *r->orders);
         r->resv = calloc((size_t)(o->reservations ? o->reservations : 1), sizeof *r->resv);
         if (!r->orders || !r->resv)
-            return 1;
+            goto oom;
         /* the reservation window: about one room-night of capacity per
          * request, so roughly half of the stays (2 nights on average) find
          * a night sold out; it starts at a day drawn from the seed, in 2027+ */
@@ -433,10 +437,8 @@ int main(int argc, char **argv)
         struct tm base = {.tm_year = 127, .tm_mon = 0, .tm_mday = 1 + (int)(rnd() % 3000)};
         t.base = timegm(&base);
         double t0 = sl_now();
-        if (traffic_main(r, &t) != 0) {
-            fprintf(stderr, "shop-load: out of memory\n");
-            return 1;
-        }
+        if (traffic_main(r, &t) != 0)
+            goto oom;
         r->t_traffic = sl_now() - t0;
     } else {
         printf("shop-load: --check-only: no traffic; the books of all history\n");
@@ -447,22 +449,28 @@ int main(int argc, char **argv)
     if (settled && !o->check_only && r->resv_created && o->cancel_percent) {
         double t2 = sl_now();
         if (traffic_late_cancels(r, &t) != 0)
-            return 1;
+            goto oom;
         r->t_traffic += sl_now() - t2;
         settled = sl_settle(o, o->timeout_s - (sl_now() - t1), why, sizeof why);
     }
     r->t_settle = sl_now() - t1;
-    free(t.jobs);
     if (sl_snap_take(o, &after, err, sizeof err) != 0) {
         printf("books balanced: no: a service is unreachable at the end: %s\n", err);
-        return 3;
+        rc = 3;
+        goto out;
     }
-    int ok = sl_books(r, o->check_only ? NULL : &before, &after, settled, why);
+    rc = sl_books(r, o->check_only ? NULL : &before, &after, settled, why) ? 0 : 1;
+    goto out;
+oom:
+    fprintf(stderr, "shop-load: out of memory\n");
+    printf("books balanced: no: shop-load ran out of memory\n");
+out:
+    free(t.jobs);
     sl_snap_release(&before);
     sl_snap_release(&after);
     free(r->orders);
     free(r->resv);
     free(r);
     curl_global_cleanup();
-    return ok ? 0 : 1;
+    return rc;
 }
