@@ -63,7 +63,7 @@ static const char *rooms_str(json_t *obj, const char *name)
 static int rooms_reply(shop_db *db, const char *reservation, const char *room, const char *result,
                        const char *reason, char *err, size_t errlen)
 {
-    json_t *p = json_pack("{s:s, s:s, s:s, s:s?}", "event", "reservation.result", "reservation",
+    json_t *p = json_pack("{s:s, s:s, s:s, s:s, s:s?}", "event", "reservation.result", "reservation",
                           reservation, "room", room ? room : "", "result", result, "reason", reason);
     char *text = p ? json_dumps(p, JSON_COMPACT) : NULL;
     int rc;
