@@ -10,9 +10,9 @@ DATA       ?= data
 
 .PHONY: run test build build-test deps deps-test bench clean
 
+# the main job: samsa-broker, the relays and the reference shop (docs/shop.md)
 run: deps build
-	@mkdir -p $(DATA)
-	exec ./$(BUILD)/src/samsa-broker config/server.properties --override log.dirs=$(abspath $(DATA))/broker
+	exec ./$(BUILD)/examples/shop/samsa-shop --data $(DATA)
 
 test: deps-test build-test
 	cd tests/integration/js && npm ci --no-audit --no-fund --loglevel=error
