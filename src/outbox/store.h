@@ -149,6 +149,15 @@ int sm_store_wait_fd(sm_store *s);
  * towards the fair share (PostgreSQL). */
 void sm_store_set_poll_ms(sm_store *s, int ms);
 void sm_store_set_heartbeat_ttl_ms(sm_store *s, int ms);
+/* PostgreSQL: slot lease [SM_STORE_DEFAULT_LEASE_MS; 0: off]. At every
+ * balance, a relay that holds slot locks and has not written its heartbeat
+ * for this long is taken to be hung (a live relay writes it every balance):
+ * its database session is ended (pg_terminate_backend; the role needs the
+ * right to, e.g. the same role or pg_signal_backend), which releases its
+ * slot locks, and its slots go to the live relays. It must be well above the
+ * balance interval. SQLite: ignored. */
+#define SM_STORE_DEFAULT_LEASE_MS 30000
+void sm_store_set_lease_ms(sm_store *s, int64_t ms);
 /* on.dead=block: a DEAD row holds the later rows of its key in the claim
  * until it is re-queued [false: on.dead=continue]. */
 void sm_store_set_dead_holds_key(sm_store *s, bool holds);

@@ -43,7 +43,10 @@
  * sees those rows. A claim that returns rows disarms (unlock, or cancel the
  * queued request): the relay is busy and commits stop notifying. No row is
  * ever left waiting for a timer. */
+#include <errno.h>
 #include <poll.h>
+#include <sys/epoll.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -76,6 +79,7 @@ enum {
     P_LOCK,
     P_UNLOCK,
     P_BYE,
+    P_TAKEOVER,
     P_N
 };
 
@@ -190,9 +194,26 @@ static const pg_def defs[P_N] = {
     [P_UNLOCK] = {"SELECT pg_advisory_unlock(" LOCK_CLASS ", s) FROM unnest($1::int2[]) AS s",
                   1, {SM_OID_INT2ARR}},
     [P_BYE] = {"DELETE FROM samsa_relay_heartbeat WHERE relay_id = $1", 1, {SM_OID_TEXT}},
+    /* $1 relay id, $2 lease ms. A relay that holds slot locks but has not
+     * written its heartbeat for the lease is hung (its loop stopped: a
+     * blocking call, SIGSTOP, a debugger): its session is ended, which
+     * releases its locks. A pid that a live relay's fresh row also names is
+     * that relay's (the pid was reused): never touched. */
+    [P_TAKEOVER] = {"SELECT h.relay_id, h.pid,"
+                    " (extract(epoch FROM now() - h.last_seen) * 1000)::int8,"
+                    " pg_terminate_backend(h.pid, 1000)"
+                    " FROM samsa_relay_heartbeat h WHERE h.relay_id <> $1"
+                    " AND h.last_seen < now() - $2" MS " AND h.pid <> pg_backend_pid()"
+                    " AND NOT EXISTS (SELECT 1 FROM samsa_relay_heartbeat f WHERE f.pid = h.pid"
+                    "  AND f.last_seen >= now() - $2" MS ")"
+                    " AND EXISTS (SELECT 1 FROM pg_locks l WHERE l.pid = h.pid"
+                    "  AND l.locktype = 'advisory' AND l.classid = " LOCK_CLASS
+                    "  AND l.objsubid = 2 AND l.objid::int8 < 64 AND l.granted AND l.database ="
+                    "  (SELECT oid FROM pg_database WHERE datname = current_database()))",
+                    2, {SM_OID_TEXT, SM_OID_INT8}},
 };
 
-typedef enum { WAKE_IDLE, WAKE_PENDING, WAKE_ARMED } wake_state;
+typedef enum { WAKE_IDLE, WAKE_PENDING, WAKE_ARMED, WAKE_CANCEL } wake_state;
 
 typedef struct pg_store {
     sm_store base;
@@ -201,7 +222,9 @@ typedef struct pg_store {
     bool prepared[P_N];
     uint64_t held;     /* slot locks this session holds */
     uint64_t draining; /* held, given up, released once no longer busy */
-    wake_state wake;   /* PENDING: pg_advisory_lock sent on w, no reply yet */
+    wake_state wake;   /* see "the wake connection" */
+    int epfd;          /* sm_store_wait_fd: both sockets */
+    int64_t lease_ms;  /* a relay whose heartbeat is older loses its slots */
     char *relay_id;
 } pg_store;
 
@@ -242,8 +265,14 @@ static void notice(void *arg, const char *msg)
 }
 
 /* Session settings: the relay's statements are many and short, so no
- * parallel workers (starting them costs more than a claim) and no JIT. */
-#define SESSION_SQL "SET max_parallel_workers_per_gather = 0; SET jit = off"
+ * parallel workers (starting them costs more than a claim) and no JIT. None
+ * may block the loop for long: a row lock held by somebody else's open
+ * transaction (an operator's UPDATE) fails a mark after lock_timeout (it is
+ * written again a second later), and no statement runs past
+ * statement_timeout. */
+#define SESSION_SQL                                                                               \
+    "SET max_parallel_workers_per_gather = 0; SET jit = off; SET lock_timeout = 10000;"           \
+    " SET statement_timeout = 120000"
 
 static int after_connect(pg_store *s, char *err, size_t errlen)
 {
@@ -327,6 +356,8 @@ static void pg_close(sm_store *base)
         wake_disarm(s);
     PQfinish(s->w);
     PQfinish(s->c);
+    if (s->epfd >= 0)
+        close(s->epfd);
     free(s->relay_id);
     free(s);
 }
@@ -404,6 +435,45 @@ static int lock_slots(pg_store *s, int q, uint64_t bits, uint64_t *got, char *er
     return SM_OK;
 }
 
+/* Lease expiry: ends the sessions of relays that hold slots and have not
+ * written their heartbeat for lease_ms (see P_TAKEOVER), so their slots can
+ * be taken in this very balance. A failure (e.g. a role without the right
+ * to end other sessions: grant it pg_signal_backend) is logged, not fatal. */
+static void takeover(pg_store *s, const char *relay_id)
+{
+    if (s->lease_ms <= 0)
+        return;
+    uint8_t lease_be[8];
+    sm_put_be64(lease_be, (uint64_t)s->lease_ms);
+    const char *vals[2] = {relay_id, (const char *)lease_be};
+    int lens[2] = {(int)strlen(relay_id), 8}, rc;
+    char err[512];
+    PGresult *r = run(s, P_TAKEOVER, vals, lens, "balance: lease expiry", PGRES_TUPLES_OK, &rc,
+                      err, sizeof err);
+    if (!r) {
+        sm_log_limited(SM_LOG_WARN, "%s", err);
+        return;
+    }
+    for (int i = 0; i < PQntuples(r); i++) {
+        bool ok = true;
+        char *id = sm_pg_get_dup(r, i, 0, NULL, &ok);
+        sm_warn("%s: relay %s (backend pid %d) holds slots but has not written its heartbeat"
+                " for %.1f s (lease %.1f s): it looks hung; its database session %s, so its"
+                " slots can be taken (it reconnects when it wakes up)",
+                s->base.name, id ? id : "?", (int)sm_pg_get_i32(r, i, 1),
+                (double)sm_pg_get_i64(r, i, 2) / 1000.0, (double)s->lease_ms / 1000.0,
+                sm_pg_get_bool(r, i, 3) ? "was ended" : "is being ended");
+        free(id);
+    }
+    PQclear(r);
+}
+
+void sm_store_set_lease_ms(sm_store *base, int64_t ms)
+{
+    if (base && base->is_pg)
+        PG(base)->lease_ms = ms;
+}
+
 static int pg_balance(sm_store *base, const char *relay_id, uint64_t busy, uint64_t *owned,
                       char *err, size_t errlen)
 {
@@ -417,6 +487,7 @@ static int pg_balance(sm_store *base, const char *relay_id, uint64_t busy, uint6
         free(s->relay_id);
         s->relay_id = id;
     }
+    takeover(s, relay_id);
     uint8_t mine_be[8], ttl_be[8];
     uint64_t mine = s->held & ~s->draining;
     sm_put_be64(mine_be, mine);
@@ -494,13 +565,36 @@ static int pg_balance(sm_store *base, const char *relay_id, uint64_t busy, uint6
 
 /* ---- the wake connection ------------------------------------------------------ */
 
+/* The loop thread never waits on w for a lock. States:
+ *   IDLE     nothing held, nothing in flight;
+ *   PENDING  pg_advisory_lock in flight (queued behind the holders), wanted;
+ *   ARMED    the lock is held;
+ *   CANCEL   pg_advisory_lock in flight, no longer wanted: a cancel was sent,
+ *            and the reply (an error, or the lock after all: then it is
+ *            released at once) is read whenever it comes.
+ * A cancel can be lost (it reaches the backend before the query does); the
+ * request then stays queued until granted, or until w's lock_timeout ends
+ * it, so a stale request costs commits a NOTIFY for at most that long and
+ * never stalls the loop. (A blocking wait for that reply was the hang of a
+ * relay whose cancel was lost while another relay held the lock.) */
 #define WAKE_KEY LOCK_CLASS ", " STR(SM_PG_LOCK_WAKE)
+/* w's session: a queued lock request ends after this long (the relay queues
+ * a new one if it still wants to wait); never waits on anything else */
+#define WAKE_SESSION_SQL "SET lock_timeout = 5000; SET statement_timeout = 0"
 
 static int wake_fail(pg_store *s, const char *op, const PGresult *r, char *err, size_t errlen)
 {
     int rc = sm_pg_fail(err, errlen, s->base.name, op, s->w, r);
     if (PQstatus(s->w) == CONNECTION_BAD)
         s->wake = WAKE_IDLE; /* the lock went with the session */
+    return rc;
+}
+
+static int wake_session(pg_store *s, char *err, size_t errlen)
+{
+    PGresult *r = PQexec(s->w, WAKE_SESSION_SQL);
+    int rc = sm_pg_ok(r, PGRES_COMMAND_OK) ? SM_OK : wake_fail(s, "wait: session", r, err, errlen);
+    PQclear(r);
     return rc;
 }
 
@@ -513,7 +607,7 @@ static int wake_ensure(pg_store *s, char *err, size_t errlen)
     if (PQstatus(s->w) != CONNECTION_OK)
         return sm_fail(err, errlen, SM_EIO, "%s: wait: reconnect failed: %s", s->base.name,
                        PQerrorMessage(s->w));
-    return SM_OK;
+    return wake_session(s, err, errlen);
 }
 
 /* Reads what the statement connection has: notifications (*woke). */
@@ -529,28 +623,52 @@ static int listen_drain(pg_store *s, bool *woke, char *err, size_t errlen)
     return SM_OK;
 }
 
-/* Reads the reply to a queued lock request, if it came (*armed_now). */
+static void wake_unlock(pg_store *s)
+{
+    PGresult *r = PQexec(s->w, "SELECT pg_advisory_unlock(" WAKE_KEY ")");
+    if (!sm_pg_ok(r, PGRES_TUPLES_OK)) {
+        char err[512];
+        wake_fail(s, "disarm", r, err, sizeof err);
+        sm_warn("%s", err);
+    }
+    PQclear(r);
+    s->wake = WAKE_IDLE;
+}
+
+/* Reads the reply to a lock request in flight, if it came, without
+ * blocking. PENDING: granted is ARMED (*armed_now), an error (lock_timeout,
+ * a late cancel) is IDLE; CANCEL: granted is released at once. */
 static int wake_drain(pg_store *s, bool *armed_now, char *err, size_t errlen)
 {
-    if (s->wake != WAKE_PENDING)
+    /* whatever the state: a readable socket is read (a session ended by
+     * the server shows here) */
+    if (!PQconsumeInput(s->w) || PQstatus(s->w) == CONNECTION_BAD)
+        return wake_fail(s, "wait", NULL, err, errlen);
+    if (s->wake != WAKE_PENDING && s->wake != WAKE_CANCEL)
         return SM_OK;
-    if (!PQconsumeInput(s->w))
-        return wake_fail(s, "wait: arm", NULL, err, errlen);
     if (PQisBusy(s->w))
         return SM_OK;
     PGresult *r;
-    int rc = SM_OK;
-    bool got = false;
+    bool got = false, failed = false;
     while ((r = PQgetResult(s->w)) != NULL) {
         if (sm_pg_ok(r, PGRES_TUPLES_OK))
             got = true;
-        else if (rc == SM_OK)
-            rc = wake_fail(s, "wait: arm", r, err, errlen);
+        else
+            failed = true;
         PQclear(r);
+    }
+    if (PQstatus(s->w) == CONNECTION_BAD)
+        return wake_fail(s, "wait: arm", NULL, err, errlen);
+    (void)failed; /* lock_timeout or a cancel: not an error, just not armed */
+    if (s->wake == WAKE_CANCEL) {
+        if (got)
+            wake_unlock(s);
+        s->wake = WAKE_IDLE;
+        return SM_OK;
     }
     s->wake = got ? WAKE_ARMED : WAKE_IDLE;
     *armed_now = got;
-    return rc;
+    return SM_OK;
 }
 
 /* Arms: the wake lock at once if free, else a queued request. */
@@ -578,11 +696,13 @@ static int wake_arm(pg_store *s, bool *armed_now, char *err, size_t errlen)
     return SM_OK;
 }
 
-/* The relay is busy: commits need not notify any more. */
+/* The relay is busy: commits need not notify any more. Never waits for
+ * the lock: a queued request is cancelled and its reply read later. */
 static void wake_disarm(pg_store *s)
 {
-    bool granted = s->wake == WAKE_ARMED;
-    if (s->wake == WAKE_PENDING) {
+    if (s->wake == WAKE_ARMED) {
+        wake_unlock(s);
+    } else if (s->wake == WAKE_PENDING) {
         char buf[256];
         PGcancel *cn = PQgetCancel(s->w);
         if (cn) {
@@ -590,24 +710,28 @@ static void wake_disarm(pg_store *s)
                 sm_warn("%s: disarm: cancel: %s", s->base.name, buf);
             PQfreeCancel(cn);
         }
-        /* the lock may have been granted just before the cancel landed */
-        PGresult *r;
-        while ((r = PQgetResult(s->w)) != NULL) {
-            if (sm_pg_ok(r, PGRES_TUPLES_OK))
-                granted = true;
-            PQclear(r);
-        }
+        s->wake = WAKE_CANCEL;
     }
-    s->wake = WAKE_IDLE;
-    if (granted) {
-        PGresult *r = PQexec(s->w, "SELECT pg_advisory_unlock(" WAKE_KEY ")");
-        if (!sm_pg_ok(r, PGRES_TUPLES_OK)) {
-            char err[512];
-            wake_fail(s, "disarm", r, err, sizeof err);
-            sm_warn("%s", err);
-        }
-        PQclear(r);
+}
+
+/* The fd the relay polls: an epoll set of both connections' sockets (the
+ * statement connection for NOTIFY, the wake connection for the reply to a
+ * queued lock request). Sockets are (re-)added at every call: a reconnect
+ * may have changed them, and a closed socket leaves the set by itself. */
+static int wait_fd_refresh(pg_store *s)
+{
+    if (s->epfd < 0)
+        return PQsocket(s->c);
+    PGconn *conns[2] = {s->c, s->w};
+    for (int i = 0; i < 2; i++) {
+        int fd = PQsocket(conns[i]);
+        if (fd < 0)
+            continue;
+        struct epoll_event ev = {.events = EPOLLIN, .data.fd = fd};
+        if (epoll_ctl(s->epfd, EPOLL_CTL_ADD, fd, &ev) != 0 && errno != EEXIST)
+            sm_debug("%s: epoll_ctl: %s", s->base.name, strerror(errno));
     }
+    return s->epfd;
 }
 
 static int decode_rows(pg_store *s, PGresult *r, sm_row **out, int *nout, char *err,
@@ -652,6 +776,14 @@ static int pg_claim(sm_store *base, uint64_t owned, int max, sm_row_skip_fn skip
     if (rc)
         return rc;
     owned &= s->held & ~s->draining; /* never claim a slot without its lock */
+    if (s->wake == WAKE_PENDING || s->wake == WAKE_CANCEL) {
+        /* the reply to a lock request may be in: read it without waiting (a
+         * cancelled request granted after all is released here) */
+        bool armed_now = false;
+        char werr[256];
+        if (wake_drain(s, &armed_now, werr, sizeof werr) != SM_OK)
+            sm_debug("%s", werr);
+    }
     if (!owned)
         return SM_OK;
     /* the first page is what is wanted; when skip() turns rows down, the
@@ -905,45 +1037,55 @@ static int pg_stats(sm_store *base, sm_store_stats *st, char *err, size_t errlen
 
 /* ---- waiting ----------------------------------------------------------------- */
 
-static int pg_wait(sm_store *base, int timeout_ms, char *err, size_t errlen)
+/* One look: notifications, the reply to a queued lock request, and arming
+ * when nothing is armed or queued. SM_OK: claim (a notification, or armed
+ * just now: rows committed before did not notify); SM_AGAIN: nothing yet (a
+ * queued request covers the rows committed before it: when it is granted,
+ * its own notification comes). */
+static int wait_step(pg_store *s, char *err, size_t errlen)
 {
-    pg_store *s = PG(base);
-    int64_t deadline = sm_mono_ms() + timeout_ms;
     bool woke = false, armed_now = false;
-    int rc = ensure(s, "wait", err, errlen);
-    if (!rc)
-        rc = listen_drain(s, &woke, err, errlen);
+    int rc = listen_drain(s, &woke, err, errlen);
     if (!rc)
         rc = wake_ensure(s, err, errlen);
     if (!rc)
         rc = wake_drain(s, &armed_now, err, errlen);
-    if (!rc && !woke && !armed_now && s->wake == WAKE_IDLE)
+    if (rc)
+        return rc;
+    /* waiting again while a cancelled request is still in flight: it serves
+     * as the queued request (its reply is read as PENDING's) */
+    if (s->wake == WAKE_CANCEL)
+        s->wake = WAKE_PENDING;
+    if (!woke && !armed_now && s->wake == WAKE_IDLE)
         rc = wake_arm(s, &armed_now, err, errlen);
     if (rc)
         return rc;
-    /* armed just now: rows committed before did not notify; claim again */
-    if (woke || armed_now)
-        return SM_OK;
+    return woke || armed_now ? SM_OK : SM_AGAIN;
+}
+
+static int pg_wait(sm_store *base, int timeout_ms, char *err, size_t errlen)
+{
+    pg_store *s = PG(base);
+    int64_t deadline = sm_mono_ms() + timeout_ms;
+    int rc = ensure(s, "wait", err, errlen);
+    if (rc)
+        return rc;
     for (;;) {
+        rc = wait_step(s, err, errlen);
+        if (rc != SM_AGAIN)
+            return rc;
         int64_t left = deadline - sm_mono_ms();
         if (left <= 0)
             return SM_AGAIN;
-        struct pollfd pfd = {.fd = PQsocket(s->c), .events = POLLIN};
-        if (pfd.fd < 0)
+        struct pollfd pfd[2] = {{.fd = PQsocket(s->c), .events = POLLIN},
+                                {.fd = PQsocket(s->w), .events = POLLIN}};
+        if (pfd[0].fd < 0)
             return fail(s, "wait", NULL, err, errlen);
-        if (poll(&pfd, 1, (int)left) > 0) {
-            rc = listen_drain(s, &woke, err, errlen);
-            if (!rc)
-                rc = wake_drain(s, &armed_now, err, errlen);
-            if (rc)
-                return rc;
-            if (woke || armed_now)
-                return SM_OK;
-        }
+        poll(pfd, 2, (int)left);
     }
 }
 
-static int pg_wait_fd(sm_store *base) { return PQsocket(PG(base)->c); }
+static int pg_wait_fd(sm_store *base) { return wait_fd_refresh(PG(base)); }
 
 static const sm_store_ops pg_ops = {
     .close = pg_close,
@@ -974,10 +1116,16 @@ int sm_store_pg_open(sm_store **out, const char *url, char *err, size_t errlen)
     s->base.is_pg = true;
     s->base.poll_ms = SM_STORE_DEFAULT_POLL_MS;
     s->base.heartbeat_ttl_ms = SM_STORE_DEFAULT_TTL_MS;
+    s->lease_ms = SM_STORE_DEFAULT_LEASE_MS;
+    s->epfd = epoll_create1(EPOLL_CLOEXEC);
     sm_pg_name_url(url, s->base.name, sizeof s->base.name);
-    /* ours first: settings in the URL override them */
-    const char *const keys[] = {"connect_timeout", "application_name", "dbname", NULL};
-    const char *const vals[] = {"10", "samsa-relay", url, NULL};
+    /* ours first: settings in the URL override them. Keepalives and a TCP
+     * user timeout: a database host that vanishes fails a call within about
+     * half a minute instead of blocking the loop for the kernel's minutes */
+    const char *const keys[] = {"connect_timeout", "application_name", "keepalives",
+                                "keepalives_idle", "keepalives_interval", "keepalives_count",
+                                "tcp_user_timeout", "dbname", NULL};
+    const char *const vals[] = {"10", "samsa-relay", "1", "10", "5", "3", "30000", url, NULL};
     int rc;
     for (int i = 0; i < 2; i++) {
         PGconn *c = PQconnectdbParams(keys, vals, 1);
@@ -997,6 +1145,8 @@ int sm_store_pg_open(sm_store **out, const char *url, char *err, size_t errlen)
     }
     sm_pg_name_conn(s->c, s->base.name, sizeof s->base.name);
     rc = after_connect(s, err, errlen);
+    if (!rc)
+        rc = wake_session(s, err, errlen);
     if (rc)
         goto fail;
     *out = &s->base;
@@ -1004,6 +1154,8 @@ int sm_store_pg_open(sm_store **out, const char *url, char *err, size_t errlen)
 fail:
     PQfinish(s->w);
     PQfinish(s->c);
+    if (s->epfd >= 0)
+        close(s->epfd);
     free(s);
     return rc;
 }

@@ -76,6 +76,9 @@ static const pdef defs[] = {
      "move cleaned rows to samsa_outbox_archive instead of deleting them"},
     {"balance.interval.ms", P_LONG, "3000", 100, 600000, OFF(balance_interval_ms),
      "PostgreSQL: how often slots are re-balanced among the live relays"},
+    {"slot.lease.ms", P_LONG, "30000", 0, 86400000, OFF(slot_lease_ms),
+     "PostgreSQL: a relay holding slots whose heartbeat is older is taken to be hung: the "
+     "others end its database session and take its slots; 0: off"},
     {"stats.interval.ms", P_LONG, "5000", 100, 3600000, OFF(stats_interval_ms),
      "how often row counts are read for the metrics"},
     {"shutdown.timeout.ms", P_LONG, "10000", 0, 3600000, OFF(shutdown_timeout_ms),
@@ -417,6 +420,11 @@ int sm_relay_config_load(sm_relay_config *cfg, const char *file, char **override
     if (need_kafka && !cfg->bootstrap_servers)
         return sm_fail(err, errlen, SM_EINVAL,
                        "bootstrap.servers is required (host:port of a Kafka broker)");
+    if (cfg->slot_lease_ms > 0 && cfg->slot_lease_ms < 2 * cfg->balance_interval_ms)
+        return sm_fail(err, errlen, SM_EINVAL,
+                       "slot.lease.ms (%lld) must be at least twice balance.interval.ms (%lld):"
+                       " a live relay renews its lease once per balance",
+                       (long long)cfg->slot_lease_ms, (long long)cfg->balance_interval_ms);
     if (cfg->retry_backoff_max_ms < cfg->retry_backoff_ms)
         return sm_fail(err, errlen, SM_EINVAL,
                        "retry.backoff.max.ms (%lld) is below retry.backoff.ms (%lld)",

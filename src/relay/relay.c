@@ -1156,7 +1156,9 @@ static void sleep_until_work(sm_relay *r, int64_t max_ms, bool listen)
     }
     struct pollfd fds[2] = {{.fd = r->pipe[0], .events = POLLIN}, {.fd = -1}};
     int nfds = 1;
-    int sfd = r->pg ? sm_store_wait_fd(r->store) : -1;
+    /* the database only while the relay could claim: otherwise nobody reads
+     * what arrives there, and a readable socket would spin the loop */
+    int sfd = listen ? sm_store_wait_fd(r->store) : -1;
     if (sfd >= 0) {
         fds[1] = (struct pollfd){.fd = sfd, .events = POLLIN};
         nfds = 2;
@@ -1376,6 +1378,7 @@ int sm_relay_new(sm_relay **out, sm_relay_config *cfg, char *err, size_t errlen)
     /* the claim repeats the holds in the database, so that a restart or a
      * slot's move keeps them: on.dead=block makes DEAD rows hold too */
     sm_store_set_dead_holds_key(r->store, cfg->on_dead == SM_ON_DEAD_BLOCK);
+    sm_store_set_lease_ms(r->store, cfg->slot_lease_ms);
     char why[512];
     if (sm_store_balance(r->store, cfg->relay_id, &r->owned, why, sizeof why) != SM_OK) {
         rc = sm_fail(err, errlen, SM_EIO, "outbox.db %s: %s", r->db_name, why);

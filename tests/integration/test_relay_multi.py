@@ -14,9 +14,19 @@ Phase 2, a relay dies: writers commit again; r2 is killed with SIGKILL
 Phase 3, it comes back: r2 restarts, gets a share of the slots back by a
   graceful hand-over (all 64 owned, each relay some), and a third batch of
   events is published exactly once, in order.
+
+A hung relay (test_hung_relay_loses_its_slots): r1 and r2 split the slots,
+  then r2 is frozen with SIGSTOP (its process and database sessions stay up:
+  its slot locks do not go away by themselves). Writers commit events of
+  every slot; r1 finds r2's heartbeat older than slot.lease.ms (2 s), ends
+  its database session (logged), owns all 64 slots, and publishes every
+  event exactly once, in order. r2 is resumed with SIGCONT: it finds its
+  session gone, reconnects, gets a share of the slots back, and a second
+  batch is published exactly once, in order; r2 exits 0 on SIGTERM.
 """
 
 import os
+import signal
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -102,11 +112,44 @@ def test_three_relays(st):
     check_per_key_order(recs, "whole topic", first_only=True)
 
 
+def test_hung_relay_loses_its_slots(st):
+    url = st.new_db()
+    topic = unique("hung")
+    tool("setup", url, "--keys", 40)
+    props = dict(PROPS, slot_lease_ms=2000)
+    rs = [st.relay(url, name="h%d" % i, relay_id="h%d" % i, **props) for i in (1, 2)]
+    o = wait_for(lambda: balanced(rs), 20, "the two relays to split the 64 slots")
+    check(True, "slots split %s" % o)
+    r1, r2 = rs
+    os.kill(r2.pid, signal.SIGSTOP)
+    try:
+        committed, _ = Writers(url, topic, n=4, txns=150, keys=40, per_txn=3, pause_us=1000, seed=31).wait()
+        o = wait_for(lambda: (lambda o: o if o[0] == 64 else None)(owned([r1])), 30,
+                     "r1 to take the frozen r2's slots")
+        check(True, "r1 owns all %d slots while r2 is frozen" % o[0])
+        check(bool(r1.log_lines(r"relay h2 .*has not written its heartbeat.*looks hung")),
+              "r1 logged that r2 looks hung and ended its session")
+        wait_all_published(url, len(committed), 60, "events committed while r2 was frozen")
+        recs = consume_all(st.broker.bootstrap, topic, expect=len(committed))
+        check_order(recs, committed, "r2 frozen")
+        total = dict(committed)
+    finally:
+        os.kill(r2.pid, signal.SIGCONT)
+    o = wait_for(lambda: balanced(rs), 30, "r2, resumed, to get a share of the slots back")
+    check(True, "r2 resumed and got slots back: %s" % o)
+    check(bool(r2.log_lines(r"connection lost|terminat")), "r2 logged that its session was lost")
+    c2, _ = Writers(url, topic, n=4, txns=100, keys=40, per_txn=3, pause_us=1000, seed=32).wait()
+    total.update(c2)
+    wait_all_published(url, len(total), 60, "events after r2 resumed")
+    recs = consume_all(st.broker.bootstrap, topic, expect=len(total))
+    check_order(recs, total, "after r2 resumed")
+
+
 def main():
     st = Stack(name="relay-multi")
     try:
         st.start()
-        return run_outbox_tests(st, [test_three_relays])
+        return run_outbox_tests(st, [test_three_relays, test_hung_relay_loses_its_slots])
     finally:
         st.cleanup()
 
