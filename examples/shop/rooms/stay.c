@@ -61,7 +61,11 @@ int stay_date_parse(const char *field, const char *s, int32_t *day, char *err, s
         snprintf(err, errlen, "%s: \"%.40s\" is not a date in the form YYYY-MM-DD", field, s);
         return -1;
     }
-    if (y < 1000 || m < 1 || m > 12 || d < 1 || d > stay_month_days(y, m)) {
+    if (y < 1000) {
+        snprintf(err, errlen, "%s: %s: the year must be 1000..9999", field, s);
+        return -1;
+    }
+    if (m < 1 || m > 12 || d < 1 || d > stay_month_days(y, m)) {
         snprintf(err, errlen, "%s: %s is not a calendar date", field, s);
         return -1;
     }

@@ -58,6 +58,8 @@ int main(void)
     CHECK(!parses("2027-01-00"));
     CHECK(!parses("2027-01-32"));
     CHECK(!parses("0999-01-01"));
+    CHECK(stay_date_parse("check_in", "0999-01-01", &d, err, sizeof err) == -1);
+    CHECK(strstr(err, "year must be 1000..9999") != NULL);
     CHECK(!parses("2027-1-10"));
     CHECK(!parses("2027-01-10 "));
     CHECK(!parses(" 2027-01-10"));
