@@ -61,7 +61,9 @@ static const pdef defs[] = {
      "continue: later rows of a DEAD row's key proceed; block: they wait until it is "
      "re-queued"},
     {"track.groups", P_SPECIAL, NULL, 0, 0, 0,
-     "comma-separated consumer groups; a row is COMPLETE once all have committed past it"},
+     "comma-separated consumer groups, each group (every topic) or group:topic (rows of that "
+     "topic only); a row is COMPLETE once every group tracking its topic has committed past "
+     "it (at once if none tracks it)"},
     {"complete.interval.ms", P_LONG, "1000", 10, 86400000, OFF(complete_interval_ms),
      "how often the committed offsets of track.groups are read"},
     {"republish.stale.after.ms", P_LONG, "0", 0, INT64_MAX / 2, OFF(republish_stale_after_ms),
@@ -189,39 +191,69 @@ static int check_kafka(const sm_prop *p, const char *name, rd_kafka_conf_t *scra
     return SM_OK;
 }
 
+/* track.groups: "group" (every topic) or "group:topic" (that topic only);
+ * the text after the last ':' is the topic ("*": every topic, for a group
+ * id that itself contains ':'). Topic names cannot contain ':'. */
+static int add_group(sm_relay_config *cfg, char *tok, const sm_prop *p, char *err, size_t errlen)
+{
+    char *colon = strrchr(tok, ':');
+    const char *topic = NULL;
+    if (colon) {
+        *colon = 0;
+        topic = colon + 1;
+        char why[256];
+        if (!strcmp(topic, "*"))
+            topic = NULL;
+        else if (!sm_relay_topic_valid(topic, why, sizeof why))
+            return sm_fail(err, errlen, SM_EINVAL, "track.groups (%s): '%s:%s': %s (write "
+                           "group:topic, or group:* for every topic)", p->origin, tok, topic,
+                           why);
+    }
+    if (!*tok)
+        return sm_fail(err, errlen, SM_EINVAL, "track.groups (%s): an empty group id",
+                       p->origin);
+    for (int i = 0; i < cfg->n_track_groups; i++)
+        if (!strcmp(cfg->track_groups[i], tok) &&
+            (topic ? cfg->track_topics[i] && !strcmp(cfg->track_topics[i], topic)
+                   : !cfg->track_topics[i]))
+            return SM_OK;
+    size_t n = (size_t)cfg->n_track_groups + 1;
+    char **g = realloc(cfg->track_groups, n * sizeof *g);
+    if (!g)
+        return SM_ENOMEM;
+    cfg->track_groups = g;
+    char **t = realloc(cfg->track_topics, n * sizeof *t);
+    if (!t)
+        return SM_ENOMEM;
+    cfg->track_topics = t;
+    g[n - 1] = strdup(tok);
+    t[n - 1] = topic ? strdup(topic) : NULL;
+    if (!g[n - 1] || (topic && !t[n - 1])) {
+        free(g[n - 1]);
+        free(t[n - 1]);
+        return SM_ENOMEM;
+    }
+    cfg->n_track_groups++;
+    return SM_OK;
+}
+
 static int set_groups(sm_relay_config *cfg, const sm_prop *p, char *err, size_t errlen)
 {
     char *copy = strdup(p->value), *save = NULL;
     if (!copy)
         return SM_ENOMEM;
     int rc = SM_OK;
-    for (char *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+    for (char *tok = strtok_r(copy, ",", &save); tok && rc == SM_OK;
+         tok = strtok_r(NULL, ",", &save)) {
         while (*tok == ' ' || *tok == '\t')
             tok++;
         size_t n = strlen(tok);
         while (n && (tok[n - 1] == ' ' || tok[n - 1] == '\t'))
             tok[--n] = 0;
-        if (!n)
-            continue;
-        for (int i = 0; i < cfg->n_track_groups; i++)
-            if (!strcmp(cfg->track_groups[i], tok))
-                goto next;
-        char **v = realloc(cfg->track_groups, (size_t)(cfg->n_track_groups + 1) * sizeof *v);
-        if (!v) {
-            rc = SM_ENOMEM;
-            break;
-        }
-        cfg->track_groups = v;
-        if (!(v[cfg->n_track_groups] = strdup(tok))) {
-            rc = SM_ENOMEM;
-            break;
-        }
-        cfg->n_track_groups++;
-    next:;
+        if (n)
+            rc = add_group(cfg, tok, p, err, errlen);
     }
     free(copy);
-    (void)err;
-    (void)errlen;
     return rc;
 }
 
@@ -438,9 +470,12 @@ void sm_relay_config_release(sm_relay_config *cfg)
     free(cfg->bootstrap_servers);
     free(cfg->relay_id);
     free(cfg->dead_letter_topic);
-    for (int i = 0; i < cfg->n_track_groups; i++)
+    for (int i = 0; i < cfg->n_track_groups; i++) {
         free(cfg->track_groups[i]);
+        free(cfg->track_topics[i]);
+    }
     free(cfg->track_groups);
+    free(cfg->track_topics);
     sm_props_release(&cfg->kafka);
     sm_props_release(&cfg->all);
     memset(cfg, 0, sizeof *cfg);

@@ -30,7 +30,8 @@ typedef struct sm_relay_config {
     int64_t retry_backoff_max_ms;
     char *dead_letter_topic; /* template; "${topic}" is the row's topic */
     sm_on_dead on_dead;
-    char **track_groups;
+    char **track_groups;     /* track.groups entries: the group id */
+    char **track_topics;     /* and its topic (NULL: every topic) */
     int n_track_groups;
     int64_t complete_interval_ms;
     int64_t republish_stale_after_ms; /* 0: off */

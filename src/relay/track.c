@@ -20,6 +20,55 @@ static void log_cb(const rd_kafka_t *rk, int level, const char *fac, const char 
         sm_debug("librdkafka (completion tracking): %s: %s", fac, buf);
 }
 
+static bool group_tracks(const sm_track_group *g, const char *topic)
+{
+    if (g->all)
+        return true;
+    for (int i = 0; i < g->ntopics; i++)
+        if (!strcmp(g->topics[i], topic))
+            return true;
+    return false;
+}
+
+bool sm_track_topic_tracked(const sm_track *t, const char *topic)
+{
+    for (int i = 0; i < t->ngroups; i++)
+        if (group_tracks(&t->groups[i], topic))
+            return true;
+    return false;
+}
+
+/* The config's entries (group, topic or NULL) folded into one entry per
+ * group id. */
+static int groups_build(sm_track *t, const sm_relay_config *cfg, char *err, size_t errlen)
+{
+    int n = cfg->n_track_groups;
+    t->groups = calloc((size_t)n, sizeof *t->groups);
+    if (!t->groups)
+        return sm_fail(err, errlen, SM_ENOMEM, "out of memory");
+    for (int i = 0; i < n; i++) {
+        sm_track_group *g = NULL;
+        for (int j = 0; j < t->ngroups && !g; j++)
+            if (!strcmp(t->groups[j].id, cfg->track_groups[i]))
+                g = &t->groups[j];
+        if (!g) {
+            g = &t->groups[t->ngroups++];
+            g->id = cfg->track_groups[i];
+        }
+        const char *topic = cfg->track_topics ? cfg->track_topics[i] : NULL;
+        if (!topic) {
+            g->all = true;
+            continue;
+        }
+        const char **v = realloc(g->topics, (size_t)(g->ntopics + 1) * sizeof *v);
+        if (!v)
+            return sm_fail(err, errlen, SM_ENOMEM, "out of memory");
+        g->topics = v;
+        v[g->ntopics++] = topic;
+    }
+    return SM_OK;
+}
+
 int sm_track_init(sm_track *t, const sm_relay_config *cfg, int wake_fd, char *err, size_t errlen)
 {
     memset(t, 0, sizeof *t);
@@ -52,9 +101,7 @@ int sm_track_init(sm_track *t, const sm_relay_config *cfg, int wake_fd, char *er
     t->q = rd_kafka_queue_new(t->rk);
     static const char one = 1;
     rd_kafka_queue_io_event_enable(t->q, wake_fd, &one, 1);
-    t->groups = cfg->track_groups;
-    t->ngroups = cfg->n_track_groups;
-    return SM_OK;
+    return groups_build(t, cfg, err, errlen);
 }
 
 static void round_end(sm_track *t)
@@ -76,6 +123,9 @@ void sm_track_release(sm_track *t)
     }
     if (t->rk)
         rd_kafka_destroy(t->rk);
+    for (int i = 0; i < t->ngroups; i++)
+        free(t->groups[i].topics);
+    free(t->groups);
     memset(t, 0, sizeof *t);
 }
 
@@ -96,11 +146,22 @@ void sm_track_start(sm_track *t, const sm_tp *tps, int n, int64_t now_ms)
     char why[256];
     rd_kafka_AdminOptions_set_request_timeout(opt, 10000, why, sizeof why);
     rd_kafka_AdminOptions_set_opaque(opt, (void *)(uintptr_t)++t->round);
+    t->asked = 0;
     for (int g = 0; g < t->ngroups; g++) {
-        rd_kafka_ListConsumerGroupOffsets_t *req =
-            rd_kafka_ListConsumerGroupOffsets_new(t->groups[g], t->want);
-        rd_kafka_ListConsumerGroupOffsets(t->rk, &req, 1, opt, t->q);
-        rd_kafka_ListConsumerGroupOffsets_destroy(req);
+        /* only the pairs of the topics it tracks (an empty list would mean
+         * "every partition" to the broker) */
+        rd_kafka_topic_partition_list_t *mine = rd_kafka_topic_partition_list_new(n);
+        for (int i = 0; i < n; i++)
+            if (group_tracks(&t->groups[g], tps[i].topic))
+                rd_kafka_topic_partition_list_add(mine, tps[i].topic, tps[i].partition);
+        if (mine->cnt > 0) {
+            rd_kafka_ListConsumerGroupOffsets_t *req =
+                rd_kafka_ListConsumerGroupOffsets_new(t->groups[g].id, mine);
+            rd_kafka_ListConsumerGroupOffsets(t->rk, &req, 1, opt, t->q);
+            rd_kafka_ListConsumerGroupOffsets_destroy(req);
+            t->asked++;
+        }
+        rd_kafka_topic_partition_list_destroy(mine);
     }
     rd_kafka_AdminOptions_destroy(opt);
 }
@@ -116,9 +177,18 @@ static void fold(sm_track *t, const rd_kafka_group_result_t *gr)
         t->failed = true;
         return;
     }
+    const char *name = rd_kafka_group_result_name(gr);
+    const sm_track_group *g = NULL;
+    for (int j = 0; j < t->ngroups && !g; j++)
+        if (!strcmp(t->groups[j].id, name))
+            g = &t->groups[j];
+    if (!g)
+        return;
     const rd_kafka_topic_partition_list_t *got = rd_kafka_group_result_partitions(gr);
     for (int i = 0; i < t->want->cnt; i++) {
         rd_kafka_topic_partition_t *w = &t->want->elems[i];
+        if (!group_tracks(g, w->topic))
+            continue;
         const rd_kafka_topic_partition_t *p =
             got ? rd_kafka_topic_partition_list_find(got, w->topic, w->partition) : NULL;
         int64_t off = (p && !p->err && p->offset >= 0) ? p->offset : -1;
@@ -152,11 +222,13 @@ void sm_track_poll(sm_track *t, int64_t now_ms, sm_track_apply_fn apply, void *a
         }
         rd_kafka_event_destroy(ev);
     }
-    if (t->busy && t->answered >= t->ngroups) {
+    if (t->busy && t->answered >= t->asked) {
+        /* INT64_MAX: no group tracks the pair's topic, every row of it is
+         * complete; -1: some tracking group has not consumed it */
         if (!t->failed)
             for (int i = 0; i < t->want->cnt; i++) {
                 const rd_kafka_topic_partition_t *w = &t->want->elems[i];
-                if (w->offset > 0 && w->offset != INT64_MAX)
+                if (w->offset > 0)
                     apply(w->topic, w->partition, w->offset, arg);
             }
         round_end(t);

@@ -10,9 +10,12 @@
  * the groups it reads.
  *
  * A round asks every group about the (topic, partition) pairs that have
- * PUBLISHED rows; when all have answered, the lowest committed offset of
- * each pair over all groups is the bound below which rows are consumed. A
- * pair a group has never committed is not complete for anybody. */
+ * PUBLISHED rows and whose topic it tracks (track.groups: "group" tracks
+ * every topic, "group:topic" that topic only); when all have answered, the
+ * lowest committed offset of each pair over the groups tracking its topic is
+ * the bound below which rows are consumed. A pair a tracking group has never
+ * committed is not complete for anybody. A pair whose topic no group tracks
+ * is complete at once: nobody is waited for (see docs/outbox.md). */
 #ifndef SM_RELAY_TRACK_H
 #define SM_RELAY_TRACK_H
 
@@ -23,11 +26,21 @@
 #include "outbox/store.h"
 #include "relay/config.h"
 
+/* One tracked group: every topic, or the listed ones (pointers into the
+ * config). */
+typedef struct sm_track_group {
+    const char *id;
+    bool all;
+    const char **topics;
+    int ntopics;
+} sm_track_group;
+
 typedef struct sm_track {
     rd_kafka_t *rk; /* admin client; NULL when track.groups is empty */
     rd_kafka_queue_t *q;
-    char **groups;
+    sm_track_group *groups; /* distinct group ids */
     int ngroups;
+    int asked; /* requests of the round in progress */
     /* the round in progress */
     bool busy;
     uint64_t round; /* tags the requests, so late answers are ignored */
@@ -50,5 +63,8 @@ void sm_track_start(sm_track *t, const sm_tp *tps, int n, int64_t now_ms);
 typedef void (*sm_track_apply_fn)(const char *topic, int32_t partition, int64_t below, void *arg);
 /* Serves results without blocking; applies a finished round. */
 void sm_track_poll(sm_track *t, int64_t now_ms, sm_track_apply_fn apply, void *arg);
+
+/* Does some group in t track topic? */
+bool sm_track_topic_tracked(const sm_track *t, const char *topic);
 
 #endif

@@ -13,6 +13,15 @@ tells that a round changed nothing, so this one wait is a sleep):
   3. g1 commits 40, g2 still 30 -> 0..29 COMPLETE, 30..39 PUBLISHED;
   4. g2 commits 40 -> all COMPLETE.
 Also: completed_total and samsa_outbox_rows{status="COMPLETE"} say 40.
+
+Per-topic tracking (test_per_topic): track.groups=ga:A,gb:B (the shop's
+shape: each group reads one topic), 10 rows on each of A, B and C (one
+partition each). C is tracked by nobody: its rows go COMPLETE at once. A and
+B stay PUBLISHED (ga, gb never committed) for 10 rounds; ga commits A to 10:
+all of A COMPLETE, though ga never reads B and gb never reads A (before
+per-topic tracking, a group that never commits on a topic kept every row of
+it from COMPLETE); gb commits B to 4: B's offsets 0..3 COMPLETE, 4..9
+PUBLISHED, stable for 10 rounds.
 """
 
 import os
@@ -93,11 +102,54 @@ def test_complete(st):
     check_eq(relay.metric('samsa_outbox_rows{status="COMPLETE"}'), 40.0, "metrics: 40 rows COMPLETE")
 
 
+def topic_statuses(url, topics):
+    rows = q(url, "SELECT topic, kafka_offset, status FROM samsa_outbox ORDER BY topic, kafka_offset")
+    return {t: [(o, s) for tt, o, s in rows if tt == t] for t in topics}
+
+
+def test_per_topic(st):
+    url = st.new_db()
+    a, b, c = unique("pta"), unique("ptb"), unique("ptc")
+    import confluent_kafka.admin as ka
+    admin = ka.AdminClient({"bootstrap.servers": st.broker.bootstrap})
+    fs = admin.create_topics([ka.NewTopic(t, num_partitions=1, replication_factor=1) for t in (a, b, c)])
+    for f in fs.values():
+        f.result(10)
+    relay = st.relay(url, track_groups="ga:%s,gb:%s" % (a, b), complete_interval_ms=100)
+    conn = pg_connect(url)
+    cur = conn.cursor()
+    for i in range(10):
+        for t in (a, b, c):
+            cur.execute("INSERT INTO samsa_outbox (topic, key, payload) VALUES (%s, %s, %s)",
+                        (t, "k%d" % (i % 3), payload("k%d" % (i % 3), i)))
+    conn.commit()
+    conn.close()
+
+    def want(a_below, b_below):
+        return {a: [(o, "COMPLETE" if o < a_below else "PUBLISHED") for o in range(10)],
+                b: [(o, "COMPLETE" if o < b_below else "PUBLISHED") for o in range(10)],
+                c: [(o, "COMPLETE") for o in range(10)]}
+
+    def expect(a_below, b_below, what):
+        w = want(a_below, b_below)
+        wait_for(lambda: topic_statuses(url, (a, b, c)) == w, 20, what)
+        time.sleep(1.0)  # 10 rounds of complete.interval.ms
+        check_eq(topic_statuses(url, (a, b, c)), w, "%s (after 10 rounds)" % what)
+
+    expect(0, 0, "C (tracked by no group) COMPLETE at once; A and B PUBLISHED (ga, gb never committed)")
+    consume_and_commit(st.broker.bootstrap, "ga", a, 10)
+    expect(10, 0, "ga at 10 on A: all of A COMPLETE although ga never reads B; B still PUBLISHED")
+    consume_and_commit(st.broker.bootstrap, "gb", b, 4)
+    expect(10, 4, "gb at 4 on B: B's offsets 0..3 COMPLETE, 4..9 PUBLISHED")
+    wait_for(lambda: relay.metric("samsa_relay_completed_total") == 24.0, 10, "completed_total 24")
+    check(True, "metrics: completed_total 24 (10 of C, 10 of A, 4 of B)")
+
+
 def main():
     st = Stack(name="relay-complete")
     try:
         st.start()
-        return run_outbox_tests(st, [test_complete])
+        return run_outbox_tests(st, [test_complete, test_per_topic])
     finally:
         st.cleanup()
 

@@ -173,10 +173,38 @@ static void test_errors(void)
     sm_relay_config_release(&cfg);
 }
 
+static void test_track_groups(void)
+{
+    TEST_SECTION("track.groups: group (every topic) or group:topic; slot.lease.ms");
+    sm_relay_config cfg;
+    char err[512];
+    char *ov[3] = {BASE, "track.groups=shop-stock:shop.orders, shop-sink:shop.payments,audit,"
+                         "shop-stock:shop.orders,ns:team:*,shop-stock:shop.rooms"};
+    int rc = load(&cfg, NULL, ov, 3, err, sizeof err);
+    if (rc != SM_OK)
+        fprintf(stderr, "%s\n", err);
+    REQUIRE(rc == SM_OK);
+    CHECK(cfg.n_track_groups == 5); /* the repeated pair once */
+    CHECK(!strcmp(cfg.track_groups[0], "shop-stock") && !strcmp(cfg.track_topics[0], "shop.orders"));
+    CHECK(!strcmp(cfg.track_groups[1], "shop-sink") && !strcmp(cfg.track_topics[1], "shop.payments"));
+    CHECK(!strcmp(cfg.track_groups[2], "audit") && cfg.track_topics[2] == NULL);
+    CHECK(!strcmp(cfg.track_groups[3], "ns:team") && cfg.track_topics[3] == NULL); /* group:* */
+    CHECK(!strcmp(cfg.track_groups[4], "shop-stock") && !strcmp(cfg.track_topics[4], "shop.rooms"));
+    CHECK(cfg.slot_lease_ms == 30000);
+    sm_relay_config_release(&cfg);
+    expect_error("track.groups=g:bad topic", "track.groups", "group:topic");
+    expect_error("track.groups=:orders", "track.groups", "empty group");
+    expect_error("slot.lease.ms=1000", "slot.lease.ms", "twice balance.interval.ms");
+    char *ok[4] = {BASE, "slot.lease.ms=0", "balance.interval.ms=100"};
+    CHECK(load(&cfg, NULL, ok, 4, err, sizeof err) == SM_OK && cfg.slot_lease_ms == 0);
+    sm_relay_config_release(&cfg);
+}
+
 int main(void)
 {
     test_defaults();
     test_file_and_overrides();
     test_errors();
+    test_track_groups();
     return check_report("test_relay_config");
 }
