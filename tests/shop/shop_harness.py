@@ -571,3 +571,72 @@ def run_shop_tests(tests, shop_factory=None):
         w.__name__ = t.__name__
         wrapped.append(w)
     return harness.run_tests(wrapped)
+
+
+# -- the books, checked independently of shop-load --------------------------------
+
+INITIAL_BALANCES = 90 * 10000000   # docs/shop.md: u1..u90 10,000,000 cents, u91..u100 0
+
+
+def check_books(shop, what="books"):
+    """The books of docs/shop.md from the services' own APIs (not /stats
+    where another API says it): GET /products vs GET /stock, the users'
+    balances one by one, the receiver against the paid orders, rooms'
+    availability against confirmed reservations. Needs a settled shop."""
+    st = shop.stats()
+    if "orders" in shop.services and "stock" in shop.services:
+        products = {p["id"]: p["stock"] for p in get_json(shop.url("orders") + "/products")}
+        stock = get_json(shop.url("stock") + "/stock")
+        check_eq(stock, products, "%s: GET /stock equals GET /products' stock (%d products)" % (what, len(products)))
+    if "orders" in shop.services:
+        total = 0
+        for n in range(1, 101):
+            total += get_json(shop.url("orders") + "/users/u%d" % n)["balance"]
+        revenue = st["orders"]["revenue"]
+        check_eq(total, INITIAL_BALANCES - revenue,
+                 "%s: the 100 users' balances add up to the initial %d minus revenue %d" % (what, INITIAL_BALANCES, revenue))
+        check_eq(st["orders"]["balances_total"], total, "%s: balances_total is the users' sum" % what)
+    if "receiver" in shop.services and "orders" in shop.services:
+        rorders = st["receiver"]["orders"]
+        check_eq(len(rorders), len(set(rorders)), "%s: the receiver stored no order twice" % what)
+        check_eq(len(rorders), st["orders"]["orders"]["paid"],
+                 "%s: the receiver stored one event per paid order (%d)" % (what, len(rorders)))
+        check_eq(st["receiver"]["amount_total"], st["orders"]["revenue"], "%s: receiver amount_total = revenue" % what)
+        sample = rorders[:: max(1, len(rorders) // 20)][:20]
+        bad = [o for o in sample if get_json(shop.url("orders") + "/orders/" + o).get("status") != "PAID"]
+        check(not bad, "%s: orders the receiver stored are PAID in shop-orders (%d sampled)" % (what, len(sample)), bad)
+    for n in ("orders", "reservations", "rooms"):
+        if n in st:
+            check_eq(st[n]["outbox"].get("DEAD", 0), 0, "%s: no DEAD row in %s's outbox" % (what, n))
+            check_eq(st[n]["outbox"].get("INIT", 0), 0, "%s: no INIT row in %s's outbox" % (what, n))
+    if "rooms" in shop.services and "reservations" in shop.services:
+        res = st["reservations"]["reservations"]
+        check_eq((res.get("PENDING", 0), res.get("CANCEL_REQUESTED", 0)), (0, 0),
+                 "%s: no reservation PENDING or CANCEL_REQUESTED" % what)
+        taken = st["rooms"]["taken"]
+        conf = st["reservations"]["confirmed_nights"]
+        norm = lambda m: {(r, n): v for r, ns in m.items() for n, v in ns.items() if v}  # noqa: E731
+        check_eq(norm(taken), norm(conf), "%s: rooms taken = confirmed nights (%d room-nights)" % (what, len(norm(taken))))
+        over = {k: v for k, v in norm(taken).items() if v > 3}
+        check(not over, "%s: no room-night above capacity 3" % what, over)
+        # availability, as a guest sees it, for every room over the nights in use
+        nights = sorted({n for ns in taken.values() for n in ns} | {n for ns in conf.values() for n in ns})
+        if nights:
+            import datetime
+            day = lambda t: datetime.date(*map(int, t.split("-")))  # noqa: E731
+            first, last = day(nights[0]), day(nights[-1])
+            wrong = []
+            while first <= last:  # in stretches of at most 28 nights
+                to = min(first + datetime.timedelta(days=28), last + datetime.timedelta(days=1))
+                for r in range(1, 11):
+                    room = "r%d" % r
+                    av = get_json("%s/rooms/%s/availability?from=%s&to=%s"
+                                  % (shop.url("rooms"), room, first.isoformat(), to.isoformat()))
+                    for night, free in av.items():
+                        want = 3 - conf.get(room, {}).get(night, 0)
+                        if free != want:
+                            wrong.append((room, night, free, want))
+                first = to
+            check(not wrong, "%s: GET /rooms/{id}/availability = capacity - confirmed, every room and night" % what,
+                  wrong[:5])
+    return st
