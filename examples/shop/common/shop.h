@@ -112,7 +112,8 @@ PGconn *shop_db_pg(shop_db *db);      /* NULL unless PostgreSQL */
 
 /* Runs one statement. sql uses "?" placeholders (rewritten to $1.. for
  * PostgreSQL); types has one letter per parameter: 's' const char * (NULL:
- * SQL NULL), 'i' int64_t. res: NULL to discard rows, else receives a result
+ * SQL NULL), 'i' int64_t (exactly: cast an int or a literal, the
+ * arguments are read with va_arg and a wrong type is undefined). res: NULL to discard rows, else receives a result
  * to read with shop_res_* and free with shop_res_free (also on success
  * without rows). Returns SHOP_OK, SHOP_EBUSY (retry the transaction),
  * SHOP_EIO or SHOP_ERR. Example:

@@ -59,7 +59,7 @@ static void post_events(shop_req *req, shop_resp *resp, void *ctx)
     int rc = shop_db_exec(db, &r, err, sizeof err,
                           "INSERT INTO events (idempotency_key, order_id, amount, body, stored_at) "
                           "VALUES (?, ?, ?, ?, ?) ON CONFLICT (idempotency_key) DO NOTHING",
-                          "ssiss", key, json_string_value(order),
+                          "ssisi", key, json_string_value(order),
                           (int64_t)(amount ? json_integer_value(amount) : 0), req->body,
                           shop_now_ms());
     shop_pool_put(a->pool, db);
