@@ -140,6 +140,41 @@ def sigterm_during_backoff(shop):
     check_eq(receiver.stats()["duplicates"], 0, "sent once: no duplicate at the receiver")
 
 
+def redelivered_not_sent_malformed_rejected(shop):
+    import confluent_kafka as ck
+    orders, sink, receiver = shop.svc("orders"), shop.svc("sink"), shop.svc("receiver")
+    paid = paid_orders(orders, ["u11", "u12"])
+    check_exactly_once(shop, paid, "two payments")
+    # the records again, as a relay republish after a crash would produce them
+    c = ck.Consumer({"bootstrap.servers": shop.bootstrap, "group.id": "test-copy-%d" % os.getpid(),
+                     "auto.offset.reset": "earliest", "enable.auto.commit": False})
+    c.subscribe(["shop.payments"])
+    recs = []
+    deadline = time.monotonic() + 30
+    while len(recs) < 2 and time.monotonic() < deadline:
+        m = c.poll(0.2)
+        if m is not None and not m.error():
+            recs.append(m)
+    c.close()
+    check_eq(len(recs), 2, "read the two payment records")
+    p = ck.Producer({"bootstrap.servers": shop.bootstrap})
+    for m in recs:
+        p.produce("shop.payments", key=m.key(), value=m.value(), headers=m.headers())
+    p.produce("shop.payments", key=b"u1", value=b"not a payment",
+              headers=[("samsa.event_id", "0badbad0-0000-4000-8000-0000000000aa")])
+    p.produce("shop.payments", key=b"u1", value=b'{"event":"order.created"}',
+              headers=[("samsa.event_id", "0badbad0-0000-4000-8000-0000000000ab")])
+    check_eq(p.flush(30), 0, "produced")
+    more = paid_orders(orders, ["u13"])
+    paid.update(more)
+    check_exactly_once(shop, paid, "after redelivered and malformed records")
+    ss, rs = sink.stats(), receiver.stats()
+    check_eq((ss["delivered"], ss["duplicates"], ss["rejected"]), (3, 2, 2),
+             "sink: 3 delivered, 2 redelivered skipped, 2 malformed rejected")
+    check_eq((rs["stored"], rs["duplicates"]), (3, 0), "the receiver never saw the copies or the malformed records")
+    check("rejected" in sink.log_text(), "the rejection is logged")
+
+
 def sink_shop():
     # a killed sink stays a group member until its session times out: keep
     # that short so the restarted one gets the partitions soon
@@ -148,5 +183,6 @@ def sink_shop():
 
 
 if __name__ == "__main__":
-    sys.exit(sh.run_shop_tests([receiver_contract, delivers_through_failures_and_kill9, sigterm_during_backoff],
+    sys.exit(sh.run_shop_tests([receiver_contract, delivers_through_failures_and_kill9, sigterm_during_backoff,
+                                redelivered_not_sent_malformed_rejected],
                                shop_factory=sink_shop))

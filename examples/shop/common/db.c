@@ -425,9 +425,9 @@ static void db_reconnect(shop_db *db)
     }
 }
 
-int shop_db_tx(shop_db *db, shop_tx_fn fn, void *arg, char *err, size_t errlen)
+static int run_tx(shop_db *db, const char *begin, shop_tx_fn fn, void *arg, char *err,
+                  size_t errlen)
 {
-    const char *begin = db->kind == SHOP_DB_SQLITE ? "BEGIN IMMEDIATE" : "BEGIN";
     unsigned seed = jitter_seed();
     int64_t deadline = shop_mono_ms() + 30000;
     int64_t backoff = 2;
@@ -453,6 +453,22 @@ int shop_db_tx(shop_db *db, shop_tx_fn fn, void *arg, char *err, size_t errlen)
         if (backoff < 200)
             backoff *= 2;
     }
+}
+
+int shop_db_tx(shop_db *db, shop_tx_fn fn, void *arg, char *err, size_t errlen)
+{
+    /* SQLite: take the write lock at BEGIN, so a transaction never fails
+     * half-way on a lock upgrade (the busy timeout waits for it instead) */
+    return run_tx(db, db->kind == SHOP_DB_SQLITE ? "BEGIN IMMEDIATE" : "BEGIN", fn, arg, err,
+                  errlen);
+}
+
+int shop_db_read(shop_db *db, shop_tx_fn fn, void *arg, char *err, size_t errlen)
+{
+    return run_tx(db,
+                  db->kind == SHOP_DB_SQLITE ? "BEGIN"
+                                             : "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
+                  fn, arg, err, errlen);
 }
 
 /* ---- libsamsa ---- */

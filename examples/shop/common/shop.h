@@ -139,6 +139,10 @@ void shop_res_free(shop_res *r);
  * before the next try. Returns fn's result, or a negative error. */
 typedef int (*shop_tx_fn)(shop_db *db, void *arg, char *err, size_t errlen);
 int shop_db_tx(shop_db *db, shop_tx_fn fn, void *arg, char *err, size_t errlen);
+/* The same for reads that must agree with each other (a /stats): one
+ * snapshot and no write lock (SQLite: a deferred BEGIN, WAL keeps the
+ * snapshot; PostgreSQL: REPEATABLE READ READ ONLY). fn must not write. */
+int shop_db_read(shop_db *db, shop_tx_fn fn, void *arg, char *err, size_t errlen);
 
 /* libsamsa on whichever kind db is; failures are mapped to SHOP_E* codes
  * (SQLite busy -> SHOP_EBUSY). shop_db_inbox returns 1 new, 0 duplicate. */

@@ -502,9 +502,8 @@ static void get_stats(shop_req *req, shop_resp *resp, void *ctx)
     char err[512];
     stats_out s = {0};
     shop_db *db = shop_pool_get(a->pool);
-    /* a read-only transaction: one snapshot (SQLite: BEGIN IMMEDIATE also
-     * keeps writers out for these few reads) */
-    int rc = shop_db_tx(db, stats_tx, &s, err, sizeof err);
+    /* one snapshot: revenue, balances and stock agree with each other */
+    int rc = shop_db_read(db, stats_tx, &s, err, sizeof err);
     shop_pool_put(a->pool, db);
     if (rc)
         shop_resp_db_error(resp, rc, err);
