@@ -211,16 +211,47 @@ def cancel_while_pending(shop):
     check_eq(st["reservations"]["reservations"]["CANCEL_REQUESTED"], 0, "nothing left CANCEL_REQUESTED")
 
 
+def cancel_racing_results(shop, n=40, seed=1):
+    """POST then DELETE at once, n times in parallel, on free rooms: each
+    DELETE lands before, during or after the result; every one is 200 or
+    202 (never 409: the reservation is cancellable all along), all end
+    CANCELLED, and every night comes back."""
+    res = shop.svc("reservations")
+    rnd = random.Random(seed)
+
+    def one(i):
+        room = "r%d" % (5 + i % 6)
+        day = 1 + 2 * (i // 6)
+        made = reserve(res, room, "2027-10-%02d" % day, "2027-10-%02d" % (day + 2))
+        time.sleep(rnd.random() * 0.25)  # spread the DELETEs over the result's arrival
+        st, body = res.delete("/reservations/" + made["id"])
+        return made["id"], st, body
+
+    with concurrent.futures.ThreadPoolExecutor(max_workers=10) as ex:
+        out = list(ex.map(one, range(n)))
+    codes = sorted(st for _, st, _ in out)
+    check(set(codes) <= {200, 202}, "%d DELETEs racing their results: 200 or 202 (%d x 200, %d x 202)"
+          % (n, codes.count(200), codes.count(202)), [(i, st, b) for i, st, b in out if st not in (200, 202)])
+    ends = [final(res, i) for i, _, _ in out]
+    check(all(e["status"] == "CANCELLED" and e.get("result") == "CONFIRMED" for e in ends),
+          "all end CANCELLED after a CONFIRMED verdict", [e for e in ends if e["status"] != "CANCELLED"])
+    taken, _ = check_books(shop, "after cancels racing results")
+    left = {r: t for r, t in taken.items() if r in ["r%d" % k for k in range(5, 11)]}
+    check(not left, "every night of r5..r10 came back", left)
+
+
 def test_contention_and_cancellations(shop):
     confirmed, rejected, mine = contention(shop)
     cancellations(shop, confirmed, rejected, mine)
     cancel_while_pending(shop)
+    cancel_racing_results(shop)
 
 
 def test_contention_postgres(shop):
     confirmed, rejected, mine = contention(shop, n=60, seed=11)
     cancellations(shop, confirmed, rejected, mine)
     cancel_while_pending(shop)
+    cancel_racing_results(shop, seed=2)
 
 
 # -- duplicates and malformed events ---------------------------------------------------------

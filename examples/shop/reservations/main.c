@@ -314,10 +314,20 @@ static int resv_delete_tx(shop_db *db, void *arg, char *err, size_t errlen)
     if (rc != SHOP_OK)
         return rc;
     rc = shop_db_exec(db, &r, err, errlen, "SELECT status FROM reservations WHERE id = ?", "s", d->id);
-    if (rc == SHOP_OK) {
-        rc = shop_res_rows(r) == 0 ? RESV_NOT_FOUND : RESV_CONFLICT;
-        if (rc == RESV_CONFLICT)
-            snprintf(d->status, sizeof d->status, "%s", shop_res_text(r, 0, 0));
+    if (rc == SHOP_OK && shop_res_rows(r) == 0) {
+        rc = RESV_NOT_FOUND;
+    } else if (rc == SHOP_OK) {
+        const char *now = shop_res_text(r, 0, 0);
+        if (strcmp(now, "PENDING") == 0 || strcmp(now, "CONFIRMED") == 0) {
+            /* PostgreSQL, READ COMMITTED: the consumer moved it between
+             * our two UPDATEs (PENDING -> CONFIRMED). Cancellable still:
+             * try the whole transaction again. */
+            snprintf(err, errlen, "reservation %s changed concurrently (now %s)", d->id, now);
+            rc = SHOP_EBUSY;
+        } else {
+            rc = RESV_CONFLICT;
+            snprintf(d->status, sizeof d->status, "%s", now);
+        }
     }
     shop_res_free(r);
     return rc;
