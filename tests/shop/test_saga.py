@@ -272,6 +272,33 @@ def send(p, topic, key, payload, event_id=None):
         raise AssertionError("%d records not delivered to %s" % (left, topic))
 
 
+def read_topic(shop, topic):
+    """Every record of topic, as (key, {header: value}, JSON payload), read
+    with assign() from offset 0 up to the end offsets of now."""
+    import confluent_kafka as ck
+    c = ck.Consumer({"bootstrap.servers": shop.bootstrap, "group.id": "saga-reader",
+                     "enable.auto.commit": False})
+    try:
+        ends = {p: c.get_watermark_offsets(ck.TopicPartition(topic, p), timeout=10)[1]
+                for p in range(shop_harness.PARTITIONS)}
+        want = {p: e for p, e in ends.items() if e > 0}
+        c.assign([ck.TopicPartition(topic, p, 0) for p in want])
+        out, deadline = [], time.monotonic() + 30
+        pos = {p: 0 for p in want}
+        while any(pos[p] < want[p] for p in want):
+            if time.monotonic() > deadline:
+                raise AssertionError("reading %s: got %s of %s" % (topic, pos, want))
+            m = c.poll(0.5)
+            if m is None or m.error():
+                continue
+            pos[m.partition()] = m.offset() + 1
+            hdrs = {k: v.decode() for k, v in (m.headers() or [])}
+            out.append((m.key().decode() if m.key() else None, hdrs, json.loads(m.value())))
+        return out
+    finally:
+        c.close()
+
+
 def events_of(svc):
     return svc.stats()["events"]
 
@@ -436,6 +463,21 @@ def test_bad_requests(shop):
         st, b = shop_harness.http(method, url, raw=b"{}" if method in ("PUT", "PATCH", "POST") else None)
         check(st == want_st and isinstance(b, dict) and b.get("error") == want_code and b.get("message"),
               "%s %s: %d %s" % (method, url.split("127.0.0.1")[1], want_st, want_code), (st, b))
+
+    # the events on the wire: topics, keys, types and payloads of docs/shop.md
+    recs = {t: read_topic(shop, t) for t in ("shop.rooms", "shop.reservation-results")}
+    mine = [r for r in recs["shop.rooms"] if r[2].get("reservation") == ok["id"]]
+    check_eq(len(mine), 1, "one room.reserve on shop.rooms for the 30-night reservation")
+    key, hdrs, body = mine[0]
+    check_eq((key, hdrs.get("samsa.type")), ("r2", "room.reserve"), "room.reserve: key = room id, type header")
+    check_eq(body, {"event": "room.reserve", "reservation": ok["id"], "room": "r2",
+                    "check_in": "2028-02-01", "check_out": "2028-03-02"}, "room.reserve payload")
+    answer = [r for r in recs["shop.reservation-results"] if r[2].get("reservation") == ok["id"]]
+    check_eq(len(answer), 1, "one reservation.result on shop.reservation-results")
+    key, hdrs, body = answer[0]
+    check_eq((key, hdrs.get("samsa.type"), body.get("result"), body.get("event")),
+             (ok["id"], "reservation.result", "CONFIRMED", "reservation.result"),
+             "reservation.result: key = reservation id, type header, CONFIRMED")
 
     st, lst = res.get("/reservations")
     check_eq(len(lst), created + 1, "only the valid requests made reservations")
