@@ -206,62 +206,100 @@ static void resv_create(shop_req *req, shop_resp *resp, void *arg)
 
 /* ---- GET /reservations/{id}, GET /reservations?status=S ----------------- */
 
+/* Every GET reads in one snapshot (shop_db_read): the parts of an answer
+ * agree, a read never takes SQLite's write lock, and a lost PostgreSQL
+ * connection is reconnected for the next request. A read function may run
+ * more than once (retries), so each starts afresh. */
+typedef struct resv_read {
+    const char *id;     /* GET /reservations/{id} */
+    const char *status; /* GET /reservations?status=S, NULL: all */
+    json_t *out;        /* the answer; NULL: not found */
+} resv_read;
+
+static void resv_read_reset(resv_read *q)
+{
+    json_decref(q->out);
+    q->out = NULL;
+}
+
+static void resv_answer(resv_ctx *ctx, shop_resp *resp, shop_tx_fn fn, resv_read *q)
+{
+    shop_db *db = shop_pool_get(ctx->pool);
+    char err[512];
+    int rc = shop_db_read(db, fn, q, err, sizeof err);
+
+    shop_pool_put(ctx->pool, db);
+    if (rc != SHOP_OK) {
+        resv_read_reset(q);
+        shop_resp_db_error(resp, rc, err);
+    } else if (q->out == NULL) {
+        shop_resp_error(resp, 404, "not_found", "reservation %.100s does not exist", q->id);
+    } else {
+        shop_resp_json(resp, 200, q->out);
+        q->out = NULL;
+    }
+}
+
+static int resv_get_read(shop_db *db, void *arg, char *err, size_t errlen)
+{
+    resv_read *q = arg;
+    shop_res *r = NULL;
+    int rc = shop_db_exec(db, &r, err, errlen, "SELECT " RESV_COLS " FROM reservations WHERE id = ?",
+                          "s", q->id);
+
+    resv_read_reset(q);
+    if (rc == SHOP_OK && shop_res_rows(r) == 1)
+        q->out = resv_json(r, 0);
+    shop_res_free(r);
+    return rc;
+}
+
 static void resv_get(shop_req *req, shop_resp *resp, void *arg)
 {
-    resv_ctx *ctx = arg;
-    shop_db *db = shop_pool_get(ctx->pool);
-    shop_res *r = NULL;
-    char err[512];
-    int rc = shop_db_exec(db, &r, err, sizeof err,
-                          "SELECT " RESV_COLS " FROM reservations WHERE id = ?", "s", req->arg[0]);
+    resv_read q = {.id = req->arg[0]};
+    resv_answer(arg, resp, resv_get_read, &q);
+}
 
-    if (rc != SHOP_OK)
-        shop_resp_db_error(resp, rc, err);
-    else if (shop_res_rows(r) == 0)
-        shop_resp_error(resp, 404, "not_found", "reservation %.100s does not exist", req->arg[0]);
+static int resv_list_read(shop_db *db, void *arg, char *err, size_t errlen)
+{
+    resv_read *q = arg;
+    shop_res *r = NULL;
+    int rc;
+
+    resv_read_reset(q);
+    if (q->status)
+        rc = shop_db_exec(db, &r, err, errlen,
+                          "SELECT " RESV_COLS " FROM reservations WHERE status = ? "
+                          "ORDER BY created_at, id LIMIT ?",
+                          "si", q->status, (int64_t)RESV_LIST_MAX);
     else
-        shop_resp_json(resp, 200, resv_json(r, 0));
+        rc = shop_db_exec(db, &r, err, errlen,
+                          "SELECT " RESV_COLS " FROM reservations ORDER BY created_at, id LIMIT ?", "i",
+                          (int64_t)RESV_LIST_MAX);
+    if (rc == SHOP_OK) {
+        q->out = json_array();
+        for (int i = 0; i < shop_res_rows(r); i++)
+            json_array_append_new(q->out, resv_json(r, i));
+    }
     shop_res_free(r);
-    shop_pool_put(ctx->pool, db);
+    return rc;
 }
 
 static void resv_list(shop_req *req, shop_resp *resp, void *arg)
 {
-    resv_ctx *ctx = arg;
-    const char *status = shop_req_query(req, "status");
-    shop_res *r = NULL;
-    char err[512];
-    int rc, known = 0;
+    resv_read q = {.status = shop_req_query(req, "status")};
+    int known = 0;
 
-    for (int i = 0; status && resv_states[i]; i++)
-        known |= strcmp(status, resv_states[i]) == 0;
-    if (status && !known) {
+    for (int i = 0; q.status && resv_states[i]; i++)
+        known |= strcmp(q.status, resv_states[i]) == 0;
+    if (q.status && !known) {
         shop_resp_error(resp, 400, "invalid",
                         "status: \"%.40s\" is not one of PENDING, CONFIRMED, REJECTED, "
                         "CANCEL_REQUESTED, CANCELLED",
-                        status);
+                        q.status);
         return;
     }
-    shop_db *db = shop_pool_get(ctx->pool);
-    if (status)
-        rc = shop_db_exec(db, &r, err, sizeof err,
-                          "SELECT " RESV_COLS " FROM reservations WHERE status = ? "
-                          "ORDER BY created_at, id LIMIT ?",
-                          "si", status, (int64_t)RESV_LIST_MAX);
-    else
-        rc = shop_db_exec(db, &r, err, sizeof err,
-                          "SELECT " RESV_COLS " FROM reservations ORDER BY created_at, id LIMIT ?", "i",
-                          (int64_t)RESV_LIST_MAX);
-    if (rc != SHOP_OK) {
-        shop_resp_db_error(resp, rc, err);
-    } else {
-        json_t *a = json_array();
-        for (int i = 0; i < shop_res_rows(r); i++)
-            json_array_append_new(a, resv_json(r, i));
-        shop_resp_json(resp, 200, a);
-    }
-    shop_res_free(r);
-    shop_pool_put(ctx->pool, db);
+    resv_answer(arg, resp, resv_list_read, &q);
 }
 
 /* ---- DELETE /reservations/{id} ------------------------------------------ */
@@ -358,34 +396,30 @@ static void resv_delete(shop_req *req, shop_resp *resp, void *arg)
 
 /* ---- GET /stats ---------------------------------------------------------- */
 
-static void resv_stats(shop_req *req, shop_resp *resp, void *arg)
+static int resv_stats_read(shop_db *db, void *arg, char *err, size_t errlen)
 {
-    resv_ctx *ctx = arg;
-    shop_db *db = shop_pool_get(ctx->pool);
+    resv_read *q = arg;
     shop_res *s = NULL, *c = NULL;
-    json_t *counts = json_object(), *nights = json_object(), *outbox = NULL;
-    char err[512];
+    json_t *counts, *nights, *outbox = NULL;
     int rc;
 
-    for (int i = 0; resv_states[i]; i++)
-        json_object_set_new(counts, resv_states[i], json_integer(0));
-    rc = shop_db_exec(db, &s, err, sizeof err,
-                      "SELECT status, COUNT(*) FROM reservations GROUP BY status", "");
+    resv_read_reset(q);
+    rc = shop_db_exec(db, &s, err, errlen, "SELECT status, COUNT(*) FROM reservations GROUP BY status",
+                      "");
     if (rc == SHOP_OK)
-        rc = shop_db_exec(db, &c, err, sizeof err,
+        rc = shop_db_exec(db, &c, err, errlen,
                           "SELECT room, check_in, check_out FROM reservations WHERE status = 'CONFIRMED'",
                           "");
-    if (rc == SHOP_OK && (outbox = shop_outbox_counts(db, err, sizeof err)) == NULL)
+    if (rc == SHOP_OK && (outbox = shop_outbox_counts(db, err, errlen)) == NULL)
         rc = SHOP_ERR;
-    shop_pool_put(ctx->pool, db);
-    if (rc != SHOP_OK) {
-        json_decref(counts);
-        json_decref(nights);
-        shop_resp_db_error(resp, rc, err);
+    if (rc != SHOP_OK)
         goto done;
-    }
+    counts = json_object();
+    for (int i = 0; resv_states[i]; i++)
+        json_object_set_new(counts, resv_states[i], json_integer(0));
     for (int i = 0; i < shop_res_rows(s); i++)
         json_object_set_new(counts, shop_res_text(s, i, 0), json_integer(shop_res_int(s, i, 1)));
+    nights = json_object();
     for (int i = 0; i < shop_res_rows(c); i++) {
         const char *room = shop_res_text(c, i, 0);
         json_t *per_room = json_object_get(nights, room);
@@ -405,19 +439,30 @@ static void resv_stats(shop_req *req, shop_resp *resp, void *arg)
                                 json_integer(json_integer_value(json_object_get(per_room, night)) + 1));
         }
     }
-    json_t *out = json_pack("{s:o, s:o, s:o, s:o}", "reservations", counts, "confirmed_nights", nights,
-                            "outbox", outbox, "latency_ms", shop_lat_json(ctx->lat));
-    if (ctx->consumer) {
-        int64_t applied, duplicates, rejected;
-        shop_consumer_counts(ctx->consumer, &applied, &duplicates, &rejected);
-        json_object_set_new(out, "events", json_pack("{s:I, s:I, s:I}", "applied", (json_int_t)applied,
-                                                     "duplicates", (json_int_t)duplicates,
-                                                     "rejected", (json_int_t)rejected));
-    }
-    shop_resp_json(resp, 200, out);
+    q->out = json_pack("{s:o, s:o, s:o}", "reservations", counts, "confirmed_nights", nights, "outbox",
+                       outbox);
 done:
     shop_res_free(s);
     shop_res_free(c);
+    return rc;
+}
+
+static void resv_stats(shop_req *req, shop_resp *resp, void *arg)
+{
+    resv_ctx *ctx = arg;
+    resv_read q = {.id = "(none)"};
+    int64_t applied, duplicates, rejected;
+
+    resv_answer(ctx, resp, resv_stats_read, &q);
+    if (resp->status != 200 || resp->json == NULL)
+        return;
+    json_object_set_new(resp->json, "latency_ms", shop_lat_json(ctx->lat));
+    if (ctx->consumer) {
+        shop_consumer_counts(ctx->consumer, &applied, &duplicates, &rejected);
+        json_object_set_new(resp->json, "events",
+                            json_pack("{s:I, s:I, s:I}", "applied", (json_int_t)applied, "duplicates",
+                                      (json_int_t)duplicates, "rejected", (json_int_t)rejected));
+    }
 }
 
 /* ---- the consumer: reservation.result ------------------------------------ */

@@ -271,118 +271,150 @@ static int rooms_apply(shop_db *db, const shop_record *rec, void *ctx, char *err
 
 /* ---- HTTP --------------------------------------------------------------- */
 
-static void rooms_list(shop_req *req, shop_resp *resp, void *arg)
-{
-    rooms_ctx *ctx = arg;
-    shop_db *db = shop_pool_get(ctx->pool);
-    shop_res *r = NULL;
-    char err[512];
-    int rc = shop_db_exec(db, &r, err, sizeof err,
-                          "SELECT id, capacity FROM rooms ORDER BY length(id), id", "");
+/* Every GET reads in one snapshot (shop_db_read): the parts of an answer
+ * agree with each other, a read never takes SQLite's write lock, and a lost
+ * PostgreSQL connection is reconnected for the next request. The read
+ * functions may run more than once (retries), so each starts afresh. */
+typedef struct rooms_read {
+    const char *room;
+    int32_t from, to;
+    json_t *out; /* the answer; NULL: room not found */
+} rooms_read;
 
+static void rooms_read_reset(rooms_read *q)
+{
+    json_decref(q->out);
+    q->out = NULL;
+}
+
+/* Runs fn in a read snapshot on a pooled connection and answers with q->out,
+ * or 404 naming the room, or the database error. */
+static void rooms_answer(rooms_ctx *ctx, shop_resp *resp, shop_tx_fn fn, rooms_read *q)
+{
+    shop_db *db = shop_pool_get(ctx->pool);
+    char err[512];
+    int rc = shop_db_read(db, fn, q, err, sizeof err);
+
+    shop_pool_put(ctx->pool, db);
     if (rc != SHOP_OK) {
+        rooms_read_reset(q);
         shop_resp_db_error(resp, rc, err);
+    } else if (q->out == NULL) {
+        shop_resp_error(resp, 404, "not_found", "room %.100s does not exist", q->room);
     } else {
-        json_t *a = json_array();
+        shop_resp_json(resp, 200, q->out);
+        q->out = NULL;
+    }
+}
+
+static int rooms_list_read(shop_db *db, void *arg, char *err, size_t errlen)
+{
+    rooms_read *q = arg;
+    shop_res *r = NULL;
+    int rc = shop_db_exec(db, &r, err, errlen, "SELECT id, capacity FROM rooms ORDER BY length(id), id",
+                          "");
+
+    rooms_read_reset(q);
+    if (rc == SHOP_OK) {
+        q->out = json_array();
         for (int i = 0; i < shop_res_rows(r); i++)
-            json_array_append_new(a, json_pack("{s:s, s:I}", "id", shop_res_text(r, i, 0), "capacity",
-                                               (json_int_t)shop_res_int(r, i, 1)));
-        shop_resp_json(resp, 200, a);
+            json_array_append_new(q->out, json_pack("{s:s, s:I}", "id", shop_res_text(r, i, 0),
+                                                    "capacity", (json_int_t)shop_res_int(r, i, 1)));
     }
     shop_res_free(r);
-    shop_pool_put(ctx->pool, db);
+    return rc;
+}
+
+static void rooms_list(shop_req *req, shop_resp *resp, void *arg)
+{
+    rooms_read q = {0};
+    rooms_answer(arg, resp, rooms_list_read, &q);
+}
+
+static int rooms_availability_read(shop_db *db, void *arg, char *err, size_t errlen)
+{
+    rooms_read *q = arg;
+    char f[STAY_DATE_SIZE], t[STAY_DATE_SIZE];
+    shop_res *cap = NULL, *r = NULL;
+    int rc;
+
+    rooms_read_reset(q);
+    stay_date_format(q->from, f);
+    stay_date_format(q->to, t);
+    rc = shop_db_exec(db, &cap, err, errlen, "SELECT capacity FROM rooms WHERE id = ?", "s", q->room);
+    if (rc == SHOP_OK && shop_res_rows(cap) == 1)
+        rc = shop_db_exec(db, &r, err, errlen,
+                          "SELECT night, taken FROM room_nights WHERE room = ? AND night >= ? "
+                          "AND night < ? ORDER BY night",
+                          "sss", q->room, f, t);
+    if (rc == SHOP_OK && shop_res_rows(cap) == 1) {
+        int64_t capacity = shop_res_int(cap, 0, 0);
+        int row = 0;
+        q->out = json_object();
+        for (int32_t n = q->from; n < q->to; n++) {
+            char night[STAY_DATE_SIZE];
+            int64_t taken = 0;
+            stay_date_format(n, night);
+            if (row < shop_res_rows(r) && strcmp(shop_res_text(r, row, 0), night) == 0)
+                taken = shop_res_int(r, row++, 1);
+            json_object_set_new(q->out, night, json_integer(capacity - taken));
+        }
+    }
+    shop_res_free(cap);
+    shop_res_free(r);
+    return rc;
 }
 
 /* GET /rooms/{id}/availability?from=D&to=D: free rooms for the nights from
  * D up to the day before to (like check_in and check_out). */
 static void rooms_availability(shop_req *req, shop_resp *resp, void *arg)
 {
-    rooms_ctx *ctx = arg;
-    const char *room = req->arg[0];
-    int32_t from, to;
+    rooms_read q = {.room = req->arg[0]};
     char err[512];
 
-    if (stay_date_parse("from", shop_req_query(req, "from"), &from, err, sizeof err) ||
-        stay_date_parse("to", shop_req_query(req, "to"), &to, err, sizeof err)) {
+    if (stay_date_parse("from", shop_req_query(req, "from"), &q.from, err, sizeof err) ||
+        stay_date_parse("to", shop_req_query(req, "to"), &q.to, err, sizeof err)) {
         shop_resp_error(resp, 400, "invalid", "%s", err);
         return;
     }
-    if (to <= from) {
+    if (q.to <= q.from) {
         shop_resp_error(resp, 400, "invalid", "to must be after from (to is exclusive)");
         return;
     }
-    if (to - from > ROOMS_AVAIL_MAX_DAYS) {
+    if (q.to - q.from > ROOMS_AVAIL_MAX_DAYS) {
         shop_resp_error(resp, 400, "invalid", "from..to: at most %d nights", ROOMS_AVAIL_MAX_DAYS);
         return;
     }
-
-    char f[STAY_DATE_SIZE], t[STAY_DATE_SIZE];
-    shop_db *db = shop_pool_get(ctx->pool);
-    shop_res *cap = NULL, *r = NULL;
-    int rc;
-
-    stay_date_format(from, f);
-    stay_date_format(to, t);
-    rc = shop_db_exec(db, &cap, err, sizeof err, "SELECT capacity FROM rooms WHERE id = ?", "s", room);
-    if (rc == SHOP_OK && shop_res_rows(cap) == 1)
-        rc = shop_db_exec(db, &r, err, sizeof err,
-                          "SELECT night, taken FROM room_nights WHERE room = ? AND night >= ? "
-                          "AND night < ? ORDER BY night",
-                          "sss", room, f, t);
-    if (rc != SHOP_OK) {
-        shop_resp_db_error(resp, rc, err);
-    } else if (shop_res_rows(cap) != 1) {
-        shop_resp_error(resp, 404, "not_found", "room %s does not exist", room);
-    } else {
-        int64_t capacity = shop_res_int(cap, 0, 0);
-        json_t *o = json_object();
-        int row = 0;
-        for (int32_t n = from; n < to; n++) {
-            char night[STAY_DATE_SIZE];
-            int64_t taken = 0;
-            stay_date_format(n, night);
-            if (row < shop_res_rows(r) && strcmp(shop_res_text(r, row, 0), night) == 0)
-                taken = shop_res_int(r, row++, 1);
-            json_object_set_new(o, night, json_integer(capacity - taken));
-        }
-        shop_resp_json(resp, 200, o);
-    }
-    shop_res_free(cap);
-    shop_res_free(r);
-    shop_pool_put(ctx->pool, db);
+    rooms_answer(arg, resp, rooms_availability_read, &q);
 }
 
-static void rooms_stats(shop_req *req, shop_resp *resp, void *arg)
+static int rooms_stats_read(shop_db *db, void *arg, char *err, size_t errlen)
 {
-    rooms_ctx *ctx = arg;
-    shop_db *db = shop_pool_get(ctx->pool);
+    rooms_read *q = arg;
     shop_res *s = NULL, *t = NULL;
-    json_t *out = json_pack("{s:i, s:i, s:i}", "confirmed", 0, "rejected", 0, "cancelled", 0);
-    json_t *taken = json_object(), *outbox = NULL;
-    char err[512];
-    int rc = shop_db_exec(db, &s, err, sizeof err,
-                          "SELECT status, COUNT(*) FROM bookings GROUP BY status", "");
+    json_t *taken = NULL, *outbox = NULL;
+    int rc;
 
+    rooms_read_reset(q);
+    rc = shop_db_exec(db, &s, err, errlen, "SELECT status, COUNT(*) FROM bookings GROUP BY status", "");
     if (rc == SHOP_OK)
-        rc = shop_db_exec(db, &t, err, sizeof err,
+        rc = shop_db_exec(db, &t, err, errlen,
                           "SELECT room, night, taken FROM room_nights WHERE taken > 0 "
                           "ORDER BY room, night",
                           "");
-    if (rc == SHOP_OK && (outbox = shop_outbox_counts(db, err, sizeof err)) == NULL)
+    if (rc == SHOP_OK && (outbox = shop_outbox_counts(db, err, errlen)) == NULL)
         rc = SHOP_ERR;
-    if (rc != SHOP_OK) {
-        json_decref(out);
-        json_decref(taken);
-        shop_resp_db_error(resp, rc, err);
+    if (rc != SHOP_OK)
         goto done;
-    }
+    q->out = json_pack("{s:i, s:i, s:i}", "confirmed", 0, "rejected", 0, "cancelled", 0);
     for (int i = 0; i < shop_res_rows(s); i++) {
         char key[32];
         snprintf(key, sizeof key, "%s", shop_res_text(s, i, 0));
         for (char *p = key; *p; p++)
             *p = (char)(*p >= 'A' && *p <= 'Z' ? *p - 'A' + 'a' : *p);
-        json_object_set_new(out, key, json_integer(shop_res_int(s, i, 1)));
+        json_object_set_new(q->out, key, json_integer(shop_res_int(s, i, 1)));
     }
+    taken = json_object();
     for (int i = 0; i < shop_res_rows(t); i++) {
         const char *room = shop_res_text(t, i, 0);
         json_t *nights = json_object_get(taken, room);
@@ -392,20 +424,27 @@ static void rooms_stats(shop_req *req, shop_resp *resp, void *arg)
         }
         json_object_set_new(nights, shop_res_text(t, i, 1), json_integer(shop_res_int(t, i, 2)));
     }
-    if (ctx->consumer) {
-        int64_t applied, duplicates, rejected;
-        shop_consumer_counts(ctx->consumer, &applied, &duplicates, &rejected);
-        json_object_set_new(out, "events", json_pack("{s:I, s:I, s:I}", "applied", (json_int_t)applied,
-                                                     "duplicates", (json_int_t)duplicates,
-                                                     "rejected", (json_int_t)rejected));
-    }
-    json_object_set_new(out, "taken", taken);
-    json_object_set_new(out, "outbox", outbox);
-    shop_resp_json(resp, 200, out);
+    json_object_set_new(q->out, "taken", taken);
+    json_object_set_new(q->out, "outbox", outbox);
 done:
     shop_res_free(s);
     shop_res_free(t);
-    shop_pool_put(ctx->pool, db);
+    return rc;
+}
+
+static void rooms_stats(shop_req *req, shop_resp *resp, void *arg)
+{
+    rooms_ctx *ctx = arg;
+    rooms_read q = {.room = "(none)"};
+    int64_t applied, duplicates, rejected;
+
+    rooms_answer(ctx, resp, rooms_stats_read, &q);
+    if (resp->status == 200 && resp->json && ctx->consumer) {
+        shop_consumer_counts(ctx->consumer, &applied, &duplicates, &rejected);
+        json_object_set_new(resp->json, "events",
+                            json_pack("{s:I, s:I, s:I}", "applied", (json_int_t)applied, "duplicates",
+                                      (json_int_t)duplicates, "rejected", (json_int_t)rejected));
+    }
 }
 
 static const shop_route rooms_routes[] = {
