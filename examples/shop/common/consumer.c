@@ -3,7 +3,11 @@
  *
  *   poll -> [deliver, outside any transaction, for the sink]
  *        -> one transaction: inbox row (new?) + the handler's effect -> commit
- *        -> commit the Kafka offset (synchronously)
+ *        -> commit the Kafka offset: after the database commit, never before;
+ *           sent asynchronously at most every SHOP_COMMIT_MS and whenever
+ *           the consumer is idle, synchronously when it stops. A commit
+ *           that is lost (crash, rebalance) only redelivers records whose
+ *           inbox rows are committed, and the inbox drops them.
  *
  * A database error rolls the transaction back and the same record is tried
  * again after a backoff: the loop never polls past a record it has not
@@ -20,8 +24,21 @@
 
 #include "shop.h"
 
+#define SHOP_COMMIT_MS 100
+#define SHOP_PENDING_MAX 256
+
+/* the next offset to commit per partition processed since the last commit */
+typedef struct pending {
+    char topic[256];
+    int32_t partition;
+    int64_t next;
+} pending;
+
 struct shop_consumer {
     shop_consumer_cfg cfg;
+    pending pend[SHOP_PENDING_MAX];
+    int npend;
+    int64_t last_commit_ms;
     rd_kafka_t *rk;
     pthread_t thread;
     atomic_int stop;
@@ -33,8 +50,11 @@ struct shop_consumer {
 
 int shop_consumer_stopping(shop_consumer *c) { return atomic_load(&c->stop); }
 
+static void commit_pending(shop_consumer *c, int async);
+
 int shop_consumer_sleep(shop_consumer *c, int64_t ms)
 {
+    commit_pending(c, 1); /* what is done before a long wait is committed now */
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     ts.tv_sec += ms / 1000;
@@ -212,6 +232,44 @@ reject:
 
 /* ---- the loop ---- */
 
+static void commit_pending(shop_consumer *c, int async)
+{
+    if (!c->npend)
+        return;
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(c->npend);
+    for (int i = 0; i < c->npend; i++)
+        rd_kafka_topic_partition_list_add(l, c->pend[i].topic, c->pend[i].partition)->offset =
+            c->pend[i].next;
+    rd_kafka_resp_err_t e = rd_kafka_commit(c->rk, l, async);
+    if (e && e != RD_KAFKA_RESP_ERR__NO_OFFSET)
+        shop_log("offset commit of %d partition(s): %s (records after the last commit may "
+                 "come again; the inbox drops them)",
+                 c->npend, rd_kafka_err2str(e));
+    rd_kafka_topic_partition_list_destroy(l);
+    c->npend = 0;
+    c->last_commit_ms = shop_mono_ms();
+}
+
+static void pending_set(shop_consumer *c, const char *topic, int32_t partition, int64_t next)
+{
+    int i;
+    for (i = 0; i < c->npend; i++)
+        if (c->pend[i].partition == partition && !strcmp(c->pend[i].topic, topic))
+            break;
+    if (i == c->npend) {
+        if (c->npend == SHOP_PENDING_MAX) {
+            commit_pending(c, 1);
+            i = 0;
+        }
+        snprintf(c->pend[i].topic, sizeof c->pend[i].topic, "%s", topic);
+        c->pend[i].partition = partition;
+        c->npend = i + 1;
+    }
+    c->pend[i].next = next;
+    if (shop_mono_ms() - c->last_commit_ms >= SHOP_COMMIT_MS)
+        commit_pending(c, 1);
+}
+
 static char *header_dup(rd_kafka_headers_t *hdrs, const char *name)
 {
     const void *v;
@@ -278,12 +336,8 @@ static void handle_message(shop_consumer *c, rd_kafka_message_t *m)
     rec.json = j;
     int rc = process(c, &rec);
     json_decref(j);
-    if (rc == SHOP_OK) {
-        rd_kafka_resp_err_t e = rd_kafka_commit_message(c->rk, m, 0);
-        if (e)
-            shop_log("offset commit %s [%d] %lld: %s (the record may come again; the inbox drops it)",
-                     rec.topic, rec.partition, (long long)rec.offset, rd_kafka_err2str(e));
-    }
+    if (rc == SHOP_OK)
+        pending_set(c, rec.topic, rec.partition, rec.offset + 1);
 out:
     free(key);
     free(value);
@@ -297,9 +351,11 @@ static void *run(void *arg)
     shop_consumer *c = arg;
     rd_kafka_resp_err_t last_err = RD_KAFKA_RESP_ERR_NO_ERROR;
     while (!atomic_load(&c->stop)) {
-        rd_kafka_message_t *m = rd_kafka_consumer_poll(c->rk, 200);
-        if (!m)
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(c->rk, c->npend ? 20 : 200);
+        if (!m) {
+            commit_pending(c, 1); /* idle: nothing waits behind the commit */
             continue;
+        }
         if (m->err) {
             if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF && m->err != last_err)
                 shop_log("consumer: %s", rd_kafka_message_errstr(m));
@@ -311,6 +367,7 @@ static void *run(void *arg)
         handle_message(c, m);
         rd_kafka_message_destroy(m);
     }
+    commit_pending(c, 0); /* stopping: what is done is committed before the close */
     return NULL;
 }
 
