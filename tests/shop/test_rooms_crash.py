@@ -7,7 +7,8 @@ shop-reservations on free loopback ports.
     in the middle of the traffic and started again: at the end every
     reservation that got a 202 is CONFIRMED or REJECTED, no night is above
     capacity, and the two services' books agree;
-  - the same on PostgreSQL;
+  - the same on PostgreSQL, and PostgreSQL terminating every connection of
+    both databases three times during traffic;
   - replay: both consumer groups rewound to offset 0 and every event of
     shop.rooms and shop.reservation-results delivered again: all are
     inbox duplicates, nothing is applied, the books do not move.
@@ -56,7 +57,16 @@ def burst(shop, n, rnd):
 
 
 def events(svc):
-    return svc.stats()["events"]
+    """The consumer's counters; a 503 (a pooled connection lost, reconnected
+    for the next request) is asked again."""
+    def get():
+        st, body = svc.get("/stats")
+        if st == 503:
+            return None
+        if st != 200:
+            raise AssertionError("GET /stats of shop-%s: %s %s" % (svc.name, st, body))
+        return body["events"]
+    return wait_for(get, 30, "shop-%s's /stats" % svc.name, interval=0.05)
 
 
 def wait_applied(svc, n, what):
@@ -153,13 +163,68 @@ def replay(shop, before):
              "the replay moved no reservation")
 
 
+def stats_ok(svc):
+    """Rounds of 6 concurrent GET /stats until one round is all 200: each
+    pooled connection whose backend was killed answers 503 once and is
+    reconnected; concurrent requests reach every pooled connection."""
+    def round_ok():
+        with concurrent.futures.ThreadPoolExecutor(max_workers=6) as ex:
+            codes = list(ex.map(lambda _: svc.get("/stats")[0], range(6)))
+        if set(codes) - {200, 503}:
+            raise AssertionError("GET /stats of shop-%s: %s" % (svc.name, codes))
+        return codes == [200] * 6
+    return wait_for(round_ok, 30, "shop-%s's /stats to answer 200 again" % svc.name, interval=0.05)
+
+
+def test_db_connections_killed_postgres(shop):
+    """PostgreSQL terminates every connection of the rooms and reservations
+    databases (services and relays) three times during traffic: requests
+    answer 202 or 503 `unavailable`, nothing crashes, and the saga settles
+    with the books agreeing."""
+    rooms, res = shop.svc("rooms"), shop.svc("reservations")
+    rnd = random.Random(9)
+    codes = []
+
+    def one(i):
+        start = rnd.randrange(1, 10)
+        st, body = res.post("/reservations", {"room": "r%d" % (1 + i % 3), "check_in": "2027-05-%02d" % start,
+                                              "check_out": "2027-05-%02d" % (start + 2)})
+        if st not in (202, 503) or not isinstance(body, dict) or (st == 503 and body.get("error") != "unavailable"):
+            raise AssertionError("POST /reservations during connection kills: %s %s" % (st, body))
+        return st
+
+    kill = ("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+            "WHERE datname IN ('shop_rooms', 'shop_reservations') AND pid <> pg_backend_pid()")
+    with concurrent.futures.ThreadPoolExecutor(max_workers=8) as ex:
+        futs = [ex.submit(one, i) for i in range(150)]
+        killed = 0
+        for k in range(3):
+            seen = events(rooms)["applied"] if k else 0
+            wait_for(lambda: futs[min(149, 40 * (k + 1))].done() or events(rooms)["applied"] > seen + 10, 60,
+                     "traffic before kill %d" % (k + 1))
+            killed += int(shop.pg.psql("postgres", kill).strip() or 0)
+        codes = [f.result() for f in futs]
+    check(killed >= 6, "terminated %d database connections in 3 rounds" % killed)
+    n202, n503 = codes.count(202), codes.count(503)
+    print("  150 POSTs during the kills: %d x 202, %d x 503" % (n202, n503), flush=True)
+    for svc in (rooms, res):
+        check(svc.alive(), "shop-%s survived its connections being killed" % svc.name)
+        stats_ok(svc)
+    st = check_books(shop, "after the connection kills")
+    counts = st["reservations"]["reservations"]
+    made = sum(counts.values())
+    check(n202 <= made <= n202 + n503, "reservations made: every 202, and at most the 503s besides (%d)" % made)
+    check_eq(counts["CONFIRMED"] + counts["REJECTED"], made, "every reservation CONFIRMED or REJECTED")
+
+
 def test_crash_mid_traffic_postgres(shop):
     test_crash_mid_traffic(shop)
 
 
 def main():
     rc = shop_harness.run_shop_tests([test_crash_mid_traffic], crash_shop)
-    rc |= shop_harness.run_shop_tests([test_crash_mid_traffic_postgres], lambda: crash_shop(pg=True))
+    rc |= shop_harness.run_shop_tests([test_crash_mid_traffic_postgres, test_db_connections_killed_postgres],
+                                      lambda: crash_shop(pg=True))
     return rc
 
 
