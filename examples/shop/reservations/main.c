@@ -304,11 +304,13 @@ static void resv_list(shop_req *req, shop_resp *resp, void *arg)
 
 /* ---- DELETE /reservations/{id} ------------------------------------------ */
 
-enum { RESV_CANCELLED = 1, RESV_CANCEL_REQUESTED, RESV_NOT_FOUND, RESV_CONFLICT };
+/* > 0: shop_db_tx rolls back and returns it */
+enum { RESV_NOT_FOUND = 1, RESV_CONFLICT };
 
 typedef struct resv_del {
     const char *id;
     int64_t now;
+    int answer;      /* committed: 200 (CANCELLED) or 202 (CANCEL_REQUESTED) */
     char status[32]; /* the state found, for a 409 */
 } resv_del;
 
@@ -318,6 +320,8 @@ static int resv_delete_tx(shop_db *db, void *arg, char *err, size_t errlen)
     shop_res *r = NULL;
     int rc;
 
+    d->answer = 0; /* the transaction may be tried again */
+    d->status[0] = '\0';
     rc = shop_db_exec(db, &r, err, errlen,
                       "UPDATE reservations SET status = 'CANCELLED', updated_at = ? "
                       "WHERE id = ? AND status = 'CONFIRMED'",
@@ -331,8 +335,8 @@ static int resv_delete_tx(shop_db *db, void *arg, char *err, size_t errlen)
             rc = resv_enqueue(db, "room.cancel", d->id, shop_res_text(r, 0, 0), shop_res_text(r, 0, 1),
                               shop_res_text(r, 0, 2), err, errlen);
         shop_res_free(r);
-        /* commit, with what the caller should answer */
-        return rc == SHOP_OK ? 0 : rc;
+        d->answer = 200;
+        return rc;
     }
     shop_res_free(r);
     r = NULL;
@@ -344,8 +348,8 @@ static int resv_delete_tx(shop_db *db, void *arg, char *err, size_t errlen)
                       "is", d->now, d->id);
     if (rc == SHOP_OK && shop_res_changes(r) == 1) {
         shop_res_free(r);
-        snprintf(d->status, sizeof d->status, "PENDING");
-        return 0;
+        d->answer = 202;
+        return SHOP_OK;
     }
     shop_res_free(r);
     r = NULL;
@@ -381,9 +385,9 @@ static void resv_delete(shop_req *req, shop_resp *resp, void *arg)
     int rc = shop_db_tx(db, resv_delete_tx, &d, err, sizeof err);
     shop_pool_put(ctx->pool, db);
 
-    if (rc == 0 && d.status[0] == '\0')
+    if (rc == SHOP_OK && d.answer == 200)
         shop_resp_json(resp, 200, json_pack("{s:s, s:s}", "id", d.id, "status", "CANCELLED"));
-    else if (rc == 0)
+    else if (rc == SHOP_OK)
         shop_resp_json(resp, 202, json_pack("{s:s, s:s}", "id", d.id, "status", "CANCEL_REQUESTED"));
     else if (rc == RESV_NOT_FOUND)
         shop_resp_error(resp, 404, "not_found", "reservation %.100s does not exist", d.id);
