@@ -12,7 +12,8 @@ beside a real main job on the default ports). Checked:
     books still balance (shop-load --check-only);
   - SIGINT stops everything in reverse order: samsa-shop exits 0, says so,
     and no process it started is left (each pid from the table is gone);
-  - a bad command line is refused with exit 2 and a message.
+  - a bad command line is refused with exit 2 and a message; a port already
+    taken stops it at once with exit 1 and the broker's reason.
 """
 # ctest-timeout: 240
 
@@ -131,6 +132,32 @@ def test_bad_command_line():
     check("unknown argument '--no-such-flag'" in r.stdout.decode(), "it names the bad argument", r.stdout.decode())
 
 
+def test_port_taken():
+    """The broker's port taken: samsa-shop says so at once and exits 1."""
+    import socket
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    s.listen()
+    port = s.getsockname()[1]
+    d = tempfile.mkdtemp(prefix="samsa-main-")
+    try:
+        if port < 9092:
+            check(True, "(skipped: the free port %d is below 9092)" % port)
+            return
+        t0 = time.monotonic()
+        r = subprocess.run([supervisor(), "--data", d, "--port-offset", str(port - 9092)], stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT, timeout=60, preexec_fn=_child_setup)
+        out = r.stdout.decode("utf-8", "replace")
+        check_eq(r.returncode, 1, "broker port %d taken: samsa-shop exits 1" % port)
+        check("Address already in use" in out and "exited before it was ready" in out,
+              "it shows why, from the broker's log", out)
+        check(time.monotonic() - t0 < 20, "at once (%.1fs), not after a timeout" % (time.monotonic() - t0))
+        check("all stopped" in out, "and stops what it started")
+    finally:
+        s.close()
+        shutil.rmtree(d, ignore_errors=True)
+
+
 def test_main_job():
     job = MainJob()
     ok = False
@@ -192,4 +219,4 @@ def test_main_job():
 
 
 if __name__ == "__main__":
-    sys.exit(harness.run_tests([test_bad_command_line, test_main_job]))
+    sys.exit(harness.run_tests([test_bad_command_line, test_port_taken, test_main_job]))

@@ -108,6 +108,14 @@ start() {
     eval "pid_$n=$!"
 }
 
+# running PID: the process exists and is not a zombie (a child that exited
+# stays a zombie until this shell reaps it; kill -0 still succeeds on it)
+running() {
+    kill -0 "$1" 2>/dev/null || return 1
+    st=$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -c1)
+    [ -n "$st" ] && [ "$st" != Z ]
+}
+
 # wait_ready NAME REGEX SECONDS: waits for REGEX in the log lines written
 # since the last start; prints the matching line. Fails if the child exits.
 wait_ready() {
@@ -120,9 +128,9 @@ wait_ready() {
             printf '%s\n' "$line"
             return 0
         fi
-        if ! kill -0 "$p" 2>/dev/null; then
-            wait "$p" 2>/dev/null
-            echo "$prog: $n (pid $p) exited with code $? before it was ready; its log ($logs/$n.log) ends:" >&2
+        if ! running "$p"; then
+            # (a command substitution runs this: the exit code is not ours to wait for)
+            echo "$prog: $n (pid $p) exited before it was ready; its log ($logs/$n.log) ends:" >&2
             tail -n 20 "$logs/$n.log" | sed 's/^/  | /' >&2
             return 1
         fi
@@ -142,11 +150,11 @@ stop() {
     if kill -0 "$p" 2>/dev/null; then
         kill -TERM "$p" 2>/dev/null
         tries=400
-        while kill -0 "$p" 2>/dev/null && [ $tries -gt 0 ]; do
+        while running "$p" && [ $tries -gt 0 ]; do
             sleep 0.05
             tries=$((tries - 1))
         done
-        if kill -0 "$p" 2>/dev/null; then
+        if running "$p"; then
             echo "$prog: $n (pid $p) did not stop 20 s after SIGTERM: SIGKILL" >&2
             kill -KILL "$p" 2>/dev/null
         fi
@@ -305,7 +313,7 @@ while :; do
     for n in $names; do
         eval "p=\${pid_$n:-}"
         [ -n "$p" ] || continue
-        kill -0 "$p" 2>/dev/null && continue
+        running "$p" && continue
         wait "$p" 2>/dev/null
         code=$?
         t=$(now_s)
