@@ -19,6 +19,7 @@
 
 struct shop_db {
     int kind;
+    int in_tx; /* inside run_tx: never reconnect under a transaction */
     sqlite3 *lite;
     PGconn *pg;
     char url[1024];
@@ -110,7 +111,10 @@ static int db_connect(shop_db *db, char *err, size_t errlen)
         }
         return SHOP_OK;
     }
-    db->pg = PQconnectdb(db->url);
+    /* the URL, plus application_name = the service (pg_stat_activity shows who) */
+    const char *keys[] = {"dbname", "application_name", NULL};
+    const char *vals[] = {db->url, shop_service_name(), NULL};
+    db->pg = PQconnectdbParams(keys, vals, 1);
     if (!db->pg || PQstatus(db->pg) != CONNECTION_OK) {
         set_err(err, errlen, "cannot connect to PostgreSQL: %s",
                 db->pg ? PQerrorMessage(db->pg) : "out of memory");
@@ -213,6 +217,8 @@ static int res_add_row(shop_res *r, int cols)
     r->rows++;
     return SHOP_OK;
 }
+
+static int db_reconnect(shop_db *db);
 
 /* ---- exec ---- */
 
@@ -396,10 +402,18 @@ int shop_db_exec(shop_db *db, shop_res **res, char *err, size_t errlen, const ch
     if (db->kind == SHOP_DB_SQLITE)
         return exec_sqlite(db, res, err, errlen, sql, p, np);
     if (!db->pg || PQstatus(db->pg) != CONNECTION_OK) {
-        set_err(err, errlen, "postgresql: connection lost");
-        return SHOP_EIO;
+        /* lost earlier: outside a transaction, a new connection is as good */
+        if (db->in_tx || !db_reconnect(db)) {
+            set_err(err, errlen, "postgresql: connection lost");
+            return SHOP_EIO;
+        }
     }
-    return exec_pg(db, res, err, errlen, sql, p, np);
+    int rc = exec_pg(db, res, err, errlen, sql, p, np);
+    /* a read outside a transaction on a connection the server dropped: safe
+     * to send again on a new one (a write might have happened: not retried) */
+    if (rc == SHOP_EIO && !db->in_tx && strncmp(sql, "SELECT", 6) == 0 && db_reconnect(db))
+        rc = exec_pg(db, res, err, errlen, sql, p, np);
+    return rc;
 }
 
 /* ---- transactions ---- */
@@ -416,13 +430,16 @@ static unsigned jitter_seed(void)
     return (unsigned)(shop_mono_ms() ^ (int64_t)(uintptr_t)pthread_self());
 }
 
-static void db_reconnect(shop_db *db)
+/* Returns 1 when the connection works again. */
+static int db_reconnect(shop_db *db)
 {
-    if (db->kind == SHOP_DB_PG && db->pg) {
-        PQreset(db->pg);
-        if (PQstatus(db->pg) == CONNECTION_OK)
-            PQclear(PQexec(db->pg, "SET client_min_messages = warning"));
-    }
+    if (db->kind != SHOP_DB_PG || !db->pg)
+        return 0;
+    PQreset(db->pg);
+    if (PQstatus(db->pg) != CONNECTION_OK)
+        return 0;
+    PQclear(PQexec(db->pg, "SET client_min_messages = warning"));
+    return 1;
 }
 
 static int run_tx(shop_db *db, const char *begin, shop_tx_fn fn, void *arg, char *err,
@@ -431,22 +448,38 @@ static int run_tx(shop_db *db, const char *begin, shop_tx_fn fn, void *arg, char
     unsigned seed = jitter_seed();
     int64_t deadline = shop_mono_ms() + 30000;
     int64_t backoff = 2;
+    int reconnects = 0;
     for (;;) {
+        int at_commit = 0;
         int rc = shop_db_exec(db, NULL, err, errlen, begin, NULL);
+        db->in_tx = rc == SHOP_OK;
         if (rc == SHOP_OK) {
             rc = fn(db, arg, err, errlen);
             if (rc == SHOP_OK) {
+                at_commit = 1;
                 rc = shop_db_exec(db, NULL, err, errlen, "COMMIT", NULL);
-                if (rc == SHOP_OK)
+                if (rc == SHOP_OK) {
+                    db->in_tx = 0;
                     return SHOP_OK;
+                }
             }
             char ignore[256];
             shop_db_exec(db, NULL, ignore, sizeof ignore, "ROLLBACK", NULL);
+            db->in_tx = 0;
             if (rc > 0)
                 return rc;
         }
-        if (rc == SHOP_EIO)
-            db_reconnect(db);
+        if (rc == SHOP_EIO) {
+            /* A connection lost before COMMIT lost the transaction with it:
+             * reconnect and run it again, once. Lost during COMMIT, nobody
+             * knows whether it committed: the caller must be told. */
+            int ok = db_reconnect(db);
+            if (!ok || at_commit || reconnects++ > 0)
+                return rc;
+            shop_log("database connection lost (%s); reconnected, running the transaction again",
+                     err);
+            continue;
+        }
         if (rc != SHOP_EBUSY || shop_mono_ms() >= deadline)
             return rc;
         sleep_ms(1 + (int64_t)(rand_r(&seed) % (unsigned)backoff));

@@ -91,6 +91,7 @@ rd_kafka_conf_t *shop_kafka_conf(const shop_opts *o, char *err, size_t errlen);
 /* "2026-11-23T11:09:12.345Z shop-orders: <message>\n" on stderr. */
 void shop_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void shop_log_name(const char *service); /* "shop-orders"; shop_opts_parse sets it */
+const char *shop_service_name(void);     /* that name; also PostgreSQL's application_name */
 
 int64_t shop_now_ms(void); /* wall clock, ms since the Unix epoch */
 int64_t shop_mono_ms(void); /* monotonic clock */
@@ -135,8 +136,11 @@ void shop_res_free(shop_res *r);
  * fn returns 0 to commit; > 0 to roll back and have shop_db_tx return that
  * value (a business refusal: nothing written); < 0 to roll back with an
  * error. SHOP_EBUSY from fn or from COMMIT retries the whole transaction with
- * a jittered backoff (up to ~30 s). SHOP_EIO: PostgreSQL is reconnected once
- * before the next try. Returns fn's result, or a negative error. */
+ * a jittered backoff (up to ~30 s). A PostgreSQL connection lost before
+ * COMMIT is reconnected and the transaction run again, once; lost during
+ * COMMIT it returns SHOP_EIO (the outcome is unknown). Returns fn's result,
+ * or a negative error. Outside a transaction, shop_db_exec reconnects a
+ * connection found lost. */
 typedef int (*shop_tx_fn)(shop_db *db, void *arg, char *err, size_t errlen);
 int shop_db_tx(shop_db *db, shop_tx_fn fn, void *arg, char *err, size_t errlen);
 /* The same for reads that must agree with each other (a /stats): one

@@ -20,6 +20,8 @@ void shop_log_name(const char *service)
     snprintf(log_name, sizeof log_name, "%s", service);
 }
 
+const char *shop_service_name(void) { return log_name; }
+
 void shop_log(const char *fmt, ...)
 {
     struct timespec ts;
