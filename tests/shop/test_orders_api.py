@@ -173,9 +173,34 @@ def bad_requests_change_nothing(shop, cases=BAD):
         if word:
             check(word in e["message"], "%s: the message names %r" % (what, word), e)
     check_eq(snapshot(orders), before, "bad requests changed nothing")
+    if cases is BAD:
+        damaged_bodies(orders)
     check(orders.alive(), "shop-orders still running")
     st, _ = orders.get("/healthz")
     check_eq(st, 200, "healthz after bad input")
+
+
+def damaged_bodies(orders):
+    """Every truncation of a valid body, and random byte changes: each answer is
+    a 4xx JSON error (or 201 when the damage left a valid order), never a 5xx."""
+    import random
+    rnd = random.Random(5)
+    good = b'{"user":"u1","items":[{"product":"p3","quantity":2},{"product":"p4","quantity":1}]}'
+    bodies = [good[:i] for i in range(1, len(good))]
+    for _ in range(60):
+        b = bytearray(good)
+        for _ in range(rnd.randint(1, 4)):
+            b[rnd.randrange(len(b))] = rnd.choice(b'{}[]":,0-9eE.\\x00\xff ')
+        bodies.append(bytes(b))
+    answers, wrong = {}, []
+    for b in bodies:
+        st, e = sh.http("POST", orders.url + "/orders", raw=b)
+        answers[st] = answers.get(st, 0) + 1
+        ok = isinstance(e, dict) and (st == 201 or (st in (400, 404) and "error" in e and "message" in e))
+        if not ok:
+            wrong.append((b, st, e))
+    print("  %d damaged bodies: %s" % (len(bodies), answers), flush=True)
+    check(not wrong, "every damaged body: 201 or a 4xx JSON error", wrong[:5])
 
 
 def concurrency_no_overdraw_no_oversell(shop):
