@@ -203,13 +203,13 @@ def damaged_bodies(orders):
     check(not wrong, "every damaged body: 201 or a 4xx JSON error", wrong[:5])
 
 
-def concurrency_no_overdraw_no_oversell(shop):
-    orders = shop.svc("orders")
-    # u3 has 10,000,000: 1000 x p20 (2000) = 2,000,000 each: exactly 5 of 8 payments fit
+def payments_race(orders, user):
+    """8 orders of 2,000,000 for a user with 10,000,000, paid all at once:
+    exactly 5 fit, the balance ends at 0, never below."""
     ids = []
     for _ in range(8):
-        st, o = order(orders, "u3", [{"product": "p20", "quantity": 1000}])
-        check_eq(st, 201, "order of u3")
+        st, o = order(orders, user, [{"product": "p20", "quantity": 1000}])
+        check_eq(st, 201, "order of %s" % user)
         ids.append(o["id"])
     results = []
     lock = threading.Lock()
@@ -226,7 +226,13 @@ def concurrency_no_overdraw_no_oversell(shop):
         t.join()
     codes = sorted(s for s, _ in results)
     check_eq(codes, [200] * 5 + [402] * 3, "5 payments fit the balance, 3 refused")
-    check_eq(orders.get("/users/u3")[1]["balance"], 0, "u3's balance exactly 0, never below")
+    check_eq(orders.get("/users/" + user)[1]["balance"], 0, "%s's balance exactly 0, never below" % user)
+
+
+def concurrency_no_overdraw_no_oversell(shop):
+    orders = shop.svc("orders")
+    lock = threading.Lock()
+    payments_race(orders, "u3")
 
     # the last units of p19: 1,000,000 - ... drain with 1000-unit orders from 6 threads
     st, p = orders.get("/products")
@@ -375,6 +381,24 @@ def postgres_happy_path(shop):
     # tried again and, if that COMMIT had gone through, the inbox says duplicate
     check_eq(s["stock"]["applied"] + s["stock"]["duplicates"], 10, "10 orders applied (or found applied)")
     check("reconnected" in orders.log_text(), "shop-orders logs the reconnection")
+    # row locks on PostgreSQL: racing payments never overdraw; racing orders
+    # over the same products (in opposite orders) neither deadlock nor fail
+    payments_race(orders, "u6")
+    results = []
+
+    def two(items):
+        st, _ = order(orders, "u7", items)
+        results.append(st)
+    a = [{"product": "p8", "quantity": 1}, {"product": "p9", "quantity": 1}]
+    ts = [threading.Thread(target=two, args=(a if i % 2 else a[::-1],)) for i in range(12)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    check_eq(results, [201] * 12, "12 racing orders over p8 and p9 all created")
+    s = settle(shop, 60)
+    check_eq((s["orders"]["products"]["p8"], s["orders"]["products"]["p9"]), (1000000 - 12, 1000000 - 12), "p8, p9 stock")
+    check_eq(s["stock"]["stock"], s["orders"]["products"], "shop-stock = shop-orders after the races")
     bad_requests_change_nothing(shop, [c for c in BAD if c[0] in (
         "malformed JSON", "zero quantity", "unknown user", "unknown product", "oversized body", "wrong method")])
 
