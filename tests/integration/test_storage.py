@@ -143,12 +143,36 @@ def test_retention_by_size():
     create(topic, 1, {"retention.bytes": "40000"})
     values = [value(i) for i in range(400)]          # about 160 KB
     produce(topic, 0, values)
-    lo = wait_for(lambda: watermarks(topic, 0)[0] or None, 20, "the log start offset to move")
-    segs = segments(topic, 0)
-    bases = [b for b, _ in segs]
-    check_eq(bases[0], lo, "the log start offset %d is the base of the first remaining segment" % lo)
-    size = sum(os.path.getsize(p) for _, p in segs)
-    check(size <= 40000 + SEGMENT, "what remains (%d bytes in %d segments) is within retention.bytes + one segment"
+    # The retention check (every 200 ms) also runs while the producer is
+    # still sending, so a moved log start offset alone only says some pass
+    # ran, not that one ran after the last batch.  Wait for a pass to have
+    # brought the log within bounds, then look at a snapshot that no pass cut
+    # through: the log start offset (the broker's loop answers ListOffsets
+    # between passes, never during one) the same before and after the listing.
+    bound = 40000 + SEGMENT
+    last = {}
+
+    def trimmed():
+        lo = watermarks(topic, 0)[0]
+        try:
+            segs = [(b, os.path.getsize(p)) for b, p in segments(topic, 0)]
+        except FileNotFoundError:           # a segment deleted between listdir and stat
+            return None
+        last.update(lo=lo, segs=segs)
+        size = sum(sz for _, sz in segs)
+        if lo and size <= bound and watermarks(topic, 0)[0] == lo:
+            return lo, segs, size
+        return None
+
+    try:
+        lo, segs, size = wait_for(trimmed, 30, "a retention pass to bring the log within retention.bytes "
+                                  "+ one segment (%d bytes)" % bound)
+    except AssertionError:
+        segs = last.get("segs", [])
+        check(False, "what remains (%d bytes in %d segments, log start %s) is within retention.bytes + one segment"
+              % (sum(sz for _, sz in segs), len(segs), last.get("lo")))
+    check_eq(segs[0][0], lo, "the log start offset %d is the base of the first remaining segment" % lo)
+    check(size <= bound, "what remains (%d bytes in %d segments) is within retention.bytes + one segment"
           % (size, len(segs)))
     got = read_from_beginning(topic, 0, 400 - lo)
     check_eq(got, [(o, values[o]) for o in range(lo, 400)],
