@@ -142,6 +142,15 @@ def admin():
     return ck.admin.AdminClient({"bootstrap.servers": broker.bootstrap})
 
 
+def end_offset(topic, partition):
+    """The partition's high watermark (ListOffsets through confluent-kafka)."""
+    c = ck.Consumer({"bootstrap.servers": broker.bootstrap, "group.id": "verify"})
+    try:
+        return c.get_watermark_offsets(ck.TopicPartition(topic, partition), timeout=10)[1]
+    finally:
+        c.close()
+
+
 def read_all(topic, partitions=None):
     """Every record of topic through confluent-kafka (assign, no group)."""
     c = ck.Consumer({"bootstrap.servers": broker.bootstrap, "group.id": "verify",
@@ -487,7 +496,10 @@ def test_produce():
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     proc.stdin.write(b"c:3\nd:4\n")
     proc.stdin.flush()
-    time.sleep(1.5)
+    # Ctrl-C once both lines have been read: they are in the log then (each
+    # is handed over as it is read). A fixed pause raced a slow start-up: a
+    # signal before the second line was read stops the loop at one record.
+    wait_for(lambda: end_offset(tl, 0) == 4, 30, "the CLI to read and hand over c:3 and d:4")
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=30)
     check_eq((proc.returncode, err), (130, b""), "SIGINT while reading stdin: exit 130, no error text")
