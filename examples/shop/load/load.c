@@ -69,6 +69,7 @@ typedef struct job {
 
 typedef struct traffic {
     sl_run *r;
+    double last_say; /* when progress was last printed */
     job *jobs;
     long njobs, next;
     char dates_base[16];
@@ -185,6 +186,11 @@ static void on_done(sl_pool *p, sl_slot *s, void *ctx)
         break;
     }
     json_decref(body);
+    double now = sl_now();
+    if (now - t->last_say >= 5) { /* progress, for long runs */
+        printf("  ... %ld of %ld jobs started, %ld requests answered\n", t->next, t->njobs, r->requests);
+        t->last_say = now;
+    }
     if (next) {
         s->step++;
         if (start_step(p, s, t) != 0)
@@ -261,6 +267,7 @@ static int traffic_main(sl_run *r, traffic *t)
     }
     t->njobs = n;
     t->next = 0;
+    t->last_say = sl_now();
     return run_jobs(r, t);
 }
 
@@ -273,6 +280,7 @@ static int traffic_late_cancels(sl_run *r, traffic *t)
             t->jobs[n++] = (job){.kind = JOB_LATE_CANCEL, .ref = i};
     t->njobs = n;
     t->next = 0;
+    t->last_say = sl_now();
     return run_jobs(r, t);
 }
 
