@@ -8,8 +8,9 @@ beside a real main job on the default ports). Checked:
   - the databases and logs are under the data dir;
   - shop-load against it (the addresses from the table) balances the books;
   - a child killed with SIGKILL is reported loudly and started again on the
-    same port (shop-stock; its pid changes, /healthz answers again) and the
-    books still balance (shop-load --check-only);
+    same port (shop-stock; its pid changes, /healthz answers again), so is
+    samsa-broker, and the books still balance (more traffic, then
+    shop-load --check-only);
   - SIGINT stops everything in reverse order: samsa-shop exits 0, says so,
     and no process it started is left (each pid from the table is gone);
   - a bad command line is refused with exit 2 and a message; a port already
@@ -132,6 +133,29 @@ def test_bad_command_line():
     check("unknown argument '--no-such-flag'" in r.stdout.decode(), "it names the bad argument", r.stdout.decode())
 
 
+def test_shop_load_bad_command_line():
+    """shop-load refuses bad flags with exit 2 and says which; a shop that
+    is not there is exit 3 with `books balanced: no` naming the service."""
+    load = sh.shop_binary("load")
+    for args, what in ((["--orders", "-5"], "--orders"), (["--no-such-flag"], "--no-such-flag"),
+                       (["--orders-url", "ftp://x"], "--orders-url"), (["--concurrency", "0"], "--concurrency"),
+                       (["extra"], "extra")):
+        r = subprocess.run([load] + args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=30)
+        text = r.stdout.decode("utf-8", "replace")
+        check(r.returncode == 2 and what in text, "shop-load %s: exit 2, names %s" % (" ".join(args), what),
+              (r.returncode, text))
+    import socket
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()    # nothing listens there now
+    r = subprocess.run([load, "--orders-url", "http://127.0.0.1:%d" % port, "--timeout", "1"], stdout=subprocess.PIPE,
+                       stderr=subprocess.STDOUT, timeout=60)
+    text = r.stdout.decode("utf-8", "replace")
+    check(r.returncode == 3 and sh.last_line(text).startswith("books balanced: no") and str(port) in sh.last_line(text),
+          "shop-load against nothing: exit 3, books balanced: no, naming the address", (r.returncode, text))
+
+
 def test_port_taken():
     """The broker's port taken: samsa-shop says so at once and exits 1."""
     import socket
@@ -186,6 +210,15 @@ def test_main_job():
         check(new_pid != stock_pid and alive(new_pid), "shop-stock runs again (pid %d)" % new_pid)
         check_eq(sh.get(job.url("stock") + "/healthz"), (200, {"ok": True}), "on the same address")
         job.rows["shop-stock"] = (job.rows["shop-stock"][0], new_pid)
+        broker_pid = job.rows["samsa-broker"][1]
+        os.kill(broker_pid, signal.SIGKILL)
+        wait_for(lambda: "broker is back" in job.out(), 60, "samsa-shop to restart samsa-broker")
+        m = re.search(r"broker is back \(pid ([0-9]+)\)", job.out())
+        job.rows["samsa-broker"] = (job.rows["samsa-broker"][0], int(m.group(1)))
+        check(alive(int(m.group(1))), "samsa-broker killed with SIGKILL is started again (pid %s)" % m.group(1))
+        rc, out = run_load(job, "--orders", 50, "--reservations", 10, "--seed", 10, "--timeout", 60)
+        check_eq((rc, sh.last_line(out)), (0, "books balanced: yes"),
+                 "after both restarts, shop-load again balances (same broker address)")
         rc, out = run_load(job, "--check-only", "--timeout", 60)
         check_eq((rc, sh.last_line(out)), (0, "books balanced: yes"), "the books still balance")
 
@@ -219,4 +252,4 @@ def test_main_job():
 
 
 if __name__ == "__main__":
-    sys.exit(harness.run_tests([test_bad_command_line, test_port_taken, test_main_job]))
+    sys.exit(harness.run_tests([test_bad_command_line, test_shop_load_bad_command_line, test_port_taken, test_main_job]))
