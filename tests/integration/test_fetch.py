@@ -8,6 +8,7 @@ Usage: test_fetch.py [--broker BIN]   (or SAMSA_BROKER_BIN)
 """
 
 import os
+import select
 import sys
 import time
 
@@ -113,8 +114,13 @@ def test_long_poll_wakes_on_produce():
     try:
         t0 = time.monotonic()
         wire.send(s, fetch_request(corr, [(topic, 0, 0, 1 << 20)], max_wait=10000, min_bytes=1))
-        # give the broker time to park the fetch: nothing observable to await
-        time.sleep(0.3)
+        # await the broker having read the fetch: its one event loop serves
+        # every socket that was ready before it answers a request sent
+        # afterwards on another connection (two round trips leave no doubt)
+        for _ in range(2):
+            wire.rpc(broker.port, 18, 0, b"", corr=next_corr())
+        ready, _, _ = select.select([s], [], [], 0)
+        check(not ready, "the fetch is parked: no answer yet on its connection")
         sent = record_batch([(b"wake", b"up")])
         base = produce(topic, 0, sent)
         t_prod = time.monotonic()
