@@ -165,8 +165,8 @@ def test_port_taken():
     port = s.getsockname()[1]
     d = tempfile.mkdtemp(prefix="samsa-main-")
     try:
-        if port < 9092:
-            check(True, "(skipped: the free port %d is below 9092)" % port)
+        if port < 9092 or port - 9092 > 56069:
+            check(True, "(skipped: the free port %d is outside what --port-offset can reach)" % port)
             return
         t0 = time.monotonic()
         r = subprocess.run([supervisor(), "--data", d, "--port-offset", str(port - 9092)], stdout=subprocess.PIPE,

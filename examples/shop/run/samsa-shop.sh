@@ -62,7 +62,7 @@ while [ $# -gt 0 ]; do
     esac
 done
 case $offset in ''|*[!0-9]*) die "--port-offset: '$offset' is not a whole number" ;; esac
-[ "$offset" -le 50000 ] || die "--port-offset: $offset is above 50000"
+[ "$offset" -le 56069 ] || die "--port-offset: $offset is above 56069 (9466 + N must be a port)"
 
 shop_bin=${SAMSA_SHOP_BIN_DIR:-$here}
 broker_bin=${SAMSA_BROKER_BIN:-$here/../../src/samsa-broker}
