@@ -13,6 +13,7 @@ beside a real main job on the default ports). Checked:
     shop-load --check-only);
   - SIGINT stops everything in reverse order: samsa-shop exits 0, says so,
     and no process it started is left (each pid from the table is gone);
+  - samsa-shop killed with SIGKILL leaves no child running;
   - a bad command line is refused with exit 2 and a message; a port already
     taken stops it at once with exit 1 and the broker's reason.
 """
@@ -251,5 +252,22 @@ def test_main_job():
         job.cleanup()
 
 
+def test_supervisor_killed():
+    """samsa-shop killed with SIGKILL: its children are not left running
+    (each gets SIGTERM from the kernel, PR_SET_PDEATHSIG) and stop."""
+    job = MainJob()
+    try:
+        job.start()
+        pids = job.pids()
+        check(all(alive(p) for p in pids), "samsa-shop up with %d children" % len(pids))
+        job.proc.kill()
+        job.proc.wait()
+        wait_for(lambda: not any(alive(p) for p in pids), 60, "every child of the killed samsa-shop to exit")
+        check(True, "samsa-shop killed with SIGKILL: all %d children stopped on their own" % len(pids))
+    finally:
+        job.cleanup()
+
+
 if __name__ == "__main__":
-    sys.exit(harness.run_tests([test_bad_command_line, test_shop_load_bad_command_line, test_port_taken, test_main_job]))
+    sys.exit(harness.run_tests([test_bad_command_line, test_shop_load_bad_command_line, test_port_taken, test_main_job,
+                                test_supervisor_killed]))

@@ -80,6 +80,13 @@ for s in orders stock sink receiver reservations rooms; do
     [ -x "$shop_bin/shop-$s" ] || die "cannot find $shop_bin/shop-$s (build first: make build)"
 done
 
+# util-linux (Debian: always installed) has both; setpriv --pdeathsig since 2.33
+command -v setsid >/dev/null 2>&1 || die "setsid not found (util-linux)"
+pdeath=""
+if setpriv --pdeathsig TERM true 2>/dev/null; then
+    pdeath="setpriv --pdeathsig TERM"
+fi
+
 mkdir -p "$data/broker" "$data/shop" "$data/logs" "$data/config" || die "cannot create $data"
 data=$(cd "$data" && pwd)
 logs=$data/logs
@@ -103,8 +110,10 @@ start() {
     # exec: the pid we keep is the program's own. setsid: its own session and
     # process group, so a Ctrl-C at the terminal reaches only samsa-shop,
     # which then stops the children in order (setsid does not fork here: a
-    # background child is never a process group leader).
-    eval "exec setsid $c" >>"$logs/$n.log" 2>&1 </dev/null &
+    # background child is never a process group leader). setpriv
+    # --pdeathsig TERM: if samsa-shop itself dies (even by SIGKILL), each
+    # child gets SIGTERM and stops cleanly instead of running on, orphaned.
+    eval "exec setsid $pdeath $c" >>"$logs/$n.log" 2>&1 </dev/null &
     eval "pid_$n=$!"
 }
 
