@@ -332,6 +332,19 @@ def command_line(shop):
         err = r.stderr.decode()
         check_eq(r.returncode, 2, "shop-%s %s: exit 2" % (name, " ".join(args)))
         check(word in err and "shop-%s" % name in err, "shop-%s %s: the error names %s" % (name, " ".join(args), word), err)
+    # a port already taken: a clear error, exit 1 (never two services sharing a port)
+    import socket
+    taken = socket.socket()
+    taken.bind(("127.0.0.1", 0))
+    taken.listen(1)
+    try:
+        port = taken.getsockname()[1]
+        r = subprocess.run([b, "--listen", "127.0.0.1:%d" % port, "--db", "sqlite:" + os.path.join(shop.dir, "taken.db")],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=30)
+        check(r.returncode == 1 and "cannot listen" in r.stderr.decode() and not r.stdout,
+              "port %d taken: exit 1, no ready line" % port, (r.returncode, r.stdout, r.stderr))
+    finally:
+        taken.close()
     # a database that cannot be opened: a clear error, exit 1, no crash
     r = subprocess.run([b, "--listen", "127.0.0.1:0", "--db", "sqlite:/proc/nope/x.db"],
                        stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=30)

@@ -393,6 +393,10 @@ int shop_consumer_start(shop_consumer **out, const shop_consumer_cfg *cfg, char 
         {"auto.offset.reset", "earliest"},
         /* the sink may hold one record for long while its endpoint is down */
         {"max.poll.interval.ms", "3600000"},
+        /* a killed service's partitions wait for its session to time out:
+         * 10 s instead of librdkafka's 45 s, so a restart resumes soon */
+        {"session.timeout.ms", "10000"},
+        {"heartbeat.interval.ms", "1000"},
     };
     for (size_t i = 0; i < sizeof props / sizeof props[0]; i++) {
         /* -X given by the operator wins over our defaults except the group */

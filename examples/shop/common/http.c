@@ -75,9 +75,10 @@ static MHD_Result_t send_json(struct MHD_Connection *conn, int status, json_t *j
     char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
     if (!text)
         text = strdup("{\"error\":\"internal\",\"message\":\"no response\"}");
-    size_t len = text ? strlen(text) : 0;
+    if (!text)
+        return MHD_NO; /* out of memory: MHD closes the connection */
     struct MHD_Response *r =
-        MHD_create_response_from_buffer(len, text ? text : (void *)"", MHD_RESPMEM_MUST_FREE);
+        MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE);
     if (!r) {
         free(text);
         return MHD_NO;
@@ -288,8 +289,8 @@ int shop_http_start(shop_http **out, const char *host, int port, const shop_rout
                             MHD_OPTION_NOTIFY_COMPLETED, on_done, h,
                             MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60,
                             MHD_OPTION_CONNECTION_LIMIT, (unsigned)512,
-                            MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1,
-                            MHD_OPTION_END);
+                            MHD_OPTION_END); /* SO_REUSEADDR (MHD's default), never SO_REUSEPORT:
+                                                a second instance on a taken port must fail */
     freeaddrinfo(ai);
     if (!h->d) {
         snprintf(err, errlen, "cannot listen on %s:%d (address in use or not local?)", host, port);
