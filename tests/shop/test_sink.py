@@ -9,7 +9,9 @@ ephemeral ports.
   receiver fails for a few seconds (the sink retries with backoff);
 - ... and after the sink is killed with kill -9 in the middle and restarted;
 - SIGTERM while the sink waits between retries: it exits promptly with 0,
-  commits nothing, and the payment is delivered after a restart.
+  commits nothing, and the payment is delivered after a restart;
+- a redelivered payment is not sent again, a malformed one is rejected;
+- the sink and the receiver on PostgreSQL through a failure and a kill -9.
 """
 # ctest-timeout: 300
 
@@ -175,6 +177,22 @@ def redelivered_not_sent_malformed_rejected(shop):
     check("rejected" in sink.log_text(), "the rejection is logged")
 
 
+def postgres_through_a_failure(shop):
+    orders, sink, receiver = shop.svc("orders"), shop.svc("sink"), shop.svc("receiver")
+    check(sink.db.startswith("postgresql://") and receiver.db.startswith("postgresql://"), "on PostgreSQL")
+    st, _ = receiver.post("/admin/fail", {"for_ms": 1500})
+    paid = paid_orders(orders, ["u%d" % n for n in range(1, 11)])
+    s = check_exactly_once(shop, paid, "on PostgreSQL through a 1.5 s failure")
+    check(s["refused"] > 0, "the receiver refused tries while failing", s)
+    check_eq(sink.stats()["delivered"], 10, "the sink delivered 10")
+    # a kill -9 right after deliveries: nothing lost, nothing twice
+    more = paid_orders(orders, ["u%d" % n for n in range(11, 16)])
+    sink.kill9()
+    sink.start()
+    paid.update(more)
+    check_exactly_once(shop, paid, "on PostgreSQL after kill -9 of the sink")
+
+
 def sink_shop():
     # a killed sink stays a group member until its session times out: keep
     # that short so the restarted one gets the partitions soon
@@ -182,7 +200,14 @@ def sink_shop():
                    service_args={"sink": ["-X", "session.timeout.ms=6000", "-X", "heartbeat.interval.ms=500"]})
 
 
+def sink_shop_pg():
+    return sh.Shop(services=["receiver", "orders", "sink"], relays=["orders"], pg=True,
+                   service_args={"sink": ["-X", "session.timeout.ms=6000", "-X", "heartbeat.interval.ms=500"]})
+
+
 if __name__ == "__main__":
-    sys.exit(sh.run_shop_tests([receiver_contract, delivers_through_failures_and_kill9, sigterm_during_backoff,
-                                redelivered_not_sent_malformed_rejected],
-                               shop_factory=sink_shop))
+    rc = sh.run_shop_tests([receiver_contract, delivers_through_failures_and_kill9, sigterm_during_backoff,
+                            redelivered_not_sent_malformed_rejected],
+                           shop_factory=sink_shop)
+    rc2 = sh.run_shop_tests([postgres_through_a_failure], shop_factory=sink_shop_pg)
+    sys.exit(rc or rc2)

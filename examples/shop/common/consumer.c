@@ -97,7 +97,11 @@ typedef struct rec_tx {
 static int apply_tx(shop_db *db, void *arg, char *err, size_t errlen)
 {
     rec_tx *t = arg;
-    int rc = shop_db_inbox(db, t->c->cfg.group, t->rec->event_id, err, errlen);
+    int rc;
+    if (t->c->cfg.async_db_commit && shop_db_kind(db) == SHOP_DB_PG &&
+        (rc = shop_db_exec(db, NULL, err, errlen, "SET LOCAL synchronous_commit = off", NULL)))
+        return rc;
+    rc = shop_db_inbox(db, t->c->cfg.group, t->rec->event_id, err, errlen);
     if (rc < 0)
         return rc;
     t->duplicate = rc == 0;

@@ -297,6 +297,10 @@ typedef struct shop_consumer_cfg {
     shop_deliver_fn deliver;  /* NULL: none */
     void *ctx;
     shop_lat *lat;            /* NULL, or receives now - created_at per applied record */
+    int async_db_commit;      /* 1: the effect is made safe elsewhere (the sink: delivered
+                                 before the transaction, deduplicated by the receiver), so
+                                 PostgreSQL need not flush the inbox row before the offset
+                                 commit (synchronous_commit = off for these transactions) */
 } shop_consumer_cfg;
 
 /* Starts the consumer thread. */

@@ -150,7 +150,7 @@ int main(int argc, char **argv)
     }
     static const char *const topics[] = {"shop.payments", NULL};
     shop_consumer_cfg cc = {.opts = &o, .group = GROUP, .topics = topics, .db = cdb,
-                            .deliver = deliver, .ctx = &a};
+                            .deliver = deliver, .ctx = &a, .async_db_commit = 1};
     if (shop_consumer_start(&a.consumer, &cc, err, sizeof err)) {
         shop_log("consumer: %s", err);
         return 1;
