@@ -351,6 +351,45 @@ def command_line(shop):
     check(r.returncode == 1 and "x.db" in r.stderr.decode(), "unopenable database: exit 1 naming it", r.stderr)
 
 
+def sigterm_answers_the_request_in_hand(shop):
+    """SIGTERM while a request is half-received: no new connections, the
+    request in hand is finished, answered and committed, then exit 0."""
+    import socket
+    orders = shop.svc("orders")
+    body = b'{"user":"u8","items":[{"product":"p11","quantity":3}]}'
+    s = socket.create_connection((orders.host, orders.port), timeout=30)
+    s.sendall(b"POST /orders HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n"
+              b"Content-Length: %d\r\n\r\n" % len(body) + body[:7])
+    st, _ = orders.get("/healthz")  # the server is reading; our headers are in
+    check_eq(st, 200, "healthz")
+    codes = []
+    t = threading.Thread(target=lambda: codes.append(orders.stop(timeout=30)))
+    t.start()
+
+    def refused():
+        try:
+            socket.create_connection((orders.host, orders.port), timeout=1).close()
+            return False
+        except OSError:
+            return True
+    wait_for(refused, 20, "shop-orders to stop accepting")
+    s.sendall(body[7:])
+    resp = b""
+    while b"\r\n\r\n" not in resp or not resp.rstrip().endswith(b"}"):
+        chunk = s.recv(4096)
+        if not chunk:
+            break
+        resp += chunk
+    s.close()
+    t.join()
+    check(resp.startswith(b"HTTP/1.1 201"), "the request in hand was answered 201", resp[:200])
+    oid = json.loads(resp.split(b"\r\n\r\n", 1)[1])["id"]
+    check_eq(codes, [0], "exit 0 after SIGTERM")
+    orders.start()
+    st, o = orders.get("/orders/" + oid)
+    check_eq((st, o["user"], o["total"]), (200, "u8", 3300), "and it was committed")
+
+
 def postgres_happy_path(shop):
     orders, stock = shop.svc("orders"), shop.svc("stock")
     check(orders.db.startswith("postgresql://"), "shop-orders on PostgreSQL", orders.db)
@@ -426,7 +465,8 @@ def pg_shop():
 
 if __name__ == "__main__":
     rc = sh.run_shop_tests([orders_events_and_refusals, bad_requests_change_nothing,
-                            concurrency_no_overdraw_no_oversell, stock_redelivery_and_rejects, command_line],
+                            concurrency_no_overdraw_no_oversell, stock_redelivery_and_rejects, command_line,
+                            sigterm_answers_the_request_in_hand],
                            shop_factory=sqlite_shop)
     rc2 = sh.run_shop_tests([postgres_happy_path], shop_factory=pg_shop)
     sys.exit(rc or rc2)

@@ -4,11 +4,14 @@
  * 413, read and dropped), parsed as JSON before the handler (else a 400);
  * every answer JSON, errors as {"error":code,"message":...}. */
 #include <netdb.h>
+#include <stdatomic.h>
+#include <time.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <microhttpd.h>
 
@@ -22,6 +25,7 @@ typedef enum MHD_Result MHD_Result_t;
 
 struct shop_http {
     struct MHD_Daemon *d;
+    atomic_int in_flight; /* requests begun and not yet answered */
     const shop_route *routes;
     void *ctx;
     int port;
@@ -153,6 +157,7 @@ static MHD_Result_t on_request(void *cls, struct MHD_Connection *conn, const cha
         if (!st)
             return MHD_NO;
         *con_cls = st;
+        atomic_fetch_add(&h->in_flight, 1);
         const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Length");
         if (cl && strtoull(cl, NULL, 10) > SHOP_BODY_MAX)
             st->too_large = 1;
@@ -250,11 +255,13 @@ static MHD_Result_t on_request(void *cls, struct MHD_Connection *conn, const cha
 static void on_done(void *cls, struct MHD_Connection *conn, void **con_cls,
                     enum MHD_RequestTerminationCode toe)
 {
+    shop_http *h = cls;
     req_state *st = *con_cls;
     if (st) {
         free(st->body);
         free(st);
         *con_cls = NULL;
+        atomic_fetch_sub(&h->in_flight, 1);
     }
 }
 
@@ -280,8 +287,9 @@ int shop_http_start(shop_http **out, const char *host, int port, const shop_rout
     }
     h->routes = routes;
     h->ctx = ctx;
+    /* ITC: MHD_quiesce_daemon needs it in this threading mode */
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION |
-                     MHD_USE_POLL;
+                     MHD_USE_POLL | MHD_USE_ITC;
     if (ai->ai_family == AF_INET6)
         flags |= MHD_USE_IPv6;
     h->d = MHD_start_daemon(flags, (uint16_t)port, NULL, NULL, on_request, h,
@@ -309,6 +317,16 @@ void shop_http_stop(shop_http *h)
 {
     if (!h)
         return;
+    /* stop accepting, let the requests in hand finish and be answered (at
+     * most 10 s), then close what is left (idle keep-alive connections) */
+    MHD_socket ls = MHD_quiesce_daemon(h->d);
+    if (ls != MHD_INVALID_SOCKET)
+        close(ls); /* ours now: nobody can connect any more */
+    int64_t until = shop_mono_ms() + 10000;
+    while (atomic_load(&h->in_flight) > 0 && shop_mono_ms() < until) {
+        struct timespec ts = {0, 5 * 1000000L};
+        nanosleep(&ts, NULL);
+    }
     MHD_stop_daemon(h->d);
     free(h);
 }
