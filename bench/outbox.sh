@@ -36,7 +36,9 @@
 #   SAMSA_OB_RATE [5000]       events/s of the paced phase (10 s of it)
 #   SAMSA_OB_PACED_BATCH [10]  events per transaction in the paced phase
 #   SAMSA_OB_PHASES ["max paced"]
-#   SAMSA_OB_RELAYS ["samsa naive"]
+#   SAMSA_OB_RELAYS ["samsa naive"]  add "before" to run, in the same run, a samsa-relay
+#                              built from git revision SAMSA_OB_BEFORE (before/after figures)
+#   SAMSA_OB_BEFORE []         a git revision (e.g. a commit before a change) for "before"
 #   SAMSA_OB_RELAY_ARGS []     more samsa-relay --override KEY=VALUE arguments
 #   SAMSA_OB_PERF []           1: perf record samsa-relay (and the broker, PostgreSQL) in the
 #                              max phase; reports in bench/results/<timestamp>-outbox-perf-*.txt
@@ -57,6 +59,20 @@ if [[ -z ${SAMSA_OB_INNER:-} ]]; then
         tail -40 "$log" >&2; rm -f "$log"; exit 1
     fi
     rm -f "$log"
+    if [[ -n ${SAMSA_OB_BEFORE:-} ]]; then
+        # the relay of another revision, built the same way, for "before"
+        bsrc=$build-before-src
+        say "== building samsa-relay of $SAMSA_OB_BEFORE in $build-before"
+        rm -rf "$bsrc" && mkdir -p "$bsrc"
+        log=$(mktemp)
+        if ! { git -C "$root" archive "$SAMSA_OB_BEFORE" | tar -x -C "$bsrc" &&
+               cmake -S "$bsrc" -B "$build-before" -DCMAKE_BUILD_TYPE=Release &&
+               cmake --build "$build-before" -j"$(nproc)" --target samsa-relay; } >"$log" 2>&1; then
+            tail -40 "$log" >&2; rm -f "$log"; exit 1
+        fi
+        rm -f "$log"
+        export SAMSA_OB_BEFORE_REV=$(git -C "$root" rev-parse --short "$SAMSA_OB_BEFORE")
+    fi
     export SAMSA_OB_INNER=1 SAMSA_BENCH_BUILD=$build
     exec /usr/bin/python3 "$root/tests/integration/pg.py" run -- "$0" "$@"
 fi
@@ -81,6 +97,7 @@ work=$(mktemp -d "${TMPDIR:-/tmp}/samsa-outbox-bench.XXXXXX")
 chmod 755 "$work"
 broker=$build/src/samsa-broker
 relay=$build/src/samsa-relay
+relay_before=$build-before/src/samsa-relay
 bench=$build/bench/outbox-bench
 psql=$(ls /usr/lib/postgresql/*/bin/psql | tail -1)
 pids=()
@@ -210,9 +227,14 @@ run_one() { # relay phase
     url=$pg_base/$db
     topic=ob-$r-$phase-$n_db
     if [[ $phase == max ]]; then ev=$events b=$batch rt=0; else ev=$((rate * 10)) b=$paced_batch rt=$rate; fi
-    if [[ $r == samsa ]]; then
+    if [[ $r == samsa || $r == before ]]; then
+        local bin=$relay
+        if [[ $r == before ]]; then
+            bin=$relay_before
+            [[ -x $bin ]] || { say "outbox.sh: relay 'before' needs SAMSA_OB_BEFORE=<git revision>"; exit 1; }
+        fi
         # shellcheck disable=SC2086
-        "$relay" --override outbox.db="$url" --override bootstrap.servers="$bootstrap" \
+        "$bin" --override outbox.db="$url" --override bootstrap.servers="$bootstrap" \
             --override metrics.listen=127.0.0.1:0 $relay_args 2>"$work/relay-$phase.log" >&2 &
         relay_pid=$!
         pids+=("$relay_pid")
@@ -269,6 +291,7 @@ done
 mkdir -p "$root/bench/results"
 out=$root/bench/results/$stamp-outbox.md
 RESULTS=$results STAMP=$stamp CMD="bench/outbox.sh" MODE=$mode WRITERS=$writers \
+    BEFORE=${SAMSA_OB_BEFORE_REV:-} \
     /usr/bin/python3 - >"$out" <<'PY'
 import os
 rows = []
@@ -277,8 +300,9 @@ for line in open(os.environ["RESULTS"]):
     rows.append(d)
 def get(label):
     return next((r for r in rows if r["label"] == label), None)
-print("outbox benchmark %s: %s, mode %s, %s writers" % (os.environ["STAMP"], os.environ["CMD"],
-                                                        os.environ["MODE"], os.environ["WRITERS"]))
+print("outbox benchmark %s: %s, mode %s, %s writers%s" % (os.environ["STAMP"], os.environ["CMD"],
+                                                        os.environ["MODE"], os.environ["WRITERS"],
+      ", before = samsa-relay at " + os.environ["BEFORE"] if os.environ.get("BEFORE") else ""))
 print()
 print("| phase | relay | events | per txn | commit rate (ev/s) | delivered (ev/s, commit→consumed) "
       "| p50 ms | p99 ms | avg ms | max ms | commit→produced p50/p99 ms | produced→consumed p50/p99 ms "
@@ -292,14 +316,15 @@ for r in rows:
         r["deliver_p99_ms"], r["lost"], r["dups"], r["cpu_busy"], r["relay_cpu_s"]))
 print()
 for ph in ("max", "paced"):
-    s, n = get("samsa-" + ph), get("naive-" + ph)
-    if not s or not n:
-        continue
-    def ratio(k):
-        a, b = float(s[k]), float(n[k])
-        return "%.2f" % (a / b) if b > 0 else "-"
-    print("%s: samsa/naive: delivered ev/s x%s, p50 x%s, p99 x%s" % (ph, ratio("e2e_rate"), ratio("p50_ms"),
-                                                                      ratio("p99_ms")))
+    for other in ("naive", "before"):
+        s, n = get("samsa-" + ph), get(other + "-" + ph)
+        if not s or not n:
+            continue
+        def ratio(k):
+            a, b = float(s[k]), float(n[k])
+            return "%.2f" % (a / b) if b > 0 else "-"
+        print("%s: samsa/%s: delivered ev/s x%s, p50 x%s, p99 x%s" % (ph, other, ratio("e2e_rate"),
+                                                                      ratio("p50_ms"), ratio("p99_ms")))
 PY
 cat "$out"
 for f in "$work"/metrics-*.txt; do

@@ -44,6 +44,7 @@
  * queued request): the relay is busy and commits stop notifying. No row is
  * ever left waiting for a timer. */
 #include <errno.h>
+#include <inttypes.h>
 #include <poll.h>
 #include <sys/epoll.h>
 #include <unistd.h>
@@ -108,18 +109,36 @@ typedef struct pg_def {
     " SELECT count(*) FROM moved"
 
 static const pg_def defs[P_N] = {
+    /* The claim (ids, a page at a time), after one row (id 0) with the
+     * snapshot's xmin and an upper bound of every xid assigned before the
+     * snapshot was taken: the claim's own xid (pg_current_xact_id() assigns
+     * one; xids are assigned in order). Not pg_snapshot_xmax: since
+     * PostgreSQL 14 that is latestCompletedXid + 1, and a transaction that
+     * got a higher xid and is still running is neither below it nor in xip.
+     * An xid costs a commit record without a flush (nothing else is written).
+     * Due is "next_attempt_at <= clock_timestamp()", not now(): now() is
+     * when the claim's statement began, before its snapshot was taken, and a
+     * transaction that began in between and committed before the snapshot
+     * has next_attempt_at (its own now()) after the claim's now(). With
+     * now() such a row is visible but "not due", the claim cursor passes it,
+     * and a later row of its key could overtake it. */
     /* $1: the owned slots as a bitmap (a test per row, not an array search).
      * A row behind an earlier failed row of its key that is not due yet (or
      * DEAD, when $4: on.dead=block) is held: the probe goes to
      * samsa_outbox_held, which holds failed rows only. */
-    [P_CLAIM_IDS] = {"SELECT o.id, o.key FROM samsa_outbox o WHERE o.status = 'INIT'"
-                     " AND o.next_attempt_at <= now() AND (($1 >> o.slot) & 1) = 1 AND o.id > $2"
+    [P_CLAIM_IDS] = {"SELECT 0::int8, NULL::text,"
+                     " pg_snapshot_xmin(pg_current_snapshot())::text::int8,"
+                     " pg_current_xact_id()::text::int8"
+                     " UNION ALL (SELECT o.id, o.key, NULL, NULL FROM samsa_outbox o"
+                     " WHERE o.status = 'INIT'"
+                     " AND o.next_attempt_at <= clock_timestamp() AND (($1 >> o.slot) & 1) = 1"
+                     " AND o.id > $2"
                      " AND NOT EXISTS (SELECT 1 FROM samsa_outbox e WHERE e.key = o.key"
                      "  AND e.id < o.id"
                      "  AND (e.status = 'DEAD' OR (e.status = 'INIT' AND e.attempts > 0))"
-                     "  AND ((e.status = 'INIT' AND e.next_attempt_at > now())"
+                     "  AND ((e.status = 'INIT' AND e.next_attempt_at > clock_timestamp())"
                      "   OR (e.status = 'DEAD' AND $4)))"
-                     " ORDER BY o.id LIMIT $3",
+                     " ORDER BY o.id LIMIT $3)",
                      4, {SM_OID_INT8, SM_OID_INT8, SM_OID_INT4, SM_OID_BOOL}},
     [P_CLAIM_ROWS] = {"SELECT id, event_id::text, topic, key, type, payload, headers::text,"
                       " created_at, attempts, slot FROM samsa_outbox"
@@ -215,6 +234,30 @@ static const pg_def defs[P_N] = {
 
 typedef enum { WAKE_IDLE, WAKE_PENDING, WAKE_ARMED, WAKE_CANCEL } wake_state;
 
+/* The claim cursor (see "capture" below). A checkpoint says: the claims up
+ * to now have looked at every id <= c; a row <= c that they could not see
+ * belongs to a transaction whose xid is below x (or that had none yet); x is
+ * an xid assigned after that claim's snapshot was taken. */
+#define CLAIM_CHECKPOINTS 64
+#define CLAIM_FULL_MS 2000 /* a claim from the lowest INIT row this often */
+typedef struct claim_cp {
+    int64_t c, x;
+    int gen; /* 0: waiting for the horizon; 1: once more (see below) */
+} claim_cp;
+typedef struct sm_claim_cursor {
+    int64_t floor;     /* claims start above it */
+    int64_t rewind_to; /* lowest (id - 1) asked for by sm_store_rewind */
+    int64_t cursor;    /* the highest id a claim has looked at */
+    int64_t final_to;  /* ids <= it are final: every committed row is visible */
+    int64_t next_full; /* mono ms */
+    bool full;         /* the next claim starts from the lowest INIT row */
+    bool on;           /* sm_store_set_claim_cursor */
+    claim_cp cp[CLAIM_CHECKPOINTS];
+    int ncp;
+    /* figures, for tests and the debug log */
+    int64_t claims, full_claims, rows_read;
+} sm_claim_cursor;
+
 typedef struct pg_store {
     sm_store base;
     PGconn *c;         /* every statement, and LISTEN */
@@ -225,6 +268,7 @@ typedef struct pg_store {
     wake_state wake;   /* see "the wake connection" */
     int epfd;          /* sm_store_wait_fd: both sockets */
     int64_t lease_ms;  /* a relay whose heartbeat is older loses its slots */
+    sm_claim_cursor cur; /* where claims start (see "capture") */
     char *relay_id;
 } pg_store;
 
@@ -240,6 +284,7 @@ static void conn_lost(pg_store *s)
                 " them", s->base.name, __builtin_popcountll(s->held));
     s->held = 0;
     s->draining = 0;
+    s->cur.full = true; /* slots come back, maybe with rows another relay left */
 }
 
 static int fail(pg_store *s, const char *op, const PGresult *r, char *err, size_t errlen)
@@ -468,6 +513,21 @@ static void takeover(pg_store *s, const char *relay_id)
     PQclear(r);
 }
 
+void sm_store_set_claim_cursor(sm_store *base, bool on)
+{
+    if (base && base->is_pg)
+        PG(base)->cur.on = on;
+}
+
+void sm_store_rewind(sm_store *base, int64_t id)
+{
+    if (!base || !base->is_pg)
+        return;
+    sm_claim_cursor *u = &PG(base)->cur;
+    if (id - 1 < u->rewind_to)
+        u->rewind_to = id - 1;
+}
+
 void sm_store_set_lease_ms(sm_store *base, int64_t ms)
 {
     if (base && base->is_pg)
@@ -511,6 +571,7 @@ static int pg_balance(sm_store *base, const char *relay_id, uint64_t busy, uint6
             uint64_t bit = (uint64_t)1 << i;
             if (s->draining & bit) {
                 s->draining &= ~bit;
+                s->cur.full = true; /* not claimed meanwhile: start low once */
                 n++;
             }
         }
@@ -555,6 +616,8 @@ static int pg_balance(sm_store *base, const char *relay_id, uint64_t busy, uint6
             if (rc)
                 return rc;
             s->held |= got;
+            if (got)
+                s->cur.full = true; /* rows its last owner left are below the floor */
         }
     }
     *owned = pg_owned(base);
@@ -768,10 +831,57 @@ static int decode_rows(pg_store *s, PGresult *r, sm_row **out, int *nout, char *
     return SM_OK;
 }
 
+/* After a claim: the horizon moves checkpoints on, and the floor rises to
+ * what is final and was looked at by this claim (which started at or below
+ * the floor). xmin: the first page's snapshot; xnext: the last page's own xid. */
+static void cursor_after_claim(sm_claim_cursor *u, int64_t start, int64_t looked_to, bool at_end,
+                               int64_t xmin, int64_t xnext)
+{
+    int k = 0;
+    for (int i = 0; i < u->ncp; i++) {
+        claim_cp *cp = &u->cp[i];
+        if (cp->x <= xmin && cp->gen == 0) {
+            /* every transaction with an xid when c was passed has ended. One
+             * that had called nextval() but had no xid yet (the instant
+             * between the two inside its INSERT) got a later xid: wait once
+             * more, for the transactions running now */
+            cp->gen = 1;
+            cp->x = xnext;
+        } else if (cp->x <= xmin) {
+            if (cp->c > u->final_to)
+                u->final_to = cp->c;
+            continue;
+        }
+        u->cp[k++] = *cp;
+    }
+    u->ncp = k;
+    if (start <= u->floor) {
+        /* at the end, nothing visible lies between looked_to and final_to */
+        int64_t seen = at_end ? INT64_MAX : looked_to;
+        int64_t f = u->final_to < seen ? u->final_to : seen;
+        if (f > u->floor)
+            u->floor = f;
+    }
+    if (looked_to > u->cursor) {
+        u->cursor = looked_to;
+        if (u->ncp == CLAIM_CHECKPOINTS) {
+            /* merge into the newest: waits for the later horizon (safe) */
+            claim_cp *last = &u->cp[u->ncp - 1];
+            last->c = u->cursor;
+            last->x = xnext > last->x ? xnext : last->x;
+            last->gen = 0;
+        } else {
+            u->cp[u->ncp++] = (claim_cp){u->cursor, xnext, 0};
+        }
+    }
+}
+
 static int pg_claim(sm_store *base, uint64_t owned, int max, sm_row_skip_fn skip, void *arg,
                     sm_row **out, int *nout, char *err, size_t errlen)
 {
     pg_store *s = PG(base);
+    sm_claim_cursor *u = &s->cur;
+
     int rc = ensure(s, "claim", err, errlen);
     if (rc)
         return rc;
@@ -786,6 +896,22 @@ static int pg_claim(sm_store *base, uint64_t owned, int max, sm_row_skip_fn skip
     }
     if (!owned)
         return SM_OK;
+    if (u->rewind_to < u->floor)
+        u->floor = u->rewind_to;
+    u->rewind_to = INT64_MAX;
+    int64_t now = sm_mono_ms();
+    if (!u->on) {
+        u->floor = 0; /* the plain claim: from the lowest INIT row, every time */
+    } else if (u->full || now >= u->next_full) {
+        /* from the lowest INIT row again; the floor climbs back as the
+         * claims look at the rows in id order */
+        u->floor = 0;
+        u->full = false;
+        u->next_full = now + CLAIM_FULL_MS;
+        u->full_claims++;
+    }
+    int64_t start = u->floor;
+    u->claims++;
     /* the first page is what is wanted; when skip() turns rows down, the
      * next pages grow, so a long run of held rows costs few round trips */
     int page = max < CLAIM_PAGE_MIN ? CLAIM_PAGE_MIN : max;
@@ -793,7 +919,8 @@ static int pg_claim(sm_store *base, uint64_t owned, int max, sm_row_skip_fn skip
     if (!ids)
         return sm_fail(err, errlen, SM_ENOMEM, "%s: claim: out of memory", base->name);
     int k = 0;
-    int64_t after = 0;
+    int64_t after = start, looked_to = start, xmin = -1, xnext = 0;
+    bool at_end = false;
     uint8_t slots_be[8], after_be[8], page_be[4];
     sm_put_be64(slots_be, owned);
     for (;;) {
@@ -806,21 +933,39 @@ static int pg_claim(sm_store *base, uint64_t owned, int max, sm_row_skip_fn skip
         PGresult *r = run(s, P_CLAIM_IDS, vals, lens, "claim", PGRES_TUPLES_OK, &rc, err, errlen);
         if (!r)
             goto out;
-        int nt = PQntuples(r);
+        int nt = PQntuples(r), got = 0;
         for (int i = 0; i < nt && k < max; i++) {
             int64_t id = sm_pg_get_i64(r, i, 0);
+            if (id == 0) { /* the snapshot row */
+                if (xmin < 0)
+                    xmin = sm_pg_get_i64(r, i, 2);
+                xnext = sm_pg_get_i64(r, i, 3);
+                continue;
+            }
+            got++;
+            looked_to = after = id;
             const char *key = PQgetisnull(r, i, 1) ? NULL : PQgetvalue(r, i, 1);
             if (!skip || !skip(id, key, arg))
                 ids[k++] = id;
         }
-        if (nt)
-            after = sm_pg_get_i64(r, nt - 1, 0);
+        u->rows_read += got;
         PQclear(r);
-        if (k == max || nt < page)
+        if (nt - 1 < page) {
+            at_end = k < max || got == nt - 1;
+            break;
+        }
+        if (k == max)
             break;
         if (page < CLAIM_PAGE_MAX)
             page = page * 2 > CLAIM_PAGE_MAX ? CLAIM_PAGE_MAX : page * 2;
     }
+    /* at the end of the rows: every visible INIT row above start was seen;
+     * rows not visible yet are above the cursor or covered by a checkpoint */
+    if (xmin >= 0)
+        cursor_after_claim(u, start, looked_to, at_end, xmin, xnext);
+    sm_debug("%s: claim from id %" PRId64 " to %" PRId64 "%s: %d taken; floor %" PRId64
+             ", final %" PRId64 ", cursor %" PRId64 ", %d checkpoints", base->name, start,
+             looked_to, at_end ? " (the end)" : "", k, u->floor, u->final_to, u->cursor, u->ncp);
     if (k == 0) {
         rc = SM_OK;
         goto out;
@@ -981,6 +1126,8 @@ static int pg_requeue_stale(sm_store *base, int64_t age_ms, int64_t *changed, ch
                       err, errlen);
     if (r)
         *changed = sm_pg_cmd_rows(r);
+    if (*changed)
+        PG(base)->cur.full = true; /* INIT again, below the floor */
     PQclear(r);
     return rc;
 }
@@ -1117,6 +1264,8 @@ int sm_store_pg_open(sm_store **out, const char *url, char *err, size_t errlen)
     s->base.poll_ms = SM_STORE_DEFAULT_POLL_MS;
     s->base.heartbeat_ttl_ms = SM_STORE_DEFAULT_TTL_MS;
     s->lease_ms = SM_STORE_DEFAULT_LEASE_MS;
+    s->cur.rewind_to = INT64_MAX;
+    s->cur.full = true;
     s->epfd = epoll_create1(EPOLL_CLOEXEC);
     sm_pg_name_url(url, s->base.name, sizeof s->base.name);
     /* ours first: settings in the URL override them. Keepalives and a TCP

@@ -41,6 +41,7 @@ typedef struct sm_relay_config {
     bool cleanup_archive;
     int64_t balance_interval_ms;
     int64_t slot_lease_ms; /* 0: off */
+    bool claim_cursor;
     int64_t stats_interval_ms;
     int64_t shutdown_timeout_ms;
     char metrics_host[64]; /* numeric IPv4 */

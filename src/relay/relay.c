@@ -92,6 +92,11 @@ typedef struct pend_retry {
     char *error;
 } pend_retry;
 
+typedef struct timer {
+    int64_t due; /* wall ms */
+    int64_t id;
+} timer;
+
 typedef struct pend_dead {
     int64_t id;
     int32_t attempts;
@@ -129,7 +134,7 @@ struct sm_relay {
     size_t ndeads, capdeads;
     int64_t db_retry_at; /* mono */
     /* due times (wall ms) of scheduled retries: a min-heap */
-    int64_t *timers;
+    timer *timers;
     size_t ntimers, captimers;
     /* schedule (mono ms) */
     int64_t next_balance, next_stats, next_complete, next_stale, next_cleanup, next_claim;
@@ -171,29 +176,30 @@ static const char *keystr(const char *key)
     return key ? key : "(null)";
 }
 
-static void timer_push(sm_relay *r, int64_t due)
+/* Due times of scheduled retries, with their rows: a min-heap by due. */
+static void timer_push(sm_relay *r, int64_t due, int64_t id)
 {
     if (!grow((void **)&r->timers, &r->captimers, r->ntimers, sizeof *r->timers))
         return;
     size_t i = r->ntimers++;
-    while (i > 0 && r->timers[(i - 1) / 2] > due) {
+    while (i > 0 && r->timers[(i - 1) / 2].due > due) {
         r->timers[i] = r->timers[(i - 1) / 2];
         i = (i - 1) / 2;
     }
-    r->timers[i] = due;
+    r->timers[i] = (timer){due, id};
 }
 
 static void timer_pop(sm_relay *r)
 {
-    int64_t last = r->timers[--r->ntimers];
+    timer last = r->timers[--r->ntimers];
     size_t i = 0;
     for (;;) {
         size_t c = 2 * i + 1;
         if (c >= r->ntimers)
             break;
-        if (c + 1 < r->ntimers && r->timers[c + 1] < r->timers[c])
+        if (c + 1 < r->ntimers && r->timers[c + 1].due < r->timers[c].due)
             c++;
-        if (r->timers[c] >= last)
+        if (r->timers[c].due >= last.due)
             break;
         r->timers[i] = r->timers[c];
         i = c;
@@ -202,11 +208,13 @@ static void timer_pop(sm_relay *r)
         r->timers[i] = last;
 }
 
-/* Pops every due timer; true if any was due. */
+/* Pops every due timer; true if any was due. The claim cursor may have
+ * passed a due row: the store looks from it again. */
 static bool timers_due(sm_relay *r, int64_t wall)
 {
     bool due = false;
-    while (r->ntimers && r->timers[0] <= wall) {
+    while (r->ntimers && r->timers[0].due <= wall) {
+        sm_store_rewind(r->store, r->timers[0].id);
         timer_pop(r);
         due = true;
     }
@@ -665,7 +673,7 @@ static void dlt_send(sm_relay *r, int64_t id, const char *keyz, const view *v, i
             int64_t due = sm_wall_ms() + r->cfg->retry_backoff_ms;
             queue_retry(r, id, attempts, due, why);
             sm_keys_reschedule(&r->keys, id, keyz, due);
-            timer_push(r, due);
+            timer_push(r, due, id);
             break;
         }
         snprintf(reason, sizeof reason, "%s; dead letter to %s not published: %s: %s", why, name,
@@ -711,7 +719,7 @@ static void dlt_delivered(sm_relay *r, msg *m, const rd_kafka_message_t *km)
         int64_t due = sm_wall_ms() + r->cfg->retry_backoff_ms;
         queue_retry(r, m->id, m->attempts, due, m->error);
         sm_keys_reschedule(&r->keys, m->id, m->key, due);
-        timer_push(r, due);
+        timer_push(r, due, m->id);
     } else {
         snprintf(reason, sizeof reason, "%s; dead letter to %s not published: %s: %s", m->error,
                  dlt, rd_kafka_err2name(km->err), rd_kafka_err2str(km->err));
@@ -747,6 +755,7 @@ static void row_failed(sm_relay *r, msg *m, rd_kafka_resp_err_t err, const view 
                  keystr(m->key), why);
         sm_keys_failed(&r->keys, m->id, m->key, sm_wall_ms());
         sm_keys_settled(&r->keys, m->id);
+        sm_store_rewind(r->store, m->id); /* the claim cursor may be past it */
         r->want_claim = true;
         if (r->closing)
             r->released_at_close++;
@@ -766,7 +775,7 @@ static void row_failed(sm_relay *r, msg *m, rd_kafka_resp_err_t err, const view 
         int64_t due = sm_wall_ms() + delay;
         sm_keys_failed(&r->keys, m->id, m->key, due);
         queue_retry(r, m->id, attempts, due, why);
-        timer_push(r, due);
+        timer_push(r, due, m->id);
         atomic_fetch_add(&r->metrics.retries_total, 1);
         sm_log_limited(SM_LOG_WARN,
                        "row %" PRId64 " (key %s) failed, attempt %d of %d: %s; retrying in %" PRId64
@@ -858,9 +867,25 @@ static void error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
 
 static void log_slots(uint64_t before, uint64_t after);
 
+/* Rows the relay has are skipped and may be passed by the claim cursor
+ * (they come back through a rewind if they are not published); rows of held
+ * keys are skipped and pinned: the next claim looks at them again. */
 static bool skip_cb(int64_t id, const char *key, void *arg)
 {
-    return sm_keys_skip(arg, id, key);
+    sm_relay *r = arg;
+    if (sm_keys_tracked(&r->keys, id))
+        return true;
+    if (!sm_keys_skip(&r->keys, id, key))
+        return false;
+    sm_store_rewind(r->store, id);
+    return true;
+}
+
+/* A claimed row the relay did not take on: the next claim looks again. */
+static void not_taken(sm_relay *r, int64_t id)
+{
+    if (!sm_keys_tracked(&r->keys, id))
+        sm_store_rewind(r->store, id);
 }
 
 /* A row that can never be published, or has used its attempts: straight
@@ -868,8 +893,10 @@ static bool skip_cb(int64_t id, const char *key, void *arg)
 static void dead_from_row(sm_relay *r, const sm_row *row, int32_t attempts, const char *why)
 {
     lane *l = lane_get(r, true);
-    if (!sm_keys_admit(&r->keys, row->id, row->key, row->slot, l->id, true, row->topic))
+    if (!sm_keys_admit(&r->keys, row->id, row->key, row->slot, l->id, true, row->topic)) {
+        not_taken(r, row->id);
         return;
+    }
     sm_keys_failed(&r->keys, row->id, row->key, SM_KEYS_NEVER);
     rd_kafka_headers_t *h = NULL;
     char ignore[256];
@@ -902,8 +929,10 @@ static void dispatch(sm_relay *r, const sm_row *row)
     }
     bool alone = row->attempts > 0 || sm_idset_has(&r->isolate, row->id);
     lane *l = lane_get(r, alone);
-    if (!sm_keys_admit(&r->keys, row->id, row->key, row->slot, l->id, l->serial, row->topic))
+    if (!sm_keys_admit(&r->keys, row->id, row->key, row->slot, l->id, l->serial, row->topic)) {
+        not_taken(r, row->id);
         return;
+    }
     if (alone)
         sm_idset_del(&r->isolate, row->id);
     size_t klen = row->key ? (size_t)row->key_len : 0;
@@ -913,6 +942,7 @@ static void dispatch(sm_relay *r, const sm_row *row)
         msg_free(m);
         sm_keys_failed(&r->keys, row->id, row->key, sm_wall_ms());
         sm_keys_settled(&r->keys, row->id);
+        sm_store_rewind(r->store, row->id);
         return;
     }
     rd_kafka_resp_err_t err =
@@ -958,14 +988,17 @@ static void claim(sm_relay *r)
         return;
     atomic_fetch_add(&r->metrics.claims_total, 1);
     int64_t t0 = sm_mono_us();
-    if (sm_store_claim(r->store, r->owned, max, skip_cb, &r->keys, &rows, &n, err, sizeof err) !=
+    if (sm_store_claim(r->store, r->owned, max, skip_cb, r, &rows, &n, err, sizeof err) !=
         SM_OK) {
         db_fail(r, "claiming rows", err);
         return;
     }
     int64_t t1 = sm_mono_us();
-    for (int i = 0; i < n && !r->room_blocked; i++)
+    int i = 0;
+    for (; i < n && !r->room_blocked; i++)
         dispatch(r, &rows[i]);
+    for (; i < n; i++) /* left for later: the producer's queue is full */
+        not_taken(r, rows[i].id);
     if (n)
         sm_debug("claimed %d rows in %.1f ms, produced them in %.1f ms", n,
                  (double)(t1 - t0) / 1000, (double)(sm_mono_us() - t1) / 1000);
@@ -1238,7 +1271,7 @@ static void iterate(sm_relay *r)
         if (!r->pg)
             wait = min64(wait, r->next_db_check - now);
         if (r->ntimers)
-            wait = min64(wait, r->timers[0] - wall);
+            wait = min64(wait, r->timers[0].due - wall);
     }
     if (r->room_blocked && r->queue_full_until > now)
         wait = min64(wait, r->queue_full_until - now);
@@ -1379,6 +1412,7 @@ int sm_relay_new(sm_relay **out, sm_relay_config *cfg, char *err, size_t errlen)
      * slot's move keeps them: on.dead=block makes DEAD rows hold too */
     sm_store_set_dead_holds_key(r->store, cfg->on_dead == SM_ON_DEAD_BLOCK);
     sm_store_set_lease_ms(r->store, cfg->slot_lease_ms);
+    sm_store_set_claim_cursor(r->store, cfg->claim_cursor);
     char why[512];
     if (sm_store_balance(r->store, cfg->relay_id, &r->owned, why, sizeof why) != SM_OK) {
         rc = sm_fail(err, errlen, SM_EIO, "outbox.db %s: %s", r->db_name, why);

@@ -7,7 +7,8 @@ Phase 1, normal operation: relays r1, r2, r3 (balance.interval.ms=300)
   publish), per-key order kept, every relay published some, and the relays'
   published_total add up to the events.
 Phase 2, a relay dies: writers commit again; r2 is killed with SIGKILL
-  mid-stream. r1 and r3 take its slots (their owned_slots add up to 64
+  mid-stream (frozen with SIGSTOP first, and the INIT rows of its slots
+  read then: it may have published them without marking them). r1 and r3 take its slots (their owned_slots add up to 64
   again) and everything arrives; duplicates only of rows that were INIT at
   the kill in slots r2 owned (samsa_relay_heartbeat.owned, read just before
   the kill); per-key order by first copy.
@@ -46,6 +47,11 @@ def balanced(relays):
     return o if sum(o) == 64 and all(x > 0 for x in o) else None
 
 
+def stopped(pid):
+    with open("/proc/%d/stat" % pid) as f:
+        return f.read().rsplit(")", 1)[1].split()[0] == "T"
+
+
 def published(relays):
     return [int(r.metric("samsa_relay_published_total")) for r in relays]
 
@@ -76,9 +82,14 @@ def test_three_relays(st):
         hb = dict(q(url, "SELECT relay_id, owned FROM samsa_relay_heartbeat"))
         r2_slots = {s for s in range(64) if (hb.get("r2", 0) >> s) & 1}
         check(len(r2_slots) == owned([rs[1]])[0], "r2's slots from its heartbeat row: %d" % len(r2_slots))
-        rs[1].kill9()
+        # frozen first, so the rows it may have published without marking are
+        # read while it still holds its slots: after the kill, r1 and r3 may
+        # take them over, publish and mark them before a query could run
+        os.kill(rs[1].pid, signal.SIGSTOP)
+        wait_for(lambda: stopped(rs[1].pid), 10, "r2 to be stopped")
         init_at_kill = {r[0] for r in q(url, "SELECT event_id::text FROM samsa_outbox WHERE status = 'INIT'"
                                              " AND slot = ANY(%s)", (sorted(r2_slots),))}
+        rs[1].kill9()
         check(True, "r2 killed with SIGKILL; %d rows of its slots INIT at that moment" % len(init_at_kill))
         o = wait_for(lambda: (lambda o: o if sum(o) == 64 else None)(owned([rs[0], rs[2]])), 30,
                      "r1 and r3 to own all 64 slots")
