@@ -54,6 +54,16 @@ def read_topic(bootstrap, topic, want, timeout=30.0):
     return out
 
 
+def topic_count(bootstrap, topic):
+    """Records in topic: the sum of its partitions' high watermarks."""
+    c = ck.Consumer({"bootstrap.servers": bootstrap, "group.id": "test-count"})
+    try:
+        md = c.list_topics(topic, timeout=10).topics[topic]
+        return sum(c.get_watermark_offsets(ck.TopicPartition(topic, p), timeout=10)[1] for p in md.partitions)
+    finally:
+        c.close()
+
+
 def settle(shop, timeout=60):
     """shop.wait_settled(), then stats read afresh: wait_settled's own stats
     are read before its lag check, so they can miss the last record."""
@@ -112,8 +122,9 @@ def orders_events_and_refusals(shop):
         check_eq(h.get("samsa.type"), "order.created", "samsa.type header")
         check(len(h.get("samsa.event_id") or "") == 36, "samsa.event_id header", h)
         check(abs(int(h["samsa.created_at"]) - time.time() * 1000) < 120000, "samsa.created_at header", h)
-    pays = read_topic(shop.bootstrap, "shop.payments", 2, timeout=5)
-    check_eq(len(pays), 1, "one payment.completed (none for the refused charge, none for the 409)")
+    check_eq(topic_count(shop.bootstrap, "shop.payments"), 1,
+             "one payment.completed (none for the refused charge, none for the 409)")
+    pays = read_topic(shop.bootstrap, "shop.payments", 1)
     k, v, h = pays[0]
     check_eq((k, v["event"], v["order"], v["user"], v["amount"]), ("u1", "payment.completed", o["id"], "u1", 1100),
              "payment.completed key and payload")
@@ -432,8 +443,9 @@ def postgres_happy_path(shop):
     check_eq(s["orders"]["balances_total"], 90 * 10000000 - 1600, "balances_total")
     check_eq(s["stock"]["stock"], s["orders"]["products"], "shop-stock = shop-orders stock on PostgreSQL")
     check_eq(s["stock"]["applied"], 2, "stock applied 2 orders")
-    pays = read_topic(shop.bootstrap, "shop.payments", 2, timeout=5)
-    check_eq([(k, v["order"]) for k, v, _ in pays], [("u1", o["id"])], "one payment.completed")
+    check_eq(topic_count(shop.bootstrap, "shop.payments"), 1, "one payment.completed (none for the refused charge)")
+    pays = read_topic(shop.bootstrap, "shop.payments", 1)
+    check_eq([(k, v["order"]) for k, v, _ in pays], [("u1", o["id"])], "the payment.completed")
 
     # the server drops every shop connection (a failover, an idle timeout): the
     # pools reconnect, the next requests work, shop-stock retries and skips nothing
