@@ -797,10 +797,22 @@ def test_progress():
     t = unique("progress")
     ok("topic", "create", t, "-p", "1")
 
+    progress_re = re.compile(rb"\r\x1b\[K\d+ records  [0-9.]+ MB  \d+/s")
+    drawn = threading.Event()
+    fed = [0]
+
     def feed(w):
-        for i in range(30):
+        # 100 lines every 60 ms, at least 30 times, and on until the progress
+        # line shows: it is drawn once reading has lasted a second, and how
+        # long the command takes to start on a loaded machine is not ours to
+        # guess (60 s at most; then the check below fails)
+        deadline = time.monotonic() + 60
+        i = 0
+        while i < 30 or (not drawn.is_set() and time.monotonic() < deadline):
             w.write(b"".join(b"r%d-%d\n" % (i, k) for k in range(100)))
             w.flush()
+            fed[0] += 100
+            i += 1
             time.sleep(0.06)
         w.close()
 
@@ -822,15 +834,17 @@ def test_progress():
             if not chunk:
                 break
             seen += chunk
+            if progress_re.search(seen):
+                drawn.set()
         elif proc.poll() is not None:
             break
     out = proc.stdout.read()
     proc.wait(20)
+    th.join(10)
     os.close(master)
     check_eq(proc.returncode, 0, "produce with a terminal on stderr: exit 0")
-    check(re.search(rb"\r\x1b\[K\d+ records  [0-9.]+ MB  \d+/s", seen),
-          "a progress line on the terminal (records, MB, rate)", seen[:200])
-    check(out.startswith(b"produced 3000 records"), "the summary on stdout", out)
+    check(progress_re.search(seen), "a progress line on the terminal (records, MB, rate)", seen[:200])
+    check(out.startswith(b"produced %d records" % fed[0]), "the summary on stdout: all %d lines" % fed[0], out)
     # the same with stderr a pipe: no progress, no escapes
     data = b"".join(b"x%d\n" % i for i in range(3000))
     rc, out, err = samsa("produce", t, input_bytes=data)
