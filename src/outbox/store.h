@@ -90,7 +90,7 @@ uint64_t sm_store_owned(const sm_store *s);
 typedef bool (*sm_row_skip_fn)(int64_t id, const char *key, void *arg);
 int sm_store_claim(sm_store *s, uint64_t owned, int max, sm_row_skip_fn skip, void *arg,
                    sm_row **rows, int *n, char *err, size_t errlen);
-/* The claim cursor (PostgreSQL; store_pg.c, "capture"), off by default.
+/* The claim cursor (store_pg.c "capture", store_sqlite.c), off by default.
  * On, claims start above a floor below which every committed row is visible
  * and was looked at, instead of at the lowest INIT row, so rows in flight
  * are not read again and again; the claim is then no longer "every INIT
@@ -99,8 +99,8 @@ int sm_store_claim(sm_store *s, uint64_t owned, int max, sm_row_skip_fn skip, vo
  * slots are gained and after stale rows are re-queued; at once if the caller
  * says so with sm_store_rewind: a row it skipped or did not take (a held
  * key, a full queue), a row that came back unpublished, a retry that is due.
- * The next claim then starts below id. SQLite: ignored (its claim always
- * starts from the lowest INIT row). */
+ * The next claim then starts below id. SQLite the same, with a simpler
+ * floor (one writer at a time: rows become visible in id order). */
 void sm_store_set_claim_cursor(sm_store *s, bool on);
 void sm_store_rewind(sm_store *s, int64_t id);
 

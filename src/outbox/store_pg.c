@@ -518,14 +518,22 @@ static void takeover(pg_store *s, const char *relay_id)
     PQclear(r);
 }
 
+/* store_sqlite.c's side of the two calls below */
+void sm_store_sqlite_set_claim_cursor(sm_store *base, bool on);
+void sm_store_sqlite_rewind(sm_store *base, int64_t id);
+
 void sm_store_set_claim_cursor(sm_store *base, bool on)
 {
     if (base && base->is_pg)
         PG(base)->cur.on = on;
+    else if (base)
+        sm_store_sqlite_set_claim_cursor(base, on);
 }
 
 void sm_store_rewind(sm_store *base, int64_t id)
 {
+    if (base && !base->is_pg)
+        sm_store_sqlite_rewind(base, id);
     if (!base || !base->is_pg)
         return;
     sm_claim_cursor *u = &PG(base)->cur;

@@ -52,6 +52,7 @@ static const char *const sql_of[Q_N] = {
      * their key that is not due yet (or DEAD, when ?2: on.dead=block) */
     [Q_CLAIM] = "SELECT id, key, event_id, topic, type, payload, headers, created_at, attempts"
                 " FROM samsa_outbox o WHERE status = 'INIT' AND next_attempt_at <= ?1"
+                " AND id > ?3"
                 " AND NOT EXISTS (SELECT 1 FROM samsa_outbox e WHERE e.key = o.key"
                 "  AND e.id < o.id AND (e.status = 'DEAD' OR (e.status = 'INIT' AND e.attempts > 0))"
                 "  AND ((e.status = 'INIT' AND e.next_attempt_at > ?1) OR (e.status = 'DEAD' AND ?2)))"
@@ -104,9 +105,35 @@ typedef struct sq_store {
     sqlite3_stmt *st[Q_N];
     int64_t seen_version; /* data_version when rows were last looked at */
     bool have_version;
+    /* The claim cursor (sm_store_set_claim_cursor). One writer at a time
+     * (the file's write lock, held from a transaction's first write to its
+     * commit) and AUTOINCREMENT ids: rows become visible in id order, so
+     * every id a claim has looked at is final and the floor is simply the
+     * last one; no horizon is needed as on PostgreSQL. */
+    bool cursor_on;
+    bool full;         /* the next claim starts from the lowest INIT row */
+    int64_t floor;     /* claims start above it */
+    int64_t rewind_to; /* lowest (id - 1) asked for by sm_store_rewind */
+    int64_t next_full; /* mono ms: a claim from the lowest INIT row */
 } sq_store;
 
 #define SQ(s) ((sq_store *)(s))
+#define SQ_CLAIM_FULL_MS 2000
+
+void sm_store_sqlite_set_claim_cursor(sm_store *base, bool on);
+void sm_store_sqlite_rewind(sm_store *base, int64_t id);
+
+void sm_store_sqlite_set_claim_cursor(sm_store *base, bool on)
+{
+    SQ(base)->cursor_on = on;
+}
+
+void sm_store_sqlite_rewind(sm_store *base, int64_t id)
+{
+    sq_store *s = SQ(base);
+    if (id - 1 < s->rewind_to)
+        s->rewind_to = id - 1;
+}
 #define CLEAN_BATCH 10000
 
 static int fail(sq_store *s, const char *op, char *err, size_t errlen)
@@ -253,8 +280,22 @@ static int sq_claim(sm_store *base, uint64_t owned, int max, sm_row_skip_fn skip
     sm_row *rows = NULL;
     int n = 0, cap = 0;
     bool ok = true;
+    if (s->rewind_to < s->floor)
+        s->floor = s->rewind_to;
+    s->rewind_to = INT64_MAX;
+    int64_t now = sm_mono_ms();
+    if (!s->cursor_on || s->full || now >= s->next_full) {
+        /* from the lowest INIT row: the plain claim, and every 2 s for rows
+         * set back to INIT behind the floor (an operator's re-queue, a
+         * retry scheduled before a restart) */
+        s->floor = 0;
+        s->full = false;
+        s->next_full = now + SQ_CLAIM_FULL_MS;
+    }
+    int64_t looked_to = s->floor;
     if (sqlite3_bind_int64(st, 1, sm_wall_ms()) != SQLITE_OK ||
-        sqlite3_bind_int(st, 2, base->dead_holds_key) != SQLITE_OK) {
+        sqlite3_bind_int(st, 2, base->dead_holds_key) != SQLITE_OK ||
+        sqlite3_bind_int64(st, 3, s->floor) != SQLITE_OK) {
         rc = fail(s, "claim: bind", err, errlen);
         goto fail;
     }
@@ -267,6 +308,7 @@ static int sq_claim(sm_store *base, uint64_t owned, int max, sm_row_skip_fn skip
             goto fail;
         }
         int64_t id = sqlite3_column_int64(st, 0);
+        looked_to = id;
         const char *key = (const char *)sqlite3_column_text(st, 1);
         int klen = sqlite3_column_bytes(st, 1);
         int slot = sm_slot_of(key, key ? (size_t)klen : 0);
@@ -304,6 +346,8 @@ static int sq_claim(sm_store *base, uint64_t owned, int max, sm_row_skip_fn skip
         }
     }
     sqlite3_reset(st);
+    if (s->cursor_on && looked_to > s->floor)
+        s->floor = looked_to;
     *out = rows;
     *nout = n;
     return SM_OK;
@@ -448,7 +492,10 @@ static int sq_requeue_stale(sm_store *base, int64_t age_ms, int64_t *changed, ch
     if (sqlite3_bind_int64(st, 1, now - age_ms) != SQLITE_OK ||
         sqlite3_bind_int64(st, 2, now) != SQLITE_OK)
         return fail(s, "requeue stale: bind", err, errlen);
-    return step_done(s, st, "requeue stale", changed, err, errlen);
+    int rc = step_done(s, st, "requeue stale", changed, err, errlen);
+    if (*changed)
+        s->full = true; /* INIT again, below the floor */
+    return rc;
 }
 
 static int bind_clean(sq_store *s, sqlite3_stmt *st, int64_t cut, char *err, size_t errlen)
@@ -610,6 +657,8 @@ int sm_store_sqlite_open(sm_store **out, const char *path, char *err, size_t err
     s->base.ops = &sq_ops;
     s->base.poll_ms = SM_STORE_DEFAULT_POLL_MS;
     s->base.heartbeat_ttl_ms = SM_STORE_DEFAULT_TTL_MS;
+    s->rewind_to = INT64_MAX;
+    s->full = true;
     snprintf(s->base.name, sizeof s->base.name, "sqlite:%s", path);
     int rc;
     if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) !=

@@ -79,8 +79,8 @@ static const pdef defs[] = {
     {"balance.interval.ms", P_LONG, "3000", 100, 600000, OFF(balance_interval_ms),
      "PostgreSQL: how often slots are re-balanced among the live relays"},
     {"claim.cursor", P_BOOL, "true", 0, 0, OFF(claim_cursor),
-     "PostgreSQL: claims start from a cursor instead of the lowest INIT row (false: the plain "
-     "claim, for comparison)"},
+     "claims start from a cursor instead of the lowest INIT row (false: the plain claim, for "
+     "comparison)"},
     {"slot.lease.ms", P_LONG, "30000", 0, 86400000, OFF(slot_lease_ms),
      "PostgreSQL: a relay holding slots whose heartbeat is older is taken to be hung: the "
      "others end its database session and take its slots; 0: off"},
