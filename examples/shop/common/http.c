@@ -74,6 +74,26 @@ void shop_resp_db_error(shop_resp *resp, int rc, const char *err)
         shop_resp_error(resp, 500, "internal", "database error");
 }
 
+void shop_resp_read(shop_resp *resp, shop_pool *pool, shop_tx_fn fn, void *arg, json_t **out,
+                    const char *what, const char *id)
+{
+    shop_db *db = shop_pool_get(pool);
+    char err[512];
+    int rc = shop_db_read(db, fn, arg, err, sizeof err);
+
+    shop_pool_put(pool, db);
+    if (rc != SHOP_OK) {
+        json_decref(*out);
+        *out = NULL;
+        shop_resp_db_error(resp, rc, err);
+    } else if (*out == NULL) {
+        shop_resp_error(resp, 404, "not_found", "%s %.100s does not exist", what, id);
+    } else {
+        shop_resp_json(resp, 200, *out);
+        *out = NULL;
+    }
+}
+
 static MHD_Result_t send_json(struct MHD_Connection *conn, int status, json_t *j, const char *allow)
 {
     char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
@@ -340,4 +360,19 @@ void shop_ready(const shop_opts *o, const shop_http *h)
     /* a PostgreSQL URL may hold a password: name only the kind */
     shop_log("ready: http://%s%s%s:%d, database %s", v6 ? "[" : "", o->host, v6 ? "]" : "",
              shop_http_port(h), strncmp(o->db_url, "sqlite:", 7) == 0 ? o->db_url : "postgresql");
+}
+
+int shop_serve(const shop_opts *o, const shop_route *routes, void *ctx)
+{
+    shop_http *http;
+    char err[512];
+
+    if (shop_http_start(&http, o->host, o->port, routes, ctx, err, sizeof err) != SHOP_OK) {
+        shop_log("%s", err);
+        return SHOP_ERR;
+    }
+    shop_ready(o, http);
+    shop_signals_wait();
+    shop_http_stop(http);
+    return SHOP_OK;
 }

@@ -256,8 +256,23 @@ void shop_resp_error(shop_resp *resp, int status, const char *code, const char *
 /* Maps a database failure to 503 unavailable (SHOP_EIO, SHOP_EBUSY) or 500 internal, and logs it. */
 void shop_resp_db_error(shop_resp *resp, int rc, const char *err);
 
+/* A GET answered from one snapshot: takes a connection from pool, runs fn(arg)
+ * with shop_db_read, gives the connection back and answers 200 with *out
+ * (taken, *out set to NULL), or 404 not_found "<what> <id> does not exist"
+ * when fn left *out NULL, or the database error (shop_resp_db_error; *out
+ * freed). fn may run more than once (retries): it must set *out afresh. */
+void shop_resp_read(shop_resp *resp, shop_pool *pool, shop_tx_fn fn, void *arg, json_t **out,
+                    const char *what, const char *id);
+
 /* Prints "shop-<name> listening on http://HOST:PORT" and flushes stdout. */
 void shop_ready(const shop_opts *o, const shop_http *h);
+
+/* The serving part of a main(): starts HTTP on o's address with routes and
+ * ctx, prints the ready line (shop_ready), waits for SIGTERM or SIGINT, then
+ * stops HTTP (the requests in hand are finished). Returns SHOP_OK after that
+ * clean stop, or SHOP_ERR when HTTP could not start (logged); the caller then
+ * stops what it started (consumer, pool) and frees it. */
+int shop_serve(const shop_opts *o, const shop_route *routes, void *ctx);
 
 /* ---- consumer loop -------------------------------------------------- */
 

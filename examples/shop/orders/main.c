@@ -499,16 +499,9 @@ static int stats_tx(shop_db *db, void *arg, char *err, size_t errlen)
 static void get_stats(shop_req *req, shop_resp *resp, void *ctx)
 {
     app *a = ctx;
-    char err[512];
     stats_out s = {0};
-    shop_db *db = shop_pool_get(a->pool);
     /* one snapshot: revenue, balances and stock agree with each other */
-    int rc = shop_db_read(db, stats_tx, &s, err, sizeof err);
-    shop_pool_put(a->pool, db);
-    if (rc)
-        shop_resp_db_error(resp, rc, err);
-    else
-        shop_resp_json(resp, 200, s.body);
+    shop_resp_read(resp, a->pool, stats_tx, &s, &s.body, "stats", "");
 }
 
 static const shop_route routes[] = {
@@ -536,16 +529,10 @@ int main(int argc, char **argv)
         shop_log("database: %s", err);
         return 1;
     }
-    shop_http *http;
-    if (shop_http_start(&http, o.host, o.port, routes, &a, err, sizeof err)) {
-        shop_log("%s", err);
-        shop_pool_free(a.pool);
-        return 1;
-    }
-    shop_ready(&o, http);
-    shop_signals_wait();
-    shop_http_stop(http);
+    int rc = shop_serve(&o, routes, &a);
     shop_pool_free(a.pool);
+    if (rc != SHOP_OK)
+        return 1;
     shop_log("stopped");
     return 0;
 }

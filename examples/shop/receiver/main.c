@@ -148,16 +148,10 @@ int main(int argc, char **argv)
         shop_log("database: %s", err);
         return 1;
     }
-    shop_http *http;
-    if (shop_http_start(&http, o.host, o.port, routes, &a, err, sizeof err)) {
-        shop_log("%s", err);
-        shop_pool_free(a.pool);
-        return 1;
-    }
-    shop_ready(&o, http);
-    shop_signals_wait();
-    shop_http_stop(http);
+    int rc = shop_serve(&o, routes, &a);
     shop_pool_free(a.pool);
+    if (rc != SHOP_OK)
+        return 1;
     shop_log("stopped");
     return 0;
 }

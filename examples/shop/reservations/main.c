@@ -222,22 +222,11 @@ static void resv_read_reset(resv_read *q)
     q->out = NULL;
 }
 
+/* Runs fn in a read snapshot on a pooled connection and answers with q->out,
+ * or 404 naming the reservation, or the database error. */
 static void resv_answer(resv_ctx *ctx, shop_resp *resp, shop_tx_fn fn, resv_read *q)
 {
-    shop_db *db = shop_pool_get(ctx->pool);
-    char err[512];
-    int rc = shop_db_read(db, fn, q, err, sizeof err);
-
-    shop_pool_put(ctx->pool, db);
-    if (rc != SHOP_OK) {
-        resv_read_reset(q);
-        shop_resp_db_error(resp, rc, err);
-    } else if (q->out == NULL) {
-        shop_resp_error(resp, 404, "not_found", "reservation %.100s does not exist", q->id);
-    } else {
-        shop_resp_json(resp, 200, q->out);
-        q->out = NULL;
-    }
+    shop_resp_read(resp, ctx->pool, fn, q, &q->out, "reservation", q->id);
 }
 
 static int resv_get_read(shop_db *db, void *arg, char *err, size_t errlen)

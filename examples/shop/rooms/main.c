@@ -291,20 +291,7 @@ static void rooms_read_reset(rooms_read *q)
  * or 404 naming the room, or the database error. */
 static void rooms_answer(rooms_ctx *ctx, shop_resp *resp, shop_tx_fn fn, rooms_read *q)
 {
-    shop_db *db = shop_pool_get(ctx->pool);
-    char err[512];
-    int rc = shop_db_read(db, fn, q, err, sizeof err);
-
-    shop_pool_put(ctx->pool, db);
-    if (rc != SHOP_OK) {
-        rooms_read_reset(q);
-        shop_resp_db_error(resp, rc, err);
-    } else if (q->out == NULL) {
-        shop_resp_error(resp, 404, "not_found", "room %.100s does not exist", q->room);
-    } else {
-        shop_resp_json(resp, 200, q->out);
-        q->out = NULL;
-    }
+    shop_resp_read(resp, ctx->pool, fn, q, &q->out, "room", q->room);
 }
 
 static int rooms_list_read(shop_db *db, void *arg, char *err, size_t errlen)

@@ -155,16 +155,11 @@ int main(int argc, char **argv)
         shop_log("consumer: %s", err);
         return 1;
     }
-    shop_http *http;
-    if (shop_http_start(&http, o.host, o.port, routes, &a, err, sizeof err)) {
-        shop_log("%s", err);
+    shop_log("delivering shop.payments to %s", a.url);
+    if (shop_serve(&o, routes, &a) != SHOP_OK) {
         shop_consumer_stop(a.consumer);
         return 1;
     }
-    shop_log("delivering shop.payments to %s", a.url);
-    shop_ready(&o, http);
-    shop_signals_wait();
-    shop_http_stop(http);
     shop_consumer_stop(a.consumer);
     shop_db_free(cdb);
     curl_easy_cleanup(a.curl);

@@ -152,15 +152,10 @@ int main(int argc, char **argv)
         shop_log("consumer: %s", err);
         return 1;
     }
-    shop_http *http;
-    if (shop_http_start(&http, o.host, o.port, routes, &a, err, sizeof err)) {
-        shop_log("%s", err);
+    if (shop_serve(&o, routes, &a) != SHOP_OK) {
         shop_consumer_stop(a.consumer);
         return 1;
     }
-    shop_ready(&o, http);
-    shop_signals_wait();
-    shop_http_stop(http);
     shop_consumer_stop(a.consumer);
     shop_pool_free(a.pool);
     shop_db_free(cdb);
