@@ -71,6 +71,106 @@ def wait_for(cond, timeout, what, interval=0.02):
         time.sleep(interval)
 
 
+class ChildProcess:
+    """The life of one child process that logs to a file and prints a ready
+    line, for harnesses of other programs (tests/shop/shop_harness.py).
+
+    The subclass sets, in __init__: log_path, proc = None, starts = 0,
+    last_exit = None; and as class attributes: LOG_TAG (the "=== TAG:" prefix
+    of the lines the harness writes into the log), LIVE (the list its atexit
+    hook stops) and ERROR (the exception start() raises). It may override
+    log_tail(). Every child is started with PR_SET_PDEATHSIG(SIGKILL)."""
+
+    LOG_TAG = "harness"
+    LIVE = _live
+    ERROR = RuntimeError
+
+    @property
+    def pid(self):
+        return self.proc.pid if self.proc else None
+
+    def alive(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def spawn(self, args, ready_re, timeout, what, env=None):
+        """Starts args, stdout and stderr appended to log_path, and waits up
+        to timeout for ready_re in what it writes from now on. Returns the
+        match; raises ERROR (naming what) if the child exits first or is not
+        ready in time (then it is killed)."""
+        self.starts += 1
+        logf = open(self.log_path, "ab")
+        logf.write(("\n=== %s: start #%d: %s\n" % (self.LOG_TAG, self.starts, " ".join(args))).encode())
+        logf.flush()
+        offset = logf.tell()
+        self.proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=logf,
+                                     stderr=subprocess.STDOUT, close_fds=True, env=env,
+                                     preexec_fn=_die_with_parent)
+        logf.close()
+        self.LIVE.append(self)
+
+        def ready():
+            with open(self.log_path, "rb") as f:
+                f.seek(offset)
+                m = ready_re.search(f.read().decode("utf-8", "replace"))
+            if m:
+                return m
+            if self.proc.poll() is not None:
+                self._reaped()
+                raise self.ERROR("%s exited with code %s before it was ready:\n%s"
+                                 % (what, self.last_exit, self.log_tail()))
+            return None
+
+        try:
+            return wait_for(ready, timeout, "%s's ready line" % what)
+        except AssertionError:
+            self.kill9()
+            raise self.ERROR("%s not ready after %.0fs:\n%s" % (what, timeout, self.log_tail()))
+
+    def stop(self, timeout=20.0, sig=signal.SIGTERM):
+        """sig, wait up to timeout, then SIGKILL. Returns the exit code."""
+        p = self.proc
+        if p is None:
+            return self.last_exit
+        if p.poll() is None:
+            try:
+                p.send_signal(sig)
+                p.wait(timeout)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+                self._note("did not exit %.0fs after signal %d: killed" % (timeout, sig))
+        self._reaped()
+        return self.last_exit
+
+    def kill9(self):
+        p = self.proc
+        if p is None:
+            return self.last_exit
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+        self._reaped()
+        return self.last_exit
+
+    def _reaped(self):
+        self.last_exit = self.proc.returncode
+        self.proc = None
+        if self in self.LIVE:
+            self.LIVE.remove(self)
+
+    def _note(self, text):
+        with open(self.log_path, "ab") as f:
+            f.write(("=== %s: %s\n" % (self.LOG_TAG, text)).encode())
+
+    def log_tail(self, lines=40):
+        try:
+            with open(self.log_path, "rb") as f:
+                text = f.read().decode("utf-8", "replace")
+        except OSError:
+            return "  | (no log)"
+        return "\n".join("  | " + l for l in text.splitlines()[-lines:])
+
+
 class BrokerError(Exception):
     pass
 

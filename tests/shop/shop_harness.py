@@ -170,9 +170,14 @@ class ServiceError(Exception):
     pass
 
 
-class Service:
+class Service(harness.ChildProcess):
     """One shop service process. args: extra command-line arguments (a list),
-    added after --listen/--db/--brokers."""
+    added after --listen/--db/--brokers. start/stop/kill9 come from
+    harness.ChildProcess."""
+
+    LOG_TAG = "shop_harness"
+    LIVE = _live
+    ERROR = ServiceError
 
     def __init__(self, name, workdir, brokers, db=None, args=None, binary=None):
         self.name = name
@@ -192,13 +197,6 @@ class Service:
     def url(self):
         return "http://%s:%d" % (self.host, self.port)
 
-    @property
-    def pid(self):
-        return self.proc.pid if self.proc else None
-
-    def alive(self):
-        return self.proc is not None and self.proc.poll() is None
-
     def command(self):
         return [self.binary, "--listen", "127.0.0.1:%d" % self.port, "--db", self.db,
                 "--brokers", self.brokers() if callable(self.brokers) else self.brokers] + self.args
@@ -206,80 +204,17 @@ class Service:
     def start(self, timeout=60.0):
         if self.alive():
             raise ServiceError("shop-%s already running (pid %d)" % (self.name, self.proc.pid))
-        args = self.command()
-        self.starts += 1
-        logf = open(self.log_path, "ab")
-        logf.write(("\n=== shop_harness: start #%d: %s\n" % (self.starts, " ".join(args))).encode())
-        logf.flush()
-        offset = logf.tell()
-        self.proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=logf, stderr=subprocess.STDOUT,
-                                     close_fds=True, preexec_fn=harness._die_with_parent)
-        logf.close()
-        _live.append(self)
-
-        def ready():
-            with open(self.log_path, "rb") as f:
-                f.seek(offset)
-                m = READY_RE.search(f.read().decode("utf-8", "replace"))
-            if m:
-                return m
-            if self.proc.poll() is not None:
-                self._reaped()
-                raise ServiceError("shop-%s exited with code %s before it was ready:\n%s"
-                                   % (self.name, self.last_exit, self.log_tail()))
-            return None
-
-        try:
-            m = wait_for(ready, timeout, "shop-%s's ready line" % self.name)
-        except AssertionError:
-            self.kill9()
-            raise ServiceError("shop-%s not ready after %.0fs:\n%s" % (self.name, timeout, self.log_tail()))
+        m = self.spawn(self.command(), READY_RE, timeout, "shop-%s" % self.name)
         port = int(m.group(3))
         if self.port and port != self.port:
             raise ServiceError("restarted shop-%s listens on %d, asked for %d" % (self.name, port, self.port))
         self.host, self.port = m.group(2), port
         return self
 
-    def stop(self, timeout=20.0, sig=signal.SIGTERM):
-        """sig, wait up to timeout, then SIGKILL. Returns the exit code."""
-        p = self.proc
-        if p is None:
-            return self.last_exit
-        if p.poll() is None:
-            try:
-                p.send_signal(sig)
-                p.wait(timeout)
-            except subprocess.TimeoutExpired:
-                p.kill()
-                p.wait()
-                self._note("did not exit %.0fs after signal %d: killed" % (timeout, sig))
-        self._reaped()
-        return self.last_exit
-
-    def kill9(self):
-        p = self.proc
-        if p is None:
-            return self.last_exit
-        if p.poll() is None:
-            p.kill()
-            p.wait()
-        self._reaped()
-        return self.last_exit
-
     def restart(self, timeout=60.0):
         if self.alive():
             self.stop()
         return self.start(timeout)
-
-    def _reaped(self):
-        self.last_exit = self.proc.returncode
-        self.proc = None
-        if self in _live:
-            _live.remove(self)
-
-    def _note(self, text):
-        with open(self.log_path, "ab") as f:
-            f.write(("=== shop_harness: %s\n" % text).encode())
 
     def log_text(self):
         try:
