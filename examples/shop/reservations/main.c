@@ -550,7 +550,6 @@ int main(int argc, char **argv)
     static const char *const topics[] = {RESV_TOPIC_IN, NULL};
     shop_opts o;
     resv_ctx ctx = {0};
-    shop_http *http = NULL;
     shop_consumer *consumer = NULL;
     shop_db *db;
     char err[512];
@@ -573,26 +572,21 @@ int main(int argc, char **argv)
         .apply = resv_apply,
         .ctx = &ctx,
     };
-    if (shop_consumer_start(&consumer, &cfg, err, sizeof err) == SHOP_OK)
-        ctx.consumer = consumer;
-    if (ctx.consumer == NULL ||
-        shop_http_start(&http, o.host, o.port, resv_routes, &ctx, err, sizeof err) != SHOP_OK) {
+    if (shop_consumer_start(&consumer, &cfg, err, sizeof err) != SHOP_OK) {
         shop_log("%s", err);
-        if (consumer)
-            shop_consumer_stop(consumer);
         shop_pool_free(ctx.pool);
         shop_lat_free(ctx.lat);
         shop_db_free(db);
         return 1;
     }
-    shop_ready(&o, http);
-    shop_signals_wait();
-    shop_log("stopping");
-    shop_http_stop(http);
+    ctx.consumer = consumer;
+    int rc = shop_serve(&o, resv_routes, &ctx);
     shop_consumer_stop(consumer);
     shop_pool_free(ctx.pool);
     shop_lat_free(ctx.lat);
     shop_db_free(db);
+    if (rc != SHOP_OK)
+        return 1;
     shop_log("stopped");
     return 0;
 }
