@@ -598,6 +598,17 @@ shop_db *shop_db_open_or_exit(const char *url)
     return db;
 }
 
+shop_pool *shop_pool_open_or_exit(const char *url, int n)
+{
+    char err[512];
+    shop_pool *p;
+    if (shop_pool_open(&p, url, n, err, sizeof err)) {
+        shop_log("database: %s", err);
+        exit(1);
+    }
+    return p;
+}
+
 void shop_db_setup_or_exit(shop_db *db, const char *const *ddl, shop_tx_fn seed, void *arg)
 {
     char err[512];

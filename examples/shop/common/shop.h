@@ -18,10 +18,10 @@
  *     shop_signals_block();                                    // before any thread
  *     shop_db *db = shop_db_open_or_exit(o.db_url);
  *     shop_db_setup_or_exit(db, my_ddl, my_seed, NULL);        // samsa schema + own tables
- *     ... shop_http_start(...), shop_consumer_start(...) ...
- *     shop_ready(&o, http);                                    // the ready line on stdout
- *     shop_signals_wait();
- *     ... stop in reverse order, free ...
+ *     shop_pool *pool = shop_pool_open_or_exit(o.db_url, 4);   // the handlers' connections
+ *     ... shop_consumer_start(...) ...
+ *     int rc = shop_serve(&o, routes, ctx);   // HTTP, the ready line, until SIGTERM
+ *     ... stop in reverse order, free; rc != SHOP_OK: exit 1 ...
  *
  * Errors: functions return SHOP_OK (0) or a negative SHOP_E* code and, where
  * they take `char *err, size_t errlen`, write a one-line reason there.
@@ -176,6 +176,8 @@ int shop_pool_open(shop_pool **out, const char *url, int n, char *err, size_t er
 shop_db *shop_pool_get(shop_pool *p); /* blocks until one is free */
 void shop_pool_put(shop_pool *p, shop_db *db);
 void shop_pool_free(shop_pool *p);
+/* Logs and exits 1 on failure: for main(). */
+shop_pool *shop_pool_open_or_exit(const char *url, int n);
 
 /* ---- seed catalogue (docs/shop.md "Seed data") ------------------------ */
 

@@ -524,11 +524,7 @@ int main(int argc, char **argv)
     shop_db_free(db);
 
     app a = {0};
-    char err[512];
-    if (shop_pool_open(&a.pool, o.db_url, POOL_SIZE, err, sizeof err)) {
-        shop_log("database: %s", err);
-        return 1;
-    }
+    a.pool = shop_pool_open_or_exit(o.db_url, POOL_SIZE);
     int rc = shop_serve(&o, routes, &a);
     shop_pool_free(a.pool);
     if (rc != SHOP_OK)

@@ -143,11 +143,7 @@ int main(int argc, char **argv)
     shop_db_free(db);
 
     static app a; /* atomics zeroed */
-    char err[512];
-    if (shop_pool_open(&a.pool, o.db_url, 4, err, sizeof err)) {
-        shop_log("database: %s", err);
-        return 1;
-    }
+    a.pool = shop_pool_open_or_exit(o.db_url, 4);
     int rc = shop_serve(&o, routes, &a);
     shop_pool_free(a.pool);
     if (rc != SHOP_OK)

@@ -560,10 +560,11 @@ int main(int argc, char **argv)
     shop_db_setup_or_exit(db, resv_ddl, NULL, NULL);
 
     ctx.lat = shop_lat_new();
-    if (ctx.lat == NULL || shop_pool_open(&ctx.pool, o.db_url, 4, err, sizeof err) != SHOP_OK) {
-        shop_log("%s", ctx.lat ? err : "out of memory");
+    if (ctx.lat == NULL) {
+        shop_log("out of memory");
         return 1;
     }
+    ctx.pool = shop_pool_open_or_exit(o.db_url, 4);
     shop_consumer_cfg cfg = {
         .opts = &o,
         .group = RESV_CONSUMER,

@@ -455,10 +455,7 @@ int main(int argc, char **argv)
     db = shop_db_open_or_exit(o.db_url);
     shop_db_setup_or_exit(db, rooms_ddl, rooms_seed, NULL);
 
-    if (shop_pool_open(&ctx.pool, o.db_url, 4, err, sizeof err) != SHOP_OK) {
-        shop_log("%s", err);
-        return 1;
-    }
+    ctx.pool = shop_pool_open_or_exit(o.db_url, 4);
     shop_consumer_cfg cfg = {
         .opts = &o,
         .group = ROOMS_CONSUMER,

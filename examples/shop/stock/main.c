@@ -141,10 +141,11 @@ int main(int argc, char **argv)
     app a = {0};
     char err[512];
     a.lat = shop_lat_new();
-    if (!a.lat || shop_pool_open(&a.pool, o.db_url, 2, err, sizeof err)) {
-        shop_log("database: %s", a.lat ? err : "out of memory");
+    if (!a.lat) {
+        shop_log("out of memory");
         return 1;
     }
+    a.pool = shop_pool_open_or_exit(o.db_url, 2);
     static const char *const topics[] = {"shop.orders", NULL};
     shop_consumer_cfg cc = {.opts = &o, .group = GROUP, .topics = topics, .db = cdb,
                             .apply = apply, .ctx = &a, .lat = a.lat};
