@@ -396,10 +396,19 @@ def sigterm_answers_the_request_in_hand(shop):
     orders = shop.svc("orders")
     body = b'{"user":"u8","items":[{"product":"p11","quantity":3}]}'
     s = socket.create_connection((orders.host, orders.port), timeout=30)
+    # "Expect: 100-continue": the server answers 100 once its handler has the
+    # headers, i.e. once the request is in hand (a /healthz answer would not
+    # prove that: this connection's thread may not have read them yet)
     s.sendall(b"POST /orders HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n"
-              b"Content-Length: %d\r\n\r\n" % len(body) + body[:7])
-    st, _ = orders.get("/healthz")  # the server is reading; our headers are in
-    check_eq(st, 200, "healthz")
+              b"Expect: 100-continue\r\nContent-Length: %d\r\n\r\n" % len(body))
+    cont = b""
+    while b"\r\n\r\n" not in cont:
+        chunk = s.recv(4096)
+        if not chunk:
+            break
+        cont += chunk
+    check(cont.startswith(b"HTTP/1.1 100"), "100 Continue: the server holds our request", cont[:100])
+    s.sendall(body[:7])
     codes = []
     t = threading.Thread(target=lambda: codes.append(orders.stop(timeout=30)))
     t.start()
