@@ -175,7 +175,9 @@ class BrokerError(Exception):
     pass
 
 
-class Broker:
+class Broker(ChildProcess):
+    ERROR = BrokerError
+
     def __init__(self, binary=None, overrides=None, name="broker", data_dir=None, config_file=None):
         """config_file: a server.properties to pass first; it then supplies
         listeners and log.dirs itself (a restart still pins the port)."""
@@ -207,34 +209,7 @@ class Broker:
         args = [self.binary] + ([self.config_file] if self.config_file else [])
         for k, v in props.items():
             args += ["--override", "%s=%s" % (k, v)]
-        self.starts += 1
-        logf = open(self.log_path, "ab")
-        logf.write(("\n=== harness: start #%d: %s\n" % (self.starts, " ".join(args))).encode())
-        logf.flush()
-        offset = logf.tell()
-        self.proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=logf,
-                                     stderr=subprocess.STDOUT, close_fds=True,
-                                     preexec_fn=_die_with_parent)
-        logf.close()
-        _live.append(self)
-
-        def ready():
-            with open(self.log_path, "rb") as f:
-                f.seek(offset)
-                m = READY_RE.search(f.read().decode("utf-8", "replace"))
-            if m:
-                return m
-            if self.proc.poll() is not None:
-                self._reaped()
-                raise BrokerError("broker exited with code %s before it was ready:\n%s"
-                                  % (self.last_exit, self.log_tail()))
-            return None
-
-        try:
-            m = wait_for(ready, timeout, "the broker's ready line")
-        except AssertionError:
-            self.kill9()
-            raise BrokerError("broker not ready after %.0fs:\n%s" % (timeout, self.log_tail()))
+        m = self.spawn(args, READY_RE, timeout, "broker")
         port = int(m.group(2))
         if self.port and port != self.port:
             raise BrokerError("restarted broker listens on %d, asked for %d" % (port, self.port))
@@ -242,41 +217,8 @@ class Broker:
         return self
 
     @property
-    def pid(self):
-        return self.proc.pid if self.proc else None
-
-    @property
     def bootstrap(self):
         return "127.0.0.1:%d" % self.port
-
-    def alive(self):
-        return self.proc is not None and self.proc.poll() is None
-
-    def stop(self, timeout=20.0, sig=signal.SIGTERM):
-        """sig (SIGTERM), wait up to timeout, then SIGKILL. Returns the exit code."""
-        p = self.proc
-        if p is None:
-            return self.last_exit
-        if p.poll() is None:
-            try:
-                p.send_signal(sig)
-                p.wait(timeout)
-            except subprocess.TimeoutExpired:
-                p.kill()
-                p.wait()
-                self._note("did not exit %.0fs after SIGTERM: killed" % timeout)
-        self._reaped()
-        return self.last_exit
-
-    def kill9(self):
-        p = self.proc
-        if p is None:
-            return self.last_exit
-        if p.poll() is None:
-            p.kill()
-            p.wait()
-        self._reaped()
-        return self.last_exit
 
     def restart(self, timeout=30.0):
         """Start again on the same data dir and the same port."""
@@ -289,26 +231,7 @@ class Broker:
         if self._own_dir and os.environ.get("SAMSA_KEEP_TMP") != "1":
             shutil.rmtree(self.dir, ignore_errors=True)
 
-    def _reaped(self):
-        self.last_exit = self.proc.returncode
-        self.proc = None
-        if self in _live:
-            _live.remove(self)
-
-    def _note(self, text):
-        with open(self.log_path, "ab") as f:
-            f.write(("=== harness: %s\n" % text).encode())
-
     # -- diagnostics -------------------------------------------------------
-
-    def log_tail(self, lines=40):
-        try:
-            with open(self.log_path, "rb") as f:
-                text = f.read().decode("utf-8", "replace")
-        except OSError:
-            return "(no broker log)"
-        tail = text.splitlines()[-lines:]
-        return "\n".join("  | " + l for l in tail)
 
     def sanitizer_reports(self):
         """Lines of the broker log where ASan, LSan or UBSan reported."""

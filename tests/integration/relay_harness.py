@@ -64,10 +64,13 @@ class RelayError(Exception):
     pass
 
 
-class Relay:
+class Relay(harness.ChildProcess):
     """One samsa-relay process. props go to a properties file, overrides to
     --override (the file is written at every start, so a test may change
     props between restarts)."""
+
+    LIVE = _live
+    ERROR = RelayError
 
     def __init__(self, props, overrides=None, binary=None, name="relay", workdir=None):
         self.binary = binary or relay_binary()
@@ -83,7 +86,6 @@ class Relay:
         self.metrics_url = None
         self.starts = 0
         self.last_exit = None
-        self._log_offset = 0
 
     def start(self, timeout=30.0):
         if self.alive():
@@ -95,71 +97,9 @@ class Relay:
         args = [self.binary, self.props_path]
         for k, v in self.overrides.items():
             args += ["--override", "%s=%s" % (k, v)]
-        self.starts += 1
-        logf = open(self.log_path, "ab")
-        logf.write(("\n=== harness: start #%d: %s\n" % (self.starts, " ".join(args))).encode())
-        logf.flush()
-        self._log_offset = offset = logf.tell()
-        env = dict(os.environ)
-        # leaks are reported at exit; keep ASan quiet about librdkafka's
-        # own one-time allocations only through the project's settings
-        self.proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=logf,
-                                     stderr=subprocess.STDOUT, close_fds=True, env=env,
-                                     preexec_fn=harness._die_with_parent)
-        logf.close()
-        _live.append(self)
-
-        def ready():
-            with open(self.log_path, "rb") as f:
-                f.seek(offset)
-                m = READY_RE.search(f.read().decode("utf-8", "replace"))
-            if m:
-                return m
-            if self.proc.poll() is not None:
-                self._reaped()
-                raise RelayError("relay %s exited with code %s before it was ready:\n%s"
-                                 % (self.name, self.last_exit, self.log_tail()))
-            return None
-
-        try:
-            m = wait_for(ready, timeout, "relay %s's ready line" % self.name)
-        except AssertionError:
-            self.kill9()
-            raise RelayError("relay %s not ready after %.0fs:\n%s" % (self.name, timeout, self.log_tail()))
+        m = self.spawn(args, READY_RE, timeout, "relay %s" % self.name)
         self.metrics_url = "http://%s:%s/metrics" % (m.group(1), m.group(2))
         return self
-
-    @property
-    def pid(self):
-        return self.proc.pid if self.proc else None
-
-    def alive(self):
-        return self.proc is not None and self.proc.poll() is None
-
-    def stop(self, timeout=20.0, sig=signal.SIGTERM):
-        p = self.proc
-        if p is None:
-            return self.last_exit
-        if p.poll() is None:
-            try:
-                p.send_signal(sig)
-                p.wait(timeout)
-            except subprocess.TimeoutExpired:
-                p.kill()
-                p.wait()
-                self._note("did not exit %.0fs after SIGTERM: killed" % timeout)
-        self._reaped()
-        return self.last_exit
-
-    def kill9(self):
-        p = self.proc
-        if p is None:
-            return self.last_exit
-        if p.poll() is None:
-            p.kill()
-            p.wait()
-        self._reaped()
-        return self.last_exit
 
     def restart(self, timeout=30.0):
         if self.alive():
@@ -170,16 +110,6 @@ class Relay:
         self.kill9()
         if self._own_dir and os.environ.get("SAMSA_KEEP_TMP") != "1":
             shutil.rmtree(self.dir, ignore_errors=True)
-
-    def _reaped(self):
-        self.last_exit = self.proc.returncode
-        self.proc = None
-        if self in _live:
-            _live.remove(self)
-
-    def _note(self, text):
-        with open(self.log_path, "ab") as f:
-            f.write(("=== harness: %s\n" % text).encode())
 
     # -- metrics -------------------------------------------------------------
 
