@@ -18,6 +18,7 @@ every check it made and ends with the "N passed, N failed" line.
 
 import atexit
 import ctypes
+import itertools
 import os
 import re
 import shutil
@@ -343,6 +344,11 @@ def run_tests(tests, brokers=()):
     return 1 if failed else 0
 
 
+_unique_seq = itertools.count(1)
+
+
 def unique(prefix):
-    """A topic name unique to this run."""
-    return "%s-%d-%d" % (prefix, os.getpid(), int(time.time() * 1000) % 100000000)
+    """A topic or group name unique to this run: the pid, the time and a
+    counter (two calls in the same millisecond once gave the same name, and
+    a test then joined the group of the one before it)."""
+    return "%s-%d-%d-%d" % (prefix, os.getpid(), int(time.time() * 1000) % 100000000, next(_unique_seq))
