@@ -33,7 +33,7 @@ READY_RE = re.compile(r"started in [0-9.]+ ms: listening on ([0-9.]+):([0-9]+)")
 SANITIZER_RE = re.compile(r"runtime error:|ERROR: AddressSanitizer|ERROR: LeakSanitizer|SUMMARY: UndefinedBehaviorSanitizer")
 PYTHON = "/usr/bin/python3"
 
-_live = []          # brokers whose process may be running, for the atexit hook
+_live = []          # children (brokers, relays, shop services) that may be running, for the atexit hook
 
 
 def broker_binary(argv=None):
@@ -74,13 +74,16 @@ def wait_for(cond, timeout, what, interval=0.02):
 
 class ChildProcess:
     """The life of one child process that logs to a file and prints a ready
-    line, for harnesses of other programs (tests/shop/shop_harness.py).
+    line: samsa-broker (Broker), samsa-relay (relay_harness.Relay) and the
+    shop services (tests/shop/shop_harness.py).
 
     The subclass sets, in __init__: log_path, proc = None, starts = 0,
-    last_exit = None; and as class attributes: LOG_TAG (the "=== TAG:" prefix
-    of the lines the harness writes into the log), LIVE (the list its atexit
-    hook stops) and ERROR (the exception start() raises). It may override
-    log_tail(). Every child is started with PR_SET_PDEATHSIG(SIGKILL)."""
+    last_exit = None (and dir, _own_dir for cleanup()); it defines
+    start(timeout) with spawn(); as class attributes: LOG_TAG (the "=== TAG:"
+    prefix of the lines the harness writes into the log) and ERROR (the
+    exception start() raises). It may override log_tail(). Every child is
+    started with PR_SET_PDEATHSIG(SIGKILL) and is in LIVE while it may run,
+    so the atexit hook stops it (the newest first) whatever the test did."""
 
     LOG_TAG = "harness"
     LIVE = _live
@@ -153,6 +156,30 @@ class ChildProcess:
         self._reaped()
         return self.last_exit
 
+    def restart(self, timeout=30.0):
+        """Start again (stopping it first if it runs), same data, same port."""
+        if self.alive():
+            self.stop()
+        return self.start(timeout)
+
+    def cleanup(self):
+        """kill -9, and remove the temp dir it made (unless SAMSA_KEEP_TMP=1)."""
+        self.kill9()
+        if self._own_dir and os.environ.get("SAMSA_KEEP_TMP") != "1":
+            shutil.rmtree(self.dir, ignore_errors=True)
+
+    def log_text(self):
+        with open(self.log_path, "rb") as f:
+            return f.read().decode("utf-8", "replace")
+
+    def sanitizer_reports(self):
+        """Lines of the log where ASan, LSan or UBSan reported."""
+        try:
+            text = self.log_text()
+        except OSError:
+            return []
+        return [l for l in text.splitlines() if SANITIZER_RE.search(l)]
+
     def _reaped(self):
         self.last_exit = self.proc.returncode
         self.proc = None
@@ -221,26 +248,7 @@ class Broker(ChildProcess):
     def bootstrap(self):
         return "127.0.0.1:%d" % self.port
 
-    def restart(self, timeout=30.0):
-        """Start again on the same data dir and the same port."""
-        if self.alive():
-            self.stop()
-        return self.start(timeout)
-
-    def cleanup(self):
-        self.kill9()
-        if self._own_dir and os.environ.get("SAMSA_KEEP_TMP") != "1":
-            shutil.rmtree(self.dir, ignore_errors=True)
-
     # -- diagnostics -------------------------------------------------------
-
-    def sanitizer_reports(self):
-        """Lines of the broker log where ASan, LSan or UBSan reported."""
-        try:
-            text = self.log_text()
-        except OSError:
-            return []
-        return [l for l in text.splitlines() if SANITIZER_RE.search(l)]
 
     def finish(self, rc):
         """End of a test file: the broker must still be alive, exit 0 on
@@ -257,10 +265,6 @@ class Broker(ChildProcess):
             return 1
         return rc
 
-    def log_text(self):
-        with open(self.log_path, "rb") as f:
-            return f.read().decode("utf-8", "replace")
-
     def __enter__(self):
         if not self.alive():
             self.start()
@@ -275,11 +279,11 @@ class Broker(ChildProcess):
 
 
 def _stop_all():
-    for b in list(_live):
+    for c in reversed(list(_live)):  # the newest first: services, relays, then brokers
         try:
-            b.stop(timeout=5)
+            c.stop(timeout=5)
         except Exception:
-            b.kill9()
+            c.kill9()
 
 
 def _on_signal(signum, frame):

@@ -24,12 +24,10 @@ Also here, for the outbox tests:
     payload's sequence numbers.
 """
 
-import atexit
 import json
 import os
 import re
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -43,7 +41,6 @@ from harness import check, check_eq, wait_for  # noqa: E402,F401
 READY_RE = re.compile(r"samsa-relay [^ ]+ started: .*metrics on http://([0-9.]+):([0-9]+)/metrics")
 METRIC_RE = re.compile(r"^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})?\s+(\S+)$")
 
-_live = []
 
 
 def relay_binary(argv=None):
@@ -69,7 +66,6 @@ class Relay(harness.ChildProcess):
     --override (the file is written at every start, so a test may change
     props between restarts)."""
 
-    LIVE = _live
     ERROR = RelayError
 
     def __init__(self, props, overrides=None, binary=None, name="relay", workdir=None):
@@ -101,16 +97,6 @@ class Relay(harness.ChildProcess):
         self.metrics_url = "http://%s:%s/metrics" % (m.group(1), m.group(2))
         return self
 
-    def restart(self, timeout=30.0):
-        if self.alive():
-            self.stop()
-        return self.start(timeout)
-
-    def cleanup(self):
-        self.kill9()
-        if self._own_dir and os.environ.get("SAMSA_KEEP_TMP") != "1":
-            shutil.rmtree(self.dir, ignore_errors=True)
-
     # -- metrics -------------------------------------------------------------
 
     def scrape(self, timeout=5.0):
@@ -135,10 +121,6 @@ class Relay(harness.ChildProcess):
 
     # -- logs ----------------------------------------------------------------
 
-    def log_text(self):
-        with open(self.log_path, "rb") as f:
-            return f.read().decode("utf-8", "replace")
-
     def log_lines(self, pattern):
         """Log lines matching a regex."""
         try:
@@ -155,9 +137,6 @@ class Relay(harness.ChildProcess):
             return "(no relay log)"
         return "\n".join("  | " + l for l in text.splitlines()[-lines:])
 
-    def sanitizer_reports(self):
-        return self.log_lines(harness.SANITIZER_RE.pattern)
-
     def finish(self, rc=0):
         """The relay (if still running) must exit 0 on SIGTERM, and its log
         must hold no sanitizer report. Returns rc, or 1."""
@@ -171,17 +150,6 @@ class Relay(harness.ChildProcess):
                   + "\n".join("  ! " + l for l in reports[:10]) + "\n" + self.log_tail(), flush=True)
             return 1
         return rc
-
-
-def _stop_all():
-    for r in list(_live):
-        try:
-            r.stop(timeout=5)
-        except Exception:
-            r.kill9()
-
-
-atexit.register(_stop_all)
 
 
 # -- PostgreSQL and the outbox ---------------------------------------------

@@ -25,12 +25,10 @@ HTTP: http(method, url, body) -> (status, parsed JSON or text), never raises
 on 4xx/5xx; get/post/delete wrap it. run_load() runs the real shop-load.
 """
 
-import atexit
 import json
 import os
 import re
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -58,9 +56,6 @@ RELAYS = {
 }
 GROUPS = {"shop-stock": "shop.orders", "shop-sink": "shop.payments",
           "shop-rooms": "shop.rooms", "shop-reservations": "shop.reservation-results"}
-
-_live = []
-
 
 # -- binaries ------------------------------------------------------------------
 
@@ -176,7 +171,6 @@ class Service(harness.ChildProcess):
     harness.ChildProcess."""
 
     LOG_TAG = "shop_harness"
-    LIVE = _live
     ERROR = ServiceError
 
     def __init__(self, name, workdir, brokers, db=None, args=None, binary=None):
@@ -212,9 +206,7 @@ class Service(harness.ChildProcess):
         return self
 
     def restart(self, timeout=60.0):
-        if self.alive():
-            self.stop()
-        return self.start(timeout)
+        return super().restart(timeout)
 
     def log_text(self):
         try:
@@ -226,9 +218,6 @@ class Service(harness.ChildProcess):
     def log_tail(self, lines=40):
         tail = self.log_text().splitlines()[-lines:]
         return "\n".join("  | " + l for l in tail) or "  | (empty log)"
-
-    def sanitizer_reports(self):
-        return [l for l in self.log_text().splitlines() if harness.SANITIZER_RE.search(l)]
 
     # HTTP against this service
     def get(self, path, **kw):
@@ -242,17 +231,6 @@ class Service(harness.ChildProcess):
 
     def stats(self):
         return get_json(self.url + "/stats")
-
-
-def _stop_all():
-    for s in list(_live):
-        try:
-            s.stop(timeout=5)
-        except Exception:
-            s.kill9()
-
-
-atexit.register(_stop_all)
 
 
 # -- the whole shop ----------------------------------------------------------------
