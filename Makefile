@@ -8,7 +8,7 @@ TEST_BUILD ?= build-test
 JOBS       ?= $(shell nproc)
 DATA       ?= data
 
-.PHONY: run test build build-test deps deps-test bench clean
+.PHONY: run test build build-test deps deps-test bench clean mutants mutants-ci
 
 # the main job: samsa-broker, the relays and the reference shop (docs/shop.md)
 run: deps build
@@ -34,6 +34,13 @@ deps-test:
 
 bench: deps
 	bench/run.sh
+
+# mutation tests (tests/mutants/run.sh): every mutant must be killed by its tests
+mutants: deps-test
+	tests/mutants/run.sh
+
+mutants-ci: deps-test
+	tests/mutants/run.sh --ci
 
 clean:
 	rm -rf $(BUILD) $(TEST_BUILD)
