@@ -20,9 +20,12 @@
 # Latency is split at the record's CreateTime (when the relay produced it):
 # commit -> produced is the relay's capture, produced -> consumed the
 # producer, the broker and the consumer.
-# Prints a table with figures and ratios (samsa/naive) and writes it to
-# bench/results/<timestamp>-outbox.md (not committed). A benchmark, not a
-# test: it fails only when something could not run.
+# Each relay and phase runs SAMSA_OB_REPEAT times (relays interleaved, their
+# order alternating per round); the table shows medians with min-max.
+# Prints a table with figures and ratios (samsa/naive) and writes it, with
+# its provenance (bench/provenance.sh) and every raw line, to
+# bench/results/<timestamp>-outbox.md; commit the results files that docs
+# cite. A benchmark, not a test: it fails only when something could not run.
 #
 # Environment (defaults in brackets):
 #   SAMSA_OB_EVENTS [200000]   events in the max phase
@@ -36,6 +39,7 @@
 #   SAMSA_OB_RATE [5000]       events/s of the paced phase (10 s of it)
 #   SAMSA_OB_PACED_BATCH [10]  events per transaction in the paced phase
 #   SAMSA_OB_PHASES ["max paced"]
+#   SAMSA_OB_REPEAT [3]        rounds; the table shows medians (min-max)
 #   SAMSA_OB_RELAYS ["samsa naive"]  add "before" to run, in the same run, a samsa-relay
 #                              built from git revision SAMSA_OB_BEFORE (before/after figures)
 #   SAMSA_OB_BEFORE []         a git revision (e.g. a commit before a change) for "before"
@@ -52,6 +56,9 @@ say() { printf '%s\n' "$*" >&2; }
 
 # ---- build, then run again under a throwaway PostgreSQL -------------------
 if [[ -z ${SAMSA_OB_INNER:-} ]]; then
+    . "$root/bench/provenance.sh"
+    provenance_start
+    export PROV_COMMIT PROV_DIRTY PROV_LOAD_BEFORE
     say "== building a Release tree in $build"
     log=$(mktemp)
     if ! { cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release &&
@@ -87,6 +94,7 @@ parts=${SAMSA_OB_PARTITIONS:-4}
 rate=${SAMSA_OB_RATE:-5000}
 paced_batch=${SAMSA_OB_PACED_BATCH:-10}
 phases=${SAMSA_OB_PHASES:-max paced}
+repeat=${SAMSA_OB_REPEAT:-3}
 relays=${SAMSA_OB_RELAYS:-samsa naive}
 relay_args=${SAMSA_OB_RELAY_ARGS:-}
 perf_on=${SAMSA_OB_PERF:-}
@@ -281,50 +289,97 @@ run_one() { # relay phase
     fi
 }
 
-for phase in $phases; do
-    for r in $relays; do
-        run_one "$r" "$phase"
+for round in $(seq "$repeat"); do
+    say "== round $round of $repeat"
+    order=$relays
+    (( round % 2 == 0 )) && order=$(echo "$relays" | tr ' ' '\n' | tac | tr '\n' ' ')
+    for phase in $phases; do
+        for r in $order; do
+            run_one "$r" "$phase"
+        done
     done
 done
 
 # ---- the table --------------------------------------------------------------------
 mkdir -p "$root/bench/results"
 out=$root/bench/results/$stamp-outbox.md
-RESULTS=$results STAMP=$stamp CMD="bench/outbox.sh" MODE=$mode WRITERS=$writers \
-    BEFORE=${SAMSA_OB_BEFORE_REV:-} \
+. "$root/bench/provenance.sh"
+cmdline=""
+for v in $(env | grep -o '^SAMSA_OB_[A-Z_]*' | grep -v '^SAMSA_OB_INNER$\|^SAMSA_OB_BEFORE_REV$' | sort); do
+    cmdline="$cmdline$v=${!v} "
+done
+RESULTS=$results STAMP=$stamp CMD="${cmdline}bench/outbox.sh" MODE=$mode WRITERS=$writers \
+    BEFORE=${SAMSA_OB_BEFORE_REV:-} REPEAT=$repeat PROV="$(provenance_lines)" \
     /usr/bin/python3 - >"$out" <<'PY'
-import os
+import os, statistics
+E = os.environ
 rows = []
-for line in open(os.environ["RESULTS"]):
-    d = dict(kv.split("=", 1) for kv in line.split())
-    rows.append(d)
-def get(label):
-    return next((r for r in rows if r["label"] == label), None)
-print("outbox benchmark %s: %s, mode %s, %s writers%s" % (os.environ["STAMP"], os.environ["CMD"],
-                                                        os.environ["MODE"], os.environ["WRITERS"],
-      ", before = samsa-relay at " + os.environ["BEFORE"] if os.environ.get("BEFORE") else ""))
+for line in open(E["RESULTS"]):
+    rows.append(dict(kv.split("=", 1) for kv in line.split()))
+labels = []
+for r in rows:
+    if r["label"] not in labels:
+        labels.append(r["label"])
+def runs(label):
+    return [r for r in rows if r["label"] == label]
+def num(v):
+    try:
+        return float(v)
+    except ValueError:
+        return None
+def med(label, k):
+    xs = [num(r.get(k, "-")) for r in runs(label)]
+    xs = [x for x in xs if x is not None]
+    return statistics.median(xs) if xs else None
+def cell(label, k, f):
+    xs = [num(r.get(k, "-")) for r in runs(label)]
+    xs = [x for x in xs if x is not None]
+    if not xs:
+        return "-"
+    t = f(statistics.median(xs))
+    if len(xs) > 1:
+        t += " (%s-%s)" % (f(min(xs)), f(max(xs)))
+    return t
+n0 = lambda v: "{:,.0f}".format(v)
+f1 = lambda v: "%.1f" % v
+f2 = lambda v: "%.2f" % v
+print("# outbox benchmark %s" % E["STAMP"])
+print()
+print("- command: `%s`" % E["CMD"])
+print(E["PROV"])
+print("- mode %s, %s writers%s; median of %s rounds (min-max in brackets), relays interleaved"
+      % (E["MODE"], E["WRITERS"], ", before = samsa-relay at " + E["BEFORE"] if E.get("BEFORE") else "",
+         E["REPEAT"]))
 print()
 print("| phase | relay | events | per txn | commit rate (ev/s) | delivered (ev/s, commit→consumed) "
-      "| p50 ms | p99 ms | avg ms | max ms | commit→produced p50/p99 ms | produced→consumed p50/p99 ms "
-      "| lost | dups | CPU busy % | relay CPU s |")
-print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
-for r in rows:
-    ph, rel = r["label"].split("-", 1)[1], r["label"].split("-", 1)[0]
-    print("| %s | %s | %s | %s | %.0f | %.0f | %s | %s | %s | %s | %s / %s | %s / %s | %s | %s | %s | %s |" % (
-        ph, rel, r["events"], r["batch"], float(r["commit_rate"]), float(r["e2e_rate"]), r["p50_ms"],
-        r["p99_ms"], r["avg_ms"], r["max_ms"], r["capture_p50_ms"], r["capture_p99_ms"], r["deliver_p50_ms"],
-        r["deliver_p99_ms"], r["lost"], r["dups"], r["cpu_busy"], r["relay_cpu_s"]))
+      "| p50 ms | p99 ms | commit→produced p99 ms | produced→consumed p99 ms | lost | dups | CPU busy % | relay CPU s |")
+print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+for label in labels:
+    rel, ph = label.split("-", 1)
+    r0 = runs(label)[0]
+    print("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
+        ph, rel, r0["events"], r0["batch"], cell(label, "commit_rate", n0), cell(label, "e2e_rate", n0),
+        cell(label, "p50_ms", f1), cell(label, "p99_ms", f1), cell(label, "capture_p99_ms", f1),
+        cell(label, "deliver_p99_ms", f1), cell(label, "lost", n0), cell(label, "dups", n0),
+        cell(label, "cpu_busy", n0), cell(label, "relay_cpu_s", f2)))
 print()
 for ph in ("max", "paced"):
     for other in ("naive", "before"):
-        s, n = get("samsa-" + ph), get(other + "-" + ph)
-        if not s or not n:
+        s, n = "samsa-" + ph, other + "-" + ph
+        if s not in labels or n not in labels:
             continue
         def ratio(k):
-            a, b = float(s[k]), float(n[k])
-            return "%.2f" % (a / b) if b > 0 else "-"
-        print("%s: samsa/%s: delivered ev/s x%s, p50 x%s, p99 x%s" % (ph, other, ratio("e2e_rate"),
-                                                                      ratio("p50_ms"), ratio("p99_ms")))
+            a, b = med(s, k), med(n, k)
+            return "%.2f" % (a / b) if a is not None and b else "-"
+        print("%s: samsa/%s (medians): delivered ev/s x%s, p50 x%s, p99 x%s" % (
+            ph, other, ratio("e2e_rate"), ratio("p50_ms"), ratio("p99_ms")))
+print()
+print("Every run's raw line:")
+print()
+print("```")
+for r in rows:
+    print(" ".join("%s=%s" % kv for kv in r.items()))
+print("```")
 PY
 cat "$out"
 for f in "$work"/metrics-*.txt; do

@@ -8,7 +8,8 @@
 #   phase by phase so that both targets see the same machine noise,
 #   then RSS after the run.
 # Prints a table of figures and ratios (samsa/mock) and writes it to
-# bench/results/<timestamp>.md (not committed). A benchmark, not a test:
+# bench/results/<timestamp>.md, with its provenance (bench/provenance.sh);
+# commit the results files that docs cite. A benchmark, not a test:
 # it fails only when something could not run.
 #
 # Environment (defaults in brackets):
@@ -67,6 +68,8 @@ trap 'echo "run.sh: interrupted" >&2; exit 130' INT TERM
 say() { printf '%s\n' "$*" >&2; }
 
 # ---- build ------------------------------------------------------------------
+. "$root/bench/provenance.sh"
+provenance_start
 say "== building a Release tree in $build"
 cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release >"$work/cmake.log" 2>&1 ||
     { cat "$work/cmake.log" >&2; exit 1; }
@@ -115,7 +118,6 @@ declare -A server_pid server_addr
 results=$work/results.jsonl
 : >"$results"
 
-load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 
 # ---- the disk ----------------------------------------------------------------
 "$bench" fsync-probe "$work" >"$work/fsync.out" 2>&1 || true
@@ -238,7 +240,6 @@ for t in $targets; do
     printf '{"phase":"after","target":"%s","rss_kb":%s,"hwm_kb":%s}\n' "$t" \
         "$(rss_kb "$p" VmRSS)" "$(rss_kb "$p" VmHWM)" >>"$results"
 done
-load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 du_kb=$(du -sk "$work/data" 2>/dev/null | cut -f1 || echo 0)
 mkdir -p "$root/bench/results"
 for t in $all_targets; do
@@ -248,13 +249,11 @@ done
 # ---- report -----------------------------------------------------------------
 mkdir -p "$root/bench/results"
 out=$root/bench/results/$stamp.md
-commit=$(git -C "$root" describe --always --dirty 2>/dev/null || echo unknown)
-cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')
+prov=$(provenance_lines)
 fs=$(df -T "$work" 2>/dev/null | awk 'NR == 2 { print $2 }')
 cmdline="SAMSA_BENCH_COUNT=$count SAMSA_BENCH_SIZE=$size SAMSA_BENCH_PARTITIONS=$parts SAMSA_BENCH_REPEAT=$repeat${extra:+ SAMSA_BENCH_ARGS=\"$extra\"} bench/run.sh"
 R_TARGETS=$targets R_ALL_TARGETS=$all_targets R_REPEAT=$repeat R_STAMP=$stamp R_CMDLINE=$cmdline \
-R_COMMIT=$commit R_CPU=$cpu R_NPROC=$(nproc) R_KERNEL=$(uname -r) R_FS=$fs R_LOAD_BEFORE=$load_before \
-R_LOAD_AFTER=$load_after R_COUNT=$count R_SIZE=$size R_PARTS=$parts R_LAT_RATE=$lat_rate \
+R_PROV=$prov R_FS=$fs R_COUNT=$count R_SIZE=$size R_PARTS=$parts R_LAT_RATE=$lat_rate \
 R_CONSUMERS=$consumers R_DU_KB=$du_kb python3 - "$results" "$out" <<'EOF'
 import json, os, statistics, sys
 E = os.environ
@@ -268,9 +267,11 @@ for r in rows:
             r.setdefault(who + "_cpu_s", r[who + "_cpu_user_s"] + r[who + "_cpu_sys_s"])
             if r.get("elapsed_s"):
                 r[who + "_busy_pct"] = 100 * r[who + "_cpu_s"] / r["elapsed_s"]
+def vals(target, name, key):
+    return [r[key] for r in rows if r.get("target") == target and r.get("name", r.get("phase")) == name
+            and key in r and not r.get("failed")]
 def med(target, name, key):
-    v = [r[key] for r in rows if r.get("target") == target and r.get("name", r.get("phase")) == name
-         and key in r and not r.get("failed")]
+    v = vals(target, name, key)
     return statistics.median(v) if v else None
 def failed(target, name):
     return sum(1 for r in rows if r.get("target") == target and r.get("phase") == name and r.get("failed"))
@@ -282,9 +283,9 @@ lines = []
 lines.append("# samsa-broker benchmark, " + E["R_STAMP"])
 lines.append("")
 lines.append("- command: `%s`" % E["R_CMDLINE"])
-lines.append("- commit: %s; machine: %s cores, %s, Linux %s; data dir on %s" % (E["R_COMMIT"], E["R_NPROC"], E["R_CPU"], E["R_KERNEL"], E["R_FS"]))
-lines.append("- load average before / after the run: %s / %s (anything else running on the 2 cores skews the figures)" % (E["R_LOAD_BEFORE"], E["R_LOAD_AFTER"]))
-lines.append("- each phase: %s messages x %s B values, %s partitions; median of %s runs, samsa and mock interleaved" % (E["R_COUNT"], E["R_SIZE"], E["R_PARTS"], E["R_REPEAT"]))
+lines.extend(E["R_PROV"].splitlines())
+lines.append("- data dir on %s; anything else running on the machine skews the figures" % E["R_FS"])
+lines.append("- each phase: %s messages x %s B values, %s partitions; median of %s runs (min-max in brackets), samsa and mock interleaved" % (E["R_COUNT"], E["R_SIZE"], E["R_PARTS"], E["R_REPEAT"]))
 lines.append("- mock: librdkafka's mock cluster (1 broker) in its own process; it keeps the last 5 MB per partition, so its consume re-reads that")
 for r in rows:
     if r.get("phase") == "fsync-probe":
@@ -303,7 +304,13 @@ def row(label, name, key, f, aim=None, scale=1.0, better="high"):
     if aim is not None:
         ok = s is not None and (s >= aim[0] if better == "high" else s <= aim[0])
         a = "%s %s" % (aim[1], "met" if ok else ("not met" if s is not None else ""))
-    s_txt, m_txt = fmt(s, f), fmt(m, f)
+    def cell(t, v):
+        txt = fmt(v, f)
+        xs = [x * scale for x in vals(t, name, key)] if t in all_targets else []
+        if len(xs) > 1:
+            txt += " (%s-%s)" % (f(min(xs)), f(max(xs)))
+        return txt
+    s_txt, m_txt = cell("samsa", s), cell("mock", m)
     if failed("samsa", name):
         s_txt += " (%d of %d runs FAILED)" % (failed("samsa", name), runs_of(name))
     if failed("mock", name):
