@@ -8,7 +8,7 @@ TEST_BUILD ?= build-test
 JOBS       ?= $(shell nproc)
 DATA       ?= data
 
-.PHONY: run test build build-test deps deps-test bench clean mutants mutants-ci
+.PHONY: run test build build-test deps deps-test bench clean mutants mutants-ci coverage
 
 # the main job: samsa-broker, the relays and the reference shop (docs/shop.md)
 run: deps build
@@ -41,6 +41,10 @@ mutants: deps-test
 
 mutants-ci: deps-test
 	tests/mutants/run.sh --ci
+
+# line coverage of src/ by the whole suite (scripts/coverage.sh; build-cov/)
+coverage: deps-test
+	scripts/coverage.sh
 
 clean:
 	rm -rf $(BUILD) $(TEST_BUILD)

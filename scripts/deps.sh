@@ -6,7 +6,7 @@
 set -euo pipefail
 
 build_pkgs=(build-essential cmake pkg-config librdkafka-dev libpq-dev libsqlite3-dev libmicrohttpd-dev libjansson-dev libcurl4-openssl-dev)
-test_pkgs=(kcat python3 python3-kafka python3-confluent-kafka python3-psycopg2 python3-yaml nodejs npm postgresql util-linux strace)
+test_pkgs=(kcat python3 python3-kafka python3-confluent-kafka python3-psycopg2 python3-yaml nodejs npm postgresql util-linux strace lcov)
 
 want=("${build_pkgs[@]}")
 if [ "${1:-build}" = test ]; then
