@@ -39,22 +39,27 @@ static int16_t check_records(sm_req *req, sm_topic *t, int32_t part, sm_str recs
         sm_batch_hdr h;
         sm_batch_check c = sm_batch_validate(p + pos, len - pos, &h);
         int16_t kerr = SM_KERR_NONE;
+        const char *why = NULL;
         if (c == SM_BATCH_BAD_MAGIC)
             kerr = SM_KERR_INVALID_RECORD;
         else if (c != SM_BATCH_OK)
             kerr = SM_KERR_CORRUPT_MESSAGE;
-        else if ((int64_t)h.batch_length + SM_BATCH_LOG_OVERHEAD > t->cfg.max_message_bytes)
+        else if ((int64_t)h.batch_length + SM_BATCH_LOG_OVERHEAD > t->cfg.max_message_bytes) {
             kerr = SM_KERR_MESSAGE_TOO_LARGE;
-        else if (h.record_count <= 0 || (h.attributes & SM_ATTR_CONTROL))
+            why = "larger than max.message.bytes";
+        } else if (h.record_count <= 0 || (h.attributes & SM_ATTR_CONTROL)) {
             kerr = SM_KERR_INVALID_RECORD;
+            why = "empty or control batch";
+        } else if (h.producer_id >= 0 && h.base_sequence < 0) {
+            /* as Kafka's LogValidator: an idempotent batch needs a sequence */
+            kerr = SM_KERR_INVALID_RECORD;
+            why = "a ProducerId without a BaseSequence";
+        }
         if (kerr != SM_KERR_NONE) {
             sm_log_limited(SM_LOG_WARN,
                            "produce from %s to %s-%d refused (%s): batch at byte %zu of %zu: %s",
                            req->conn ? req->conn->peer : "-", t->name, part, sm_kerr_name(kerr),
-                           pos, len,
-                           c != SM_BATCH_OK ? sm_batch_check_str(c)
-                           : kerr == SM_KERR_MESSAGE_TOO_LARGE ? "larger than max.message.bytes"
-                                                               : "empty or control batch");
+                           pos, len, why ? why : sm_batch_check_str(c));
             return kerr;
         }
         pos += (size_t)h.batch_length + SM_BATCH_LOG_OVERHEAD;
