@@ -3,7 +3,9 @@
 one holding the fewest" (ties to the first listed), whether they come from
 CreateTopics or CreatePartitions; and every partition is found again after
 a clean restart and after kill -9, in the directory it was placed in, with
-its data, and new partitions still go where the fewest are.
+its data, and new partitions still go where the fewest are. A partition
+directory lost from the log dirs is recreated empty at start-up (logged),
+the others keep their data.
 
 Raw CreateTopics, Produce and Fetch frames (kafka_wire); confluent-kafka's
 AdminClient for CreatePartitions and the topic metadata.
@@ -13,6 +15,7 @@ Usage: test_log_dirs.py [--broker BIN]   (or SAMSA_BROKER_BIN)
 
 import os
 import re
+import shutil
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -142,12 +145,42 @@ def test_placement_and_restarts():
     check_data("with the new topic")
 
 
+def test_missing_partition_dir():
+    """A partition directory lost (a failed disk taken out of the list, or
+    a crash while partitions were being added): the broker starts, logs it,
+    and recreates the partition empty in a log dir; the others keep their
+    data."""
+    d = unique("dirs-lost")
+    create_topic(d, 3)
+    for p in range(3):
+        produce((d, p), b"before the loss")
+    broker.stop()
+    check_eq(broker.last_exit, 0, "broker stopped (SIGTERM, exit 0)")
+    (lost_in,) = on_disk()[(d, 1)]
+    shutil.move(os.path.join(DIRS[lost_in], "%s-1" % d), os.path.join(broker.dir, "lost-%s-1" % d))
+    check(True, "%s-1's directory moved out of log dir %d" % (d, lost_in))
+    broker.start()
+    check(True, "the broker starts without it")
+    started = broker.log_text().rsplit("=== harness: start", 1)[1]
+    check("topic %s: partition 1 missing on disk; creating it empty" % d in started,
+          "it logs that partition 1 is missing and is created empty")
+    where = on_disk().get((d, 1), [])
+    check_eq(len(where), 1, "%s-1 exists again, in one log dir (%s)" % (d, where))
+    del placed[(d, 1)]
+    predict([(d, 1)])
+    check_placement("the recreated partition in the dir holding the fewest")
+    written[(d, 1)] = []
+    check_data("after the restart without %s-1" % d)
+    check_eq(produce((d, 1), b"after the loss"), 0, "%s-1 takes a new batch at offset 0" % d)
+    check_data("with %s-1 written again" % d)
+
+
 def main():
     try:
         broker.start()
         print("broker pid %d on %s, log.dirs %s" % (broker.pid, broker.bootstrap, broker.overrides["log.dirs"]),
               flush=True)
-        rc = run_tests([test_placement_and_restarts], [broker])
+        rc = run_tests([test_placement_and_restarts, test_missing_partition_dir], [broker])
         return broker.finish(rc)
     finally:
         broker.cleanup()
