@@ -11,6 +11,10 @@ test_duplicate: a batch sent again is answered with the offset it got the
   first time, error NONE, and not appended (high watermark unchanged, each
   record once when fetched); the last five batches of a producer are
   recognised, an older one is OUT_OF_ORDER_SEQUENCE_NUMBER, as in Kafka.
+test_duplicate_log_append_time: a duplicate's answer carries the
+  log_append_time of the batch it repeats (the append time on a
+  LogAppendTime topic, the batch's MaxTimestamp on a CreateTime one), as
+  Kafka's does.
 test_sequence_gap: a batch whose first sequence skips one is
   OUT_OF_ORDER_SEQUENCE_NUMBER (45) and nothing of it is written; the
   producer goes on at the right sequence afterwards.
@@ -67,6 +71,13 @@ def produce(topic, batch, partition=0, acks=-1):
     resp = wire.roundtrip(broker.port, wire.produce_request(corr, {(topic, partition): batch}, acks=acks), timeout=30)
     err, base, _ = wire.parse_produce(resp, corr)[(topic, partition)]
     return err, base
+
+
+def produce3(topic, batch, partition=0):
+    """(error_code, base_offset, log_append_time) of one Produce v3 (acks=-1)."""
+    corr = next_corr()
+    resp = wire.roundtrip(broker.port, wire.produce_request(corr, {(topic, partition): batch}), timeout=30)
+    return wire.parse_produce(resp, corr)[(topic, partition)]
 
 
 def fetch_all(topic, partition=0):
@@ -132,6 +143,26 @@ def test_duplicate():
              "the batch before the last five sent again: OUT_OF_ORDER_SEQUENCE_NUMBER (45), as in Kafka")
     hw, got = fetch_all(topic)
     check_eq((hw, len(got)), (11, 8), "nothing appended by either: high watermark 11, 8 batches")
+
+
+def test_duplicate_log_append_time():
+    # Kafka answers a duplicate with the log_append_time of the batch it
+    # repeats (UnifiedLog: appendInfo.setLogAppendTime(duplicate.timestamp),
+    # the stored MaxTimestamp): the append time on a LogAppendTime topic, the
+    # batch's own MaxTimestamp on a CreateTime one
+    lat_topic = unique("idem-lat")
+    check_eq(wire.create_topics(broker.port, [(lat_topic, 1, {"message.timestamp.type": "LogAppendTime"})],
+                                corr=next_corr()), {lat_topic: (0, None)}, "created %s (LogAppendTime)" % lat_topic)
+    pid = init_pid()
+    a = ibatch(pid, 0, 0, 2, b"lat")
+    err, base, lat = produce3(lat_topic, a)
+    check(err == NONE and base == 0 and lat > 0, "batch A appended at offset 0, log_append_time %d" % lat)
+    check_eq(produce3(lat_topic, a), (NONE, 0, lat), "batch A sent again: offset 0 and the same log_append_time")
+    ct_topic = create_topic(unique("idem-ct"))
+    b = wire.record_batch([(b"k", b"ct")], ts=1234567890123, producer_id=pid, producer_epoch=0, base_sequence=0)
+    check_eq(produce3(ct_topic, b), (NONE, 0, -1), "CreateTime topic: batch B at offset 0, log_append_time -1")
+    check_eq(produce3(ct_topic, b), (NONE, 0, 1234567890123),
+             "batch B sent again: offset 0, log_append_time its MaxTimestamp, as Kafka answers a duplicate")
 
 
 def test_sequence_gap():
@@ -217,9 +248,9 @@ def main():
     try:
         broker.start()
         print("broker pid %d on %s" % (broker.pid, broker.bootstrap), flush=True)
-        rc = run_tests([test_init_producer_id, test_duplicate, test_sequence_gap, test_old_epoch,
-                        test_sequence_required, test_producer_ids_across_restarts, test_dedupe_across_restart],
-                       [broker])
+        rc = run_tests([test_init_producer_id, test_duplicate, test_duplicate_log_append_time, test_sequence_gap,
+                        test_old_epoch, test_sequence_required, test_producer_ids_across_restarts,
+                        test_dedupe_across_restart], [broker])
         return broker.finish(rc)
     finally:
         broker.cleanup()
