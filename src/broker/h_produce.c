@@ -69,9 +69,10 @@ static int16_t check_records(sm_req *req, sm_topic *t, int32_t part, sm_str recs
 
 /* Idempotent batches (ProducerId >= 0) against the partition's producer
  * state: NONE, DUPLICATE_SEQUENCE_NUMBER (all of them are already in the
- * log; *dup_base is where the first went) or an error. */
+ * log; *dup_base is where the first went, *dup_ts its MaxTimestamp) or an
+ * error. */
 static int16_t idempotence_check(sm_partition *p, const uint8_t *recs, size_t len,
-                                 int64_t *dup_base)
+                                 int64_t *dup_base, int64_t *dup_ts)
 {
     size_t pos = 0;
     int dups = 0, batches = 0;
@@ -82,11 +83,13 @@ static int16_t idempotence_check(sm_partition *p, const uint8_t *recs, size_t le
         batches++;
         if (h.producer_id < 0)
             continue;
-        int64_t base = -1;
-        int16_t err = sm_idem_check(p, &h, &base);
+        int64_t base = -1, ts = -1;
+        int16_t err = sm_idem_check(p, &h, &base, &ts);
         if (err == SM_KERR_DUPLICATE_SEQUENCE_NUMBER) {
-            if (dups++ == 0)
+            if (dups++ == 0) {
                 *dup_base = base;
+                *dup_ts = ts;
+            }
             continue;
         }
         if (err != SM_KERR_NONE)
@@ -201,11 +204,13 @@ void sm_handle_produce(sm_req *req)
             }
             sm_partition *p = t->parts[rp->index];
             uint8_t *recs = (uint8_t *)rp->records.p; /* our own frame: writable */
-            int64_t dup_base = -1;
-            int16_t ierr = idempotence_check(p, recs, (size_t)rp->records.len, &dup_base);
+            int64_t dup_base = -1, dup_ts = -1;
+            int16_t ierr = idempotence_check(p, recs, (size_t)rp->records.len, &dup_base, &dup_ts);
             if (ierr == SM_KERR_DUPLICATE_SEQUENCE_NUMBER) {
-                /* a retry of batches already in the log: the original answer */
+                /* a retry of batches already in the log: the original answer
+                 * (Kafka's: the stored MaxTimestamp as log_append_time) */
                 slot->base_offset = dup_base;
+                slot->log_append_time_ms = dup_ts;
                 slot->log_start_offset = sm_plog_start_offset(p->log);
                 continue;
             }
