@@ -254,10 +254,12 @@ void sm_handle_alter_configs(sm_req *req);
 void sm_partition_wait_durable(sm_broker *b, sm_partition *p, sm_ack_wait *aw);
 
 /* Idempotent producers (idempotence.c). sm_idem_check answers NONE (append),
- * DUPLICATE_SEQUENCE_NUMBER (already appended at *dup_base: answer success
- * with that offset) or the Kafka error to return. */
+ * DUPLICATE_SEQUENCE_NUMBER (already appended at *dup_base with MaxTimestamp
+ * *dup_ts: answer success with that offset, and that time as the
+ * log_append_time, as Kafka does) or the Kafka error to return. */
 struct sm_batch_hdr;
-int16_t sm_idem_check(sm_partition *p, const struct sm_batch_hdr *h, int64_t *dup_base);
+int16_t sm_idem_check(sm_partition *p, const struct sm_batch_hdr *h, int64_t *dup_base,
+                      int64_t *dup_ts);
 /* Records the idempotent batches just appended (offsets already assigned). */
 void sm_idem_appended(sm_partition *p, const uint8_t *batches, size_t len);
 void sm_idem_free(sm_partition *p);

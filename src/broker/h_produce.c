@@ -39,22 +39,27 @@ static int16_t check_records(sm_req *req, sm_topic *t, int32_t part, sm_str recs
         sm_batch_hdr h;
         sm_batch_check c = sm_batch_validate(p + pos, len - pos, &h);
         int16_t kerr = SM_KERR_NONE;
+        const char *why = NULL;
         if (c == SM_BATCH_BAD_MAGIC)
             kerr = SM_KERR_INVALID_RECORD;
         else if (c != SM_BATCH_OK)
             kerr = SM_KERR_CORRUPT_MESSAGE;
-        else if ((int64_t)h.batch_length + SM_BATCH_LOG_OVERHEAD > t->cfg.max_message_bytes)
+        else if ((int64_t)h.batch_length + SM_BATCH_LOG_OVERHEAD > t->cfg.max_message_bytes) {
             kerr = SM_KERR_MESSAGE_TOO_LARGE;
-        else if (h.record_count <= 0 || (h.attributes & SM_ATTR_CONTROL))
+            why = "larger than max.message.bytes";
+        } else if (h.record_count <= 0 || (h.attributes & SM_ATTR_CONTROL)) {
             kerr = SM_KERR_INVALID_RECORD;
+            why = "empty or control batch";
+        } else if (h.producer_id >= 0 && h.base_sequence < 0) {
+            /* as Kafka's LogValidator: an idempotent batch needs a sequence */
+            kerr = SM_KERR_INVALID_RECORD;
+            why = "a ProducerId without a BaseSequence";
+        }
         if (kerr != SM_KERR_NONE) {
             sm_log_limited(SM_LOG_WARN,
                            "produce from %s to %s-%d refused (%s): batch at byte %zu of %zu: %s",
                            req->conn ? req->conn->peer : "-", t->name, part, sm_kerr_name(kerr),
-                           pos, len,
-                           c != SM_BATCH_OK ? sm_batch_check_str(c)
-                           : kerr == SM_KERR_MESSAGE_TOO_LARGE ? "larger than max.message.bytes"
-                                                               : "empty or control batch");
+                           pos, len, why ? why : sm_batch_check_str(c));
             return kerr;
         }
         pos += (size_t)h.batch_length + SM_BATCH_LOG_OVERHEAD;
@@ -64,9 +69,10 @@ static int16_t check_records(sm_req *req, sm_topic *t, int32_t part, sm_str recs
 
 /* Idempotent batches (ProducerId >= 0) against the partition's producer
  * state: NONE, DUPLICATE_SEQUENCE_NUMBER (all of them are already in the
- * log; *dup_base is where the first went) or an error. */
+ * log; *dup_base is where the first went, *dup_ts its MaxTimestamp) or an
+ * error. */
 static int16_t idempotence_check(sm_partition *p, const uint8_t *recs, size_t len,
-                                 int64_t *dup_base)
+                                 int64_t *dup_base, int64_t *dup_ts)
 {
     size_t pos = 0;
     int dups = 0, batches = 0;
@@ -77,11 +83,13 @@ static int16_t idempotence_check(sm_partition *p, const uint8_t *recs, size_t le
         batches++;
         if (h.producer_id < 0)
             continue;
-        int64_t base = -1;
-        int16_t err = sm_idem_check(p, &h, &base);
+        int64_t base = -1, ts = -1;
+        int16_t err = sm_idem_check(p, &h, &base, &ts);
         if (err == SM_KERR_DUPLICATE_SEQUENCE_NUMBER) {
-            if (dups++ == 0)
+            if (dups++ == 0) {
                 *dup_base = base;
+                *dup_ts = ts;
+            }
             continue;
         }
         if (err != SM_KERR_NONE)
@@ -196,11 +204,13 @@ void sm_handle_produce(sm_req *req)
             }
             sm_partition *p = t->parts[rp->index];
             uint8_t *recs = (uint8_t *)rp->records.p; /* our own frame: writable */
-            int64_t dup_base = -1;
-            int16_t ierr = idempotence_check(p, recs, (size_t)rp->records.len, &dup_base);
+            int64_t dup_base = -1, dup_ts = -1;
+            int16_t ierr = idempotence_check(p, recs, (size_t)rp->records.len, &dup_base, &dup_ts);
             if (ierr == SM_KERR_DUPLICATE_SEQUENCE_NUMBER) {
-                /* a retry of batches already in the log: the original answer */
+                /* a retry of batches already in the log: the original answer
+                 * (Kafka's: the stored MaxTimestamp as log_append_time) */
                 slot->base_offset = dup_base;
+                slot->log_append_time_ms = dup_ts;
                 slot->log_start_offset = sm_plog_start_offset(p->log);
                 continue;
             }

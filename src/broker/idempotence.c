@@ -3,8 +3,9 @@
  *
  * Each partition remembers, per producer id, its epoch, the last sequence
  * number appended and the last five batches (first and last sequence, base
- * offset), as Kafka does. A batch that repeats one of those is answered with
- * the offset it already has, without appending; a gap in the sequence is
+ * offset, MaxTimestamp), as Kafka does. A batch that repeats one of those is
+ * answered with the offset it already has (and its MaxTimestamp as the
+ * log_append_time), without appending; a gap in the sequence is
  * OUT_OF_ORDER_SEQUENCE_NUMBER; an older epoch is INVALID_PRODUCER_EPOCH.
  * The state is rebuilt from the batches of the partition's active segment
  * the first time an idempotent batch arrives after start-up, so a producer
@@ -32,6 +33,7 @@
 typedef struct pid_batch {
     int32_t first_seq, last_seq;
     int64_t base_offset;
+    int64_t max_ts; /* MaxTimestamp as stored (the append time on LogAppendTime topics) */
 } pid_batch;
 
 typedef struct pid_state {
@@ -83,7 +85,7 @@ static void remember(sm_idem *ix, const sm_batch_hdr *h, int64_t base_offset)
     }
     int32_t last = seq_add(h->base_sequence, h->last_offset_delta);
     st->last_seq = last;
-    st->recent[st->next] = (pid_batch){h->base_sequence, last, base_offset};
+    st->recent[st->next] = (pid_batch){h->base_sequence, last, base_offset, h->max_timestamp};
     st->next = (st->next + 1) % RECENT;
     if (st->nrecent < RECENT)
         st->nrecent++;
@@ -140,7 +142,7 @@ static void load_from_log(sm_partition *p)
                  sm_plog_dir(p->log), batches, ix->pids.len);
 }
 
-int16_t sm_idem_check(sm_partition *p, const sm_batch_hdr *h, int64_t *dup_base)
+int16_t sm_idem_check(sm_partition *p, const sm_batch_hdr *h, int64_t *dup_base, int64_t *dup_ts)
 {
     if (!p->idem) {
         p->idem = calloc(1, sizeof *p->idem);
@@ -161,6 +163,7 @@ int16_t sm_idem_check(sm_partition *p, const sm_batch_hdr *h, int64_t *dup_base)
     for (int i = 0; i < st->nrecent; i++) {
         if (st->recent[i].first_seq == h->base_sequence && st->recent[i].last_seq == last) {
             *dup_base = st->recent[i].base_offset;
+            *dup_ts = st->recent[i].max_ts;
             return SM_KERR_DUPLICATE_SEQUENCE_NUMBER;
         }
     }

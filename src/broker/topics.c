@@ -237,6 +237,8 @@ static int count_partitions_in(sm_broker *b, const char *dir)
     for (size_t it = 0; sm_map_next(&b->topics, &it, &name, &v);) {
         sm_topic *t = v;
         for (int32_t i = 0; i < t->npart; i++) {
+            if (!t->parts[i])
+                continue; /* a gap being filled at start-up (sm_topics_load) */
             const char *pd = sm_plog_dir(t->parts[i]->log);
             if (!strncmp(pd, dir, dl) && pd[dl] == '/')
                 n++;

@@ -1,9 +1,12 @@
 """Kafka wire protocol by hand, for tests that need exact frames.
 
 Request header v1 (v2 when flexible), the primitive types, record batch v2
-with a CRC-32C computed here in pure Python, Produce v3, a bounds-checked
-Reader for responses, and blocking socket helpers with deadlines.  Written
-from the Kafka protocol guide; used by test_bad_input.py and test_fetch.py.
+with a CRC-32C computed here in pure Python (idempotent producer fields
+too), Produce v3-v7, Fetch v4, CreateTopics v2, InitProducerId v1, a
+bounds-checked Reader for responses, and blocking socket helpers with
+deadlines.  Written from the Kafka protocol guide; used by
+test_bad_input.py, test_fetch.py and the broker tests that need exact
+frames (test_durable_order.py, test_idempotence.py, ...).
 """
 
 import socket
@@ -93,12 +96,13 @@ def record(offset_delta, key, value):
     return varint(len(body)) + body
 
 
-def record_batch(records, ts=None, magic=2):
-    """A record batch v2 (uncompressed) with a correct CRC-32C."""
+def record_batch(records, ts=None, magic=2, producer_id=-1, producer_epoch=-1, base_sequence=-1):
+    """A record batch v2 (uncompressed) with a correct CRC-32C; an
+    idempotent producer's batch when producer_id >= 0."""
     ts = int(time.time() * 1000) if ts is None else ts
     recs = b"".join(record(i, k, v) for i, (k, v) in enumerate(records))
     after_crc = (i16(0) + i32(len(records) - 1) + i64(ts) + i64(ts)
-                 + i64(-1) + i16(-1) + i32(-1) + i32(len(records)) + recs)
+                 + i64(producer_id) + i16(producer_epoch) + i32(base_sequence) + i32(len(records)) + recs)
     crc = crc32c(after_crc)
     batch_length = 4 + 1 + 4 + len(after_crc)
     return i64(0) + i32(batch_length) + i32(-1) + i8(magic) + struct.pack(">I", crc) + after_crc
@@ -108,6 +112,71 @@ def produce_v3(corr, topic, partition, batch, acks=-1):
     body = (nullable_string(None) + i16(acks) + i32(10000)
             + array([string(topic) + array([i32(partition) + i32(len(batch)) + batch])]))
     return frame(0, 3, corr, body)
+
+
+def produce_request(corr, parts, acks=-1, version=3, timeout_ms=10000):
+    """Produce v3-v7 (one layout) of {(topic, partition): records bytes}."""
+    by_topic = {}
+    for (t, p), recs in parts.items():
+        by_topic.setdefault(t, []).append(i32(p) + i32(len(recs)) + recs)
+    body = (nullable_string(None) + i16(acks) + i32(timeout_ms)
+            + array([string(t) + array(ps) for t, ps in by_topic.items()]))
+    return frame(0, version, corr, body)
+
+
+def parse_produce(resp, corr, version=3):
+    """{(topic, partition): (error_code, base_offset, log_append_time_ms)}
+    of a Produce v3-v7 response (v5+ also carries log_start_offset, skipped)."""
+    r = Reader(resp)
+    if r.i32() != corr:
+        raise AssertionError("Produce v%d: wrong correlation id" % version)
+    out = {}
+    for t, ps in r.array(lambda x: (x.string(), x.array(lambda y: (
+            y.i32(), y.i16(), y.i64(), y.i64(), y.i64() if version >= 5 else None)))):
+        for p, err, base, lat, _lso in ps:
+            out[(t, p)] = (err, base, lat)
+    r.i32()   # throttle_time_ms
+    if not r.at_end():
+        raise AssertionError("Produce v%d response: %d bytes left over" % (version, len(r.d) - r.p))
+    return out
+
+
+def fetch_v4(corr, wants, max_wait=0, min_bytes=0, max_bytes=1 << 20):
+    """Fetch v4 of [(topic, partition, offset, partition_max_bytes)]."""
+    by_topic = {}
+    for t, p, off, pmax in wants:
+        by_topic.setdefault(t, []).append(i32(p) + i64(off) + i32(pmax))
+    body = (i32(-1) + i32(max_wait) + i32(min_bytes) + i32(max_bytes) + i8(0)
+            + array([string(t) + array(ps) for t, ps in by_topic.items()]))
+    return frame(1, 4, corr, body)
+
+
+def parse_fetch_v4(resp, corr):
+    """{(topic, partition): {"err", "hw", "records"}} of a Fetch v4 response."""
+    r = Reader(resp)
+    if r.i32() != corr:
+        raise AssertionError("Fetch v4: wrong correlation id")
+    r.i32()   # throttle
+    out = {}
+    for topic, parts in r.array(lambda x: (x.string(), x.array(lambda y: (
+            y.i32(), y.i16(), y.i64(), y.i64(), y.array(lambda z: (z.i64(), z.i64())), y.bytes())))):
+        for p, err, hw, _lso, _aborted, records in parts:
+            out[(topic, p)] = {"err": err, "hw": hw, "records": records or b""}
+    if not r.at_end():
+        raise AssertionError("Fetch v4 response: %d bytes left over" % (len(r.d) - r.p))
+    return out
+
+
+def create_topics_v2(topics, timeout_ms=10000):
+    """The body of CreateTopics v2 for [(name, partitions, {config: value})]."""
+    return array([string(n) + i32(np) + i16(1) + array([])
+                  + array([string(k) + nullable_string(v) for k, v in sorted(cfg.items())])
+                  for n, np, cfg in topics]) + i32(timeout_ms) + i8(0)
+
+
+def init_producer_id_v1(transactional_id=None, timeout_ms=60000):
+    """The body of InitProducerId v0/v1."""
+    return nullable_string(transactional_id) + i32(timeout_ms)
 
 
 # -- decoding ------------------------------------------------------------------
@@ -234,6 +303,38 @@ def rpc(port, api_key, version, body, corr=7, flexible=False, timeout=10):
     if got != corr:
         raise AssertionError("api %d v%d: correlation id %d, sent %d" % (api_key, version, got, corr))
     return r
+
+
+def roundtrip(port, request, timeout=10):
+    """One request frame on a new connection; the response payload (its
+    correlation id first). Raises AssertionError when the broker closes."""
+    s = connect(port)
+    try:
+        send(s, request)
+        resp = read_response(s, timeout)
+    finally:
+        s.close()
+    if resp is None:
+        raise AssertionError("connection closed instead of an answer")
+    return resp
+
+
+def create_topics(port, topics, corr=19):
+    """CreateTopics v2 of [(name, partitions, {config: value})]: {name:
+    (error_code, error_message)}."""
+    r = rpc(port, 19, 2, create_topics_v2(topics), corr=corr)
+    r.i32()   # throttle
+    return {n: (e, m) for n, e, m in r.array(lambda x: (x.string(), x.i16(), x.string()))}
+
+
+def init_producer_id(port, transactional_id=None, corr=22):
+    """InitProducerId v1: (error_code, producer_id, producer_epoch)."""
+    r = rpc(port, 22, 1, init_producer_id_v1(transactional_id), corr=corr)
+    r.i32()   # throttle
+    out = (r.i16(), r.i64(), r.i16())
+    if not r.at_end():
+        raise AssertionError("InitProducerId v1 response: bytes left over")
+    return out
 
 
 def batches(records):

@@ -22,9 +22,6 @@ test_offsets_store_compaction: 15000 superseded commits, a deleted group and
   a deleted offset, kill -9, restart: the store is compacted on start-up to a
   fraction of its size and still holds the last commits (offsets and
   metadata) and nothing deleted, also after a second restart.
-test_answered_after_fsync: strace attached to the broker shows the records
-  of an OffsetCommit, an OffsetDelete and a DeleteGroups written to the
-  offsets store and fsynced before the response is written.
 test_admin_and_lag: kafka-python's KafkaAdminClient (list, describe with the
   consumer protocol decoded, offsets, delete) and confluent-kafka's
   AdminClient.list_groups on a group of two; lag per partition from the
@@ -39,15 +36,12 @@ import datetime
 import os
 import random
 import shutil
-import signal
-import subprocess
 import sys
 import tempfile
 import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import harness  # noqa: E402
 from harness import Broker, check, check_eq, run_tests, unique, wait_for  # noqa: E402
 from group_member import MemberProcess, stop_all_members  # noqa: E402
 import group_wire as gw  # noqa: E402
@@ -494,92 +488,6 @@ def test_offsets_store_compaction():
             broker.restart()      # SIGTERM, then start again on the same data
 
 
-# -- answered after fsync -------------------------------------------------------------
-
-
-def test_answered_after_fsync():
-    """strace attached to the running broker: for an OffsetCommit, an
-    OffsetDelete and a DeleteGroups, the write of their records to the
-    offsets store and its fsync complete before the response is written to
-    the client's socket (what makes an acknowledged commit survive a power
-    loss, which kill -9 cannot show)."""
-    strace = shutil.which("strace")
-    if not strace:
-        print("  SKIPPED: no strace on this machine")
-        return
-    topic, group = unique("fsync"), unique("fsync-group")
-    create_topic(topic, 2)
-    trace = os.path.join(workdir, "fsync.trace")
-    st = subprocess.Popen([strace, "-f", "-yy", "-qq", "-e", "trace=pwrite64,pwritev,write,writev,fsync,fdatasync,"
-                           "sendmsg,sendto", "-o", trace, "-p", str(broker.pid)],
-                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, preexec_fn=harness._die_with_parent)
-    try:
-        # attached once a request's answer shows up in the trace
-        def attached():
-            if st.poll() is not None:
-                return "exited"
-            gw.list_groups(broker.port)
-            try:
-                with open(trace, "rb") as f:
-                    return "TCP:[" in f.read().decode("utf-8", "replace") and "yes"
-            except FileNotFoundError:
-                return None
-        state = wait_for(attached, 20, "strace to attach to the broker")
-        if state == "exited":
-            print("  SKIPPED: strace could not attach to the broker: %s" % st.stderr.read().decode()[:300])
-            return
-        conns = {}
-
-        def send(name, api, v, body):
-            c = gw.Conn(broker.port)
-            conns[name] = c.s.getsockname()[1]
-            try:
-                return c.call(api, v, body)
-            finally:
-                c.close()
-
-        res = gw.parse_offset_commit(send("OffsetCommit", gw.OFFSET_COMMIT, 2, gw.offset_commit_body(
-            2, group, -1, "", {(topic, 0): (42, "fsync"), (topic, 1): (43, None)})), 2)
-        check_eq(set(res.values()), {0}, "OffsetCommit of 2 partitions answered")
-        err, res = gw.parse_offset_delete(send("OffsetDelete", gw.OFFSET_DELETE, 0, gw.offset_delete_body(
-            group, {topic: [1]})))
-        check_eq((err, res), (0, {(topic, 1): 0}), "OffsetDelete answered")
-        res = gw.parse_delete_groups(send("DeleteGroups", gw.DELETE_GROUPS, 1, gw.delete_groups_body([group])))
-        check_eq(res, {group: 0}, "DeleteGroups answered")
-        gw.list_groups(broker.port)
-    finally:
-        st.send_signal(signal.SIGINT)       # detaches; the broker goes on
-        try:
-            st.wait(20)
-        except subprocess.TimeoutExpired:
-            st.kill()
-            st.wait()
-    check(broker.alive(), "the broker runs on after strace detached")
-    with open(trace, "rb") as f:
-        lines = f.read().decode("utf-8", "replace").splitlines()
-    store = "/samsa-groups/"
-    for name, port in conns.items():
-        sock = "->127.0.0.1:%d]" % port
-        answer = next((i for i, l in enumerate(lines) if sock in l and ("writev(" in l or "write(" in l
-                                                                         or "sendmsg(" in l or "sendto(" in l)), None)
-        check(answer is not None, "%s: the trace shows its response written to the client's socket" % name)
-        # the last store write and store fsync completed before that line
-        wrote = [i for i, l in enumerate(lines[:answer]) if store in l and ".log>" in l
-                 and ("pwrite" in l or "write(" in l) and "resumed" not in l]
-        synced = []
-        for i, l in enumerate(lines[:answer]):
-            if ("fdatasync(" in l or "fsync(" in l) and store in l and ".log>" in l and "unfinished" not in l:
-                synced.append(i)
-            elif "<... fdatasync resumed>" in l or "<... fsync resumed>" in l:
-                tid = l.split()[0]
-                start = max(j for j in range(i) if lines[j].split()[0] == tid and "unfinished" in lines[j])
-                if store in lines[start]:
-                    synced.append(i)
-        check(wrote and synced and wrote[-1] < synced[-1] < answer,
-              "%s: its records were written to the offsets store (line %s), fsynced (line %s), then answered "
-              "(line %d)" % (name, wrote[-1] if wrote else None, synced[-1] if synced else None, answer))
-
-
 # -- admin ---------------------------------------------------------------------------
 
 
@@ -668,8 +576,8 @@ def main():
         broker.start()
         print("broker pid %d on %s (group.min.session.timeout.ms=1000, group.initial.rebalance.delay.ms=0); seed %d"
               % (broker.pid, broker.bootstrap, seed), flush=True)
-        rc = run_tests([test_consumer_crash, test_admin_and_lag, test_broker_restart, test_offsets_store_compaction,
-                        test_answered_after_fsync], [broker])
+        rc = run_tests([test_consumer_crash, test_admin_and_lag, test_broker_restart, test_offsets_store_compaction],
+                       [broker])
         return broker.finish(rc)
     finally:
         stop_all_members()

@@ -7,13 +7,15 @@ and by age (segment.ms), each .log a run of whole record batches v2 with
 good CRC-32Cs and contiguous offsets.  Retention by size and by time (topic
 configs set through CreateTopics) deletes whole segments: the log start
 offset moves to a segment base, the files go, and what is left reads back
-intact.  max.message.bytes rejects a batch that is too large.
+intact.  max.message.bytes rejects a batch that is too large.  A torn
+batch at the end of the log after kill -9 is cut away at restart.
 
 Usage: test_storage.py [--broker BIN]   (or SAMSA_BROKER_BIN)
 """
 
 import os
 import re
+import struct
 import sys
 import time
 
@@ -235,12 +237,55 @@ def test_compressed_batches_stored_as_sent():
                  "%s: consumed back in order, byte for byte" % name)
 
 
+def test_torn_tail_cut_at_restart():
+    """A crash in the middle of a write leaves the start of a batch at the
+    end of the active segment: after kill -9 the first part of a next batch
+    is written there by hand, and the restart must cut it away (as
+    docs/broker.md promises), so the log ends where it did and new batches
+    follow the last whole one."""
+    topic = unique("torn")
+    create(topic, 1)
+    offs = produce(topic, 0, [value(i, 300) for i in range(20)])
+    check_eq(offs, list(range(20)), "20 messages acknowledged (acks=all) at offsets 0..19")
+    (_, log), = segments(topic, 0)
+    broker.kill9()
+    with open(log, "rb") as f:
+        data = f.read()
+    whole, rest = batches(data)
+    check(whole and rest == b"" and whole[-1][1] == 19 and all(b[4] for b in whole),
+          "after kill -9 the .log holds %d whole batches up to offset 19, good CRCs" % len(whole))
+    # the next batch as it would be written, cut in the middle of its records
+    nxt = struct.pack(">q", 20) + whole[-1][3][8:]
+    torn = nxt[:len(nxt) // 2]
+    with open(log, "ab") as f:
+        f.write(torn)
+    check(True, "%d bytes of a next batch (offset 20, %d bytes whole) appended to %s"
+          % (len(torn), len(nxt), os.path.basename(log)))
+    broker.start()
+    check_eq(os.path.getsize(log), len(data), "the .log is back to its %d bytes before the torn write" % len(data))
+    check_eq(watermarks(topic, 0), (0, 20), "watermarks (0, 20)")
+    more = produce(topic, 0, [value(i, 300) for i in range(20, 23)])
+    check_eq(more, [20, 21, 22], "3 more messages at offsets 20..22")
+    got = read_from_beginning(topic, 0, 23)
+    check_eq(got, [(i, value(i, 300)) for i in range(23)], "all 23 read back in order, each intact")
+    with open(log, "rb") as f:
+        whole, rest = batches(f.read())
+    check(rest == b"" and whole[-1][1] == 22 and all(b[4] for b in whole)
+          and [b[0] for b in whole[1:]] == [b[1] + 1 for b in whole[:-1]],
+          "the .log is whole batches again, contiguous offsets up to 22, good CRCs")
+    started = broker.log_text().rsplit("=== harness: start", 1)[1]
+    check("recovery:" in started and "truncated" in started and os.path.basename(log)[:-4] in started,
+          "the broker logged that recovery truncated the segment",
+          "\n".join(l for l in started.splitlines() if "recovery" in l) or started[-2000:])
+
+
 def main():
     try:
         broker.start()
         print("broker pid %d on %s, log.segment.bytes=%d" % (broker.pid, broker.bootstrap, SEGMENT), flush=True)
         rc = run_tests([test_segment_layout, test_roll_by_time, test_retention_by_size, test_retention_by_time,
-                        test_max_message_bytes, test_compressed_batches_stored_as_sent], [broker])
+                        test_max_message_bytes, test_compressed_batches_stored_as_sent,
+                        test_torn_tail_cut_at_restart], [broker])
         return broker.finish(rc)
     finally:
         broker.cleanup()
