@@ -426,7 +426,7 @@ sm_batch_check sm_batch_check_produced(const uint8_t *p, const sm_batch_hdr *h,
             (__builtin_add_overflow(h->base_timestamp, rec.timestamp_delta, &ts) ||
              (ts != -1 && (ts < lo || ts > hi)))) {
             bad_ts_at = it.index - 1;
-            bad_ts = h->base_timestamp + (int64_t)((uint64_t)rec.timestamp_delta);
+            bad_ts = (int64_t)((uint64_t)h->base_timestamp + (uint64_t)rec.timestamp_delta);
         }
     }
     if (out == SM_BATCH_OK && rc < 0) {
