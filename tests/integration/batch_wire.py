@@ -63,7 +63,7 @@ def compress(codec, data, snappy_framing="xerial", lz4_linked=False):
     if codec == NONE:
         return data
     if codec == GZIP:
-        return gzip.compress(data)
+        return gzip.compress(data, mtime=0)   # no time in the header: the same bytes every run
     if codec == SNAPPY:
         if snappy_framing == "xerial":
             return xerial(data)
