@@ -5,7 +5,7 @@
  * caller's buffer as far as it can; sm_unzip_read() wraps them with the
  * output limit (it never asks a codec for more than one byte past it, so a
  * decompression bomb costs at most `limit` bytes of work) and the sticky
- * error. */
+ * error. Closed streams are reset and reused per thread (see spare[]). */
 #include "proto/compress.h"
 
 #include <lz4frame.h>
@@ -221,27 +221,85 @@ static int64_t zs_read(sm_unzip *z, uint8_t *out, size_t cap)
 
 /* ---- the stream ---------------------------------------------------------------------- */
 
-sm_unzip *sm_unzip_open(int codec, const uint8_t *in, size_t len, uint64_t limit)
+/* Creating a zstd or lz4 context, an inflate state and their buffers for
+ * every batch costs more than decompressing a small batch, so each thread
+ * keeps the last closed stream of each codec and reopens it with a reset.
+ * One that grew big buffers (a large snappy block, a large zstd window) is
+ * freed instead of kept. */
+#define SPARE_MAX_BYTES (8u << 20)
+static _Thread_local sm_unzip *spare[SM_COMP_ZSTD + 1];
+
+static void destroy(sm_unzip *z)
 {
-    if (codec < SM_COMP_GZIP || codec > SM_COMP_ZSTD)
-        return NULL;
+    switch (z->codec) {
+    case SM_COMP_GZIP: inflateEnd(&z->u.gz.s); break;
+    case SM_COMP_SNAPPY: free(z->u.sn.blk); break;
+    case SM_COMP_LZ4: LZ4F_freeDecompressionContext(z->u.lz.d); break;
+    case SM_COMP_ZSTD: ZSTD_freeDCtx(z->u.zs.d); break;
+    }
+    free(z);
+}
+
+/* A new stream's codec state, or NULL. */
+static sm_unzip *create(int codec)
+{
     sm_unzip *z = calloc(1, sizeof *z);
     if (!z)
         return NULL;
     z->codec = codec;
+    bool ok = true;
+    switch (codec) {
+    case SM_COMP_GZIP: ok = inflateInit2(&z->u.gz.s, 16 + MAX_WBITS) == Z_OK; break;
+    case SM_COMP_SNAPPY: break;
+    case SM_COMP_LZ4:
+        ok = !LZ4F_isError(LZ4F_createDecompressionContext(&z->u.lz.d, LZ4F_VERSION));
+        break;
+    case SM_COMP_ZSTD:
+        z->u.zs.d = ZSTD_createDCtx();
+        ok = z->u.zs.d && !ZSTD_isError(ZSTD_DCtx_setParameter(z->u.zs.d, ZSTD_d_windowLogMax,
+                                                              ZSTD_WINDOW_LOG_MAX));
+        if (!ok)
+            ZSTD_freeDCtx(z->u.zs.d);
+        break;
+    }
+    if (!ok) {
+        free(z);
+        return NULL;
+    }
+    return z;
+}
+
+sm_unzip *sm_unzip_open(int codec, const uint8_t *in, size_t len, uint64_t limit)
+{
+    if (codec < SM_COMP_GZIP || codec > SM_COMP_ZSTD || len > UINT32_MAX)
+        return NULL;
+    sm_unzip *z = spare[codec];
+    if (z) {
+        spare[codec] = NULL;
+        switch (codec) { /* back to the state of a new stream; the settings stay */
+        case SM_COMP_GZIP: inflateReset(&z->u.gz.s); break;
+        case SM_COMP_LZ4: LZ4F_resetDecompressionContext(z->u.lz.d); break;
+        case SM_COMP_ZSTD: ZSTD_DCtx_reset(z->u.zs.d, ZSTD_reset_session_only); break;
+        }
+    } else if (!(z = create(codec))) {
+        return NULL;
+    }
     z->in = in;
     z->len = len;
+    z->pos = 0;
     z->limit = limit;
+    z->total = 0;
+    z->err = 0;
+    z->why[0] = 0;
     switch (codec) {
     case SM_COMP_GZIP:
         z->u.gz.s.next_in = (Bytef *)in;
         z->u.gz.s.avail_in = (uInt)len;
-        if (len > UINT32_MAX || inflateInit2(&z->u.gz.s, 16 + MAX_WBITS) != Z_OK) {
-            free(z);
-            return NULL;
-        }
+        z->u.gz.member_done = false;
         break;
     case SM_COMP_SNAPPY:
+        z->u.sn.xerial = z->u.sn.raw_done = false;
+        z->u.sn.blk_len = z->u.sn.blk_pos = 0;
         if (len >= XERIAL_HEADER_LEN && !memcmp(in, "\x82SNAPPY\0", 8)) {
             z->u.sn.xerial = true;
             z->pos = XERIAL_HEADER_LEN;
@@ -252,22 +310,13 @@ sm_unzip *sm_unzip_open(int codec, const uint8_t *in, size_t len, uint64_t limit
         }
         break;
     case SM_COMP_LZ4:
-        if (LZ4F_isError(LZ4F_createDecompressionContext(&z->u.lz.d, LZ4F_VERSION))) {
-            free(z);
-            return NULL;
-        }
+        z->u.lz.done = false;
         if (len >= 5 && (in[0] | in[1] << 8 | in[2] << 16 | (uint32_t)in[3] << 24) ==
                             LZ4_FRAME_MAGIC && !(in[4] & LZ4_FLG_BLOCK_INDEPENDENT))
             fail(z, SM_ECORRUPT, "lz4: the frame has linked blocks, which Kafka does not read");
         break;
     case SM_COMP_ZSTD:
-        z->u.zs.d = ZSTD_createDCtx();
-        if (!z->u.zs.d ||
-            ZSTD_isError(ZSTD_DCtx_setParameter(z->u.zs.d, ZSTD_d_windowLogMax, ZSTD_WINDOW_LOG_MAX))) {
-            ZSTD_freeDCtx(z->u.zs.d);
-            free(z);
-            return NULL;
-        }
+        z->u.zs.frame_done = false;
         break;
     }
     return z;
@@ -305,11 +354,13 @@ void sm_unzip_free(sm_unzip *z)
 {
     if (!z)
         return;
-    switch (z->codec) {
-    case SM_COMP_GZIP: inflateEnd(&z->u.gz.s); break;
-    case SM_COMP_SNAPPY: free(z->u.sn.blk); break;
-    case SM_COMP_LZ4: LZ4F_freeDecompressionContext(z->u.lz.d); break;
-    case SM_COMP_ZSTD: ZSTD_freeDCtx(z->u.zs.d); break;
+    bool small = z->codec == SM_COMP_SNAPPY ? z->u.sn.blk_cap <= SPARE_MAX_BYTES
+                 : z->codec == SM_COMP_ZSTD ? ZSTD_sizeof_DCtx(z->u.zs.d) <= SPARE_MAX_BYTES
+                                            : true;
+    if (!spare[z->codec] && small) {
+        z->in = NULL;
+        spare[z->codec] = z;
+        return;
     }
-    free(z);
+    destroy(z);
 }
