@@ -93,10 +93,14 @@ class Partition:
     def write_good(self, n=2, codec=bw.NONE, version=3, ts=None, what="a good batch", **opts):
         prefix = b"g%d" % len(self.good_records)
         b = bw.batch(bw.records(n, prefix), n, base_ts=now_ms() if ts is None else ts, codec=codec, **opts)
+        size = self.log_bytes() if self.good_records else 0
         err, base = self.produce(b, 7 if codec == bw.ZSTD else version)
         check_eq((err, base), (0, len(self.good_records)),
                  "%s (%d records) lands at offset %d" % (what, n, len(self.good_records)))
         self.good_records += [(b"%s-k%d" % (prefix, i), b"%s-v%d" % (prefix, i)) for i in range(n)]
+        # the two measures refuse() relies on do see a write
+        check_eq(high_watermark(self.topic), len(self.good_records), "the high watermark moved past it")
+        check_eq(self.log_bytes(), size + len(b), "the log grew by the batch's %d bytes" % len(b))
 
     def logged(self, what, records_bytes, code, text, version=3):
         """The broker logs why it refused the batch (Produce v0-v7 has no
