@@ -150,6 +150,8 @@ typedef struct sm_topic_cfg {
     sm_log_config log;
     int32_t max_message_bytes;
     bool log_append_time;
+    int64_t ts_before_max_ms; /* message.timestamp.before.max.ms */
+    int64_t ts_after_max_ms;  /* message.timestamp.after.max.ms */
 } sm_topic_cfg;
 
 struct sm_topic {

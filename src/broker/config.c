@@ -64,6 +64,14 @@ static const pdef defs[] = {
      "bytes between offset index entries"},
     {"log.message.timestamp.type", P_SPECIAL, "CreateTime", 0, 0, 0,
      "CreateTime or LogAppendTime, for topics that do not set their own"},
+    {"log.message.timestamp.before.max.ms", P_SPECIAL, "9223372036854775807", 0, 0, 0,
+     "a CreateTime record may be at most this much older than the broker's clock "
+     "(else INVALID_TIMESTAMP)"},
+    {"log.message.timestamp.after.max.ms", P_SPECIAL, "3600000", 0, 0, 0,
+     "a CreateTime record may be at most this much ahead of the broker's clock (Kafka 4's "
+     "default; else INVALID_TIMESTAMP)"},
+    {"log.message.timestamp.difference.max.ms", P_SPECIAL, NULL, 0, 0, 0,
+     "older name for both bounds above, where they are not set (deprecated in Kafka 3.6)"},
     {"message.max.bytes", P_INT, "1048588", 0, INT32_MAX, OFF(message_max_bytes),
      "largest record batch a topic accepts by default"},
     {"socket.request.max.bytes", P_INT, "104857600", 1024, INT32_MAX,
@@ -387,6 +395,23 @@ int sm_broker_config_load(sm_broker_config *cfg, const char *file, char **overri
                            p->origin, p->value);
     }
 
+    /* Kafka 3.6+: each bound falls back to difference.max.ms where it is not set */
+    static const char *const ts_names[] = {"log.message.timestamp.before.max.ms",
+                                           "log.message.timestamp.after.max.ms",
+                                           "log.message.timestamp.difference.max.ms"};
+    int64_t ts_vals[3] = {INT64_MAX, 3600000, -1};
+    bool ts_set[3] = {false, false, false};
+    for (int i = 0; i < 3; i++) {
+        if (!(p = sm_props_find(&cfg->all, ts_names[i])))
+            continue;
+        if (sm_parse_i64(p->value, 0, INT64_MAX, &ts_vals[i]) != SM_OK)
+            return sm_fail(err, errlen, SM_EINVAL, "%s (%s): '%s' is not a whole number of "
+                           "milliseconds >= 0", ts_names[i], p->origin, p->value);
+        ts_set[i] = true;
+    }
+    cfg->ts_before_max_ms = ts_set[0] || !ts_set[2] ? ts_vals[0] : ts_vals[2];
+    cfg->ts_after_max_ms = ts_set[1] || !ts_set[2] ? ts_vals[1] : ts_vals[2];
+
     cfg->log_level = SM_LOG_INFO;
     if ((p = sm_props_find(&cfg->all, "samsa.log.level"))) {
         int lvl = sm_log_parse_level(p->value);
@@ -438,6 +463,13 @@ void sm_broker_config_visit(const sm_broker_config *cfg, sm_config_visit fn, voi
             bool retention = !strcmp(d->name, "log.retention.ms");
             snprintf(buf, sizeof buf, "%lld",
                      (long long)(retention ? cfg->log.retention_ms : cfg->log.segment_ms));
+            val = buf;
+        }
+        if (!strcmp(d->name, "log.message.timestamp.before.max.ms") ||
+            !strcmp(d->name, "log.message.timestamp.after.max.ms")) {
+            bool before = !strcmp(d->name, "log.message.timestamp.before.max.ms");
+            snprintf(buf, sizeof buf, "%lld",
+                     (long long)(before ? cfg->ts_before_max_ms : cfg->ts_after_max_ms));
             val = buf;
         }
         if (!val)

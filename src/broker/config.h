@@ -42,6 +42,11 @@ typedef struct sm_broker_config {
     int32_t max_connections;
     int64_t connections_max_idle_ms;
     bool log_append_time; /* log.message.timestamp.type=LogAppendTime */
+    /* bounds on a CreateTime record's timestamp around the broker's clock:
+     * log.message.timestamp.before.max.ms / after.max.ms, or the older
+     * log.message.timestamp.difference.max.ms for either one not set */
+    int64_t ts_before_max_ms;
+    int64_t ts_after_max_ms;
     int32_t group_min_session_timeout_ms;
     int32_t group_max_session_timeout_ms;
     int32_t group_initial_rebalance_delay_ms;

@@ -1,11 +1,13 @@
 /* h_produce.c: Produce.
  *
- * Each partition's record batches are validated whole (length, magic 2,
- * CRC-32C, size limit) before any byte is written, then appended with
- * offsets assigned. acks=1 is answered after the write; acks=all (-1) waits
+ * Each partition's record batch is validated whole, as Kafka's broker
+ * validates it (length, magic 2, CRC-32C, size limit, then every record,
+ * decompressed as a stream: check_records) before any byte is written, then
+ * appended with offsets assigned. acks=1 is answered after the write; acks=all (-1) waits
  * for the flusher to fsync the partition past the batch (group commit: all
  * requests appended before an fsync starts share it); acks=0 gets no answer,
  * and an error closes the connection so the producer notices. */
+#include <stdio.h>
 #include <string.h>
 
 #include "base/clock.h"
@@ -28,43 +30,68 @@ typedef struct produce_state {
     int waiting; /* partitions not yet durable */
 } produce_state;
 
-/* Checks every batch in a partition's records; returns a Kafka error code. */
+/* How far a compressed batch's records may inflate: this many times the
+ * topic's max.message.bytes (which bounds the compressed batch). Records are
+ * validated as they stream out of the decompressor, so the bound is not
+ * about memory but about the work a request can cause: a decompression bomb
+ * costs the event loop at most this much decompressing (64 MiB at the
+ * default max.message.bytes: tens of milliseconds), and is refused with
+ * MESSAGE_TOO_LARGE (a Java producer then splits its batch). Honest batches
+ * stay far below it: librdkafka compresses batches of at most its own
+ * message.max.bytes (1 MB by default), and a Java producer's batch.size
+ * bounds the compressed size; real data compresses 2-20 times. */
+#define DECOMPRESSED_PER_BATCH_BYTE 64
+
+/* Checks a partition's records the way Kafka's broker does before appending
+ * (ProduceRequest.validateRecords, then UnifiedLog's size and CRC checks,
+ * then LogValidator: see sm_batch_check_produced); returns a Kafka error
+ * code. Produce v0-v7 carry no ErrorMessage, so the reason is logged. */
 static int16_t check_records(sm_req *req, sm_topic *t, int32_t part, sm_str recs)
 {
-    if (recs.len <= 0)
-        return SM_KERR_CORRUPT_MESSAGE;
     const uint8_t *p = (const uint8_t *)recs.p;
-    size_t len = (size_t)recs.len, pos = 0;
-    while (pos < len) {
-        sm_batch_hdr h;
-        sm_batch_check c = sm_batch_validate(p + pos, len - pos, &h);
-        int16_t kerr = SM_KERR_NONE;
-        const char *why = NULL;
-        if (c == SM_BATCH_BAD_MAGIC)
-            kerr = SM_KERR_INVALID_RECORD;
-        else if (c != SM_BATCH_OK)
-            kerr = SM_KERR_CORRUPT_MESSAGE;
-        else if ((int64_t)h.batch_length + SM_BATCH_LOG_OVERHEAD > t->cfg.max_message_bytes) {
-            kerr = SM_KERR_MESSAGE_TOO_LARGE;
-            why = "larger than max.message.bytes";
-        } else if (h.record_count <= 0 || (h.attributes & SM_ATTR_CONTROL)) {
-            kerr = SM_KERR_INVALID_RECORD;
-            why = "empty or control batch";
-        } else if (h.producer_id >= 0 && h.base_sequence < 0) {
-            /* as Kafka's LogValidator: an idempotent batch needs a sequence */
-            kerr = SM_KERR_INVALID_RECORD;
-            why = "a ProducerId without a BaseSequence";
-        }
-        if (kerr != SM_KERR_NONE) {
-            sm_log_limited(SM_LOG_WARN,
-                           "produce from %s to %s-%d refused (%s): batch at byte %zu of %zu: %s",
-                           req->conn ? req->conn->peer : "-", t->name, part, sm_kerr_name(kerr),
-                           pos, len, why ? why : sm_batch_check_str(c));
-            return kerr;
-        }
-        pos += (size_t)h.batch_length + SM_BATCH_LOG_OVERHEAD;
+    size_t len = recs.len > 0 ? (size_t)recs.len : 0;
+    char why[256] = "";
+    sm_batch_hdr h;
+    sm_batch_check c = SM_BATCH_INVALID;
+    int16_t kerr;
+    if (len == 0) {
+        snprintf(why, sizeof why, "no record batch");
+    } else if ((c = sm_batch_validate(p, len, &h)) != SM_BATCH_OK) {
+        snprintf(why, sizeof why, "%s", sm_batch_check_str(c));
+    } else if ((size_t)h.batch_length + SM_BATCH_LOG_OVERHEAD < len) {
+        c = SM_BATCH_INVALID;
+        snprintf(why, sizeof why, "%zu bytes after the batch: a Produce carries exactly one "
+                 "record batch per partition", len - (size_t)h.batch_length -
+                 SM_BATCH_LOG_OVERHEAD);
+    } else if ((int64_t)h.batch_length + SM_BATCH_LOG_OVERHEAD > t->cfg.max_message_bytes) {
+        kerr = SM_KERR_MESSAGE_TOO_LARGE;
+        snprintf(why, sizeof why, "a batch of %lld bytes, larger than max.message.bytes %d",
+                 (long long)h.batch_length + SM_BATCH_LOG_OVERHEAD, t->cfg.max_message_bytes);
+        goto refused;
+    } else if ((h.attributes & SM_ATTR_COMPRESSION_MASK) == SM_COMP_ZSTD &&
+               req->hdr.api_version < 7) {
+        kerr = SM_KERR_UNSUPPORTED_COMPRESSION_TYPE;
+        snprintf(why, sizeof why, "zstd needs Produce v7 or later, not v%d",
+                 req->hdr.api_version);
+        goto refused;
+    } else {
+        sm_batch_rules rules = {
+            .now_ms = sm_wall_ms(),
+            .ts_before_max_ms = t->cfg.ts_before_max_ms,
+            .ts_after_max_ms = t->cfg.ts_after_max_ms,
+            .log_append_time = t->cfg.log_append_time,
+            .max_decompressed = (uint64_t)t->cfg.max_message_bytes * DECOMPRESSED_PER_BATCH_BYTE,
+        };
+        c = sm_batch_check_produced(p, &h, &rules, why, sizeof why);
     }
-    return SM_KERR_NONE;
+    kerr = c == SM_BATCH_OK ? SM_KERR_NONE : sm_batch_check_kerr(c);
+    if (kerr == SM_KERR_NONE)
+        return kerr;
+refused:
+    sm_log_limited(SM_LOG_WARN, "produce v%d from %s to %s-%d refused (%s): %s",
+                   req->hdr.api_version, req->conn ? req->conn->peer : "-", t->name, part,
+                   sm_kerr_name(kerr), why);
+    return kerr;
 }
 
 /* Idempotent batches (ProducerId >= 0) against the partition's producer

@@ -296,17 +296,16 @@ static int replay(sm_broker *b, char *err, size_t errlen)
             size_t total = (size_t)h.batch_length + SM_BATCH_LOG_OVERHEAD;
             if (h.base_offset + h.last_offset_delta >= off &&
                 !(h.attributes & SM_ATTR_COMPRESSION_MASK)) {
-                sm_rd r;
-                sm_rd_init(&r, buf + pos + SM_BATCH_HEADER_LEN, total - SM_BATCH_HEADER_LEN);
-                for (int32_t i = 0; i < h.record_count; i++) {
-                    sm_record rec;
-                    if (sm_record_next(&r, &rec) != SM_OK)
-                        break;
+                sm_rec_iter it;
+                sm_rec_iter_init(&it, buf + pos, &h, 0, true);
+                sm_record rec;
+                while (sm_rec_iter_next(&it, &rec) == 1) {
                     if (h.base_offset + rec.offset_delta < off)
                         continue;
                     apply_record(b, &rec);
                     records++;
                 }
+                sm_rec_iter_release(&it);
             }
             next = h.base_offset + h.last_offset_delta + 1;
             pos += total;

@@ -47,7 +47,11 @@ static const tdef tdefs[] = {
     {"max.compaction.lag.ms", T_FREE, NULL, "9223372036854775807", 0, 0},
     {"max.message.bytes", T_INT, "message.max.bytes", NULL, 0, INT32_MAX},
     {"message.downconversion.enable", T_FREE, NULL, "true", 0, 0},
-    {"message.timestamp.difference.max.ms", T_FREE, NULL, "9223372036854775807", 0, 0},
+    {"message.timestamp.after.max.ms", T_LONG, "log.message.timestamp.after.max.ms", NULL, 0,
+     INT64_MAX},
+    {"message.timestamp.before.max.ms", T_LONG, "log.message.timestamp.before.max.ms", NULL, 0,
+     INT64_MAX},
+    {"message.timestamp.difference.max.ms", T_LONG, NULL, "9223372036854775807", 0, INT64_MAX},
     {"message.timestamp.type", T_TSTYPE, "log.message.timestamp.type", NULL, 0, 0},
     {"min.cleanable.dirty.ratio", T_FREE, NULL, "0.5", 0, 0},
     {"min.compaction.lag.ms", T_FREE, NULL, "0", 0, 0},
@@ -122,6 +126,19 @@ static void effective_cfg(sm_broker *b, const sm_props *ov, sm_topic_cfg *tc)
         tc->max_message_bytes = (int32_t)v;
     if ((s = sm_props_get(ov, "message.timestamp.type")))
         tc->log_append_time = !strcmp(s, "LogAppendTime");
+    /* each bound: the topic's own, else the topic's older difference.max.ms
+     * (Kafka 3.6-3.9's fallback), else the broker's */
+    tc->ts_before_max_ms = b->cfg.ts_before_max_ms;
+    tc->ts_after_max_ms = b->cfg.ts_after_max_ms;
+    if ((s = sm_props_get(ov, "message.timestamp.difference.max.ms")) &&
+        sm_parse_i64(s, 0, INT64_MAX, &v) == SM_OK)
+        tc->ts_before_max_ms = tc->ts_after_max_ms = v;
+    if ((s = sm_props_get(ov, "message.timestamp.before.max.ms")) &&
+        sm_parse_i64(s, 0, INT64_MAX, &v) == SM_OK)
+        tc->ts_before_max_ms = v;
+    if ((s = sm_props_get(ov, "message.timestamp.after.max.ms")) &&
+        sm_parse_i64(s, 0, INT64_MAX, &v) == SM_OK)
+        tc->ts_after_max_ms = v;
 }
 
 void sm_topic_config_visit(sm_broker *b, sm_topic *t, sm_topic_config_fn fn, void *arg)
@@ -152,6 +169,10 @@ void sm_topic_config_visit(sm_broker *b, sm_topic *t, sm_topic_config_fn fn, voi
                 snprintf(buf, sizeof buf, "%d", c->log.index_interval_bytes);
             else if (!strcmp(d->name, "max.message.bytes"))
                 snprintf(buf, sizeof buf, "%d", c->max_message_bytes);
+            else if (!strcmp(d->name, "message.timestamp.before.max.ms"))
+                snprintf(buf, sizeof buf, "%lld", (long long)c->ts_before_max_ms);
+            else if (!strcmp(d->name, "message.timestamp.after.max.ms"))
+                snprintf(buf, sizeof buf, "%lld", (long long)c->ts_after_max_ms);
             else
                 snprintf(buf, sizeof buf, "%s", c->log_append_time ? "LogAppendTime" : "CreateTime");
             val = buf;

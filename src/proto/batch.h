@@ -54,27 +54,69 @@ void sm_batch_hdr_decode(const uint8_t *p, sm_batch_hdr *h);
  * than 12 bytes are available or BatchLength is impossible. */
 int64_t sm_batch_total_size(const uint8_t *p, size_t avail);
 
-/* Outcome of checking one batch; values map onto Kafka error codes. */
+/* Outcome of checking one batch; sm_batch_check_kerr() gives the Kafka error
+ * a Produce answers for each. */
 typedef enum {
     SM_BATCH_OK = 0,
     SM_BATCH_TRUNCATED,     /* fewer bytes than BatchLength says */
+    SM_BATCH_BAD_LENGTH,    /* BatchLength shorter than a batch header */
     SM_BATCH_BAD_MAGIC,     /* not magic 2 */
     SM_BATCH_BAD_CRC,       /* CRC-32C mismatch */
-    SM_BATCH_BAD_HEADER,    /* impossible lengths, counts or deltas */
+    SM_BATCH_BAD_HEADER,    /* negative RecordCount or LastOffsetDelta, or more records than fit */
+    /* only from sm_batch_check_produced: */
+    SM_BATCH_INVALID,       /* header fields or records Kafka refuses from a producer */
+    SM_BATCH_BAD_CODEC,     /* compression type 5-7: there is no such codec */
+    SM_BATCH_UNDECOMPRESSABLE, /* the compressed records do not decompress */
+    SM_BATCH_BAD_TIMESTAMP, /* a timestamp outside the topic's bounds, or LogAppendTime set */
+    SM_BATCH_TOO_LARGE_DECOMPRESSED, /* the records decompress past the limit */
+    SM_BATCH_NO_MEMORY,
 } sm_batch_check;
 
-/* Fully checks the batch at p (which must be exactly `len` bytes or more):
- * header sanity, magic, CRC. On success fills h and returns SM_BATCH_OK. */
+/* Checks the framing of the batch at p (which must be exactly `len` bytes or
+ * more): magic, length, CRC, then header sanity (so SM_BATCH_BAD_HEADER means
+ * the CRC is right). On success fills h and returns SM_BATCH_OK. The records
+ * are not looked at: see sm_batch_check_produced. */
 sm_batch_check sm_batch_validate(const uint8_t *p, size_t len, sm_batch_hdr *h);
 const char *sm_batch_check_str(sm_batch_check c);
+/* The Kafka error code a Produce answers for c (NONE for SM_BATCH_OK). */
+int16_t sm_batch_check_kerr(sm_batch_check c);
+
+/* What the broker demands of a producer's batch beyond its framing, as Kafka's
+ * LogValidator does. */
+typedef struct sm_batch_rules {
+    int64_t now_ms;           /* the broker's clock */
+    int64_t ts_before_max_ms; /* message.timestamp.before.max.ms */
+    int64_t ts_after_max_ms;  /* message.timestamp.after.max.ms */
+    bool log_append_time;     /* the topic stamps LogAppendTime: record timestamps are not bounded */
+    uint64_t max_decompressed; /* most bytes the records of a compressed batch may take */
+} sm_batch_rules;
+
+/* Checks a batch that passed sm_batch_validate the way Kafka's broker checks
+ * a producer's batch before appending it, in one pass over its records
+ * (decompressed as a stream, never held whole):
+ *   - RecordCount >= 1 and LastOffsetDelta == RecordCount - 1; not a control
+ *     batch; an idempotent batch (ProducerId >= 0) has BaseSequence >= 0;
+ *   - the compression type exists, and the compressed records decompress,
+ *     to at most max_decompressed bytes;
+ *   - exactly RecordCount well-formed records and nothing after them; record
+ *     i has OffsetDelta i (Kafka rewrites a compressed batch whose offsets are
+ *     not 0..n-1 and stores an uncompressed one as it is, so consumers see an
+ *     offset twice; samsa stores batches as sent, so it refuses them);
+ *   - no LogAppendTime from a producer; on a CreateTime topic each record's
+ *     timestamp (unless -1) lies within [now - before.max, now + after.max].
+ * Returns SM_BATCH_OK, or the failure with why filled for a person. */
+sm_batch_check sm_batch_check_produced(const uint8_t *p, const sm_batch_hdr *h,
+                                       const sm_batch_rules *r, char *why, size_t whylen);
 
 /* Rewrites BaseOffset in place (outside the CRC). */
 static inline void sm_batch_set_base_offset(uint8_t *p, int64_t off) { sm_put_be64(p, (uint64_t)off); }
 /* Rewrites PartitionLeaderEpoch in place (outside the CRC). */
 static inline void sm_batch_set_leader_epoch(uint8_t *p, int32_t e) { sm_put_be32(p + 12, (uint32_t)e); }
 
-/* One record inside an uncompressed batch's records section. Key, value and
- * header bytes point into the batch. */
+/* One record of a batch. With key/value wanted (sm_rec_iter_init's keep),
+ * key, value and the raw headers point into the batch (or, for a compressed
+ * batch, into the iterator's buffer, valid until its next call); without,
+ * their p is NULL and only the lengths are set. */
 typedef struct sm_record {
     int8_t attributes;
     int64_t timestamp_delta;
@@ -86,9 +128,52 @@ typedef struct sm_record {
     size_t headers_len;
 } sm_record;
 
-/* Reads the next record from r (positioned on a record's length varint).
- * Returns 0, or SM_ECORRUPT if the record is malformed or runs past r. */
-int sm_record_next(sm_rd *r, sm_record *rec);
+/* Why a records iteration stopped early. */
+typedef enum {
+    SM_RECS_OK = 0,
+    SM_RECS_MALFORMED,        /* a record is malformed, or there are more or fewer than RecordCount */
+    SM_RECS_UNDECOMPRESSABLE, /* the compressed records do not decompress */
+    SM_RECS_TOO_LARGE,        /* they decompress past the limit */
+    SM_RECS_NO_MEMORY,
+} sm_recs_fail;
+
+struct sm_unzip;
+
+/* Reads the records of one batch, compressed or not: the only reader of the
+ * records section, for Produce validation, the offsets store and ListOffsets.
+ *
+ *   sm_rec_iter it;
+ *   sm_rec_iter_init(&it, batch, &hdr, limit, keep);
+ *   sm_record rec;
+ *   while ((rc = sm_rec_iter_next(&it, &rec)) == 1)
+ *       use(&rec);
+ *   rc == 0: all RecordCount records read, nothing after them;
+ *   rc < 0:  it.fail and it.why say what is wrong
+ *   sm_rec_iter_release(&it);
+ *
+ * An uncompressed batch is read in place. A compressed one is decompressed
+ * through a 64 KiB window as the records are read (grown only to hold one
+ * whole record when keep asks for its bytes), so its records are never all
+ * in memory at once. */
+typedef struct sm_rec_iter {
+    int32_t count, index;     /* RecordCount, records read */
+    bool keep, eof, done;
+    const uint8_t *p, *end;   /* the bytes at hand */
+    struct sm_unzip *z;       /* compressed: the stream, its window */
+    uint8_t *buf;
+    size_t cap;
+    sm_recs_fail fail;
+    char why[200];
+} sm_rec_iter;
+
+/* Starts reading the batch at p, whose header h came from sm_batch_validate
+ * (the batch is whole). limit: the most bytes a compressed records section
+ * may decompress to. keep: whether key, value and headers bytes are wanted. */
+void sm_rec_iter_init(sm_rec_iter *it, const uint8_t *p, const sm_batch_hdr *h, uint64_t limit,
+                      bool keep);
+/* 1: *rec is the next record; 0: the end; -1: failed (it sticks). */
+int sm_rec_iter_next(sm_rec_iter *it, sm_record *rec);
+void sm_rec_iter_release(sm_rec_iter *it);
 
 /* Building an uncompressed batch (for the broker's own internal logs):
  *   sm_batch_builder bb; sm_batch_begin(&bb, &w, now);

@@ -31,23 +31,25 @@ static int search_batch(sm_segment *s, sm_cursor *c, const sm_bref *b, int64_t t
         return rc;
     sm_batch_hdr h;
     sm_batch_hdr_decode(p, &h);
-    sm_rd r;
-    sm_rd_init(&r, p + SM_BATCH_HEADER_LEN, (size_t)b->size - SM_BATCH_HEADER_LEN);
-    for (int32_t i = 0; i < h.record_count; i++) {
-        sm_record rec;
-        if (sm_record_next(&r, &rec) != SM_OK) {
-            sm_log_limited(SM_LOG_ERROR, "%s.log: malformed record %d in the batch at position "
-                           "%lld", s->path, i, (long long)b->pos);
-            return SM_ECORRUPT;
-        }
-        int64_t off = b->base_offset + rec.offset_delta, rts = h.base_timestamp + rec.timestamp_delta;
+    sm_rec_iter it;
+    sm_rec_iter_init(&it, p, &h, 0, false);
+    sm_record rec;
+    int got;
+    while ((got = sm_rec_iter_next(&it, &rec)) == 1) {
+        /* stored deltas are the producer's: add without overflowing */
+        int64_t off = b->base_offset + rec.offset_delta,
+                rts = (int64_t)((uint64_t)h.base_timestamp + (uint64_t)rec.timestamp_delta);
         if (off >= min_offset && rts >= ts) {
             *offset = off;
             *timestamp = rts;
-            return SM_OK;
+            break;
         }
     }
-    return SM_ENOENT;
+    if (got < 0)
+        sm_log_limited(SM_LOG_ERROR, "%s.log: the batch at position %lld: %s", s->path,
+                       (long long)b->pos, it.why);
+    sm_rec_iter_release(&it);
+    return got == 1 ? SM_OK : got == 0 ? SM_ENOENT : SM_ECORRUPT;
 }
 
 /* The first record of segment i at or after min_offset whose timestamp is >= ts. */

@@ -44,6 +44,28 @@ static void test_defaults(void)
     CHECK(cfg.log.segment_ms == 168LL * 3600 * 1000);
     CHECK(cfg.message_max_bytes == 1048588 && cfg.socket_request_max_bytes == 104857600);
     CHECK(cfg.n_log_dirs == 1 && !strcmp(cfg.log_dirs[0], "/tmp/samsa-logs"));
+    /* Kafka 4's timestamp bounds: none into the past, an hour into the future */
+    CHECK(cfg.ts_before_max_ms == INT64_MAX && cfg.ts_after_max_ms == 3600000);
+    sm_broker_config_release(&cfg);
+}
+
+static void test_timestamp_bounds(void)
+{
+    TEST_SECTION("timestamp bounds: before/after, and difference.max.ms where they are not set");
+    sm_broker_config cfg;
+    char err[512];
+    char *diff[] = {"log.message.timestamp.difference.max.ms=5000"};
+    REQUIRE(load(&cfg, NULL, diff, 1, err, sizeof err) == SM_OK);
+    CHECK(cfg.ts_before_max_ms == 5000 && cfg.ts_after_max_ms == 5000);
+    sm_broker_config_release(&cfg);
+    char *both[] = {"log.message.timestamp.difference.max.ms=5000",
+                    "log.message.timestamp.before.max.ms=7000"};
+    REQUIRE(load(&cfg, NULL, both, 2, err, sizeof err) == SM_OK);
+    CHECK(cfg.ts_before_max_ms == 7000 && cfg.ts_after_max_ms == 5000);
+    sm_broker_config_release(&cfg);
+    char *after[] = {"log.message.timestamp.after.max.ms=0"};
+    REQUIRE(load(&cfg, NULL, after, 1, err, sizeof err) == SM_OK);
+    CHECK(cfg.ts_before_max_ms == INT64_MAX && cfg.ts_after_max_ms == 0);
     sm_broker_config_release(&cfg);
 }
 
@@ -104,6 +126,8 @@ static void test_errors(void)
     expect_error("compression.type=gzip", "compression.type");
     expect_error("log.message.timestamp.type=Whenever", "log.message.timestamp.type");
     expect_error("samsa.log.level=loud", "samsa.log.level");
+    expect_error("log.message.timestamp.after.max.ms=-1", "log.message.timestamp.after.max.ms");
+    expect_error("log.message.timestamp.before.max.ms=soon", "log.message.timestamp.before.max.ms");
     expect_error("noequals", "noequals");
     /* the origin of a bad value is named */
     expect_error("num.partitions=-1", "--override");
@@ -146,6 +170,7 @@ static void test_visit(void)
 int main(void)
 {
     test_defaults();
+    test_timestamp_bounds();
     test_file_and_overrides();
     test_errors();
     test_visit();
