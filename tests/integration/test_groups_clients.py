@@ -48,7 +48,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
-from harness import Broker, check, check_eq, run_tests, unique, wait_for  # noqa: E402
+from harness import Broker, check, check_eq, run_tests, skip, unique, wait_for  # noqa: E402
 from group_member import MemberProcess, stop_all_members  # noqa: E402
 import group_wire as gw  # noqa: E402
 
@@ -505,8 +505,8 @@ def test_answered_after_fsync():
     loss, which kill -9 cannot show)."""
     strace = shutil.which("strace")
     if not strace:
-        print("  SKIPPED: no strace on this machine")
-        return
+        skip("no strace on this machine (scripts/deps.sh test installs it): the order of write, fsync and "
+             "answer cannot be seen")
     topic, group = unique("fsync"), unique("fsync-group")
     create_topic(topic, 2)
     trace = os.path.join(workdir, "fsync.trace")
@@ -526,8 +526,7 @@ def test_answered_after_fsync():
                 return None
         state = wait_for(attached, 20, "strace to attach to the broker")
         if state == "exited":
-            print("  SKIPPED: strace could not attach to the broker: %s" % st.stderr.read().decode()[:300])
-            return
+            skip("strace could not attach to the broker (ptrace blocked?): %s" % st.stderr.read().decode()[:300])
         conns = {}
 
         def send(name, api, v, body):
