@@ -925,8 +925,8 @@ def outbox_flow(url, sql, label):
              "%s: counts per topic" % label)
     text = ok("outbox", "status", *db, brokers=False)
     check(text.startswith("Outbox: %s (schema version 1)\n\nSTATUS     ROWS\nINIT          2\nPUBLISHED     1\n"
-                          "COMPLETE      1\nDEAD          1\n\noldest unpublished: " % url.split("?")[0]
-                          .replace(":secret", "")), "%s: the status table" % label, text)
+                          "COMPLETE      1\nDEAD          1\n\noldest unpublished: " % url.replace(":secret", "")),
+          "%s: the status table (the database named by its URL without the password)" % label, text)
 
     rows = js("outbox", "list", *db, brokers=False)
     check_eq([(r["id"], r["status"], r["topic"], r["key"]) for r in rows],
