@@ -860,15 +860,8 @@ static int test_rebalance_time(void) {
            HEARTBEAT_MS, SESSION_TIMEOUT_MS, t_done - t_join, t_done - t_sub,
            __atomic_load_n(&n_join_requests, __ATOMIC_SEQ_CST), __atomic_load_n(&n_sync_requests, __ATOMIC_SEQ_CST),
            props);
-    /* the bound: the broker's initial delay, then at most two more
-     * rebalances (a member that joined alone first rejoins when librdkafka
-     * retries after its SyncGroup got REBALANCE_IN_PROGRESS, about 2 s),
-     * plus round trips: delay + 5 s is far above that on a slow machine
-     * under ASan, and far below the 45 s session timeout of librdkafka that
-     * a member lost in the rebalance would cost */
-    int64_t bound = initial_delay_ms + 5000;
-    CHECK(t_done - t_join < bound, "the group formed within group.initial.rebalance.delay.ms + 5 s = %" PRId64
-          " ms of the first JoinGroup (%" PRId64 " ms)", bound, t_done - t_join);
+    /* the time is MEASURED, not bounded (timing belongs in bench/):
+     * wait_balanced's TIMEOUT_MS is the hang guard */
     if (initial_delay_ms >= 500) {
         /* three subscribes within milliseconds of each other all fall in
          * the initial delay: one generation, one SyncGroup each */
