@@ -16,7 +16,7 @@ Also here: a tiny test runner (check(), run_tests()) so each script prints
 every check it made and ends with the "N passed, N failed, N skipped" line.
 A test that cannot check calls skip(reason) (so can a file's setup, before
 run_tests): the test is reported SKIPPED with the reason, and the file exits
-77, which ctest shows as "Skipped" (SKIP_RETURN_CODE, tests/CMakeLists.txt)
+77, which ctest shows as "Skipped" (SKIP_RETURN_CODE, the top CMakeLists.txt)
 and `make test` lists at the end (SAMSA_TEST_STRICT=1 makes that a failure).
 A file that ran no test (SAMSA_TEST_ONLY naming none) or a test that passed
 without a single check() fails: neither proved anything.
@@ -351,7 +351,7 @@ SKIP_CODE = 77      # the exit code of a file that skipped something and failed 
 _counts = {"checks": 0}
 # every run_tests() of this process: tests selected, passed, failed, skipped
 _runs = {"runs": 0, "selected": 0, "passed": 0, "failed": 0, "skipped": 0, "names": []}
-_skips = []         # (test name or "(setup)", reason)
+_skips = []         # (test name, reason) of every skipped test
 
 
 class Skip(SystemExit):
