@@ -99,7 +99,11 @@ relays=${SAMSA_OB_RELAYS:-samsa naive}
 relay_args=${SAMSA_OB_RELAY_ARGS:-}
 perf_on=${SAMSA_OB_PERF:-}
 pg_url=${SAMSA_PG_URL:?pg.py sets SAMSA_PG_URL}
-pg_base=${pg_url%/*}
+# postgresql://samsa@/samsa?host=SOCKDIR (pg.py: a Unix socket) or .../samsa over TCP:
+# another database's URL is pg_base/DB + pg_query
+pg_query=${pg_url#"${pg_url%%\?*}"}
+pg_base=${pg_url%%\?*}
+pg_base=${pg_base%/*}
 stamp=$(date -u +%Y%m%dT%H%M%SZ)
 work=$(mktemp -d "${TMPDIR:-/tmp}/samsa-outbox-bench.XXXXXX")
 chmod 755 "$work"
@@ -232,7 +236,7 @@ run_one() { # relay phase
     n_db=$((n_db + 1))
     db=ob_${r}_${phase}_$n_db
     "$psql" -X -q -d "$pg_url" -c "CREATE DATABASE $db" >/dev/null
-    url=$pg_base/$db
+    url=$pg_base/$db$pg_query
     topic=ob-$r-$phase-$n_db
     if [[ $phase == max ]]; then ev=$events b=$batch rt=0; else ev=$((rate * 10)) b=$paced_batch rt=$rate; fi
     if [[ $r == samsa || $r == before ]]; then

@@ -116,6 +116,9 @@ size_t sm_metrics_render(sm_metrics *m, char *buf, size_t len)
             "Producers replaced after a fatal error (gap-less guarantee).",
             LD(m->producer_restarts_total));
     counter(&o, "samsa_relay_completed_total", "Rows marked COMPLETE.", LD(m->completed_total));
+    counter(&o, "samsa_relay_complete_rounds_total",
+            "Completion tracking rounds applied (every tracked group's commits read).",
+            LD(m->complete_rounds_total));
     counter(&o, "samsa_relay_requeued_stale_total",
             "PUBLISHED rows re-queued by republish.stale.after.ms.",
             LD(m->requeued_stale_total));

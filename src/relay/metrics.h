@@ -22,6 +22,7 @@ typedef struct sm_metrics {
     _Atomic uint64_t published_total, retries_total, dead_letters_total;
     _Atomic uint64_t order_violations_total, producer_restarts_total, completed_total;
     _Atomic uint64_t requeued_stale_total, cleaned_total, claims_total, db_errors_total;
+    _Atomic uint64_t complete_rounds_total;
     _Atomic int64_t owned_slots, inflight;
     _Atomic int broker_up;
     /* created_at -> delivery report, in microseconds */

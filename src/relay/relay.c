@@ -1211,6 +1211,7 @@ static void iterate(sm_relay *r)
     lanes_poll(r);
     lanes_check(r);
     sm_track_poll(&r->track, now, complete_apply, r);
+    atomic_store(&r->metrics.complete_rounds_total, r->track.rounds_applied);
     periodic(r, now);
 
     /* should we claim? */

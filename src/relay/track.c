@@ -106,6 +106,8 @@ int sm_track_init(sm_track *t, const sm_relay_config *cfg, int wake_fd, char *er
 
 static void round_end(sm_track *t)
 {
+    if (t->busy && t->answered >= t->asked && !t->failed)
+        t->rounds_applied++; /* sm_track_poll applied it */
     if (t->want)
         rd_kafka_topic_partition_list_destroy(t->want);
     t->want = NULL;

@@ -48,6 +48,7 @@ typedef struct sm_track {
     rd_kafka_topic_partition_list_t *want; /* pairs asked; .offset = min committed so far */
     int answered;
     bool failed;
+    uint64_t rounds_applied; /* rounds every group answered and whose bounds were applied */
 } sm_track;
 
 /* Creates the admin client with the relay's librdkafka properties; the

@@ -13,7 +13,13 @@ Every process a test starts is stopped by its PID, whatever happens:
     process that was itself killed with SIGKILL (a ctest timeout, for one).
 
 Also here: a tiny test runner (check(), run_tests()) so each script prints
-every check it made and ends with the "N passed, N failed" line.
+every check it made and ends with the "N passed, N failed, N skipped" line.
+A test that cannot check calls skip(reason) (so can a file's setup, before
+run_tests): the test is reported SKIPPED with the reason, and the file exits
+77, which ctest shows as "Skipped" (SKIP_RETURN_CODE, the top CMakeLists.txt)
+and `make test` lists at the end (SAMSA_TEST_STRICT=1 makes that a failure).
+A file that ran no test (SAMSA_TEST_ONLY naming none) or a test that passed
+without a single check() fails: neither proved anything.
 """
 
 import atexit
@@ -30,6 +36,7 @@ import time
 import traceback
 
 READY_RE = re.compile(r"started in [0-9.]+ ms: listening on ([0-9.]+):([0-9]+)")
+PORT_TAKEN_RE = re.compile(r"[Aa]ddress already in use|address in use")
 SANITIZER_RE = re.compile(r"runtime error:|ERROR: AddressSanitizer|ERROR: LeakSanitizer|SUMMARY: UndefinedBehaviorSanitizer")
 PYTHON = "/usr/bin/python3"
 
@@ -130,6 +137,38 @@ class ChildProcess:
             self.kill9()
             raise self.ERROR("%s not ready after %.0fs:\n%s" % (what, timeout, self.log_tail()))
 
+    # pauses between tries when a restart finds its old port taken
+    PORT_RETRY_PAUSES = (0.2, 0.5, 1.0, 2.0, 4.0)
+
+    def spawn_on_port(self, port, args, ready_re, timeout, what, env=None):
+        """spawn() for a child told to listen on port (a restart keeps its
+        port: the clients know it). The port was free when the kernel first
+        picked it, but while the child was down any process may have been
+        given it (an outgoing connection's ephemeral port, say); the child
+        then exits saying "address in use". So: try again after a pause, a
+        few times, then fail saying who holds the port. port 0: spawn()."""
+        tries = 1 + (len(self.PORT_RETRY_PAUSES) if port else 0)
+        for i in range(tries):
+            if i:
+                pause = self.PORT_RETRY_PAUSES[i - 1]
+                self._note("port %d taken by another process: try %d of %d in %.1fs" % (port, i + 1, tries, pause))
+                print("harness: %s: port %d taken by another process; trying again in %.1fs" % (what, port, pause),
+                      flush=True)
+                time.sleep(pause)   # a backoff between tries, not a wait for an event
+            offset = os.path.getsize(self.log_path) if os.path.exists(self.log_path) else 0
+            try:
+                return self.spawn(args, ready_re, timeout, what, env)
+            except self.ERROR:
+                with open(self.log_path, "rb") as f:
+                    f.seek(offset)
+                    taken = PORT_TAKEN_RE.search(f.read().decode("utf-8", "replace"))
+                if not port or not taken or i == tries - 1:
+                    if port and taken:
+                        raise self.ERROR("%s: port %d stayed taken by another process over %d tries (%.1fs); "
+                                         "its holder: %s\n%s" % (what, port, tries, sum(self.PORT_RETRY_PAUSES),
+                                                                 _port_holder(port), self.log_tail()))
+                    raise
+
     def stop(self, timeout=20.0, sig=signal.SIGTERM):
         """sig, wait up to timeout, then SIGKILL. Returns the exit code."""
         p = self.proc
@@ -199,6 +238,16 @@ class ChildProcess:
         return "\n".join("  | " + l for l in text.splitlines()[-lines:])
 
 
+def _port_holder(port):
+    """What `ss` says holds TCP port on this machine (best effort)."""
+    try:
+        r = subprocess.run(["ss", "-Htanp", "sport = :%d" % port], stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT, timeout=10)
+        return r.stdout.decode("utf-8", "replace").strip() or "(ss shows nothing now)"
+    except (OSError, subprocess.TimeoutExpired) as e:
+        return "(ss: %s)" % e
+
+
 class BrokerError(Exception):
     pass
 
@@ -237,7 +286,7 @@ class Broker(ChildProcess):
         args = [self.binary] + ([self.config_file] if self.config_file else [])
         for k, v in props.items():
             args += ["--override", "%s=%s" % (k, v)]
-        m = self.spawn(args, READY_RE, timeout, "broker")
+        m = self.spawn_on_port(self.port, args, READY_RE, timeout, "broker")
         port = int(m.group(2))
         if self.port and port != self.port:
             raise BrokerError("restarted broker listens on %d, asked for %d" % (port, self.port))
@@ -297,7 +346,31 @@ for _s in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
 
 # -- checks and a small runner --------------------------------------------
 
+SKIP_CODE = 77      # the exit code of a file that skipped something and failed nothing (ctest's SKIP_RETURN_CODE)
+
 _counts = {"checks": 0}
+# every run_tests() of this process: tests selected, passed, failed, skipped
+_runs = {"runs": 0, "selected": 0, "passed": 0, "failed": 0, "skipped": 0, "names": []}
+_skips = []         # (test name, reason) of every skipped test
+
+
+class Skip(SystemExit):
+    """skip(reason) raises it. run_tests() counts the test as skipped; raised
+    outside a test (a file's setup), nothing catches it and, being a
+    SystemExit, it ends the process with code 77 through the finally blocks
+    and atexit hooks that stop every child. `except Exception` does not
+    catch it, so a skip is never mistaken for a failure to retry."""
+
+    def __init__(self, reason):
+        super().__init__(SKIP_CODE)
+        self.reason = reason
+
+
+def skip(reason):
+    """This test (or this file, before run_tests) cannot check what it is
+    for on this machine: say why and stop it. Never green in CI."""
+    print("SKIP: %s" % reason, flush=True)
+    raise Skip(reason)
 
 
 def check(cond, what, detail=None):
@@ -318,21 +391,35 @@ def _short(v, n=300):
 
 
 def run_tests(tests, brokers=()):
-    """Run each test function; print a summary line; exit non-zero on failure.
+    """Run each test function; print a summary line; return the exit code.
 
     brokers: Broker objects whose log tail is printed when a test fails.
-    Set SAMSA_TEST_ONLY=name to run one test.
-    """
+    Set SAMSA_TEST_ONLY=name to run one test. A test that raises Skip
+    (skip()) is skipped; one that returns without a check() fails.
+    Returns verdict(): 1 on a failure or when no test ran, 77 when a test
+    skipped, else 0, over every run_tests() of this process (a file that
+    calls it more than once ends with sys.exit(harness.verdict()))."""
     only = os.environ.get("SAMSA_TEST_ONLY")
-    passed = failed = 0
+    passed = failed = skipped = selected = 0
+    skips = []
     t_all = time.monotonic()
+    c_all = _counts["checks"]
+    _runs["runs"] += 1
+    _runs["names"] += [t.__name__ for t in tests]
     for t in tests:
         if only and t.__name__ != only:
             continue
+        selected += 1
         print("--- %s" % t.__name__, flush=True)
         t0 = time.monotonic()
+        c0 = _counts["checks"]
         try:
             t()
+        except Skip as e:
+            skipped += 1
+            skips.append((t.__name__, e.reason))
+            print("SKIPPED %s (%.2fs, %d checks before it): %s"
+                  % (t.__name__, time.monotonic() - t0, _counts["checks"] - c0, e.reason), flush=True)
         except Exception:
             failed += 1
             print("FAIL %s (%.2fs)" % (t.__name__, time.monotonic() - t0), flush=True)
@@ -341,11 +428,51 @@ def run_tests(tests, brokers=()):
                 print("broker %s (pid %s, alive %s) log tail:\n%s"
                       % (b.name, b.pid, b.alive(), b.log_tail()), flush=True)
         else:
-            passed += 1
-            print("PASS %s (%.2fs)" % (t.__name__, time.monotonic() - t0), flush=True)
-    print("%d checks in %.1fs" % (_counts["checks"], time.monotonic() - t_all))
-    print("%d passed, %d failed" % (passed, failed), flush=True)
-    return 1 if failed else 0
+            if _counts["checks"] == c0:
+                failed += 1
+                print("FAIL %s (%.2fs): it passed without making a single check" % (t.__name__, time.monotonic() - t0),
+                      flush=True)
+            else:
+                passed += 1
+                print("PASS %s (%.2fs)" % (t.__name__, time.monotonic() - t0), flush=True)
+    _runs["selected"] += selected
+    _runs["passed"] += passed
+    _runs["failed"] += failed
+    _runs["skipped"] += skipped
+    _skips.extend(skips)
+    print("%d checks in %.1fs" % (_counts["checks"] - c_all, time.monotonic() - t_all))
+    print("%d passed, %d failed, %d skipped" % (passed, failed, skipped), flush=True)
+    if not selected:    # a failure unless another run_tests() of this file runs one (verdict())
+        print("no test selected here%s of: %s" % (" (SAMSA_TEST_ONLY=%s)" % only if only else "",
+                                                   ", ".join(t.__name__ for t in tests) or "(an empty list)"),
+              flush=True)
+    for name, reason in skips:
+        print("SKIPPED %s: %s" % (name, reason), flush=True)
+    return verdict(say=False)
+
+
+def verdict(say=True):
+    """The exit code of everything run_tests() ran in this process: 1 when
+    a test failed or none ran at all, 77 when one was skipped, else 0.
+    say: print the totals and every skip's reason (for a file that called
+    run_tests more than once)."""
+    r = _runs
+    if say and r["runs"] > 1:
+        print("all %d runs: %d passed, %d failed, %d skipped" % (r["runs"], r["passed"], r["failed"], r["skipped"]),
+              flush=True)
+        for name, reason in _skips:
+            print("SKIPPED %s: %s" % (name, reason), flush=True)
+    if r["failed"]:
+        return 1
+    if not r["selected"]:
+        if say:
+            only = os.environ.get("SAMSA_TEST_ONLY")
+            print("FAIL: no test ran%s" % (": SAMSA_TEST_ONLY=%s names none of %s" % (only, ", ".join(r["names"]))
+                                           if only else ""), flush=True)
+        return 1
+    if r["skipped"]:
+        return SKIP_CODE
+    return 0
 
 
 _unique_seq = itertools.count(1)

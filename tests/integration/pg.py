@@ -1,18 +1,27 @@
 """A real PostgreSQL for tests: initdb in a temp dir, run as a non-root user.
 
     with Postgres() as pg:
-        url = pg.url            # postgresql://samsa@127.0.0.1:PORT/samsa
+        url = pg.url            # postgresql://samsa@/samsa?host=/tmp/samsa-pg-XXXX/sock
         ...
 
 initdb refuses to run as root, so when the tests run as root the cluster is
 created and run as the `postgres` system user (Debian's postgresql package
 makes it), or SAMSA_PG_USER; otherwise as the current user. The server
-listens on 127.0.0.1 on a free port and a private socket dir, trusts local
-connections, and is stopped by its pid (SIGINT, fast shutdown, then SIGKILL)
+listens on a Unix socket in its private temp dir and on no TCP port at all
+(listen_addresses=''): no port is picked by a test, closed and handed over
+to the server (another process could take it in between), and a restart
+cannot find its address taken. libpq, psycopg2 and every samsa program take
+the socket dir as the URL's host parameter (url_for()). It trusts local
+connections and is stopped by its pid (SIGINT, fast shutdown, then SIGKILL)
 whatever happens, like the brokers of harness.py.
 
+No PostgreSQL server installed (no initdb in SAMSA_PG_BIN or
+/usr/lib/postgresql/*/bin) or no user to run it as: start() raises
+Unavailable, which the harnesses turn into a skip (exit 77), never a pass.
+
 As a command: `pg.py run [--] cmd args...` starts a server, exports
-SAMSA_PG_URL to cmd, runs it, stops the server, and returns cmd's exit code.
+SAMSA_PG_URL to cmd, runs it, stops the server, and returns cmd's exit code
+(77, "skipped", when PostgreSQL is unavailable).
 """
 
 import atexit
@@ -21,7 +30,6 @@ import os
 import pwd
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -30,23 +38,25 @@ import time
 _live = []
 
 
+SKIP_CODE = 77
+PORT = 5432     # names the socket file (.s.PGSQL.5432) in a dir of our own; no TCP port is opened
+
+
+class Unavailable(RuntimeError):
+    """No PostgreSQL server to run here: a reason to skip, not a pass."""
+
+
 def _bindir():
     env = os.environ.get("SAMSA_PG_BIN")
     if env:
+        if not os.access(os.path.join(env, "initdb"), os.X_OK):
+            raise Unavailable("SAMSA_PG_BIN=%s has no initdb" % env)
         return env
     found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
     if not found:
-        raise RuntimeError("no PostgreSQL server found (/usr/lib/postgresql/*/bin/initdb); "
-                           "install the postgresql package")
+        raise Unavailable("no PostgreSQL server found (/usr/lib/postgresql/*/bin/initdb); "
+                          "install the postgresql package (scripts/deps.sh test)")
     return os.path.dirname(found[-1])
-
-
-def _free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def _pdeathsig():
@@ -71,11 +81,16 @@ class Postgres:
         self.run_as = None
         if os.geteuid() == 0:
             self.run_as = os.environ.get("SAMSA_PG_USER", "postgres")
-            pw = pwd.getpwnam(self.run_as)
+            try:
+                pw = pwd.getpwnam(self.run_as)
+            except KeyError:
+                shutil.rmtree(self.dir, ignore_errors=True)
+                raise Unavailable("no user %r to run PostgreSQL as (initdb refuses root; set SAMSA_PG_USER)"
+                                  % self.run_as)
             os.chmod(self.dir, 0o755)
             for d in (self.dir, self.sock):
                 os.chown(d, pw.pw_uid, pw.pw_gid)
-        self.port = 0
+        self.port = PORT
         self.proc = None
 
     def _cmd(self, args):
@@ -90,11 +105,10 @@ class Postgres:
                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         if r.returncode:
             raise RuntimeError("initdb failed (as %s): %s" % (self.run_as or "me", r.stderr))
-        self.port = _free_port()
         logf = open(self.log_path, "ab")
         self.proc = subprocess.Popen(
             self._cmd([os.path.join(self.bindir, "postgres"), "-D", self.data,
-                       "-p", str(self.port), "-h", "127.0.0.1", "-k", self.sock,
+                       "-p", str(self.port), "-c", "listen_addresses=", "-k", self.sock,
                        "-c", "max_connections=200", "-c", "shared_buffers=128MB"]),
             stdin=subprocess.DEVNULL, stdout=logf, stderr=subprocess.STDOUT,
             preexec_fn=_pdeathsig)
@@ -102,7 +116,7 @@ class Postgres:
         _live.append(self)
         deadline = time.monotonic() + timeout
         while True:
-            r = subprocess.run([os.path.join(self.bindir, "pg_isready"), "-h", "127.0.0.1",
+            r = subprocess.run([os.path.join(self.bindir, "pg_isready"), "-h", self.sock,
                                 "-p", str(self.port), "-U", self.user, "-d", "postgres"],
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             if r.returncode == 0:
@@ -118,12 +132,18 @@ class Postgres:
 
     @property
     def url(self):
-        return "postgresql://%s@127.0.0.1:%d/%s" % (self.user, self.port, self.dbname)
+        return self.url_for(self.dbname)
+
+    def url_for(self, dbname):
+        """The URL of database dbname on this server: its socket dir as the
+        host parameter (libpq's URI syntax), e.g.
+        postgresql://samsa@/shop_orders?host=/tmp/samsa-pg-XXXX/sock"""
+        return "postgresql://%s@/%s?host=%s" % (self.user, dbname, self.sock)
 
     def psql(self, db, sql):
         """Runs SQL with psql; returns stdout (unaligned, tuples only)."""
         r = subprocess.run([os.path.join(self.bindir, "psql"), "-X", "-q", "-A", "-t",
-                            "-v", "ON_ERROR_STOP=1", "-h", "127.0.0.1", "-p", str(self.port),
+                            "-v", "ON_ERROR_STOP=1", "-h", self.sock, "-p", str(self.port),
                             "-U", self.user, "-d", db, "-c", sql],
                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         if r.returncode:
@@ -190,10 +210,17 @@ def main(argv):
     cmd = argv[2:]
     if cmd and cmd[0] == "--":
         cmd = cmd[1:]
-    with Postgres() as pg:
+    try:
+        pg = Postgres().start()
+    except Unavailable as e:
+        print("SKIP: PostgreSQL unavailable: %s" % e, flush=True)
+        return SKIP_CODE
+    try:
         env = dict(os.environ, SAMSA_PG_URL=pg.url)
         print("pg.py: postgres on %s (data %s)" % (pg.url, pg.data), flush=True)
         return subprocess.call(cmd, env=env)
+    finally:
+        pg.cleanup()
 
 
 if __name__ == "__main__":

@@ -211,7 +211,10 @@ class Stack:
     def start(self):
         if self.want_pg:
             import pg as pgmod
-            self.pg = pgmod.Postgres().start()
+            try:
+                self.pg = pgmod.Postgres().start()
+            except pgmod.Unavailable as e:
+                harness.skip("PostgreSQL unavailable: %s" % e)
             print("postgres on %s" % self.pg.url, flush=True)
         self.broker.start()
         print("broker pid %d on %s" % (self.broker.pid, self.broker.bootstrap), flush=True)
@@ -222,7 +225,7 @@ class Stack:
         self.dbs += 1
         name = "t%d_%d" % (os.getpid(), self.dbs)
         self.pg.psql("postgres", "CREATE DATABASE %s" % name)
-        url = "postgresql://%s@127.0.0.1:%d/%s" % (self.pg.user, self.pg.port, name)
+        url = self.pg.url_for(name)
         init_schema(self.relay_bin, url)
         return url
 
@@ -282,15 +285,18 @@ def run_outbox_tests(stack, tests):
     wrapped = []
     for t in tests:
         def w(t=t):
-            ok = False
+            ok = skipped = False
             try:
                 t(stack)
                 ok = True
+            except harness.Skip:
+                skipped = True
+                raise
             finally:
-                if not ok:
+                if not ok and not skipped:
                     print(stack.logs(), flush=True)
                 bad = stack.end_test()
-                if bad and ok:
+                if bad and (ok or skipped):
                     raise AssertionError("\n".join(bad))
                 elif bad:
                     print("\n".join(bad), flush=True)

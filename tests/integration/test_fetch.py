@@ -104,7 +104,9 @@ def test_long_poll_times_out():
     res, t = fetch([(topic, 0, 0, 1 << 20)], max_wait=500, min_bytes=1)
     r = res[(topic, 0)]
     check_eq((r["err"], r["hw"], r["records"]), (0, 0, b""), "empty partition: no error, HW 0, no records")
-    check(0.4 <= t <= 3.0, "max_wait_ms=500 with nothing to return: answered after %.3fs (0.4-3.0s)" % t)
+    # not before max_wait; how long after is MEASURED (fetch()'s 30 s read is the hang guard)
+    check(t >= 0.4, "max_wait_ms=500 with nothing to return: answered, not before max_wait (%.3fs)" % t)
+    print("  MEASURED: an empty long poll with max_wait_ms=500 answered after %.3fs" % t, flush=True)
 
 
 def test_long_poll_wakes_on_produce():
@@ -113,7 +115,9 @@ def test_long_poll_wakes_on_produce():
     s = wire.connect(broker.port)
     try:
         t0 = time.monotonic()
-        wire.send(s, fetch_request(corr, [(topic, 0, 0, 1 << 20)], max_wait=10000, min_bytes=1))
+        # max_wait 120 s, and the read below gives up at 60 s: an answer at all
+        # is one the produce woke, no timing bound needed
+        wire.send(s, fetch_request(corr, [(topic, 0, 0, 1 << 20)], max_wait=120000, min_bytes=1))
         # await the broker having read the fetch: its one event loop serves
         # every socket that was ready before it answers a request sent
         # afterwards on another connection (two round trips leave no doubt)
@@ -124,15 +128,16 @@ def test_long_poll_wakes_on_produce():
         sent = record_batch([(b"wake", b"up")])
         base = produce(topic, 0, sent)
         t_prod = time.monotonic()
-        resp = wire.read_response(s, timeout=15)
+        resp = wire.read_response(s, timeout=60)
         t_resp = time.monotonic()
     finally:
         s.close()
     check_eq(base, 0, "produced while the fetch waited, at offset 0")
+    check(resp is not None, "the parked fetch (max_wait 120 s) answered within the 60 s read: woken by the produce")
     res = parse_fetch(resp, corr)
     got, rest = batches(res[(topic, 0)]["records"])
-    check(t_resp - t_prod < 2.0 and t_resp - t0 < 5.0,
-          "the parked fetch answered %.3fs after the produce (max_wait 10s)" % (t_resp - t_prod))
+    print("  MEASURED: the parked fetch answered %.3fs after the produce (%.3fs after it was sent)"
+          % (t_resp - t_prod, t_resp - t0), flush=True)
     check_eq(len(got), 1, "it carries the one batch")
     check_eq(got[0][3][17:], sent[17:], "the batch comes back byte for byte as sent from its CRC on")
     check(got[0][4] and rest == b"", "its CRC-32C checks out and nothing trails it")
@@ -143,10 +148,13 @@ def test_min_bytes():
     produce(topic, 0, record_batch([(b"k", b"small")]))
     res, t = fetch([(topic, 0, 0, 1 << 20)], max_wait=400, min_bytes=1 << 20)
     got, _ = batches(res[(topic, 0)]["records"])
-    check(0.35 <= t <= 3.0, "min_bytes 1 MiB not reached: the broker waits max_wait 400ms (%.3fs)" % t)
+    check(t >= 0.35, "min_bytes 1 MiB not reached: the broker waits max_wait 400ms, not less (%.3fs)" % t)
+    print("  MEASURED: min_bytes not reached, max_wait_ms=400: answered after %.3fs" % t, flush=True)
     check_eq([b[2] for b in got], [1], "and then returns what it has (one batch, one record)")
-    res, t = fetch([(topic, 0, 0, 1 << 20)], max_wait=5000, min_bytes=1)
-    check(t < 1.0, "min_bytes 1 with data there: answered at once (%.3fs, max_wait 5s)" % t)
+    # max_wait 120 s, fetch() reads for 30 s: an answer means it did not wait
+    res, t = fetch([(topic, 0, 0, 1 << 20)], max_wait=120000, min_bytes=1)
+    check(res[(topic, 0)]["records"] != b"", "min_bytes 1 with data there: answered with it, not after max_wait 120 s "
+          "(MEASURED %.3fs)" % t)
 
 
 def test_size_limits():

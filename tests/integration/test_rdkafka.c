@@ -1020,17 +1020,26 @@ int main(int argc, char **argv) {
     for (size_t i = 0; i < sizeof tests / sizeof *tests; i++) {
         if (only && strcmp(only, tests[i].name))
             continue;
-        int before = n_failed_checks;
+        int before = n_failed_checks, checks_before = n_checks;
         int64_t t0 = mono_ms();
         printf("--- %s\n", tests[i].name);
         int rc = tests[i].fn(admin);
-        int ok = rc == 0 && n_failed_checks == before;
-        printf("%s %s (%.2fs)\n", ok ? "PASS" : "FAIL", tests[i].name, (double)(mono_ms() - t0) / 1000.0);
+        /* a test that made no check proved nothing: a failure */
+        int ok = rc == 0 && n_failed_checks == before && n_checks > checks_before;
+        printf("%s %s (%.2fs)%s\n", ok ? "PASS" : "FAIL", tests[i].name, (double)(mono_ms() - t0) / 1000.0,
+               n_checks == checks_before ? ": not a single check was made" : "");
         ok ? passed++ : failed++;
     }
     rd_kafka_destroy(admin);
     rd_kafka_wait_destroyed(10000);
     printf("%d checks (%d failed) in %.1fs\n", n_checks, n_failed_checks, (double)(mono_ms() - t_all) / 1000.0);
     printf("%d passed, %d failed\n", passed, failed);
+    if (passed + failed == 0) { /* SAMSA_TEST_ONLY named none of them: nothing was tested */
+        printf("FAIL: no test ran (SAMSA_TEST_ONLY=%s names none of:", only ? only : "");
+        for (size_t i = 0; i < sizeof tests / sizeof *tests; i++)
+            printf(" %s", tests[i].name);
+        printf(")\n");
+        return 1;
+    }
     return failed ? 1 : 0;
 }

@@ -6,8 +6,8 @@ track.groups=g1,g2 and complete.interval.ms=100. Consumers (confluent-kafka,
 a group each, reading the partition and committing a consumed record's
 offset) move the groups step by step; after each step the rows must be
 COMPLETE exactly below the lowest committed offset of the two groups and
-PUBLISHED from there on, and stay so for 10 tracking rounds (1 s: no event
-tells that a round changed nothing, so this one wait is a sleep):
+PUBLISHED from there on, and stay so for 10 more tracking rounds (counted
+by the relay's samsa_relay_complete_rounds_total, not guessed from a sleep):
   1. only g2 commits (30): g1 never committed -> nothing COMPLETE;
   2. g1 commits 20 -> offsets 0..19 COMPLETE, 20..39 PUBLISHED;
   3. g1 commits 40, g2 still 30 -> 0..29 COMPLETE, 30..39 PUBLISHED;
@@ -62,10 +62,20 @@ def statuses(url):
     return q(url, "SELECT kafka_offset, status FROM samsa_outbox ORDER BY kafka_offset")
 
 
-def expect_complete_below(url, bound, what):
+def rounds_pass(relay, n, what):
+    """Waits for n more completion tracking rounds applied by relay (each
+    read every tracked group's commits and marked what they allow), so
+    "nothing changed" is seen over n rounds, not over a guessed sleep."""
+    start = relay.metric("samsa_relay_complete_rounds_total")
+    check(start is not None, "the relay counts its tracking rounds (samsa_relay_complete_rounds_total)")
+    wait_for(lambda: relay.metric("samsa_relay_complete_rounds_total") >= start + n, 60,
+             "%d more tracking rounds (%s)" % (n, what), 0.05)
+
+
+def expect_complete_below(url, bound, what, relay):
     want = [(o, "COMPLETE" if o < bound else "PUBLISHED") for o in range(40)]
     wait_for(lambda: statuses(url) == want, 15, "%s: COMPLETE below offset %d" % (what, bound))
-    time.sleep(1.0)  # 10 rounds of complete.interval.ms
+    rounds_pass(relay, 11, what)  # the first may have begun before: 10 whole rounds
     check_eq(statuses(url), want, "%s: rows below offset %d COMPLETE, the rest PUBLISHED (after 10 rounds)"
              % (what, bound))
 
@@ -88,11 +98,11 @@ def test_complete(st):
     check_eq([o for o, _ in statuses(url)], list(range(40)), "40 rows PUBLISHED at offsets 0..39")
 
     consume_and_commit(st.broker.bootstrap, "g2", topic, 30)
-    expect_complete_below(url, 0, "only g2 committed (g1 never)")
+    expect_complete_below(url, 0, "only g2 committed (g1 never)", relay)
     consume_and_commit(st.broker.bootstrap, "g1", topic, 20)
-    expect_complete_below(url, 20, "g1 at 20, g2 at 30")
+    expect_complete_below(url, 20, "g1 at 20, g2 at 30", relay)
     consume_and_commit(st.broker.bootstrap, "g1", topic, 40)
-    expect_complete_below(url, 30, "g1 at 40, g2 at 30")
+    expect_complete_below(url, 30, "g1 at 40, g2 at 30", relay)
     consume_and_commit(st.broker.bootstrap, "g2", topic, 40)
     want = [(o, "COMPLETE") for o in range(40)]
     wait_for(lambda: statuses(url) == want, 15, "all COMPLETE")
@@ -133,7 +143,7 @@ def test_per_topic(st):
     def expect(a_below, b_below, what):
         w = want(a_below, b_below)
         wait_for(lambda: topic_statuses(url, (a, b, c)) == w, 20, what)
-        time.sleep(1.0)  # 10 rounds of complete.interval.ms
+        rounds_pass(relay, 11, what)  # the first may have begun before: 10 whole rounds
         check_eq(topic_statuses(url, (a, b, c)), w, "%s (after 10 rounds)" % what)
 
     expect(0, 0, "C (tracked by no group) COMPLETE at once; A and B PUBLISHED (ga, gb never committed)")

@@ -49,12 +49,21 @@ def test_broker_down(st):
         t_down = time.monotonic()
         wait_for(lambda: relay.metric("samsa_relay_broker_up") == 0.0, 10, "relay reports broker_up 0")
         check(True, "metrics: broker_up 0 during the outage")
-        # acknowledgements the broker sent before it exited are marked
-        # within a moment; after that the count must not move
-        time.sleep(0.5)
+        # the acknowledgements the broker sent before it exited: once every
+        # one the relay counted is marked, the count must not move
+        def marked():
+            acked = relay.metric("samsa_relay_published_total")
+            return (acked,) if status_counts(url).get("PUBLISHED", 0) == acked else None
+        acked, = wait_for(marked, 30, "every acknowledged row marked PUBLISHED")
         published_at_stop = status_counts(url).get("PUBLISHED", 0)
-        # the outage itself: 10 s of commits the broker cannot take
+        claims_at_stop = relay.metric("samsa_relay_claims_total")
+        # the outage itself: 10 s of commits the broker cannot take (the
+        # scenario's length, not a wait for something to happen)
         time.sleep(max(0.0, 10.0 - (time.monotonic() - t_down)))
+        check(relay.metric("samsa_relay_claims_total") > claims_at_stop,
+              "the relay went on claiming during the outage (samsa_relay_claims_total %d -> %d)"
+              % (claims_at_stop, relay.metric("samsa_relay_claims_total")))
+        check_eq(relay.metric("samsa_relay_published_total"), acked, "metrics: no acknowledgement during the outage")
         c = status_counts(url)
         check(c.get("INIT", 0) > 100, "rows committed during the outage wait as INIT (%s)" % c)
         check_eq(c.get("PUBLISHED", 0), published_at_stop,

@@ -134,8 +134,8 @@ regex_of() {   # the ctest -R regex matching exactly the names given
     printf '^(%s)$' "${r#|}"
 }
 
-count_tests() {   # how many ctest tests match the regex
-    (cd "$build" && ctest -N -R "$1" | sed -n 's/^Total Tests: //p')
+count_tests() {   # how many ctest tests match the regex (not counting the fixtures they pull in)
+    (cd "$build" && ctest -N -FA '.*' -R "$1" | sed -n 's/^Total Tests: //p')
 }
 
 # every test named must exist: a typo would run nothing and "kill" nothing

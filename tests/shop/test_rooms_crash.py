@@ -222,10 +222,10 @@ def test_crash_mid_traffic_postgres(shop):
 
 
 def main():
-    rc = shop_harness.run_shop_tests([test_crash_mid_traffic], crash_shop)
-    rc |= shop_harness.run_shop_tests([test_crash_mid_traffic_postgres, test_db_connections_killed_postgres],
-                                      lambda: crash_shop(pg=True))
-    return rc
+    shop_harness.run_shop_tests([test_crash_mid_traffic], crash_shop)
+    shop_harness.run_shop_tests([test_crash_mid_traffic_postgres, test_db_connections_killed_postgres],
+                                lambda: crash_shop(pg=True))
+    return shop_harness.verdict()  # of both runs
 
 
 if __name__ == "__main__":

@@ -493,9 +493,9 @@ def test_bad_requests(shop):
 
 def main():
     tests = [test_bad_requests, test_duplicate_and_malformed_events, test_contention_and_cancellations]
-    rc = shop_harness.run_shop_tests(tests, lambda: saga_shop())
-    rc |= shop_harness.run_shop_tests([test_contention_postgres], lambda: saga_shop(pg=True))
-    return rc
+    shop_harness.run_shop_tests(tests, lambda: saga_shop())
+    shop_harness.run_shop_tests([test_contention_postgres], lambda: saga_shop(pg=True))
+    return shop_harness.verdict()  # of both runs
 
 
 if __name__ == "__main__":

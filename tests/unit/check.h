@@ -1,6 +1,7 @@
 /* check.h: the unit tests' assertions. A failed CHECK prints file, line and
  * the expression and counts a failure; the program's exit status is the
- * verdict. Each test program prints what it checked. */
+ * verdict (check_report: a program that made no check fails; check_skip:
+ * exit 77, skipped). Each test program prints what it checked. */
 #ifndef SM_TEST_CHECK_H
 #define SM_TEST_CHECK_H
 
@@ -43,10 +44,29 @@ static int check_count;
 
 #define TEST_SECTION(name) printf("-- %s\n", name)
 
+/* main's exit code: 1 when a check failed or none was made (a program
+ * that checked nothing proved nothing), else 0. */
 static inline int check_report(const char *prog)
 {
     printf("%s: %d checks, %d failed\n", prog, check_count, check_failures);
+    if (check_count == 0) {
+        printf("%s: FAIL: not a single check was made\n", prog);
+        return 1;
+    }
     return check_failures ? 1 : 0;
+}
+
+/* The exit code of a test program that cannot check what it is for on this
+ * machine (no PostgreSQL, say): ctest's SKIP_RETURN_CODE (tests/CMakeLists.txt),
+ * shown as Skipped, listed by `make test`, a failure in CI. */
+#define CHECK_SKIP_CODE 77
+
+/* Prints why and returns CHECK_SKIP_CODE, for main to return. */
+static inline int check_skip(const char *prog, const char *why)
+{
+    printf("%s: SKIP: %s\n", prog, why);
+    fflush(stdout);
+    return CHECK_SKIP_CODE;
 }
 
 #endif

@@ -87,7 +87,9 @@ static bool drain(sm_flusher *f, sm_plog **ls, int n, seen *s)
     }
 }
 
-static void wait_idle(sm_flusher *f, uint64_t rounds)
+/* Waits (10 s at most) for the flusher to have finished `rounds` rounds;
+ * says whether it has. */
+static bool wait_idle(sm_flusher *f, uint64_t rounds)
 {
     sm_flusher_stats st;
     int64_t deadline = sm_mono_ms() + 10000;
@@ -95,6 +97,7 @@ static void wait_idle(sm_flusher *f, uint64_t rounds)
         usleep(1000);
         sm_flusher_stats_get(f, &st);
     } while (st.rounds < rounds && sm_mono_ms() < deadline);
+    return st.rounds >= rounds;
 }
 
 static int rm_entry(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
@@ -264,11 +267,13 @@ static void test_close_in_flight(sm_flusher *f)
     sm_plog *x = new_log(1 << 20), *y = new_log(1 << 20);
     put(x, 1);
     put(y, 1);
+    /* one round each, awaited: a round puts its results on the done list
+     * before it counts itself, so both wait there now, x's first */
     sm_flusher_stats_get(f, &st);
     sm_flusher_request(f, x);
+    REQUIRE(wait_idle(f, st.rounds + 1));
     sm_flusher_request(f, y);
-    wait_idle(f, st.rounds + 1);
-    usleep(50000); /* most likely both results wait on the done list now */
+    REQUIRE(wait_idle(f, st.rounds + 2));
     s.close_on_call = y; /* x is reported first (requested first): its callback closes y */
     CHECK(drain(f, &x, 1, &s));
     CHECK(s.close_on_call == NULL);

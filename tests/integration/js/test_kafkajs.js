@@ -251,8 +251,10 @@ async function main() {
     if (only && only !== t.name) continue
     console.log(`--- ${t.name}`)
     const t1 = Date.now()
+    const c0 = checks
     try {
       await t()
+      if (checks === c0) throw new Error('not a single check was made') // a test that checked nothing proved nothing
       passed++
       console.log(`PASS ${t.name} (${((Date.now() - t1) / 1000).toFixed(2)}s)`)
     } catch (e) {
@@ -263,6 +265,12 @@ async function main() {
   }
   console.log(`${checks} checks in ${((Date.now() - t0) / 1000).toFixed(1)}s`)
   console.log(`${passed} passed, ${failed} failed`)
+  if (passed + failed === 0) {
+    // SAMSA_TEST_ONLY named none of them: nothing was tested
+    console.log(`FAIL: no test ran (SAMSA_TEST_ONLY=${only} names none of: ${tests.map(t => t.name).join(', ')})`)
+    process.exitCode = 1
+    return
+  }
   process.exitCode = failed ? 1 : 0
 }
 
