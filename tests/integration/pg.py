@@ -9,7 +9,9 @@ created and run as the `postgres` system user (Debian's postgresql package
 makes it), or SAMSA_PG_USER; otherwise as the current user. The server
 listens on 127.0.0.1 on a free port and a private socket dir, trusts local
 connections, and is stopped by its pid (SIGINT, fast shutdown, then SIGKILL)
-whatever happens, like the brokers of harness.py.
+whatever happens, like the brokers of harness.py. stop() or kill9() (a crash:
+every server process SIGKILLed at once) and restart() bring it back on the
+same data, port and socket dir, for tests of a database outage.
 
 As a command: `pg.py run [--] cmd args...` starts a server, exports
 SAMSA_PG_URL to cmd, runs it, stops the server, and returns cmd's exit code.
@@ -47,6 +49,32 @@ def _free_port():
     port = s.getsockname()[1]
     s.close()
     return port
+
+
+def _children(pid):
+    """The pids whose parent is pid (from /proc)."""
+    out = []
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % d) as f:
+                st = f.read()
+        except OSError:
+            continue
+        # pid (comm) state ppid ...: comm may hold spaces and parentheses
+        if int(st[st.rindex(")") + 2:].split()[1]) == pid:
+            out.append(int(d))
+    return out
+
+
+def _alive(pid):
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            st = f.read()
+        return st[st.rindex(")") + 2] != "Z"
+    except OSError:
+        return False
 
 
 def _pdeathsig():
@@ -160,6 +188,65 @@ class Postgres:
         except (OSError, ValueError):
             if self.proc:
                 self.proc.send_signal(sig)
+
+    def kill9(self):
+        """A crash: SIGKILL to the postmaster and to every process it
+        started, at once (its children are in sessions of their own, so
+        killing its process group would leave them to exit by themselves).
+        No shutdown checkpoint: restart() runs crash recovery from the WAL."""
+        p = self.proc
+        if p is None or p.poll() is not None:
+            return
+        try:
+            with open(os.path.join(self.data, "postmaster.pid")) as f:
+                pm = int(f.readline())
+        except (OSError, ValueError):
+            pm = None
+        kids = _children(pm) if pm else []
+        for pid in ([pm] if pm else []) + kids:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
+        p.kill()
+        p.wait()
+        # gone, not even a zombie: a postmaster.pid naming a live pid (kill(pid,
+        # 0) succeeds on a zombie) stops the next postmaster
+        deadline = time.monotonic() + 30
+        while (any(_alive(pid) for pid in kids) or (pm and os.path.exists("/proc/%d" % pm))) \
+                and time.monotonic() < deadline:
+            time.sleep(0.02)
+        self.proc = None
+        if self in _live:
+            _live.remove(self)
+
+    def restart(self, timeout=60):
+        """Starts the server again on the same data dir, port and socket dir
+        (after stop() or kill9()): clients reconnect to the same URL."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.stop()
+        logf = open(self.log_path, "ab")
+        self.proc = subprocess.Popen(
+            self._cmd([os.path.join(self.bindir, "postgres"), "-D", self.data,
+                       "-p", str(self.port), "-h", "127.0.0.1", "-k", self.sock,
+                       "-c", "max_connections=200", "-c", "shared_buffers=128MB"]),
+            stdin=subprocess.DEVNULL, stdout=logf, stderr=subprocess.STDOUT,
+            preexec_fn=_pdeathsig)
+        logf.close()
+        _live.append(self)
+        deadline = time.monotonic() + timeout
+        while True:
+            r = subprocess.run([os.path.join(self.bindir, "pg_isready"), "-h", "127.0.0.1",
+                                "-p", str(self.port), "-U", self.user, "-d", "postgres"],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            if r.returncode == 0:
+                return self
+            if self.proc.poll() is not None:
+                raise RuntimeError("postgres exited on restart (%s):\n%s" % (self.proc.returncode, self.log_tail()))
+            if time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError("postgres not ready %ds after a restart:\n%s" % (timeout, self.log_tail()))
+            time.sleep(0.05)
 
     def cleanup(self):
         self.stop()
