@@ -14,6 +14,9 @@ cannot find its address taken. libpq, psycopg2 and every samsa program take
 the socket dir as the URL's host parameter (url_for()). It trusts local
 connections and is stopped by its pid (SIGINT, fast shutdown, then SIGKILL)
 whatever happens, like the brokers of harness.py.
+stop() or kill9() (a crash: every server process SIGKILLed at once) and
+restart() bring it back on the same data and socket dir, for tests of a
+database outage.
 
 No PostgreSQL server installed (no initdb in SAMSA_PG_BIN or
 /usr/lib/postgresql/*/bin) or no user to run it as: start() raises
@@ -57,6 +60,32 @@ def _bindir():
         raise Unavailable("no PostgreSQL server found (/usr/lib/postgresql/*/bin/initdb); "
                           "install the postgresql package (scripts/deps.sh test)")
     return os.path.dirname(found[-1])
+
+
+def _children(pid):
+    """The pids whose parent is pid (from /proc)."""
+    out = []
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % d) as f:
+                st = f.read()
+        except OSError:
+            continue
+        # pid (comm) state ppid ...: comm may hold spaces and parentheses
+        if int(st[st.rindex(")") + 2:].split()[1]) == pid:
+            out.append(int(d))
+    return out
+
+
+def _alive(pid):
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            st = f.read()
+        return st[st.rindex(")") + 2] != "Z"
+    except OSError:
+        return False
 
 
 def _pdeathsig():
@@ -105,28 +134,7 @@ class Postgres:
                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         if r.returncode:
             raise RuntimeError("initdb failed (as %s): %s" % (self.run_as or "me", r.stderr))
-        logf = open(self.log_path, "ab")
-        self.proc = subprocess.Popen(
-            self._cmd([os.path.join(self.bindir, "postgres"), "-D", self.data,
-                       "-p", str(self.port), "-c", "listen_addresses=", "-k", self.sock,
-                       "-c", "max_connections=200", "-c", "shared_buffers=128MB"]),
-            stdin=subprocess.DEVNULL, stdout=logf, stderr=subprocess.STDOUT,
-            preexec_fn=_pdeathsig)
-        logf.close()
-        _live.append(self)
-        deadline = time.monotonic() + timeout
-        while True:
-            r = subprocess.run([os.path.join(self.bindir, "pg_isready"), "-h", self.sock,
-                                "-p", str(self.port), "-U", self.user, "-d", "postgres"],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            if r.returncode == 0:
-                break
-            if self.proc.poll() is not None:
-                raise RuntimeError("postgres exited (%s):\n%s" % (self.proc.returncode, self.log_tail()))
-            if time.monotonic() > deadline:
-                self.stop()
-                raise RuntimeError("postgres not ready after %ds:\n%s" % (timeout, self.log_tail()))
-            time.sleep(0.05)
+        self._launch(timeout, "")
         self.psql("postgres", "CREATE DATABASE %s" % self.dbname)
         return self
 
@@ -180,6 +188,70 @@ class Postgres:
         except (OSError, ValueError):
             if self.proc:
                 self.proc.send_signal(sig)
+
+    def kill9(self):
+        """A crash: SIGKILL to the postmaster and to every process it
+        started, at once (its children are in sessions of their own, so
+        killing its process group would leave them to exit by themselves).
+        No shutdown checkpoint: restart() runs crash recovery from the WAL."""
+        p = self.proc
+        if p is None or p.poll() is not None:
+            return
+        try:
+            with open(os.path.join(self.data, "postmaster.pid")) as f:
+                pm = int(f.readline())
+        except (OSError, ValueError):
+            pm = None
+        kids = _children(pm) if pm else []
+        for pid in ([pm] if pm else []) + kids:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
+        p.kill()
+        p.wait()
+        # gone, not even a zombie: a postmaster.pid naming a live pid (kill(pid,
+        # 0) succeeds on a zombie) stops the next postmaster
+        deadline = time.monotonic() + 30
+        while (any(_alive(pid) for pid in kids) or (pm and os.path.exists("/proc/%d" % pm))) \
+                and time.monotonic() < deadline:
+            time.sleep(0.02)
+        self.proc = None
+        if self in _live:
+            _live.remove(self)
+
+    def restart(self, timeout=60):
+        """Starts the server again on the same data dir and socket dir
+        (after stop() or kill9()): clients reconnect to the same URL."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.stop()
+        return self._launch(timeout, " on restart")
+
+    def _launch(self, timeout, what):
+        """Starts the postmaster on the data dir, socket only, and waits
+        until it accepts connections."""
+        logf = open(self.log_path, "ab")
+        self.proc = subprocess.Popen(
+            self._cmd([os.path.join(self.bindir, "postgres"), "-D", self.data,
+                       "-p", str(self.port), "-c", "listen_addresses=", "-k", self.sock,
+                       "-c", "max_connections=200", "-c", "shared_buffers=128MB"]),
+            stdin=subprocess.DEVNULL, stdout=logf, stderr=subprocess.STDOUT,
+            preexec_fn=_pdeathsig)
+        logf.close()
+        _live.append(self)
+        deadline = time.monotonic() + timeout
+        while True:
+            r = subprocess.run([os.path.join(self.bindir, "pg_isready"), "-h", self.sock,
+                                "-p", str(self.port), "-U", self.user, "-d", "postgres"],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            if r.returncode == 0:
+                return self
+            if self.proc.poll() is not None:
+                raise RuntimeError("postgres exited%s (%s):\n%s" % (what, self.proc.returncode, self.log_tail()))
+            if time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError("postgres not ready after %ds%s:\n%s" % (timeout, what, self.log_tail()))
+            time.sleep(0.05)
 
     def cleanup(self):
         self.stop()

@@ -367,7 +367,7 @@ def _rec(m):
         h[k] = v.decode("utf-8", "replace") if v is not None else None
     return {"partition": m.partition(), "offset": m.offset(),
             "key": m.key().decode() if m.key() is not None else None,
-            "value": m.value(), "headers": h}
+            "value": m.value(), "headers": h, "timestamp": m.timestamp()[1]}
 
 
 def payload(key, seq, extra=b""):

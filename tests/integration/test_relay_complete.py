@@ -22,6 +22,17 @@ all of A COMPLETE, though ga never reads B and gb never reads A (before
 per-topic tracking, a group that never commits on a topic kept every row of
 it from COMPLETE); gb commits B to 4: B's offsets 0..3 COMPLETE, 4..9
 PUBLISHED, stable for 10 rounds.
+
+Stale re-publishing (test_republish_stale): track.groups=g1. Rows 0..4 of a
+one-partition topic are published and consumed by g1 (COMPLETE); then the
+relay is restarted with republish.stale.after.ms=3000 and rows 5..9 are
+published, which g1 never consumes. Checked: each of them is re-queued and
+published again (a second record with the same samsa.event_id, and the row
+then PUBLISHED at its new offset), and its second record was produced at
+least 3000 ms after its first (the record timestamps): a row is re-queued
+only once stale; COMPLETE rows 0..4 are never re-published (one record
+each, still COMPLETE at offsets 0..4); requeued_stale_total counts them and
+the relay logged the re-queueing.
 """
 
 import os
@@ -30,7 +41,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import check, check_eq, unique, wait_for  # noqa: E402
-from relay_harness import Stack, payload, pg_connect, q, run_outbox_tests, status_counts  # noqa: E402
+from relay_harness import Stack, consume_all, payload, pg_connect, q, run_outbox_tests, status_counts  # noqa: E402
 
 
 def consume_and_commit(bootstrap, group, topic, upto):
@@ -155,11 +166,66 @@ def test_per_topic(st):
     check(True, "metrics: completed_total 24 (10 of C, 10 of A, 4 of B)")
 
 
+def test_republish_stale(st):
+    url = st.new_db()
+    topic = unique("stale")
+    stale_ms = 3000
+    import confluent_kafka.admin as ka
+    admin = ka.AdminClient({"bootstrap.servers": st.broker.bootstrap})
+    admin.create_topics([ka.NewTopic(topic, num_partitions=1, replication_factor=1)])[topic].result(10)
+
+    def insert(seqs):
+        c = pg_connect(url)
+        cur = c.cursor()
+        ids = []
+        for i in seqs:
+            cur.execute("INSERT INTO samsa_outbox (topic, key, payload) VALUES (%s, %s, %s) RETURNING event_id::text",
+                        (topic, "s%d" % (i % 2), payload("s%d" % (i % 2), i)))
+            ids.append(cur.fetchone()[0])
+        c.commit()
+        c.close()
+        return ids
+
+    relay = st.relay(url, track_groups="g1", complete_interval_ms=100)
+    done = insert(range(5))
+    wait_for(lambda: status_counts(url) == {"PUBLISHED": 5}, 30, "rows 0..4 PUBLISHED")
+    consume_and_commit(st.broker.bootstrap, "g1", topic, 5)
+    wait_for(lambda: status_counts(url) == {"COMPLETE": 5}, 30, "rows 0..4 COMPLETE")
+    check(True, "rows 0..4 published and consumed by g1: COMPLETE")
+    relay.stop()
+    relay = st.relay(url, track_groups="g1", complete_interval_ms=100, republish_stale_after_ms=stale_ms)
+    stale = insert(range(5, 10))
+    wait_for(lambda: relay.metric("samsa_relay_requeued_stale_total") >= 5, 60, "the 5 stale rows re-queued")
+    # published again: each PUBLISHED once more, at an offset past the first ten
+    wait_for(lambda: q(url, "SELECT count(*) FROM samsa_outbox WHERE event_id::text = ANY(%s)"
+                            " AND status = 'PUBLISHED' AND kafka_offset >= 10", (stale,))[0][0] == 5,
+             60, "the 5 stale rows PUBLISHED again")
+    check(True, "rows 5..9 (never consumed by g1) re-queued and PUBLISHED again")
+    recs = consume_all(st.broker.bootstrap, topic, expect=15)
+    copies = {}
+    for r in sorted(recs, key=lambda r: r["offset"]):
+        copies.setdefault(r["headers"]["samsa.event_id"], []).append(r)
+    check_eq({e: len(copies.get(e, [])) for e in done}, {e: 1 for e in done},
+             "COMPLETE rows 0..4: one record each, never re-published")
+    check_eq(q(url, "SELECT kafka_offset, status FROM samsa_outbox WHERE event_id::text = ANY(%s) ORDER BY 1",
+               (done,)), [(o, "COMPLETE") for o in range(5)], "rows 0..4 still COMPLETE at offsets 0..4")
+    check(all(len(copies.get(e, [])) >= 2 for e in stale),
+          "rows 5..9: a second record with the same samsa.event_id each",
+          {e: len(copies.get(e, [])) for e in stale})
+    gaps = {e: copies[e][1]["timestamp"] - copies[e][0]["timestamp"] for e in stale if len(copies.get(e, [])) >= 2}
+    check(gaps and all(g >= stale_ms for g in gaps.values()),
+          "each second record produced at least %d ms after the first (re-queued only once stale): %s ms"
+          % (stale_ms, sorted(gaps.values())), gaps)
+    lines = relay.log_lines(r"republish.stale.after.ms: [0-9]+ PUBLISHED rows not COMPLETE after %d ms re-queued"
+                            % stale_ms)
+    check(lines, "the relay logged the re-queueing: %s" % (lines[:1] and lines[0].split(" ", 3)[-1][:100]))
+
+
 def main():
     st = Stack(name="relay-complete")
     try:
         st.start()
-        return run_outbox_tests(st, [test_complete, test_per_topic])
+        return run_outbox_tests(st, [test_complete, test_per_topic, test_republish_stale])
     finally:
         st.cleanup()
 

@@ -19,6 +19,13 @@ test_poison_block (on.dead=block): the same rows; after seq 2 is DEAD,
   its key until it is re-queued, whoever runs the relay); the DEAD row is
   then re-queued (status INIT, attempts 0, a payload that fits, as an
   operator would after fixing it): seq 2, 3, 4 follow, in order.
+test_backoff: a poison row with max.attempts=4 and retry.backoff.ms =
+  retry.backoff.max.ms = 3000 (each retry drawn from [1, 3000] ms). A
+  watcher polls it every few ms until it is DEAD: some failed attempt was
+  seen INIT with next_attempt_at still in the future (the retry was put
+  off, not made at once), next_attempt_at rose with every attempt, and
+  retries_total says 3. A relay that ignores the backoff retries at once
+  and is never seen waiting.
 test_metrics: 300 good rows, one poison row, one row not due for an hour
   whose created_at is 90 s ago. The endpoint must report rows by status
   equal to the table's counts, the oldest unpublished age (~90 s), and
@@ -193,6 +200,44 @@ def test_poison_block(st):
              "poison key on the topic: seq 1, 2, 3, 4 in order")
 
 
+def test_backoff(st):
+    url = st.new_db()
+    topic = unique("backoff")
+    relay = st.relay(url, max_attempts=4, retry_backoff_ms=3000, retry_backoff_max_ms=3000)
+    rid = q(url, "INSERT INTO samsa_outbox (topic, key, payload) VALUES (%s, 'slow', %s) RETURNING id",
+            (topic, b"z" * POISON))[0][0]
+    from relay_harness import pg_connect
+    c = pg_connect(url, autocommit=True)
+    waiting = {}   # attempts -> polls that saw the retry still in the future
+    due = {}       # attempts -> next_attempt_at written with them
+    polls = 0
+    try:
+        def dead():
+            nonlocal polls
+            status, attempts, nxt, future = q(c, "SELECT status, attempts, next_attempt_at,"
+                                                 " next_attempt_at > clock_timestamp()"
+                                                 " FROM samsa_outbox WHERE id = %s", (rid,))[0]
+            polls += 1
+            if status == "INIT" and attempts > 0:
+                due.setdefault(attempts, nxt)
+                if future:
+                    waiting[attempts] = waiting.get(attempts, 0) + 1
+            return status == "DEAD"
+        wait_for(dead, 90, "the poison row DEAD after 4 attempts", interval=0.005)
+    finally:
+        c.close()
+    check_eq(q(url, "SELECT status, attempts FROM samsa_outbox WHERE id = %s", (rid,))[0], ("DEAD", 4),
+             "the poison row DEAD after max.attempts=4 attempts")
+    print("  %d polls; retries seen waiting (attempt: polls): %s; next_attempt_at by attempt: %s"
+          % (polls, waiting, {a: str(t) for a, t in sorted(due.items())}), flush=True)
+    check(waiting, "a failed attempt's retry was seen scheduled in the future (backoff), not made at once",
+          "no poll ever saw next_attempt_at ahead of the clock; next_attempt_at by attempt: %s" % due)
+    times = [due[a] for a in sorted(due)]
+    check(all(a < b for a, b in zip(times, times[1:])), "next_attempt_at rose with every attempt", due)
+    wait_for(lambda: relay.metric("samsa_relay_retries_total") == 3.0, 10, "retries_total 3")
+    check(True, "metrics: retries_total 3 (attempts 1 to 3 of 4 scheduled a retry)")
+
+
 def test_metrics(st):
     url = st.new_db()
     topic = unique("metrics")
@@ -250,7 +295,7 @@ def main():
     st = Stack(name="relay-dead", broker_overrides={"message.max.bytes": 20000})
     try:
         st.start()
-        return run_outbox_tests(st, [test_poison_continue, test_poison_block, test_metrics])
+        return run_outbox_tests(st, [test_poison_continue, test_poison_block, test_backoff, test_metrics])
     finally:
         st.cleanup()
 

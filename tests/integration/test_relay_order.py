@@ -12,7 +12,10 @@ PostgreSQL (test_pg_concurrent):
   - meanwhile a transaction holds its row open (id H) until the relay has
     published rows with higher ids, then commits: it must still be
     published (a relay polling "id > last seen" loses it); another holds its
-    row the same way and rolls back: never published;
+    row the same way and rolls back: never published; while both are open,
+    the claim cursor's floor (each claim's debug line) stays below their
+    ids (a floor over H would leave H to the claim from the lowest INIT row
+    every 2 s: still published, so only the floor shows it);
   - then the topic is read from offset 0: each committed event id exactly
     once, no rolled-back or unknown one, per key rising sequence numbers in
     one partition, payloads intact, the raw-SQL rows' samsa.type and custom
@@ -59,6 +62,9 @@ def py_writer(url, topic, n, keys, seed, committed, rolled, errors):
         errors.append(repr(e))
 
 
+FLOOR_RE = __import__("re").compile(r": claim from id [0-9]+ to [0-9]+.*: [0-9]+ taken; floor ([0-9]+),")
+
+
 def published_by_id(url, eids):
     rows = q(url, "SELECT event_id::text, status, kafka_partition, kafka_offset FROM samsa_outbox")
     return {r[0]: r[1:] for r in rows if r[0] in eids}
@@ -69,7 +75,7 @@ def test_pg_concurrent(st):
     topic = unique("order-pg")
     tool("setup", url, "--keys", 24)
     q(url, "INSERT INTO samsa_test_agg SELECT 'py' || i, 0 FROM generate_series(0, 4) i")
-    relay = st.relay(url)
+    relay = st.relay(url, log_level="debug")  # debug: the claim cursor's floor, per claim
 
     # a transaction that commits after later ids: hold it open
     hold = pg_connect(url)
@@ -94,6 +100,15 @@ def test_pg_concurrent(st):
     wait_for(lambda: q(url, "SELECT count(*) FROM samsa_outbox WHERE id > %s AND status = 'PUBLISHED'",
                        (max(hold_id, gone_id),))[0][0] >= 50, 60, "rows above the held ids published")
     check(True, "rows with ids above the open transactions' (%d, %d) were published first" % (hold_id, gone_id))
+    # the claim cursor's floor never passes an id whose transaction is open
+    # (docs/outbox.md, "Capture: the claim cursor"): seen in every claim's
+    # debug line, over three more claims while both are still open
+    c0 = relay.metric("samsa_relay_claims_total")
+    wait_for(lambda: relay.metric("samsa_relay_claims_total") >= c0 + 3, 30, "three more claims")
+    floors = [int(m.group(1)) for m in (FLOOR_RE.search(l) for l in relay.log_lines(FLOOR_RE.pattern)) if m]
+    check(floors and max(floors) < min(hold_id, gone_id),
+          "the claim cursor's floor stayed below the open transactions' ids in all %d claims (highest %s)"
+          % (len(floors), max(floors) if floors else None), floors[-10:])
     hold.commit()
     hold.close()
     gone.rollback()

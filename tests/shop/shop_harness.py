@@ -526,9 +526,23 @@ def check_books(shop, what="books"):
         check_eq(len(rorders), st["orders"]["orders"]["paid"],
                  "%s: the receiver stored one event per paid order (%d)" % (what, len(rorders)))
         check_eq(st["receiver"]["amount_total"], st["orders"]["revenue"], "%s: receiver amount_total = revenue" % what)
-        sample = rorders[:: max(1, len(rorders) // 20)][:20]
-        bad = [o for o in sample if get_json(shop.url("orders") + "/orders/" + o).get("status") != "PAID"]
-        check(not bad, "%s: orders the receiver stored are PAID in shop-orders (%d sampled)" % (what, len(sample)), bad)
+        # every order the receiver stored, one by one (no sample): PAID in
+        # shop-orders, its total the sum of its lines at their prices, and
+        # those totals add up to the revenue
+        unpaid, wrong_total, sum_total = [], [], 0
+        for o in rorders:
+            order = get_json(shop.url("orders") + "/orders/" + o)
+            if order.get("status") != "PAID":
+                unpaid.append((o, order.get("status")))
+            lines = sum(i["quantity"] * i["price"] for i in order.get("items", []))
+            if order.get("total") != lines or not order.get("items"):
+                wrong_total.append((o, order.get("total"), lines))
+            sum_total += order.get("total") or 0
+        check(not unpaid, "%s: every order the receiver stored (%d) is PAID in shop-orders" % (what, len(rorders)),
+              unpaid[:5])
+        check(not wrong_total, "%s: each of those orders' total is the sum of its lines (quantity x price)" % what,
+              wrong_total[:5])
+        check_eq(sum_total, st["orders"]["revenue"], "%s: the paid orders' totals add up to the revenue" % what)
     for n in ("orders", "reservations", "rooms"):
         if n in st:
             check_eq(st[n]["outbox"].get("DEAD", 0), 0, "%s: no DEAD row in %s's outbox" % (what, n))

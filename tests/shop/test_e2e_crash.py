@@ -16,10 +16,21 @@ Checked: shop-load's verdict (exit 0, `books balanced: yes`), each kill
 really happened mid-run (orders still to come), and independently of
 shop-load: stock equals the catalogue, balances add up, the receiver stored
 each paid order once, rooms taken = confirmed nights.
+
+The inboxes' duplicate path, asserted: every extra copy of an event on
+shop.orders and shop.payments (the relays' republished rows after the kill)
+was dropped by shop-stock's and shop-sink's inbox (their duplicates
+counters cover them). Then, so that the path runs whatever the kills hit,
+20 published rows of each topic are put back to INIT in shop-orders'
+outbox (what republish.stale.after.ms or an operator's re-queue does): the
+relay publishes them again, and shop-stock and shop-sink each drop exactly
+20 more duplicates, apply and deliver nothing new, the receiver stores
+nothing new, and the books still balance.
 """
 # ctest-timeout: 240
 
 import os
+import sqlite3
 import subprocess
 import sys
 import time
@@ -27,6 +38,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import shop_harness as sh  # noqa: E402  (puts tests/integration on the path)
 import harness  # noqa: E402
+import relay_harness  # noqa: E402
 from shop_harness import check, check_eq, wait_for  # noqa: E402
 
 ORDERS = 600
@@ -74,9 +86,47 @@ def test_kill9_broker_and_relays(shop):
     check_eq(load.returncode, 0, "shop-load's exit code")
     st = shop.stats()
     check_eq(st["orders"]["orders"]["created"], st["stock"]["applied"], "shop-stock applied each order once")
-    print("duplicates dropped by the inboxes: stock %d, sink %d"
-          % (st["stock"]["duplicates"], st["sink"]["duplicates"]), flush=True)
     sh.check_books(shop, "after the crashes")
+    check_inbox_duplicates(shop)
+
+
+def extra_copies(shop, topic):
+    recs = relay_harness.consume_all(shop.bootstrap, topic)
+    return len(recs) - len({r["headers"]["samsa.event_id"] for r in recs}), len(recs)
+
+
+def check_inbox_duplicates(shop):
+    st = shop.wait_settled()
+    for topic, svc in (("shop.orders", "stock"), ("shop.payments", "sink")):
+        extra, total = extra_copies(shop, topic)
+        check(st[svc]["duplicates"] >= extra,
+              "shop-%s's inbox dropped every extra copy on %s: %d duplicates counted, %d extra copies of %d records"
+              % (svc, topic, st[svc]["duplicates"], extra, total))
+    k = 20
+    path = shop.dbs["orders"][len("sqlite:"):]
+    con = sqlite3.connect(path, timeout=30, isolation_level=None)
+    try:
+        con.execute("PRAGMA busy_timeout = 30000")
+        for topic in ("shop.orders", "shop.payments"):
+            n = con.execute("UPDATE samsa_outbox SET status = 'INIT', next_attempt_at = ?"
+                            " WHERE id IN (SELECT id FROM samsa_outbox WHERE topic = ?"
+                            " AND status IN ('PUBLISHED', 'COMPLETE') ORDER BY id LIMIT ?)",
+                            (int(time.time() * 1000), topic, k)).rowcount
+            check_eq(n, k, "%d published rows of %s put back to INIT in shop-orders' outbox" % (k, topic))
+    finally:
+        con.close()
+    wait_for(lambda: (lambda s: s["stock"]["duplicates"] >= st["stock"]["duplicates"] + k
+                      and s["sink"]["duplicates"] >= st["sink"]["duplicates"] + k)(shop.stats()),
+             60, "the re-published rows consumed")
+    after = shop.wait_settled()
+    for svc, applied in (("stock", "applied"), ("sink", "delivered")):
+        check_eq(after[svc]["duplicates"] - st[svc]["duplicates"], k,
+                 "shop-%s's inbox dropped the %d re-published events" % (svc, k))
+        check_eq(after[svc][applied], st[svc][applied], "shop-%s %s nothing new" % (svc, applied))
+    check_eq((after["receiver"]["stored"], after["receiver"]["duplicates"]),
+             (st["receiver"]["stored"], st["receiver"]["duplicates"]),
+             "the receiver got nothing new (the sink never sent a duplicate)")
+    sh.check_books(shop, "after the re-published duplicates")
 
 
 if __name__ == "__main__":

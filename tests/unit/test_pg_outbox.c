@@ -1,7 +1,8 @@
 /* test_pg_outbox.c: libsamsa and the relay's store against a real PostgreSQL
  * (tests/integration/pg.py starts one and sets SAMSA_PG_URL): migrations
  * (fresh, again, concurrent), enqueue in committed and rolled-back
- * transactions, claim by status with out-of-order commits and skip(), batch
+ * transactions, claim by status with out-of-order commits and skip(), the
+ * claim cursor (a row committed late comes with the next claim), batch
  * marks, retry and dead, completion, requeue, cleanup, stats, the wake-up
  * (conditional NOTIFY, arming, timeouts), slot balancing between two relays
  * and after a lost connection, the inbox, and a claim+mark throughput
@@ -372,6 +373,100 @@ static void test_claim(void)
     CHECK(n == 0);
     x(a, "TRUNCATE samsa_outbox");
     sm_store_close(s);
+    PQfinish(a);
+    PQfinish(b);
+}
+
+/* One claim; the ids it returned (at most 8), their count in *n. */
+static int claim_ids(sm_store *s, uint64_t owned, skip_ctx *sc, int64_t *ids, int *n)
+{
+    sm_row *rows = NULL;
+    char err[512];
+    *n = 0;
+    if (sm_store_claim(s, owned, 8, sc ? skip_fn : NULL, sc, &rows, n, err, sizeof err) != SM_OK) {
+        fprintf(stderr, "claim: %s\n", err);
+        return -1;
+    }
+    for (int i = 0; i < *n; i++)
+        ids[i] = rows[i].id;
+    sm_rows_free(rows, *n);
+    return 0;
+}
+
+static void publish_ids(sm_store *s, const int64_t *ids, int n)
+{
+    char err[512];
+    for (int i = 0; i < n; i++) {
+        sm_published p = {ids[i], 0, ids[i], sm_wall_ms()};
+        CHECK(sm_store_mark_published(s, &p, 1, err, sizeof err) == SM_OK);
+    }
+}
+
+/* The claim cursor (docs/outbox.md, "Capture: the claim cursor"): its floor
+ * rises only over ids whose transactions have all ended (the snapshot's
+ * xmin passed the checkpoint). A row inserted first and committed after
+ * later rows were claimed must come with the first claim after its commit,
+ * not only with the periodic claim from the lowest INIT row (every 2 s).
+ * Which claim is which is seen, not timed: a canary row the relay "has in
+ * flight" (skipped) sits below the floor; a claim that returns it once it is
+ * no longer skipped started from the lowest INIT row, and the round is
+ * repeated. */
+static void test_claim_cursor(void)
+{
+    TEST_SECTION("claim cursor: a row committed after higher ids were claimed comes with the next claim");
+    PGconn *a = app(), *b = app();
+    char err[512];
+    bool judged = false;
+    for (int round = 1; round <= 5 && !judged; round++) {
+        x(b, "TRUNCATE samsa_outbox");
+        sm_store *s = store_open();
+        sm_store_set_claim_cursor(s, true);
+        uint64_t owned = 0;
+        REQUIRE(sm_store_balance(s, "relay-cursor", &owned, err, sizeof err) == SM_OK);
+        int64_t ids[8];
+        int n = 0;
+        int64_t canary = enqueue(b, "t", "canary", "0");
+        skip_ctx sc = {.inflight = {canary}, .ninflight = 1};
+        /* a few claims with nothing open: the floor passes the canary */
+        for (int i = 0; i < 4; i++) {
+            REQUIRE(claim_ids(s, owned, &sc, ids, &n) == 0);
+            CHECK(n == 0);
+        }
+        /* a takes the next id and keeps its transaction open */
+        samsa_event ev = {.topic = "t", .key = "late", .payload = "late", .payload_len = 4};
+        x(a, "BEGIN");
+        REQUIRE(samsa_outbox_enqueue_pg(a, &ev, NULL, err, sizeof err) == 0);
+        int64_t late = q1(a, "SELECT currval('samsa_outbox_id_seq')");
+        /* b commits higher ids, each claimed and published, then more claims */
+        for (int i = 0; i < 3; i++) {
+            int64_t id = enqueue(b, "t", i % 2 ? "k1" : "k2", "x");
+            CHECK(id > late);
+            REQUIRE(claim_ids(s, owned, &sc, ids, &n) == 0);
+            CHECK(n == 1 && ids[0] == id);
+            publish_ids(s, ids, n);
+        }
+        for (int i = 0; i < 4; i++) {
+            REQUIRE(claim_ids(s, owned, &sc, ids, &n) == 0);
+            CHECK(n == 0); /* the open transaction's row is not visible */
+        }
+        x(a, "COMMIT");
+        REQUIRE(claim_ids(s, owned, NULL, ids, &n) == 0);
+        bool full = false;
+        for (int i = 0; i < n; i++)
+            full = full || ids[i] == canary;
+        if (full) {
+            printf("   round %d: that claim started from the lowest INIT row (the canary came);"
+                   " again\n", round);
+        } else {
+            judged = true;
+            CHECK(n == 1 && ids[0] == late);
+            printf("   round %d: the row committed late (id %lld) came with the next claim: %s\n",
+                   round, (long long)late, n == 1 && ids[0] == late ? "yes" : "NO");
+        }
+        sm_store_close(s);
+    }
+    CHECK(judged); /* five claims in a row from the lowest INIT row: nothing was checked */
+    x(b, "TRUNCATE samsa_outbox");
     PQfinish(a);
     PQfinish(b);
 }
@@ -1036,6 +1131,7 @@ int main(void)
     test_migrations();
     test_enqueue();
     test_claim();
+    test_claim_cursor();
     test_marks();
     test_holds();
     test_requeue_cleanup();
