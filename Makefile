@@ -10,18 +10,26 @@ TEST_BUILD ?= build-test
 JOBS       ?= $(shell nproc)
 DATA       ?= data
 
-.PHONY: run test build build-test deps deps-test bench clean mutants mutants-ci coverage
+.PHONY: run test test-quick suite build build-test deps deps-test bench clean mutants mutants-ci coverage
 
 # the main job: samsa-broker, the relays and the reference shop (docs/shop.md)
 run: deps build
 	exec ./$(BUILD)/examples/shop/samsa-shop --data $(DATA)
 
 # ctest's JUnit file keeps every test's whole output, so tests/ctest_report.py
-# can list the skipped tests with their reasons after everything else
-test: deps-test build-test
+# can list the skipped tests with their reasons after everything else. Then
+# the mutants of the durability promises (tests/mutants, "ci: yes") must all
+# be killed. `make test-quick` skips the tests labelled slow and the mutants.
+CTEST_ARGS ?=
+test: suite mutants-ci
+
+test-quick: CTEST_ARGS += -LE slow
+test-quick: suite
+
+suite: deps-test build-test
 	cd tests/integration/js && npm ci --no-audit --no-fund --loglevel=error
 	rm -f $(abspath $(TEST_BUILD))/ctest-junit.xml
-	cd $(TEST_BUILD) && { ctest --output-on-failure -j$(JOBS) --timeout 600 --no-tests=error \
+	cd $(TEST_BUILD) && { ctest --output-on-failure -j$(JOBS) --timeout 600 --no-tests=error $(CTEST_ARGS) \
 	    --output-junit $(abspath $(TEST_BUILD))/ctest-junit.xml \
 	    --test-output-size-passed 16000000 --test-output-size-failed 16000000; \
 	  /usr/bin/python3 $(CURDIR)/tests/ctest_report.py $(abspath $(TEST_BUILD))/ctest-junit.xml $$?; }
