@@ -22,7 +22,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import Broker, check, check_eq, run_tests, unique, wait_for  # noqa: E402
+from harness import Broker, BrokerError, check, check_eq, run_tests, unique, wait_for  # noqa: E402
 from kafka_wire import batches  # noqa: E402
 import kafka_wire as wire  # noqa: E402
 
@@ -376,13 +376,60 @@ def test_old_damage_offline():
     check_eq(produce(topic, 0, [value(n, 200)]), [n], "the next message gets offset %d" % n)
 
 
+def test_offsets_store_damage_stops_start():
+    """The committed-offsets store (samsa-groups/) is a log too: a bit
+    flipped in a commit it fsynced is found after kill -9, and the broker
+    refuses to start with an error naming the file, rather than start
+    without the commits (every group would go back to auto.offset.reset).
+    Repaired, it starts with every commit."""
+    topic = unique("commits")
+    create(topic, 1)
+    groups = [unique("g") for _ in range(3)]
+    for i, g in enumerate(groups):
+        c = ck.Consumer({"bootstrap.servers": broker.bootstrap, "group.id": g, "enable.auto.commit": False})
+        c.commit(offsets=[ck.TopicPartition(topic, 0, 10 + i)], asynchronous=False)
+        c.close()
+    check(True, "3 groups committed offsets 10, 11, 12")
+    broker.kill9()
+    store = sorted(p for p in os.listdir(os.path.join(broker.data_dir, "samsa-groups")) if SEG_RE.match(p))[-1]
+    path = os.path.join(broker.data_dir, "samsa-groups", store)
+    with open(path, "rb") as f:
+        data = f.read()
+    whole, rest = wire.batches(data)
+    check(whole and rest == b"" and all(b[4] for b in whole), "samsa-groups/%s: %d whole batches" % (store, len(whole)))
+    at = len(data) - 3                          # in the last commit
+    with open(path, "r+b") as f:
+        f.seek(at)
+        f.write(bytes([data[at] ^ 0x10]))
+    try:
+        broker.start(timeout=20)
+        started = True
+    except BrokerError:
+        started = False
+    text = broker.log_text().rsplit("=== harness: start", 1)[1]
+    check(not started and any("failed to start" in l and "committed-offsets store" in l and store in l
+                              for l in text.splitlines()),
+          "the broker does not start: 'failed to start: the committed-offsets store is damaged', naming the file",
+          text[-1500:])
+    with open(path, "r+b") as f:
+        f.seek(at)
+        f.write(bytes([data[at]]))
+    broker.start()
+    for i, g in enumerate(groups):
+        c = ck.Consumer({"bootstrap.servers": broker.bootstrap, "group.id": g, "enable.auto.commit": False})
+        got = c.committed([ck.TopicPartition(topic, 0)], timeout=10)[0].offset
+        c.close()
+        check_eq(got, 10 + i, "repaired and restarted: group %d's committed offset is %d" % (i, 10 + i))
+
+
 def main():
     try:
         broker.start()
         print("broker pid %d on %s, log.segment.bytes=%d" % (broker.pid, broker.bootstrap, SEGMENT), flush=True)
         rc = run_tests([test_segment_layout, test_roll_by_time, test_retention_by_size, test_retention_by_time,
                         test_max_message_bytes, test_compressed_batches_stored_as_sent,
-                        test_torn_tail_cut_at_restart, test_old_damage_offline], [broker])
+                        test_torn_tail_cut_at_restart, test_old_damage_offline,
+                        test_offsets_store_damage_stops_start], [broker])
         return broker.finish(rc)
     finally:
         broker.cleanup()
