@@ -59,7 +59,8 @@ void sm_plog_set_offline_(sm_plog *l, const char *fmt, ...)
     va_end(ap);
     l->failed = true;
     sm_error("%s: the partition is offline (KAFKA_STORAGE_ERROR) until it is repaired and the "
-             "broker restarted; nothing was changed on disk: %s", l->dir, l->failed_why);
+             "broker restarted; its segment files are left as they are: %s", l->dir,
+             l->failed_why);
 }
 
 bool sm_plog_offline_(sm_plog *l)
