@@ -11,9 +11,10 @@ restarted and the topic must be wholly there (every partition, each with
 the record it held) or wholly gone (no partition, no directory, no config
 file); nothing of an unfinished operation may remain on disk.
 
-Names of 240 to 249 characters (Kafka's limit) are created with a topic
-config, described, produced to, deleted, and the deletion holds across a
-restart; the name is created again and gets only its new config.
+Names of 240 to 249 characters (Kafka's limit) are created without and
+with a topic config, altered (AlterConfigs), described, produced to,
+deleted, and the deletion holds across restarts; the name is created again
+and gets only its new config.
 
 Raw Kafka frames for the admin requests and produce/fetch (kafka_wire);
 confluent-kafka's AdminClient for DescribeConfigs.
@@ -139,6 +140,12 @@ def describe_config(topic, key):
     res = cka.ConfigResource(cka.ConfigResource.Type.TOPIC, topic)
     cfg = admin.describe_configs([res])[res].result(timeout=30)
     return cfg[key].value, cfg[key].source
+
+
+def alter_config(topic, configs):
+    admin = cka.AdminClient({"bootstrap.servers": broker.bootstrap})
+    res = cka.ConfigResource(cka.ConfigResource.Type.TOPIC, topic, set_config=configs)
+    admin.alter_configs([res])[res].result(timeout=30)
 
 
 # -- what is on disk -----------------------------------------------------------------------------
@@ -376,9 +383,10 @@ def test_create_partitions_all_or_nothing():
 
 
 def test_long_names():
-    """Topic names of 240 to 249 characters: created with a config,
-    described, produced to and read, deleted, gone after a restart, then
-    created again with a new config only."""
+    """Topic names of 240 to 249 characters: created without a config,
+    deleted, gone after kill -9; created with a config, altered, described,
+    produced to and read across kill -9, deleted, gone after a restart,
+    then created again with a new config only."""
     for length in (240, 244, 245, 249):
         t = name("long", length)
         check_eq(len(t), length, "a topic name of %d characters" % length)
@@ -395,10 +403,13 @@ def test_long_names():
         check_eq(describe_config(t, "retention.ms"), ("123456789", 1),
                  "%d: DescribeConfigs: retention.ms=123456789, a topic override" % length)
         check_eq(produce(t, 1, b"v1"), (0, 0), "%d: produced at offset 0 of partition 1" % length)
+        alter_config(t, {"retention.ms": "987654321"})
+        check_eq(describe_config(t, "retention.ms")[0], "987654321",
+                 "%d: AlterConfigs: retention.ms=987654321" % length)
         broker.kill9()
         broker.start()
         check_eq(metadata(t), (0, 2), "%d: after kill -9 and a restart: 2 partitions" % length)
-        check_eq(describe_config(t, "retention.ms")[0], "123456789", "%d: and its config" % length)
+        check_eq(describe_config(t, "retention.ms")[0], "987654321", "%d: and its config" % length)
         check_eq(fetch_values(t, 1), (0, 1, [b"v1"]), "%d: and its record" % length)
         check_eq(delete_topics([t]), {t: 0}, "%d: DeleteTopics: no error" % length)
         check_eq(metadata(t)[0], 3, "%d: Metadata: UNKNOWN_TOPIC_OR_PARTITION" % length)
