@@ -61,7 +61,8 @@ typedef struct sm_segment sm_segment;
  * checked in full; damage there, a segment that does not follow the one
  * before it, or a segment the recovery point names that is missing or
  * shorter than it says, opens the log offline (SM_OK; sm_plog_offline
- * says why, and it is logged as an error) with every file as it was. To
+ * says why, and it is logged as an error) with nothing at or below the
+ * recovery point changed (a torn tail after it may have been cut). To
  * accept losing the damaged data, an operator removes the partition's
  * `recovery-point-checkpoint` and restarts: the log is then recovered as
  * one that never synced.
