@@ -221,6 +221,8 @@ struct sm_broker {
     int bound_port;
     bool stopping;
     bool clean_start; /* the last shutdown was clean */
+    bool topic_change_unfinished; /* a topic change's record could not be cleared: no new
+                                     changes until a restart finishes it (topics.c) */
     bool started;     /* init finished: shutdown may mark the log dirs clean */
     sm_timer housekeep_timer;
     sm_timer accept_timer; /* re-enables accepting after EMFILE */

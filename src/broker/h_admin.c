@@ -79,7 +79,9 @@ void sm_handle_list_offsets(sm_req *req)
                 continue;
             }
             sm_plog *log = t->parts[lp->partition_index]->log;
-            if (lp->timestamp == SM_LIST_OFFSETS_LATEST_TIMESTAMP) {
+            if (sm_plog_offline(log)) {
+                rp->error_code = SM_KERR_KAFKA_STORAGE_ERROR;
+            } else if (lp->timestamp == SM_LIST_OFFSETS_LATEST_TIMESTAMP) {
                 rp->offset = sm_plog_end_offset(log);
             } else if (lp->timestamp == SM_LIST_OFFSETS_EARLIEST_TIMESTAMP) {
                 rp->offset = sm_plog_start_offset(log);

@@ -58,6 +58,11 @@ static int64_t evaluate(sm_broker *b, const sm_fetch_req *fr, part_eval *ev, boo
                 continue;
             }
             sm_plog *log = t->parts[fp->partition]->log;
+            if (sm_plog_offline(log)) { /* as Kafka answers for an offline partition */
+                e->hdr.error_code = SM_KERR_KAFKA_STORAGE_ERROR;
+                *any_error = true;
+                continue;
+            }
             e->hdr.high_watermark = e->hdr.last_stable_offset = sm_plog_end_offset(log);
             e->hdr.log_start_offset = sm_plog_start_offset(log);
             int64_t room = max_bytes - total;

@@ -230,6 +230,11 @@ void sm_handle_produce(sm_req *req)
                 continue;
             }
             sm_partition *p = t->parts[rp->index];
+            if (sm_plog_offline(p->log)) { /* damaged files, or a failed fsync */
+                slot->error_code = SM_KERR_KAFKA_STORAGE_ERROR;
+                any_error = true;
+                continue;
+            }
             uint8_t *recs = (uint8_t *)rp->records.p; /* our own frame: writable */
             int64_t dup_base = -1, dup_ts = -1;
             int16_t ierr = idempotence_check(p, recs, (size_t)rp->records.len, &dup_base, &dup_ts);

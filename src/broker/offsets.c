@@ -352,6 +352,15 @@ static int open_log(sm_broker *b, bool clean, char *err, size_t errlen)
     cfg.retention_bytes = -1;
     sm_offsets *st = b->offsets;
     int rc = sm_plog_open(&st->part.log, st->dir, &cfg, clean, err, errlen);
+    if (rc == SM_OK && sm_plog_offline(st->part.log)) {
+        /* damaged below its recovery point: starting without the commits
+         * would send every group back to auto.offset.reset */
+        rc = sm_fail(err, errlen, SM_ECORRUPT, "the committed-offsets store is damaged: %s",
+                     sm_plog_offline(st->part.log));
+        sm_plog_close(st->part.log);
+        st->part.log = NULL;
+        return rc;
+    }
     if (rc == SM_OK)
         sm_plog_set_user(st->part.log, &st->part);
     return rc;

@@ -3,21 +3,31 @@
  *
  * On disk a topic is its partition directories `<topic>-<n>` (spread over
  * log.dirs, each new one in the directory holding the fewest), plus its
- * config overrides in `<first log dir>/samsa-topics/<topic>.properties`.
- * Deleting renames each partition directory to `<dir>.<pid>-delete` first
- * (atomic, so a crash mid-delete never resurrects part of a topic), then
- * removes it; leftovers are removed at the next start. */
+ * config overrides in `<first log dir>/samsa-topics/<topic>.properties`
+ * (split into a subdirectory for the longest names). The one idea: a
+ * change that touches several directories (create, delete, add
+ * partitions) is recorded first in a change record, made durable, and the
+ * record is cleared once the change is complete on disk; a crash in
+ * between leaves the record, and the next start finishes a deletion or
+ * undoes a creation before loading anything, so a topic is never found
+ * half made or half deleted. A partition directory is deleted Kafka's way:
+ * renamed to `<topic>-<n>.<unique id>-delete` (the topic cut short to fit),
+ * then removed; leftovers are removed at the next start. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
 #include <limits.h>
 #include <stdio.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "base/crc32c.h"
 #include "base/err.h"
 #include "base/log.h"
 #include "broker/broker.h"
@@ -189,13 +199,13 @@ void sm_topic_config_visit(sm_broker *b, sm_topic *t, sm_topic_config_fn fn, voi
 
 /* ---- files ---------------------------------------------------------------------- */
 
-static int config_path(sm_broker *b, const char *topic, char *out, size_t outlen)
-{
-    return snprintf(out, outlen, "%s/samsa-topics/%s.properties", b->cfg.log_dirs[0], topic) <
-                   (int)outlen
-               ? SM_OK
-               : SM_ERANGE;
-}
+#define TOPICS_DIR "samsa-topics"
+/* The longest name whose "<name>.properties.tmp" fits in a file name
+ * (NAME_MAX 255); a longer one is split after SPLIT_AT characters. */
+#define LONG_NAME 240
+#define SPLIT_AT 200
+
+static int parse_partition_dir(const char *name, char *topic, size_t tlen, int32_t *index);
 
 static int fsync_path(const char *path, int flags)
 {
@@ -203,19 +213,73 @@ static int fsync_path(const char *path, int flags)
     if (fd < 0)
         return -1;
     int rc = fsync(fd);
+    int e = errno;
     close(fd);
+    errno = e;
     return rc;
+}
+
+static int fsync_dir(const char *path) { return fsync_path(path, O_RDONLY | O_DIRECTORY); }
+
+static void topics_dir(sm_broker *b, char *out, size_t outlen)
+{
+    snprintf(out, outlen, "%s/" TOPICS_DIR, b->cfg.log_dirs[0]);
+}
+
+/* Creates samsa-topics (durably) if it is not there yet. */
+static int make_topics_dir(sm_broker *b, char *msg, size_t msglen)
+{
+    char dir[4200];
+    topics_dir(b, dir, sizeof dir);
+    if (mkdir(dir, 0755) == 0) {
+        if (fsync_dir(b->cfg.log_dirs[0]) != 0)
+            return sm_fail(msg, msglen, SM_EIO, "fsync of %s: %s", b->cfg.log_dirs[0],
+                           strerror(errno));
+    } else if (errno != EEXIST) {
+        return sm_fail(msg, msglen, SM_EIO, "cannot create %s: %s", dir, strerror(errno));
+    }
+    return SM_OK;
+}
+
+/* A topic's config file: samsa-topics/<topic>.properties; a name over
+ * LONG_NAME characters would not fit in one file name (with the .tmp of a
+ * rewrite), so it is split: samsa-topics/<first SPLIT_AT>.d/<rest>.properties
+ * (no topic's file ends in .d, so the two forms never meet). *sub gets the
+ * .d directory, "" for a short name. */
+static void config_path(sm_broker *b, const char *topic, char *out, size_t outlen, char *sub,
+                        size_t sublen)
+{
+    char dir[4200];
+    topics_dir(b, dir, sizeof dir);
+    size_t n = strlen(topic);
+    if (n <= LONG_NAME) {
+        snprintf(out, outlen, "%s/%s.properties", dir, topic);
+        if (sub)
+            sub[0] = 0;
+        return;
+    }
+    snprintf(out, outlen, "%s/%.*s.d/%s.properties", dir, SPLIT_AT, topic, topic + SPLIT_AT);
+    if (sub)
+        snprintf(sub, sublen, "%s/%.*s.d", dir, SPLIT_AT, topic);
 }
 
 static int write_topic_config(sm_broker *b, const char *name, const sm_props *overrides, char *msg,
                               size_t msglen)
 {
-    char dir[4200], path[4400], tmp[4500];
-    snprintf(dir, sizeof dir, "%s/samsa-topics", b->cfg.log_dirs[0]);
-    if (mkdir(dir, 0755) && errno != EEXIST)
-        return sm_fail(msg, msglen, SM_EIO, "cannot create %s: %s", dir, strerror(errno));
-    if (config_path(b, name, path, sizeof path) != SM_OK)
-        return sm_fail(msg, msglen, SM_ERANGE, "path too long");
+    char dir[4200], sub[4400], path[4400], tmp[4500];
+    topics_dir(b, dir, sizeof dir);
+    int rc = make_topics_dir(b, msg, msglen);
+    if (rc != SM_OK)
+        return rc;
+    config_path(b, name, path, sizeof path, sub, sizeof sub);
+    if (sub[0]) {
+        if (mkdir(sub, 0755) == 0) {
+            if (fsync_dir(dir) != 0)
+                return sm_fail(msg, msglen, SM_EIO, "fsync of %s: %s", dir, strerror(errno));
+        } else if (errno != EEXIST) {
+            return sm_fail(msg, msglen, SM_EIO, "cannot create %s: %s", sub, strerror(errno));
+        }
+    }
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
     FILE *f = fopen(tmp, "w");
     if (!f)
@@ -230,7 +294,28 @@ static int write_topic_config(sm_broker *b, const char *name, const sm_props *ov
     fclose(f);
     if (rename(tmp, path))
         return sm_fail(msg, msglen, SM_EIO, "cannot rename %s: %s", tmp, strerror(errno));
-    fsync_path(dir, O_RDONLY | O_DIRECTORY);
+    if (fsync_dir(sub[0] ? sub : dir) != 0)
+        return sm_fail(msg, msglen, SM_EIO, "fsync of %s: %s", sub[0] ? sub : dir,
+                       strerror(errno));
+    return SM_OK;
+}
+
+/* Removes a topic's config file, durably (a .d directory left empty goes too). */
+static int remove_topic_config(sm_broker *b, const char *name, char *msg, size_t msglen)
+{
+    char dir[4200], sub[4400], path[4400];
+    topics_dir(b, dir, sizeof dir);
+    config_path(b, name, path, sizeof path, sub, sizeof sub);
+    if (unlink(path) != 0) {
+        if (errno == ENOENT)
+            return SM_OK;
+        return sm_fail(msg, msglen, SM_EIO, "cannot remove %s: %s", path, strerror(errno));
+    }
+    if (fsync_dir(sub[0] ? sub : dir) != 0)
+        return sm_fail(msg, msglen, SM_EIO, "fsync of %s: %s", sub[0] ? sub : dir,
+                       strerror(errno));
+    if (sub[0] && rmdir(sub) == 0)
+        fsync_dir(dir);
     return SM_OK;
 }
 
@@ -245,6 +330,363 @@ static int rm_entry(const char *path, const struct stat *st, int flag, struct FT
 static int rm_rf(const char *path)
 {
     return nftw(path, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+/* 32 random hex digits (Kafka's unique ids in file names are UUIDs without dashes). */
+static void random_hex(char out[33])
+{
+    uint8_t r[16];
+    if (getrandom(r, sizeof r, 0) != (ssize_t)sizeof r) {
+        static uint64_t seq;
+        uint64_t v[2] = {(uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32), ++seq};
+        memcpy(r, v, sizeof r);
+    }
+    for (int i = 0; i < 16; i++)
+        snprintf(out + 2 * i, 3, "%02x", r[i]);
+}
+
+/* ---- deleting partition directories ----------------------------------------------- */
+
+/* Partition directories being deleted: renamed aside, removed later. */
+typedef struct aside_list {
+    char **v;
+    int n, cap;
+} aside_list;
+
+static void aside_release(aside_list *a)
+{
+    for (int i = 0; i < a->n; i++)
+        free(a->v[i]);
+    free(a->v);
+    a->v = NULL;
+    a->n = a->cap = 0;
+}
+
+/* Renames the partition directory `dir` (<log dir>/<topic>-<partition>)
+ * aside, under Kafka's name for a directory being deleted
+ * (LocalLog.logDeleteDirName): "<topic>-<partition>.<32 hex digits>-delete",
+ * the topic cut short so that the name fits in 255 bytes. A rename is
+ * atomic: the partition is there whole or not at all. Missing: SM_OK. */
+static int rename_aside(const char *dir, aside_list *out, char *msg, size_t msglen)
+{
+    const char *slash = strrchr(dir, '/');
+    const char *base = slash ? slash + 1 : dir;
+    char topic[SM_TOPIC_NAME_MAX + 1], id[33], suffix[64], aside[4500];
+    int32_t index;
+    if (!parse_partition_dir(base, topic, sizeof topic, &index))
+        return sm_fail(msg, msglen, SM_EINVAL, "%s: not a partition directory", dir);
+    random_hex(id);
+    int sl = snprintf(suffix, sizeof suffix, "-%d.%s-delete", (int)index, id);
+    int keep = (int)strlen(topic) < 255 - sl ? (int)strlen(topic) : 255 - sl;
+    snprintf(aside, sizeof aside, "%.*s%.*s%s", slash ? (int)(base - dir) : 0, dir, keep, topic,
+             suffix);
+    if (rename(dir, aside) != 0)
+        return errno == ENOENT ? SM_OK
+                               : sm_fail(msg, msglen, SM_EIO, "cannot rename %s to %s: %s", dir,
+                                         aside, strerror(errno));
+    if (out->n == out->cap) {
+        int cap = out->cap ? out->cap * 2 : 8;
+        char **v = realloc(out->v, (size_t)cap * sizeof *v);
+        if (!v)
+            return SM_OK; /* renamed: the next start removes it */
+        out->v = v;
+        out->cap = cap;
+    }
+    if ((out->v[out->n] = strdup(aside)))
+        out->n++;
+    return SM_OK;
+}
+
+/* fsyncs every log dir holding a renamed directory, once each: the
+ * partitions cannot come back after that. */
+static int sync_asides(sm_broker *b, const aside_list *a, char *msg, size_t msglen)
+{
+    for (int d = 0; d < b->cfg.n_log_dirs; d++) {
+        const char *ld = b->cfg.log_dirs[d];
+        size_t n = strlen(ld);
+        bool used = false;
+        for (int i = 0; i < a->n && !used; i++)
+            used = !strncmp(a->v[i], ld, n) && a->v[i][n] == '/' && !strchr(a->v[i] + n + 1, '/');
+        if (used && fsync_dir(ld) != 0)
+            return sm_fail(msg, msglen, SM_EIO, "fsync of %s: %s", ld, strerror(errno));
+    }
+    return SM_OK;
+}
+
+/* Removes what was renamed aside (a crash meanwhile leaves "-delete"
+ * directories, removed at the next start). */
+static void remove_asides(aside_list *a)
+{
+    for (int i = 0; i < a->n; i++)
+        if (rm_rf(a->v[i]) != 0)
+            sm_warn("cannot remove %s: %s (removed at the next start)", a->v[i], strerror(errno));
+    aside_release(a);
+}
+
+/* Renames aside every partition directory of `topic` numbered `from` or
+ * more, in every log dir (start-up: what an unfinished change left). */
+static int aside_topic_dirs(sm_broker *b, const char *topic, int32_t from, aside_list *out,
+                            char *msg, size_t msglen)
+{
+    for (int d = 0; d < b->cfg.n_log_dirs; d++) {
+        DIR *dir = opendir(b->cfg.log_dirs[d]);
+        if (!dir)
+            continue;
+        struct dirent *de;
+        int rc = SM_OK;
+        /* renaming while reading: collect first */
+        aside_list found = {0};
+        while ((de = readdir(dir))) {
+            char t[SM_TOPIC_NAME_MAX + 1], full[4400];
+            int32_t index;
+            if (!parse_partition_dir(de->d_name, t, sizeof t, &index) || strcmp(t, topic) ||
+                index < from)
+                continue;
+            snprintf(full, sizeof full, "%s/%s", b->cfg.log_dirs[d], de->d_name);
+            struct stat st;
+            if (stat(full, &st) != 0 || !S_ISDIR(st.st_mode))
+                continue;
+            if (found.n == found.cap) {
+                int cap = found.cap ? found.cap * 2 : 8;
+                char **v = realloc(found.v, (size_t)cap * sizeof *v);
+                if (!v) {
+                    rc = sm_fail(msg, msglen, SM_ENOMEM, "out of memory");
+                    break;
+                }
+                found.v = v;
+                found.cap = cap;
+            }
+            if (!(found.v[found.n] = strdup(full))) {
+                rc = sm_fail(msg, msglen, SM_ENOMEM, "out of memory");
+                break;
+            }
+            found.n++;
+        }
+        closedir(dir);
+        for (int i = 0; i < found.n && rc == SM_OK; i++)
+            rc = rename_aside(found.v[i], out, msg, msglen);
+        aside_release(&found);
+        if (rc != SM_OK)
+            return rc;
+    }
+    return sync_asides(b, out, msg, msglen);
+}
+
+/* ---- topic change records ----------------------------------------------------------
+
+ * A change of the topics on disk (create, delete, add partitions) touches
+ * many directories, one at a time. To make it all or nothing across a
+ * crash, it is recorded first: samsa-topics/<op>-<32 hex digits>.pending,
+ * written to a .tmp file, fsynced, renamed, and the directory fsynced.
+ * While the record exists the change may be half done; the record is
+ * removed (durably) once the change is complete on disk. At start-up a
+ * record left by a crash is finished before anything is loaded: a deletion
+ * is carried out to the end; a creation (of a topic, or of partitions) is
+ * undone, since it was never answered. The format, one field a line:
+ *
+ *   samsa topic change 1
+ *   op=delete|create|partitions
+ *   topic=<name>
+ *   from=<first partition affected>
+ *   to=<partition count after a creation; before a deletion>
+ *   crc=<CRC-32C of the bytes before this line, 8 hex digits>
+ */
+
+#define CHANGE_MAGIC "samsa topic change 1\n"
+#define CHANGE_EXT ".pending"
+
+static int change_write(sm_broker *b, const char *op, const char *topic, int32_t from,
+                        int32_t to, char *path, size_t pathlen, char *msg, size_t msglen)
+{
+    char dir[4200], tmp[4400], buf[600], id[33];
+    int rc = make_topics_dir(b, msg, msglen);
+    if (rc != SM_OK)
+        return rc;
+    topics_dir(b, dir, sizeof dir);
+    random_hex(id);
+    snprintf(path, pathlen, "%s/%s-%s" CHANGE_EXT, dir, op, id);
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    int n = snprintf(buf, sizeof buf, CHANGE_MAGIC "op=%s\ntopic=%s\nfrom=%d\nto=%d\n", op, topic,
+                     (int)from, (int)to);
+    n += snprintf(buf + n, sizeof buf - (size_t)n, "crc=%08x\n", sm_crc32c(0, buf, (size_t)n));
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0)
+        return sm_fail(msg, msglen, SM_EIO, "cannot write %s: %s", tmp, strerror(errno));
+    if (write(fd, buf, (size_t)n) != n || fsync(fd) != 0) {
+        int e = errno;
+        close(fd);
+        unlink(tmp);
+        return sm_fail(msg, msglen, SM_EIO, "cannot write %s: %s", tmp, strerror(e));
+    }
+    close(fd);
+    if (rename(tmp, path) != 0) {
+        int e = errno;
+        unlink(tmp);
+        return sm_fail(msg, msglen, SM_EIO, "cannot rename %s: %s", tmp, strerror(e));
+    }
+    if (fsync_dir(dir) != 0) {
+        /* the record may not be durable: take it back, nothing was changed */
+        int e = errno;
+        unlink(path);
+        return sm_fail(msg, msglen, SM_EIO, "fsync of %s: %s", dir, strerror(e));
+    }
+    return SM_OK;
+}
+
+/* The change is complete on disk: its record goes, durably. */
+static int change_done(sm_broker *b, const char *path, char *msg, size_t msglen)
+{
+    char dir[4200];
+    topics_dir(b, dir, sizeof dir);
+    if (unlink(path) != 0)
+        return sm_fail(msg, msglen, SM_EIO, "cannot remove %s: %s", path, strerror(errno));
+    if (fsync_dir(dir) != 0)
+        return sm_fail(msg, msglen, SM_EIO, "fsync of %s: %s", dir, strerror(errno));
+    return SM_OK;
+}
+
+/* A change whose record could not be cleared stays recorded, and is
+ * finished at the next start; until then no other topic change is made
+ * (it could be undone by that one). */
+static void change_unfinished(sm_broker *b, const char *what, const char *why)
+{
+    b->topic_change_unfinished = true;
+    sm_error("%s: %s; it is finished at the next start, and until then CreateTopics, "
+             "DeleteTopics and CreatePartitions answer KAFKA_STORAGE_ERROR", what, why);
+}
+
+static bool change_blocked(sm_broker *b, char *msg, size_t msglen)
+{
+    if (!b->topic_change_unfinished)
+        return false;
+    sm_fail(msg, msglen, SM_EIO, "an earlier topic change could not be finished on disk: restart "
+            "samsa-broker to finish it");
+    return true;
+}
+
+typedef struct change {
+    char op[16];
+    char topic[SM_TOPIC_NAME_MAX + 1];
+    int32_t from, to;
+} change;
+
+static bool field(const char **p, const char *end, const char *key, char *out, size_t outlen)
+{
+    size_t k = strlen(key);
+    const char *nl = memchr(*p, '\n', (size_t)(end - *p));
+    if (!nl || (size_t)(nl - *p) <= k || memcmp(*p, key, k) || (size_t)(nl - *p - (ptrdiff_t)k) >= outlen)
+        return false;
+    memcpy(out, *p + k, (size_t)(nl - *p) - k);
+    out[(size_t)(nl - *p) - k] = 0;
+    *p = nl + 1;
+    return true;
+}
+
+static int change_read(const char *path, change *c, char *msg, size_t msglen)
+{
+    char buf[1024], v[300];
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return sm_fail(msg, msglen, SM_EIO, "%s: %s", path, strerror(errno));
+    ssize_t n = read(fd, buf, sizeof buf);
+    close(fd);
+    if (n < 0)
+        return sm_fail(msg, msglen, SM_EIO, "%s: %s", path, strerror(errno));
+    const char *p = buf, *end = buf + n;
+    size_t ml = strlen(CHANGE_MAGIC);
+    int64_t from, to;
+    bool ok = (size_t)n > ml && !memcmp(buf, CHANGE_MAGIC, ml);
+    p += ml;
+    ok = ok && field(&p, end, "op=", c->op, sizeof c->op) &&
+         field(&p, end, "topic=", c->topic, sizeof c->topic) &&
+         sm_topic_name_valid(c->topic, (int32_t)strlen(c->topic)) &&
+         field(&p, end, "from=", v, sizeof v) && sm_parse_i64(v, 0, MAX_PARTITIONS, &from) == SM_OK &&
+         field(&p, end, "to=", v, sizeof v) && sm_parse_i64(v, 0, MAX_PARTITIONS, &to) == SM_OK;
+    size_t body = (size_t)(p - buf);
+    char crc[16];
+    snprintf(crc, sizeof crc, "%08x", sm_crc32c(0, buf, body));
+    ok = ok && field(&p, end, "crc=", v, sizeof v) && !strcmp(v, crc) && p == end &&
+         (!strcmp(c->op, "delete") || !strcmp(c->op, "create") || !strcmp(c->op, "partitions"));
+    if (!ok)
+        return sm_fail(msg, msglen, SM_ECORRUPT, "%s: not a valid topic change record", path);
+    c->from = (int32_t)from;
+    c->to = (int32_t)to;
+    return SM_OK;
+}
+
+/* Start-up: finishes the changes a crash interrupted (see above), and
+ * removes the temporary files of writes cut short. */
+static int changes_finish(sm_broker *b, char *err, size_t errlen)
+{
+    char dir[4200];
+    topics_dir(b, dir, sizeof dir);
+    DIR *d = opendir(dir);
+    if (!d)
+        return SM_OK;
+    struct dirent *de;
+    aside_list pending = {0};
+    int rc = SM_OK;
+    while ((de = readdir(d)) && rc == SM_OK) {
+        char full[4500];
+        size_t nl = strlen(de->d_name);
+        snprintf(full, sizeof full, "%s/%s", dir, de->d_name);
+        if (nl > 4 && !strcmp(de->d_name + nl - 4, ".tmp")) {
+            sm_info("%s: removing the leftover of a write cut short", full);
+            unlink(full);
+        } else if (nl > 2 && !strcmp(de->d_name + nl - 2, ".d")) {
+            DIR *sd = opendir(full);
+            struct dirent *se;
+            while (sd && (se = readdir(sd))) {
+                size_t sl = strlen(se->d_name);
+                char f[4800];
+                snprintf(f, sizeof f, "%s/%s", full, se->d_name);
+                if (sl > 4 && !strcmp(se->d_name + sl - 4, ".tmp")) {
+                    sm_info("%s: removing the leftover of a write cut short", f);
+                    unlink(f);
+                }
+            }
+            if (sd)
+                closedir(sd);
+        } else if (nl > strlen(CHANGE_EXT) &&
+                   !strcmp(de->d_name + nl - strlen(CHANGE_EXT), CHANGE_EXT)) {
+            /* collected, finished after the listing */
+            char **v = realloc(pending.v, (size_t)(pending.n + 1) * sizeof *v);
+            if (v)
+                pending.v = v;
+            if (!v || !(pending.v[pending.n] = strdup(full))) {
+                rc = sm_fail(err, errlen, SM_ENOMEM, "out of memory");
+                break;
+            }
+            pending.n++;
+        }
+    }
+    closedir(d);
+    char why[600] = "";
+    for (int i = 0; i < pending.n && rc == SM_OK; i++) {
+        change c;
+        aside_list asides = {0};
+        if ((rc = change_read(pending.v[i], &c, why, sizeof why)) != SM_OK)
+            break;
+        bool del = !strcmp(c.op, "delete");
+        if (del)
+            sm_warn("topic %s: finishing its deletion, cut short by a crash (%s)", c.topic,
+                    pending.v[i]);
+        else
+            sm_warn("topic %s: undoing the %s of partitions %d..%d, cut short by a crash before "
+                    "it was answered (%s)", c.topic, c.from == 0 ? "creation" : "addition",
+                    (int)c.from, (int)c.to - 1, pending.v[i]);
+        rc = aside_topic_dirs(b, c.topic, del ? 0 : c.from, &asides, why, sizeof why);
+        if (rc == SM_OK && (del || c.from == 0))
+            rc = remove_topic_config(b, c.topic, why, sizeof why);
+        if (rc == SM_OK)
+            rc = change_done(b, pending.v[i], why, sizeof why);
+        remove_asides(&asides);
+    }
+    aside_release(&pending);
+    if (rc != SM_OK)
+        return sm_fail(err, errlen, rc, "cannot finish a topic change cut short by a crash: %s",
+                       why);
+    return SM_OK;
 }
 
 /* ---- partitions ------------------------------------------------------------------ */
@@ -324,7 +766,52 @@ static void topic_free(sm_topic *t)
     free(t);
 }
 
-static void remove_partition_dir(const char *dir);
+/* Closes partitions [from, to) of t (its data going away) and renames
+ * their directories aside (durably); the asides are left to remove. */
+static int drop_partitions(sm_broker *b, sm_topic *t, int32_t from, int32_t to, aside_list *asides,
+                           char *msg, size_t msglen)
+{
+    int rc = SM_OK;
+    for (int32_t i = from; i < to; i++) {
+        if (!t->parts[i])
+            continue;
+        char dir[4400];
+        snprintf(dir, sizeof dir, "%s", sm_plog_dir(t->parts[i]->log));
+        partition_close(b, t->parts[i], true);
+        t->parts[i] = NULL;
+        int r = rename_aside(dir, asides, msg, msglen);
+        if (r != SM_OK)
+            rc = r;
+    }
+    if (rc == SM_OK)
+        rc = sync_asides(b, asides, msg, msglen);
+    return rc;
+}
+
+/* Opens partitions [from, to) of t, new and empty, and makes them durable
+ * (each directory, its first segment and its name in the log dir). */
+static int add_partitions(sm_broker *b, sm_topic *t, int32_t from, int32_t to, char *msg,
+                          size_t msglen)
+{
+    for (int32_t i = from; i < to; i++) {
+        char path[4400];
+        snprintf(path, sizeof path, "%s/%s-%d", pick_log_dir(b), t->name, i);
+        sm_partition *p = partition_open(b, t, i, path, true, msg, msglen);
+        if (!p) {
+            aside_list a = {0};
+            char m[256];
+            if (rename_aside(path, &a, m, sizeof m) == SM_OK) /* a half-made directory */
+                remove_asides(&a);
+            return SM_EIO;
+        }
+        t->parts[i] = p;
+        t->npart = i + 1;
+    }
+    for (int32_t i = from; i < to; i++)
+        if (sm_plog_sync(t->parts[i]->log, msg, msglen) != SM_OK)
+            return SM_EIO;
+    return SM_OK;
+}
 
 /* ---- lookups and creation --------------------------------------------------------- */
 
@@ -394,6 +881,9 @@ int16_t sm_topic_create(sm_broker *b, sm_str name, int32_t partitions, int16_t r
     if (validate_only)
         return SM_KERR_NONE;
 
+    if (change_blocked(b, msg, msglen))
+        return SM_KERR_KAFKA_STORAGE_ERROR;
+
     sm_topic *t = calloc(1, sizeof *t);
     if (!t || !(t->name = strndup(name.p, (size_t)name.len)) ||
         !(t->parts = calloc((size_t)partitions, sizeof *t->parts))) {
@@ -408,34 +898,49 @@ int16_t sm_topic_create(sm_broker *b, sm_str name, int32_t partitions, int16_t r
     for (size_t i = 0; configs && i < configs->n; i++)
         sm_props_set(&t->overrides, configs->v[i].key, configs->v[i].value, "topic");
     effective_cfg(b, &t->overrides, &t->cfg);
-    if (t->overrides.n && write_topic_config(b, t->name, &t->overrides, msg, msglen) != SM_OK) {
+    /* recorded first: a crash from here until the record is cleared undoes it all */
+    char rec[4400];
+    if (change_write(b, "create", t->name, 0, partitions, rec, sizeof rec, msg, msglen) != SM_OK) {
+        sm_error("creating topic %s: %s", t->name, msg);
         topic_free(t);
         return SM_KERR_KAFKA_STORAGE_ERROR;
     }
-    /* insert first so that pick_log_dir counts this topic's new partitions */
-    if (sm_map_put(&b->topics, t->name, strlen(t->name), t) != SM_OK) {
-        topic_free(t);
-        sm_fail(msg, msglen, SM_ENOMEM, "out of memory");
-        return SM_KERR_UNKNOWN_SERVER_ERROR;
+    int rc = SM_OK;
+    bool in_map = false;
+    if (t->overrides.n)
+        rc = write_topic_config(b, t->name, &t->overrides, msg, msglen);
+    /* in the map first, so that pick_log_dir counts this topic's new partitions */
+    if (rc == SM_OK) {
+        if (sm_map_put(&b->topics, t->name, strlen(t->name), t) == SM_OK)
+            in_map = true;
+        else
+            rc = sm_fail(msg, msglen, SM_ENOMEM, "out of memory");
     }
-    for (int32_t i = 0; i < partitions; i++) {
-        char path[4400];
-        snprintf(path, sizeof path, "%s/%s-%d", pick_log_dir(b), t->name, i);
-        sm_partition *p = partition_open(b, t, i, path, true, msg, msglen);
-        if (!p) {
-            sm_error("creating topic %s: %s", t->name, msg);
-            remove_partition_dir(path); /* or the next start would see a partition */
-            sm_topic_delete(b, t);
-            return SM_KERR_KAFKA_STORAGE_ERROR;
-        }
-        t->parts[i] = p;
-        t->npart = i + 1;
+    if (rc == SM_OK)
+        rc = add_partitions(b, t, 0, partitions, msg, msglen);
+    if (rc == SM_OK && (rc = change_done(b, rec, msg, msglen)) == SM_OK) {
+        sm_info("created topic %s with %d partition(s)%s", t->name, partitions,
+                t->overrides.n ? " and topic configs" : "");
+        if (out)
+            *out = t;
+        return SM_KERR_NONE;
     }
-    sm_info("created topic %s with %d partition(s)%s", t->name, partitions,
-            t->overrides.n ? " and topic configs" : "");
-    if (out)
-        *out = t;
-    return SM_KERR_NONE;
+    /* undone: none of it stays */
+    sm_error("creating topic %s: %s; undoing it", t->name, msg);
+    if (in_map)
+        sm_map_del(&b->topics, t->name, strlen(t->name));
+    char why[512];
+    aside_list asides = {0};
+    int urc = drop_partitions(b, t, 0, t->npart, &asides, why, sizeof why);
+    if (urc == SM_OK)
+        urc = remove_topic_config(b, t->name, why, sizeof why);
+    if (urc == SM_OK)
+        urc = change_done(b, rec, why, sizeof why);
+    if (urc != SM_OK)
+        change_unfinished(b, "undoing a topic creation", why);
+    remove_asides(&asides);
+    topic_free(t);
+    return rc == SM_ENOMEM ? SM_KERR_UNKNOWN_SERVER_ERROR : SM_KERR_KAFKA_STORAGE_ERROR;
 }
 
 sm_topic *sm_topic_get_or_autocreate(sm_broker *b, sm_str name, bool allow, int16_t *err)
@@ -463,41 +968,32 @@ sm_topic *sm_topic_get_or_autocreate(sm_broker *b, sm_str name, bool allow, int1
     return t;
 }
 
-/* Removes a partition directory: rename aside, then delete. */
-static void remove_partition_dir(const char *dir)
-{
-    char aside[4500];
-    if (snprintf(aside, sizeof aside, "%s.%d-delete", dir, (int)getpid()) >= (int)sizeof aside) {
-        sm_warn("cannot remove %s: path too long", dir);
-        return;
-    }
-    if (rename(dir, aside) == 0) {
-        char parent[4400];
-        snprintf(parent, sizeof parent, "%s", dir);
-        char *slash = strrchr(parent, '/');
-        if (slash) {
-            *slash = 0;
-            fsync_path(parent, O_RDONLY | O_DIRECTORY);
-        }
-        if (rm_rf(aside))
-            sm_warn("could not remove %s: %s", aside, strerror(errno));
-    } else if (errno != ENOENT) {
-        sm_warn("could not rename %s for deletion: %s", dir, strerror(errno));
-    }
-}
-
+/* Deleting a topic: recorded first, so that a crash at any later moment
+ * finishes it at the next start; then every partition directory is
+ * renamed aside (Kafka's "-delete" names) and the renames made durable,
+ * the config file removed, the record cleared, and the renamed
+ * directories removed last. */
 int16_t sm_topic_delete(sm_broker *b, sm_topic *t)
 {
-    sm_map_del(&b->topics, t->name, strlen(t->name));
-    for (int32_t i = 0; i < t->npart; i++) {
-        char dir[4400];
-        snprintf(dir, sizeof dir, "%s", sm_plog_dir(t->parts[i]->log));
-        partition_close(b, t->parts[i], true);
-        remove_partition_dir(dir);
+    char rec[4400], msg[512];
+    if (change_blocked(b, msg, sizeof msg) ||
+        change_write(b, "delete", t->name, 0, t->npart, rec, sizeof rec, msg, sizeof msg) != SM_OK) {
+        sm_error("deleting topic %s: %s", t->name, msg);
+        return SM_KERR_KAFKA_STORAGE_ERROR;
     }
-    char path[4400];
-    if (config_path(b, t->name, path, sizeof path) == SM_OK)
-        unlink(path);
+    sm_map_del(&b->topics, t->name, strlen(t->name));
+    aside_list asides = {0};
+    int rc = drop_partitions(b, t, 0, t->npart, &asides, msg, sizeof msg);
+    if (rc == SM_OK)
+        rc = remove_topic_config(b, t->name, msg, sizeof msg);
+    if (rc == SM_OK)
+        rc = change_done(b, rec, msg, sizeof msg);
+    if (rc != SM_OK) {
+        char what[300];
+        snprintf(what, sizeof what, "deleting topic %s", t->name);
+        change_unfinished(b, what, msg);
+    }
+    remove_asides(&asides);
     sm_info("deleted topic %s (%d partition(s))", t->name, t->npart);
     topic_free(t);
     return SM_KERR_NONE;
@@ -519,6 +1015,8 @@ int16_t sm_topic_add_partitions(sm_broker *b, sm_topic *t, int32_t total, bool v
         return SM_KERR_INVALID_PARTITIONS;
     if (validate_only)
         return SM_KERR_NONE;
+    if (change_blocked(b, msg, msglen))
+        return SM_KERR_KAFKA_STORAGE_ERROR;
     sm_partition **np = realloc(t->parts, (size_t)total * sizeof *np);
     if (!np) {
         sm_fail(msg, msglen, SM_ENOMEM, "out of memory");
@@ -526,19 +1024,30 @@ int16_t sm_topic_add_partitions(sm_broker *b, sm_topic *t, int32_t total, bool v
     }
     t->parts = np;
     int32_t old = t->npart;
-    for (int32_t i = old; i < total; i++) {
-        char path[4400];
-        snprintf(path, sizeof path, "%s/%s-%d", pick_log_dir(b), t->name, i);
-        sm_partition *p = partition_open(b, t, i, path, true, msg, msglen);
-        if (!p) {
-            remove_partition_dir(path);
-            return SM_KERR_KAFKA_STORAGE_ERROR;
-        }
-        t->parts[i] = p;
-        t->npart = i + 1;
+    for (int32_t i = old; i < total; i++)
+        t->parts[i] = NULL;
+    char rec[4400];
+    if (change_write(b, "partitions", t->name, old, total, rec, sizeof rec, msg, msglen) != SM_OK) {
+        sm_error("adding partitions to topic %s: %s", t->name, msg);
+        return SM_KERR_KAFKA_STORAGE_ERROR;
     }
-    sm_info("topic %s: partitions %d -> %d", t->name, old, total);
-    return SM_KERR_NONE;
+    if (add_partitions(b, t, old, total, msg, msglen) == SM_OK &&
+        change_done(b, rec, msg, msglen) == SM_OK) {
+        sm_info("topic %s: partitions %d -> %d", t->name, old, total);
+        return SM_KERR_NONE;
+    }
+    /* undo: the topic keeps the partitions it had */
+    sm_error("adding partitions to topic %s: %s", t->name, msg);
+    char why[512];
+    aside_list asides = {0};
+    int urc = drop_partitions(b, t, old, t->npart, &asides, why, sizeof why);
+    t->npart = old;
+    if (urc == SM_OK)
+        urc = change_done(b, rec, why, sizeof why);
+    if (urc != SM_OK)
+        change_unfinished(b, "undoing an addition of partitions", why);
+    remove_asides(&asides);
+    return SM_KERR_KAFKA_STORAGE_ERROR;
 }
 
 int16_t sm_topic_set_configs(sm_broker *b, sm_topic *t, const sm_props *configs,
@@ -612,7 +1121,9 @@ int sm_topics_load(sm_broker *b, char *err, size_t errlen)
 {
     found_part *found = NULL;
     size_t n = 0, cap = 0;
-    int rc = SM_OK;
+    int rc = changes_finish(b, err, errlen);
+    if (rc != SM_OK)
+        return rc;
     for (int d = 0; d < b->cfg.n_log_dirs; d++) {
         DIR *dir = opendir(b->cfg.log_dirs[d]);
         if (!dir)
@@ -668,8 +1179,8 @@ int sm_topics_load(sm_broker *b, char *err, size_t errlen)
         }
         sm_props_init(&t->overrides);
         char path[4400];
-        if (config_path(b, t->name, path, sizeof path) == SM_OK &&
-            access(path, F_OK) == 0 &&
+        config_path(b, t->name, path, sizeof path, NULL, 0);
+        if (access(path, F_OK) == 0 &&
             sm_props_load_file(&t->overrides, path, err, errlen) != SM_OK) {
             sm_warn("topic %s: ignoring unreadable configs: %s", t->name, err);
             sm_props_release(&t->overrides);
@@ -692,7 +1203,8 @@ int sm_topics_load(sm_broker *b, char *err, size_t errlen)
             t->parts[found[k].index] = p;
         }
         t->npart = count;
-        /* a gap (a crash while partitions were being added) gets an empty partition */
+        /* a gap (a partition directory lost from the log dirs: a crash while
+         * partitions were being added is undone before this) gets an empty one */
         for (int32_t k = 0; k < count && rc == SM_OK; k++) {
             if (t->parts[k])
                 continue;

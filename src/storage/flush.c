@@ -133,7 +133,7 @@ static int sync_set(sm_plog *l, uint64_t *nsync)
         }
     }
     if (rc == SM_OK && rp_base >= 0)
-        sm_plog_write_recovery_point_(l, rp_base, rp_pos);
+        sm_plog_write_recovery_point_(l, rp_base, rp_pos, false);
     return rc;
 }
 

@@ -11,6 +11,7 @@
  * boundary where it started and, when it reached the end of the data, the
  * end itself, which is where the next fetch of a caught-up consumer begins. */
 #include <errno.h>
+#include <stdarg.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
@@ -44,6 +45,22 @@ int sm_fsync_dir_(const char *path)
     close(fd);
     errno = e;
     return rc;
+}
+
+const char *sm_plog_offline(sm_plog *l) { return sm_plog_offline_(l) ? l->failed_why : NULL; }
+
+void sm_plog_set_offline_(sm_plog *l, const char *fmt, ...)
+{
+    if (l->failed)
+        return; /* the first reason stays */
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(l->failed_why, sizeof l->failed_why, fmt, ap);
+    va_end(ap);
+    l->failed = true;
+    sm_error("%s: the partition is offline (KAFKA_STORAGE_ERROR) until it is repaired and the "
+             "broker restarted; its segment files are left as they are: %s", l->dir,
+             l->failed_why);
 }
 
 bool sm_plog_offline_(sm_plog *l)
@@ -408,6 +425,8 @@ int sm_plog_read(sm_plog *l, int64_t offset, int64_t max_bytes, sm_slice *out)
     out->seg = NULL;
     out->fd = -1;
     out->pos = out->len = 0;
+    if (sm_plog_offline_(l))
+        return SM_EIO;
     if (offset < l->start_offset || offset > l->end_offset)
         return SM_ERANGE;
     if (offset == l->end_offset)
@@ -419,6 +438,9 @@ int sm_plog_read(sm_plog *l, int64_t offset, int64_t max_bytes, sm_slice *out)
         i++;
     if (rc == SM_ENOENT)
         return SM_OK;
+    if (rc == SM_ECORRUPT)
+        sm_plog_set_offline_(l, "%s.log: a read at offset %lld found a damaged batch",
+                             l->segs[i]->path, (long long)offset);
     if (rc != SM_OK)
         return rc;
     sm_segment *s = l->segs[i];
@@ -496,11 +518,11 @@ int sm_plog_sync(sm_plog *l, char *err, size_t errlen)
         sm_warn("%s: an index fsync failed: the recovery point stays where it is", l->dir);
         atomic_store(&l->rp_off, true);
     }
-    sm_plog_write_recovery_point_(l, active(l)->base_offset, active(l)->size);
+    sm_plog_write_recovery_point_(l, active(l)->base_offset, active(l)->size, true);
     return SM_OK;
 }
 
-void sm_plog_write_recovery_point_(sm_plog *l, int64_t base, int64_t pos)
+void sm_plog_write_recovery_point_(sm_plog *l, int64_t base, int64_t pos, bool sync)
 {
     /* "0\n<20-digit base> <20-digit position> <CRC-32C of what precedes>\n":
      * fixed width, one small pwrite, no rename or fsync needed, since a torn
@@ -511,10 +533,23 @@ void sm_plog_write_recovery_point_(sm_plog *l, int64_t base, int64_t pos)
     n += snprintf(buf + n, sizeof buf - (size_t)n, "%08x\n", sm_crc32c(0, buf, (size_t)n));
     if (atomic_load(&l->io_failed) || atomic_load(&l->rp_off))
         return; /* never vouch for what a failed fsync covered */
-    if (l->rp_fd >= 0 && pwrite(l->rp_fd, buf, (size_t)n, 0) != n &&
-        !atomic_exchange(&l->rp_off, true))
-        sm_warn("%s/%s: %s: the recovery point stays where it is", l->dir, SM_RECOVERY_POINT,
-                strerror(errno));
+    if (l->rp_fd < 0)
+        return;
+    if (pwrite(l->rp_fd, buf, (size_t)n, 0) != n) {
+        if (!atomic_exchange(&l->rp_off, true))
+            sm_warn("%s/%s: %s: the recovery point stays where it is", l->dir, SM_RECOVERY_POINT,
+                    strerror(errno));
+        return;
+    }
+    /* within one segment the record may lag on disk after a power loss
+     * (recovery then checks more of that segment); a new segment's name is
+     * fsynced at once, so the durable record never lags by more than that */
+    if (!sync && atomic_load(&l->rp_synced_base) == base)
+        return;
+    if (fdatasync(l->rp_fd) == 0)
+        atomic_store(&l->rp_synced_base, base);
+    else
+        sm_warn("%s/%s: fdatasync: %s", l->dir, SM_RECOVERY_POINT, strerror(errno));
 }
 
 /* ---- close -------------------------------------------------------------------- */

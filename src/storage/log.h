@@ -8,7 +8,9 @@
  * entries: int64 max timestamp so far, int32 relative offset of the last
  * offset of the batch where it was reached). Beside them, two small files:
  * `log-start-offset-checkpoint` (LogStartOffset after DeleteRecords) and
- * `recovery-point-checkpoint` (how far the log is known to be on disk).
+ * `recovery-point-checkpoint` (how far the log is known to be on disk:
+ * "0\n<20-digit segment base offset> <20-digit file position> <CRC-32C of
+ * the bytes before it, 8 hex digits>\n", everything below it was fsynced).
  *
  * Threading: every sm_plog function is called from the broker's event-loop
  * thread only. The one exception is the flusher (flush.h), which fsyncs
@@ -40,28 +42,48 @@ typedef struct sm_plog sm_plog;
 typedef struct sm_segment sm_segment;
 
 /* Opens (creating if missing) the partition directory `dir`. Existing
- * segments are loaded; when `clean` is false (the broker did not shut down
- * cleanly) the tail is recovered: every batch after the last index entry of
- * each segment is validated (length, magic, CRC-32C), a torn or corrupt
- * tail is truncated away (later segments, which could not be contiguous,
- * are removed), and a missing or damaged index or time index is rebuilt.
- * What was done is logged. The config is copied.
+ * segments are loaded; a missing or damaged index or time index is
+ * rebuilt, and leftover `*.deleted`, `*.cleaned` and checkpoint temporary
+ * files and index files without their .log are removed (`*.swap` files are
+ * left alone). The config is copied. What was done is logged.
  *
- * Beyond the last index entries, an unclean open also checks in full every
- * batch written after the last sync, as recorded in the partition's
- * `recovery-point-checkpoint` (written after every fsync of the log): a
- * crash can lose any page that was not synced, not only the last one.
+ * When `clean` is false (the broker did not shut down cleanly) the log is
+ * recovered from its recovery point, as Kafka recovers it: the
+ * `recovery-point-checkpoint` names the segment and file position below
+ * which everything was fsynced (written after the flushes). Every batch
+ * after it is validated (length, magic, CRC-32C, contiguous offsets); at
+ * the first torn or corrupt one the log is truncated, and later segments,
+ * which could not follow, are removed. Without a readable recovery point
+ * nothing is known to be synced and every batch is validated that way.
+ *
+ * Below the recovery point nothing is ever truncated or removed. Each
+ * synced segment's tail (the batches after its last index entry) is still
+ * checked in full; damage there, a segment that does not follow the one
+ * before it, or a segment the recovery point names that is missing or
+ * shorter than it says, opens the log offline (SM_OK; sm_plog_offline
+ * says why, and it is logged as an error) with nothing at or below the
+ * recovery point changed (a torn tail after it may have been cut). To
+ * accept losing the damaged data, an operator removes the partition's
+ * `recovery-point-checkpoint` and restarts: the log is then recovered as
+ * one that never synced.
  *
  * A clean open reads only the active segment's last index entries and the
  * batch headers after them; if even that does not add up, the log is
- * recovered as after a crash (with a warning). Leftover `*.deleted`,
- * `*.cleaned` and checkpoint temporary files and index files without their
- * .log are removed; `*.swap` files are left alone. With no segment the log
+ * recovered as after a crash (with a warning). With no segment the log
  * starts at the persisted log start offset, else 0. Durability: after a
  * clean open the durable offset is the end offset; after an unclean one it
  * is the start offset, and the first flush syncs every segment once. */
 int sm_plog_open(sm_plog **out, const char *dir, const sm_log_config *cfg, bool clean, char *err,
                  size_t errlen);
+
+/* NULL while the log is online, else why it is offline: an fsync failed
+ * (what it covered may not be on disk), or files are damaged in data that
+ * had been synced (found by recovery or by a read). An offline log changes
+ * nothing on disk: appends, reads, time lookups, DeleteRecords, flushes
+ * and syncs fail with SM_EIO and housekeeping does nothing, until it is
+ * reopened. Answer KAFKA_STORAGE_ERROR for it, as Kafka does for an
+ * offline partition. The string belongs to the log. */
+const char *sm_plog_offline(sm_plog *l);
 
 /* Closes files and frees the log. Data already appended stays in the page
  * cache; call sm_plog_sync first for durability. If a flush is still in
@@ -131,7 +153,8 @@ typedef struct sm_slice {
  * 0 at the log end), or SM_ERANGE if offset is below the start or above the
  * end offset. An offset in a gap between segments is served from the next
  * segment's first batch. SM_ECORRUPT or SM_EIO if the segment file is
- * damaged or unreadable (logged; answer KAFKA_STORAGE_ERROR). */
+ * damaged or unreadable (logged; a damaged file takes the log offline),
+ * SM_EIO if the log is offline: answer KAFKA_STORAGE_ERROR. */
 int sm_plog_read(sm_plog *l, int64_t offset, int64_t max_bytes, sm_slice *out);
 void sm_slice_release(sm_slice *s);
 
@@ -141,13 +164,15 @@ void sm_slice_release(sm_slice *s);
  * MaxTimestamp >= ts, with *timestamp = that MaxTimestamp; every record of a
  * LogAppendTime batch has its MaxTimestamp). Returns SM_OK with *offset and
  * *timestamp set, or SM_ENOENT when no record is that recent; SM_ECORRUPT or
- * SM_EIO on a damaged segment. */
+ * SM_EIO on a damaged segment (which takes the log offline), SM_EIO if the
+ * log is offline. */
 int sm_plog_offset_for_time(sm_plog *l, int64_t ts, int64_t *offset, int64_t *timestamp);
 
 /* The largest timestamp among the records at or above the log start offset
  * and the first offset that has it (ListOffsets with timestamp -3,
  * MAX_TIMESTAMP; in a compressed batch, the batch's first offset), or
- * SM_ENOENT if no such record carries a timestamp (empty log, or all -1). */
+ * SM_ENOENT if no such record carries a timestamp (empty log, or all -1);
+ * errors as sm_plog_offset_for_time. */
 int sm_plog_max_timestamp(sm_plog *l, int64_t *offset, int64_t *timestamp);
 
 /* Time-based roll check and retention, called periodically (about every
@@ -165,7 +190,8 @@ int sm_plog_max_timestamp(sm_plog *l, int64_t *offset, int64_t *timestamp);
  * the checkpoint: the segments are gone). The time-based roll here uses the
  * wall clock: the non-empty active segment is rolled once it has existed
  * segment_ms (since creation, or since open after a restart) and its first
- * batch's MaxTimestamp is older than segment_ms. */
+ * batch's MaxTimestamp is older than segment_ms. An offline log is left
+ * alone (0). */
 int sm_plog_housekeep(sm_plog *l, int64_t now_ms);
 
 /* DeleteRecords: moves LogStartOffset up to `offset` (<= end offset),
@@ -173,13 +199,15 @@ int sm_plog_housekeep(sm_plog *l, int64_t now_ms);
  * Returns SM_ERANGE if offset > end offset (or < 0); an offset at or below
  * the start is a no-op. The checkpoint (`log-start-offset-checkpoint` in the
  * partition directory) is written and fsynced, with its directory, before
- * the start moves; SM_EIO if that fails (then nothing changed). */
+ * the start moves; SM_EIO if that fails (then nothing changed) or the log
+ * is offline. */
 int sm_plog_delete_records(sm_plog *l, int64_t offset, char *err, size_t errlen);
 
 /* fsyncs everything appended so far on the calling thread (used at
  * shutdown and in tests): every segment with unsynced data, the directory
- * if a segment was created, then sets the durable offset to the end.
- * SM_EIO if an fsync fails or the log is offline. */
+ * if a segment was created, then sets the durable offset to the end and
+ * writes and fsyncs the recovery point. SM_EIO if an fsync fails or the
+ * log is offline. */
 int sm_plog_sync(sm_plog *l, char *err, size_t errlen);
 
 /* The end of the durable prefix: offsets below it have been fsynced. It

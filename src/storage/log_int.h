@@ -53,6 +53,7 @@ struct sm_plog {
     char *parent;  /* the directory holding dir (fsynced once when dir was created) */
     int dirfd;
     int rp_fd;     /* SM_RECOVERY_POINT, written after each sync (either thread) */
+    _Atomic int64_t rp_synced_base; /* the segment the fsynced recovery point names (-1: none yet) */
     sm_log_config cfg;
     void *user;
 
@@ -62,8 +63,8 @@ struct sm_plog {
     int64_t end_offset;   /* LogEndOffset */
     int64_t size;
     int64_t durable_offset;
-    bool failed;          /* an fsync or an undo failed: appends and flushes refuse */
-    char failed_why[200];
+    bool failed;          /* offline (sm_plog_offline): every operation but close refuses */
+    char failed_why[600];
     atomic_bool io_failed; /* set by the flusher thread the moment an fsync fails */
     atomic_bool rp_off;    /* an index fsync failed: the recovery point stays put */
 
@@ -95,8 +96,11 @@ struct sm_plog {
 };
 
 /* log.c */
-/* The log is offline (see sm_plog_append); failed_why says why. */
+/* The log is offline (see sm_plog_offline); failed_why says why. */
 bool sm_plog_offline_(sm_plog *l);
+/* Takes the log offline because its files are damaged (the first reason
+ * stays); logs it once as an error. Nothing on disk is changed. */
+void sm_plog_set_offline_(sm_plog *l, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void sm_plog_free_(sm_plog *l); /* frees what close left behind (flush.c) */
 int sm_plog_roll_(sm_plog *l, int64_t now_ms, char *err, size_t errlen);
 /* Housekeeping's time-based roll check for the active segment. */
@@ -115,8 +119,13 @@ int sm_fsync_dir_(const char *path);
 
 /* Records that segment `base` is durable below file position `pos`, and
  * every older segment whole, its index files included. Safe from either
- * thread: a stale or lost record only makes a recovery check more. */
-void sm_plog_write_recovery_point_(sm_plog *l, int64_t base, int64_t pos);
+ * thread. The record is fsynced whenever it names a segment other than the
+ * one the last fsynced record named (and once per open), so on disk it
+ * never lags behind by more than the active segment: a stale record only
+ * makes a recovery check (and possibly truncate) more, and it never claims
+ * more than was synced, since it is written after the sync it reports.
+ * `sync`: fsync it in any case. */
+void sm_plog_write_recovery_point_(sm_plog *l, int64_t base, int64_t pos, bool sync);
 
 /* retention.c */
 int sm_plog_read_start_(const char *dir, int64_t *start);

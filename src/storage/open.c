@@ -1,20 +1,23 @@
 /* open.c: opening a partition directory: finding its segments, a clean
  * start's quick resume, and an unclean start's recovery.
  *
- * The one idea: after a crash every byte on disk is untrusted, but what was
- * fsynced is good and the log was written in order, so the damage lies in
- * what was written after the last sync, at the end of the log. The
+ * The one idea: after a crash, what was written after the last sync may be
+ * torn or lost anywhere (a crash can lose any page that was not synced),
+ * but what was fsynced is good and the log was written in order. The
  * recovery point (segment and position, recorded after every sync) says
- * where that begins, and every batch from there on is checked in full
- * (length, magic, CRC-32C, contiguous offsets); so is every batch after
- * each segment's last sound index entry, which covers a log that never
- * synced. Indexes are cut back to their sane prefix and their state is
- * rebuilt from the last moment both described together. At the first bad
- * batch the segment is cut there and every later segment is removed, since
- * it could not follow. A clean start trusts the files and reads only the
- * active segment's last index entries and the few batch headers after
- * them; if even that does not add up, the log is recovered as after a
- * crash. */
+ * where the unsynced part begins; as Kafka does, only that part is
+ * recovered: every batch from there on is checked in full (length, magic,
+ * CRC-32C, contiguous offsets), and at the first bad batch the segment is
+ * cut there and every later segment is removed, since it could not follow.
+ * With no recovery point everything is recovered that way. What lies below
+ * the point is never cut: it was acknowledged as durable. Its segments'
+ * tails (every batch after the last sound index entry) are still checked
+ * in full, and damage found there, or segments that do not add up, open
+ * the log offline with nothing changed. Indexes are cut back to their sane
+ * prefix and their state is rebuilt from the last moment both described
+ * together. A clean start trusts the files and reads only the active
+ * segment's last index entries and the few batch headers after them; if
+ * even that does not add up, the log is recovered as after a crash. */
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
@@ -228,9 +231,11 @@ typedef enum {
  * ends with its final entry, made at roll after every other entry of both
  * files (TRUST_FINAL). A trusting pass returns SM_AGAIN, having changed
  * nothing on disk and logged nothing, at the first sign of damage or if the
- * log contradicts the time index; the caller then runs the careful pass. */
-static int recover_pass(sm_plog *l, sm_segment *s, trust_level trust, bool *cut, char *err,
-                        size_t errlen)
+ * log contradicts the time index; the caller then runs the careful pass.
+ * The file is never cut below `floor` (the synced part): a bad batch there
+ * returns SM_ECORRUPT (err says where) with nothing changed on disk. */
+static int recover_pass(sm_plog *l, sm_segment *s, trust_level trust, int64_t floor, bool *cut,
+                        char *err, size_t errlen)
 {
     bool trust_final = trust != TRUST_NOTHING;
     int32_t interval = l->cfg.index_interval_bytes;
@@ -394,9 +399,14 @@ static int recover_pass(sm_plog *l, sm_segment *s, trust_level trust, bool *cut,
             return SM_AGAIN;
     }
     if (rc != SM_OK) {
-        sm_warn("recovery: %s.log: truncated at position %lld (offset %lld): %s; %lld byte(s) "
-                "discarded", s->path, (long long)end, (long long)s->next_offset, msg,
-                (long long)(s->size - end));
+        if (end < floor)
+            return sm_fail(err, errlen, SM_ECORRUPT,
+                           "%s.log: damaged batch at position %lld (offset %lld) in data that was "
+                           "synced (below the recovery point): %s", s->path, (long long)end,
+                           (long long)s->next_offset, msg);
+        sm_warn("recovery: %s.log: truncated at position %lld (offset %lld), after the recovery "
+                "point: %s; %lld byte(s) discarded", s->path, (long long)end,
+                (long long)s->next_offset, msg, (long long)(s->size - end));
         if (ftruncate(s->fd, (off_t)end) != 0 || fdatasync(s->fd) != 0)
             return sm_fail(err, errlen, SM_EIO, "%s.log: cannot truncate to %lld bytes: %s",
                            s->path, (long long)end, strerror(errno));
@@ -408,7 +418,8 @@ static int recover_pass(sm_plog *l, sm_segment *s, trust_level trust, bool *cut,
 }
 
 /* Checks every batch (CRC included) from file position `from`, a batch
- * boundary, to the end, and cuts the segment at the first bad one. */
+ * boundary at or after the recovery point, to the end, and cuts the
+ * segment at the first bad one. */
 static int verify_from(sm_segment *s, int64_t from, bool *cut, char *err, size_t errlen)
 {
     uint8_t *buf = malloc(RECOVERY_WINDOW);
@@ -445,9 +456,9 @@ static int verify_from(sm_segment *s, int64_t from, bool *cut, char *err, size_t
         char off[48] = "";
         if (expect >= 0)
             snprintf(off, sizeof off, " (offset %lld)", (long long)expect);
-        sm_warn("recovery: %s.log: truncated at position %lld%s, in data written after the last "
-                "sync: %s; %lld byte(s) discarded", s->path, (long long)pos, off, why,
-                (long long)(s->size - pos));
+        sm_warn("recovery: %s.log: truncated at position %lld%s, in data written after the "
+                "recovery point (not known to be synced): %s; %lld byte(s) discarded", s->path,
+                (long long)pos, off, why, (long long)(s->size - pos));
         if (ftruncate(s->fd, (off_t)pos) != 0 || fdatasync(s->fd) != 0)
             return sm_fail(err, errlen, SM_EIO, "%s.log: cannot truncate to %lld bytes: %s",
                            s->path, (long long)pos, strerror(errno));
@@ -457,26 +468,28 @@ static int verify_from(sm_segment *s, int64_t from, bool *cut, char *err, size_t
     return SM_OK;
 }
 
-/* Recovers one segment: its indexes are cut to their sane prefix, every
- * batch from the last sound index entry on is checked in full, and the
- * segment is truncated at the first bad one (*cut). A rolled segment whose
- * time index ends with its final entry is checked at its tail only; any
- * other is also read, headers only, from its last time entry on. When the
- * recovery point says where the synced data ends (`unsynced` >= 0), every
- * batch from there on is checked in full first: a crash can lose any page
- * that was not synced, not only the last. */
-static int recover_segment(sm_plog *l, sm_segment *s, bool last, bool synced, int64_t unsynced,
+/* Recovers one segment whose file positions below `floor` were synced
+ * (INT64_MAX: all of it, `synced` then tells its index files were too).
+ * Every batch from the floor on is checked in full first: a crash can lose
+ * any page that was not synced, not only the last. Then its indexes are
+ * cut to their sane prefix and every batch from the last sound index entry
+ * on is checked in full. The segment is truncated at the first bad batch
+ * at or above the floor (*cut); one below it returns SM_ECORRUPT. A rolled
+ * segment whose time index ends with its final entry is checked at its
+ * tail only; any other is also read, headers only, from its last time
+ * entry on. */
+static int recover_segment(sm_plog *l, sm_segment *s, bool last, bool synced, int64_t floor,
                            bool *cut, char *err, size_t errlen)
 {
     bool cut1 = false, cut2 = false;
     int rc = SM_OK;
-    if (unsynced >= 0 && unsynced < s->size)
-        rc = verify_from(s, unsynced, &cut1, err, errlen);
+    if (floor < s->size)
+        rc = verify_from(s, floor, &cut1, err, errlen);
     trust_level trust = last || cut1 ? TRUST_NOTHING : synced ? TRUST_SYNCED : TRUST_FINAL;
     if (rc == SM_OK)
-        rc = recover_pass(l, s, trust, &cut2, err, errlen);
+        rc = recover_pass(l, s, trust, floor, &cut2, err, errlen);
     if (rc == SM_AGAIN)
-        rc = recover_pass(l, s, TRUST_NOTHING, &cut2, err, errlen);
+        rc = recover_pass(l, s, TRUST_NOTHING, floor, &cut2, err, errlen);
     *cut = cut1 || cut2;
     return rc;
 }
@@ -486,13 +499,21 @@ static bool read_recovery_point(sm_plog *l, int64_t *base, int64_t *pos)
 {
     char buf[64], crc[16];
     ssize_t n = l->rp_fd >= 0 ? pread(l->rp_fd, buf, sizeof buf - 1, 0) : -1;
-    if (n != 53)
+    if (n == 0)
+        return false; /* never synced */
+    if (n != 53) {
+        sm_warn("recovery: %s/%s: unreadable (%zd bytes): every batch of the log is checked",
+                l->dir, SM_RECOVERY_POINT, n);
         return false;
+    }
     buf[n] = 0;
     snprintf(crc, sizeof crc, "%08x\n", sm_crc32c(0, buf, 44));
     if (buf[0] != '0' || buf[1] != '\n' || buf[22] != ' ' || buf[43] != ' ' ||
-        strcmp(buf + 44, crc) != 0)
+        strcmp(buf + 44, crc) != 0) {
+        sm_warn("recovery: %s/%s: damaged: every batch of the log is checked", l->dir,
+                SM_RECOVERY_POINT);
         return false;
+    }
     int64_t v[2] = {0, 0};
     for (int k = 0; k < 2; k++)
         for (int i = 0; i < 20; i++) {
@@ -506,25 +527,47 @@ static bool read_recovery_point(sm_plog *l, int64_t *base, int64_t *pos)
     return true;
 }
 
+/* Recovers the log after a crash (see sm_plog_open). SM_ECORRUPT (err says
+ * what) if data below the recovery point is damaged or missing: then
+ * nothing at or below the point has been changed on disk. */
 static int recover(sm_plog *l, char *err, size_t errlen)
 {
     int64_t expect = -1;
     bool removed = false;
-    /* Segments older than the recovery point's were synced whole; the one it
-     * names is synced below its position; later ones not at all. A point
-     * naming no segment is of no use (then only the tails are checked). */
+    /* Segments older than the recovery point's were synced whole (their
+     * index files too); the one it names is synced below its position;
+     * later ones not at all. Without a point, nothing is known synced. */
     int64_t rp_base = -1, rp_pos = 0;
     if (read_recovery_point(l, &rp_base, &rp_pos)) {
-        bool known = false;
+        int k = -1;
         for (int i = 0; i < l->nseg; i++)
-            known |= l->segs[i]->base_offset == rp_base;
-        if (!known)
-            rp_base = -1;
+            if (l->segs[i]->base_offset == rp_base)
+                k = i;
+        if (k < 0 && rp_base < l->segs[0]->base_offset) {
+            rp_base = -1; /* retention took its segment: all that is left came later */
+        } else if (k < 0) {
+            return sm_fail(err, errlen, SM_ECORRUPT,
+                           "%s/%020lld.log is missing, but the recovery point says it was synced",
+                           l->dir, (long long)rp_base);
+        } else if (l->segs[k]->size < rp_pos) {
+            return sm_fail(err, errlen, SM_ECORRUPT,
+                           "%s.log holds %lld bytes, but the recovery point says %lld were synced",
+                           l->segs[k]->path, (long long)l->segs[k]->size, (long long)rp_pos);
+        }
+    } else if (l->nseg > 1 || l->segs[0]->size > 0) {
+        sm_info("recovery: %s: no recovery point: every batch is checked", l->dir);
     }
     for (int i = 0; i < l->nseg; i++) {
         sm_segment *s = l->segs[i];
+        bool synced = rp_base >= 0 && s->base_offset < rp_base;
+        int64_t floor = rp_base < 0 || s->base_offset > rp_base ? 0 : synced ? INT64_MAX : rp_pos;
         if (expect >= 0 && s->base_offset != expect) {
-            char why[200];
+            if (rp_base >= 0 && s->base_offset <= rp_base)
+                return sm_fail(err, errlen, SM_ECORRUPT,
+                               "%s.log: its base offset does not follow the end %lld of %s.log, "
+                               "below the recovery point", s->path, (long long)expect,
+                               l->segs[i - 1]->path);
+            char why[PATH_MAX + 80];
             snprintf(why, sizeof why, "its base offset does not follow the end %lld of %s.log",
                      (long long)expect, l->segs[i - 1]->path);
             drop_tail(l, i, why);
@@ -532,11 +575,7 @@ static int recover(sm_plog *l, char *err, size_t errlen)
             break;
         }
         bool cut;
-        int64_t unsynced = rp_base < 0 || s->base_offset < rp_base ? -1
-                           : s->base_offset == rp_base        ? rp_pos
-                                                              : 0;
-        int rc = recover_segment(l, s, i == l->nseg - 1, rp_base >= 0 && s->base_offset < rp_base,
-                                 unsynced, &cut, err, errlen);
+        int rc = recover_segment(l, s, i == l->nseg - 1, synced, floor, &cut, err, errlen);
         if (rc != SM_OK)
             return rc;
         expect = s->next_offset;
@@ -549,13 +588,6 @@ static int recover(sm_plog *l, char *err, size_t errlen)
     }
     if (removed && fsync(l->dirfd) != 0)
         return sm_fail(err, errlen, SM_EIO, "fsync of %s: %s", l->dir, strerror(errno));
-    /* A cut below the recovery point (the disk lied) or past its segment
-     * pulls it back: what follows the cut is new, unsynced data. */
-    sm_segment *last = l->segs[l->nseg - 1];
-    if (rp_base > last->base_offset)
-        sm_plog_write_recovery_point_(l, last->base_offset, last->size);
-    else if (rp_base == last->base_offset && rp_pos > last->size)
-        sm_plog_write_recovery_point_(l, rp_base, last->size);
     /* bring the index files of the older segments in line, then free their memory */
     for (int i = 0; i + 1 < l->nseg; i++) {
         sm_segment *s = l->segs[i];
@@ -615,6 +647,7 @@ static int open_log(sm_plog **out, const char *dir, const sm_log_config *cfg, bo
     atomic_init(&l->rp_off, false);
     atomic_init(&l->dir_synced_gen, 0);
     atomic_init(&l->parent_synced, false);
+    atomic_init(&l->rp_synced_base, -1);
     l->dir = strdup(dir);
     l->parent = strdup(dir);
     if (!l->dir || !l->parent) {
@@ -646,9 +679,13 @@ static int open_log(sm_plog **out, const char *dir, const sm_log_config *cfg, bo
     }
     char rp[PATH_MAX];
     snprintf(rp, sizeof rp, "%s/%s", dir, SM_RECOVERY_POINT);
-    l->rp_fd = open(rp, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    l->rp_fd = open(rp, O_RDWR | O_CLOEXEC);
+    if (l->rp_fd < 0 && errno == ENOENT) {
+        l->rp_fd = open(rp, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+        l->dir_gen++; /* its name must reach the disk with the first flush */
+    }
     if (l->rp_fd < 0)
-        sm_warn("%s: %s: an unclean start will check only segment tails", rp, strerror(errno));
+        sm_warn("%s: %s: an unclean start will check every batch", rp, strerror(errno));
 
     int64_t start = -1;
     rc = sm_plog_read_start_(dir, &start);
@@ -684,7 +721,28 @@ static int open_log(sm_plog **out, const char *dir, const sm_log_config *cfg, bo
             goto fail;
         }
     } else if (!clean) {
-        if ((rc = recover(l, err, errlen)) != SM_OK)
+        rc = recover(l, err, errlen);
+        if (rc == SM_ECORRUPT) {
+            /* damage in synced data: nothing more is touched (no index
+             * written, nothing deleted below the start); every operation
+             * but close refuses */
+            sm_plog_set_offline_(l, "%s", err);
+            for (int i = 0; i < l->nseg; i++) {
+                sm_segment *s = l->segs[i];
+                if (i + 1 < l->nseg && !s->meta_ok)
+                    s->next_offset = l->segs[i + 1]->base_offset;
+                l->size += s->size;
+            }
+            l->end_offset = l->segs[l->nseg - 1]->next_offset;
+            l->start_offset = start > l->segs[0]->base_offset ? start : l->segs[0]->base_offset;
+            if (l->start_offset > l->end_offset)
+                l->end_offset = l->start_offset;
+            l->durable_offset = l->start_offset;
+            free(logs.v);
+            *out = l;
+            return SM_OK;
+        }
+        if (rc != SM_OK)
             goto fail;
         last = l->segs[l->nseg - 1];
     }

@@ -120,6 +120,8 @@ int sm_plog_housekeep(sm_plog *l, int64_t now_ms)
 {
     int deleted = 0;
     char reason[160];
+    if (sm_plog_offline_(l))
+        return 0; /* its files stay exactly as they are */
     if (sm_plog_roll_due_(l, now_ms)) {
         char err[256];
         if (sm_plog_roll_(l, now_ms, err, sizeof err) != SM_OK)
@@ -168,6 +170,8 @@ int sm_plog_housekeep(sm_plog *l, int64_t now_ms)
 
 int sm_plog_delete_records(sm_plog *l, int64_t offset, char *err, size_t errlen)
 {
+    if (sm_plog_offline_(l))
+        return sm_fail(err, errlen, SM_EIO, "%s: the log is offline: %s", l->dir, l->failed_why);
     if (offset < 0 || offset > l->end_offset)
         return sm_fail(err, errlen, SM_ERANGE,
                        "%s: cannot delete records below %lld: the log ends at %lld", l->dir,

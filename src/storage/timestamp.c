@@ -101,7 +101,7 @@ static int seg_search(sm_plog *l, int i, int64_t ts, int64_t min_offset, int64_t
     return rc;
 }
 
-int sm_plog_offset_for_time(sm_plog *l, int64_t ts, int64_t *offset, int64_t *timestamp)
+static int time_lookup(sm_plog *l, int64_t ts, int64_t *offset, int64_t *timestamp)
 {
     for (int i = sm_plog_seg_for_(l, l->start_offset); i < l->nseg; i++) {
         sm_segment *s = l->segs[i];
@@ -145,7 +145,7 @@ static int live_max(sm_plog *l, int i, int64_t from, int64_t *max_ts)
     return rc;
 }
 
-int sm_plog_max_timestamp(sm_plog *l, int64_t *offset, int64_t *timestamp)
+static int max_lookup(sm_plog *l, int64_t *offset, int64_t *timestamp)
 {
     int64_t best = SM_NO_TIMESTAMP;
     int best_i = -1;
@@ -169,4 +169,26 @@ int sm_plog_max_timestamp(sm_plog *l, int64_t *offset, int64_t *timestamp)
         return SM_ENOENT;
     /* no record before segment best_i reaches best: the first that does is the answer */
     return seg_search(l, best_i, best, l->start_offset, offset, timestamp);
+}
+
+/* A damaged segment found by a lookup takes the log offline, as a read does. */
+static int checked(sm_plog *l, int rc, const char *what)
+{
+    if (rc == SM_ECORRUPT)
+        sm_plog_set_offline_(l, "%s found a damaged batch", what);
+    return rc;
+}
+
+int sm_plog_offset_for_time(sm_plog *l, int64_t ts, int64_t *offset, int64_t *timestamp)
+{
+    if (sm_plog_offline_(l))
+        return SM_EIO;
+    return checked(l, time_lookup(l, ts, offset, timestamp), "a lookup by time");
+}
+
+int sm_plog_max_timestamp(sm_plog *l, int64_t *offset, int64_t *timestamp)
+{
+    if (sm_plog_offline_(l))
+        return SM_EIO;
+    return checked(l, max_lookup(l, offset, timestamp), "the largest-timestamp lookup");
 }

@@ -8,7 +8,9 @@ good CRC-32Cs and contiguous offsets.  Retention by size and by time (topic
 configs set through CreateTopics) deletes whole segments: the log start
 offset moves to a segment base, the files go, and what is left reads back
 intact.  max.message.bytes rejects a batch that is too large.  A torn
-batch at the end of the log after kill -9 is cut away at restart.
+batch at the end of the log after kill -9 is cut away at restart; damage
+in data that was fsynced (below the recovery point) is never cut: the
+partition goes offline (KAFKA_STORAGE_ERROR) and loses nothing.
 
 Usage: test_storage.py [--broker BIN]   (or SAMSA_BROKER_BIN)
 """
@@ -20,8 +22,9 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import Broker, check, check_eq, run_tests, unique, wait_for  # noqa: E402
+from harness import Broker, BrokerError, check, check_eq, run_tests, unique, wait_for  # noqa: E402
 from kafka_wire import batches  # noqa: E402
+import kafka_wire as wire  # noqa: E402
 
 import confluent_kafka as ck  # noqa: E402
 import confluent_kafka.admin as cka  # noqa: E402
@@ -279,13 +282,154 @@ def test_torn_tail_cut_at_restart():
           "\n".join(l for l in started.splitlines() if "recovery" in l) or started[-2000:])
 
 
+def raw_produce(topic, partition, values):
+    """One acks=all Produce v3 of one batch: (error_code, base_offset)."""
+    batch = wire.record_batch([(b"k", v) for v in values])
+    resp = wire.roundtrip(broker.port, wire.produce_request(31, {(topic, partition): batch}), timeout=30)
+    err, base, _ = wire.parse_produce(resp, 31)[(topic, partition)]
+    return err, base
+
+
+def raw_fetch(topic, partition, offset):
+    """Fetch v4 at offset: {"err", "hw", "records"}."""
+    resp = wire.roundtrip(broker.port, wire.fetch_v4(32, [(topic, partition, offset, 1 << 20)]))
+    return wire.parse_fetch_v4(resp, 32)[(topic, partition)]
+
+
+def log_files(topic, partition):
+    """{file name: bytes} of the .log files of a partition directory."""
+    out = {}
+    for _, path in segments(topic, partition):
+        with open(path, "rb") as f:
+            out[os.path.basename(path)] = f.read()
+    return out
+
+
+def test_old_damage_offline():
+    """One flipped bit in an old segment, long fsynced, found by the
+    recovery after kill -9: the log is not cut (issue 10: it used to be
+    truncated there and every later segment deleted, 2,284 of 3,000 acked
+    records gone). The partition answers KAFKA_STORAGE_ERROR to produce and
+    fetch and the log says why, the other partition works, no .log file
+    changes; once the bit is repaired, a restart serves every record, the
+    high watermark where it was and the committed offset below it."""
+    topic = unique("damage")
+    create(topic, 2)
+    n = 1500
+    offs = produce(topic, 0, [value(i, 200) for i in range(n)])
+    check_eq(offs, list(range(n)), "%d messages acknowledged (acks=all) on partition 0" % n)
+    check_eq(produce(topic, 1, [value(i, 200) for i in range(10)]), list(range(10)),
+             "10 on partition 1")
+    group = unique("damage-group")
+    c = ck.Consumer({"bootstrap.servers": broker.bootstrap, "group.id": group, "enable.auto.commit": False})
+    c.commit(offsets=[ck.TopicPartition(topic, 0, n - 5)], asynchronous=False)
+    c.close()
+    check_eq(watermarks(topic, 0), (0, n), "watermarks (0, %d)" % n)
+    segs = segments(topic, 0)
+    check(len(segs) >= 6, "partition 0 spans %d segments of %d bytes" % (len(segs), SEGMENT))
+    broker.kill9()
+    # the last batch of the second segment: its tail, checked at every unclean start
+    victim = segs[1][1]
+    with open(victim, "rb") as f:
+        data = f.read()
+    whole, rest = wire.batches(data)
+    check(whole and rest == b"" and all(b[4] for b in whole), "%s: %d whole batches, good CRCs"
+          % (os.path.basename(victim), len(whole)))
+    at = len(data) - 20                         # a byte of the last batch's last record
+    with open(victim, "r+b") as f:
+        f.seek(at)
+        f.write(bytes([data[at] ^ 0x04]))
+    check(True, "one bit flipped at position %d of %s (offsets %d..%d, second of %d segments)"
+          % (at, os.path.basename(victim), whole[0][0], whole[-1][1], len(segs)))
+    before = log_files(topic, 0)
+    broker.start()
+    started = broker.log_text().rsplit("=== harness: start", 1)[1]
+    lines = [l for l in started.splitlines() if "offline" in l]
+    check(any(os.path.basename(victim) in l and "recovery point" in l for l in lines),
+          "the broker logged the partition offline, naming the file and the recovery point",
+          "\n".join(l for l in started.splitlines() if "recovery" in l or "offline" in l) or started[-2000:])
+    print("  | " + lines[0][:400])
+    check_eq(raw_produce(topic, 0, [b"after"])[0], 56, "produce to partition 0: KAFKA_STORAGE_ERROR (56)")
+    r = raw_fetch(topic, 0, 0)
+    check_eq((r["err"], r["records"]), (56, b""), "fetch of partition 0: KAFKA_STORAGE_ERROR (56), no records")
+    err, base = raw_produce(topic, 1, [b"p1 after"])
+    check_eq((err, base), (0, 10), "partition 1 takes a produce at offset 10")
+    r = raw_fetch(topic, 1, 0)
+    got, _ = wire.batches(r["records"])
+    check(r["err"] == 0 and r["hw"] == 11 and got[-1][1] == 10,
+          "partition 1 fetches offsets 0..10, high watermark 11", r)
+    check(log_files(topic, 0) == before, "no .log file of partition 0 was changed, cut or removed "
+          "(%d files)" % len(before))
+    check_eq(broker.stop(), 0, "the broker stops (exit 0)")
+    with open(victim, "r+b") as f:
+        f.seek(at)
+        f.write(bytes([data[at]]))
+    check(True, "the bit repaired by hand, as an operator would")
+    broker.start()
+    check_eq(watermarks(topic, 0), (0, n), "watermarks (0, %d): the high watermark did not move" % n)
+    got = read_from_beginning(topic, 0, n)
+    check_eq(got, [(i, value(i, 200)) for i in range(n)], "all %d read back in order, each intact" % n)
+    c = ck.Consumer({"bootstrap.servers": broker.bootstrap, "group.id": group, "enable.auto.commit": False})
+    committed = c.committed([ck.TopicPartition(topic, 0)], timeout=10)[0].offset
+    c.close()
+    check_eq(committed, n - 5, "the group's committed offset is still %d, below the high watermark" % (n - 5))
+    check_eq(produce(topic, 0, [value(n, 200)]), [n], "the next message gets offset %d" % n)
+
+
+def test_offsets_store_damage_stops_start():
+    """The committed-offsets store (samsa-groups/) is a log too: a bit
+    flipped in a commit it fsynced is found after kill -9, and the broker
+    refuses to start with an error naming the file, rather than start
+    without the commits (every group would go back to auto.offset.reset).
+    Repaired, it starts with every commit."""
+    topic = unique("commits")
+    create(topic, 1)
+    groups = [unique("g") for _ in range(3)]
+    for i, g in enumerate(groups):
+        c = ck.Consumer({"bootstrap.servers": broker.bootstrap, "group.id": g, "enable.auto.commit": False})
+        c.commit(offsets=[ck.TopicPartition(topic, 0, 10 + i)], asynchronous=False)
+        c.close()
+    check(True, "3 groups committed offsets 10, 11, 12")
+    broker.kill9()
+    store = sorted(p for p in os.listdir(os.path.join(broker.data_dir, "samsa-groups")) if SEG_RE.match(p))[-1]
+    path = os.path.join(broker.data_dir, "samsa-groups", store)
+    with open(path, "rb") as f:
+        data = f.read()
+    whole, rest = wire.batches(data)
+    check(whole and rest == b"" and all(b[4] for b in whole), "samsa-groups/%s: %d whole batches" % (store, len(whole)))
+    at = len(data) - 3                          # in the last commit
+    with open(path, "r+b") as f:
+        f.seek(at)
+        f.write(bytes([data[at] ^ 0x10]))
+    try:
+        broker.start(timeout=20)
+        started = True
+    except BrokerError:
+        started = False
+    text = broker.log_text().rsplit("=== harness: start", 1)[1]
+    check(not started and any("failed to start" in l and "committed-offsets store" in l and store in l
+                              for l in text.splitlines()),
+          "the broker does not start: 'failed to start: the committed-offsets store is damaged', naming the file",
+          text[-1500:])
+    with open(path, "r+b") as f:
+        f.seek(at)
+        f.write(bytes([data[at]]))
+    broker.start()
+    for i, g in enumerate(groups):
+        c = ck.Consumer({"bootstrap.servers": broker.bootstrap, "group.id": g, "enable.auto.commit": False})
+        got = c.committed([ck.TopicPartition(topic, 0)], timeout=10)[0].offset
+        c.close()
+        check_eq(got, 10 + i, "repaired and restarted: group %d's committed offset is %d" % (i, 10 + i))
+
+
 def main():
     try:
         broker.start()
         print("broker pid %d on %s, log.segment.bytes=%d" % (broker.pid, broker.bootstrap, SEGMENT), flush=True)
         rc = run_tests([test_segment_layout, test_roll_by_time, test_retention_by_size, test_retention_by_time,
                         test_max_message_bytes, test_compressed_batches_stored_as_sent,
-                        test_torn_tail_cut_at_restart], [broker])
+                        test_torn_tail_cut_at_restart, test_old_damage_offline,
+                        test_offsets_store_damage_stops_start], [broker])
         return broker.finish(rc)
     finally:
         broker.cleanup()

@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "base/clock.h"
+#include "base/crc32c.h"
 #include "base/err.h"
 #include "base/log.h"
 #include "proto/batch.h"
@@ -218,20 +219,28 @@ static int rm_entry(const char *p, const struct stat *sb, int flag, struct FTW *
     return remove(p);
 }
 
+#define STD_SYNCED 52 /* batches of build_std below its recovery point */
+
 /* A log of several segments: 60 batches of 5 records of 40-byte values
  * (about 360 bytes a batch), 8 KiB segments, an index entry every 256
- * bytes. Timestamps: 1000 + 10 * batch. Closed cleanly. */
+ * bytes. Timestamps: 1000 + 10 * batch. Synced after STD_SYNCED batches
+ * (the recovery point), the last 8, all in the last segment, written after
+ * it; then closed (cleanly: the index files are brought up to date). */
 static void build_std(const char *dir, model *m)
 {
     sm_log_config c = small_cfg();
     memset(m, 0, sizeof *m);
     sm_plog *l = open_log(dir, &c, true);
-    for (int i = 0; i < 60; i++)
+    char err[256];
+    for (int i = 0; i < 60; i++) {
+        if (i == STD_SYNCED)
+            CHECK(sm_plog_sync(l, err, sizeof err) == SM_OK);
         put(l, m, 5, 1000 + 10 * i, 40, sm_wall_ms());
+    }
     CHECK(sm_plog_segment_count(l) >= 3);
     check_reads(l, m, "build");
-    char err[256];
-    CHECK(sm_plog_sync(l, err, sizeof err) == SM_OK);
+    /* the unsynced batches are all in the active segment */
+    CHECK(sm_plog_active_base_offset(l) <= m->base[STD_SYNCED - 1]);
     sm_plog_close(l);
 }
 
@@ -253,6 +262,85 @@ static void expect_recovered(const char *dir, model *m, int64_t end, const char 
     CHECK_EQ_I64(sm_plog_end_offset(l), end + 3);
     check_reads(l, m, what);
     sm_plog_close(l);
+}
+
+/* What a directory holds: each file's name, size and CRC-32C. */
+#define SNAP_MAX 64
+typedef struct dir_snap {
+    int n;
+    char name[SNAP_MAX][64];
+    int64_t size[SNAP_MAX];
+    uint32_t crc[SNAP_MAX];
+} dir_snap;
+
+static void snap_dir(const char *dir, dir_snap *out)
+{
+    memset(out, 0, sizeof *out);
+    DIR *d = opendir(dir);
+    REQUIRE(d != NULL);
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        if (de->d_name[0] == '.')
+            continue;
+        REQUIRE(out->n < SNAP_MAX && strlen(de->d_name) < 64);
+        char f[512];
+        snprintf(f, sizeof f, "%s/%s", dir, de->d_name);
+        int fd = open(f, O_RDONLY);
+        REQUIRE(fd >= 0);
+        uint8_t buf[4096];
+        uint32_t crc = 0;
+        int64_t size = 0;
+        ssize_t r;
+        while ((r = read(fd, buf, sizeof buf)) > 0) {
+            crc = sm_crc32c(crc, buf, (size_t)r);
+            size += r;
+        }
+        close(fd);
+        /* sorted by name */
+        int k = out->n++;
+        while (k > 0 && strcmp(out->name[k - 1], de->d_name) > 0) {
+            memcpy(out->name[k], out->name[k - 1], 64);
+            out->size[k] = out->size[k - 1];
+            out->crc[k] = out->crc[k - 1];
+            k--;
+        }
+        memcpy(out->name[k], de->d_name, strlen(de->d_name) + 1);
+        out->size[k] = size;
+        out->crc[k] = crc;
+    }
+    closedir(d);
+}
+
+static bool snap_equal_where(const dir_snap *a, const dir_snap *b, const char *suffix)
+{
+    int i = 0, j = 0;
+    bool same = true;
+    for (;;) {
+        while (i < a->n && suffix && !strstr(a->name[i], suffix))
+            i++;
+        while (j < b->n && suffix && !strstr(b->name[j], suffix))
+            j++;
+        if (i >= a->n || j >= b->n)
+            break;
+        if (strcmp(a->name[i], b->name[j]) || a->size[i] != b->size[j] || a->crc[i] != b->crc[j]) {
+            fprintf(stderr, "changed: %s (%lld bytes) -> %s (%lld bytes)\n", a->name[i],
+                    (long long)a->size[i], b->name[j], (long long)b->size[j]);
+            same = false;
+        }
+        i++;
+        j++;
+    }
+    if (i < a->n || j < b->n) {
+        fprintf(stderr, "files appeared or went: %s\n", i < a->n ? a->name[i] : b->name[j]);
+        same = false;
+    }
+    return same;
+}
+
+static bool snap_equal(const dir_snap *a, const dir_snap *b) { return snap_equal_where(a, b, NULL); }
+static bool snap_equal_logs(const dir_snap *a, const dir_snap *b)
+{
+    return snap_equal_where(a, b, ".log");
 }
 
 /* ---- tests -------------------------------------------------------------------- */
@@ -642,7 +730,7 @@ static void test_delete_records(void)
 static void test_recovery(void)
 {
     static model m;
-    char dir[256], f[512];
+    char dir[256], f[512], tmp_path[512];
     int64_t bases[256];
 
     TEST_SECTION("recovery: a torn last batch (file cut mid-batch)");
@@ -794,7 +882,7 @@ static void test_recovery(void)
     REQUIRE(truncate(f, m.pos[cut]) == 0);
     expect_recovered(dir, &m, m.base[cut], "index past the log");
 
-    TEST_SECTION("recovery: a corrupt segment removes every later segment");
+    TEST_SECTION("recovery: a flipped byte below the recovery point: offline, every file kept");
     new_dir(dir, sizeof dir);
     build_std(dir, &m);
     {
@@ -805,10 +893,133 @@ static void test_recovery(void)
     int n = list_segments(dir, bases, 256);
     REQUIRE(n >= 3);
     int victim = model_find(&m, bases[2]) - 1; /* the last batch of the second segment */
+    REQUIRE(victim < STD_SYNCED);
     seg_file(f, sizeof f, dir, bases[1], ".log");
     flip_byte(f, m.pos[victim] + m.size[victim] - 1);
+    end = m.last[m.n - 1] + 1;
+    {
+        dir_snap before, after;
+        snap_dir(dir, &before);
+        sm_plog *l = open_log(dir, &c, false);
+        const char *why = sm_plog_offline(l);
+        CHECK(why != NULL && strstr(why, f) && strstr(why, "recovery point"));
+        sm_slice sl;
+        CHECK(sm_plog_read(l, 0, 100, &sl) == SM_EIO);
+        CHECK(sm_plog_read(l, m.base[victim], 100, &sl) == SM_EIO);
+        int64_t off, ts, base = -1;
+        CHECK(sm_plog_offset_for_time(l, 0, &off, &ts) == SM_EIO);
+        CHECK(sm_plog_max_timestamp(l, &off, &ts) == SM_EIO);
+        char err[256];
+        CHECK(sm_plog_delete_records(l, 3, err, sizeof err) == SM_EIO);
+        CHECK_EQ_I64(sm_plog_housekeep(l, sm_wall_ms() + 1000000000LL), 0);
+        CHECK(sm_plog_sync(l, err, sizeof err) == SM_EIO);
+        sm_wbuf w;
+        sm_wbuf_init(&w, 0);
+        bb_simple(&w, 2, 1, 1, 10);
+        CHECK(sm_plog_append(l, w.p, w.len, sm_wall_ms(), &base, err, sizeof err) == SM_EIO);
+        sm_wbuf_release(&w);
+        sm_plog_close(l);
+        snap_dir(dir, &after);
+        CHECK(snap_equal(&before, &after));
+        /* a clean open after it (the operator restarts again) would trust the
+         * files; the broker never marks a log dir clean with a log offline */
+    }
+    TEST_SECTION("recovery: the same log, the byte repaired: everything is there");
+    flip_byte(f, m.pos[victim] + m.size[victim] - 1);
+    {
+        sm_plog *l = open_log(dir, &c, false);
+        CHECK(sm_plog_offline(l) == NULL);
+        CHECK_EQ_I64(sm_plog_end_offset(l), end);
+        check_reads(l, &m, "repaired");
+        sm_plog_close(l);
+    }
+
+    TEST_SECTION("recovery: without its recovery point, a corrupt segment removes every later one");
+    flip_byte(f, m.pos[victim] + m.size[victim] - 1);
+    snprintf(tmp_path, sizeof tmp_path, "%s/recovery-point-checkpoint", dir);
+    REQUIRE(unlink(tmp_path) == 0); /* how an operator accepts the loss */
     expect_recovered(dir, &m, m.base[victim], "corrupt middle segment");
     CHECK_EQ_I64(list_segments(dir, bases, 256), 2);
+
+    TEST_SECTION("recovery: segments the recovery point vouches for, cut short or gone: offline");
+    for (int kind = 0; kind < 4; kind++) {
+        static const char *const what[] = {
+            "the synced part of the last segment cut", "a torn tail of an older segment",
+            "the last segment removed", "a middle segment removed"};
+        new_dir(dir, sizeof dir);
+        build_std(dir, &m);
+        {
+            sm_plog *l = open_log(dir, &c, true);
+            check_reads(l, &m, "positions");
+            sm_plog_close(l);
+        }
+        n = list_segments(dir, bases, 256);
+        int synced_last = STD_SYNCED - 1; /* in the last segment */
+        if (kind == 0) {
+            seg_file(f, sizeof f, dir, bases[n - 1], ".log");
+            REQUIRE(truncate(f, m.pos[synced_last] + 10) == 0);
+        } else if (kind == 1) {
+            int v = model_find(&m, bases[1]) - 1; /* the last batch of the first segment */
+            seg_file(f, sizeof f, dir, bases[0], ".log");
+            REQUIRE(truncate(f, m.pos[v] + m.size[v] / 2) == 0);
+        } else {
+            int64_t which = kind == 2 ? bases[n - 1] : bases[1];
+            static const char *const exts[] = {".log", ".index", ".timeindex"};
+            for (int e = 0; e < 3; e++) {
+                seg_file(f, sizeof f, dir, which, exts[e]);
+                REQUIRE(unlink(f) == 0);
+            }
+        }
+        dir_snap before, after;
+        snap_dir(dir, &before);
+        sm_plog *l = open_log(dir, &c, false);
+        const char *why = sm_plog_offline(l);
+        CHECK(why != NULL);
+        if (why)
+            printf("   %s: offline: %s\n", what[kind], why);
+        sm_slice sl;
+        CHECK(sm_plog_read(l, 0, 1, &sl) == SM_EIO);
+        sm_plog_close(l);
+        snap_dir(dir, &after);
+        CHECK(snap_equal(&before, &after));
+    }
+
+    TEST_SECTION("recovery: a damaged header found by a read takes the log offline");
+    new_dir(dir, sizeof dir);
+    build_std(dir, &m);
+    {
+        sm_plog *l = open_log(dir, &c, true);
+        check_reads(l, &m, "positions");
+        sm_plog_close(l);
+    }
+    n = list_segments(dir, bases, 256);
+    victim = 7; /* in the first segment, away from its tail */
+    REQUIRE(model_find(&m, bases[1]) > victim + 3);
+    seg_file(f, sizeof f, dir, bases[0], ".log");
+    flip_byte(f, m.pos[victim] + 16); /* its magic */
+    {
+        dir_snap before, after;
+        snap_dir(dir, &before);
+        sm_plog *l = open_log(dir, &c, true);
+        CHECK(sm_plog_offline(l) == NULL);
+        sm_slice sl;
+        CHECK(sm_plog_read(l, m.base[victim - 2], 1, &sl) == SM_OK && sl.len > 0);
+        sm_slice_release(&sl);
+        int rc = sm_plog_read(l, m.base[victim] + 1, 1, &sl);
+        CHECK(rc == SM_ECORRUPT);
+        const char *why = sm_plog_offline(l);
+        CHECK(why != NULL && strstr(why, f));
+        CHECK(sm_plog_read(l, m.base[victim - 2], 1, &sl) == SM_EIO);
+        char err[256];
+        int64_t base;
+        uint8_t one[1] = {0};
+        CHECK(sm_plog_append(l, one, sizeof one, sm_wall_ms(), &base, err, sizeof err) == SM_EIO);
+        sm_plog_close(l);
+        snap_dir(dir, &after);
+        /* the index of the first segment was rebuilt by the failed lookup
+         * (a cache); every .log is as it was */
+        CHECK(snap_equal_logs(&before, &after));
+    }
 
     TEST_SECTION("recovery: an empty last segment, a stray one, leftover files");
     new_dir(dir, sizeof dir);
