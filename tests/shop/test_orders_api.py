@@ -14,6 +14,7 @@ the orders relay, shop-orders and shop-stock on ephemeral ports.
   malformed record is rejected once and does not block the partition;
 - the same happy path and a bad request on PostgreSQL.
 """
+# ctest-label: slow
 # ctest-timeout: 420
 
 import json

@@ -13,6 +13,7 @@ shop-reservations on free loopback ports.
     shop.rooms and shop.reservation-results delivered again: all are
     inbox duplicates, nothing is applied, the books do not move.
 """
+# ctest-label: slow
 # ctest-timeout: 300
 
 import concurrent.futures

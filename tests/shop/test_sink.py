@@ -13,6 +13,7 @@ ephemeral ports.
 - a redelivered payment is not sent again, a malformed one is rejected;
 - the sink and the receiver on PostgreSQL through a failure and a kill -9.
 """
+# ctest-label: slow
 # ctest-timeout: 300
 
 import os
