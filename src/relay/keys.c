@@ -395,3 +395,59 @@ bool sm_keys_take_wake(sm_keys *k)
     k->wake = false;
     return w;
 }
+
+/* ---- what consumers see ---- */
+
+bool sm_acks_init(sm_acks *a)
+{
+    a->hash = calloc(SM_ACKS_SIZE, sizeof *a->hash);
+    a->id = calloc(SM_ACKS_SIZE, sizeof *a->id);
+    if (!a->hash || !a->id) {
+        sm_acks_release(a);
+        return false;
+    }
+    return true;
+}
+
+void sm_acks_release(sm_acks *a)
+{
+    free(a->hash);
+    free(a->id);
+    a->hash = NULL;
+    a->id = NULL;
+}
+
+void sm_acks_clear(sm_acks *a)
+{
+    if (a->hash)
+        memset(a->hash, 0, SM_ACKS_SIZE * sizeof *a->hash);
+}
+
+/* FNV-1a over topic, a separator no topic contains, and key */
+static uint64_t acks_hash(const char *topic, const char *key)
+{
+    uint64_t h = 0xcbf29ce484222325ULL;
+    for (const char *p = topic; *p; p++)
+        h = (h ^ (uint8_t)*p) * 0x100000001b3ULL;
+    h = (h ^ 0xff) * 0x100000001b3ULL;
+    for (const char *p = key; *p; p++)
+        h = (h ^ (uint8_t)*p) * 0x100000001b3ULL;
+    return h ? h : 1;
+}
+
+bool sm_acks_note(sm_acks *a, const char *topic, const char *key, int64_t id)
+{
+    if (!a->hash || !key || !topic)
+        return false;
+    uint64_t h = acks_hash(topic, key);
+    size_t i = (size_t)(h >> 7) & (SM_ACKS_SIZE - 1);
+    if (a->hash[i] == h) {
+        if (id < a->id[i])
+            return true;
+        a->id[i] = id;
+        return false;
+    }
+    a->hash[i] = h; /* a newer key pushes an older one out */
+    a->id[i] = id;
+    return false;
+}

@@ -103,6 +103,23 @@ bool sm_keys_tracked(const sm_keys *k, int64_t id);
  * is handed to another relay only once none of its rows is tracked here). */
 uint64_t sm_keys_busy(const sm_keys *k);
 
+/* What a consumer sees: the highest row id acknowledged per (topic, key),
+ * for the SM_ACKS_SIZE most recently acknowledged keys (a fixed table of
+ * 64-bit hashes: a key pushed out is forgotten, never confused with
+ * another). sm_acks_note says whether id lands after a higher id of its
+ * topic and key already did, i.e. a consumer reads them out of order. */
+#define SM_ACKS_SIZE 65536
+typedef struct sm_acks {
+    uint64_t *hash; /* 0: empty */
+    int64_t *id;
+} sm_acks;
+
+bool sm_acks_init(sm_acks *a);
+void sm_acks_release(sm_acks *a);
+bool sm_acks_note(sm_acks *a, const char *topic, const char *key, int64_t id);
+/* Forgets every key (rows re-published on purpose are not inversions). */
+void sm_acks_clear(sm_acks *a);
+
 /* True once after a held key was released or a failed row's key drained
  * (claim again). */
 bool sm_keys_take_wake(sm_keys *k);

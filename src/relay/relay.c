@@ -115,6 +115,7 @@ struct sm_relay {
     int nretiring;
     int next_lane_id;
     sm_keys keys;
+    sm_acks acks; /* what consumers see: order_violations_total */
     sm_idset isolate; /* rows whose next attempt goes alone, on the retry lane */
     int64_t main_batch_bytes; /* batch.size of new main lanes */
     sm_metrics metrics;
@@ -811,12 +812,15 @@ static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *km, void *opaque)
     if (!km->err) {
         int64_t now = sm_wall_ms();
         queue_published(r, m->id, km->partition, km->offset, now);
-        if (sm_keys_acked(&r->keys, m->id, m->key)) {
+        bool overtook = sm_keys_acked(&r->keys, m->id, m->key);
+        bool behind = sm_acks_note(&r->acks, rd_kafka_topic_name(km->rkt), m->key, m->id);
+        if (overtook || behind) {
             atomic_fetch_add(&r->metrics.order_violations_total, 1);
             sm_log_limited(SM_LOG_WARN,
-                           "order: row %" PRId64 " of key %s was acknowledged while an earlier row "
-                           "of its key is still failing",
-                           m->id, keystr(m->key));
+                           "order: row %" PRId64 " of key %s was acknowledged %s", m->id,
+                           keystr(m->key),
+                           behind ? "after a later row of its key: consumers see them out of order"
+                                  : "while an earlier row of its key is still failing");
         }
         atomic_fetch_add(&r->metrics.published_total, 1);
         sm_metrics_observe_latency(&r->metrics, (now - m->created_at_ms) * 1000);
@@ -1103,6 +1107,7 @@ static void requeue_stale(sm_relay *r)
                 "by samsa.event_id)",
                 changed, r->cfg->republish_stale_after_ms);
         r->want_claim = true;
+        sm_acks_clear(&r->acks); /* re-published on purpose: not inversions */
     }
 }
 
@@ -1400,6 +1405,10 @@ int sm_relay_new(sm_relay **out, sm_relay_config *cfg, char *err, size_t errlen)
     r->rnd = (uint64_t)sm_wall_ms() ^ ((uint64_t)getpid() << 32) ^ (uint64_t)sm_mono_us();
     sm_relay_redact_url(cfg->outbox_db, r->db_name, sizeof r->db_name);
     int rc;
+    if (!sm_acks_init(&r->acks)) {
+        rc = sm_fail(err, errlen, SM_ENOMEM, "out of memory");
+        goto fail;
+    }
     if (pipe2(r->pipe, O_NONBLOCK | O_CLOEXEC) != 0) {
         rc = sm_fail(err, errlen, SM_EIO, "pipe: %s", strerror(errno));
         goto fail;
@@ -1479,6 +1488,7 @@ void sm_relay_free(sm_relay *r)
     free(r->pub);
     free(r->timers);
     sm_keys_release(&r->keys);
+    sm_acks_release(&r->acks);
     sm_idset_release(&r->isolate);
     if (r->pipe[0] >= 0)
         close(r->pipe[0]);

@@ -353,6 +353,71 @@ static void test_claim(void)
     PQfinish(b);
 }
 
+/* skip() runs between the claim's pages: the first call commits the open
+ * transaction, so a claim whose pages each took a snapshot of their own
+ * would see its later row (above page 1) but not its earlier one. */
+typedef struct commit_ctx {
+    PGconn *open; /* its transaction commits at the first skip() */
+    const char *skip_key;
+} commit_ctx;
+
+static bool skip_commit(int64_t id, const char *key, void *arg)
+{
+    (void)id;
+    commit_ctx *c = arg;
+    if (c->open) {
+        x(c->open, "COMMIT");
+        c->open = NULL;
+    }
+    return key && !strcmp(key, c->skip_key);
+}
+
+static void test_claim_snapshot(void)
+{
+    TEST_SECTION("claim: every page reads one snapshot (a transaction committing between pages"
+                 " is seen whole or not at all)");
+    PGconn *a = app(), *t = app();
+    sm_store *s = store_open();
+    char err[512];
+    sm_row *rows = NULL;
+    int n = -1;
+    uint64_t owned = 0;
+    CHECK(sm_store_balance(s, "relay-snap", &owned, err, sizeof err) == SM_OK);
+    /* T's first event of key k, then 300 committed rows the relay skips
+     * (in flight), then T's second event: T straddles the first page */
+    x(t, "BEGIN");
+    x(t, "INSERT INTO samsa_outbox (topic, key, payload) VALUES ('t', 'k', '1')");
+    int64_t first = q1(t, "SELECT currval('samsa_outbox_id_seq')");
+    x(a, "INSERT INTO samsa_outbox (topic, key, payload)"
+         " SELECT 't', 'busy', 'b' FROM generate_series(1, 300)");
+    x(t, "INSERT INTO samsa_outbox (topic, key, payload) VALUES ('t', 'k', '2')");
+    int64_t second = q1(t, "SELECT currval('samsa_outbox_id_seq')");
+    commit_ctx cc = {.open = t, .skip_key = "busy"};
+    CHECK(sm_store_claim(s, owned, 10, skip_commit, &cc, &rows, &n, err, sizeof err) == SM_OK);
+    bool second_alone = false;
+    for (int i = 0; i < n; i++)
+        if (rows[i].id == second && (i == 0 || rows[i - 1].id != first))
+            second_alone = true;
+    CHECK(!second_alone);
+    if (second_alone)
+        fprintf(stderr, "  the claim returned row %lld (key k, event 2) without row %lld"
+                " (event 1): a consumer gets event 2 first\n", (long long)second,
+                (long long)first);
+    CHECK(n == 0); /* T committed after the claim's snapshot */
+    sm_rows_free(rows, n);
+    cc.open = NULL;
+    CHECK(sm_store_claim(s, owned, 10, skip_commit, &cc, &rows, &n, err, sizeof err) == SM_OK);
+    CHECK(n == 2 && rows[0].id == first && rows[1].id == second);
+    sm_rows_free(rows, n);
+    /* the claim's transaction is over: the session is idle */
+    CHECK(q1(a, "SELECT count(*) FROM pg_stat_activity WHERE state = 'idle in transaction'"
+                " AND datname = current_database()") == 0);
+    x(a, "TRUNCATE samsa_outbox");
+    sm_store_close(s);
+    PQfinish(a);
+    PQfinish(t);
+}
+
 /* ---- marks ------------------------------------------------------------------------ */
 
 static void test_marks(void)
@@ -988,6 +1053,7 @@ int main(void)
     test_migrations();
     test_enqueue();
     test_claim();
+    test_claim_snapshot();
     test_marks();
     test_holds();
     test_requeue_cleanup();
