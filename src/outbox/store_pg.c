@@ -128,8 +128,8 @@ static const pg_def defs[P_N] = {
      * samsa_outbox_held, which holds failed rows only. */
     [P_CLAIM_IDS] = {"SELECT 0::int8, NULL::text,"
                      " pg_snapshot_xmin(pg_current_snapshot())::text::int8,"
-                     " pg_current_xact_id()::text::int8"
-                     " UNION ALL (SELECT o.id, o.key, NULL, NULL FROM samsa_outbox o"
+                     " pg_current_xact_id()::text::int8, NULL::text"
+                     " UNION ALL (SELECT o.id, o.key, NULL, NULL, o.topic FROM samsa_outbox o"
                      " WHERE o.status = 'INIT'"
                      " AND o.next_attempt_at <= clock_timestamp() AND (($1 >> o.slot) & 1) = 1"
                      " AND o.id > $2"
@@ -991,7 +991,7 @@ static int pg_claim(sm_store *base, uint64_t owned, int max, sm_row_skip_fn skip
             got++;
             looked_to = after = id;
             const char *key = PQgetisnull(r, i, 1) ? NULL : PQgetvalue(r, i, 1);
-            if (!skip || !skip(id, key, arg))
+            if (!skip || !skip(id, key, PQgetvalue(r, i, 4), arg))
                 ids[k++] = id;
         }
         u->rows_read += got;

@@ -314,7 +314,7 @@ static int sq_claim(sm_store *base, uint64_t owned, int max, sm_row_skip_fn skip
         int slot = sm_slot_of(key, key ? (size_t)klen : 0);
         if (!(owned & ((uint64_t)1 << slot)))
             continue;
-        if (skip && skip(id, key, arg))
+        if (skip && skip(id, key, (const char *)sqlite3_column_text(st, 3), arg))
             continue;
         if (n == cap) {
             int ncap = cap ? cap * 2 : (max < 64 ? max : 64);

@@ -206,12 +206,15 @@ typedef struct skip_ctx {
     int64_t inflight[16];
     int ninflight;
     int calls;
+    int wrong_topic; /* skip() called without the row's topic */
 } skip_ctx;
 
-static bool skip_fn(int64_t id, const char *key, void *arg)
+static bool skip_fn(int64_t id, const char *key, const char *topic, void *arg)
 {
     skip_ctx *c = arg;
     c->calls++;
+    if (!topic || strcmp(topic, "t"))
+        c->wrong_topic++;
     if (c->held_key && key && !strcmp(key, c->held_key))
         return true;
     for (int i = 0; i < c->ninflight; i++)
@@ -271,6 +274,7 @@ static void test_claim(sm_store *s)
         CHECK(rows[1].payload_len == 1 && rows[1].payload[0] == '2');
     }
     CHECK(held.calls == 303);
+    CHECK(held.wrong_topic == 0);
     sm_rows_free(rows, n);
     /* without skip, max holds and the order is ids */
     CHECK(sm_store_claim(s, owned, 5, NULL, NULL, &rows, &n, err, sizeof err) == SM_OK);

@@ -255,12 +255,15 @@ typedef struct skip_ctx {
     int64_t inflight[16];
     int ninflight;
     int calls;
+    int wrong_topic; /* skip() called without the row's topic */
 } skip_ctx;
 
-static bool skip_fn(int64_t id, const char *key, void *arg)
+static bool skip_fn(int64_t id, const char *key, const char *topic, void *arg)
 {
     skip_ctx *c = arg;
     c->calls++;
+    if (!topic || strcmp(topic, "t"))
+        c->wrong_topic++;
     if (c->held_key && key && !strcmp(key, c->held_key))
         return true;
     for (int i = 0; i < c->ninflight; i++)
@@ -333,6 +336,7 @@ static void test_claim(void)
         CHECK(rows[0].slot == want);
     }
     CHECK(held.calls == 1003);
+    CHECK(held.wrong_topic == 0);
     sm_rows_free(rows, n);
 
     /* slots: only rows of the slots passed in */
@@ -361,8 +365,9 @@ typedef struct commit_ctx {
     const char *skip_key;
 } commit_ctx;
 
-static bool skip_commit(int64_t id, const char *key, void *arg)
+static bool skip_commit(int64_t id, const char *key, const char *topic, void *arg)
 {
+    (void)topic;
     (void)id;
     commit_ctx *c = arg;
     if (c->open) {
@@ -927,8 +932,9 @@ static bool idset_has(const idset *s, int64_t id)
     }
 }
 
-static bool skip_inflight(int64_t id, const char *key, void *arg)
+static bool skip_inflight(int64_t id, const char *key, const char *topic, void *arg)
 {
+    (void)topic;
     (void)key;
     return idset_has(arg, id);
 }

@@ -139,6 +139,57 @@ static void test_acks_seen(void)
     sm_acks_release(&a);
 }
 
+static void test_budget_and_topics(void)
+{
+    TEST_SECTION("failing rows leave the in-flight budget; a topic that is not proven gets"
+                 " `probe` rows in flight");
+    sm_keys k;
+    sm_keys_init(&k, false);
+    CHECK(sm_keys_admit(&k, 1, "a", 0, 1, false, "t"));
+    CHECK(sm_keys_admit(&k, 2, "b", 0, 1, false, "t"));
+    CHECK(sm_keys_admit(&k, 3, "c", 0, 2, true, "t")); /* serial lane: no budget */
+    CHECK_EQ_I64(k.budget, 2);
+    sm_keys_failed(&k, 1, "a", 1000); /* waits for its retry: out of the budget */
+    CHECK_EQ_I64(k.budget, 1);
+    CHECK(sm_keys_tracked(&k, 1));
+    sm_keys_settled(&k, 1);
+    CHECK(!sm_keys_acked(&k, 2, "b"));
+    CHECK_EQ_I64(k.budget, 1); /* acked, its mark not written yet */
+    sm_keys_settled(&k, 2);
+    CHECK_EQ_I64(k.budget, 0);
+    CHECK(!sm_keys_acked(&k, 3, "c"));
+    sm_keys_settled(&k, 3);
+    CHECK_EQ_I64(k.budget, 0);
+    CHECK_EQ_I64(k.ids.n, 0);
+    sm_keys_release(&k);
+
+    sm_topics t;
+    sm_topics_init(&t, 2);
+    CHECK(sm_topics_admit(&t, "new", 100));
+    CHECK(sm_topics_admit(&t, "new", 100));
+    CHECK(!sm_topics_admit(&t, "new", 100)); /* not proven: 2 in flight at most */
+    CHECK(sm_topics_skip(&t, "new", 50));
+    CHECK(sm_topics_skip(&t, "new", 40));
+    CHECK(!sm_topics_skip(&t, "other", 41));
+    CHECK_EQ_I64(sm_topics_failing_ms(&t, "new", 1100), 1000);
+    sm_topics_landed(&t, "new", false, true, 1100); /* failed: room for one more */
+    CHECK_EQ_I64(sm_topics_take_rewind(&t), 40);  /* the lowest skipped row */
+    CHECK_EQ_I64(sm_topics_take_rewind(&t), 0);
+    CHECK_EQ_I64(sm_topics_failing_ms(&t, "new", 2100), 2000); /* since its first try */
+    CHECK(sm_topics_admit(&t, "new", 2100));
+    sm_topics_landed(&t, "new", true, false, 2200); /* acked: proven, no cap */
+    CHECK_EQ_I64(sm_topics_failing_ms(&t, "new", 2300), 0);
+    for (int i = 0; i < 10; i++)
+        CHECK(sm_topics_admit(&t, "new", 2300));
+    CHECK(!sm_topics_skip(&t, "new", 60));
+    sm_topics_landed(&t, "new", false, true, 5000); /* fails: capped again, failing from now */
+    CHECK_EQ_I64(sm_topics_failing_ms(&t, "new", 6000), 1000);
+    CHECK(sm_topics_skip(&t, "new", 70));
+    sm_topics_landed(&t, "new", false, false, 6000); /* a transport hiccup: not charged */
+    CHECK_EQ_I64(sm_topics_failing_ms(&t, "new", 7000), 2000);
+    sm_topics_release(&t);
+}
+
 static void test_dead(void)
 {
     TEST_SECTION("DEAD: continue releases the key, block holds it until re-queued");
@@ -230,6 +281,7 @@ int main(void)
     test_failure_holds_key();
     test_overtake_detected();
     test_acks_seen();
+    test_budget_and_topics();
     test_dead();
     test_reschedule_and_null_keys();
     test_busy_slots_and_growth();
