@@ -101,6 +101,10 @@ void sm_group_persist(sm_group *g);
 /* Expires offsets of empty groups past offsets.retention.minutes, removes
  * groups left with nothing, compacts the log when it is mostly garbage. */
 void sm_offsets_housekeep(sm_broker *b);
+/* The topic was deleted: every group's committed offsets of it go too
+ * (tombstones in the store), as Kafka does, so a topic created again
+ * under the name starts with none. */
+void sm_offsets_topic_deleted(sm_broker *b, const char *topic);
 
 /* Handlers. */
 void sm_handle_find_coordinator(sm_req *req);

@@ -21,6 +21,7 @@
 #include "base/err.h"
 #include "base/log.h"
 #include "broker/broker.h"
+#include "broker/group.h"
 
 #define MAX_PARTITIONS 10000
 
@@ -466,6 +467,7 @@ static void remove_partition_dir(const char *dir)
 int16_t sm_topic_delete(sm_broker *b, sm_topic *t)
 {
     sm_map_del(&b->topics, t->name, strlen(t->name));
+    sm_offsets_topic_deleted(b, t->name);
     for (int32_t i = 0; i < t->npart; i++) {
         char dir[4400];
         snprintf(dir, sizeof dir, "%s", sm_plog_dir(t->parts[i]->log));
