@@ -34,6 +34,7 @@
 #include "base/err.h"
 #include "base/log.h"
 #include "base/map.h"
+#include "outbox/samsa.h"
 #include "outbox/store.h"
 #include "relay/keys.h"
 #include "relay/metrics.h"
@@ -1409,10 +1410,18 @@ static int open_store(const sm_relay_config *cfg, sm_store **s, int *before, int
         return sm_fail(err, errlen, SM_EIO, "outbox.db %s: %s", name, why);
     if (sm_store_schema_version(*s, before, why, sizeof why) != SM_OK)
         *before = 0;
+    /* at the current version this runs no DDL (least privilege: see
+     * docs/outbox.md "Privileges"); otherwise it migrates if the role may */
     if (sm_store_migrate(*s, why, sizeof why) != SM_OK ||
         sm_store_schema_version(*s, after, why, sizeof why) != SM_OK) {
         sm_store_close(*s);
         *s = NULL;
+        if (*before < SAMSA_SCHEMA_VERSION)
+            return sm_fail(err, errlen, SM_EIO,
+                           "outbox.db %s: the outbox schema is at version %d, this relay needs %d,"
+                           " and migrating failed: %s (run samsa-relay --init-schema as a role"
+                           " that may create tables, e.g. the tables' owner)",
+                           name, *before, SAMSA_SCHEMA_VERSION, why);
         return sm_fail(err, errlen, SM_EIO, "outbox.db %s: schema migration failed: %s", name,
                        why);
     }
