@@ -67,8 +67,19 @@ int sm_odb_retry_all(sm_odb *db, const char *topic, int64_t *n);
 typedef struct sm_odb_stats {
     int64_t init, published, complete, dead;
     int64_t oldest_init_age_ms;
-    int64_t oldest_init_id; /* -1: none */
+    int64_t oldest_init_id; /* valid when have_oldest */
+    bool have_oldest;
+    /* INIT rows the relay never claims: ids <= 0 (written explicitly before
+     * schema v2 refused that; claims look above id 0) */
+    int64_t unclaimable;
+    int64_t unclaimable_first_id;
 } sm_odb_stats;
+
+/* Why the relay would never claim this INIT row, or NULL. */
+const char *sm_odb_unclaimable_why(const sm_odb_row *r);
+#define SM_ODB_UNCLAIMABLE_WHY                                                                    \
+    "never claimed by the relay: id <= 0 (an explicit id; the relay claims ids above 0)"
+
 int sm_odb_stats_get(sm_odb *db, sm_odb_stats *st);
 
 typedef struct sm_odb_topic_counts {

@@ -10,7 +10,8 @@ test_least_privilege: roles samsa_relay (SELECT on samsa_schema_version;
   SELECT, UPDATE, DELETE on samsa_outbox; SELECT, INSERT on samsa_outbox_archive;
   SELECT, INSERT, UPDATE, DELETE on samsa_relay_heartbeat), app (SELECT on
   samsa_schema_version; INSERT on samsa_outbox, SELECT (event_id); SELECT,
-  INSERT on samsa_inbox) and samsa_cli (SELECT on samsa_schema_version; SELECT, UPDATE on samsa_outbox).
+  INSERT on samsa_inbox; no sequence: since schema v2 the id is an identity
+  column) and samsa_cli (SELECT on samsa_schema_version; SELECT, UPDATE on samsa_outbox).
   The relay starts as samsa_relay (before the fix it failed: "permission
   denied for schema public"), with completion tracking, cleanup with
   archive; the app (libsamsa through outbox_tool, and raw SQL) enqueues 200
@@ -64,7 +65,7 @@ def as_role(url, role):
     return "%s://%s@%s" % (head, role, rest.split("@", 1)[1])
 
 
-def roles(st, url, sequences=True):
+def roles(st, url):
     db = url.rsplit("/", 1)[1]
     for role in GRANTS:
         st.pg.psql("postgres", "DO $$ BEGIN CREATE ROLE %s LOGIN; EXCEPTION WHEN duplicate_object THEN"
@@ -73,8 +74,6 @@ def roles(st, url, sequences=True):
     for role, grants in GRANTS.items():
         for g in grants:
             st.pg.psql(db, g)
-    if sequences:
-        st.pg.psql(db, "GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO app")
 
 
 def cli(*args):

@@ -885,7 +885,7 @@ def outbox_flow(url, sql, label):
     on it (for setting a row DEAD as a relay would, and for checking)."""
     db = ["--db", url]
     j = js("outbox", "init", *db, brokers=False)
-    check_eq(j["schema_version"], 1, "%s: init: schema version 1" % label)
+    check_eq(j["schema_version"], 2, "%s: init: schema version 2" % label)
     js("outbox", "init", *db, brokers=False)
     st = js("outbox", "status", *db, brokers=False)
     check_eq((st["counts"], st["oldest_unpublished_age_ms"], st["topics"]),
@@ -918,7 +918,7 @@ def outbox_flow(url, sql, label):
                             {"topic": "payments", "INIT": 1, "PUBLISHED": 0, "COMPLETE": 0, "DEAD": 1}],
              "%s: counts per topic" % label)
     text = ok("outbox", "status", *db, brokers=False)
-    check(text.startswith("Outbox: %s (schema version 1)\n\nSTATUS     ROWS\nINIT          2\nPUBLISHED     1\n"
+    check(text.startswith("Outbox: %s (schema version 2)\n\nSTATUS     ROWS\nINIT          2\nPUBLISHED     1\n"
                           "COMPLETE      1\nDEAD          1\n\noldest unpublished: " % url.split("?")[0]
                           .replace(":secret", "")), "%s: the status table" % label, text)
 
@@ -998,6 +998,12 @@ def test_outbox_sqlite():
     fails(2, "samsa outbox status: which outbox database? give --db sqlite:PATH or --db postgresql://... "
           "(or set SAMSA_OUTBOX_DB)", "outbox", "status", brokers=False)
     outbox_flow("sqlite:" + path, sql, "sqlite")
+    try:
+        sql("INSERT INTO samsa_outbox (id, topic, key, payload) VALUES (-7, 'orders', 'x', 'p')", ())
+        refused = None
+    except sqlite3.IntegrityError as e:
+        refused = str(e)
+    check(refused and "assigned by the database" in refused, "sqlite: an explicit id is refused", refused)
     st = js("outbox", "status", brokers=False, env={"SAMSA_OUTBOX_DB": "sqlite:" + path})
     check_eq(st["db"], "sqlite:" + path, "SAMSA_OUTBOX_DB is the default --db")
     mode = con.execute("PRAGMA journal_mode").fetchone()[0]
@@ -1009,6 +1015,36 @@ def test_outbox_sqlite():
     check_eq((s["id"], s["status"], s["archived_at"]), (3, "COMPLETE", "2023-11-14T22:13:20.000Z"),
              "show finds an archived row")
     con.close()
+
+
+def unclaimable_rows(url, sql):
+    """INIT rows the relay never claims (id <= 0, written before schema v2
+    refused explicit ids; the owner can still force one) are shown by status
+    and list, with why."""
+    import psycopg2
+    try:
+        sql("INSERT INTO samsa_outbox (id, topic, key, payload) VALUES (-7, 'orders', 'x', 'p')", ())
+        refused = None
+    except psycopg2.Error as e:
+        refused = str(e)
+    check(refused and "GENERATED ALWAYS" in refused, "postgresql: an explicit id is refused", refused)
+    sql("INSERT INTO samsa_outbox (id, topic, key, payload) OVERRIDING SYSTEM VALUE"
+        " VALUES (-7, 'orders', 'x', 'p'), (0, 'orders', 'y', 'p')", ())
+    db = ["--db", url]
+    st = js("outbox", "status", *db, brokers=False)
+    check_eq((st["unclaimable"]["count"], st["unclaimable"]["first_id"], st["oldest_unpublished_id"]), (2, -7, -7),
+             "status (json): 2 INIT rows the relay never claims, the first -7, and -7 is the oldest unpublished")
+    text = ok("outbox", "status", *db, brokers=False)
+    check("never claimed: 2 INIT rows with id <= 0 (explicit ids; the relay claims ids above 0), first row -7"
+          in text and "(row -7)" in text, "status (table) says so, with the row", text)
+    rows = js("outbox", "list", *db, "-s", "INIT", brokers=False)
+    never = {r["id"]: r.get("unclaimable") for r in rows if r["id"] <= 0}
+    check(sorted(never) == [-7, 0] and all(v and "id <= 0" in v for v in never.values()),
+          "list -s INIT (json): both rows, each with why", rows)
+    text = ok("outbox", "list", *db, "-s", "INIT", brokers=False)
+    check(re.search(r"^ *-7 +INIT .*never claimed by the relay: id <= 0", text, re.M),
+          "list -s INIT (table): row -7 and why", text)
+    sql("DELETE FROM samsa_outbox WHERE id <= 0", ())
 
 
 def test_outbox_postgres():
@@ -1031,6 +1067,7 @@ def test_outbox_postgres():
         outbox_flow(url, sql, "postgresql")
         text = ok("outbox", "status", "--db", url, brokers=False)
         check("secret" not in text, "the password never appears in the output")
+        unclaimable_rows(url, sql)
         con.close()
     finally:
         server.cleanup()

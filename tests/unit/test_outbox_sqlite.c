@@ -223,6 +223,17 @@ static bool skip_fn(int64_t id, const char *key, const char *topic, void *arg)
     return false;
 }
 
+static int64_t count_rows(sqlite3 *db)
+{
+    sqlite3_stmt *st = NULL;
+    int64_t n = -1;
+    if (sqlite3_prepare_v2(db, "SELECT count(*) FROM samsa_outbox", -1, &st, NULL) == SQLITE_OK &&
+        sqlite3_step(st) == SQLITE_ROW)
+        n = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    return n;
+}
+
 static void test_claim(sm_store *s)
 {
     TEST_SECTION("claim: by status in id order, late lower ids, skip() not counted, due only");
@@ -234,9 +245,26 @@ static void test_claim(sm_store *s)
     CHECK(sm_store_balance(s, "relay-1", &owned, err, sizeof err) == SM_OK);
     CHECK(owned == ~(uint64_t)0 && sm_store_owned(s) == owned);
 
-    x(db, "INSERT INTO samsa_outbox (id, topic, key, payload) VALUES (100, 't', 'k100', x'00ff')");
+    /* ids come from the database only (schema v2): an explicit one, of any
+     * value, is refused and nothing is written */
+    const char *given[] = {"100", "0", "-1", "-5", "1000000"};
+    for (size_t i = 0; i < sizeof given / sizeof given[0]; i++) {
+        char sql[160], *msg = NULL;
+        snprintf(sql, sizeof sql,
+                 "INSERT INTO samsa_outbox (id, topic, key, payload) VALUES (%s, 't', 'k', 'p')",
+                 given[i]);
+        CHECK(sqlite3_exec(db, sql, NULL, NULL, &msg) == SQLITE_CONSTRAINT && msg &&
+              strstr(msg, "assigned by the database"));
+        sqlite3_free(msg);
+    }
+    CHECK(count_rows(db) == 0);
+    x(db, "INSERT INTO samsa_outbox (id, topic, key, payload) VALUES (NULL, 't', 'k0', 'p')");
+    x(db, "DELETE FROM samsa_outbox");
+
+    x(db, "INSERT INTO samsa_outbox (topic, key, payload) VALUES ('t', 'k100', x'00ff')");
+    int64_t id100 = sqlite3_last_insert_rowid(db);
     CHECK(sm_store_claim(s, owned, 10, NULL, NULL, &rows, &n, err, sizeof err) == SM_OK);
-    CHECK(n == 1 && rows[0].id == 100 && rows[0].payload_len == 2 && rows[0].payload[1] == 0xff);
+    CHECK(n == 1 && rows[0].id == id100 && rows[0].payload_len == 2 && rows[0].payload[1] == 0xff);
     CHECK(rows[0].slot >= 0 && rows[0].slot < SM_STORE_SLOTS && rows[0].key_len == 4);
     CHECK(rows[0].headers_json == NULL && rows[0].type == NULL && rows[0].attempts == 0);
     CHECK(is_uuid4(rows[0].event_id) && !strcmp(rows[0].topic, "t"));
@@ -246,11 +274,12 @@ static void test_claim(sm_store *s)
     free(taken);
     sm_rows_free(rows, n);
 
-    /* a row with a lower id that appears later is still claimed: by status */
-    x(db, "INSERT INTO samsa_outbox (id, topic, key, payload) VALUES (50, 't', 'k50', 'p')");
-    skip_ctx sc = {.inflight = {100}, .ninflight = 1};
+    /* rows the relay has in flight are skipped, and later ones still come */
+    x(db, "INSERT INTO samsa_outbox (topic, key, payload) VALUES ('t', 'k50', 'p')");
+    int64_t id50 = sqlite3_last_insert_rowid(db);
+    skip_ctx sc = {.inflight = {id100}, .ninflight = 1};
     CHECK(sm_store_claim(s, owned, 10, skip_fn, &sc, &rows, &n, err, sizeof err) == SM_OK);
-    CHECK(n == 1 && rows[0].id == 50);
+    CHECK(n == 1 && rows[0].id == id50);
     sm_rows_free(rows, n);
     x(db, "DELETE FROM samsa_outbox");
 

@@ -16,6 +16,7 @@
 #include "base/clock.h"
 #include "base/err.h"
 #include "check.h"
+#include "outbox/outbox_int.h"
 #include "outbox/samsa.h"
 #include "outbox/store.h"
 
@@ -151,6 +152,50 @@ static void test_migrations(void)
     CHECK_EQ_I64(q1(m, "SELECT count(*) FROM pg_trigger WHERE tgname = 'samsa_outbox_wake'"), 1);
     PQfinish(m);
     x(c, "DROP DATABASE samsa_mig");
+    PQfinish(c);
+}
+
+/* x() that must fail; returns whether the error contains want. */
+static bool x_fails(PGconn *c, const char *sql, const char *want)
+{
+    PGresult *r = PQexec(c, sql);
+    bool failed = PQresultStatus(r) == PGRES_FATAL_ERROR;
+    bool said = strstr(PQresultErrorMessage(r), want) != NULL;
+    if (!failed || !said)
+        fprintf(stderr, "  %s: %s\n", sql, failed ? PQresultErrorMessage(r) : "succeeded");
+    PQclear(r);
+    return failed && said;
+}
+
+static void test_ids(void)
+{
+    TEST_SECTION("ids come from the database only (v2: GENERATED ALWAYS AS IDENTITY); v1 -> v2"
+                 " keeps the rows and starts above every id used");
+    PGconn *c = app();
+    char err[512];
+    x(c, "CREATE DATABASE samsa_ids");
+    PGconn *d = connect_db("samsa_ids");
+    CHECK(sm_schema_apply_pg_to(d, "samsa_ids", 1, err, sizeof err) == SM_OK);
+    CHECK_EQ_I64(q1(d, "SELECT max(version) FROM samsa_schema_version"), 1);
+    /* what v1 let through: explicit ids <= 0 and a huge one */
+    x(d, "INSERT INTO samsa_outbox (topic, key, payload) VALUES ('t', 'a', '1')");
+    x(d, "INSERT INTO samsa_outbox (id, topic, key, payload) VALUES (-3, 't', 'a', '2'),"
+         " (0, 't', 'b', '3'), (1000000, 't', 'c', '4')");
+    CHECK(sm_schema_apply_pg(d, "samsa_ids", err, sizeof err) == SM_OK);
+    CHECK_EQ_I64(q1(d, "SELECT max(version) FROM samsa_schema_version"), 2);
+    CHECK_EQ_I64(q1(d, "SELECT count(*) FROM samsa_outbox"), 4);
+    x(d, "INSERT INTO samsa_outbox (topic, key, payload) VALUES ('t', 'd', '5')");
+    CHECK(q1(d, "SELECT max(id) FROM samsa_outbox WHERE key = 'd'") > 1000000);
+    CHECK(x_fails(d, "INSERT INTO samsa_outbox (id, topic, key, payload) VALUES (7, 't', 'e', '6')",
+                  "GENERATED ALWAYS"));
+    CHECK(x_fails(d, "INSERT INTO samsa_outbox (id, topic, key, payload) VALUES (-1, 't', 'e', '6')",
+                  "GENERATED ALWAYS"));
+    CHECK_EQ_I64(q1(d, "SELECT count(*) FROM samsa_outbox"), 5);
+    /* libsamsa still enqueues (it never names id) */
+    int64_t id = enqueue(d, "t", "f", "7");
+    CHECK(id > 1000001);
+    PQfinish(d);
+    x(c, "DROP DATABASE samsa_ids");
     PQfinish(c);
 }
 
@@ -1057,6 +1102,7 @@ int main(void)
         return 0;
     }
     test_migrations();
+    test_ids();
     test_enqueue();
     test_claim();
     test_claim_snapshot();
