@@ -498,8 +498,10 @@ static const sm_opt retry_opts[] = {
 const sm_cmd_help sm_help_outbox_retry = {
     "outbox retry", "(ID... | --all [--topic TOPIC]) --db URL",
     "Re-queue DEAD rows: back to INIT with no attempts, due now.",
-    "The relay publishes them again, in id order with the other rows of their key.\n"
-    "last_error keeps the old error until the next attempt. A row that is not DEAD is\n"
+    "The relay publishes them again, in id order with the other rows of their key;\n"
+    "on PostgreSQL the command notifies it (NOTIFY samsa_outbox), so it does so at once.\n"
+    "last_error keeps the old error until the next attempt, and is cleared when the\n"
+    "row is published. A row that is not DEAD is\n"
     "an error (exit 1); an id that does not exist too (exit 3).",
     "samsa outbox retry 42 --db sqlite:outbox.db\n"
     "samsa outbox retry --all --topic payments --db sqlite:outbox.db\n"
@@ -563,6 +565,8 @@ static int outbox_retry(sm_cli *c, int argc, char **argv)
             }
         }
     }
+    if (count)
+        sm_odb_notify(db); /* an idle relay claims them now, not at its next full claim */
     if (c->output == SM_OUT_JSON)
         sm_json_print(json_pack("{s:I,s:o}", "requeued", (json_int_t)count, "ids", done));
     else

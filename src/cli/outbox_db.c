@@ -475,6 +475,17 @@ static const char *requeue_sql(const sm_odb *db)
                     " next_attempt_at = $2 WHERE status = 'DEAD'";
 }
 
+void sm_odb_notify(sm_odb *db)
+{
+    if (!db->pg)
+        return; /* SQLite: the relay polls PRAGMA data_version */
+    PGresult *r = PQexec(db->pg, "SELECT pg_notify('samsa_outbox', '')");
+    if (PQresultStatus(r) != PGRES_TUPLES_OK)
+        fprintf(stderr, "samsa: warning: %s: could not notify the relay (it finds the rows within"
+                        " 2 s anyway): %s", db->name, PQerrorMessage(db->pg));
+    PQclear(r);
+}
+
 int sm_odb_retry_one(sm_odb *db, int64_t id)
 {
     char sql[512];

@@ -61,6 +61,9 @@ int sm_odb_get(sm_odb *db, const char *ref, sm_odb_row *row);
 int sm_odb_retry_one(sm_odb *db, int64_t id);
 /* Every DEAD row (of topic, unless NULL); *n gets how many. */
 int sm_odb_retry_all(sm_odb *db, const char *topic, int64_t *n);
+/* PostgreSQL: wakes a waiting relay (NOTIFY samsa_outbox) after rows went
+ * back to INIT; SQLite: nothing (the relay sees every commit). */
+void sm_odb_notify(sm_odb *db);
 
 /* Rows by status and the age of the oldest INIT row (-1: none): what the
  * relay's metrics report, computed on this read-only connection. */

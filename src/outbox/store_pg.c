@@ -144,8 +144,10 @@ static const pg_def defs[P_N] = {
                       " created_at, attempts, slot FROM samsa_outbox"
                       " WHERE id = ANY($1) AND status = 'INIT' ORDER BY id",
                       1, {SM_OID_INT8ARR}},
+    /* a row published after failures keeps no stale last_error */
     [P_MARK_PUB] = {"UPDATE samsa_outbox o SET status = 'PUBLISHED', kafka_partition = u.p,"
-                    " kafka_offset = u.off, published_at = 'epoch'::timestamptz + u.t" MS
+                    " kafka_offset = u.off, published_at = 'epoch'::timestamptz + u.t" MS ","
+                    " last_error = NULL"
                     " FROM unnest($1::int8[], $2::int4[], $3::int8[], $4::int8[])"
                     " AS u(id, p, off, t)"
                     " WHERE o.id = u.id AND o.status IN ('INIT', 'PUBLISHED')",

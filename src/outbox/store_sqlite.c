@@ -58,7 +58,7 @@ static const char *const sql_of[Q_N] = {
                 "  AND ((e.status = 'INIT' AND e.next_attempt_at > ?1) OR (e.status = 'DEAD' AND ?2)))"
                 " ORDER BY id",
     [Q_MARK_PUB] = "UPDATE samsa_outbox SET status = 'PUBLISHED', kafka_partition = ?2,"
-                   " kafka_offset = ?3, published_at = ?4"
+                   " kafka_offset = ?3, published_at = ?4, last_error = NULL"
                    " WHERE id = ?1 AND status IN ('INIT', 'PUBLISHED')",
     [Q_RETRY] = "UPDATE samsa_outbox SET attempts = ?2, next_attempt_at = ?3,"
                 " last_error = ?4 WHERE id = ?1 AND status = 'INIT'",

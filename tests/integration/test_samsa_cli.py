@@ -1047,6 +1047,38 @@ def unclaimable_rows(url, sql):
     sql("DELETE FROM samsa_outbox WHERE id <= 0", ())
 
 
+def retry_notifies(url, sql, plain_url):
+    """samsa outbox retry wakes an idle relay: a NOTIFY on samsa_outbox
+    (a LISTENing connection gets it), for ids and for --all."""
+    import select
+    import psycopg2
+    lc = psycopg2.connect(plain_url)
+    lc.autocommit = True
+    lc.cursor().execute("LISTEN samsa_outbox")
+    try:
+        def heard():
+            if select.select([lc], [], [], 0.05)[0]:
+                lc.poll()
+            got = [n.channel for n in lc.notifies]
+            del lc.notifies[:]
+            return got
+        heard()
+        rid = sql("INSERT INTO samsa_outbox (topic, key, payload, status) VALUES ('orders', 'n', 'p', 'DEAD')"
+                  " RETURNING id", ())[0][0]
+        heard()
+        ok("outbox", "retry", str(rid), "--db", url, brokers=False)
+        check_eq(wait_for(heard, 10, "a notification after retry"), ["samsa_outbox"],
+                 "retry ID notifies samsa_outbox (the relay wakes at once)")
+        sql("UPDATE samsa_outbox SET status = 'DEAD' WHERE id = %s", (rid,))
+        heard()
+        ok("outbox", "retry", "--all", "--db", url, brokers=False)
+        check_eq(wait_for(heard, 10, "a notification after retry --all"), ["samsa_outbox"],
+                 "retry --all notifies samsa_outbox")
+        sql("DELETE FROM samsa_outbox WHERE id = %s", (rid,))
+    finally:
+        lc.close()
+
+
 def test_outbox_postgres():
     try:
         import pg as pgmod
@@ -1068,6 +1100,7 @@ def test_outbox_postgres():
         text = ok("outbox", "status", "--db", url, brokers=False)
         check("secret" not in text, "the password never appears in the output")
         unclaimable_rows(url, sql)
+        retry_notifies(url, sql, server.url)
         con.close()
     finally:
         server.cleanup()
