@@ -49,6 +49,34 @@ static int64_t q1(sqlite3 *db, const char *sql)
     return v;
 }
 
+
+/* The store's acknowledgements journal (PATH-samsa-acks): rows in it. */
+static int64_t journal_rows(void)
+{
+    char jp[200];
+    snprintf(jp, sizeof jp, "%s-samsa-acks", path);
+    sqlite3 *j = NULL;
+    int64_t n = -1;
+    if (sqlite3_open_v2(jp, &j, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK) {
+        sqlite3_busy_timeout(j, 5000);
+        n = q1(j, "SELECT count(*) FROM samsa_acks");
+    }
+    sqlite3_close(j);
+    return n;
+}
+
+/* PUBLISHED marks reach the outbox through the journal's applier thread:
+ * waits until it has applied them all (the journal is empty). */
+static void marks_applied(void)
+{
+    int64_t until = sm_mono_ms() + 30000;
+    while (journal_rows() != 0 && sm_mono_ms() < until) {
+        struct timespec ts = {0, 5000000};
+        nanosleep(&ts, NULL);
+    }
+    CHECK_EQ_I64(journal_rows(), 0);
+}
+
 static bool is_uuid4(const char *s)
 {
     if (strlen(s) != 36 || s[14] != '4' || !strchr("89ab", s[19]))
@@ -332,6 +360,7 @@ static void test_marks(sm_store *s)
     sm_published pub[4] = {{ids[0], 0, 10, now}, {ids[1], 0, 11, now}, {ids[2], 1, 5, now},
                            {ids[4], 3, 7, now}};
     CHECK(sm_store_mark_published(s, pub, 4, err, sizeof err) == SM_OK);
+    marks_applied();
     CHECK_EQ_I64(q1(db, "SELECT count(*) FROM samsa_outbox WHERE status = 'PUBLISHED'"), 4);
     char sql[200];
     snprintf(sql, sizeof sql,
@@ -459,6 +488,7 @@ static void test_requeue_cleanup(sm_store *s)
                            {ids[2], 0, 3, now},          {ids[3], 0, 4, now - 600000},
                            {ids[4], 0, 5, now - 600000}};
     CHECK(sm_store_mark_published(s, pub, 5, err, sizeof err) == SM_OK);
+    marks_applied();
     int64_t changed = -1;
     CHECK(sm_store_complete(s, "t", 0, 6, &changed, err, sizeof err) == SM_OK && changed == 5);
     /* back to PUBLISHED for 0..2 to have both kinds */
@@ -468,6 +498,7 @@ static void test_requeue_cleanup(sm_store *s)
     CHECK_EQ_I64(q1(db, "SELECT count(*) FROM samsa_outbox WHERE status = 'INIT'"), 3);
     /* put them back */
     CHECK(sm_store_mark_published(s, pub, 2, err, sizeof err) == SM_OK);
+    marks_applied();
 
     int64_t removed = -1;
     CHECK(sm_store_cleanup(s, 60000, false, false, &removed, err, sizeof err) == SM_OK);
@@ -517,12 +548,15 @@ static void test_wait(sm_store *s)
     CHECK(sm_mono_ms() - t0 < 500);
     /* seen now: the next wait sleeps again */
     CHECK(sm_store_wait(s, 30, err, sizeof err) == SM_AGAIN);
-    /* the store's own writes do not wake it */
+    /* the store's own marks (applied by its journal's thread, on another
+     * connection) may wake it once; then it sleeps again */
     CHECK(sm_store_claim(s, ~(uint64_t)0, 10, NULL, NULL, &rows, &n, err, sizeof err) == SM_OK);
     CHECK(n == 1);
     sm_published p = {rows[0].id, 0, 0, sm_wall_ms()};
     CHECK(sm_store_mark_published(s, &p, 1, err, sizeof err) == SM_OK);
     sm_rows_free(rows, n);
+    marks_applied();
+    sm_store_wait(s, 30, err, sizeof err);
     CHECK(sm_store_wait(s, 30, err, sizeof err) == SM_AGAIN);
     x(db, "DELETE FROM samsa_outbox");
     sqlite3_close(db);
@@ -576,6 +610,57 @@ static void test_open_errors(void)
     sm_store_close(s);
 }
 
+
+static void test_journal(void)
+{
+    TEST_SECTION("acknowledgements journal: marks never wait behind a writer, and survive the"
+                 " relay's end while the outbox's write lock is held");
+    sqlite3 *db = app_open();
+    char err[256];
+    sm_store *s = NULL;
+    REQUIRE(sm_store_open(&s, url, err, sizeof err) == SM_OK);
+    uint64_t owned = 0;
+    CHECK(sm_store_balance(s, "r", &owned, err, sizeof err) == SM_OK);
+    int64_t a = enqueue(db, "t", "ka", "1"), b = enqueue(db, "t", "kb", "2");
+    int64_t c = enqueue(db, "t", "kc", "3");
+    sm_row *rows = NULL;
+    int n = 0;
+    CHECK(sm_store_claim(s, owned, 10, NULL, NULL, &rows, &n, err, sizeof err) == SM_OK && n == 3);
+    sm_rows_free(rows, n);
+    /* an application transaction holds the write lock */
+    x(db, "BEGIN IMMEDIATE");
+    x(db, "UPDATE samsa_outbox SET type = type WHERE 0");
+    sm_published pub[2] = {{a, 0, 10, sm_wall_ms()}, {b, 1, 11, sm_wall_ms()}};
+    int64_t t0 = sm_mono_ms();
+    CHECK(sm_store_mark_published(s, pub, 2, err, sizeof err) == SM_OK);
+    CHECK(sm_mono_ms() - t0 < 4000); /* not the 5 s busy timeout: it did not wait */
+    CHECK_EQ_I64(journal_rows(), 2);
+    /* the two are not claimed again; c is */
+    CHECK(sm_store_claim(s, owned, 10, NULL, NULL, &rows, &n, err, sizeof err) == SM_OK);
+    CHECK(n == 1 && rows[0].id == c);
+    sm_rows_free(rows, n);
+    /* the relay ends while the lock is still held (its close tries for the
+     * busy timeout, then leaves the marks in the journal) */
+    sm_store_close(s);
+    CHECK_EQ_I64(journal_rows(), 2);
+    CHECK_EQ_I64(q1(db, "SELECT count(*) FROM samsa_outbox WHERE status = 'PUBLISHED'"), 0);
+    /* a new relay: the journal's rows are not claimed, then applied */
+    REQUIRE(sm_store_open(&s, url, err, sizeof err) == SM_OK);
+    CHECK(sm_store_claim(s, owned, 10, NULL, NULL, &rows, &n, err, sizeof err) == SM_OK);
+    CHECK(n == 1 && rows[0].id == c);
+    sm_rows_free(rows, n);
+    x(db, "COMMIT");
+    marks_applied();
+    CHECK_EQ_I64(q1(db, "SELECT count(*) FROM samsa_outbox WHERE status = 'PUBLISHED'"), 2);
+    char sql[160];
+    snprintf(sql, sizeof sql, "SELECT kafka_partition * 100 + kafka_offset FROM samsa_outbox"
+                              " WHERE id = %lld", (long long)b);
+    CHECK_EQ_I64(q1(db, sql), 111);
+    sm_store_close(s);
+    x(db, "DELETE FROM samsa_outbox");
+    sqlite3_close(db);
+}
+
 static void rm_dir(void)
 {
     DIR *d = opendir(dir);
@@ -610,6 +695,7 @@ int main(void)
     test_requeue_cleanup(s);
     test_wait(s);
     sm_store_close(s);
+    test_journal();
     test_inbox();
     test_open_errors();
     rm_dir();
