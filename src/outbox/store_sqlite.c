@@ -759,8 +759,8 @@ static int sq_mark_published(sm_store *base, const sm_published *v, int n, char 
     if (n <= 0)
         return SM_OK;
     if (aj_open(s, err, errlen) != SM_OK) {
-        if (s->aj_path && !s->aj_ready && s->aj)
-            sm_log_limited(SM_LOG_WARN, "%s; marking rows directly", err);
+        sm_log_limited(SM_LOG_WARN, "%s; marking rows directly (a relay killed while these"
+                       " marks wait publishes the rows again)", err);
         return mark_direct(s, v, (size_t)n, err, errlen);
     }
     /* first into the journal: committed in milliseconds, behind nobody */
