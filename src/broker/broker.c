@@ -440,6 +440,8 @@ int sm_broker_init(sm_broker *b, char *err, size_t errlen)
         return rc;
     if ((rc = sm_offsets_open(b, err, errlen)) != SM_OK)
         return rc;
+    if ((rc = sm_topics_finish_deletes(b, err, errlen)) != SM_OK)
+        return rc;
 
     sigset_t mask;
     sigemptyset(&mask);
@@ -527,6 +529,11 @@ void sm_broker_release(sm_broker *b)
         sm_timer_cancel(b->loop, &b->accept_timer);
     }
     sm_offsets_close(b);
+    for (int i = 0; i < b->ndeletes_pending; i++)
+        free(b->deletes_pending[i]);
+    free(b->deletes_pending);
+    b->deletes_pending = NULL;
+    b->ndeletes_pending = 0;
     bool synced = sm_topics_close_all(b) == SM_OK; /* fsyncs every log */
     if (b->flusher)
         sm_flusher_free(b->flusher);

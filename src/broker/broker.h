@@ -183,6 +183,10 @@ typedef void (*sm_topic_config_fn)(const char *name, const char *value, int sour
                                    bool read_only, void *arg);
 void sm_topic_config_visit(sm_broker *b, sm_topic *t, sm_topic_config_fn fn, void *arg);
 int sm_topics_load(sm_broker *b, char *err, size_t errlen);
+/* Start-up, once the offsets store is open: the committed offsets of the
+ * topics whose deletion a crash cut short (finished by sm_topics_load) are
+ * dropped durably, then those deletions' records are cleared. */
+int sm_topics_finish_deletes(sm_broker *b, char *err, size_t errlen);
 /* fsyncs and closes every log; returns SM_OK if every sync succeeded. */
 int sm_topics_close_all(sm_broker *b);
 
@@ -223,6 +227,9 @@ struct sm_broker {
     bool clean_start; /* the last shutdown was clean */
     bool topic_change_unfinished; /* a topic change's record could not be cleared: no new
                                      changes until a restart finishes it (topics.c) */
+    char **deletes_pending; /* records of deletions finished at start-up whose committed
+                               offsets are dropped once the offsets store is open */
+    int ndeletes_pending;
     bool started;     /* init finished: shutdown may mark the log dirs clean */
     sm_timer housekeep_timer;
     sm_timer accept_timer; /* re-enables accepting after EMFILE */

@@ -101,6 +101,12 @@ void sm_group_persist(sm_group *g);
 /* Expires offsets of empty groups past offsets.retention.minutes, removes
  * groups left with nothing, compacts the log when it is mostly garbage. */
 void sm_offsets_housekeep(sm_broker *b);
+/* The topic was deleted: every group's committed offsets of it go too
+ * (tombstones in the store, fsynced before this returns when there were
+ * any), as Kafka does, so a topic created again under the name starts with
+ * none. Returns SM_OK, or an error with err filled when the tombstones could
+ * not be written or synced (the offsets are gone from memory either way). */
+int sm_offsets_topic_deleted(sm_broker *b, const char *topic, char *err, size_t errlen);
 
 /* Handlers. */
 void sm_handle_find_coordinator(sm_req *req);

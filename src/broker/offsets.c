@@ -570,6 +570,42 @@ void sm_offsets_housekeep(sm_broker *b)
         compact(b);
 }
 
+int sm_offsets_topic_deleted(sm_broker *b, const char *topic, char *err, size_t errlen)
+{
+    rec_batch rb;
+    rb_begin(&rb);
+    size_t tlen = strlen(topic);
+    int dropped = 0;
+    const char *gk;
+    void *gv;
+    for (size_t it = 0; sm_map_next(&b->groups, &it, &gk, &gv);) {
+        sm_group *g = gv;
+        const char *ok;
+        void *ov;
+        for (size_t jt = 0; sm_map_next(&g->offsets, &jt, &ok, &ov);) {
+            const char *colon = strrchr(ok, ':'); /* "topic:partition"; topics have no ':' */
+            if (!colon || (size_t)(colon - ok) != tlen || memcmp(ok, topic, tlen))
+                continue;
+            int32_t partition = atoi(colon + 1);
+            if (b->offsets) {
+                offset_key(&rb.key, g->id, topic, partition);
+                rb_add(&rb, true);
+            }
+            sm_group_offset_set(g, topic, partition, NULL);
+            dropped++;
+        }
+    }
+    int rc = SM_OK;
+    if (rb.n && (rc = rb_append(b, &rb)) != SM_OK)
+        sm_fail(err, errlen, rc, "offsets store: cannot write the tombstones of topic %s", topic);
+    rb_release(&rb);
+    if (rc == SM_OK && rb.n)
+        rc = sm_plog_sync(b->offsets->part.log, err, errlen);
+    if (dropped)
+        sm_info("deleted topic %s: %d committed offset(s) removed with it", topic, dropped);
+    return rc;
+}
+
 /* ---- writes waiting for durability ------------------------------------------------------ */
 
 typedef struct offset_update {

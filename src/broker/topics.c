@@ -31,6 +31,7 @@
 #include "base/err.h"
 #include "base/log.h"
 #include "broker/broker.h"
+#include "broker/group.h"
 
 #define MAX_PARTITIONS 10000
 
@@ -678,13 +679,46 @@ static int changes_finish(sm_broker *b, char *err, size_t errlen)
         rc = aside_topic_dirs(b, c.topic, del ? 0 : c.from, &asides, why, sizeof why);
         if (rc == SM_OK && (del || c.from == 0))
             rc = remove_topic_config(b, c.topic, why, sizeof why);
-        if (rc == SM_OK)
+        if (rc == SM_OK && del) {
+            /* cleared by sm_topics_finish_deletes, after the offsets go */
+            char **v = realloc(b->deletes_pending,
+                               (size_t)(b->ndeletes_pending + 1) * sizeof *v);
+            if (!v || !(v[b->ndeletes_pending] = strdup(pending.v[i]))) {
+                if (v)
+                    b->deletes_pending = v;
+                rc = sm_fail(why, sizeof why, SM_ENOMEM, "out of memory");
+            } else {
+                b->deletes_pending = v;
+                b->ndeletes_pending++;
+            }
+        } else if (rc == SM_OK) {
             rc = change_done(b, pending.v[i], why, sizeof why);
+        }
         remove_asides(&asides);
     }
     aside_release(&pending);
     if (rc != SM_OK)
         return sm_fail(err, errlen, rc, "cannot finish a topic change cut short by a crash: %s",
+                       why);
+    return SM_OK;
+}
+
+int sm_topics_finish_deletes(sm_broker *b, char *err, size_t errlen)
+{
+    int rc = SM_OK;
+    char why[600] = "";
+    for (int i = 0; i < b->ndeletes_pending; i++) {
+        change c;
+        if (rc == SM_OK && (rc = change_read(b->deletes_pending[i], &c, why, sizeof why)) == SM_OK &&
+            (rc = sm_offsets_topic_deleted(b, c.topic, why, sizeof why)) == SM_OK)
+            rc = change_done(b, b->deletes_pending[i], why, sizeof why);
+        free(b->deletes_pending[i]);
+    }
+    free(b->deletes_pending);
+    b->deletes_pending = NULL;
+    b->ndeletes_pending = 0;
+    if (rc != SM_OK)
+        return sm_fail(err, errlen, rc, "cannot finish a topic deletion cut short by a crash: %s",
                        why);
     return SM_OK;
 }
@@ -983,7 +1017,12 @@ int16_t sm_topic_delete(sm_broker *b, sm_topic *t)
     }
     sm_map_del(&b->topics, t->name, strlen(t->name));
     aside_list asides = {0};
-    int rc = drop_partitions(b, t, 0, t->npart, &asides, msg, sizeof msg);
+    /* the groups' committed offsets of it go with it, as in Kafka, durably
+     * before the record is cleared (a crash before that: the start-up that
+     * finishes the deletion drops them, sm_topics_finish_deletes) */
+    int rc = sm_offsets_topic_deleted(b, t->name, msg, sizeof msg);
+    if (rc == SM_OK)
+        rc = drop_partitions(b, t, 0, t->npart, &asides, msg, sizeof msg);
     if (rc == SM_OK)
         rc = remove_topic_config(b, t->name, msg, sizeof msg);
     if (rc == SM_OK)

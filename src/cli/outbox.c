@@ -78,6 +78,9 @@ static json_t *row_json(const sm_odb_row *r, bool full)
     json_object_set_new(j, "partition", r->partition >= 0 ? json_integer(r->partition) : json_null());
     json_object_set_new(j, "offset", r->offset >= 0 ? json_integer(r->offset) : json_null());
     json_object_set_new(j, "last_error", r->last_error ? json_string(r->last_error) : json_null());
+    const char *never = sm_odb_unclaimable_why(r);
+    if (never)
+        json_object_set_new(j, "unclaimable", json_string(never));
     if (full) {
         json_t *h = r->headers ? json_loads(r->headers, 0, NULL) : NULL;
         json_object_set_new(j, "headers",
@@ -160,7 +163,13 @@ static int outbox_status(sm_cli *c, int argc, char **argv)
                             st.oldest_init_age_ms >= 0 ? json_integer(st.oldest_init_age_ms)
                                                        : json_null());
         json_object_set_new(j, "oldest_unpublished_id",
-                            st.oldest_init_id >= 0 ? json_integer(st.oldest_init_id) : json_null());
+                            st.have_oldest ? json_integer(st.oldest_init_id) : json_null());
+        json_object_set_new(j, "unclaimable",
+                            json_pack("{s:I,s:o,s:s}", "count", (json_int_t)st.unclaimable,
+                                      "first_id", st.unclaimable
+                                                      ? json_integer(st.unclaimable_first_id)
+                                                      : json_null(),
+                                      "why", "id <= 0: the relay claims ids above 0"));
         json_object_set_new(j, "topics", topics);
         sm_json_print(j);
     } else {
@@ -177,10 +186,15 @@ static int outbox_status(sm_cli *c, int argc, char **argv)
         sm_table_release(&t);
         char age[64];
         sm_fmt_age(st.oldest_init_age_ms, age, sizeof age);
-        if (st.oldest_init_id >= 0)
+        if (st.have_oldest)
             printf("\noldest unpublished: %s (row %lld)\n", age, (long long)st.oldest_init_id);
         else
             printf("\noldest unpublished: none\n");
+        if (st.unclaimable)
+            printf("never claimed: %lld INIT row%s with id <= 0 (explicit ids; the relay claims"
+                   " ids above 0), first row %lld: see samsa outbox list -s INIT\n",
+                   (long long)st.unclaimable, st.unclaimable == 1 ? "" : "s",
+                   (long long)st.unclaimable_first_id);
         if (ntc) {
             static const char *const th[] = {"TOPIC", "INIT", "PUBLISHED", "COMPLETE", "DEAD"};
             sm_table tt;
@@ -270,10 +284,12 @@ static void print_rows(sm_cli *c, const sm_odb_row *rows, int n, bool wide_error
             sm_table_cell(&t, "%d/%lld", (int)r->partition, (long long)r->offset);
         else
             sm_table_cell(&t, "-");
-        if (r->last_error)
-            sm_fmt_printable(r->last_error, strlen(r->last_error), wide_error ? 200 : 50, errbuf,
+        const char *never = sm_odb_unclaimable_why(r);
+        const char *e = never ? never : r->last_error;
+        if (e)
+            sm_fmt_printable(e, strlen(e), never ? 200 : wide_error ? 200 : 50, errbuf,
                              sizeof errbuf);
-        sm_table_cell(&t, "%s", r->last_error ? errbuf : "");
+        sm_table_cell(&t, "%s", e ? errbuf : "");
     }
     sm_table_print(&t, stdout);
     sm_table_release(&t);
@@ -284,7 +300,7 @@ static int list_rows(sm_cli *c, const sm_cmd_help *help, bool dead, int argc, ch
     sm_args a;
     sm_args_init(&a, c, help, argc, argv);
     const char *val, *url = NULL;
-    sm_odb_filter f = {NULL, NULL, NULL, 0, false, 50};
+    sm_odb_filter f = {NULL, NULL, NULL, INT64_MIN, false, 50}; /* every id, also <= 0 */
     int id, rc;
     int32_t limit;
     while ((id = sm_args_next(&a, &val)) != SM_OPT_END) {
@@ -482,8 +498,10 @@ static const sm_opt retry_opts[] = {
 const sm_cmd_help sm_help_outbox_retry = {
     "outbox retry", "(ID... | --all [--topic TOPIC]) --db URL",
     "Re-queue DEAD rows: back to INIT with no attempts, due now.",
-    "The relay publishes them again, in id order with the other rows of their key.\n"
-    "last_error keeps the old error until the next attempt. A row that is not DEAD is\n"
+    "The relay publishes them again, in id order with the other rows of their key;\n"
+    "on PostgreSQL the command notifies it (NOTIFY samsa_outbox), so it does so at once.\n"
+    "last_error keeps the old error until the next attempt, and is cleared when the\n"
+    "row is published. A row that is not DEAD is\n"
     "an error (exit 1); an id that does not exist too (exit 3).",
     "samsa outbox retry 42 --db sqlite:outbox.db\n"
     "samsa outbox retry --all --topic payments --db sqlite:outbox.db\n"
@@ -547,6 +565,8 @@ static int outbox_retry(sm_cli *c, int argc, char **argv)
             }
         }
     }
+    if (count)
+        sm_odb_notify(db); /* an idle relay claims them now, not at its next full claim */
     if (c->output == SM_OUT_JSON)
         sm_json_print(json_pack("{s:I,s:o}", "requeued", (json_int_t)count, "ids", done));
     else

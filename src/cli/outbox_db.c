@@ -475,6 +475,17 @@ static const char *requeue_sql(const sm_odb *db)
                     " next_attempt_at = $2 WHERE status = 'DEAD'";
 }
 
+void sm_odb_notify(sm_odb *db)
+{
+    if (!db->pg)
+        return; /* SQLite: the relay polls PRAGMA data_version */
+    PGresult *r = PQexec(db->pg, "SELECT pg_notify('samsa_outbox', '')");
+    if (PQresultStatus(r) != PGRES_TUPLES_OK)
+        fprintf(stderr, "samsa: warning: %s: could not notify the relay (it finds the rows within"
+                        " 2 s anyway): %s", db->name, PQerrorMessage(db->pg));
+    PQclear(r);
+}
+
 int sm_odb_retry_one(sm_odb *db, int64_t id)
 {
     char sql[512];
@@ -525,6 +536,8 @@ int sm_odb_stats_get(sm_odb *db, sm_odb_stats *st)
     snprintf(oldest, sizeof oldest,
              "SELECT id, %s FROM samsa_outbox WHERE status = 'INIT' ORDER BY id LIMIT 1",
              db->pg ? PG_MS("created_at") : "created_at");
+    static const char never[] =
+        "SELECT count(*), min(id) FROM samsa_outbox WHERE status = 'INIT' AND id <= 0";
     memset(st, 0, sizeof *st);
     st->oldest_init_age_ms = -1;
     st->oldest_init_id = -1;
@@ -546,6 +559,7 @@ int sm_odb_stats_get(sm_odb *db, sm_odb_stats *st)
     if (rc)
         return rc;
     if (q_next(&r)) {
+        st->have_oldest = true;
         st->oldest_init_id = q_i64(&r, 0, -1);
         int64_t created = q_i64(&r, 1, -1);
         if (created >= 0) {
@@ -555,7 +569,25 @@ int sm_odb_stats_get(sm_odb *db, sm_odb_stats *st)
     }
     failed = r.failed;
     q_done(&r);
-    return failed ? db_fail(db, "finding the oldest INIT row") : SM_EXIT_OK;
+    if (failed)
+        return db_fail(db, "finding the oldest INIT row");
+    rc = q_run(db, never, NULL, 0, &r, "finding INIT rows the relay never claims");
+    if (rc)
+        return rc;
+    if (q_next(&r)) {
+        st->unclaimable = q_i64(&r, 0, 0);
+        st->unclaimable_first_id = q_i64(&r, 1, 0);
+    }
+    failed = r.failed;
+    q_done(&r);
+    return failed ? db_fail(db, "finding INIT rows the relay never claims") : SM_EXIT_OK;
+}
+
+const char *sm_odb_unclaimable_why(const sm_odb_row *r)
+{
+    if (r->id <= 0 && r->status && !strcmp(r->status, "INIT"))
+        return SM_ODB_UNCLAIMABLE_WHY;
+    return NULL;
 }
 
 int sm_odb_topic_counts_get(sm_odb *db, sm_odb_topic_counts **v, int *n)

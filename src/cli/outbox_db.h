@@ -61,14 +61,28 @@ int sm_odb_get(sm_odb *db, const char *ref, sm_odb_row *row);
 int sm_odb_retry_one(sm_odb *db, int64_t id);
 /* Every DEAD row (of topic, unless NULL); *n gets how many. */
 int sm_odb_retry_all(sm_odb *db, const char *topic, int64_t *n);
+/* PostgreSQL: wakes a waiting relay (NOTIFY samsa_outbox) after rows went
+ * back to INIT; SQLite: nothing (the relay sees every commit). */
+void sm_odb_notify(sm_odb *db);
 
 /* Rows by status and the age of the oldest INIT row (-1: none): what the
  * relay's metrics report, computed on this read-only connection. */
 typedef struct sm_odb_stats {
     int64_t init, published, complete, dead;
     int64_t oldest_init_age_ms;
-    int64_t oldest_init_id; /* -1: none */
+    int64_t oldest_init_id; /* valid when have_oldest */
+    bool have_oldest;
+    /* INIT rows the relay never claims: ids <= 0 (written explicitly before
+     * schema v2 refused that; claims look above id 0) */
+    int64_t unclaimable;
+    int64_t unclaimable_first_id;
 } sm_odb_stats;
+
+/* Why the relay would never claim this INIT row, or NULL. */
+const char *sm_odb_unclaimable_why(const sm_odb_row *r);
+#define SM_ODB_UNCLAIMABLE_WHY                                                                    \
+    "never claimed by the relay: id <= 0 (an explicit id; the relay claims ids above 0)"
+
 int sm_odb_stats_get(sm_odb *db, sm_odb_stats *st);
 
 typedef struct sm_odb_topic_counts {

@@ -28,7 +28,7 @@
 #define SM_PG_CHANNEL "samsa_outbox"
 
 /* Newest schema version this code knows (docs/outbox.md lists them). */
-#define SM_SCHEMA_VERSION 1
+#define SM_SCHEMA_VERSION 2
 
 typedef struct sm_store_ops {
     void (*close)(sm_store *s);
@@ -84,6 +84,10 @@ int sm_slot_of(const char *key, size_t len);
  * be inside a transaction. name prefixes messages. */
 int sm_schema_apply_sqlite(sqlite3 *db, const char *name, char *err, size_t errlen);
 int sm_schema_apply_pg(PGconn *c, const char *name, char *err, size_t errlen);
+/* Up to version target only (tests of upgrades from an older version). */
+int sm_schema_apply_sqlite_to(sqlite3 *db, const char *name, int target, char *err,
+                              size_t errlen);
+int sm_schema_apply_pg_to(PGconn *c, const char *name, int target, char *err, size_t errlen);
 /* 0 when the database has no samsa schema yet. */
 int sm_schema_version_sqlite(sqlite3 *db, const char *name, int *version, char *err,
                              size_t errlen);

@@ -85,6 +85,18 @@ static const sm_migration sqlite_migrations[] = {
      " event_id TEXT NOT NULL,"
      " processed_at INTEGER NOT NULL DEFAULT (" SQ_NOW_MS "),"
      " PRIMARY KEY (consumer, event_id)) WITHOUT ROWID;"},
+    /* Version 2: ids come from the database only. An explicit id <= 0 was
+     * never claimed (claims look above 0), a huge one made every later row
+     * wait for the claim cursor. In a BEFORE INSERT trigger NEW.id is -1
+     * when the INSERT leaves id out (or gives NULL), so any other value was
+     * given explicitly; an explicit -1 is caught after the insert. */
+    {2,
+     "CREATE TRIGGER samsa_outbox_id_given BEFORE INSERT ON samsa_outbox WHEN NEW.id <> -1"
+     " BEGIN SELECT RAISE(ABORT, 'samsa_outbox.id is assigned by the database:"
+     " leave it out of the INSERT'); END;"
+     "CREATE TRIGGER samsa_outbox_id_positive AFTER INSERT ON samsa_outbox WHEN NEW.id <= 0"
+     " BEGIN SELECT RAISE(ABORT, 'samsa_outbox.id is assigned by the database:"
+     " leave it out of the INSERT'); END;"},
 };
 
 /* ---- PostgreSQL ------------------------------------------------------------- */
@@ -167,6 +179,22 @@ static const sm_migration pg_migrations[] = {
      " END $f$;"
      "CREATE TRIGGER samsa_outbox_wake AFTER INSERT ON samsa_outbox"
      " FOR EACH STATEMENT EXECUTE FUNCTION samsa_outbox_wake();"},
+    /* Version 2: ids come from the database only (an identity column,
+     * GENERATED ALWAYS: an INSERT that gives one fails unless it says
+     * OVERRIDING SYSTEM VALUE). An explicit id <= 0 was never claimed, a
+     * huge one made every later row wait for the claim cursor. The new
+     * sequence (same name) starts above every id used so far. */
+    {2,
+     "DO $m$ DECLARE nxt bigint; BEGIN"
+     " SELECT greatest(coalesce((SELECT max(id) FROM samsa_outbox), 0),"
+     "  coalesce((SELECT max(id) FROM samsa_outbox_archive), 0),"
+     "  (SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM samsa_outbox_id_seq))"
+     "  + 1 INTO nxt;"
+     " ALTER TABLE samsa_outbox ALTER COLUMN id DROP DEFAULT;"
+     " DROP SEQUENCE samsa_outbox_id_seq;"
+     " EXECUTE format('ALTER TABLE samsa_outbox ALTER COLUMN id"
+     "  ADD GENERATED ALWAYS AS IDENTITY (START WITH %s)', nxt);"
+     " END $m$;"},
 };
 
 #define NMIG(a) ((int)(sizeof(a) / sizeof((a)[0])))
@@ -230,10 +258,21 @@ int sm_schema_version_sqlite(sqlite3 *db, const char *name, int *version, char *
 
 int sm_schema_apply_sqlite(sqlite3 *db, const char *name, char *err, size_t errlen)
 {
+    return sm_schema_apply_sqlite_to(db, name, NMIG(sqlite_migrations), err, errlen);
+}
+
+int sm_schema_apply_sqlite_to(sqlite3 *db, const char *name, int target, char *err,
+                              size_t errlen)
+{
     if (!sqlite3_get_autocommit(db))
         return sm_fail(err, errlen, SM_EINVAL,
                        "%s: migrate: the connection is inside a transaction; migrations run"
                        " their own", name);
+    /* already current: nothing to write (no write lock taken) */
+    int have = 0;
+    if (sqlite_read_version(db, name, &have, NULL, 0) == SM_OK &&
+        have >= target)
+        return SM_OK;
     int rc = sqlite_exec(db, name, "migrate: begin", "BEGIN IMMEDIATE", err, errlen);
     if (rc)
         return rc;
@@ -250,7 +289,7 @@ int sm_schema_apply_sqlite(sqlite3 *db, const char *name, char *err, size_t errl
         goto fail;
     for (int i = 0; i < NMIG(sqlite_migrations); i++) {
         const sm_migration *m = &sqlite_migrations[i];
-        if (m->version <= cur)
+        if (m->version <= cur || m->version > target)
             continue;
         char op[64], sql[128];
         snprintf(op, sizeof op, "migrate to version %d", m->version);
@@ -319,11 +358,26 @@ int sm_schema_version_pg(PGconn *c, const char *name, int *version, char *err, s
 
 int sm_schema_apply_pg(PGconn *c, const char *name, char *err, size_t errlen)
 {
+    return sm_schema_apply_pg_to(c, name, NMIG(pg_migrations), err, errlen);
+}
+
+int sm_schema_apply_pg_to(PGconn *c, const char *name, int target, char *err, size_t errlen)
+{
     if (PQtransactionStatus(c) != PQTRANS_IDLE)
         return sm_fail(err, errlen, SM_EINVAL,
                        "%s: migrate: the connection is inside a transaction (or busy);"
                        " migrations run their own", name);
-    int rc = pg_exec(c, name, "migrate: begin", "BEGIN", err, errlen);
+    /* Already current: no DDL at all, so a role with only the privileges of
+     * docs/outbox.md ("Privileges") may call this at every start (in
+     * PostgreSQL 15 even CREATE TABLE IF NOT EXISTS needs CREATE on the
+     * schema). Reading the version needs SELECT on samsa_schema_version. */
+    int have = 0;
+    int rc = pg_read_version(c, name, &have, err, errlen);
+    if (rc == SM_OK && have >= target)
+        return SM_OK;
+    if (rc == SM_EIO)
+        return rc;
+    rc = pg_exec(c, name, "migrate: begin", "BEGIN", err, errlen);
     if (rc)
         return rc;
     /* quiet: "relation already exists, skipping" would reach the app's
@@ -351,7 +405,7 @@ int sm_schema_apply_pg(PGconn *c, const char *name, char *err, size_t errlen)
         goto fail;
     for (int i = 0; i < NMIG(pg_migrations); i++) {
         const sm_migration *m = &pg_migrations[i];
-        if (m->version <= cur)
+        if (m->version <= cur || m->version > target)
             continue;
         char op[64], sql[128];
         snprintf(op, sizeof op, "migrate to version %d", m->version);

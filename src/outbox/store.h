@@ -79,15 +79,16 @@ uint64_t sm_store_owned(const sm_store *s);
 /* Up to max INIT rows with next_attempt_at <= now, of owned slots, by
  * status (never by "id above the last seen"), in id order. Rows for which
  * skip() says true are left out and do not count towards max: the relay
- * skips rows it already has in flight and keys it holds back (an earlier
- * row of the key is in flight or failing). The store may pass the held keys
+ * skips rows it already has in flight, keys it holds back (an earlier
+ * row of the key is in flight or failing) and topics it limits (a topic
+ * whose rows fail, see docs/outbox.md "Failing rows and the budget"). The store may pass the held keys
  * to the database or filter afterwards.
  * The database holds keys too, so that holds survive restarts and slot
  * moves: a row is not returned while an earlier row of its key is INIT with
  * attempts > 0 and not yet due (a retry waiting for its backoff), nor, with
  * sm_store_set_dead_holds_key(s, true), while an earlier row of its key is
  * DEAD. (An earlier row that is due comes first in the same claim.) */
-typedef bool (*sm_row_skip_fn)(int64_t id, const char *key, void *arg);
+typedef bool (*sm_row_skip_fn)(int64_t id, const char *key, const char *topic, void *arg);
 int sm_store_claim(sm_store *s, uint64_t owned, int max, sm_row_skip_fn skip, void *arg,
                    sm_row **rows, int *n, char *err, size_t errlen);
 /* The claim cursor (store_pg.c "capture", store_sqlite.c), off by default.

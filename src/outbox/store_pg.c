@@ -128,8 +128,8 @@ static const pg_def defs[P_N] = {
      * samsa_outbox_held, which holds failed rows only. */
     [P_CLAIM_IDS] = {"SELECT 0::int8, NULL::text,"
                      " pg_snapshot_xmin(pg_current_snapshot())::text::int8,"
-                     " pg_current_xact_id()::text::int8"
-                     " UNION ALL (SELECT o.id, o.key, NULL, NULL FROM samsa_outbox o"
+                     " pg_current_xact_id()::text::int8, NULL::text"
+                     " UNION ALL (SELECT o.id, o.key, NULL, NULL, o.topic FROM samsa_outbox o"
                      " WHERE o.status = 'INIT'"
                      " AND o.next_attempt_at <= clock_timestamp() AND (($1 >> o.slot) & 1) = 1"
                      " AND o.id > $2"
@@ -144,8 +144,10 @@ static const pg_def defs[P_N] = {
                       " created_at, attempts, slot FROM samsa_outbox"
                       " WHERE id = ANY($1) AND status = 'INIT' ORDER BY id",
                       1, {SM_OID_INT8ARR}},
+    /* a row published after failures keeps no stale last_error */
     [P_MARK_PUB] = {"UPDATE samsa_outbox o SET status = 'PUBLISHED', kafka_partition = u.p,"
-                    " kafka_offset = u.off, published_at = 'epoch'::timestamptz + u.t" MS
+                    " kafka_offset = u.off, published_at = 'epoch'::timestamptz + u.t" MS ","
+                    " last_error = NULL"
                     " FROM unnest($1::int8[], $2::int4[], $3::int8[], $4::int8[])"
                     " AS u(id, p, off, t)"
                     " WHERE o.id = u.id AND o.status IN ('INIT', 'PUBLISHED')",
@@ -889,6 +891,20 @@ static void cursor_after_claim(sm_claim_cursor *u, int64_t start, int64_t looked
     }
 }
 
+/* Ends the claim's transaction (read only in effect: COMMIT and ROLLBACK
+ * do the same; a failed statement needs the ROLLBACK). */
+static int claim_end(pg_store *s, bool ok, char *err, size_t errlen)
+{
+    if (PQstatus(s->c) != CONNECTION_OK)
+        return ok ? fail(s, "claim: end", NULL, err, errlen) : SM_EIO;
+    PGresult *r = PQexec(s->c, ok ? "COMMIT" : "ROLLBACK");
+    int rc = SM_OK;
+    if (!sm_pg_ok(r, PGRES_COMMAND_OK))
+        rc = ok ? fail(s, "claim: commit", r, err, errlen) : SM_EIO;
+    PQclear(r);
+    return rc;
+}
+
 static int pg_claim(sm_store *base, uint64_t owned, int max, sm_row_skip_fn skip, void *arg,
                     sm_row **out, int *nout, char *err, size_t errlen)
 {
@@ -925,12 +941,25 @@ static int pg_claim(sm_store *base, uint64_t owned, int max, sm_row_skip_fn skip
     }
     int64_t start = u->floor;
     u->claims++;
+    /* Every page and the rows query read one snapshot: with a snapshot per
+     * page, a transaction that committed between two pages had its ids
+     * above the boundary claimed first and those below in a later claim,
+     * publishing its later events of a key before its earlier ones. */
+    PGresult *b = PQexec(s->c, "BEGIN ISOLATION LEVEL REPEATABLE READ");
+    if (!sm_pg_ok(b, PGRES_COMMAND_OK)) {
+        rc = fail(s, "claim: begin", b, err, errlen);
+        PQclear(b);
+        return rc;
+    }
+    PQclear(b);
     /* the first page is what is wanted; when skip() turns rows down, the
      * next pages grow, so a long run of held rows costs few round trips */
     int page = max < CLAIM_PAGE_MIN ? CLAIM_PAGE_MIN : max;
     int64_t *ids = malloc((size_t)max * sizeof *ids);
-    if (!ids)
+    if (!ids) {
+        claim_end(s, false, err, errlen);
         return sm_fail(err, errlen, SM_ENOMEM, "%s: claim: out of memory", base->name);
+    }
     int k = 0;
     int64_t after = start, looked_to = start, xmin = -1, xnext = 0;
     bool at_end = false;
@@ -946,6 +975,12 @@ static int pg_claim(sm_store *base, uint64_t owned, int max, sm_row_skip_fn skip
         PGresult *r = run(s, P_CLAIM_IDS, vals, lens, "claim", PGRES_TUPLES_OK, &rc, err, errlen);
         if (!r)
             goto out;
+        if (PQtransactionStatus(s->c) != PQTRANS_INTRANS) {
+            /* run() reconnected: the locks and the snapshot are gone */
+            PQclear(r);
+            rc = sm_fail(err, errlen, SM_EIO, "%s: claim: the connection was reset", base->name);
+            goto out;
+        }
         int nt = PQntuples(r), got = 0;
         for (int i = 0; i < nt && k < max; i++) {
             int64_t id = sm_pg_get_i64(r, i, 0);
@@ -958,7 +993,7 @@ static int pg_claim(sm_store *base, uint64_t owned, int max, sm_row_skip_fn skip
             got++;
             looked_to = after = id;
             const char *key = PQgetisnull(r, i, 1) ? NULL : PQgetvalue(r, i, 1);
-            if (!skip || !skip(id, key, arg))
+            if (!skip || !skip(id, key, PQgetvalue(r, i, 4), arg))
                 ids[k++] = id;
         }
         u->rows_read += got;
@@ -1000,10 +1035,17 @@ static int pg_claim(sm_store *base, uint64_t owned, int max, sm_row_skip_fn skip
         goto out;
     rc = decode_rows(s, r, out, nout, err, errlen);
     PQclear(r);
-    if (rc == SM_OK && *nout > 0 && s->wake != WAKE_IDLE)
-        wake_disarm(s);
 out:
     free(ids);
+    int erc = claim_end(s, rc == SM_OK, err, errlen);
+    if (erc != SM_OK && rc == SM_OK) {
+        sm_rows_free(*out, *nout);
+        *out = NULL;
+        *nout = 0;
+        return erc;
+    }
+    if (rc == SM_OK && *nout > 0 && s->wake != WAKE_IDLE)
+        wake_disarm(s);
     return rc;
 }
 

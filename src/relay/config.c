@@ -55,6 +55,9 @@ static const pdef defs[] = {
      "backoff before the first retry; doubles per attempt, with full jitter"},
     {"retry.backoff.max.ms", P_LONG, "60000", 1, 86400000, OFF(retry_backoff_max_ms),
      "the longest backoff between attempts"},
+    {"unknown.topic.dead.ms", P_LONG, "60000", 0, 86400000, OFF(unknown_topic_dead_ms),
+     "a row whose topic the broker does not know goes DEAD at its first failure once the "
+     "relay has tried that topic for this long without success"},
     {"dead.letter.topic", P_SPECIAL, "${topic}.DLT", 0, 0, 0,
      "where DEAD rows are published; ${topic} is the row's topic"},
     {"on.dead", P_SPECIAL, "continue", 0, 0, 0,

@@ -28,6 +28,7 @@ typedef struct sm_relay_config {
     int32_t max_attempts;
     int64_t retry_backoff_ms;
     int64_t retry_backoff_max_ms;
+    int64_t unknown_topic_dead_ms; /* a row to a topic unknown this long goes DEAD */
     char *dead_letter_topic; /* template; "${topic}" is the row's topic */
     sm_on_dead on_dead;
     char **track_groups;     /* track.groups entries: the group id */

@@ -131,6 +131,21 @@ int sm_idset_del(sm_idset *s, int64_t id)
     }
 }
 
+int sm_idset_retag(sm_idset *s, int64_t id, uint8_t tag)
+{
+    if (!s->cap)
+        return -1;
+    for (size_t i = id_slot(id, s->cap);; i = (i + 1) & (s->cap - 1)) {
+        if (s->ids[i] == ID_EMPTY)
+            return -1;
+        if (s->ids[i] == id) {
+            int old = s->tags[i];
+            s->tags[i] = tag;
+            return old;
+        }
+    }
+}
+
 void sm_idset_release(sm_idset *s)
 {
     free(s->ids);
@@ -143,23 +158,44 @@ bool sm_keys_tracked(const sm_keys *k, int64_t id)
     return sm_idset_has(&k->ids, id);
 }
 
-static bool id_add(sm_keys *k, int64_t id, int slot)
+/* A tracked id's tag: its slot, and TAG_BUDGET while it counts against
+ * the in-flight budget. */
+#define TAG_SLOT 0x3f
+#define TAG_BUDGET 0x80
+
+static bool id_add(sm_keys *k, int64_t id, int slot, bool budget)
 {
     if (slot < 0 || slot >= SM_KEYS_SLOTS)
         slot = 0;
     if (sm_idset_has(&k->ids, id))
         return true;
-    if (!sm_idset_add(&k->ids, id, (uint8_t)slot))
+    if (!sm_idset_add(&k->ids, id, (uint8_t)(slot | (budget ? TAG_BUDGET : 0))))
         return false;
     k->per_slot[slot]++;
+    if (budget)
+        k->budget++;
     return true;
+}
+
+/* The row failed: it no longer counts against the budget. */
+static void id_unbudget(sm_keys *k, int64_t id)
+{
+    int tag = sm_idset_retag(&k->ids, id, 0);
+    if (tag < 0)
+        return;
+    sm_idset_retag(&k->ids, id, (uint8_t)(tag & TAG_SLOT));
+    if (tag & TAG_BUDGET)
+        k->budget--;
 }
 
 void sm_keys_settled(sm_keys *k, int64_t id)
 {
-    int slot = sm_idset_del(&k->ids, id);
-    if (slot >= 0)
-        k->per_slot[slot]--;
+    int tag = sm_idset_del(&k->ids, id);
+    if (tag < 0)
+        return;
+    k->per_slot[tag & TAG_SLOT]--;
+    if (tag & TAG_BUDGET)
+        k->budget--;
 }
 
 /* ---- key states ---- */
@@ -275,7 +311,7 @@ bool sm_keys_admit(sm_keys *k, int64_t id, const char *key, int slot, int lane, 
     if (sm_keys_tracked(k, id))
         return false;
     if (!key) {
-        if (!id_add(k, id, slot))
+        if (!id_add(k, id, slot, !serial))
             return false;
         k->inflight++;
         return true;
@@ -303,7 +339,7 @@ bool sm_keys_admit(sm_keys *k, int64_t id, const char *key, int slot, int lane, 
         ks->lane = lane;
         ks->serial = serial;
     }
-    if (!id_add(k, id, slot)) {
+    if (!id_add(k, id, slot, !serial)) {
         state_maybe_drop(k, key, ks);
         return false;
     }
@@ -351,6 +387,7 @@ bool sm_keys_acked(sm_keys *k, int64_t id, const char *key)
 
 void sm_keys_failed(sm_keys *k, int64_t id, const char *key, int64_t due_ms)
 {
+    id_unbudget(k, id);
     sm_key_state *ks = landed(k, key);
     if (!ks)
         return;
@@ -394,4 +431,149 @@ bool sm_keys_take_wake(sm_keys *k)
     bool w = k->wake;
     k->wake = false;
     return w;
+}
+
+/* ---- what consumers see ---- */
+
+bool sm_acks_init(sm_acks *a)
+{
+    a->hash = calloc(SM_ACKS_SIZE, sizeof *a->hash);
+    a->id = calloc(SM_ACKS_SIZE, sizeof *a->id);
+    if (!a->hash || !a->id) {
+        sm_acks_release(a);
+        return false;
+    }
+    return true;
+}
+
+void sm_acks_release(sm_acks *a)
+{
+    free(a->hash);
+    free(a->id);
+    a->hash = NULL;
+    a->id = NULL;
+}
+
+void sm_acks_clear(sm_acks *a)
+{
+    if (a->hash)
+        memset(a->hash, 0, SM_ACKS_SIZE * sizeof *a->hash);
+}
+
+/* FNV-1a over topic, a separator no topic contains, and key */
+static uint64_t acks_hash(const char *topic, const char *key)
+{
+    uint64_t h = 0xcbf29ce484222325ULL;
+    for (const char *p = topic; *p; p++)
+        h = (h ^ (uint8_t)*p) * 0x100000001b3ULL;
+    h = (h ^ 0xff) * 0x100000001b3ULL;
+    for (const char *p = key; *p; p++)
+        h = (h ^ (uint8_t)*p) * 0x100000001b3ULL;
+    return h ? h : 1;
+}
+
+bool sm_acks_note(sm_acks *a, const char *topic, const char *key, int64_t id)
+{
+    if (!a->hash || !key || !topic)
+        return false;
+    uint64_t h = acks_hash(topic, key);
+    size_t i = (size_t)(h >> 7) & (SM_ACKS_SIZE - 1);
+    if (a->hash[i] == h) {
+        if (id < a->id[i])
+            return true;
+        a->id[i] = id;
+        return false;
+    }
+    a->hash[i] = h; /* a newer key pushes an older one out */
+    a->id[i] = id;
+    return false;
+}
+
+/* ---- topics whose rows fail ---- */
+
+void sm_topics_init(sm_topics *t, int32_t probe)
+{
+    memset(t, 0, sizeof *t);
+    t->probe = probe > 0 ? probe : 1;
+    sm_map_init(&t->map);
+}
+
+void sm_topics_release(sm_topics *t)
+{
+    const char *name;
+    void *v;
+    for (size_t it = 0; sm_map_next(&t->map, &it, &name, &v);)
+        free(v);
+    sm_map_release(&t->map);
+}
+
+static sm_topic_state *topic_get(const sm_topics *t, const char *topic)
+{
+    return sm_map_get(&t->map, topic, strlen(topic));
+}
+
+bool sm_topics_skip(sm_topics *t, const char *topic, int64_t id)
+{
+    if (!topic)
+        return false;
+    sm_topic_state *ts = topic_get(t, topic);
+    if (!ts || ts->proven || ts->inflight < t->probe)
+        return false;
+    if (!ts->skipped || id < ts->skipped)
+        ts->skipped = id;
+    return true;
+}
+
+bool sm_topics_admit(sm_topics *t, const char *topic, int64_t now_ms)
+{
+    sm_topic_state *ts = topic_get(t, topic);
+    if (!ts) {
+        if (!(ts = calloc(1, sizeof *ts)))
+            return false;
+        if (sm_map_put(&t->map, topic, strlen(topic), ts) != 0) {
+            free(ts);
+            return false;
+        }
+        ts->failing_since = now_ms;
+    }
+    if (!ts->proven && ts->inflight >= t->probe)
+        return false;
+    ts->inflight++;
+    return true;
+}
+
+void sm_topics_landed(sm_topics *t, const char *topic, bool acked, bool charged, int64_t now_ms)
+{
+    sm_topic_state *ts = topic ? topic_get(t, topic) : NULL;
+    if (!ts)
+        return;
+    if (ts->inflight > 0)
+        ts->inflight--;
+    if (acked) {
+        ts->proven = true;
+        ts->failing_since = 0;
+    } else if (charged && ts->proven) {
+        ts->proven = false;
+        ts->failing_since = now_ms;
+    }
+    if (ts->skipped && (ts->proven || ts->inflight < t->probe)) {
+        if (!t->rewind || ts->skipped < t->rewind)
+            t->rewind = ts->skipped;
+        ts->skipped = 0;
+    }
+}
+
+int64_t sm_topics_failing_ms(const sm_topics *t, const char *topic, int64_t now_ms)
+{
+    const sm_topic_state *ts = topic ? topic_get(t, topic) : NULL;
+    if (!ts || ts->proven || !ts->failing_since)
+        return 0;
+    return now_ms - ts->failing_since;
+}
+
+int64_t sm_topics_take_rewind(sm_topics *t)
+{
+    int64_t r = t->rewind;
+    t->rewind = 0;
+    return r;
 }

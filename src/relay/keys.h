@@ -58,6 +58,8 @@ typedef struct sm_idset {
 
 bool sm_idset_add(sm_idset *s, int64_t id, uint8_t tag);
 bool sm_idset_has(const sm_idset *s, int64_t id);
+/* Sets id's tag; returns the old one, or -1 if absent. */
+int sm_idset_retag(sm_idset *s, int64_t id, uint8_t tag);
 /* Removes id; returns its tag, or -1 if absent. */
 int sm_idset_del(sm_idset *s, int64_t id);
 void sm_idset_release(sm_idset *s);
@@ -67,6 +69,7 @@ typedef struct sm_keys {
     sm_map keys;  /* key -> sm_key_state */
     sm_idset ids; /* tracked rows, tagged with their slot */
     uint32_t per_slot[SM_KEYS_SLOTS]; /* tracked rows per slot */
+    size_t budget; /* tracked rows that count against max.inflight (below) */
     size_t inflight;
     bool wake; /* a held key was released: claim again */
 } sm_keys;
@@ -80,7 +83,12 @@ bool sm_keys_skip(const sm_keys *k, int64_t id, const char *key);
 
 /* A claimed row (of key slot `slot`) asks to go out on lane (serial: one
  * row of a key at a time) to topic. True: it is now tracked and in flight;
- * produce it. False: leave it for a later claim. */
+ * produce it. False: leave it for a later claim.
+ * The in-flight budget (max.inflight) counts rows admitted on a lane that
+ * is not serial, until they are settled, except rows that failed: a row
+ * waiting for its retry, going to the dead-letter topic or retried alone
+ * is in k->ids but not in k->budget, so failing rows never take the
+ * room of healthy ones. */
 bool sm_keys_admit(sm_keys *k, int64_t id, const char *key, int slot, int lane, bool serial,
                    const char *topic);
 
@@ -102,6 +110,56 @@ bool sm_keys_tracked(const sm_keys *k, int64_t id);
 /* Bitmap of the slots with tracked rows (for sm_store_balance_busy: a slot
  * is handed to another relay only once none of its rows is tracked here). */
 uint64_t sm_keys_busy(const sm_keys *k);
+
+/* What a consumer sees: the highest row id acknowledged per (topic, key),
+ * for the SM_ACKS_SIZE most recently acknowledged keys (a fixed table of
+ * 64-bit hashes: a key pushed out is forgotten, never confused with
+ * another). sm_acks_note says whether id lands after a higher id of its
+ * topic and key already did, i.e. a consumer reads them out of order. */
+#define SM_ACKS_SIZE 65536
+typedef struct sm_acks {
+    uint64_t *hash; /* 0: empty */
+    int64_t *id;
+} sm_acks;
+
+bool sm_acks_init(sm_acks *a);
+void sm_acks_release(sm_acks *a);
+bool sm_acks_note(sm_acks *a, const char *topic, const char *key, int64_t id);
+/* Forgets every key (rows re-published on purpose are not inversions). */
+void sm_acks_clear(sm_acks *a);
+
+/* Topics whose rows fail (issue 18): a topic is "proven" once a row to it
+ * was acknowledged, and stops being so when a row to it fails with an
+ * error charged to the row. Rows to a topic that is not proven may be in
+ * flight only `probe` at a time, on all lanes together, so rows to a
+ * topic that does not exist (each attempt waits for its metadata) never
+ * fill the budget of the others; the claim skips them meanwhile. */
+typedef struct sm_topic_state {
+    int32_t inflight;
+    bool proven;
+    int64_t failing_since; /* wall ms: first try or failure while not proven; 0: proven */
+    int64_t skipped;       /* lowest id the claim skipped for the cap, 0: none */
+} sm_topic_state;
+
+typedef struct sm_topics {
+    sm_map map; /* topic -> sm_topic_state */
+    int32_t probe;
+    int64_t rewind; /* lowest skipped id whose topic has room again, 0: none */
+} sm_topics;
+
+void sm_topics_init(sm_topics *t, int32_t probe);
+void sm_topics_release(sm_topics *t);
+/* For the claim: true when a row (id) of topic must wait for room. */
+bool sm_topics_skip(sm_topics *t, const char *topic, int64_t id);
+/* A row to topic goes out now (false: no room; out of memory counts as none). */
+bool sm_topics_admit(sm_topics *t, const char *topic, int64_t now_ms);
+/* A row to topic left the producer: acked, or failed (charged: an error
+ * of the row or its topic, not a transport hiccup). */
+void sm_topics_landed(sm_topics *t, const char *topic, bool acked, bool charged, int64_t now_ms);
+/* How long rows to topic have been failing (0: proven or unknown). */
+int64_t sm_topics_failing_ms(const sm_topics *t, const char *topic, int64_t now_ms);
+/* The lowest row id skipped for a topic that has room again (0: none), once. */
+int64_t sm_topics_take_rewind(sm_topics *t);
 
 /* True once after a held key was released or a failed row's key drained
  * (claim again). */

@@ -65,6 +65,16 @@ static int headers_parse(const sm_row *r, json_t **obj, char *err, size_t errlen
     json_t *v;
     json_object_foreach(j, name, v)
     {
+        if (!strncmp(name, "samsa.", 6)) {
+            /* the relay's own (samsa.event_id, samsa.type, ...): a second
+             * samsa.event_id after the real one is what consumers reading
+             * the last header of a name would deduplicate on */
+            sm_fail(err, errlen, SM_EINVAL,
+                    "invalid headers: '%s': names starting with 'samsa.' are reserved for the"
+                    " relay", name);
+            json_decref(j);
+            return SM_EINVAL;
+        }
         if (!json_is_string(v)) {
             sm_fail(err, errlen, SM_EINVAL, "invalid headers: value of '%s' is not a string",
                     name);

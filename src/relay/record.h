@@ -18,7 +18,8 @@
 bool sm_relay_topic_valid(const char *name, char *why, size_t whylen);
 
 /* SM_OK, or SM_EINVAL with the reason when the row can never be published
- * as it is: NULL payload, invalid topic name, invalid headers. */
+ * as it is: NULL payload, invalid topic name, invalid headers (not a JSON
+ * object of strings, or a name starting with "samsa.", reserved). */
 int sm_relay_row_check(const sm_row *r, char *err, size_t errlen);
 
 /* New headers for the row (caller owns; rd_kafka_headers_destroy, or hand

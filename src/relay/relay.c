@@ -34,6 +34,7 @@
 #include "base/err.h"
 #include "base/log.h"
 #include "base/map.h"
+#include "outbox/samsa.h"
 #include "outbox/store.h"
 #include "relay/keys.h"
 #include "relay/metrics.h"
@@ -46,6 +47,7 @@
 #define DB_RETRY_MS 1000       /* after a failed database call */
 #define RETIRE_TIMEOUT_MS 30000 /* a retired producer's rows in flight, at most */
 #define MARK_CHUNK 5000         /* rows per mark_published statement */
+#define SLOW_WRITES 200         /* retries or DEAD marks (one statement each) per loop round */
 
 typedef struct lane {
     rd_kafka_t *rk;
@@ -115,6 +117,8 @@ struct sm_relay {
     int nretiring;
     int next_lane_id;
     sm_keys keys;
+    sm_acks acks; /* what consumers see: order_violations_total */
+    sm_topics topics; /* topics whose rows fail get `probe` rows in flight */
     sm_idset isolate; /* rows whose next attempt goes alone, on the retry lane */
     int64_t main_batch_bytes; /* batch.size of new main lanes */
     sm_metrics metrics;
@@ -329,8 +333,11 @@ static void flush_writes(sm_relay *r, bool force)
     if (r->npub)
         return;
 
+    /* one statement per row: a bounded number per round, so thousands of
+     * failing rows do not hold up the loop (claims, marks of healthy rows) */
+    size_t slow = force ? SIZE_MAX : SLOW_WRITES;
     done = 0;
-    for (; done < r->nretries; done++) {
+    for (; done < r->nretries && done < slow; done++) {
         pend_retry *p = &r->retries[done];
         if (sm_store_mark_retry(r->store, p->id, p->attempts, p->due_ms, p->error, err,
                                 sizeof err) != SM_OK) {
@@ -347,7 +354,7 @@ static void flush_writes(sm_relay *r, bool force)
         return;
 
     done = 0;
-    for (; done < r->ndeads; done++) {
+    for (; done < r->ndeads && done < slow; done++) {
         pend_dead *p = &r->deads[done];
         if (sm_store_mark_dead(r->store, p->id, p->attempts, p->error, err, sizeof err) !=
             SM_OK) {
@@ -748,6 +755,8 @@ static void row_failed(sm_relay *r, msg *m, rd_kafka_resp_err_t err, const view 
             v->lane->too_large++;
         c = SM_ERRC_NOT_MINE;
     }
+    int64_t wall = sm_wall_ms();
+    sm_topics_landed(&r->topics, v->topic, false, c != SM_ERRC_NOT_MINE, wall);
     if (c == SM_ERRC_NOT_MINE) {
         /* nothing written: the row is still INIT and due; it goes again
          * once its key has nothing in flight */
@@ -763,6 +772,17 @@ static void row_failed(sm_relay *r, msg *m, rd_kafka_resp_err_t err, const view 
         return;
     }
     int32_t attempts = m->attempts + 1;
+    int64_t missing_ms = 0;
+    if (err == RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC || err == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART) {
+        missing_ms = sm_topics_failing_ms(&r->topics, v->topic, wall);
+        if (missing_ms >= r->cfg->unknown_topic_dead_ms) {
+            size_t n = strlen(why);
+            snprintf(why + n, sizeof why - n,
+                     "; the topic has been unknown for %" PRId64 " ms (unknown.topic.dead.ms=%"
+                     PRId64 ")", missing_ms, r->cfg->unknown_topic_dead_ms);
+            c = SM_ERRC_PERMANENT;
+        }
+    }
     if (c == SM_ERRC_PERMANENT || attempts >= r->cfg->max_attempts) {
         sm_keys_failed(&r->keys, m->id, m->key, SM_KEYS_NEVER);
         if (r->closing)
@@ -811,12 +831,16 @@ static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *km, void *opaque)
     if (!km->err) {
         int64_t now = sm_wall_ms();
         queue_published(r, m->id, km->partition, km->offset, now);
-        if (sm_keys_acked(&r->keys, m->id, m->key)) {
+        sm_topics_landed(&r->topics, rd_kafka_topic_name(km->rkt), true, false, now);
+        bool overtook = sm_keys_acked(&r->keys, m->id, m->key);
+        bool behind = sm_acks_note(&r->acks, rd_kafka_topic_name(km->rkt), m->key, m->id);
+        if (overtook || behind) {
             atomic_fetch_add(&r->metrics.order_violations_total, 1);
             sm_log_limited(SM_LOG_WARN,
-                           "order: row %" PRId64 " of key %s was acknowledged while an earlier row "
-                           "of its key is still failing",
-                           m->id, keystr(m->key));
+                           "order: row %" PRId64 " of key %s was acknowledged %s", m->id,
+                           keystr(m->key),
+                           behind ? "after a later row of its key: consumers see them out of order"
+                                  : "while an earlier row of its key is still failing");
         }
         atomic_fetch_add(&r->metrics.published_total, 1);
         sm_metrics_observe_latency(&r->metrics, (now - m->created_at_ms) * 1000);
@@ -870,15 +894,18 @@ static void log_slots(uint64_t before, uint64_t after);
 /* Rows the relay has are skipped and may be passed by the claim cursor
  * (they come back through a rewind if they are not published); rows of held
  * keys are skipped and pinned: the next claim looks at them again. */
-static bool skip_cb(int64_t id, const char *key, void *arg)
+static bool skip_cb(int64_t id, const char *key, const char *topic, void *arg)
 {
     sm_relay *r = arg;
     if (sm_keys_tracked(&r->keys, id))
         return true;
-    if (!sm_keys_skip(&r->keys, id, key))
-        return false;
-    sm_store_rewind(r->store, id);
-    return true;
+    if (sm_keys_skip(&r->keys, id, key)) {
+        sm_store_rewind(r->store, id);
+        return true;
+    }
+    /* a topic whose rows fail, at its cap: looked at again (a rewind) when
+     * one of its rows lands */
+    return sm_topics_skip(&r->topics, topic, id);
 }
 
 /* A claimed row the relay did not take on: the next claim looks again. */
@@ -929,7 +956,12 @@ static void dispatch(sm_relay *r, const sm_row *row)
     }
     bool alone = row->attempts > 0 || sm_idset_has(&r->isolate, row->id);
     lane *l = lane_get(r, alone);
+    if (!sm_topics_admit(&r->topics, row->topic, sm_wall_ms())) {
+        sm_topics_skip(&r->topics, row->topic, row->id); /* rewound when there is room */
+        return;
+    }
     if (!sm_keys_admit(&r->keys, row->id, row->key, row->slot, l->id, l->serial, row->topic)) {
+        sm_topics_landed(&r->topics, row->topic, false, false, sm_wall_ms());
         not_taken(r, row->id);
         return;
     }
@@ -940,6 +972,7 @@ static void dispatch(sm_relay *r, const sm_row *row)
     rd_kafka_headers_t *h = NULL;
     if (!m || sm_relay_headers_build(row, &h, why, sizeof why) != SM_OK) {
         msg_free(m);
+        sm_topics_landed(&r->topics, row->topic, false, false, sm_wall_ms());
         sm_keys_failed(&r->keys, row->id, row->key, sm_wall_ms());
         sm_keys_settled(&r->keys, row->id);
         sm_store_rewind(r->store, row->id);
@@ -971,9 +1004,21 @@ static void owned_refresh(sm_relay *r)
     atomic_store(&r->metrics.owned_slots, __builtin_popcountll(owned));
 }
 
+/* Room in the in-flight budget: rows waiting for a retry, retried alone or
+ * going to the dead-letter topic do not count (keys.h), so failing rows
+ * never take the room of healthy keys; they have an allowance of another
+ * max.inflight for themselves (memory stays bounded). */
+static int64_t room_of(const sm_relay *r)
+{
+    int64_t max = r->cfg->max_inflight;
+    int64_t room = max - (int64_t)r->keys.budget;
+    int64_t all = 2 * max - (int64_t)r->keys.ids.n;
+    return room < all ? room : all;
+}
+
 static void claim(sm_relay *r)
 {
-    int64_t room = (int64_t)r->cfg->max_inflight - (int64_t)r->keys.ids.n;
+    int64_t room = room_of(r);
     r->last_full = false;
     if (room <= 0 || r->room_blocked) {
         r->room_blocked = true;
@@ -1103,6 +1148,7 @@ static void requeue_stale(sm_relay *r)
                 "by samsa.event_id)",
                 changed, r->cfg->republish_stale_after_ms);
         r->want_claim = true;
+        sm_acks_clear(&r->acks); /* re-published on purpose: not inversions */
     }
 }
 
@@ -1236,7 +1282,7 @@ static void iterate(sm_relay *r)
     }
     if (timers_due(r, sm_wall_ms()))
         wanted = true;
-    int64_t room = (int64_t)cfg->max_inflight - (int64_t)r->keys.ids.n;
+    int64_t room = room_of(r);
     int64_t enough = cfg->batch_size < cfg->max_inflight / 2 ? cfg->batch_size : cfg->max_inflight / 2;
     if (r->room_blocked && room > 0 && room >= enough && now >= r->queue_full_until) {
         r->room_blocked = false;
@@ -1257,6 +1303,11 @@ static void iterate(sm_relay *r)
      * written (the store may hold rows behind an unwritten one) */
     if (!writes_pending(r) && sm_keys_take_wake(&r->keys))
         r->keys_released = true;
+    int64_t topic_rewind = sm_topics_take_rewind(&r->topics);
+    if (topic_rewind) { /* a limited topic has room again: look at its rows */
+        sm_store_rewind(r->store, topic_rewind);
+        r->want_claim = true;
+    }
     atomic_store(&r->metrics.inflight, (int64_t)r->keys.inflight);
 
     /* sleep until the next thing to do (or a wake-up on the pipe or the
@@ -1360,10 +1411,18 @@ static int open_store(const sm_relay_config *cfg, sm_store **s, int *before, int
         return sm_fail(err, errlen, SM_EIO, "outbox.db %s: %s", name, why);
     if (sm_store_schema_version(*s, before, why, sizeof why) != SM_OK)
         *before = 0;
+    /* at the current version this runs no DDL (least privilege: see
+     * docs/outbox.md "Privileges"); otherwise it migrates if the role may */
     if (sm_store_migrate(*s, why, sizeof why) != SM_OK ||
         sm_store_schema_version(*s, after, why, sizeof why) != SM_OK) {
         sm_store_close(*s);
         *s = NULL;
+        if (*before < SAMSA_SCHEMA_VERSION)
+            return sm_fail(err, errlen, SM_EIO,
+                           "outbox.db %s: the outbox schema is at version %d, this relay needs %d,"
+                           " and migrating failed: %s (run samsa-relay --init-schema as a role"
+                           " that may create tables, e.g. the tables' owner)",
+                           name, *before, SAMSA_SCHEMA_VERSION, why);
         return sm_fail(err, errlen, SM_EIO, "outbox.db %s: schema migration failed: %s", name,
                        why);
     }
@@ -1401,6 +1460,12 @@ int sm_relay_new(sm_relay **out, sm_relay_config *cfg, char *err, size_t errlen)
     r->rnd = (uint64_t)sm_wall_ms() ^ ((uint64_t)getpid() << 32) ^ (uint64_t)sm_mono_us();
     sm_relay_redact_url(cfg->outbox_db, r->db_name, sizeof r->db_name);
     int rc;
+    int32_t probe = cfg->max_inflight / 4 < cfg->batch_size ? cfg->max_inflight / 4 : cfg->batch_size;
+    sm_topics_init(&r->topics, probe);
+    if (!sm_acks_init(&r->acks)) {
+        rc = sm_fail(err, errlen, SM_ENOMEM, "out of memory");
+        goto fail;
+    }
     if (pipe2(r->pipe, O_NONBLOCK | O_CLOEXEC) != 0) {
         rc = sm_fail(err, errlen, SM_EIO, "pipe: %s", strerror(errno));
         goto fail;
@@ -1480,6 +1545,8 @@ void sm_relay_free(sm_relay *r)
     free(r->pub);
     free(r->timers);
     sm_keys_release(&r->keys);
+    sm_acks_release(&r->acks);
+    sm_topics_release(&r->topics);
     sm_idset_release(&r->isolate);
     if (r->pipe[0] >= 0)
         close(r->pipe[0]);

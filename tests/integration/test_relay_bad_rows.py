@@ -11,6 +11,10 @@ Bad rows, each of its own key and followed by a good row of that key:
     (PostgreSQL's jsonb only holds valid JSON: '{"n": 1}' and '[1, 2]';
     SQLite's TEXT column: '{broken' and '{"n": 1}')
   - a NULL payload                                 -> DEAD at once
+  - headers naming a reserved header (samsa.event_id, which a consumer
+    reading the last header of a name would take for the event id)
+                                                   -> DEAD at once, its dead
+                                                      letter with the real id
 Checked for PostgreSQL and SQLite: each bad row ends DEAD with a clear
 last_error (what is wrong, the offending value or position); the others'
 dead letters reach <topic>.DLT with samsa.error; every good row, including
@@ -48,7 +52,9 @@ def bad_rows(topic, unknown, headers_bad):
            ("unknown topic", unknown, "b2", payload("b2", 1), None, ["UNKNOWN_TOPIC", unknown]),
            ("headers 1", topic, "b3", payload("b3", 1), headers_bad[0][0], headers_bad[0][1]),
            ("headers 2", topic, "b4", payload("b4", 1), headers_bad[1][0], headers_bad[1][1]),
-           ("NULL payload", topic, "b5", None, None, ["NULL payload"])]
+           ("NULL payload", topic, "b5", None, None, ["NULL payload"]),
+           ("reserved header", topic, "b6", payload("b6", 1),
+            '{"samsa.event_id": "spoofed", "trace-id": "t"}', ["'samsa.event_id'", "reserved"])]
     for i, b in enumerate(bad):
         rows.append(b)
         rows.append(("good", topic, b[2], payload(b[2], 2), None, None))
@@ -81,15 +87,20 @@ def run_case(st, db, insert, select):
     recs = consume_all(st.broker.bootstrap, topic, expect=len(good))
     check_order(recs, good, "good rows beside bad ones")
     traced = [r for r in recs if r["key"] == "g" and "trace" in r["headers"]]
-    check_eq(len(traced), 5, "good rows' own headers arrive")
-    dlt = consume_all(st.broker.bootstrap, topic + ".DLT", expect=3, idle=0.5)
+    check_eq(len(traced), 6, "good rows' own headers arrive")
+    dlt = consume_all(st.broker.bootstrap, topic + ".DLT", expect=4, idle=0.5)
     by_key = {r["key"]: r["headers"] for r in dlt}
-    check_eq(sorted(by_key), ["b3", "b4", "b5"], "dead letters of the bad rows of %s on %s.DLT" % (topic, topic))
+    check_eq(sorted(by_key), ["b3", "b4", "b5", "b6"], "dead letters of the bad rows of %s on %s.DLT" % (topic, topic))
+    b6 = next(eid for (label, key, seq, eid) in ids if key == "b6")
+    check_eq(by_key["b6"].get("samsa.event_id"), b6,
+             "the reserved-header row's dead letter carries its own samsa.event_id, not the spoofed one")
+    check(not [r for r in recs if r["headers"].get("samsa.event_id") in (b6, "spoofed")],
+          "the reserved-header row was not published, and no record carries the spoofed id")
     check(all(h.get("samsa.error") and h.get("samsa.event_id") for h in by_key.values()),
           "each dead letter carries samsa.error and samsa.event_id",
           {k: h.get("samsa.error") for k, h in by_key.items()})
     check(relay.alive(), "the relay is still running")
-    check_eq(relay.metric("samsa_relay_dead_letters_total"), 5.0, "metrics: 5 rows DEAD")
+    check_eq(relay.metric("samsa_relay_dead_letters_total"), 6.0, "metrics: 6 rows DEAD")
 
 
 RULES = []

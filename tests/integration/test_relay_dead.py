@@ -18,7 +18,8 @@ test_poison_block (on.dead=block): the same rows; after seq 2 is DEAD,
   published; they still stay INIT after a relay restart (a DEAD row blocks
   its key until it is re-queued, whoever runs the relay); the DEAD row is
   then re-queued (status INIT, attempts 0, a payload that fits, as an
-  operator would after fixing it): seq 2, 3, 4 follow, in order.
+  operator would after fixing it; last_error left as it was): seq 2, 3, 4
+  follow, in order, and its last_error is cleared once it is PUBLISHED.
 test_backoff: a poison row with max.attempts=4 and retry.backoff.ms =
   retry.backoff.max.ms = 3000 (each retry drawn from [1, 3000] ms). A
   watcher polls it every few ms until it is DEAD: some failed attempt was
@@ -187,12 +188,15 @@ def test_poison_block(st):
     later_blocked("after a relay restart")
 
     # the operator fixes and re-queues the DEAD row
-    q(url, "UPDATE samsa_outbox SET status = 'INIT', attempts = 0, next_attempt_at = now(), last_error = NULL,"
+    # (as samsa outbox retry does, last_error is left as it was)
+    q(url, "UPDATE samsa_outbox SET status = 'INIT', attempts = 0, next_attempt_at = now(),"
            " payload = %s WHERE id = %s", (payload("poison", 2), pids[2][0]))
     expected[pids[2][1]] = ("poison", 2)
     wait_for(lambda: status_counts(url) == {"PUBLISHED": len(expected)}, 30,
              "the re-queued row and its key's later rows PUBLISHED")
     check(True, "re-queued: the DEAD row and the rows it held are PUBLISHED")
+    check_eq(q(url, "SELECT last_error FROM samsa_outbox WHERE id = %s", (pids[2][0],))[0][0], None,
+             "the re-queued row's last_error is cleared once it is published")
     recs = consume_all(st.broker.bootstrap, topic, expect=len(expected))
     check_order(recs, expected, "block")
     seqs = [r["value"] for r in sorted(recs, key=lambda r: r["offset"]) if r["key"] == "poison"]

@@ -892,7 +892,7 @@ def outbox_flow(url, sql, label):
     on it (for setting a row DEAD as a relay would, and for checking)."""
     db = ["--db", url]
     j = js("outbox", "init", *db, brokers=False)
-    check_eq(j["schema_version"], 1, "%s: init: schema version 1" % label)
+    check_eq(j["schema_version"], 2, "%s: init: schema version 2" % label)
     js("outbox", "init", *db, brokers=False)
     st = js("outbox", "status", *db, brokers=False)
     check_eq((st["counts"], st["oldest_unpublished_age_ms"], st["topics"]),
@@ -925,7 +925,7 @@ def outbox_flow(url, sql, label):
                             {"topic": "payments", "INIT": 1, "PUBLISHED": 0, "COMPLETE": 0, "DEAD": 1}],
              "%s: counts per topic" % label)
     text = ok("outbox", "status", *db, brokers=False)
-    check(text.startswith("Outbox: %s (schema version 1)\n\nSTATUS     ROWS\nINIT          2\nPUBLISHED     1\n"
+    check(text.startswith("Outbox: %s (schema version 2)\n\nSTATUS     ROWS\nINIT          2\nPUBLISHED     1\n"
                           "COMPLETE      1\nDEAD          1\n\noldest unpublished: " % url.replace(":secret", "")),
           "%s: the status table (the database named by its URL without the password)" % label, text)
 
@@ -1005,6 +1005,12 @@ def test_outbox_sqlite():
     fails(2, "samsa outbox status: which outbox database? give --db sqlite:PATH or --db postgresql://... "
           "(or set SAMSA_OUTBOX_DB)", "outbox", "status", brokers=False)
     outbox_flow("sqlite:" + path, sql, "sqlite")
+    try:
+        sql("INSERT INTO samsa_outbox (id, topic, key, payload) VALUES (-7, 'orders', 'x', 'p')", ())
+        refused = None
+    except sqlite3.IntegrityError as e:
+        refused = str(e)
+    check(refused and "assigned by the database" in refused, "sqlite: an explicit id is refused", refused)
     st = js("outbox", "status", brokers=False, env={"SAMSA_OUTBOX_DB": "sqlite:" + path})
     check_eq(st["db"], "sqlite:" + path, "SAMSA_OUTBOX_DB is the default --db")
     mode = con.execute("PRAGMA journal_mode").fetchone()[0]
@@ -1016,6 +1022,68 @@ def test_outbox_sqlite():
     check_eq((s["id"], s["status"], s["archived_at"]), (3, "COMPLETE", "2023-11-14T22:13:20.000Z"),
              "show finds an archived row")
     con.close()
+
+
+def unclaimable_rows(url, sql):
+    """INIT rows the relay never claims (id <= 0, written before schema v2
+    refused explicit ids; the owner can still force one) are shown by status
+    and list, with why."""
+    import psycopg2
+    try:
+        sql("INSERT INTO samsa_outbox (id, topic, key, payload) VALUES (-7, 'orders', 'x', 'p')", ())
+        refused = None
+    except psycopg2.Error as e:
+        refused = str(e)
+    check(refused and "GENERATED ALWAYS" in refused, "postgresql: an explicit id is refused", refused)
+    sql("INSERT INTO samsa_outbox (id, topic, key, payload) OVERRIDING SYSTEM VALUE"
+        " VALUES (-7, 'orders', 'x', 'p'), (0, 'orders', 'y', 'p')", ())
+    db = ["--db", url]
+    st = js("outbox", "status", *db, brokers=False)
+    check_eq((st["unclaimable"]["count"], st["unclaimable"]["first_id"], st["oldest_unpublished_id"]), (2, -7, -7),
+             "status (json): 2 INIT rows the relay never claims, the first -7, and -7 is the oldest unpublished")
+    text = ok("outbox", "status", *db, brokers=False)
+    check("never claimed: 2 INIT rows with id <= 0 (explicit ids; the relay claims ids above 0), first row -7"
+          in text and "(row -7)" in text, "status (table) says so, with the row", text)
+    rows = js("outbox", "list", *db, "-s", "INIT", brokers=False)
+    never = {r["id"]: r.get("unclaimable") for r in rows if r["id"] <= 0}
+    check(sorted(never) == [-7, 0] and all(v and "id <= 0" in v for v in never.values()),
+          "list -s INIT (json): both rows, each with why", rows)
+    text = ok("outbox", "list", *db, "-s", "INIT", brokers=False)
+    check(re.search(r"^ *-7 +INIT .*never claimed by the relay: id <= 0", text, re.M),
+          "list -s INIT (table): row -7 and why", text)
+    sql("DELETE FROM samsa_outbox WHERE id <= 0", ())
+
+
+def retry_notifies(url, sql, plain_url):
+    """samsa outbox retry wakes an idle relay: a NOTIFY on samsa_outbox
+    (a LISTENing connection gets it), for ids and for --all."""
+    import select
+    import psycopg2
+    lc = psycopg2.connect(plain_url)
+    lc.autocommit = True
+    lc.cursor().execute("LISTEN samsa_outbox")
+    try:
+        def heard():
+            if select.select([lc], [], [], 0.05)[0]:
+                lc.poll()
+            got = [n.channel for n in lc.notifies]
+            del lc.notifies[:]
+            return got
+        heard()
+        rid = sql("INSERT INTO samsa_outbox (topic, key, payload, status) VALUES ('orders', 'n', 'p', 'DEAD')"
+                  " RETURNING id", ())[0][0]
+        heard()
+        ok("outbox", "retry", str(rid), "--db", url, brokers=False)
+        check_eq(wait_for(heard, 10, "a notification after retry"), ["samsa_outbox"],
+                 "retry ID notifies samsa_outbox (the relay wakes at once)")
+        sql("UPDATE samsa_outbox SET status = 'DEAD' WHERE id = %s", (rid,))
+        heard()
+        ok("outbox", "retry", "--all", "--db", url, brokers=False)
+        check_eq(wait_for(heard, 10, "a notification after retry --all"), ["samsa_outbox"],
+                 "retry --all notifies samsa_outbox")
+        sql("DELETE FROM samsa_outbox WHERE id = %s", (rid,))
+    finally:
+        lc.close()
 
 
 def test_outbox_postgres():
@@ -1037,6 +1105,8 @@ def test_outbox_postgres():
         outbox_flow(url, sql, "postgresql")
         text = ok("outbox", "status", "--db", url, brokers=False)
         check("secret" not in text, "the password never appears in the output")
+        unclaimable_rows(url, sql)
+        retry_notifies(url, sql, server.url)
         con.close()
     finally:
         server.cleanup()

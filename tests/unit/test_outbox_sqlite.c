@@ -49,6 +49,34 @@ static int64_t q1(sqlite3 *db, const char *sql)
     return v;
 }
 
+
+/* The store's acknowledgements journal (PATH-samsa-acks): rows in it. */
+static int64_t journal_rows(void)
+{
+    char jp[200];
+    snprintf(jp, sizeof jp, "%s-samsa-acks", path);
+    sqlite3 *j = NULL;
+    int64_t n = -1;
+    if (sqlite3_open_v2(jp, &j, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK) {
+        sqlite3_busy_timeout(j, 5000);
+        n = q1(j, "SELECT count(*) FROM samsa_acks");
+    }
+    sqlite3_close(j);
+    return n;
+}
+
+/* PUBLISHED marks reach the outbox through the journal's applier thread:
+ * waits until it has applied them all (the journal is empty). */
+static void marks_applied(void)
+{
+    int64_t until = sm_mono_ms() + 30000;
+    while (journal_rows() != 0 && sm_mono_ms() < until) {
+        struct timespec ts = {0, 5000000};
+        nanosleep(&ts, NULL);
+    }
+    CHECK_EQ_I64(journal_rows(), 0);
+}
+
 static bool is_uuid4(const char *s)
 {
     if (strlen(s) != 36 || s[14] != '4' || !strchr("89ab", s[19]))
@@ -206,18 +234,32 @@ typedef struct skip_ctx {
     int64_t inflight[16];
     int ninflight;
     int calls;
+    int wrong_topic; /* skip() called without the row's topic */
 } skip_ctx;
 
-static bool skip_fn(int64_t id, const char *key, void *arg)
+static bool skip_fn(int64_t id, const char *key, const char *topic, void *arg)
 {
     skip_ctx *c = arg;
     c->calls++;
+    if (!topic || strcmp(topic, "t"))
+        c->wrong_topic++;
     if (c->held_key && key && !strcmp(key, c->held_key))
         return true;
     for (int i = 0; i < c->ninflight; i++)
         if (c->inflight[i] == id)
             return true;
     return false;
+}
+
+static int64_t count_rows(sqlite3 *db)
+{
+    sqlite3_stmt *st = NULL;
+    int64_t n = -1;
+    if (sqlite3_prepare_v2(db, "SELECT count(*) FROM samsa_outbox", -1, &st, NULL) == SQLITE_OK &&
+        sqlite3_step(st) == SQLITE_ROW)
+        n = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    return n;
 }
 
 static void test_claim(sm_store *s)
@@ -231,9 +273,26 @@ static void test_claim(sm_store *s)
     CHECK(sm_store_balance(s, "relay-1", &owned, err, sizeof err) == SM_OK);
     CHECK(owned == ~(uint64_t)0 && sm_store_owned(s) == owned);
 
-    x(db, "INSERT INTO samsa_outbox (id, topic, key, payload) VALUES (100, 't', 'k100', x'00ff')");
+    /* ids come from the database only (schema v2): an explicit one, of any
+     * value, is refused and nothing is written */
+    const char *given[] = {"100", "0", "-1", "-5", "1000000"};
+    for (size_t i = 0; i < sizeof given / sizeof given[0]; i++) {
+        char sql[160], *msg = NULL;
+        snprintf(sql, sizeof sql,
+                 "INSERT INTO samsa_outbox (id, topic, key, payload) VALUES (%s, 't', 'k', 'p')",
+                 given[i]);
+        CHECK(sqlite3_exec(db, sql, NULL, NULL, &msg) == SQLITE_CONSTRAINT && msg &&
+              strstr(msg, "assigned by the database"));
+        sqlite3_free(msg);
+    }
+    CHECK(count_rows(db) == 0);
+    x(db, "INSERT INTO samsa_outbox (id, topic, key, payload) VALUES (NULL, 't', 'k0', 'p')");
+    x(db, "DELETE FROM samsa_outbox");
+
+    x(db, "INSERT INTO samsa_outbox (topic, key, payload) VALUES ('t', 'k100', x'00ff')");
+    int64_t id100 = sqlite3_last_insert_rowid(db);
     CHECK(sm_store_claim(s, owned, 10, NULL, NULL, &rows, &n, err, sizeof err) == SM_OK);
-    CHECK(n == 1 && rows[0].id == 100 && rows[0].payload_len == 2 && rows[0].payload[1] == 0xff);
+    CHECK(n == 1 && rows[0].id == id100 && rows[0].payload_len == 2 && rows[0].payload[1] == 0xff);
     CHECK(rows[0].slot >= 0 && rows[0].slot < SM_STORE_SLOTS && rows[0].key_len == 4);
     CHECK(rows[0].headers_json == NULL && rows[0].type == NULL && rows[0].attempts == 0);
     CHECK(is_uuid4(rows[0].event_id) && !strcmp(rows[0].topic, "t"));
@@ -243,11 +302,12 @@ static void test_claim(sm_store *s)
     free(taken);
     sm_rows_free(rows, n);
 
-    /* a row with a lower id that appears later is still claimed: by status */
-    x(db, "INSERT INTO samsa_outbox (id, topic, key, payload) VALUES (50, 't', 'k50', 'p')");
-    skip_ctx sc = {.inflight = {100}, .ninflight = 1};
+    /* rows the relay has in flight are skipped, and later ones still come */
+    x(db, "INSERT INTO samsa_outbox (topic, key, payload) VALUES ('t', 'k50', 'p')");
+    int64_t id50 = sqlite3_last_insert_rowid(db);
+    skip_ctx sc = {.inflight = {id100}, .ninflight = 1};
     CHECK(sm_store_claim(s, owned, 10, skip_fn, &sc, &rows, &n, err, sizeof err) == SM_OK);
-    CHECK(n == 1 && rows[0].id == 50);
+    CHECK(n == 1 && rows[0].id == id50);
     sm_rows_free(rows, n);
     x(db, "DELETE FROM samsa_outbox");
 
@@ -271,6 +331,7 @@ static void test_claim(sm_store *s)
         CHECK(rows[1].payload_len == 1 && rows[1].payload[0] == '2');
     }
     CHECK(held.calls == 303);
+    CHECK(held.wrong_topic == 0);
     sm_rows_free(rows, n);
     /* without skip, max holds and the order is ids */
     CHECK(sm_store_claim(s, owned, 5, NULL, NULL, &rows, &n, err, sizeof err) == SM_OK);
@@ -299,6 +360,7 @@ static void test_marks(sm_store *s)
     sm_published pub[4] = {{ids[0], 0, 10, now}, {ids[1], 0, 11, now}, {ids[2], 1, 5, now},
                            {ids[4], 3, 7, now}};
     CHECK(sm_store_mark_published(s, pub, 4, err, sizeof err) == SM_OK);
+    marks_applied();
     CHECK_EQ_I64(q1(db, "SELECT count(*) FROM samsa_outbox WHERE status = 'PUBLISHED'"), 4);
     char sql[200];
     snprintf(sql, sizeof sql,
@@ -426,6 +488,7 @@ static void test_requeue_cleanup(sm_store *s)
                            {ids[2], 0, 3, now},          {ids[3], 0, 4, now - 600000},
                            {ids[4], 0, 5, now - 600000}};
     CHECK(sm_store_mark_published(s, pub, 5, err, sizeof err) == SM_OK);
+    marks_applied();
     int64_t changed = -1;
     CHECK(sm_store_complete(s, "t", 0, 6, &changed, err, sizeof err) == SM_OK && changed == 5);
     /* back to PUBLISHED for 0..2 to have both kinds */
@@ -435,6 +498,7 @@ static void test_requeue_cleanup(sm_store *s)
     CHECK_EQ_I64(q1(db, "SELECT count(*) FROM samsa_outbox WHERE status = 'INIT'"), 3);
     /* put them back */
     CHECK(sm_store_mark_published(s, pub, 2, err, sizeof err) == SM_OK);
+    marks_applied();
 
     int64_t removed = -1;
     CHECK(sm_store_cleanup(s, 60000, false, false, &removed, err, sizeof err) == SM_OK);
@@ -488,12 +552,15 @@ static void test_wait(sm_store *s)
            sm_mono_ms() - t0);
     /* seen now: the next wait sleeps again */
     CHECK(sm_store_wait(s, 30, err, sizeof err) == SM_AGAIN);
-    /* the store's own writes do not wake it */
+    /* the store's own marks (applied by its journal's thread, on another
+     * connection) may wake it once; then it sleeps again */
     CHECK(sm_store_claim(s, ~(uint64_t)0, 10, NULL, NULL, &rows, &n, err, sizeof err) == SM_OK);
     CHECK(n == 1);
     sm_published p = {rows[0].id, 0, 0, sm_wall_ms()};
     CHECK(sm_store_mark_published(s, &p, 1, err, sizeof err) == SM_OK);
     sm_rows_free(rows, n);
+    marks_applied();
+    sm_store_wait(s, 30, err, sizeof err);
     CHECK(sm_store_wait(s, 30, err, sizeof err) == SM_AGAIN);
     x(db, "DELETE FROM samsa_outbox");
     sqlite3_close(db);
@@ -547,6 +614,57 @@ static void test_open_errors(void)
     sm_store_close(s);
 }
 
+
+static void test_journal(void)
+{
+    TEST_SECTION("acknowledgements journal: marks never wait behind a writer, and survive the"
+                 " relay's end while the outbox's write lock is held");
+    sqlite3 *db = app_open();
+    char err[256];
+    sm_store *s = NULL;
+    REQUIRE(sm_store_open(&s, url, err, sizeof err) == SM_OK);
+    uint64_t owned = 0;
+    CHECK(sm_store_balance(s, "r", &owned, err, sizeof err) == SM_OK);
+    int64_t a = enqueue(db, "t", "ka", "1"), b = enqueue(db, "t", "kb", "2");
+    int64_t c = enqueue(db, "t", "kc", "3");
+    sm_row *rows = NULL;
+    int n = 0;
+    CHECK(sm_store_claim(s, owned, 10, NULL, NULL, &rows, &n, err, sizeof err) == SM_OK && n == 3);
+    sm_rows_free(rows, n);
+    /* an application transaction holds the write lock */
+    x(db, "BEGIN IMMEDIATE");
+    x(db, "UPDATE samsa_outbox SET type = type WHERE 0");
+    sm_published pub[2] = {{a, 0, 10, sm_wall_ms()}, {b, 1, 11, sm_wall_ms()}};
+    int64_t t0 = sm_mono_ms();
+    CHECK(sm_store_mark_published(s, pub, 2, err, sizeof err) == SM_OK);
+    CHECK(sm_mono_ms() - t0 < 4000); /* not the 5 s busy timeout: it did not wait */
+    CHECK_EQ_I64(journal_rows(), 2);
+    /* the two are not claimed again; c is */
+    CHECK(sm_store_claim(s, owned, 10, NULL, NULL, &rows, &n, err, sizeof err) == SM_OK);
+    CHECK(n == 1 && rows[0].id == c);
+    sm_rows_free(rows, n);
+    /* the relay ends while the lock is still held (its close tries for the
+     * busy timeout, then leaves the marks in the journal) */
+    sm_store_close(s);
+    CHECK_EQ_I64(journal_rows(), 2);
+    CHECK_EQ_I64(q1(db, "SELECT count(*) FROM samsa_outbox WHERE status = 'PUBLISHED'"), 0);
+    /* a new relay: the journal's rows are not claimed, then applied */
+    REQUIRE(sm_store_open(&s, url, err, sizeof err) == SM_OK);
+    CHECK(sm_store_claim(s, owned, 10, NULL, NULL, &rows, &n, err, sizeof err) == SM_OK);
+    CHECK(n == 1 && rows[0].id == c);
+    sm_rows_free(rows, n);
+    x(db, "COMMIT");
+    marks_applied();
+    CHECK_EQ_I64(q1(db, "SELECT count(*) FROM samsa_outbox WHERE status = 'PUBLISHED'"), 2);
+    char sql[160];
+    snprintf(sql, sizeof sql, "SELECT kafka_partition * 100 + kafka_offset FROM samsa_outbox"
+                              " WHERE id = %lld", (long long)b);
+    CHECK_EQ_I64(q1(db, sql), 111);
+    sm_store_close(s);
+    x(db, "DELETE FROM samsa_outbox");
+    sqlite3_close(db);
+}
+
 static void rm_dir(void)
 {
     DIR *d = opendir(dir);
@@ -581,6 +699,7 @@ int main(void)
     test_requeue_cleanup(s);
     test_wait(s);
     sm_store_close(s);
+    test_journal();
     test_inbox();
     test_open_errors();
     rm_dir();

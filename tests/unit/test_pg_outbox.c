@@ -18,6 +18,7 @@
 #include "base/clock.h"
 #include "base/err.h"
 #include "check.h"
+#include "outbox/outbox_int.h"
 #include "outbox/samsa.h"
 #include "outbox/store.h"
 
@@ -177,6 +178,50 @@ static void test_migrations(void)
     PQfinish(c);
 }
 
+/* x() that must fail; returns whether the error contains want. */
+static bool x_fails(PGconn *c, const char *sql, const char *want)
+{
+    PGresult *r = PQexec(c, sql);
+    bool failed = PQresultStatus(r) == PGRES_FATAL_ERROR;
+    bool said = strstr(PQresultErrorMessage(r), want) != NULL;
+    if (!failed || !said)
+        fprintf(stderr, "  %s: %s\n", sql, failed ? PQresultErrorMessage(r) : "succeeded");
+    PQclear(r);
+    return failed && said;
+}
+
+static void test_ids(void)
+{
+    TEST_SECTION("ids come from the database only (v2: GENERATED ALWAYS AS IDENTITY); v1 -> v2"
+                 " keeps the rows and starts above every id used");
+    PGconn *c = app();
+    char err[512];
+    x(c, "CREATE DATABASE samsa_ids");
+    PGconn *d = connect_db("samsa_ids");
+    CHECK(sm_schema_apply_pg_to(d, "samsa_ids", 1, err, sizeof err) == SM_OK);
+    CHECK_EQ_I64(q1(d, "SELECT max(version) FROM samsa_schema_version"), 1);
+    /* what v1 let through: explicit ids <= 0 and a huge one */
+    x(d, "INSERT INTO samsa_outbox (topic, key, payload) VALUES ('t', 'a', '1')");
+    x(d, "INSERT INTO samsa_outbox (id, topic, key, payload) VALUES (-3, 't', 'a', '2'),"
+         " (0, 't', 'b', '3'), (1000000, 't', 'c', '4')");
+    CHECK(sm_schema_apply_pg(d, "samsa_ids", err, sizeof err) == SM_OK);
+    CHECK_EQ_I64(q1(d, "SELECT max(version) FROM samsa_schema_version"), 2);
+    CHECK_EQ_I64(q1(d, "SELECT count(*) FROM samsa_outbox"), 4);
+    x(d, "INSERT INTO samsa_outbox (topic, key, payload) VALUES ('t', 'd', '5')");
+    CHECK(q1(d, "SELECT max(id) FROM samsa_outbox WHERE key = 'd'") > 1000000);
+    CHECK(x_fails(d, "INSERT INTO samsa_outbox (id, topic, key, payload) VALUES (7, 't', 'e', '6')",
+                  "GENERATED ALWAYS"));
+    CHECK(x_fails(d, "INSERT INTO samsa_outbox (id, topic, key, payload) VALUES (-1, 't', 'e', '6')",
+                  "GENERATED ALWAYS"));
+    CHECK_EQ_I64(q1(d, "SELECT count(*) FROM samsa_outbox"), 5);
+    /* libsamsa still enqueues (it never names id) */
+    int64_t id = enqueue(d, "t", "f", "7");
+    CHECK(id > 1000001);
+    PQfinish(d);
+    x(c, "DROP DATABASE samsa_ids");
+    PQfinish(c);
+}
+
 /* ---- enqueue ------------------------------------------------------------------- */
 
 static void test_enqueue(void)
@@ -279,12 +324,15 @@ typedef struct skip_ctx {
     int64_t inflight[16];
     int ninflight;
     int calls;
+    int wrong_topic; /* skip() called without the row's topic */
 } skip_ctx;
 
-static bool skip_fn(int64_t id, const char *key, void *arg)
+static bool skip_fn(int64_t id, const char *key, const char *topic, void *arg)
 {
     skip_ctx *c = arg;
     c->calls++;
+    if (!topic || strcmp(topic, "t"))
+        c->wrong_topic++;
     if (c->held_key && key && !strcmp(key, c->held_key))
         return true;
     for (int i = 0; i < c->ninflight; i++)
@@ -357,6 +405,7 @@ static void test_claim(void)
         CHECK(rows[0].slot == want);
     }
     CHECK(held.calls == 1003);
+    CHECK(held.wrong_topic == 0);
     sm_rows_free(rows, n);
 
     /* slots: only rows of the slots passed in */
@@ -469,6 +518,72 @@ static void test_claim_cursor(void)
     x(b, "TRUNCATE samsa_outbox");
     PQfinish(a);
     PQfinish(b);
+}
+
+/* skip() runs between the claim's pages: the first call commits the open
+ * transaction, so a claim whose pages each took a snapshot of their own
+ * would see its later row (above page 1) but not its earlier one. */
+typedef struct commit_ctx {
+    PGconn *open; /* its transaction commits at the first skip() */
+    const char *skip_key;
+} commit_ctx;
+
+static bool skip_commit(int64_t id, const char *key, const char *topic, void *arg)
+{
+    (void)topic;
+    (void)id;
+    commit_ctx *c = arg;
+    if (c->open) {
+        x(c->open, "COMMIT");
+        c->open = NULL;
+    }
+    return key && !strcmp(key, c->skip_key);
+}
+
+static void test_claim_snapshot(void)
+{
+    TEST_SECTION("claim: every page reads one snapshot (a transaction committing between pages"
+                 " is seen whole or not at all)");
+    PGconn *a = app(), *t = app();
+    sm_store *s = store_open();
+    char err[512];
+    sm_row *rows = NULL;
+    int n = -1;
+    uint64_t owned = 0;
+    CHECK(sm_store_balance(s, "relay-snap", &owned, err, sizeof err) == SM_OK);
+    /* T's first event of key k, then 300 committed rows the relay skips
+     * (in flight), then T's second event: T straddles the first page */
+    x(t, "BEGIN");
+    x(t, "INSERT INTO samsa_outbox (topic, key, payload) VALUES ('t', 'k', '1')");
+    int64_t first = q1(t, "SELECT currval('samsa_outbox_id_seq')");
+    x(a, "INSERT INTO samsa_outbox (topic, key, payload)"
+         " SELECT 't', 'busy', 'b' FROM generate_series(1, 300)");
+    x(t, "INSERT INTO samsa_outbox (topic, key, payload) VALUES ('t', 'k', '2')");
+    int64_t second = q1(t, "SELECT currval('samsa_outbox_id_seq')");
+    commit_ctx cc = {.open = t, .skip_key = "busy"};
+    CHECK(sm_store_claim(s, owned, 10, skip_commit, &cc, &rows, &n, err, sizeof err) == SM_OK);
+    bool second_alone = false;
+    for (int i = 0; i < n; i++)
+        if (rows[i].id == second && (i == 0 || rows[i - 1].id != first))
+            second_alone = true;
+    CHECK(!second_alone);
+    if (second_alone)
+        fprintf(stderr, "  the claim returned row %lld (key k, event 2) without row %lld"
+                " (event 1): a consumer gets event 2 first\n", (long long)second,
+                (long long)first);
+    CHECK(n == 0); /* T committed after the claim's snapshot */
+    sm_rows_free(rows, n);
+    cc.open = NULL;
+    CHECK(sm_store_claim(s, owned, 10, skip_commit, &cc, &rows, &n, err, sizeof err) == SM_OK);
+    CHECK(n == 2 && rows[0].id == first && rows[1].id == second);
+    sm_rows_free(rows, n);
+    /* the claim's transaction is over: the session is idle */
+    CHECK(q1(a, "SELECT count(*) FROM pg_stat_activity WHERE state = 'idle in transaction'"
+                " AND datname = current_database()") == 0);
+    x(a, "TRUNCATE samsa_outbox");
+    sm_store_close(s);
+    PQfinish(a);
+    PQfinish(t);
 }
 
 /* ---- marks ------------------------------------------------------------------------ */
@@ -1006,8 +1121,9 @@ static bool idset_has(const idset *s, int64_t id)
     }
 }
 
-static bool skip_inflight(int64_t id, const char *key, void *arg)
+static bool skip_inflight(int64_t id, const char *key, const char *topic, void *arg)
 {
+    (void)topic;
     (void)key;
     return idset_has(arg, id);
 }
@@ -1129,9 +1245,11 @@ int main(void)
                           "SAMSA_PG_URL not set (run it through tests/integration/pg.py run)");
     }
     test_migrations();
+    test_ids();
     test_enqueue();
     test_claim();
     test_claim_cursor();
+    test_claim_snapshot();
     test_marks();
     test_holds();
     test_requeue_cleanup();

@@ -112,6 +112,84 @@ static void test_overtake_detected(void)
     sm_keys_release(&k);
 }
 
+static void test_acks_seen(void)
+{
+    TEST_SECTION("what a consumer sees: a row acknowledged after a later row of its topic and key"
+                 " is an inversion");
+    sm_acks a;
+    REQUIRE(sm_acks_init(&a));
+    CHECK(!sm_acks_note(&a, "t", "k", 10));
+    CHECK(!sm_acks_note(&a, "t", "k", 11));
+    CHECK(sm_acks_note(&a, "t", "k", 5)); /* 5 lands after 11 */
+    CHECK(!sm_acks_note(&a, "t", "k", 12));
+    CHECK(!sm_acks_note(&a, "t", "j", 1)); /* another key */
+    CHECK(!sm_acks_note(&a, "u", "k", 1)); /* another topic: another consumer's view */
+    CHECK(!sm_acks_note(&a, "t", NULL, 1)); /* no key, no order */
+    CHECK(!sm_acks_note(&a, "t", NULL, 0));
+    /* 100,000 keys: the table forgets some, never confuses them */
+    char key[32];
+    int false_alarms = 0;
+    for (int i = 0; i < 100000; i++) {
+        snprintf(key, sizeof key, "key-%d", i);
+        false_alarms += sm_acks_note(&a, "t", key, 1000000 - i);
+    }
+    CHECK_EQ_I64(false_alarms, 0);
+    sm_acks_clear(&a);
+    CHECK(!sm_acks_note(&a, "t", "k", 1)); /* forgotten (re-published on purpose) */
+    sm_acks_release(&a);
+}
+
+static void test_budget_and_topics(void)
+{
+    TEST_SECTION("failing rows leave the in-flight budget; a topic that is not proven gets"
+                 " `probe` rows in flight");
+    sm_keys k;
+    sm_keys_init(&k, false);
+    CHECK(sm_keys_admit(&k, 1, "a", 0, 1, false, "t"));
+    CHECK(sm_keys_admit(&k, 2, "b", 0, 1, false, "t"));
+    CHECK(sm_keys_admit(&k, 3, "c", 0, 2, true, "t")); /* serial lane: no budget */
+    CHECK_EQ_I64(k.budget, 2);
+    sm_keys_failed(&k, 1, "a", 1000); /* waits for its retry: out of the budget */
+    CHECK_EQ_I64(k.budget, 1);
+    CHECK(sm_keys_tracked(&k, 1));
+    sm_keys_settled(&k, 1);
+    CHECK(!sm_keys_acked(&k, 2, "b"));
+    CHECK_EQ_I64(k.budget, 1); /* acked, its mark not written yet */
+    sm_keys_settled(&k, 2);
+    CHECK_EQ_I64(k.budget, 0);
+    CHECK(!sm_keys_acked(&k, 3, "c"));
+    sm_keys_settled(&k, 3);
+    CHECK_EQ_I64(k.budget, 0);
+    CHECK_EQ_I64(k.ids.n, 0);
+    sm_keys_release(&k);
+
+    sm_topics t;
+    sm_topics_init(&t, 2);
+    CHECK(sm_topics_admit(&t, "new", 100));
+    CHECK(sm_topics_admit(&t, "new", 100));
+    CHECK(!sm_topics_admit(&t, "new", 100)); /* not proven: 2 in flight at most */
+    CHECK(sm_topics_skip(&t, "new", 50));
+    CHECK(sm_topics_skip(&t, "new", 40));
+    CHECK(!sm_topics_skip(&t, "other", 41));
+    CHECK_EQ_I64(sm_topics_failing_ms(&t, "new", 1100), 1000);
+    sm_topics_landed(&t, "new", false, true, 1100); /* failed: room for one more */
+    CHECK_EQ_I64(sm_topics_take_rewind(&t), 40);  /* the lowest skipped row */
+    CHECK_EQ_I64(sm_topics_take_rewind(&t), 0);
+    CHECK_EQ_I64(sm_topics_failing_ms(&t, "new", 2100), 2000); /* since its first try */
+    CHECK(sm_topics_admit(&t, "new", 2100));
+    sm_topics_landed(&t, "new", true, false, 2200); /* acked: proven, no cap */
+    CHECK_EQ_I64(sm_topics_failing_ms(&t, "new", 2300), 0);
+    for (int i = 0; i < 10; i++)
+        CHECK(sm_topics_admit(&t, "new", 2300));
+    CHECK(!sm_topics_skip(&t, "new", 60));
+    sm_topics_landed(&t, "new", false, true, 5000); /* fails: capped again, failing from now */
+    CHECK_EQ_I64(sm_topics_failing_ms(&t, "new", 6000), 1000);
+    CHECK(sm_topics_skip(&t, "new", 70));
+    sm_topics_landed(&t, "new", false, false, 6000); /* a transport hiccup: not charged */
+    CHECK_EQ_I64(sm_topics_failing_ms(&t, "new", 7000), 2000);
+    sm_topics_release(&t);
+}
+
 static void test_dead(void)
 {
     TEST_SECTION("DEAD: continue releases the key, block holds it until re-queued");
@@ -202,6 +280,8 @@ int main(void)
     test_together();
     test_failure_holds_key();
     test_overtake_detected();
+    test_acks_seen();
+    test_budget_and_topics();
     test_dead();
     test_reschedule_and_null_keys();
     test_busy_slots_and_growth();

@@ -79,6 +79,14 @@ static void test_checks(void)
           strstr(err, "value of 'n' is not a string"));
     r = row("orders", "x", "null");
     CHECK(sm_relay_row_check(&r, err, sizeof err) == SM_OK);
+    /* the relay's own header names are reserved */
+    r = row("orders", "x", "{\"trace\":\"t\",\"samsa.event_id\":\"spoofed\"}");
+    CHECK(sm_relay_row_check(&r, err, sizeof err) == SM_EINVAL &&
+          strstr(err, "'samsa.event_id'") && strstr(err, "reserved"));
+    r = row("orders", "x", "{\"samsa.anything\":\"v\"}");
+    CHECK(sm_relay_row_check(&r, err, sizeof err) == SM_EINVAL);
+    r = row("orders", "x", "{\"samsa\":\"v\",\"Samsa-x\":\"v\"}");
+    CHECK(sm_relay_row_check(&r, err, sizeof err) == SM_OK); /* only the "samsa." prefix */
 }
 
 static void test_headers(void)

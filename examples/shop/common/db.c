@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -552,6 +553,34 @@ static const char *const shop_common_ddl[] = {
     NULL,
 };
 
+/* PostgreSQL: "CREATE ... IF NOT EXISTS name ..." whose object exists is
+ * skipped, not run: PostgreSQL 15 checks CREATE on the schema before it
+ * looks for the name, and a service may run as a role with only the
+ * privileges on its tables (docs/outbox.md "Privileges"), the owner having
+ * created them. */
+static int ddl_needed(shop_db *db, const char *ddl, bool *needed, char *err, size_t errlen)
+{
+    *needed = true;
+    const char *p = strstr(ddl, "IF NOT EXISTS ");
+    if (db->kind != SHOP_DB_PG || !p)
+        return SHOP_OK;
+    p += strlen("IF NOT EXISTS ");
+    size_t n = strcspn(p, " (");
+    char name[128];
+    if (n == 0 || n >= sizeof name)
+        return SHOP_OK;
+    memcpy(name, p, n);
+    name[n] = 0;
+    shop_res *r = NULL;
+    int rc = shop_db_exec(db, &r, err, errlen, "SELECT to_regclass($1) IS NOT NULL", "s", name);
+    if (rc)
+        return rc;
+    const char *v = shop_res_text(r, 0, 0);
+    *needed = !(v && v[0] == 't');
+    shop_res_free(r);
+    return SHOP_OK;
+}
+
 typedef struct setup_arg {
     const char *const *ddl;
     shop_tx_fn seed;
@@ -565,11 +594,14 @@ static int setup_tx(shop_db *db, void *arg, char *err, size_t errlen)
     if (db->kind == SHOP_DB_PG &&
         (rc = shop_db_exec(db, NULL, err, errlen, "SELECT pg_advisory_xact_lock(7260005)", NULL)))
         return rc;
+    bool needed;
     for (int i = 0; shop_common_ddl[i]; i++)
-        if ((rc = shop_db_exec(db, NULL, err, errlen, shop_common_ddl[i], NULL)))
+        if ((rc = ddl_needed(db, shop_common_ddl[i], &needed, err, errlen)) ||
+            (needed && (rc = shop_db_exec(db, NULL, err, errlen, shop_common_ddl[i], NULL))))
             return rc;
     for (int i = 0; a->ddl && a->ddl[i]; i++)
-        if ((rc = shop_db_exec(db, NULL, err, errlen, a->ddl[i], NULL)))
+        if ((rc = ddl_needed(db, a->ddl[i], &needed, err, errlen)) ||
+            (needed && (rc = shop_db_exec(db, NULL, err, errlen, a->ddl[i], NULL))))
             return rc;
     if (a->seed && (rc = a->seed(db, a->seed_arg, err, errlen)))
         return rc;
