@@ -33,6 +33,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
 from harness import Broker, check, check_eq, run_tests, wait_for  # noqa: E402
 import kafka_wire as wire  # noqa: E402
+import group_wire as gw  # noqa: E402
 
 import confluent_kafka.admin as cka  # noqa: E402
 
@@ -306,24 +307,50 @@ def judge_whole_or_none(topic, where, want_parts, with_data, configs=None):
     return "whole"
 
 
+def commit_offsets(t):
+    """A group commits offset 1 on partitions 0 and 1 of t."""
+    c = gw.Conn(broker.port)
+    try:
+        res = gw.parse_offset_commit(c.call(gw.OFFSET_COMMIT, 2, gw.offset_commit_body(
+            2, "ops-group", -1, "", {(t, 0): (1, "m"), (t, 1): (1, None)})), 2)
+    finally:
+        c.close()
+    assert set(res.values()) == {0}, res
+
+
+def committed(t):
+    offs, _ = gw.offset_fetch(broker.port, "ops-group", {t: [0, 1]})
+    return [offs[(t, p)][0] for p in (0, 1)]
+
+
 def test_delete_topics_all_or_nothing():
     """DeleteTopics of an 8-partition topic, each partition holding a
-    record, killed at every rename, fsync, fdatasync, unlink and rmdir."""
+    record and a group's committed offsets on two of them, killed at every
+    rename, fsync, fdatasync, unlink and rmdir: the topic and its offsets
+    are both there or both gone."""
     plan = ["rename", "fsync", "fdatasync", "unlink", "rmdir"]
 
     def op(t):
         return wire.frame(20, 1, corr(), delete_topics_body([t]))
 
+    def setup():
+        t = filled_topic(configs={"retention.ms": "86400000"})
+        commit_offsets(t)
+        return t
+
     def judge(t, where):
         if where is None:
             check(not partition_dirs(t) and metadata(t)[0] == 3, "deleted: no partition left")
+            check_eq(committed(t), [-1, -1], "deleted: no committed offset left")
             return "completed"
         out = judge_whole_or_none(t, where, NPART, NPART, {"retention.ms": "86400000"})
+        check_eq(committed(t), [1, 1] if out == "whole" else [-1, -1],
+                 "%s: the group's committed offsets %s with the topic" % (where, "kept" if out == "whole" else "gone"))
         if out == "whole":
             check_eq(delete_topics([t]), {t: 0}, "%s: deleted again" % where)
         return out
 
-    seen = kill_points(plan, op, lambda: filled_topic(configs={"retention.ms": "86400000"}), judge)
+    seen = kill_points(plan, op, setup, judge)
     print("  outcomes: %s" % seen)
     check(seen["whole"] > 0 and seen["none"] > 0,
           "kills before the deletion was recorded left the topic whole, later ones none of it")
