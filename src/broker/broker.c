@@ -323,6 +323,39 @@ static void on_flush(sm_io *io, uint32_t events)
     sm_flusher_collect(b->flusher, flush_done, b);
 }
 
+/* There is no authentication yet: say so when the listener is reachable
+ * from beyond this machine. */
+static void warn_exposed(const sm_endpoint *ep, const struct sockaddr_storage *ss, int port)
+{
+    bool any = false, loopback = false;
+    char host[INET6_ADDRSTRLEN] = "?";
+    if (ss->ss_family == AF_INET) {
+        const struct in_addr *a = &((const struct sockaddr_in *)ss)->sin_addr;
+        any = a->s_addr == htonl(INADDR_ANY);
+        loopback = (ntohl(a->s_addr) >> 24) == 127;
+        inet_ntop(AF_INET, a, host, sizeof host);
+    } else if (ss->ss_family == AF_INET6) {
+        const struct in6_addr *a = &((const struct sockaddr_in6 *)ss)->sin6_addr;
+        any = IN6_IS_ADDR_UNSPECIFIED(a);
+        loopback = IN6_IS_ADDR_LOOPBACK(a) ||
+                   (IN6_IS_ADDR_V4MAPPED(a) && a->s6_addr[12] == 127);
+        inet_ntop(AF_INET6, a, host, sizeof host);
+    }
+    if (loopback)
+        return;
+    if (any)
+        sm_warn("listener %s://%s:%d accepts connections on every interface with no "
+                "authentication or encryption (samsa-broker has neither yet): anyone who can reach "
+                "port %d can read, write and delete every topic; bind a loopback or private "
+                "address, or firewall the port",
+                ep->name, ep->host, port, port);
+    else
+        sm_warn("listener %s://%s:%d (%s) is not on loopback and has no authentication or "
+                "encryption (samsa-broker has neither yet): anyone who can reach it can read, "
+                "write and delete every topic",
+                ep->name, ep->host, port, host);
+}
+
 static int open_listener(sm_broker *b, char *err, size_t errlen)
 {
     const sm_endpoint *ep = &b->cfg.listener;
@@ -359,6 +392,7 @@ static int open_listener(sm_broker *b, char *err, size_t errlen)
     getsockname(fd, (struct sockaddr *)&ss, &sl);
     b->bound_port = ss.ss_family == AF_INET6 ? ntohs(((struct sockaddr_in6 *)&ss)->sin6_port)
                                              : ntohs(((struct sockaddr_in *)&ss)->sin_port);
+    warn_exposed(ep, &ss, b->bound_port);
     b->listen_io.fd = fd;
     b->listen_io.on_event = on_accept;
     /* what clients are told to connect to */

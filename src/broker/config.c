@@ -37,6 +37,11 @@ static const pdef defs[] = {
     {"broker.id", P_INT, NULL, 0, INT32_MAX, OFF(node_id), "older name of node.id"},
     {"listeners", P_SPECIAL, "PLAINTEXT://127.0.0.1:9092", 0, 0, 0,
      "where to accept connections: NAME://host:port (port 0: any free port)"},
+    {"listener.security.protocol.map", P_SPECIAL,
+     "PLAINTEXT:PLAINTEXT,SSL:SSL,SASL_PLAINTEXT:SASL_PLAINTEXT,SASL_SSL:SASL_SSL", 0, 0, 0,
+     "NAME:PROTOCOL pairs; every listener must map to PLAINTEXT (no TLS or SASL yet)"},
+    {"security.inter.broker.protocol", P_SPECIAL, "PLAINTEXT", 0, 0, 0,
+     "only PLAINTEXT (no effect on a single node)"},
     {"advertised.listeners", P_SPECIAL, NULL, 0, 0, 0,
      "the address given to clients in metadata (default: the bound listener)"},
     {"log.dirs", P_SPECIAL, NULL, 0, 0, 0, "comma-separated data directories"},
@@ -114,7 +119,7 @@ static const pdef defs[] = {
     {"controller.quorum.voters", P_NOOP, NULL, 0, 0, 0, NULL},
     {"controller.listener.names", P_NOOP, NULL, 0, 0, 0, NULL},
     {"inter.broker.listener.name", P_NOOP, NULL, 0, 0, 0, NULL},
-    {"listener.security.protocol.map", P_NOOP, NULL, 0, 0, 0, NULL},
+
     {"log.flush.interval.messages", P_NOOP, NULL, 0, 0, 0, NULL},
     {"log.flush.interval.ms", P_NOOP, NULL, 0, 0, 0, NULL},
     {"min.insync.replicas", P_NOOP, NULL, 0, 0, 0, NULL},
@@ -192,14 +197,109 @@ int sm_endpoint_parse(sm_endpoint *ep, const char *s, char *err, size_t errlen)
     return SM_OK;
 }
 
+/* ---- security: fail closed ------------------------------------------------ */
+
+/* samsa-broker has no TLS, SASL or authorization yet. A configuration that
+ * asks for any of them must not start a broker that quietly goes without:
+ * every such property stops start-up, naming it. Returns what the property
+ * asks for, or NULL if it is not a security property. `value` matters for
+ * security.inter.broker.protocol only (PLAINTEXT is what we do). */
+static const char *security_feature(const char *key, const char *value)
+{
+    if (!strncmp(key, "listener.name.", 14)) {
+        /* listener.name.<listener>.<property>: the same properties per listener */
+        const char *rest = strchr(key + 14, '.');
+        if (!rest)
+            return NULL;
+        key = rest + 1;
+        /* a SASL mechanism prefix: listener.name.x.scram-sha-256.sasl.jaas.config */
+        if (strstr(key, ".sasl."))
+            return "SASL authentication";
+    }
+    if (!strncmp(key, "ssl.", 4))
+        return "TLS (ssl.*)";
+    if (!strncmp(key, "sasl.", 5))
+        return "SASL authentication (sasl.*)";
+    if (!strncmp(key, "delegation.token.", 17))
+        return "delegation tokens";
+    if (!strcmp(key, "authorizer.class.name") || !strcmp(key, "super.users") ||
+        !strcmp(key, "allow.everyone.if.no.acl.found"))
+        return "authorization (ACLs)";
+    if (!strcmp(key, "principal.builder.class"))
+        return "authentication (principals)";
+    if (!strcmp(key, "security.inter.broker.protocol") && strcasecmp(value, "PLAINTEXT"))
+        return "security protocols other than PLAINTEXT";
+    return NULL;
+}
+
+static bool is_protocol(const char *p)
+{
+    return !strcmp(p, "PLAINTEXT") || !strcmp(p, "SSL") || !strcmp(p, "SASL_PLAINTEXT") ||
+           !strcmp(p, "SASL_SSL");
+}
+
+/* The security protocol of listener `name` by listener.security.protocol.map
+ * (Kafka's default maps each protocol's name to itself), or NULL. A
+ * malformed map is an error. */
+static int listener_protocol(const sm_props *ps, const char *name, char *proto, size_t protolen,
+                             char *err, size_t errlen)
+{
+    const sm_prop *p = sm_props_find(ps, "listener.security.protocol.map");
+    const char *map = p ? p->value
+                        : "PLAINTEXT:PLAINTEXT,SSL:SSL,SASL_PLAINTEXT:SASL_PLAINTEXT,SASL_SSL:SASL_SSL";
+    char *copy = strdup(map), *save = NULL;
+    if (!copy)
+        return SM_ENOMEM;
+    int rc = SM_OK;
+    proto[0] = 0;
+    for (char *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+        while (*tok == ' ')
+            tok++;
+        char *colon = strchr(tok, ':');
+        size_t n = strlen(tok);
+        while (n && tok[n - 1] == ' ')
+            tok[--n] = 0;
+        if (!n)
+            continue;
+        if (!colon || colon == tok || !is_protocol(colon + 1)) {
+            rc = sm_fail(err, errlen, SM_EINVAL,
+                         "listener.security.protocol.map (%s): '%s' is not LISTENER:PROTOCOL with "
+                         "PROTOCOL one of PLAINTEXT, SSL, SASL_PLAINTEXT, SASL_SSL",
+                         p ? p->origin : "default", tok);
+            break;
+        }
+        *colon = 0;
+        if (!strcasecmp(tok, name) && !proto[0])
+            snprintf(proto, protolen, "%s", colon + 1);
+    }
+    free(copy);
+    return rc;
+}
+
+static bool is_controller_listener(const sm_props *ps, const char *name)
+{
+    if (!strcasecmp(name, "CONTROLLER"))
+        return true;
+    const char *names = sm_props_get(ps, "controller.listener.names");
+    char *copy = names ? strdup(names) : NULL, *save = NULL;
+    bool yes = false;
+    for (char *tok = copy ? strtok_r(copy, ", ", &save) : NULL; tok && !yes;
+         tok = strtok_r(NULL, ", ", &save))
+        yes = !strcasecmp(tok, name);
+    free(copy);
+    return yes;
+}
+
 /* Picks the client listener out of a comma-separated list: the first one
- * that is not a KRaft controller listener. */
-static int parse_listener_list(sm_endpoint *ep, const char *list, const char *prop,
-                               const char *origin, char *err, size_t errlen)
+ * that is not a KRaft controller listener. Every listener's security
+ * protocol, after listener.security.protocol.map, must be PLAINTEXT. */
+static int parse_listener_list(sm_endpoint *ep, const sm_props *ps, const char *list,
+                               const char *prop, const char *origin, char *err, size_t errlen)
 {
     char *copy = strdup(list), *save = NULL;
     if (!copy)
         return SM_ENOMEM;
+    const sm_prop *map = sm_props_find(ps, "listener.security.protocol.map");
     int found = 0, rc = SM_OK;
     for (char *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
         while (*tok == ' ')
@@ -207,19 +307,39 @@ static int parse_listener_list(sm_endpoint *ep, const char *list, const char *pr
         if (!*tok)
             continue;
         sm_endpoint e;
-        char why[256];
+        char why[256], proto[32];
         if (sm_endpoint_parse(&e, tok, why, sizeof why) != SM_OK) {
             rc = sm_fail(err, errlen, SM_EINVAL, "%s (%s): %s", prop, origin, why);
             break;
         }
-        if (!strcasecmp(e.name, "CONTROLLER"))
-            continue;
-        if (!strcasecmp(e.name, "SSL") || !strncasecmp(e.name, "SASL", 4)) {
+        if ((rc = listener_protocol(ps, e.name, proto, sizeof proto, err, errlen)) != SM_OK)
+            break;
+        bool controller = is_controller_listener(ps, e.name);
+        if (!proto[0] && controller)
+            continue; /* a KRaft controller listener: not opened here */
+        if (!proto[0]) {
             rc = sm_fail(err, errlen, SM_EINVAL,
-                         "%s (%s): listener %s: only PLAINTEXT is supported for now", prop,
-                         origin, e.name);
+                         "%s (%s): listener %s has no security protocol in "
+                         "listener.security.protocol.map (%s); add %s:PLAINTEXT",
+                         prop, origin, e.name, map ? map->origin : "default", e.name);
             break;
         }
+        if (strcmp(proto, "PLAINTEXT")) {
+            if (map && strcasecmp(proto, e.name))
+                rc = sm_fail(err, errlen, SM_EINVAL,
+                             "listener.security.protocol.map (%s): listener %s (in %s) is mapped "
+                             "to %s: samsa-broker does not support %s listeners yet (no TLS or "
+                             "SASL); it will not serve %s without them",
+                             map->origin, e.name, prop, proto, proto, e.name);
+            else
+                rc = sm_fail(err, errlen, SM_EINVAL,
+                             "%s (%s): listener %s: samsa-broker does not support %s listeners "
+                             "yet (no TLS or SASL); only PLAINTEXT",
+                             prop, origin, tok, proto);
+            break;
+        }
+        if (controller)
+            continue;
         if (!found) {
             *ep = e;
             found = 1;
@@ -304,6 +424,12 @@ int sm_broker_config_load(sm_broker_config *cfg, const char *file, char **overri
     /* pass 1: every key must be known */
     for (size_t i = 0; i < cfg->all.n; i++) {
         const sm_prop *p = &cfg->all.v[i];
+        const char *feature = security_feature(p->key, p->value);
+        if (feature)
+            return sm_fail(err, errlen, SM_EINVAL,
+                           "%s (%s): samsa-broker does not support %s yet; it refuses to start "
+                           "rather than run without it (remove the property to run unsecured)",
+                           p->key, p->origin, feature);
         const pdef *d = find_def(p->key);
         if (!d)
             return sm_fail(err, errlen, SM_EINVAL,
@@ -354,12 +480,13 @@ int sm_broker_config_load(sm_broker_config *cfg, const char *file, char **overri
     }
 
     const sm_prop *p = sm_props_find(&cfg->all, "listeners");
-    if ((rc = parse_listener_list(&cfg->listener, p ? p->value : "PLAINTEXT://127.0.0.1:9092",
-                                  "listeners", p ? p->origin : "default", err, errlen)) != SM_OK)
+    if ((rc = parse_listener_list(&cfg->listener, &cfg->all,
+                                  p ? p->value : "PLAINTEXT://127.0.0.1:9092", "listeners",
+                                  p ? p->origin : "default", err, errlen)) != SM_OK)
         return rc;
     if ((p = sm_props_find(&cfg->all, "advertised.listeners")) &&
-        (rc = parse_listener_list(&cfg->advertised, p->value, "advertised.listeners", p->origin,
-                                  err, errlen)) != SM_OK)
+        (rc = parse_listener_list(&cfg->advertised, &cfg->all, p->value, "advertised.listeners",
+                                  p->origin, err, errlen)) != SM_OK)
         return rc;
 
     p = sm_props_find(&cfg->all, "log.dirs");
