@@ -69,6 +69,14 @@ def test_startup_errors():
     check("default.replication.factor" in out, "the message names default.replication.factor", out.strip())
     code, out = run("--override", "log.dirs=" + data, "--override", "listeners=nonsense")
     check_eq(code, 1, "a malformed listeners: exit code 1")
+    # Kafka's rules for the per-address connection limits
+    for kv, prop in (("max.connections.per.ip=0", "max.connections.per.ip"),
+                     ("max.connections.per.ip=-1", "max.connections.per.ip"),
+                     ("max.connections.per.ip.overrides=127.0.0.1", "max.connections.per.ip.overrides"),
+                     ("max.connections.per.ip.overrides=127.0.0.1:lots", "max.connections.per.ip.overrides"),
+                     ("max.connections.per.ip.overrides=no-such-host.invalid:3", "no-such-host.invalid")):
+        code, out = run("--override", "log.dirs=" + data, "--override", kv)
+        check(code == 1 and prop in out, "%s: exit code 1, the message names %s" % (kv, prop), out.strip())
     code, out = run("--override", "justakey")
     check(code in (1, 2), "--override without '=': a usage or config error (exit %d)" % code, out.strip())
     code, out = run("--no-such-option")
