@@ -262,11 +262,14 @@ static void on_accept(sm_io *io, uint32_t events)
             port = ntohs(sa->sin_port);
         } else if (ss.ss_family == AF_INET6) {
             struct sockaddr_in6 *sa = (struct sockaddr_in6 *)&ss;
-            inet_ntop(AF_INET6, &sa->sin6_addr, host, sizeof host);
+            if (IN6_IS_ADDR_V4MAPPED(&sa->sin6_addr)) /* counted as the IPv4 address it is */
+                inet_ntop(AF_INET, &sa->sin6_addr.s6_addr[12], host, sizeof host);
+            else
+                inet_ntop(AF_INET6, &sa->sin6_addr, host, sizeof host);
             port = ntohs(sa->sin6_port);
         }
         snprintf(peer, sizeof peer, "%s:%d", host, port);
-        sm_conn_accept(b, fd, peer);
+        sm_conn_accept(b, fd, host, peer);
     }
 }
 
@@ -432,9 +435,11 @@ static void housekeep(sm_timer *t)
         b->last_offsets_check_ms = mono;
         sm_offsets_housekeep(b);
     }
+    /* idle: no request in flight and none completed for connections.max.idle.ms
+     * (bytes of an unfinished frame do not count, nor does unread output) */
     for (sm_conn *c = b->conns, *next; c; c = next) {
         next = c->next;
-        if (!c->rq_head && !c->oq_head && mono - c->last_active_ms > b->cfg.connections_max_idle_ms)
+        if (!c->rq_head && mono - c->last_active_ms > b->cfg.connections_max_idle_ms)
             sm_conn_close(c, "idle (connections.max.idle.ms)");
     }
     int64_t period = b->cfg.retention_check_interval_ms < 1000 ? b->cfg.retention_check_interval_ms
@@ -451,6 +456,7 @@ int sm_broker_init(sm_broker *b, char *err, size_t errlen)
     b->listen_io.fd = b->signal_io.fd = b->flush_io.fd = -1;
     sm_map_init(&b->topics);
     sm_map_init(&b->groups);
+    sm_map_init(&b->conns_per_ip);
     sm_log_set_level((sm_log_level)b->cfg.log_level);
     signal(SIGPIPE, SIG_IGN);
     raise_fd_limit(b);
@@ -570,6 +576,7 @@ void sm_broker_release(sm_broker *b)
         close(b->listen_io.fd);
     sm_loop_free(b->loop);
     sm_map_release(&b->topics);
+    sm_map_release(&b->conns_per_ip);
     if (synced && b->started) {
         for (int i = 0; i < b->cfg.n_log_dirs; i++) {
             char path[4200];

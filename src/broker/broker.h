@@ -85,7 +85,8 @@ struct sm_conn {
     sm_conn *ready_next;  /* the broker's ready list */
     bool ready;
     uint64_t id;
-    char peer[64];
+    char ip[46];   /* the client's address (max.connections.per.ip counts by it) */
+    char peer[64]; /* ip:port, for log lines */
     /* input: a buffer for small frames; a large frame is read straight into
      * its own allocation */
     uint8_t *ibuf;
@@ -100,10 +101,14 @@ struct sm_conn {
     sm_chunk *oq_head, *oq_tail;
     int64_t oq_bytes;
     bool read_paused;
+    /* when a request last arrived whole or the output queue last emptied
+     * (connections.max.idle.ms counts from it while nothing is in flight) */
     int64_t last_active_ms;
 };
 
-void sm_conn_accept(sm_broker *b, int fd, const char *peer);
+/* Takes over fd, a new connection from ip (peer: "ip:port"), or closes it
+ * when max.connections or the address's max.connections.per.ip is reached. */
+void sm_conn_accept(sm_broker *b, int fd, const char *ip, const char *peer);
 void sm_conn_close(sm_conn *c, const char *why);
 /* Moves finished responses at the head of the in-flight list to the output
  * queue and marks the connection ready; nothing is written here. */
@@ -209,6 +214,7 @@ struct sm_broker {
     sm_offsets *offsets; /* the committed-offsets store (offsets.c) */
     sm_conn *conns;
     int nconns;
+    sm_map conns_per_ip; /* address -> its connection count, as (void *)(intptr_t) */
     int32_t npartitions; /* open partition logs */
     int64_t fd_limit;    /* RLIMIT_NOFILE, raised to the hard limit at start */
     int64_t next_pid, pid_block_end; /* producer ids reserved on disk */

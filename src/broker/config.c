@@ -8,7 +8,9 @@
 #include "broker/config.h"
 
 #include <errno.h>
+#include <arpa/inet.h>
 #include <limits.h>
+#include <netdb.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -83,8 +85,12 @@ static const pdef defs[] = {
      OFF(socket_request_max_bytes), "largest request frame; a larger one closes the connection"},
     {"max.connections", P_INT, "10000", 1, 1000000, OFF(max_connections),
      "connections accepted at once"},
+    {"max.connections.per.ip", P_INT, "2147483647", 0, INT32_MAX, OFF(max_connections_per_ip),
+     "connections accepted at once from one address (0 only with overrides)"},
+    {"max.connections.per.ip.overrides", P_SPECIAL, "", 0, 0, 0,
+     "per address or host name limits, e.g. hostName:100,127.0.0.1:200"},
     {"connections.max.idle.ms", P_LONG, "600000", 1, INT64_MAX, OFF(connections_max_idle_ms),
-     "close connections idle this long"},
+     "close a connection that has completed no request for this long"},
     {"group.min.session.timeout.ms", P_INT, "6000", 1, INT32_MAX,
      OFF(group_min_session_timeout_ms), "shortest session.timeout.ms a consumer may ask for"},
     {"group.max.session.timeout.ms", P_INT, "1800000", 1, INT32_MAX,
@@ -388,6 +394,86 @@ static int set_log_dirs(sm_broker_config *cfg, const char *list, const char *ori
     return rc;
 }
 
+static int add_ip_limit(sm_broker_config *cfg, const char *ip, int32_t max)
+{
+    for (int i = 0; i < cfg->n_ip_overrides; i++)
+        if (!strcmp(cfg->ip_overrides[i].ip, ip)) {
+            cfg->ip_overrides[i].max = max; /* a later entry wins, as in a Java map */
+            return SM_OK;
+        }
+    sm_ip_limit *v = realloc(cfg->ip_overrides, (size_t)(cfg->n_ip_overrides + 1) * sizeof *v);
+    if (!v)
+        return SM_ENOMEM;
+    cfg->ip_overrides = v;
+    snprintf(v[cfg->n_ip_overrides].ip, sizeof v[0].ip, "%s", ip);
+    v[cfg->n_ip_overrides++].max = max;
+    return SM_OK;
+}
+
+/* max.connections.per.ip.overrides: "host:count,..." (the count after the
+ * last ':', so an IPv6 address may be given as it is); a host name is
+ * resolved now, as Kafka does, to every address it has. */
+static int parse_ip_overrides(sm_broker_config *cfg, const sm_prop *p, char *err, size_t errlen)
+{
+    char *copy = strdup(p->value), *save = NULL;
+    if (!copy)
+        return SM_ENOMEM;
+    int rc = SM_OK;
+    for (char *tok = strtok_r(copy, ",", &save); tok && rc == SM_OK;
+         tok = strtok_r(NULL, ",", &save)) {
+        while (*tok == ' ')
+            tok++;
+        size_t n = strlen(tok);
+        while (n && tok[n - 1] == ' ')
+            tok[--n] = 0;
+        if (!n)
+            continue;
+        char *colon = strrchr(tok, ':');
+        int64_t max;
+        if (!colon || colon == tok || sm_parse_i64(colon + 1, 0, INT32_MAX, &max) != SM_OK) {
+            rc = sm_fail(err, errlen, SM_EINVAL,
+                         "max.connections.per.ip.overrides (%s): '%s' is not host:count with a "
+                         "count >= 0",
+                         p->origin, tok);
+            break;
+        }
+        *colon = 0;
+        char *host = tok;
+        if (*host == '[' && colon[-1] == ']') { /* [v6]:count */
+            host++;
+            colon[-1] = 0;
+        }
+        struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM};
+        struct addrinfo *res = NULL;
+        int gai = getaddrinfo(host, NULL, &hints, &res);
+        if (gai) {
+            rc = sm_fail(err, errlen, SM_EINVAL,
+                         "max.connections.per.ip.overrides (%s): cannot resolve '%s': %s",
+                         p->origin, host, gai_strerror(gai));
+            break;
+        }
+        for (struct addrinfo *ai = res; ai && rc == SM_OK; ai = ai->ai_next) {
+            char ip[INET6_ADDRSTRLEN];
+            const void *a = ai->ai_family == AF_INET
+                                ? (const void *)&((struct sockaddr_in *)ai->ai_addr)->sin_addr
+                                : (const void *)&((struct sockaddr_in6 *)ai->ai_addr)->sin6_addr;
+            if (inet_ntop(ai->ai_family, a, ip, sizeof ip))
+                rc = add_ip_limit(cfg, ip, (int32_t)max);
+        }
+        freeaddrinfo(res);
+    }
+    free(copy);
+    return rc;
+}
+
+int32_t sm_broker_config_ip_limit(const sm_broker_config *cfg, const char *ip)
+{
+    for (int i = 0; i < cfg->n_ip_overrides; i++)
+        if (!strcmp(cfg->ip_overrides[i].ip, ip))
+            return cfg->ip_overrides[i].max;
+    return cfg->max_connections_per_ip;
+}
+
 /* Value of the first of `names` that is set, scaled to ms; *found = 0 if none. */
 static int time_prop(const sm_props *ps, const char *const *names, const int64_t *scale,
                      int n, bool allow_neg, int64_t *out, int *found, char *err, size_t errlen)
@@ -489,6 +575,16 @@ int sm_broker_config_load(sm_broker_config *cfg, const char *file, char **overri
                                   p->origin, err, errlen)) != SM_OK)
         return rc;
 
+    if ((p = sm_props_find(&cfg->all, "max.connections.per.ip.overrides")) &&
+        (rc = parse_ip_overrides(cfg, p, err, errlen)) != SM_OK)
+        return rc;
+    if (cfg->max_connections_per_ip == 0 && cfg->n_ip_overrides == 0)
+        return sm_fail(err, errlen, SM_EINVAL,
+                       "max.connections.per.ip (%s) can be 0 only when "
+                       "max.connections.per.ip.overrides is set (as in Kafka): no client could "
+                       "connect",
+                       sm_props_find(&cfg->all, "max.connections.per.ip")->origin);
+
     p = sm_props_find(&cfg->all, "log.dirs");
     if (!p)
         p = sm_props_find(&cfg->all, "log.dir");
@@ -573,6 +669,9 @@ void sm_broker_config_release(sm_broker_config *cfg)
     for (int i = 0; i < cfg->n_log_dirs; i++)
         free(cfg->log_dirs[i]);
     cfg->n_log_dirs = 0;
+    free(cfg->ip_overrides);
+    cfg->ip_overrides = NULL;
+    cfg->n_ip_overrides = 0;
     sm_props_release(&cfg->all);
 }
 

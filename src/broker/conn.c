@@ -190,7 +190,22 @@ void sm_req_fail_connection(sm_req *req, const char *why)
 
 /* ---- connection lifecycle -------------------------------------------------- */
 
-void sm_conn_accept(sm_broker *b, int fd, const char *peer)
+/* Connections from one address (max.connections.per.ip). */
+static intptr_t conns_from(sm_broker *b, const char *ip)
+{
+    return (intptr_t)sm_map_get(&b->conns_per_ip, ip, strlen(ip));
+}
+
+static int conns_from_add(sm_broker *b, const char *ip, intptr_t delta)
+{
+    intptr_t n = conns_from(b, ip) + delta;
+    if (n > 0)
+        return sm_map_put(&b->conns_per_ip, ip, strlen(ip), (void *)n);
+    sm_map_del(&b->conns_per_ip, ip, strlen(ip));
+    return SM_OK;
+}
+
+void sm_conn_accept(sm_broker *b, int fd, const char *ip, const char *peer)
 {
     if (b->nconns >= b->cfg.max_connections) {
         sm_log_limited(SM_LOG_WARN, "refusing connection from %s: max.connections (%d) reached",
@@ -198,8 +213,17 @@ void sm_conn_accept(sm_broker *b, int fd, const char *peer)
         close(fd);
         return;
     }
+    int32_t per_ip = sm_broker_config_ip_limit(&b->cfg, ip);
+    if (conns_from(b, ip) >= per_ip) {
+        sm_log_limited(SM_LOG_WARN,
+                       "refusing connection from %s: max.connections.per.ip (%d) reached for %s",
+                       peer, per_ip, ip);
+        close(fd);
+        return;
+    }
     sm_conn *c = calloc(1, sizeof *c);
-    if (!c) {
+    if (!c || conns_from_add(b, ip, 1) != SM_OK) {
+        free(c);
         close(fd);
         return;
     }
@@ -209,9 +233,11 @@ void sm_conn_accept(sm_broker *b, int fd, const char *peer)
     c->io.on_event = conn_on_event;
     c->b = b;
     c->id = ++b->next_conn_id;
+    snprintf(c->ip, sizeof c->ip, "%s", ip);
     snprintf(c->peer, sizeof c->peer, "%s", peer);
     c->last_active_ms = sm_mono_ms();
     if (sm_loop_add(b->loop, &c->io, EPOLLIN) != SM_OK) {
+        conns_from_add(b, ip, -1);
         close(fd);
         free(c);
         return;
@@ -264,6 +290,7 @@ void sm_conn_close(sm_conn *c, const char *why)
     if (c->next)
         c->next->prev = c->prev;
     b->nconns--;
+    conns_from_add(b, c->ip, -1);
     c->prev = NULL;
     c->next = b->graveyard;
     b->graveyard = c;
@@ -338,6 +365,9 @@ static void dispatch(sm_conn *c, uint8_t *frame, size_t len)
         sm_conn_close(c, "out of memory");
         return;
     }
+    /* a whole request arrived: the client is not idle (a frame trickling in
+     * byte by byte does not count until it is whole) */
+    c->last_active_ms = sm_mono_ms();
     req->frame = frame;
     req->frame_len = len;
     req->conn = c;
@@ -472,7 +502,6 @@ static void conn_read(sm_conn *c)
             sm_conn_close(c, strerror(errno));
             return;
         }
-        c->last_active_ms = sm_mono_ms();
         if ((size_t)n < want)
             return; /* the socket is drained: skip the read that would say EAGAIN */
     }
@@ -507,8 +536,10 @@ static void conn_write(sm_conn *c)
                         chunk_free(x);
                     }
                 }
-                if (!c->oq_head)
+                if (!c->oq_head) {
                     c->oq_tail = NULL;
+                    c->last_active_ms = sm_mono_ms(); /* every response so far delivered */
+                }
                 continue;
             }
         } else {
@@ -522,8 +553,10 @@ static void conn_write(sm_conn *c)
                 ch->off += (size_t)n;
                 if (ch->off == (size_t)ch->slice.len) {
                     c->oq_head = ch->next;
-                    if (!c->oq_head)
+                    if (!c->oq_head) {
                         c->oq_tail = NULL;
+                        c->last_active_ms = sm_mono_ms();
+                    }
                     chunk_free(ch);
                 }
                 continue;
