@@ -77,6 +77,11 @@ def test_startup_errors():
                      ("max.connections.per.ip.overrides=no-such-host.invalid:3", "no-such-host.invalid")):
         code, out = run("--override", "log.dirs=" + data, "--override", kv)
         check(code == 1 and prop in out, "%s: exit code 1, the message names %s" % (kv, prop), out.strip())
+    # Kafka's rule: queued.max.request.bytes, when it limits, holds at least the largest request
+    code, out = run("--override", "log.dirs=" + data, "--override", "socket.request.max.bytes=2000000",
+                    "--override", "queued.max.request.bytes=1000000")
+    check(code == 1 and "queued.max.request.bytes" in out and "socket.request.max.bytes" in out,
+          "queued.max.request.bytes below socket.request.max.bytes: exit code 1, both named", out.strip())
     code, out = run("--override", "justakey")
     check(code in (1, 2), "--override without '=': a usage or config error (exit %d)" % code, out.strip())
     code, out = run("--no-such-option")
