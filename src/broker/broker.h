@@ -50,7 +50,8 @@ struct sm_req {
     sm_broker *b;
     sm_req_hdr hdr;
     uint8_t *frame;  /* owned: the request bytes after Size */
-    size_t frame_len;
+    size_t frame_len;   /* counted in the broker's queued_bytes until the request is freed */
+    bool frame_mapped;  /* frame is an mmap (a large request), not malloc'd */
     sm_rd body;      /* positioned at the request body */
     sm_arena arena;  /* decoded request and response structs */
     bool done;       /* the response is complete (or there is none: acks=0) */
@@ -88,11 +89,17 @@ struct sm_conn {
     char ip[46];   /* the client's address (max.connections.per.ip counts by it) */
     char peer[64]; /* ip:port, for log lines */
     /* input: a buffer for small frames; a large frame is read straight into
-     * its own allocation */
+     * its own allocation, reserved against queued.max.request.bytes first */
     uint8_t *ibuf;
     size_t ilen, icap;
     uint8_t *big;
     size_t big_len, big_got;
+    bool big_mapped;
+    int64_t big_reserved; /* queued bytes reserved for the large frame being read (or granted) */
+    /* waiting for queued.max.request.bytes to free room for mem_want bytes */
+    bool mem_wait;
+    int64_t mem_want;
+    sm_conn *mem_prev, *mem_next;
     /* requests being handled, oldest first */
     sm_req *rq_head, *rq_tail;
     int inflight;
@@ -215,6 +222,8 @@ struct sm_broker {
     sm_conn *conns;
     int nconns;
     sm_map conns_per_ip; /* address -> its connection count, as (void *)(intptr_t) */
+    int64_t queued_bytes;             /* request bytes held: frames in flight and reserved */
+    sm_conn *mem_head, *mem_tail;     /* connections waiting for room, oldest first */
     int32_t npartitions; /* open partition logs */
     int64_t fd_limit;    /* RLIMIT_NOFILE, raised to the hard limit at start */
     int64_t next_pid, pid_block_end; /* producer ids reserved on disk */

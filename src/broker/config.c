@@ -83,6 +83,9 @@ static const pdef defs[] = {
      "largest record batch a topic accepts by default"},
     {"socket.request.max.bytes", P_INT, "104857600", 1024, INT32_MAX,
      OFF(socket_request_max_bytes), "largest request frame; a larger one closes the connection"},
+    {"queued.max.request.bytes", P_SPECIAL, "268435456", 0, 0, 0,
+     "bytes of requests held at once (being read or in flight); a large request waits unread "
+     "beyond it; -1 no limit (default: 256 MiB, or socket.request.max.bytes if larger)"},
     {"max.connections", P_INT, "10000", 1, 1000000, OFF(max_connections),
      "connections accepted at once"},
     {"max.connections.per.ip", P_INT, "2147483647", 0, INT32_MAX, OFF(max_connections_per_ip),
@@ -575,6 +578,27 @@ int sm_broker_config_load(sm_broker_config *cfg, const char *file, char **overri
                                   p->origin, err, errlen)) != SM_OK)
         return rc;
 
+    /* Kafka's default is -1 (no limit): five connections announcing 40 MiB
+     * requests then hold 200 MB. Ours bounds that, and like Kafka insists on
+     * room for the largest request allowed. */
+    cfg->queued_max_request_bytes = cfg->socket_request_max_bytes > (256LL << 20)
+                                        ? cfg->socket_request_max_bytes
+                                        : 256LL << 20;
+    if ((p = sm_props_find(&cfg->all, "queued.max.request.bytes"))) {
+        int64_t v;
+        if (sm_parse_i64(p->value, INT64_MIN, INT64_MAX, &v) != SM_OK)
+            return sm_fail(err, errlen, SM_EINVAL,
+                           "queued.max.request.bytes (%s): '%s' is not a whole number (-1 for no "
+                           "limit)",
+                           p->origin, p->value);
+        if (v > 0 && v < cfg->socket_request_max_bytes)
+            return sm_fail(err, errlen, SM_EINVAL,
+                           "queued.max.request.bytes (%s) must be at least socket.request.max.bytes "
+                           "(%d), or -1 for no limit: the largest request allowed could never be "
+                           "read",
+                           p->origin, cfg->socket_request_max_bytes);
+        cfg->queued_max_request_bytes = v > 0 ? v : -1;
+    }
     if ((p = sm_props_find(&cfg->all, "max.connections.per.ip.overrides")) &&
         (rc = parse_ip_overrides(cfg, p, err, errlen)) != SM_OK)
         return rc;
@@ -689,6 +713,10 @@ void sm_broker_config_visit(const sm_broker_config *cfg, sm_config_visit fn, voi
             bool retention = !strcmp(d->name, "log.retention.ms");
             snprintf(buf, sizeof buf, "%lld",
                      (long long)(retention ? cfg->log.retention_ms : cfg->log.segment_ms));
+            val = buf;
+        }
+        if (!strcmp(d->name, "queued.max.request.bytes")) {
+            snprintf(buf, sizeof buf, "%lld", (long long)cfg->queued_max_request_bytes);
             val = buf;
         }
         if (!strcmp(d->name, "log.message.timestamp.before.max.ms") ||

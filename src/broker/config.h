@@ -45,6 +45,7 @@ typedef struct sm_broker_config {
     sm_log_config log; /* segment/roll/retention/index defaults for topics */
     int32_t message_max_bytes;
     int32_t socket_request_max_bytes;
+    int64_t queued_max_request_bytes; /* request bytes held at once; <= 0: no limit */
     int64_t retention_check_interval_ms;
     int32_t max_connections;
     int32_t max_connections_per_ip;     /* max.connections.per.ip */
