@@ -280,13 +280,13 @@ static void accept_resume(sm_timer *t)
         sm_loop_mod(b->loop, &b->listen_io, EPOLLIN);
 }
 
-/* Raises the open-file limit to its hard maximum: every partition holds a
- * few files, every connection one. */
+/* Raises the open-file limit to its hard maximum, and splits it between
+ * connections and segment files (broker.h). */
 static void raise_fd_limit(sm_broker *b)
 {
     struct rlimit rl;
     if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
-        return;
+        rl.rlim_cur = rl.rlim_max = RLIM_INFINITY;
     if (rl.rlim_cur < rl.rlim_max) {
         rlim_t want = rl.rlim_max == RLIM_INFINITY || rl.rlim_max > (1u << 20) ? (1u << 20)
                                                                                : rl.rlim_max;
@@ -297,6 +297,23 @@ static void raise_fd_limit(sm_broker *b)
         }
     }
     b->fd_limit = rl.rlim_cur == RLIM_INFINITY ? 0 : (int64_t)rl.rlim_cur;
+    /* the split (broker.h): reserve, connections, segment files */
+    int64_t avail = b->fd_limit > 0 ? b->fd_limit - SM_FD_RESERVE : (int64_t)1 << 30;
+    if (avail < 32)
+        avail = 32; /* a tiny limit: best effort; accept() backs off on EMFILE */
+    int64_t conns = b->cfg.max_connections < avail / 2 ? b->cfg.max_connections : avail / 2;
+    b->conn_fd_limit = (int32_t)conns;
+    b->seg_fd_budget = (int32_t)(avail - conns > INT32_MAX ? INT32_MAX : avail - conns);
+    sm_plog_fds_set_budget(b->seg_fd_budget);
+    if (conns < b->cfg.max_connections)
+        sm_warn("the open-file limit (%lld) leaves room for %lld connections, fewer than "
+                "max.connections (%d); raise it with ulimit -n (segment files get %d descriptors)",
+                (long long)b->fd_limit, (long long)conns, b->cfg.max_connections,
+                b->seg_fd_budget);
+    else
+        sm_info("open-file limit %lld: up to %d connections, %d descriptors for segment files "
+                "(cold ones are closed and reopened on demand)",
+                (long long)b->fd_limit, b->cfg.max_connections, b->seg_fd_budget);
 }
 
 static void on_signal(sm_io *io, uint32_t events)
@@ -424,6 +441,7 @@ static void housekeep(sm_timer *t)
         for (size_t it = 0; sm_map_next(&b->topics, &it, &name, &v);) {
             sm_topic *tp = v;
             for (int32_t i = 0; i < tp->npart; i++) {
+                sm_plog_fds_trim(); /* housekeeping may open old segments of every log */
                 int n = sm_plog_housekeep(tp->parts[i]->log, now);
                 if (n > 0)
                     sm_info("retention: deleted %d segment(s) of %s-%d; log start offset now %lld",

@@ -186,9 +186,28 @@ int16_t sm_topic_add_partitions(sm_broker *b, sm_topic *t, int32_t total, bool v
 /* Validates and applies topic configs (AlterConfigs replaces the whole set). */
 int16_t sm_topic_set_configs(sm_broker *b, sm_topic *t, const sm_props *configs,
                              bool validate_only, char *msg, size_t msglen);
+/* What one request may still auto-create: a Metadata or Produce request
+ * creates topics until it has created samsa.auto.create.max.partitions.per.request
+ * partitions (the first topic always); the other new topics it names are
+ * answered UNKNOWN_TOPIC_OR_PARTITION, as Kafka answers a topic whose
+ * creation it has passed to the controller, and the client's retry creates
+ * them. One creation is a directory and files per partition: bounding it
+ * keeps one request from stalling the broker or filling the disk at once. */
+typedef struct sm_autocreate {
+    int32_t partitions_left;
+    int32_t topics_created;
+    int32_t topics_held; /* answered UNKNOWN_TOPIC_OR_PARTITION for want of room */
+} sm_autocreate;
+
+void sm_autocreate_init(sm_broker *b, sm_autocreate *ac);
+/* Logs (once per request, rate-limited) that some new topics were held. */
+void sm_autocreate_report(sm_req *req, const sm_autocreate *ac);
+
 /* Auto-creation on Metadata/Produce: returns the topic, or NULL with *err set
- * to the Kafka error to report (UNKNOWN_TOPIC_OR_PARTITION, INVALID_TOPIC_EXCEPTION). */
-sm_topic *sm_topic_get_or_autocreate(sm_broker *b, sm_str name, bool allow, int16_t *err);
+ * to the Kafka error to report (UNKNOWN_TOPIC_OR_PARTITION, INVALID_TOPIC_EXCEPTION).
+ * ac: the request's allowance (it is charged for what is created). */
+sm_topic *sm_topic_get_or_autocreate(sm_broker *b, sm_str name, bool allow, sm_autocreate *ac,
+                                     int16_t *err);
 /* Topic configs with effective values for DescribeConfigs; source is
  * Kafka's ConfigSource (1 topic override, 5 default, 4 static broker). */
 typedef void (*sm_topic_config_fn)(const char *name, const char *value, int source,
@@ -200,7 +219,16 @@ int sm_topics_close_all(sm_broker *b);
 
 /* ---- the broker ------------------------------------------------------------ */
 
-#define SM_FDS_PER_PARTITION 5 /* open files per partition log, for the fd budget */
+/* Descriptors. A partition holds none while it is cold: storage opens
+ * segment files on demand within a budget. The open-file limit is split:
+ * SM_FD_RESERVE for the broker's own files and files opened for a moment
+ * (listener, epoll, signalfd, eventfd, a directory to fsync, a recovery
+ * point, a config or checkpoint file), then half of the rest at most for
+ * connections (max.connections, if lower), the remainder for segment
+ * files. A hot partition (appended to, fetched from) uses
+ * SM_FDS_PER_PARTITION: its active segment's .log, .index and .timeindex. */
+#define SM_FD_RESERVE 64
+#define SM_FDS_PER_PARTITION 3
 
 typedef struct sm_api_def {
     int16_t key;
@@ -225,7 +253,9 @@ struct sm_broker {
     int64_t queued_bytes;             /* request bytes held: frames in flight and reserved */
     sm_conn *mem_head, *mem_tail;     /* connections waiting for room, oldest first */
     int32_t npartitions; /* open partition logs */
-    int64_t fd_limit;    /* RLIMIT_NOFILE, raised to the hard limit at start */
+    int64_t fd_limit;    /* RLIMIT_NOFILE, raised to the hard limit at start (0: none) */
+    int32_t conn_fd_limit; /* connections the descriptors leave room for */
+    int32_t seg_fd_budget; /* descriptors for segment files (sm_plog_fds_set_budget) */
     int64_t next_pid, pid_block_end; /* producer ids reserved on disk */
     sm_conn *ready;     /* connections with output to write or input to parse */
     sm_conn *graveyard; /* closed this iteration, freed after it */

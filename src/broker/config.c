@@ -53,6 +53,10 @@ static const pdef defs[] = {
     {"default.replication.factor", P_SPECIAL, "1", 0, 0, 0, "must be 1: a single node"},
     {"auto.create.topics.enable", P_BOOL, "true", 0, 0, OFF(auto_create_topics),
      "create a topic on first Metadata or Produce naming it"},
+    {"samsa.auto.create.max.partitions.per.request", P_INT, "100", 1, INT32_MAX,
+     OFF(auto_create_max_partitions),
+     "partitions one Metadata or Produce request may auto-create; other new topics in it are "
+     "answered UNKNOWN_TOPIC_OR_PARTITION (the client's retry creates them)"},
     {"delete.topic.enable", P_BOOL, "true", 0, 0, OFF(delete_topic_enable),
      "allow DeleteTopics"},
     {"log.segment.bytes", P_LONG, "1073741824", 14, INT32_MAX, OFF(log.segment_bytes),

@@ -41,6 +41,7 @@ typedef struct sm_broker_config {
     int32_t num_partitions;
     int16_t default_replication_factor;
     bool auto_create_topics;
+    int32_t auto_create_max_partitions; /* samsa.auto.create.max.partitions.per.request */
     bool delete_topic_enable;
     sm_log_config log; /* segment/roll/retention/index defaults for topics */
     int32_t message_max_bytes;

@@ -321,6 +321,14 @@ void sm_conn_accept(sm_broker *b, int fd, const char *ip, const char *peer)
         close(fd);
         return;
     }
+    if (b->nconns >= b->conn_fd_limit) {
+        sm_log_limited(SM_LOG_WARN,
+                       "refusing connection from %s: the open-file limit (%lld) leaves room for %d "
+                       "connections (raise it with ulimit -n)",
+                       peer, (long long)b->fd_limit, b->conn_fd_limit);
+        close(fd);
+        return;
+    }
     int32_t per_ip = sm_broker_config_ip_limit(&b->cfg, ip);
     if (conns_from(b, ip) >= per_ip) {
         sm_log_limited(SM_LOG_WARN,
