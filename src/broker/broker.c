@@ -306,7 +306,7 @@ static void raise_fd_limit(sm_broker *b)
     b->seg_fd_budget = (int32_t)(avail - conns > INT32_MAX ? INT32_MAX : avail - conns);
     sm_plog_fds_set_budget(b->seg_fd_budget);
     if (conns < b->cfg.max_connections)
-        sm_warn("the open-file limit (%lld) leaves room for %lld connections, fewer than "
+        sm_info("the open-file limit (%lld) leaves room for %lld connections, fewer than "
                 "max.connections (%d); raise it with ulimit -n (segment files get %d descriptors)",
                 (long long)b->fd_limit, (long long)conns, b->cfg.max_connections,
                 b->seg_fd_budget);

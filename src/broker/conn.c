@@ -189,7 +189,7 @@ static void mem_wait_unlink(sm_conn *c)
 }
 
 /* Reserves room for a large frame of len bytes. False: c now waits in the
- * queue, unread, until mem_freed grants it (then big_reserved == len). */
+ * queue, unread, until mem_release grants it (then big_reserved == len). */
 static bool mem_reserve(sm_conn *c, int64_t len)
 {
     sm_broker *b = c->b;
