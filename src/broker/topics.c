@@ -856,17 +856,26 @@ sm_topic *sm_topic_find(sm_broker *b, sm_str name)
     return sm_map_get(&b->topics, name.p, (size_t)name.len);
 }
 
-/* Each open partition holds a few files; refuse partitions the process
- * could not open (better a clear error now than EMFILE for every client). */
+/* A partition holds no descriptor while it is cold (storage opens its
+ * segment files on demand within the broker's budget, broker.h), so the
+ * open-file limit does not bound the number of partitions; creating one
+ * opens a few files for a moment, out of the reserve. Past what the budget
+ * keeps open for hot partitions, it is said once: cold partitions are then
+ * closed and reopened as they are used. */
 static bool fd_budget_ok(sm_broker *b, int32_t more, char *msg, size_t msglen)
 {
-    int64_t need = (int64_t)(b->npartitions + more) * SM_FDS_PER_PARTITION + b->nconns + 64;
-    if (b->fd_limit <= 0 || need <= b->fd_limit)
-        return true;
-    sm_fail(msg, msglen, SM_ERANGE,
-            "%d more partition(s) would need about %lld open files; this process may open %lld "
-            "(raise it with ulimit -n)", more, (long long)need, (long long)b->fd_limit);
-    return false;
+    static bool said;
+    int64_t hot = (int64_t)(b->npartitions + more) * SM_FDS_PER_PARTITION;
+    (void)msg;
+    (void)msglen;
+    if (!said && b->fd_limit > 0 && hot > b->seg_fd_budget) {
+        said = true;
+        sm_info("%d partitions: more than the %d descriptors kept for segment files can hold open "
+                "at once (open-file limit %lld); partitions not in use are closed and reopened "
+                "on demand",
+                b->npartitions + more, b->seg_fd_budget, (long long)b->fd_limit);
+    }
+    return true;
 }
 
 static int16_t check_configs(const sm_props *configs, char *msg, size_t msglen)
@@ -977,7 +986,25 @@ int16_t sm_topic_create(sm_broker *b, sm_str name, int32_t partitions, int16_t r
     return rc == SM_ENOMEM ? SM_KERR_UNKNOWN_SERVER_ERROR : SM_KERR_KAFKA_STORAGE_ERROR;
 }
 
-sm_topic *sm_topic_get_or_autocreate(sm_broker *b, sm_str name, bool allow, int16_t *err)
+void sm_autocreate_init(sm_broker *b, sm_autocreate *ac)
+{
+    *ac = (sm_autocreate){b->cfg.auto_create_max_partitions, 0, 0};
+}
+
+void sm_autocreate_report(sm_req *req, const sm_autocreate *ac)
+{
+    if (ac->topics_held == 0)
+        return;
+    sm_log_limited(SM_LOG_WARN,
+                   "%s from %s named more new topics than it may auto-create: created %d, "
+                   "answered %d UNKNOWN_TOPIC_OR_PARTITION "
+                   "(samsa.auto.create.max.partitions.per.request=%d); retries create the rest",
+                   sm_api_name(req->hdr.api_key), req->conn ? req->conn->peer : "-",
+                   ac->topics_created, ac->topics_held, req->b->cfg.auto_create_max_partitions);
+}
+
+sm_topic *sm_topic_get_or_autocreate(sm_broker *b, sm_str name, bool allow, sm_autocreate *ac,
+                                     int16_t *err)
 {
     sm_topic *t = sm_topic_find(b, name);
     if (t)
@@ -990,6 +1017,11 @@ sm_topic *sm_topic_get_or_autocreate(sm_broker *b, sm_str name, bool allow, int1
         *err = SM_KERR_UNKNOWN_TOPIC_OR_PARTITION;
         return NULL;
     }
+    if (ac->partitions_left <= 0) {
+        ac->topics_held++;
+        *err = SM_KERR_UNKNOWN_TOPIC_OR_PARTITION;
+        return NULL;
+    }
     char msg[512];
     int16_t kerr = sm_topic_create(b, name, -1, -1, NULL, false, msg, sizeof msg, &t);
     if (kerr != SM_KERR_NONE) {
@@ -998,6 +1030,8 @@ sm_topic *sm_topic_get_or_autocreate(sm_broker *b, sm_str name, bool allow, int1
         *err = kerr == SM_KERR_TOPIC_ALREADY_EXISTS ? SM_KERR_NONE : kerr;
         return kerr == SM_KERR_TOPIC_ALREADY_EXISTS ? sm_topic_find(b, name) : NULL;
     }
+    ac->partitions_left -= t->npart;
+    ac->topics_created++;
     *err = SM_KERR_NONE;
     return t;
 }
