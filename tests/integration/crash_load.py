@@ -17,16 +17,23 @@ tests/soak/kill_loop.py (the long kill loop).
              verify_commits() that the committed offsets are the last
              acknowledged (or a later one a cut cut off)
 
+  run_cycles the loop itself: topics, load, kill -9 at a random moment
+             (and whatever `cut` does then: lossyfs's power cut), restart,
+             checks; returns the totals
+
 Counting, not only checking: a Ledger keeps the totals (acknowledged,
 lost, duplicated, present) that the soak writes to its results file.
 """
 
 import re
+import sys
 import threading
+import traceback
 import time
 import zlib
 
 from harness import check, check_eq, wait_for
+import group_wire as gw
 
 import confluent_kafka as ck
 import confluent_kafka.admin  # noqa: F401 (ck.admin)
@@ -125,11 +132,16 @@ class Writer:
 
 class Committer:
     """Commits offsets 1, 2, 3, ... for every partition of a topic in one
-    synchronous OffsetCommit each, as a simple consumer of `group`;
-    acked = the last value the broker acknowledged, attempted = every value
-    sent (one whose answer a kill cut off may still be what is stored)."""
+    OffsetCommit v2 each, as a simple consumer of `group` (generation -1,
+    no member), over its own connection with raw frames (group_wire.py),
+    one at a time. No client library in between, so a commit whose answer
+    a kill cut off is never sent again to the restarted broker, and none is
+    sent after stop is set: what the broker stores after a restart is then
+    exactly what it made durable. acked = the last value acknowledged;
+    attempted = every value sent."""
 
-    def __init__(self, bootstrap, group, topic, partitions, first=1):
+    def __init__(self, port, group, topic, partitions, first=1):
+        self.port = port
         self.group = group
         self.topic = topic
         self.partitions = partitions
@@ -138,50 +150,55 @@ class Committer:
         self.n_acked = 0
         self.attempted = set()
         self.failed = 0
+        self.errors = {}
         self.stop = threading.Event()
-        self.consumer = ck.Consumer({"bootstrap.servers": bootstrap, "group.id": group,
-                                     "enable.auto.commit": False, "reconnect.backoff.ms": 20,
-                                     "reconnect.backoff.max.ms": 200, "log.connection.close": False})
         self.thread = threading.Thread(target=self._run, daemon=True)
 
     def _run(self):
+        conn = None
         while not self.stop.is_set():
             v = self.value
-            self.attempted.add(v)
+            self.value += 1
             try:
-                res = self.consumer.commit(offsets=[ck.TopicPartition(self.topic, p, v)
-                                                    for p in range(self.partitions)], asynchronous=False)
-                if all(tp.error is None for tp in res):
+                if conn is None:
+                    conn = gw.Conn(self.port, client_id="crash-committer")
+                self.attempted.add(v)
+                body = gw.offset_commit_body(2, self.group, -1, "",
+                                             {(self.topic, p): (v, None) for p in range(self.partitions)})
+                errs = gw.parse_offset_commit(conn.call(gw.OFFSET_COMMIT, 2, body, timeout=60), 2)
+                codes = sorted(set(errs.values()))
+                if codes == [0] and len(errs) == self.partitions:
                     self.acked = v
                     self.n_acked += 1
                 else:
                     self.failed += 1
-            except ck.KafkaException:
+                    self.errors[str(codes)] = self.errors.get(str(codes), 0) + 1
+            except (AssertionError, OSError) as e:
                 self.failed += 1
+                self.errors[type(e).__name__] = self.errors.get(type(e).__name__, 0) + 1
+                if conn is not None:
+                    conn.close()
+                    conn = None
                 self.stop.wait(0.05)    # a backoff while the broker is down, not a wait for an event
-            self.value += 1
+        if conn is not None:
+            conn.close()
 
     def start(self):
         self.thread.start()
         return self
 
-    def halt(self, timeout=120):
-        """Stop after the commit in flight (which may wait for the broker
-        to come back) and close the consumer."""
+    def halt(self, timeout=90):
+        """Stop; the commit in flight is answered or fails with the broker."""
         self.stop.set()
         self.thread.join(timeout)
-        check(not self.thread.is_alive(), "committer thread stopped (its last commit answered)")
-        self.consumer.close()
+        check(not self.thread.is_alive(), "committer thread stopped")
 
 
-def committed(bootstrap, group, topic, partitions):
-    """{partition: committed offset} as OffsetFetch answers it now."""
-    c = ck.Consumer({"bootstrap.servers": bootstrap, "group.id": group, "enable.auto.commit": False})
-    try:
-        got = c.committed([ck.TopicPartition(topic, p) for p in range(partitions)], timeout=30)
-        return {tp.partition: tp.offset for tp in got}
-    finally:
-        c.close()
+def committed(port, group, topic, partitions):
+    """{partition: committed offset} as OffsetFetch v5 answers it now."""
+    got, err = gw.offset_fetch(port, group, {topic: list(range(partitions))})
+    check_eq(err, 0, "OffsetFetch of group %s answered without error" % group)
+    return {p: off for (t, p), (off, _meta, _e) in got.items()}
 
 
 def read_from(bootstrap, topic, start):
@@ -286,11 +303,12 @@ class Ledger:
         return self.present
 
 
-def verify_commits(bootstrap, committer, label):
-    """After the committer stopped: each partition's committed offset is the
-    last acknowledged commit or a later attempt (the kill may have cut off
-    its answer), never an older one."""
-    now = committed(bootstrap, committer.group, committer.topic, committer.partitions)
+def verify_commits(port, committer, label):
+    """After the committer stopped (at the kill) and the broker restarted:
+    each partition's committed offset is the last acknowledged commit or
+    a later attempt (the one in flight at the kill, whose answer it cut
+    off), never an older one."""
+    now = committed(port, committer.group, committer.topic, committer.partitions)
     if committer.acked is None:
         ok = all(v < 0 or v in committer.attempted for v in now.values())
         check(ok, "%s: no commit acknowledged; what is stored (%s) was attempted" % (label, now))
@@ -305,3 +323,103 @@ def verify_commits(bootstrap, committer, label):
 def wait_acked(writers, committer, n, timeout, label):
     wait_for(lambda: all(w.n_acked() >= n for w in writers) and (committer is None or committer.n_acked >= 5),
              timeout, "%s: %d acknowledged records per producer and 5 acknowledged commits" % (label, n))
+
+
+def create_topics(bootstrap, names, partitions):
+    admin = ck.admin.AdminClient({"bootstrap.servers": bootstrap})
+    futs = admin.create_topics([ck.admin.NewTopic(n, partitions, 1) for n in names], operation_timeout=30)
+    for f in futs.values():
+        f.result(60)
+    check(True, "topics %s created with %d partitions" % (", ".join(names), partitions))
+
+
+def run_cycles(broker, cycles, rng, unique, partitions=3, cut=None, keep_going=False, what="kill -9"):
+    """cycles times: two producers (acks=all, idempotent and not, a topic
+    each) and a committer run; at a random moment (rng) the broker gets
+    SIGKILL; cut() runs then if given (it returns a short text for the
+    cycle's line); the broker restarts on the same dir and port; every
+    check of Ledger.verify and verify_commits. keep_going: a failed cycle
+    is counted and printed, and the loop goes on (the soak); else the
+    first failure raises. Returns the totals."""
+    plain = Ledger(unique("crash-plain"), partitions, "plain")
+    idem = Ledger(unique("crash-idem"), partitions, "idem")
+    group = unique("crash-group")
+    create_topics(broker.bootstrap, [plain.topic, idem.topic], partitions)
+    seq = {"plain": 0, "idem": 0}
+    commit_from = 1
+    commits_acked = 0
+    bad_cycles = []
+    t_start = time.monotonic()
+    for cycle in range(1, cycles + 1):
+        label = "cycle %d" % cycle
+        wp = Writer(broker.bootstrap, plain.topic, partitions, seq["plain"], idempotent=False).start()
+        wi = Writer(broker.bootstrap, idem.topic, partitions, seq["idem"], idempotent=True).start()
+        cm = Committer(broker.port, group, plain.topic, partitions, first=commit_from).start()
+        try:
+            wait_acked([wp, wi], cm, 100, 120, label)
+            delay = rng.uniform(0.05, 1.5)
+            time.sleep(delay)   # the random moment of the kill is the point: a sleep, not a wait
+            before = (wp.n_acked(), wi.n_acked(), cm.acked)
+            broker.kill9()
+        finally:
+            wp.stop.set()
+            wi.stop.set()
+            cm.stop.set()
+        cm.halt()       # before the restart: no commit reaches the restarted broker
+        extra = cut() if cut else None
+        print("  %s: %s %.3fs after the 100th ack (acknowledged so far: plain %d, idempotent %d, commit %s)%s"
+              % (label, what, delay, before[0], before[1], before[2], "; " + extra if extra else ""), flush=True)
+        t0 = time.monotonic()
+        broker.restart(timeout=60)
+        print("  %s: broker restarted in %.2fs" % (label, time.monotonic() - t0), flush=True)
+        try:
+            wp.halt()
+            wi.halt()
+            check_eq(wp.finish(), 0, "%s: every plain record got a delivery report" % label)
+            check_eq(wi.finish(), 0, "%s: every idempotent record got a delivery report" % label)
+            plain.add(wp, label)
+            idem.add(wi, label)
+            seq = {"plain": wp.seq, "idem": wi.seq}
+            commit_from = max(cm.attempted) + 1
+            commits_acked += cm.n_acked
+            for led in (plain, idem):
+                led.verify(broker.bootstrap, label)
+            stored = verify_commits(broker.port, cm, label)
+        except AssertionError as e:
+            if not keep_going:
+                raise
+            bad_cycles.append((cycle, str(e)))
+            print("CYCLE FAILED %d: %s" % (cycle, e), flush=True)
+            traceback.print_exc(file=sys.stdout)
+            seq = {"plain": wp.seq, "idem": wi.seq}
+            commit_from = max(cm.attempted | {commit_from}) + 1
+            continue
+        print("  %s: this cycle plain %d acked, %d failed %s, idempotent %d acked, %d failed %s, %d commits acked "
+              "(last %s, stored %s); in all %d records acknowledged, %d present"
+              % (label, len(wp.acked), wp.failed, wp.errors, len(wi.acked), wi.failed, wi.errors, cm.n_acked,
+                 cm.acked, sorted(set(stored.values())), len(plain.acked) + len(idem.acked),
+                 plain.present + idem.present), flush=True)
+    totals = {
+        "cycles": cycles,
+        "failed_cycles": len(bad_cycles),
+        "acked": len(plain.acked) + len(idem.acked),
+        "acked_plain": len(plain.acked),
+        "acked_idempotent": len(idem.acked),
+        "lost": plain.lost + idem.lost,
+        "duplicated": plain.duplicated + idem.duplicated,
+        "reused": plain.reused + idem.reused,
+        "present": plain.present + idem.present,
+        "commits_acked": commits_acked,
+        "seconds": round(time.monotonic() - t_start, 1),
+        "ledgers": (plain, idem),
+        "bad_cycles": bad_cycles,
+    }
+    return totals
+
+
+def summary_line(t):
+    """The one line the soak parses (keep the words)."""
+    return ("TOTALS cycles %d failed_cycles %d acked %d acked_plain %d acked_idempotent %d lost %d duplicated %d "
+            "offsets_reused %d present %d commits_acked %d seconds %s"
+            % (t["cycles"], t["failed_cycles"], t["acked"], t["acked_plain"], t["acked_idempotent"], t["lost"],
+               t["duplicated"], t["reused"], t["present"], t["commits_acked"], t["seconds"]))

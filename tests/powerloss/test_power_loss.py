@@ -36,9 +36,6 @@ from lossyfs import LossyFS, lossyfs_binary  # noqa: E402
 from harness import Broker, check, check_eq, run_tests, unique  # noqa: E402
 import crash_load as cl  # noqa: E402
 
-import confluent_kafka as ck  # noqa: E402
-from confluent_kafka.admin import AdminClient, NewTopic  # noqa: E402
-
 PARTITIONS = 3
 CYCLES = 5
 for _i, _a in enumerate(sys.argv):
@@ -52,71 +49,23 @@ fs = None
 broker = None
 
 
-def create_topics(names):
-    admin = AdminClient({"bootstrap.servers": broker.bootstrap})
-    futs = admin.create_topics([NewTopic(n, PARTITIONS, 1) for n in names], operation_timeout=30)
-    for n, f in futs.items():
-        f.result(60)
-    check(True, "topics %s created with %d partitions" % (", ".join(names), PARTITIONS))
-
-
 def test_power_cuts():
-    plain = cl.Ledger(unique("pl-plain"), PARTITIONS, "plain")
-    idem = cl.Ledger(unique("pl-idem"), PARTITIONS, "idem")
-    group = unique("pl-group")
-    create_topics([plain.topic, idem.topic])
-    seq = {"plain": 0, "idem": 0}
-    commit_from = 1
-    for cycle in range(1, CYCLES + 1):
-        label = "cycle %d" % cycle
-        wp = cl.Writer(broker.bootstrap, plain.topic, PARTITIONS, seq["plain"], idempotent=False).start()
-        wi = cl.Writer(broker.bootstrap, idem.topic, PARTITIONS, seq["idem"], idempotent=True).start()
-        cm = cl.Committer(broker.bootstrap, group, plain.topic, PARTITIONS, first=commit_from).start()
-        try:
-            cl.wait_acked([wp, wi], cm, 100, 120, label)
-            delay = rng.uniform(0.05, 1.5)
-            time.sleep(delay)   # the random moment of the cut is the point of this test: a sleep, not a wait
-            before = (wp.n_acked(), wi.n_acked(), cm.acked)
-            broker.kill9()
-        finally:
-            wp.stop.set()
-            wi.stop.set()
-        cut = fs.cut()
-        print("  %s: kill -9 and power cut %.3fs after the 100th ack (acked so far: plain %d, idempotent %d, "
-              "commit %s); lossyfs discarded unsynced contents of %d files (%d bytes) and entries of %d "
-              "directories" % (label, delay, before[0], before[1], before[2], cut["files"], cut["bytes"], cut["dirs"]),
-              flush=True)
+    def cut():
+        r = fs.cut()
         fs.mount()
-        t0 = time.monotonic()
-        broker.restart(timeout=60)
-        print("  %s: broker restarted on what was durable in %.2fs" % (label, time.monotonic() - t0), flush=True)
-        wp.halt()
-        wi.halt()
-        check_eq(wp.finish(), 0, "%s: every plain record got a delivery report" % label)
-        check_eq(wi.finish(), 0, "%s: every idempotent record got a delivery report" % label)
-        cm.halt()
-        plain.add(wp, label)
-        idem.add(wi, label)
-        seq = {"plain": wp.seq, "idem": wi.seq}
-        for led in (plain, idem):
-            led.verify(broker.bootstrap, label)
-        stored = cl.verify_commits(broker.bootstrap, cm, label)
-        commit_from = max(cm.attempted) + 1
-        print("  %s: plain %d sent, %d acked, %d failed (%s); idempotent %d sent, %d acked, %d failed (%s); "
-              "%d present; commits %d acked, last %s, stored %s"
-              % (label, wp.seq, len(plain.acked), plain.failed, wp.errors, wi.seq, len(idem.acked), idem.failed,
-                 wi.errors, plain.present + idem.present, cm.n_acked, cm.acked, stored), flush=True)
+        return ("power cut: lossyfs discarded unsynced contents of %d files (%d bytes) and entries of %d directories"
+                % (r["files"], r["bytes"], r["dirs"]))
+
+    t = cl.run_cycles(broker, CYCLES, rng, unique, PARTITIONS, cut=cut, what="kill -9 and a power cut")
     discarded = sum(c["bytes"] for c in fs.cuts)
     files = sum(c["files"] for c in fs.cuts)
     check(discarded > 0, "the %d cuts discarded unsynced data (%d files, %d bytes in all): the test can tell"
           % (len(fs.cuts), files, discarded))
     check_eq(broker.stop(), 0, "clean SIGTERM stop exits 0")
     broker.start()
-    for led in (plain, idem):
+    for led in t["ledgers"]:
         led.verify(broker.bootstrap, "after a clean restart, everything from offset 0", full=True)
-    print("  total: %d acknowledged records (plain %d, idempotent %d), lost %d, duplicated %d, offsets reused %d"
-          % (len(plain.acked) + len(idem.acked), len(plain.acked), len(idem.acked), plain.lost + idem.lost,
-             plain.duplicated + idem.duplicated, plain.reused + idem.reused), flush=True)
+    print("  " + cl.summary_line(t), flush=True)
 
 
 def main():
