@@ -63,7 +63,8 @@ class Writer:
     Sequence numbers go round the partitions (seq % partitions), so per
     partition they only go up."""
 
-    def __init__(self, bootstrap, topic, partitions, first_seq, idempotent, acks="all"):
+    def __init__(self, bootstrap, topic, partitions, first_seq, idempotent, acks="all", rate=None):
+        self.rate = rate            # records/s to send at most (None: flat out)
         self.topic = topic
         self.partitions = partitions
         self.tag = "idem" if idempotent else "plain"
@@ -100,7 +101,12 @@ class Writer:
                 self.errors[err.name()] = self.errors.get(err.name(), 0) + 1
 
     def _run(self):
+        t0, n0 = time.monotonic(), self.seq
         while not self.stop.is_set():
+            if self.rate and (self.seq - n0) % 50 == 0:
+                ahead = (self.seq - n0) / self.rate - (time.monotonic() - t0)
+                if ahead > 0:
+                    self.stop.wait(ahead)   # pacing the load, not waiting for an event
             p = self.seq % self.partitions
             try:
                 self.producer.produce(self.topic, key=b"k%d" % (self.seq % 16), value=body(self.tag, self.seq, p),
@@ -333,14 +339,15 @@ def create_topics(bootstrap, names, partitions):
     check(True, "topics %s created with %d partitions" % (", ".join(names), partitions))
 
 
-def run_cycles(broker, cycles, rng, unique, partitions=3, cut=None, keep_going=False, what="kill -9"):
+def run_cycles(broker, cycles, rng, unique, partitions=3, cut=None, keep_going=False, what="kill -9", rate=None):
     """cycles times: two producers (acks=all, idempotent and not, a topic
     each) and a committer run; at a random moment (rng) the broker gets
     SIGKILL; cut() runs then if given (it returns a short text for the
     cycle's line); the broker restarts on the same dir and port; every
     check of Ledger.verify and verify_commits. keep_going: a failed cycle
     is counted and printed, and the loop goes on (the soak); else the
-    first failure raises. Returns the totals."""
+    first failure raises. rate: records/s per producer at most (None:
+    flat out). Returns the totals."""
     plain = Ledger(unique("crash-plain"), partitions, "plain")
     idem = Ledger(unique("crash-idem"), partitions, "idem")
     group = unique("crash-group")
@@ -352,8 +359,8 @@ def run_cycles(broker, cycles, rng, unique, partitions=3, cut=None, keep_going=F
     t_start = time.monotonic()
     for cycle in range(1, cycles + 1):
         label = "cycle %d" % cycle
-        wp = Writer(broker.bootstrap, plain.topic, partitions, seq["plain"], idempotent=False).start()
-        wi = Writer(broker.bootstrap, idem.topic, partitions, seq["idem"], idempotent=True).start()
+        wp = Writer(broker.bootstrap, plain.topic, partitions, seq["plain"], idempotent=False, rate=rate).start()
+        wi = Writer(broker.bootstrap, idem.topic, partitions, seq["idem"], idempotent=True, rate=rate).start()
         cm = Committer(broker.port, group, plain.topic, partitions, first=commit_from).start()
         try:
             wait_acked([wp, wi], cm, 100, 120, label)

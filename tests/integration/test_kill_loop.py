@@ -18,7 +18,9 @@ After the last cycle: a clean SIGTERM stop, a restart, and a read of
 everything from offset 0. The totals line (cycles, acknowledged, lost,
 duplicated) is what tests/soak/kill_loop.sh collects for 100+ cycles.
 
-Usage: test_kill_loop.py [--broker BIN] [--cycles N]
+Usage: test_kill_loop.py [--broker BIN] [--cycles N] [--rate RECORDS_PER_S] [--keep-going]
+(the last two for the soak: a paced load, and a failed cycle counted
+instead of ending the run)
 """
 
 import os
@@ -33,9 +35,12 @@ import crash_load as cl  # noqa: E402
 PARTITIONS = 3
 CYCLES = 10
 KEEP_GOING = "--keep-going" in sys.argv     # the soak: count a failed cycle and go on
+RATE = None                                 # records/s per producer (the soak); flat out here
 for _i, _a in enumerate(sys.argv):
     if _a == "--cycles" and _i + 1 < len(sys.argv):
         CYCLES = int(sys.argv[_i + 1])
+    if _a == "--rate" and _i + 1 < len(sys.argv):
+        RATE = int(sys.argv[_i + 1])
 
 SEED = int(os.environ.get("SAMSA_TEST_SEED") or (time.time_ns() % 1000000007))
 rng = random.Random(SEED)
@@ -44,7 +49,7 @@ broker = Broker(overrides={"auto.create.topics.enable": "false", "log.segment.by
 
 
 def test_kill_loop():
-    t = cl.run_cycles(broker, CYCLES, rng, unique, PARTITIONS, keep_going=KEEP_GOING)
+    t = cl.run_cycles(broker, CYCLES, rng, unique, PARTITIONS, keep_going=KEEP_GOING, rate=RATE)
     check_eq(broker.stop(), 0, "clean SIGTERM stop after the last cycle exits 0")
     broker.start()
     for led in t["ledgers"]:

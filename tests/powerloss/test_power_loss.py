@@ -22,7 +22,8 @@ Over all cycles the cuts must have discarded unsynced data (lossyfs
 reports it), or the test proved nothing. Then a clean stop and a full
 read-back.
 
-Usage: test_power_loss.py --lossyfs BIN [--broker BIN] [--cycles N]
+Usage: test_power_loss.py --lossyfs BIN [--broker BIN] [--cycles N] [--rate RECORDS_PER_S] [--keep-going]
+(the last two for the soak, tests/soak/kill_loop.sh power)
 """
 
 import os
@@ -38,9 +39,13 @@ import crash_load as cl  # noqa: E402
 
 PARTITIONS = 3
 CYCLES = 5
+KEEP_GOING = "--keep-going" in sys.argv     # the soak: count a failed cycle and go on
+RATE = None                                 # records/s per producer (the soak); flat out here
 for _i, _a in enumerate(sys.argv):
     if _a == "--cycles" and _i + 1 < len(sys.argv):
         CYCLES = int(sys.argv[_i + 1])
+    if _a == "--rate" and _i + 1 < len(sys.argv):
+        RATE = int(sys.argv[_i + 1])
 
 SEED = int(os.environ.get("SAMSA_TEST_SEED") or (time.time_ns() % 1000000007))
 rng = random.Random(SEED)
@@ -56,7 +61,8 @@ def test_power_cuts():
         return ("power cut: lossyfs discarded unsynced contents of %d files (%d bytes) and entries of %d directories"
                 % (r["files"], r["bytes"], r["dirs"]))
 
-    t = cl.run_cycles(broker, CYCLES, rng, unique, PARTITIONS, cut=cut, what="kill -9 and a power cut")
+    t = cl.run_cycles(broker, CYCLES, rng, unique, PARTITIONS, cut=cut, what="kill -9 and a power cut",
+                      keep_going=KEEP_GOING, rate=RATE)
     discarded = sum(c["bytes"] for c in fs.cuts)
     files = sum(c["files"] for c in fs.cuts)
     check(discarded > 0, "the %d cuts discarded unsynced data (%d files, %d bytes in all): the test can tell"
@@ -65,7 +71,10 @@ def test_power_cuts():
     broker.start()
     for led in t["ledgers"]:
         led.verify(broker.bootstrap, "after a clean restart, everything from offset 0", full=True)
-    print("  " + cl.summary_line(t), flush=True)
+    print(cl.summary_line(t) + " discarded_bytes %d" % discarded, flush=True)
+    check_eq((t["failed_cycles"], t["lost"], t["duplicated"], t["reused"]), (0, 0, 0, 0),
+             "%d cycles: %d records acknowledged, none lost, none duplicated, no offset reused"
+             % (t["cycles"], t["acked"]))
 
 
 def main():
