@@ -3,7 +3,9 @@
 # time each (ctest: fuzz.libfuzzer). The suite's main build is gcc, and
 # libFuzzer needs clang, so this configures a build of its own (clang,
 # -DSAMSA_FUZZ=ON, ASan + UBSan), builds only the fuzz targets, and runs each
-# on the committed corpus (tests/fuzz/corpus, read only) for SECONDS.
+# on its committed corpus (read only) for SECONDS:
+#   fuzz_request   every request decoder      tests/fuzz/corpus
+#   fuzz_recovery  opening a crashed log      tests/fuzz/corpus-recovery
 #
 #   run_libfuzzer.sh SRC_DIR BUILD_DIR SECONDS
 #
@@ -19,8 +21,8 @@ set -uo pipefail
 src=${1:?usage: run_libfuzzer.sh SRC_DIR BUILD_DIR SECONDS}
 build=${2:?usage: run_libfuzzer.sh SRC_DIR BUILD_DIR SECONDS}
 seconds=${3:?usage: run_libfuzzer.sh SRC_DIR BUILD_DIR SECONDS}
-targets=(fuzz_request)
-corpus=$src/tests/fuzz/corpus
+targets=(fuzz_request fuzz_recovery)
+corpus_of() { case "$1" in fuzz_request) echo "$src/tests/fuzz/corpus" ;; *) echo "$src/tests/fuzz/corpus-${1#fuzz_}" ;; esac; }
 
 cc=${SAMSA_FUZZ_CC:-}
 if [ -z "$cc" ]; then
@@ -40,7 +42,10 @@ if ! "$cc" -fsanitize=fuzzer,address "$probe.c" -o "$probe" >"$probe.log" 2>&1; 
     sed 's/^/  | /' "$probe.log"
     exit 77
 fi
-[ -d "$corpus" ] && [ -n "$(ls -A "$corpus")" ] || { echo "FAIL: no committed corpus in $corpus"; exit 1; }
+for t in "${targets[@]}"; do
+    c=$(corpus_of "$t")
+    [ -d "$c" ] && [ -n "$(ls -A "$c")" ] || { echo "FAIL: no committed corpus for $t in $c"; exit 1; }
+done
 
 echo "== configuring $build with $cc (SAMSA_FUZZ=ON, ASan + UBSan)"
 if ! cmake -S "$src" -B "$build" -DCMAKE_C_COMPILER="$cc" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
@@ -55,8 +60,10 @@ fi
 export ASAN_OPTIONS=${ASAN_OPTIONS:-}${ASAN_OPTIONS:+:}abort_on_error=1:detect_leaks=1
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-}${UBSAN_OPTIONS:+:}print_stacktrace=1:halt_on_error=1
 rc=0
+summary=""
 for t in "${targets[@]}"; do
     bin=$build/tests/fuzz/$t
+    corpus=$(corpus_of "$t")
     new=$build/new-corpus/$t
     art=$build/artifacts/$t
     mkdir -p "$new" "$art"
@@ -72,6 +79,7 @@ for t in "${targets[@]}"; do
     found=$(ls "$art" 2>/dev/null)
     if [ $trc -ne 0 ] || [ -n "$found" ]; then
         rc=1
+        summary="${summary}FAIL: $t"$'\n'
         echo "FAIL: $t exited $trc; the end of its log ($build/$t.log):"
         tail -n 60 "$build/$t.log" | sed 's/^/  | /'
         for f in $found; do
@@ -83,9 +91,7 @@ for t in "${targets[@]}"; do
         echo "  ok: $t ran ${execs:-?} inputs in ${seconds}s without a crash, leak, sanitizer report or timeout"
     fi
 done
-if [ $rc -eq 0 ]; then
-    echo "${#targets[@]} passed, 0 failed"
-else
-    echo "0 passed, 1 failed"
-fi
+failed=$(grep -c '^FAIL: ' <<<"$summary" || true)
+echo "$(( ${#targets[@]} - failed )) passed, $failed failed"
+
 exit $rc
