@@ -43,7 +43,9 @@ static bool setup(void)
 {
     if (part_dir[0])
         return true;
-    const char *base = access("/dev/shm", W_OK) == 0 ? "/dev/shm" : (getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+    /* $TMPDIR (run_libfuzzer.sh points it at a directory it removes), else
+     * /dev/shm: a file system in memory keeps the runs fast */
+    const char *base = getenv("TMPDIR") ? getenv("TMPDIR") : access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp";
     snprintf(top_dir, sizeof top_dir, "%s/samsa-fuzz-recovery-XXXXXX", base);
     if (!mkdtemp(top_dir))
         return false;

@@ -57,6 +57,12 @@ if ! cmake --build "$build" --target "${targets[@]}" -j"${JOBS:-$(nproc)}" >"$bu
     tail -n 40 "$build/build.log"; echo "FAIL: the fuzz targets do not build"; exit 1
 fi
 
+# fuzz_recovery writes its segments under $TMPDIR: a directory of this run's
+# own, in memory when /dev/shm is there, removed at the end (a timed
+# libFuzzer run may end without the target's atexit handlers)
+fuzz_tmp=$(mktemp -d /dev/shm/samsa-fuzz.XXXXXX 2>/dev/null || mktemp -d)
+trap 'rm -rf "$fuzz_tmp"' EXIT
+export TMPDIR=$fuzz_tmp
 export ASAN_OPTIONS=${ASAN_OPTIONS:-}${ASAN_OPTIONS:+:}abort_on_error=1:detect_leaks=1
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-}${UBSAN_OPTIONS:+:}print_stacktrace=1:halt_on_error=1
 rc=0
