@@ -101,24 +101,6 @@ void sm_handle_api_versions(sm_req *req)
 
 /* ---- log directories ---------------------------------------------------------- */
 
-static int mkdirs(const char *path)
-{
-    char buf[4096];
-    if (snprintf(buf, sizeof buf, "%s", path) >= (int)sizeof buf)
-        return -1;
-    for (char *p = buf + 1; *p; p++) {
-        if (*p == '/') {
-            *p = 0;
-            if (mkdir(buf, 0755) && errno != EEXIST)
-                return -1;
-            *p = '/';
-        }
-    }
-    if (mkdir(buf, 0755) && errno != EEXIST)
-        return -1;
-    return 0;
-}
-
 static int fsync_dir(const char *path)
 {
     int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -127,6 +109,40 @@ static int fsync_dir(const char *path)
     int rc = fsync(fd);
     close(fd);
     return rc;
+}
+
+/* mkdir, and when that made the directory, fsync its parent: a log dir
+ * created at start-up must itself survive a power cut, not only what the
+ * broker later writes and syncs inside it. buf is a writable path. */
+static int mkdir_synced(char *buf)
+{
+    if (mkdir(buf, 0755))
+        return errno == EEXIST ? 0 : -1;
+    char *slash = strrchr(buf, '/');
+    if (!slash)
+        return fsync_dir(".");
+    if (slash == buf)
+        return fsync_dir("/");
+    *slash = 0;
+    int rc = fsync_dir(buf);
+    *slash = '/';
+    return rc;
+}
+
+static int mkdirs(const char *path)
+{
+    char buf[4096];
+    if (snprintf(buf, sizeof buf, "%s", path) >= (int)sizeof buf)
+        return -1;
+    for (char *p = buf + 1; *p; p++) {
+        if (*p == '/') {
+            *p = 0;
+            if (mkdir_synced(buf))
+                return -1;
+            *p = '/';
+        }
+    }
+    return mkdir_synced(buf);
 }
 
 static int prepare_log_dirs(sm_broker *b, char *err, size_t errlen)

@@ -608,7 +608,7 @@ int sm_cursor_batch(sm_cursor *c, int64_t pos, int64_t expect, sm_bref *b, char 
         return sm_fail(why, whylen, SM_ECORRUPT,
                        "BatchLength %d runs %lld byte(s) past the end of the file "
                        "(a torn write, or garbage)",
-                       blen, (long long)(blen + SM_BATCH_LOG_OVERHEAD - (c->end - pos)));
+                       blen, (long long)((int64_t)blen + SM_BATCH_LOG_OVERHEAD - (c->end - pos)));
     if (magic != 2)
         return sm_fail(why, whylen, SM_ECORRUPT, "magic %d, not a record batch v2", magic);
     if (lod < 0)
