@@ -471,6 +471,10 @@ static void prepare_rebalance(sm_group *g, const char *why)
         g->delay_limit_ms = now + rt;
     }
     arm_group_timer(g);
+    /* Kafka's prepareRebalance: when the request that started it was the
+     * last one missing (a group of one, say), the join completes now, not
+     * at the rebalance timeout; the initial delay still holds */
+    maybe_complete_join(g);
 }
 
 static void arm_group_timer(sm_group *g)

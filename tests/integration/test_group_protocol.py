@@ -767,8 +767,30 @@ def test_static_leader_restart():
 def test_subscription_change_completes():
     """Issue 9, 3(a): a member that rejoins a Stable group with another
     subscription starts a rebalance that completes as soon as every known
-    member has rejoined: both JoinGroups are answered in the read of 60 s
-    though the rebalance timeout is 120 s (waiting for it would fail)."""
+    member has rejoined: its JoinGroup (and the others') is answered in a
+    read of 60 s though the rebalance timeout is 120 s (waiting for it would
+    fail). First the group's only member (it is every known member: Kafka
+    completes at once; samsa-broker used to wait for the rebalance timeout),
+    also in CompletingRebalance and as a leader rejoining unchanged; then a
+    follower of two."""
+    for when in ("Stable", "CompletingRebalance"):
+        for change in (True, False):
+            g = unique("gp-subchange-one")
+            m = member(g, client_id="itest-sub-one", rebalance_ms=120000)
+            j = m.join()
+            check_eq((j["error"], j["generation"]), (0, 1), "a member alone in a group: generation 1")
+            if when == "Stable":
+                m.send_sync([(m.member_id, gw.assignment({TOPIC: [0, 1, 2, 3]}))])
+                check_eq(m.recv_sync()[0], 0, "synced: Stable")
+            if change:
+                m.protocols = [("range", gw.subscription([TOPIC, HEALTH]))]
+            m.send_join()
+            j = m.recv_join(timeout=60)
+            # unchanged in CompletingRebalance: Kafka answers the same generation again
+            gen = 1 if when == "CompletingRebalance" and not change else 2
+            check(j["error"] == 0 and j["generation"] == gen and m.is_leader(),
+                  "in %s it rejoins %s: answered at once (within 60 s, rebalance timeout 120 s) in generation %d, "
+                  "as leader" % (when, "with another subscription" if change else "unchanged, as the leader", gen), j)
     g = unique("gp-subchange")
     a = member(g, client_id="itest-sub-a", rebalance_ms=120000)
     b = member(g, client_id="itest-sub-b", rebalance_ms=120000)
