@@ -74,7 +74,7 @@ DIFFS = [
     # D10: DescribeGroups v0-v4 only: an unknown group is described as Dead with no members, as Kafka
     # 3.x did; Kafka 4 (v6, KIP-1043) answers GROUP_ID_NOT_FOUND
     Diff("D10", "java", "describe_groups", "unknown_group", kafka="GroupIdNotFoundException", samsa="Dead"),
-    Diff("D5", ("rdkafka-debian", "rdkafka-pypi", "kafka-python", "java"), "metadata", "internal_topics_listed", kafka=["__consumer_offsets"], samsa=[]),
+    Diff("D5", ("rdkafka-debian", "rdkafka-pypi", "kafka-python", "java", "kafkajs"), "metadata", "internal_topics_listed", kafka=["__consumer_offsets"], samsa=[]),
 ]
 
 
