@@ -312,8 +312,9 @@ class KafkaNode:
                  "-Dkafka.logs.dir=" + self.dir, "-cp", c.classpath, main] + list(args))
 
     def format(self):
-        args = self.java_args("kafka.tools.StorageTool", "format", "-t", self.cluster.cluster_id,
-                              "-c", self.config_path, *self.cluster.format_args)
+        # --cluster-id=ID in one argument: a base64 id may begin with '-'
+        args = self.java_args("kafka.tools.StorageTool", "format", "--cluster-id=" + self.cluster.cluster_id,
+                              "--config", self.config_path, *self.cluster.format_args)
         r = subprocess.run(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
         out = r.stdout.decode("utf-8", "replace")
         if r.returncode != 0:

@@ -648,9 +648,7 @@ class KafkaPython:
 
     def _member(self, group, topics, client_id, **kw):
         from kafka.coordinator.assignors.range import RangePartitionAssignor
-        # metadata_max_age_ms: kafka-python notices a subscription's new topic at a metadata refresh
-        c = self.consumer(group, client_id=client_id, partition_assignment_strategy=[RangePartitionAssignor],
-                          metadata_max_age_ms=500, **kw)
+        c = self.consumer(group, client_id=client_id, partition_assignment_strategy=[RangePartitionAssignor], **kw)
         c.subscribe(topics)
         return c
 
