@@ -264,6 +264,9 @@ def main():
 
         rc = harness.run_tests([test_family], [samsa])
         if rc != 0:
+            lines = [l for l in samsa.log_text().splitlines() if prefix in l and " group " in l]
+            print("samsa-broker's log about the run's groups (last 150 of %d lines):\n%s"
+                  % (len(lines), "\n".join("  | " + l for l in lines[-150:])), flush=True)
             print("runner stderr (kafka side), tail:\n%s\nrunner stderr (samsa side), tail:\n%s"
                   % (_tail(logs["kafka"]), _tail(logs["samsa"])), flush=True)
         return samsa.finish(rc)

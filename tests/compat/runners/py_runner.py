@@ -98,9 +98,20 @@ class Confluent:
                                      validate_only=validate_only, operation_timeout=20)[name]
         try:
             f.result(30)
-            return None
         except Exception as e:
             return self.err(e)
+        if not validate_only:
+            self.await_topic(name, parts)
+        return None
+
+    def await_topic(self, name, parts):
+        """Kafka answers CreateTopics before its brokers know the topic: wait
+        until Metadata shows every partition with a leader, as clients retry."""
+        def ready():
+            t = self.admin.list_topics(name, timeout=10).topics.get(name)
+            return t is not None and not t.error and len(t.partitions) == parts and \
+                all(p.leader >= 0 and not p.error for p in t.partitions.values())
+        wait(ready, 20, "topic %s in Metadata" % name)
 
     def producer(self, **kw):
         conf = {"bootstrap.servers": self.bs, "acks": "all", "linger.ms": 0, "message.timeout.ms": 10000}
@@ -441,9 +452,20 @@ class KafkaPython:
             r = self.admin.create_topics([self.ka.NewTopic(name, parts, rf, topic_configs=config or {})],
                                          validate_only=validate_only)
             errs = self._topic_errors(r)
-            return errs[0] if errs else None
         except Exception as e:
             return self.err(e)
+        if errs:
+            return errs[0]
+        if not validate_only:
+            def ready():   # Kafka answers before its brokers know the topic
+                try:
+                    d = self.admin.describe_topics([name])[0]
+                except Exception:
+                    return False
+                return d["error_code"] == 0 and len(d["partitions"]) == parts and \
+                    all(p["leader_id"] >= 0 for p in d["partitions"])
+            wait(ready, 20, "topic %s in Metadata" % name)
+        return None
 
     def _topic_errors(self, resp):
         out = []

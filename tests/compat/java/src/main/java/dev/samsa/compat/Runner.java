@@ -85,7 +85,21 @@ public final class Runner {
 
     Object create(String topic, int parts, short rf, Map<String, String> config, boolean validateOnly) {
         NewTopic t = new NewTopic(topic, parts, rf).configs(config);
-        return get(admin.createTopics(List.of(t), new CreateTopicsOptions().validateOnly(validateOnly)).all());
+        Object e = get(admin.createTopics(List.of(t), new CreateTopicsOptions().validateOnly(validateOnly)).all());
+        if (e == null && !validateOnly) {
+            // Kafka answers CreateTopics before its brokers know the topic: wait for its leaders
+            waitFor(() -> {
+                try {
+                    TopicDescription d = admin.describeTopics(List.of(topic)).allTopicNames()
+                        .get(10, TimeUnit.SECONDS).get(topic);
+                    return d.partitions().size() == parts
+                        && d.partitions().stream().allMatch(p -> p.leader() != null && p.leader().id() >= 0);
+                } catch (Exception x) {
+                    return false;
+                }
+            }, 20000, "topic " + topic);
+        }
+        return e;
     }
 
     Object create(String topic, int parts) { return create(topic, parts, (short) 1, Map.of(), false); }
