@@ -191,6 +191,7 @@ def main():
         samsa.start()
         if o.kafka_bootstrap:
             kafka_bs = o.kafka_bootstrap
+            warm_up(kafka_bs)
         else:
             kafka = kafka_cluster.KafkaCluster(nodes=1, props=dict(COMMON_PROPS, **KAFKA_ONLY))
             kafka.start(timeout=180, log=lambda s: print(s, flush=True))
@@ -287,7 +288,11 @@ def warm_up(bootstrap):
     from confluent_kafka.admin import AdminClient, NewTopic
     t = "samsa-compat-warmup"
     admin = AdminClient({"bootstrap.servers": bootstrap})
-    admin.create_topics([NewTopic(t, 1, 1)])[t].result(60)
+    try:
+        admin.create_topics([NewTopic(t, 1, 1)])[t].result(60)
+    except KafkaException as e:
+        if e.args[0].code() != 36:   # TOPIC_ALREADY_EXISTS: a Kafka already warmed up
+            raise
     c = Consumer({"bootstrap.servers": bootstrap, "group.id": "samsa-compat-warmup", "enable.auto.commit": False})
     try:
         def committed():

@@ -374,6 +374,27 @@ class Confluent:
             c.close()
         return o
 
+    def lone_member_subscription_change(self):
+        """A group's only member subscribes to one more topic: the rebalance
+        completes at once on Kafka; waiting for the rebalance timeout
+        (max.poll.interval.ms, 60 s here) would take more than the 30 s read."""
+        ta, tb = self.name("lm-a"), self.name("lm-b")
+        g = self.name("lm-group")
+        o = {"create": [self.create(ta, 2), self.create(tb, 2)]}
+        c = self.consumer(g, **{"client.id": "c1", "partition.assignment.strategy": "range",
+                                "session.timeout.ms": 10000, "max.poll.interval.ms": 60000})
+        c.subscribe([ta])
+        self._settle([c], 2)
+        c.subscribe([ta, tb])
+        try:
+            self._settle([c], 4, timeout=30)
+            o["settled_within_30s"] = True
+        except AssertionError:
+            o["settled_within_30s"] = False
+        o["after"] = self.assignment(c)
+        c.close()
+        return o
+
     def static_leader_restart(self):
         t = self.name("slr")
         g = self.name("slr-group")
@@ -756,8 +777,8 @@ class KafkaPython:
 CLIENTS = {"confluent": Confluent, "kafka-python": KafkaPython}
 NAMES = ["produce_consume", "metadata", "unknown_topic_partition", "topic_configs", "topic_config_names",
          "invalid_configs", "create_topic_errors", "list_offsets_by_time", "delete_records", "too_large",
-         "offset_out_of_range", "group_basic", "subscription_change", "static_leader_restart",
-         "member_leaves_mid_rebalance"]
+         "offset_out_of_range", "group_basic", "subscription_change", "lone_member_subscription_change",
+         "static_leader_restart", "member_leaves_mid_rebalance"]
 
 
 def main():

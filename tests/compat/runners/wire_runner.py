@@ -23,7 +23,7 @@ import group_wire as gw  # noqa: E402
 from group_wire import Member  # noqa: E402
 
 NAMES = ["stale_generation_commit", "member_leaves_mid_rebalance", "static_leader_restart", "join_errors",
-         "delete_groups"]
+         "delete_groups", "lone_member_rejoin"]
 
 
 class Wire:
@@ -137,6 +137,23 @@ class Wire:
         o["old_heartbeat"] = lead.heartbeat()
         d = gw.describe_groups(self.port, [g])[g]
         o["state"] = d["state"]
+        self.close()
+        return o
+
+    def lone_member_rejoin(self):
+        """A group's only member rejoins a Stable group with another
+        subscription (rebalance timeout 20 s): Kafka answers at once; an
+        answer only after 10 s means the broker waited for the timeout."""
+        g = "%s-lone" % self.prefix
+        m = self.member(g, rebalance_ms=20000)
+        gw.form_group([m], self.plan)
+        gen = m.generation
+        m.protocols = [("range", gw.subscription([self.topic, self.topic + "-other"]))]
+        t0 = time.monotonic()
+        m.send_join()
+        j = m.recv_join(timeout=60)
+        o = {"join": [j["error"], j["generation"] - gen, m.is_leader()],
+             "answered_within_10s": time.monotonic() - t0 < 10}
         self.close()
         return o
 
