@@ -171,9 +171,9 @@ func (f *franz) run(s string) (map[string]any, error) {
 	case "create_topic_errors":
 		t := f.name("cte")
 		return obs{"create": f.create(t, 2, 1, nil, false), "again": f.create(t, 2, 1, nil, false),
-			"rf3": f.create(f.name("cte-rf3"), 1, 3, nil, false),
-			"partitions0": f.create(f.name("cte-p0"), 0, 1, nil, false),
-			"bad_name":    f.create("bad/name", 1, 1, nil, false),
+			"rf3":               f.create(f.name("cte-rf3"), 1, 3, nil, false),
+			"partitions0":       f.create(f.name("cte-p0"), 0, 1, nil, false),
+			"bad_name":          f.create("bad/name", 1, 1, nil, false),
 			"rf3_validate_only": f.create(f.name("cte-rf3v"), 1, 3, nil, true)}, nil
 	case "list_offsets_by_time":
 		return f.listOffsetsByTime()

@@ -35,7 +35,8 @@ func saramaConfig() *sarama.Config {
 	c.Producer.Return.Successes = true
 	c.Producer.RequiredAcks = sarama.WaitForAll
 	c.Producer.Partitioner = sarama.NewManualPartitioner
-	c.Producer.Retry.Max = 0
+	c.Producer.Retry.Max = 3 // a leader Kafka has just elected may answer NOT_LEADER_OR_FOLLOWER once
+	c.Producer.Retry.Backoff = 100 * time.Millisecond
 	c.Producer.Timeout = 10 * time.Second
 	c.Consumer.Return.Errors = true
 	c.Consumer.MaxWaitTime = 100 * time.Millisecond
@@ -156,9 +157,9 @@ func (s *saramaFam) run(x string) (map[string]any, error) {
 	case "create_topic_errors":
 		t := s.name("cte")
 		return obs{"create": s.create(t, 2, 1, nil, false), "again": s.create(t, 2, 1, nil, false),
-			"rf3": s.create(s.name("cte-rf3"), 1, 3, nil, false),
-			"partitions0": s.create(s.name("cte-p0"), 0, 1, nil, false),
-			"bad_name":    s.create("bad/name", 1, 1, nil, false),
+			"rf3":               s.create(s.name("cte-rf3"), 1, 3, nil, false),
+			"partitions0":       s.create(s.name("cte-p0"), 0, 1, nil, false),
+			"bad_name":          s.create("bad/name", 1, 1, nil, false),
 			"rf3_validate_only": s.create(s.name("cte-rf3v"), 1, 3, nil, true)}, nil
 	case "list_offsets_by_time":
 		return s.listOffsetsByTime()

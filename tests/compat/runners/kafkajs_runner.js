@@ -82,7 +82,7 @@ async function withAdmin(fn) {
 }
 
 async function withProducer(fn) {
-  const p = kafka.producer({ allowAutoTopicCreation: false, retry: { retries: 0 } });
+  const p = kafka.producer({ allowAutoTopicCreation: false, retry: { retries: 3, initialRetryTime: 100 } });
   await p.connect();
   try {
     return await fn(p);

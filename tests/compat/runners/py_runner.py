@@ -498,7 +498,7 @@ class KafkaPython:
 
     def producer(self, **kw):
         conf = dict(bootstrap_servers=self.bs, acks="all", linger_ms=0, request_timeout_ms=10000,
-                    max_block_ms=5000, retries=0)
+                    max_block_ms=5000, retries=3, retry_backoff_ms=100)
         conf.update(kw)
         return self.k.KafkaProducer(**conf)
 
