@@ -22,6 +22,7 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <sys/random.h>
 #include <sys/stat.h>
@@ -37,7 +38,19 @@
 
 /* ---- topic-level configs ------------------------------------------------------ */
 
-typedef enum { T_LONG, T_INT, T_TSTYPE, T_ONLY, T_FREE } tkind;
+/* The kinds of value a topic config takes, checked as Kafka's LogConfig
+ * checks them (INVALID_CONFIG otherwise). */
+typedef enum {
+    T_LONG,     /* a whole number in [min, max] */
+    T_INT,      /* the same, an int */
+    T_TSTYPE,   /* CreateTime or LogAppendTime */
+    T_ONLY,     /* exactly `fixed` (what samsa-broker supports) */
+    T_BOOL,     /* true or false, any case */
+    T_RATIO,    /* a number in [0, 1] */
+    T_GZIP,     /* -1 or 1..9 */
+    T_REPLICAS, /* '*' or partition:broker,... (throttled replicas) */
+    T_FREE,     /* any text */
+} tkind;
 
 typedef struct tdef {
     const char *name;
@@ -45,36 +58,50 @@ typedef struct tdef {
     const char *broker_prop; /* the broker property that gives the default, or NULL */
     const char *fixed;       /* default text when there is no broker property; for T_ONLY the one value allowed */
     int64_t min, max;
+    bool legacy;             /* a Kafka 2.x/3.x name that Kafka 4 removed: accepted (so older
+                              * applications and tools work), listed only when set */
 } tdef;
 
+#define I64MAX INT64_MAX
 static const tdef tdefs[] = {
-    {"cleanup.policy", T_ONLY, NULL, "delete", 0, 0},
-    {"compression.type", T_ONLY, NULL, "producer", 0, 0},
-    {"delete.retention.ms", T_FREE, NULL, "86400000", 0, 0},
-    {"file.delete.delay.ms", T_FREE, NULL, "60000", 0, 0},
-    {"flush.messages", T_FREE, NULL, "9223372036854775807", 0, 0},
-    {"flush.ms", T_FREE, NULL, "9223372036854775807", 0, 0},
-    {"index.interval.bytes", T_INT, "log.index.interval.bytes", NULL, 0, INT32_MAX},
-    {"max.compaction.lag.ms", T_FREE, NULL, "9223372036854775807", 0, 0},
-    {"max.message.bytes", T_INT, "message.max.bytes", NULL, 0, INT32_MAX},
-    {"message.downconversion.enable", T_FREE, NULL, "true", 0, 0},
+    {"cleanup.policy", T_ONLY, NULL, "delete", 0, 0, false},
+    {"compression.gzip.level", T_GZIP, NULL, "-1", 0, 0, false},
+    {"compression.lz4.level", T_INT, NULL, "9", 1, 17, false},
+    {"compression.type", T_ONLY, NULL, "producer", 0, 0, false},
+    {"compression.zstd.level", T_INT, NULL, "3", -131072, 22, false},
+    {"delete.retention.ms", T_LONG, NULL, "86400000", 0, I64MAX, false},
+    {"file.delete.delay.ms", T_LONG, NULL, "60000", 0, I64MAX, false},
+    {"flush.messages", T_LONG, NULL, "9223372036854775807", 1, I64MAX, false},
+    {"flush.ms", T_LONG, NULL, "9223372036854775807", 0, I64MAX, false},
+    {"follower.replication.throttled.replicas", T_REPLICAS, NULL, "", 0, 0, false},
+    {"index.interval.bytes", T_INT, "log.index.interval.bytes", NULL, 0, INT32_MAX, false},
+    {"leader.replication.throttled.replicas", T_REPLICAS, NULL, "", 0, 0, false},
+    {"local.retention.bytes", T_LONG, NULL, "-2", -2, I64MAX, false},
+    {"local.retention.ms", T_LONG, NULL, "-2", -2, I64MAX, false},
+    {"max.compaction.lag.ms", T_LONG, NULL, "9223372036854775807", 1, I64MAX, false},
+    {"max.message.bytes", T_INT, "message.max.bytes", NULL, 0, INT32_MAX, false},
+    {"message.downconversion.enable", T_BOOL, NULL, "true", 0, 0, true},
+    {"message.format.version", T_FREE, NULL, "3.0-IV1", 0, 0, true},
     {"message.timestamp.after.max.ms", T_LONG, "log.message.timestamp.after.max.ms", NULL, 0,
-     INT64_MAX},
+     I64MAX, false},
     {"message.timestamp.before.max.ms", T_LONG, "log.message.timestamp.before.max.ms", NULL, 0,
-     INT64_MAX},
-    {"message.timestamp.difference.max.ms", T_LONG, NULL, "9223372036854775807", 0, INT64_MAX},
-    {"message.timestamp.type", T_TSTYPE, "log.message.timestamp.type", NULL, 0, 0},
-    {"min.cleanable.dirty.ratio", T_FREE, NULL, "0.5", 0, 0},
-    {"min.compaction.lag.ms", T_FREE, NULL, "0", 0, 0},
-    {"min.insync.replicas", T_ONLY, NULL, "1", 0, 0},
-    {"preallocate", T_FREE, NULL, "false", 0, 0},
-    {"retention.bytes", T_LONG, "log.retention.bytes", NULL, -1, INT64_MAX},
-    {"retention.ms", T_LONG, "log.retention.ms", NULL, -1, INT64_MAX},
-    {"segment.bytes", T_INT, "log.segment.bytes", NULL, 14, INT32_MAX},
-    {"segment.index.bytes", T_FREE, NULL, "10485760", 0, 0},
-    {"segment.jitter.ms", T_FREE, NULL, "0", 0, 0},
-    {"segment.ms", T_LONG, "log.roll.ms", NULL, 1, INT64_MAX},
-    {"unclean.leader.election.enable", T_FREE, NULL, "false", 0, 0},
+     I64MAX, false},
+    {"message.timestamp.difference.max.ms", T_LONG, NULL, "9223372036854775807", 0, I64MAX, true},
+    {"message.timestamp.type", T_TSTYPE, "log.message.timestamp.type", NULL, 0, 0, false},
+    {"min.cleanable.dirty.ratio", T_RATIO, NULL, "0.5", 0, 0, false},
+    {"min.compaction.lag.ms", T_LONG, NULL, "0", 0, I64MAX, false},
+    {"min.insync.replicas", T_ONLY, NULL, "1", 0, 0, false},
+    {"preallocate", T_BOOL, NULL, "false", 0, 0, false},
+    {"remote.log.copy.disable", T_BOOL, NULL, "false", 0, 0, false},
+    {"remote.log.delete.on.disable", T_BOOL, NULL, "false", 0, 0, false},
+    {"remote.storage.enable", T_ONLY, NULL, "false", 0, 0, false},
+    {"retention.bytes", T_LONG, "log.retention.bytes", NULL, -1, I64MAX, false},
+    {"retention.ms", T_LONG, "log.retention.ms", NULL, -1, I64MAX, false},
+    {"segment.bytes", T_INT, "log.segment.bytes", NULL, 14, INT32_MAX, false},
+    {"segment.index.bytes", T_INT, NULL, "10485760", 4, INT32_MAX, false},
+    {"segment.jitter.ms", T_LONG, NULL, "0", 0, I64MAX, false},
+    {"segment.ms", T_LONG, "log.roll.ms", NULL, 1, I64MAX, false},
+    {"unclean.leader.election.enable", T_BOOL, NULL, "false", 0, 0, false},
 };
 #define NTDEFS (sizeof tdefs / sizeof tdefs[0])
 
@@ -84,6 +111,34 @@ static const tdef *find_tdef(const char *name)
         if (!strcmp(tdefs[i].name, name))
             return &tdefs[i];
     return NULL;
+}
+
+/* '*' or a comma-separated list of <partition>:<broker> (spaces allowed
+ * around the items), as Kafka's throttled-replicas validator wants. */
+static bool replicas_list_ok(const char *v)
+{
+    while (*v == ' ')
+        v++;
+    if (!*v || !strcmp(v, "*"))
+        return true;
+    for (;;) {
+        while (*v == ' ')
+            v++;
+        if (*v < '0' || *v > '9')
+            return false;
+        while (*v >= '0' && *v <= '9')
+            v++;
+        if (*v++ != ':' || *v < '0' || *v > '9')
+            return false;
+        while (*v >= '0' && *v <= '9')
+            v++;
+        while (*v == ' ')
+            v++;
+        if (!*v)
+            return true;
+        if (*v++ != ',')
+            return false;
+    }
 }
 
 /* Checks one topic config; returns 0 or fills msg. */
@@ -99,6 +154,28 @@ static int check_tconfig(const char *name, const char *value, char *msg, size_t 
         if (sm_parse_i64(value, d->min, d->max, &v) != SM_OK)
             return sm_fail(msg, msglen, SM_EINVAL, "%s: '%s' is not a whole number in [%lld, %lld]",
                            name, value, (long long)d->min, (long long)d->max);
+        return SM_OK;
+    case T_GZIP:
+        if (sm_parse_i64(value, -1, 9, &v) != SM_OK || v == 0)
+            return sm_fail(msg, msglen, SM_EINVAL, "%s: '%s' is not -1 or 1 to 9", name, value);
+        return SM_OK;
+    case T_BOOL:
+        if (strcasecmp(value, "true") && strcasecmp(value, "false"))
+            return sm_fail(msg, msglen, SM_EINVAL, "%s: '%s' is not true or false", name, value);
+        return SM_OK;
+    case T_RATIO: {
+        char *end;
+        errno = 0;
+        double x = strtod(value, &end);
+        if (!*value || *end || errno || !(x >= 0.0 && x <= 1.0))
+            return sm_fail(msg, msglen, SM_EINVAL, "%s: '%s' is not a number from 0 to 1", name,
+                           value);
+        return SM_OK;
+    }
+    case T_REPLICAS:
+        if (!replicas_list_ok(value))
+            return sm_fail(msg, msglen, SM_EINVAL, "%s: '%s' is not '*' or a list of "
+                           "[partitionId]:[brokerId]", name, value);
         return SM_OK;
     case T_TSTYPE:
         if (strcmp(value, "CreateTime") && strcmp(value, "LogAppendTime"))
@@ -162,6 +239,8 @@ void sm_topic_config_visit(sm_broker *b, sm_topic *t, sm_topic_config_fn fn, voi
             fn(d->name, ov, 1 /* DYNAMIC_TOPIC_CONFIG */, false, arg);
             continue;
         }
+        if (d->legacy)
+            continue;
         int source = 5; /* DEFAULT_CONFIG */
         const char *val = d->fixed;
         if (d->broker_prop) {
