@@ -73,12 +73,6 @@ const sm_api_def *sm_api_find(int16_t key)
     return NULL;
 }
 
-const sm_api_def *sm_api_table(int *n)
-{
-    *n = N_APIS;
-    return api_table;
-}
-
 void sm_handle_api_versions(sm_req *req)
 {
     sm_api_range ranges[N_APIS];

@@ -1,11 +1,15 @@
 /* test_base.c: the byte reader/writer, varints, CRC-32C, properties parser
  * and arena, including truncated and lying input for every reader. */
+#include <fcntl.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "base/arena.h"
 #include "base/buf.h"
 #include "base/crc32c.h"
 #include "base/err.h"
+#include "base/log.h"
+#include "base/map.h"
 #include "base/props.h"
 #include "check.h"
 
@@ -232,7 +236,119 @@ static void test_props(void)
     CHECK(sm_props_add_override(&ps, "=x", err, sizeof err) == SM_EINVAL);
     CHECK(sm_props_load_file(&ps, "/nonexistent/x.properties", err, sizeof err) == SM_EIO);
     CHECK(strstr(err, "/nonexistent/x.properties") != NULL);
+    /* a directory opens but does not read */
+    CHECK(sm_props_load_file(&ps, "/", err, sizeof err) == SM_EIO);
+    CHECK(strstr(err, "cannot read /") != NULL);
+    /* Java's escapes in values: \t \n \r \f, any other escaped character itself */
+    const char *esc = "k1=a\\tb\\nc\\rd\\fe\\\\f\\:g\n";
+    CHECK(sm_props_parse(&ps, esc, strlen(esc), "e.properties", err, sizeof err) == SM_OK);
+    CHECK(!strcmp(sm_props_get(&ps, "k1"), "a\tb\nc\rd\fe\\f:g"));
+    char longkey[400];
+    memset(longkey, 'k', 300);
+    strcpy(longkey + 300, "=v");
+    CHECK(sm_props_add_override(&ps, longkey, err, sizeof err) == SM_EINVAL);
+    CHECK(strstr(err, "key too long") != NULL);
     sm_props_release(&ps);
+}
+
+static void test_map(void)
+{
+    TEST_SECTION("map: replace, delete, tombstones reused, growth");
+    sm_map m;
+    sm_map_init(&m);
+    int vals[3000];
+    char k[32];
+    for (int i = 0; i < 3000; i++) {
+        snprintf(k, sizeof k, "key-%d", i);
+        REQUIRE(sm_map_put(&m, k, strlen(k), &vals[i]) == SM_OK);
+    }
+    CHECK_EQ_I64(m.len, 3000);
+    int other = 0;
+    CHECK(sm_map_put(&m, "key-7", 5, &other) == SM_OK); /* replaces, no new entry */
+    CHECK_EQ_I64(m.len, 3000);
+    CHECK(sm_map_get(&m, "key-7", 5) == &other);
+    CHECK(sm_map_del(&m, "key-7", 5) == &other);
+    CHECK(sm_map_del(&m, "key-7", 5) == NULL);
+    CHECK(sm_map_get(&m, "key-7", 5) == NULL);
+    REQUIRE(sm_map_put(&m, "key-7", 5, &vals[7]) == SM_OK);
+    int found = 0;
+    for (int i = 0; i < 3000; i += 2) {
+        snprintf(k, sizeof k, "key-%d", i);
+        sm_map_del(&m, k, strlen(k));
+    }
+    for (int i = 0; i < 3000; i++) {
+        snprintf(k, sizeof k, "key-%d", i);
+        found += sm_map_get(&m, k, strlen(k)) == (i % 2 ? &vals[i] : NULL);
+    }
+    CHECK_EQ_I64(found, 3000);
+    /* deleted slots are reused: putting them back leaves every key findable */
+    for (int i = 0; i < 3000; i += 2) {
+        snprintf(k, sizeof k, "key-%d", i);
+        REQUIRE(sm_map_put(&m, k, strlen(k), &vals[i]) == SM_OK);
+    }
+    found = 0;
+    const char *key;
+    void *v;
+    for (size_t it = 0; sm_map_next(&m, &it, &key, &v);)
+        found += v == &vals[atoi(key + 4)];
+    CHECK_EQ_I64(found, 3000);
+    CHECK_EQ_I64(m.len, 3000);
+    sm_map_release(&m);
+}
+
+/* Runs fn with stderr sent to a file; returns what it wrote (static). */
+static const char *stderr_of(void (*fn)(void))
+{
+    static char out[8192];
+    char path[] = "/tmp/test_base_log_XXXXXX";
+    int fd = mkstemp(path);
+    REQUIRE(fd >= 0);
+    unlink(path);
+    int saved = dup(2);
+    dup2(fd, 2);
+    fn();
+    dup2(saved, 2);
+    close(saved);
+    ssize_t n = pread(fd, out, sizeof out - 1, 0);
+    close(fd);
+    out[n > 0 ? n : 0] = 0;
+    return out;
+}
+
+static void log_long(void)
+{
+    char big[3000];
+    memset(big, 'x', sizeof big - 1);
+    big[sizeof big - 1] = 0;
+    sm_log(SM_LOG_ERROR, "%s", big);
+    sm_log(SM_LOG_INFO, "next line");
+}
+
+static void log_levels(void)
+{
+    sm_log_set_level(SM_LOG_WARN);
+    sm_info("not shown");
+    sm_warn("shown %d", 1);
+    sm_debug("not shown either");
+    sm_log_set_level(SM_LOG_INFO);
+}
+
+static void test_log(void)
+{
+    TEST_SECTION("log: levels, a line longer than the buffer cut and still one line");
+    CHECK_EQ_I64(sm_log_parse_level("warning"), SM_LOG_WARN);
+    CHECK_EQ_I64(sm_log_parse_level("Debug"), SM_LOG_DEBUG);
+    CHECK_EQ_I64(sm_log_parse_level("ERROR"), SM_LOG_ERROR);
+    CHECK_EQ_I64(sm_log_parse_level("loud"), -1);
+    const char *o = stderr_of(log_long);
+    const char *nl = strchr(o, '\n');
+    REQUIRE(nl != NULL);
+    CHECK_EQ_I64(nl - o + 1, 2047); /* cut to the 2 KiB line, newline included */
+    CHECK(strstr(o, " ERROR xxx") != NULL);
+    CHECK(strstr(nl + 1, " INFO  next line\n") != NULL);
+    o = stderr_of(log_levels);
+    CHECK(strstr(o, "WARN  shown 1\n") != NULL);
+    CHECK(strstr(o, "not shown") == NULL);
 }
 
 static void test_arena(void)
@@ -261,5 +377,7 @@ int main(void)
     test_reader();
     test_props();
     test_arena();
+    test_map();
+    test_log();
     return check_report("test_base");
 }
