@@ -318,8 +318,8 @@ def test_alter_configs():
     got = alter_configs([(2, topic, {"retention.ms": "2000"})], validate_only=True, version=1)
     check_eq(got[0][0], 0, "validate-only AlterConfigs v1: no error")
     check_eq(topic_configs(topic)["retention.ms"][0], "1000", "and nothing changed")
-    got = alter_configs([(2, topic, {"segment.ms": "700000", "retention.ms": None})])
-    check_eq(got[0][0], 0, "AlterConfigs: segment.ms set, retention.ms null")
+    got = alter_configs([(2, topic, {"retention.ms": None, "segment.ms": "700000"})])
+    check_eq(got[0][0], 0, "AlterConfigs: retention.ms null, then segment.ms set")
     cfg = topic_configs(topic)
     check_eq((cfg["segment.ms"][0:3], cfg["retention.ms"][0:3]),
              (("700000", 0, 1), (str(100 * 3600 * 1000), 0, 4)),
