@@ -274,6 +274,122 @@ def test_usage():
     fails(2, "samsa completion: no completion for 'zsh': only bash", "completion", "zsh", brokers=False)
 
 
+def test_arguments():
+    """Argument errors of every command (exit 2, the exact line, before any
+    connection), option forms (-p3, --partitions=3, --), and the times -o @
+    and --to-datetime take, to the millisecond."""
+    fails(2, "samsa: -b/--brokers: empty broker list (see 'samsa --help')", "-b", "", "topic", "list",
+          brokers=False)
+    fails(2, "samsa: unknown option '--bogus' (see 'samsa --help')", "--bogus", "topic", "list", brokers=False)
+    fails(2, "samsa topic create: option '-p' needs an argument (see 'samsa topic create --help')",
+          "topic", "create", "x", "-p", brokers=False)
+    fails(2, "samsa topic create: -r/--replicas 'x': expected an integer", "topic", "create", "a", "-r", "x",
+          brokers=False)
+    many = lambda prefix: ["%s%d" % (prefix, i) for i in range(65)]  # noqa: E731
+    usage = [
+        (["cluster", "info", "extra"], "samsa cluster info: unexpected argument 'extra'"),
+        (["completion"], "samsa completion: which shell? (samsa completion bash)"),
+        (["completion", "bash", "zsh"], "samsa completion: one shell at a time"),
+        (["consume", "a", "b"], "samsa consume: one topic at a time ('a' and 'b')"),
+        (["consume", "t", "-p", "x"], "samsa consume: -p/--partition 'x': expected an integer"),
+        (["consume", "t", "-g", ""], "samsa consume: -g: the group id is empty"),
+        (["produce", "a", "b"], "samsa produce: one topic at a time ('a' and 'b')"),
+        (["produce", "t", "-K", ""], "samsa produce: -K: the key separator is empty"),
+        (["produce", "t", "-H", "novalue"], "samsa produce: -H 'novalue': expected NAME=VALUE"),
+        (["produce", "t"] + sum([["-H", "h%d=v" % i] for i in range(65)], []), "samsa produce: at most 64 headers"),
+        (["produce"], "samsa produce: which topic? (samsa produce TOPIC)"),
+        (["group", "list", "extra"], "samsa group list: unexpected argument 'extra'"),
+        (["group", "describe"], "samsa group describe: which group? (samsa group describe GROUP)"),
+        (["group", "describe"] + many("g"), "samsa group describe: at most 64 groups at once"),
+        (["group", "delete"], "samsa group delete: which group? (samsa group delete GROUP)"),
+        (["group", "delete"] + many("g"), "samsa group delete: at most 64 groups at once"),
+        (["group", "reset-offsets", "g1", "g2"], "samsa group reset-offsets: one group at a time ('g1' and 'g2')"),
+        (["group", "reset-offsets", "g", "--to-earliest"],
+         "samsa group reset-offsets: which partitions? give --topic TOPIC or --all-topics"),
+        (["group", "reset-offsets", "--to-earliest", "--topic", "t"],
+         "samsa group reset-offsets: which group? (samsa group reset-offsets GROUP ...)"),
+        (["group", "reset-offsets", "g", "--to-earliest", "--topic", "t", "--all-topics"],
+         "samsa group reset-offsets: --topic and --all-topics exclude each other"),
+        (["group", "reset-offsets", "g", "--to-offset", "abc", "--topic", "t"],
+         "samsa group reset-offsets: --to-offset 'abc': expected an integer"),
+        (["group", "reset-offsets", "g", "--shift-by", "abc", "--topic", "t"],
+         "samsa group reset-offsets: --shift-by 'abc': expected an integer"),
+        (["group", "reset-offsets", "g", "--to-earliest"] + sum([["--topic", t] for t in many("t")], []),
+         "samsa group reset-offsets: at most 64 --topic"),
+        (["topic", "list", "a", "b"], "samsa topic list: one pattern at most, got 'b' too"),
+        (["topic", "create"] + many("t"), "samsa topic create: at most 64 topics at once"),
+        (["topic", "describe"], "samsa topic describe: which topic? (samsa topic describe TOPIC)"),
+        (["topic", "describe"] + many("t"), "samsa topic describe: at most 64 topics at once"),
+        (["topic", "delete"], "samsa topic delete: which topic? (samsa topic delete TOPIC)"),
+        (["topic", "delete"] + many("t"), "samsa topic delete: at most 64 topics at once"),
+        (["topic", "alter-config", "a", "b"], "samsa topic alter-config: one topic at a time ('a' and 'b')"),
+        (["topic", "alter-config", "t", "-c", "x"], "samsa topic alter-config: -c 'x': expected KEY=VALUE"),
+        (["topic", "alter-config", "t", "-d", ""], "samsa topic alter-config: -d '': expected a config name"),
+        (["topic", "alter-config"],
+         "samsa topic alter-config: which topic? (samsa topic alter-config TOPIC -c K=V)"),
+        (["topic", "add-partitions", "a", "b"], "samsa topic add-partitions: one topic at a time ('a' and 'b')"),
+        (["topic", "add-partitions", "t", "-p", "x"],
+         "samsa topic add-partitions: -p/--partitions 'x': expected an integer"),
+        (["topic", "add-partitions", "t"],
+         "samsa topic add-partitions: -p TOTAL is required: the new partition count"),
+        (["topic", "add-partitions"], "samsa topic add-partitions: which topic? (samsa topic add-partitions TOPIC -p N)"),
+        (["outbox", "status", "extra"], "samsa outbox status: unexpected argument 'extra'"),
+        (["outbox", "status", "--db", "sqlite:"], "samsa outbox status: --db sqlite: needs a path (sqlite:PATH)"),
+        (["outbox", "list", "extra", "--db", "sqlite:x"], "samsa outbox list: unexpected argument 'extra'"),
+        (["outbox", "list", "--limit", "x", "--db", "sqlite:x"], "samsa outbox list: -n/--limit 'x': expected an integer"),
+        (["outbox", "list", "--status", "BOGUS", "--db", "sqlite:x"],
+         "samsa outbox list: --status 'BOGUS': expected INIT, PUBLISHED, COMPLETE or DEAD"),
+        (["outbox", "dead", "extra", "--db", "sqlite:x"], "samsa outbox dead: unexpected argument 'extra'"),
+        (["outbox", "show"], "samsa outbox show: which row? (samsa outbox show ID --db URL)"),
+        (["outbox", "show", "1", "2"], "samsa outbox show: one row at a time ('1' and '2')"),
+        (["outbox", "retry", "1", "--all", "--db", "sqlite:x"], "samsa outbox retry: row ids and --all exclude each other"),
+        (["outbox", "retry", "--topic", "t", "1", "--db", "sqlite:x"], "samsa outbox retry: --topic goes with --all"),
+        (["outbox", "retry", "--db", "sqlite:x"], "samsa outbox retry: which rows? give row ids or --all"),
+        (["outbox", "enqueue", "--topic", "t", "a", "b", "--db", "sqlite:x"],
+         "samsa outbox enqueue: one payload ('a' and 'b')"),
+        (["outbox", "enqueue", "--topic", "t", "a", "--file", "/etc/hostname", "--db", "sqlite:x"],
+         "samsa outbox enqueue: PAYLOAD and --file exclude each other"),
+        (["outbox", "enqueue", "--topic", "t", "--file", "/nonexistent", "--db", "sqlite:x"],
+         "samsa outbox enqueue: /nonexistent: No such file or directory"),
+        (["outbox", "enqueue", "--topic", "t", "-H", "x", "--db", "sqlite:x"],
+         "samsa outbox enqueue: -H 'x': expected NAME=VALUE"),
+    ]
+    for args, line in usage:
+        rc, _, err = samsa(*args, brokers=False)
+        check_eq((rc, err.rstrip("\n")), (2, line), "samsa %s: exit 2" % " ".join(args[:6]))
+    bad_times = ["2024-13-01T00:00:00Z", "2024-05-01T25:00:00Z", "2024-05-01T10:00:00.Z", "2024-05-01T10:00:00+0200",
+                 "2024-05-01Tnoon", "2024-05-01T10:00:00Zjunk", "-200000000d", "-15parsecs", "1234567890123456"]
+    for t in bad_times:
+        fails(2, "samsa consume: -o @TIME '%s': expected milliseconds since the epoch, an ISO 8601 time "
+              "(2024-05-01T12:00:00Z) or -DURATION (-15m, -2h, -1d)" % t, "consume", "x", "-o", "@" + t,
+              brokers=False)
+
+    # option forms, with the broker
+    t = unique("args")
+    ok("topic", "create", "-p3", t)
+    t2 = unique("args")
+    ok("-v", "topic", "create", "--partitions=2", "--replicas", "1", t2)
+    d = js("topic", "describe", t, t2)
+    check_eq([len(x["partitions"]) for x in d], [3, 2], "-p3 and --partitions=2 (and -v, --replicas 1) accepted")
+    check(t in ok("topic", "list", "--", t).split(), "-- then a pattern")
+    check_eq(ok("topic", "list", "--output", "table", t).split()[-3:-2], [t], "--output table")
+
+    # times, to the millisecond: records at T-1, T, T+1 (T = 2024-05-01T10:00:00.500Z)
+    T = 1714557600500
+    p = ck.Producer({"bootstrap.servers": broker.bootstrap})
+    for i, ts in enumerate((T - 1, T, T + 1)):
+        p.produce(t, value=b"r%d" % i, partition=0, timestamp=ts)
+    p.flush(10)
+    for spec, want in [("1714557600500", "1 2"), ("2024-05-01T10:00:00.5Z", "1 2"),
+                       ("2024-05-01T12:00:00.500+02:00", "1 2"), ("2024-05-01T04:30:00.501-05:30", "2"),
+                       ("2024-05-01 10:00:00.4999Z", "0 1 2"), ("2024-05-01T10:00:00.50199", "2"),
+                       ("2024-05-01", "0 1 2"), ("2024-05-02", ""), ("-1d", "")]:
+        out = ok("consume", t, "-p", "0", "-o", "@" + spec, "-e", "-f", "%o ")
+        check_eq(out.strip(), want, "-o @%s: the records from offset(s) '%s'" % (spec, want))
+    out = ok("consume", t, "-p", "0", "-o", "beginning", "-e", "-f", "%q%v|")
+    check_eq(out, "%qr0|%qr1|%qr2|", "an unknown %-escape in a format string is printed as it is")
+
+
 def test_unreachable():
     import socket
     s = socket.socket()
@@ -1094,7 +1210,7 @@ def test_outbox_relay():
 def main():
     try:
         broker.start()
-        tests = [test_usage, test_unreachable, test_topics, test_produce, test_consume, test_groups,
+        tests = [test_usage, test_arguments, test_unreachable, test_topics, test_produce, test_consume, test_groups,
                  test_cluster_info, test_progress, test_completion, test_outbox_sqlite, test_outbox_postgres,
                  test_outbox_relay]
         rc = run_tests(tests, [broker])
