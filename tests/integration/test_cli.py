@@ -69,6 +69,13 @@ def test_startup_errors():
     check_eq(code, 2, "an unknown option: usage error, exit code 2")
     code, out = run(os.path.join(tmp, "missing.properties"))
     check_eq(code, 1, "a server.properties that does not exist: exit code 1")
+    code, out = run("--override=log.dirs=" + data, "--override=num.partitions=lots")
+    check(code == 1 and "num.partitions" in out, "--override=K=V is read like --override K=V", out.strip())
+    code, out = run("--override", "log.dirs=" + data, "--override")
+    check_eq((code, out), (2, "samsa-broker: --override needs KEY=VALUE\n"), "--override last: exit 2, needs KEY=VALUE")
+    code, out = run("a.properties", "b.properties")
+    check_eq((code, out), (2, "samsa-broker: more than one properties file ('a.properties', 'b.properties')\n"),
+             "two properties files: exit 2")
     check(not os.path.exists(data), "none of these created the data dir")
 
 
