@@ -238,6 +238,67 @@ def kill_during(syscall, n, request):
         st.stderr.close()
 
 
+def fail_during(injects, request):
+    """Attaches strace to the broker with `-e inject=...` for each of
+    injects (e.g. "mkdir:error=ENOSPC:when=3": the 3rd mkdir from then on
+    fails with ENOSPC, nothing else changes), sends `request` (a whole
+    frame), detaches, and returns the response payload (the broker must
+    answer: a failed system call is an error to report, not a crash)."""
+    if not STRACE:
+        raise AssertionError("cannot check: no strace (scripts/deps.sh test installs it)")
+    trace = os.path.join(broker.dir, "fail.trace")
+    if os.path.exists(trace):
+        os.unlink(trace)
+    calls = sorted({i.split(":")[0] for i in injects} | {"write", "writev", "sendmsg", "sendto"})
+    args = [STRACE, "-f", "-qq", "-yy", "-o", trace, "-e", "trace=" + ",".join(calls)]
+    for i in injects:
+        args += ["-e", "inject=" + i]
+    st = subprocess.Popen(args + ["-p", str(broker.pid)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                          preexec_fn=harness._die_with_parent)
+    try:
+        def attached():
+            if st.poll() is not None:
+                raise AssertionError("cannot check: strace could not attach: %s"
+                                     % st.stderr.read().decode("utf-8", "replace")[:300])
+            wire.rpc(broker.port, 18, 0, b"", corr=corr())    # ApiVersions
+            try:
+                with open(trace, "rb") as f:
+                    return b"TCP:[" in f.read()
+            except FileNotFoundError:
+                return False
+        wait_for(attached, 20, "strace to attach to the broker")
+        s = wire.connect(broker.port)
+        try:
+            wire.send(s, request)
+            resp = wire.read_response(s, 30)
+        finally:
+            s.close()
+    finally:
+        if st.poll() is None:
+            st.send_signal(signal.SIGINT)
+            try:
+                st.wait(20)
+            except subprocess.TimeoutExpired:
+                st.kill()
+                st.wait()
+        st.stderr.close()
+    if resp is None:
+        raise AssertionError("the broker closed the connection instead of answering (alive: %s)" % broker.alive())
+    with open(trace, "rb") as f:
+        injected = f.read().count(b"(INJECTED)")
+    check(injected > 0, "strace injected %d failure(s) (%s)" % (injected, ", ".join(injects)))
+    return resp
+
+
+def topic_result(resp, version, with_message=True):
+    """{name: (error, message)} of a CreateTopics v2 / CreatePartitions v0 /
+    DeleteTopics v1 response (throttle first)."""
+    r = wire.Reader(resp)
+    r.i32()   # correlation id
+    r.i32()   # throttle
+    return {n: (e, m) for n, e, m in r.array(lambda x: (x.string(), x.i16(), x.string() if with_message else None))}
+
+
 def kill_points(plan, op, setup, judge):
     """For each syscall of plan: N = 1, 2, ..., a fresh topic from setup(),
     op(topic) (a request frame) killed at the N-th call; restart;
@@ -382,6 +443,90 @@ def test_create_partitions_all_or_nothing():
           "early kills left 3 partitions, kills after the change was complete all 8")
 
 
+def test_io_errors():
+    """A failed system call (ENOSPC, EIO, injected by strace into the running
+    broker) in CreateTopics, CreatePartitions, DeleteTopics and AlterConfigs:
+    the request is answered KAFKA_STORAGE_ERROR with the reason, and what
+    was done is undone, so the topic is as it was. When the undo fails too,
+    every later topic change is refused until a restart, which finishes it.
+    A topic change record that does not read stops the broker from starting,
+    naming the file."""
+    # CreateTopics: the 2nd partition's mkdir fails (mkdir #1 is samsa-topics, EEXIST)
+    t = name("ioerr")
+    resp = fail_during(["mkdir:error=ENOSPC:when=3"],
+                       wire.frame(19, 2, corr(), wire.create_topics_v2([(t, 3, {"retention.ms": "7200000"})])))
+    err, msg = topic_result(resp, 2)[t]
+    check(err == 56 and "No space left on device" in (msg or ""),
+          "CreateTopics, mkdir of partition 1 failing ENOSPC: KAFKA_STORAGE_ERROR with the reason (%r)" % msg)
+    check(metadata(t)[0] == 3 and not partition_dirs(t) and not leftovers()
+          and not [f for f in config_files() if os.path.basename(f).startswith(t)],
+          "and the creation is undone: no topic, no directory, no config, nothing left over")
+    check_eq(wire.create_topics(broker.port, [(t, 3, {})], corr=corr()), {t: (0, None)},
+             "the same CreateTopics afterwards succeeds")
+
+    # CreatePartitions 3 -> 5: the 2nd new partition's mkdir fails
+    for p in range(3):
+        produce(t, p, b"%s/%d" % (t.encode(), p))
+    resp = fail_during(["mkdir:error=EIO:when=3"], wire.frame(37, 0, corr(), create_partitions_body(t, 5)))
+    err, msg = topic_result(resp, 0)[t]
+    check(err == 56 and "Input/output error" in (msg or ""), "CreatePartitions 3 -> 5 with an EIO: "
+          "KAFKA_STORAGE_ERROR with the reason (%r)" % msg)
+    judge_whole_or_none(t, "after the failed CreatePartitions", 3, 3)
+
+    # AlterConfigs: the rename of the new config file fails
+    r = wire.Reader(fail_during(["rename:error=EIO:when=1"], wire.frame(33, 0, corr(), wire.array(
+        [wire.i8(2) + wire.string(t) + wire.array([wire.string("retention.ms") + wire.nullable_string("1000")])])
+        + wire.i8(0))))
+    r.i32()
+    r.i32()
+    (err, msg, _, _), = r.array(lambda x: (x.i16(), x.string(), x.i8(), x.string()))
+    check(err == 56 and "cannot rename" in (msg or ""), "AlterConfigs whose config file cannot be renamed into "
+          "place: KAFKA_STORAGE_ERROR (%r)" % msg)
+    check_eq(describe_config(t, "retention.ms")[0], "604800000", "and the topic keeps its old config")
+
+    # DeleteTopics: its record cannot be written
+    resp = fail_during(["rename:error=ENOSPC:when=1"], wire.frame(20, 1, corr(), delete_topics_body([t])))
+    check_eq(topic_result(resp, 1, with_message=False)[t][0], 56,
+             "DeleteTopics whose change record cannot be written: KAFKA_STORAGE_ERROR")
+    judge_whole_or_none(t, "after the failed DeleteTopics", 3, 3)
+
+    # CreateTopics failing, then its undo failing too (every rename from the
+    # 3rd on: the record and the config file take the first two)
+    u = name("unfinished")
+    resp = fail_during(["mkdir:error=ENOSPC:when=3", "rename:error=EIO:when=3+"],
+                       wire.frame(19, 2, corr(), wire.create_topics_v2([(u, 4, {"retention.ms": "7200000"})])))
+    check_eq(topic_result(resp, 2)[u][0], 56, "CreateTopics failing, and its undo failing: KAFKA_STORAGE_ERROR")
+    v = name("blocked")
+    got = wire.create_topics(broker.port, [(v, 1, {})], corr=corr())
+    check(got[v][0] == 56 and "restart samsa-broker to finish it" in got[v][1],
+          "then every topic change is refused until a restart: CreateTopics %r" % (got[v],))
+    check_eq(delete_topics([t]), {t: 56}, "DeleteTopics refused too")
+    check_eq(create_partitions(t, 4)[t][0], 56, "and CreatePartitions")
+    check(produce(t, 0, b"still")[0] == 0, "while records are still taken")
+    check_eq(broker.stop(), 0, "SIGTERM: exit 0")
+    broker.start()
+    check(metadata(u)[0] == 3 and not partition_dirs(u) and not leftovers(),
+          "the restart finished the undo: no %s, no directory, nothing left over" % u)
+    check_eq(wire.create_topics(broker.port, [(v, 1, {})], corr=corr()), {v: (0, None)},
+             "and topic changes are taken again")
+    check_eq(delete_topics([t, v]), {t: 0, v: 0}, "cleaned up")
+
+    # a change record that does not read: the broker does not start
+    check_eq(broker.stop(), 0, "SIGTERM: exit 0")
+    bad = os.path.join(broker.data_dir, "samsa-topics", "create-0000.pending")
+    with open(bad, "w") as f:
+        f.write("samsa topic change 1\nop=create\ntopic=x\nfrom=0\nto=1\ncrc=00000000\n")
+    try:
+        broker.start()
+        check(False, "the broker started over a damaged topic change record")
+    except harness.BrokerError as e:
+        check("not a valid topic change record" in str(e) and bad in str(e),
+              "a damaged topic change record: the broker does not start, naming the file")
+    os.unlink(bad)
+    broker.start()
+    check(broker.alive(), "without it the broker starts")
+
+
 def test_long_names():
     """Topic names of 240 to 249 characters: created without a config,
     deleted, gone after kill -9; created with a config, altered, described,
@@ -437,7 +582,7 @@ def main():
     try:
         broker.start()
         print("broker pid %d on %s" % (broker.pid, broker.bootstrap), flush=True)
-        rc = run_tests([test_long_names, test_delete_topics_all_or_nothing,
+        rc = run_tests([test_long_names, test_io_errors, test_delete_topics_all_or_nothing,
                         test_create_topics_all_or_nothing, test_create_partitions_all_or_nothing],
                        [broker])
         if not broker.alive():
