@@ -11,6 +11,13 @@ restarted and the topic must be wholly there (every partition, each with
 the record it held) or wholly gone (no partition, no directory, no config
 file); nothing of an unfinished operation may remain on disk.
 
+System calls that fail instead (strace `-e inject=SYSCALL:error=ENOSPC|EIO`):
+CreateTopics, CreatePartitions, AlterConfigs and DeleteTopics answer
+KAFKA_STORAGE_ERROR with the reason and undo what they did; when the undo
+fails too (or a recorded deletion cannot go on), later topic changes are
+refused until a restart finishes the change; a damaged change record stops
+the broker from starting.
+
 Names of 240 to 249 characters (Kafka's limit) are created without and
 with a topic config, altered (AlterConfigs), described, produced to,
 deleted, and the deletion holds across restarts; the name is created again
@@ -451,9 +458,10 @@ def test_io_errors():
     every later topic change is refused until a restart, which finishes it.
     A topic change record that does not read stops the broker from starting,
     naming the file."""
-    # CreateTopics: the 2nd partition's mkdir fails (mkdir #1 is samsa-topics, EEXIST)
+    # CreateTopics: partition 1's mkdir fails (mkdirs #1 and #2 are samsa-topics,
+    # EEXIST, for the change record and the config file; #3 is partition 0)
     t = name("ioerr")
-    resp = fail_during(["mkdir:error=ENOSPC:when=3"],
+    resp = fail_during(["mkdir:error=ENOSPC:when=4"],
                        wire.frame(19, 2, corr(), wire.create_topics_v2([(t, 3, {"retention.ms": "7200000"})])))
     err, msg = topic_result(resp, 2)[t]
     check(err == 56 and "No space left on device" in (msg or ""),
@@ -490,10 +498,11 @@ def test_io_errors():
              "DeleteTopics whose change record cannot be written: KAFKA_STORAGE_ERROR")
     judge_whole_or_none(t, "after the failed DeleteTopics", 3, 3)
 
-    # CreateTopics failing, then its undo failing too (every rename from the
-    # 3rd on: the record and the config file take the first two)
+    # CreateTopics failing at partition 1, then its undo failing too: every
+    # rename from the 3rd on fails (the record and the config file take the
+    # first two), so partition 0 cannot be renamed aside
     u = name("unfinished")
-    resp = fail_during(["mkdir:error=ENOSPC:when=3", "rename:error=EIO:when=3+"],
+    resp = fail_during(["mkdir:error=ENOSPC:when=4", "rename:error=EIO:when=3+"],
                        wire.frame(19, 2, corr(), wire.create_topics_v2([(u, 4, {"retention.ms": "7200000"})])))
     check_eq(topic_result(resp, 2)[u][0], 56, "CreateTopics failing, and its undo failing: KAFKA_STORAGE_ERROR")
     v = name("blocked")
@@ -510,6 +519,22 @@ def test_io_errors():
     check_eq(wire.create_topics(broker.port, [(v, 1, {})], corr=corr()), {v: (0, None)},
              "and topic changes are taken again")
     check_eq(delete_topics([t, v]), {t: 0, v: 0}, "cleaned up")
+
+    # DeleteTopics recorded, then its partition directories cannot be renamed
+    # aside: the deletion stands (recorded first) and the restart finishes it
+    w = filled_topic(2)
+    resp = fail_during(["rename:error=EIO:when=2+"], wire.frame(20, 1, corr(), delete_topics_body([w])))
+    check_eq(topic_result(resp, 1, with_message=False)[w][0], 0,
+             "DeleteTopics whose directories cannot be renamed aside: answered NONE, the deletion is recorded")
+    check(metadata(w)[0] == 3 and partition_dirs(w) == {0, 1},
+          "the topic is gone from Metadata, its directories still on disk")
+    x = name("blocked")
+    check_eq(wire.create_topics(broker.port, [(x, 1, {})], corr=corr())[x][0], 56,
+             "later topic changes are refused until a restart")
+    check_eq(broker.stop(), 0, "SIGTERM: exit 0")
+    broker.start()
+    check(metadata(w)[0] == 3 and not partition_dirs(w) and not leftovers(),
+          "the restart finished the deletion: no directory, nothing left over")
 
     # a change record that does not read: the broker does not start
     check_eq(broker.stop(), 0, "SIGTERM: exit 0")
