@@ -714,6 +714,71 @@ def test_static_member_fencing():
     healthy("static member fencing")
 
 
+def test_rejoins():
+    """A member that sends JoinGroup again: during CompletingRebalance with
+    the same protocols it gets the same answer (generation unchanged), with
+    another subscription it starts a new rebalance; in Stable a follower
+    with the same protocols gets the current generation back at once, the
+    leader rejoining starts a rebalance. LeaveGroup v3 by group.instance.id
+    alone; of an unknown member or group, UNKNOWN_MEMBER_ID."""
+    # rebalance timeout 120 s, answers read for 60 s: a rejoin that completes
+    # the rebalance is answered at once, not when the timeout ends it
+    g = unique("gp-rejoin")
+    a = member(g, client_id="itest-raw-a", rebalance_ms=120000)
+    j1 = a.join()
+    check(j1["error"] == 0 and a.is_leader(), "a alone: generation %d, the leader" % a.generation)
+    gen1 = a.generation
+    j2 = a.join()     # the leader has not synced: CompletingRebalance
+    check_eq((j2["error"], j2["generation"], j2["member_id"], j2["leader"]), (0, gen1, a.member_id, a.member_id),
+             "JoinGroup again with the same protocols while CompletingRebalance: the same answer, generation %d"
+             % gen1)
+    a.protocols = [("range", gw.subscription([TOPIC, HEALTH]))]
+    j3 = a.join(timeout=60)
+    check(j3["error"] == 0 and j3["generation"] == gen1 + 1,
+          "with another subscription: a new rebalance, generation %d, answered at once (every member has "
+          "rejoined), not at the 120 s rebalance timeout" % j3["generation"])
+    a.send_sync([(a.member_id, gw.assignment({TOPIC: [0, 1, 2, 3]}))])
+    check_eq(a.recv_sync()[0], 0, "synced: Stable at generation %d" % a.generation)
+    a.protocols = [("range", gw.subscription([TOPIC]))]
+    j4 = a.join(timeout=60)
+    check(j4["error"] == 0 and j4["generation"] == gen1 + 2,
+          "the only member, Stable, subscribing anew: generation %d, answered at once" % j4["generation"])
+    b = member(g, client_id="itest-raw-b")
+    gw.form_group([a, b], two_partitions_each)
+    gen = b.generation
+    leader, follower = (a, b) if a.is_leader() else (b, a)
+    jf = follower.join()
+    check_eq((jf["error"], jf["generation"], jf["member_id"]), (0, gen, follower.member_id),
+             "Stable: the follower rejoining with the same protocols gets generation %d back at once" % gen)
+    check_eq(follower.heartbeat(), 0, "and the group stays Stable (its heartbeat: NONE)")
+    leader.send_join()
+    follower.wait_heartbeat_error(gw.REBALANCE_IN_PROGRESS)
+    follower.send_join()
+    jl, jf = leader.recv_join(), follower.recv_join()
+    check(jl["error"] == jf["error"] == 0 and jl["generation"] == jf["generation"] == gen + 1,
+          "the leader rejoining starts a rebalance: both at generation %d" % (gen + 1))
+    close_members()
+
+    gs = unique("gp-leave-static")
+    s1 = member(gs, instance_id="inst-leave", client_id="itest-static")
+    gw.form_group([s1], two_partitions_each)
+    r = gw.rpc(broker.port, gw.LEAVE, 3, gw.leave_group_body(3, gs, "", "inst-leave"))
+    err, members = gw.parse_leave(r, 3)
+    check_eq((err, members), (0, [("", "inst-leave", 0)]), "LeaveGroup v3 by group.instance.id alone: NONE")
+    check_eq(gw.describe_groups(broker.port, [gs])[gs]["members"], [], "and the group has no member left")
+    r = gw.rpc(broker.port, gw.LEAVE, 3, gw.leave_group_body(3, gs, "", "inst-nobody"))
+    check_eq(gw.parse_leave(r, 3), (0, [("", "inst-nobody", gw.UNKNOWN_MEMBER_ID)]),
+             "an unknown group.instance.id: that member UNKNOWN_MEMBER_ID")
+    missing = unique("gp-no-such-group")
+    r = gw.rpc(broker.port, gw.LEAVE, 3, gw.leave_group_body(3, missing, "m-1", None))
+    check_eq(gw.parse_leave(r, 3), (gw.UNKNOWN_MEMBER_ID, [("m-1", None, gw.UNKNOWN_MEMBER_ID)]),
+             "LeaveGroup v3 of a group that does not exist: UNKNOWN_MEMBER_ID, and for its member")
+    r = gw.rpc(broker.port, gw.LEAVE, 0, gw.leave_group_body(0, missing, "m-1"))
+    check_eq(gw.parse_leave(r, 0), (gw.UNKNOWN_MEMBER_ID, None), "LeaveGroup v0 of it: UNKNOWN_MEMBER_ID")
+    close_members()
+    healthy("rejoins and leaves")
+
+
 def main():
     try:
         broker.start()
@@ -728,7 +793,7 @@ def main():
                         test_rebalance_in_progress, test_huge_assignment, test_bad_session_timeout,
                         test_inconsistent_protocol, test_delete_groups, test_metadata_too_large,
                         test_offset_delete, test_rebalance_timeout, test_parked_connection_closed,
-                        test_parked_member_kept_alive, test_group_max_size, test_static_member_fencing,
+                        test_parked_member_kept_alive, test_group_max_size, test_static_member_fencing, test_rejoins,
                         test_every_version], [broker])
         close_members()
         return broker.finish(rc)
