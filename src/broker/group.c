@@ -847,6 +847,7 @@ void sm_handle_join_group(sm_req *req)
         }
         park_join(self, req);
         prepare_rebalance(g, "a member changed its subscription");
+        maybe_complete_join(g); /* at once if it was the last to rejoin, as Kafka's DelayedJoin */
         return;
     case SM_GROUP_STABLE:
         if (!changed && !is_leader) {
@@ -857,10 +858,12 @@ void sm_handle_join_group(sm_req *req)
         }
         park_join(self, req);
         prepare_rebalance(g, is_leader ? "the leader rejoined" : "a member changed its subscription");
+        maybe_complete_join(g);
         return;
     default:
         park_join(self, req);
         prepare_rebalance(g, "a member rejoined");
+        maybe_complete_join(g);
         return;
     }
 }
