@@ -147,10 +147,49 @@ def test_port_in_use():
     check_eq(a.finish(0), 0, "and stops cleanly (exit 0, no sanitizer report)")
 
 
+def test_data_dir_errors():
+    """A log dir the broker cannot use stops it at start, saying why (exit 1):
+    held by another running broker (its lock), under a file, an unwritable
+    lock file, another broker's data (meta.properties with another node.id),
+    a meta.properties that cannot be written; and a listener host that does
+    not resolve. The running broker whose dir it is goes on."""
+    a = Broker(name="cli-owner")
+    started.append(a)
+    a.start()
+    code, out = run("--override", "listeners=PLAINTEXT://127.0.0.1:0", "--override", "log.dirs=" + a.data_dir)
+    check(code == 1 and ("log dir %s is in use by another samsa-broker (lock held on %s/.lock)"
+                         % (a.data_dir, a.data_dir)) in out,
+          "a second broker on a running broker's log dir: exit 1, the lock named", out.strip()[-300:])
+    check(a.alive() and a.finish(0) == 0, "the running broker is unaffected and stops cleanly")
+    afile = props_file("a-file", "not a directory\n")
+    cases = [
+        (afile + "/data", "log dir %s/data: cannot create: Not a directory" % afile),
+    ]
+    lockdir = os.path.join(tmp, "lock-is-a-dir")
+    os.makedirs(os.path.join(lockdir, ".lock"))
+    cases.append((lockdir, "log dir %s: cannot write: Is a directory" % lockdir))
+    other = os.path.join(tmp, "another-brokers")
+    os.makedirs(other)
+    with open(os.path.join(other, "meta.properties"), "w") as f:
+        f.write("version=1\ncluster.id=abcdefghijklmnopqrstuv\nnode.id=5\n")
+    cases.append((other, "%s/meta.properties says node.id=5 but the configuration says 0; refusing to start on "
+                         "another broker's data" % other))
+    nometa = os.path.join(tmp, "meta-unwritable")
+    os.makedirs(os.path.join(nometa, "meta.properties.tmp"))
+    cases.append((nometa, "cannot write %s/meta.properties.tmp: Is a directory" % nometa))
+    for d, text in cases:
+        code, out = run("--override", "listeners=PLAINTEXT://127.0.0.1:0", "--override", "log.dirs=" + d)
+        check(code == 1 and text in out, "log.dirs=%s: exit 1, '%s'" % (d[len(tmp):], text), out.strip()[-300:])
+    code, out = run("--override", "listeners=PLAINTEXT://no-such-host.invalid:0", "--override",
+                    "log.dirs=" + os.path.join(tmp, "unresolved"))
+    check(code == 1 and "listeners: cannot resolve 'no-such-host.invalid'" in out,
+          "a listener host that does not resolve: exit 1, named", out.strip()[-300:])
+
+
 def main():
     try:
         rc = run_tests([test_startup_errors, test_help_version, test_properties_file_and_overrides,
-                        test_port_in_use], started)
+                        test_port_in_use, test_data_dir_errors], started)
         return rc
     finally:
         for b in started:
