@@ -18,6 +18,7 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import harness  # noqa: E402
 from harness import Broker, BrokerError, broker_binary, check, check_eq, run_tests, unique  # noqa: E402
 
 import confluent_kafka as ck  # noqa: E402
@@ -32,7 +33,10 @@ def run(*args, timeout=20):
     """Run the broker expecting it to exit by itself (a start-up error or
     --help); returns (exit code, stdout+stderr)."""
     r = subprocess.run([BIN] + list(args), capture_output=True, timeout=timeout, stdin=subprocess.DEVNULL)
-    return r.returncode, (r.stdout + r.stderr).decode(errors="replace")
+    out = (r.stdout + r.stderr).decode(errors="replace")
+    if harness.SANITIZER_RE.search(out):
+        raise AssertionError("sanitizer report from samsa-broker %s:\n%s" % (" ".join(args), out[-3000:]))
+    return r.returncode, out
 
 
 def props_file(name, text):
