@@ -1359,6 +1359,102 @@ static void test_delete(void)
     sm_slice_release(&s);
 }
 
+/* A batch appended after the recovery point whose header lies in one field
+ * (what a torn or misdirected write leaves): recovery cuts the log there,
+ * whichever field it is, and everything before it stays. A batch larger
+ * than the recovery read window (1 MiB) after the recovery point is checked
+ * whole and kept. A stray file where a roll creates its next segment is
+ * replaced. */
+static void test_damaged_tail_headers(void)
+{
+    static model m;
+    char dir[256], f[512];
+    static const char *const kinds[] = {"BatchLength shorter than a header", "a negative LastOffsetDelta",
+                                        "a BaseOffset out of range", "the BaseOffset of the batch before"};
+    for (int kind = 0; kind < 4; kind++) {
+        char name[128];
+        snprintf(name, sizeof name, "recovery: an unsynced tail batch with %s", kinds[kind]);
+        TEST_SECTION(name);
+        new_dir(dir, sizeof dir);
+        build_std(dir, &m);
+        int64_t end = m.last[m.n - 1] + 1;
+        int last = m.n - 1;
+        seg_file(f, sizeof f, dir, seg_of(dir, &m, last), ".log");
+        /* positions: check_reads in build_std filled them */
+        REQUIRE(m.pos[last] >= 0);
+        uint8_t *b = malloc((size_t)m.size[last]);
+        int fd = open(f, O_RDONLY);
+        REQUIRE(fd >= 0 && pread(fd, b, (size_t)m.size[last], m.pos[last]) == m.size[last]);
+        close(fd);
+        if (kind == 0) {
+            sm_put_be32(b + 8, 40);
+        } else if (kind == 1) {
+            sm_put_be32(b + 23, (uint32_t)-2);
+        } else if (kind == 2) {
+            sm_put_be64(b + 0, (uint64_t)INT64_MAX - 1);
+        } else {
+            sm_put_be64(b + 0, (uint64_t)m.base[last]); /* a replay of the last batch */
+        }
+        write_file(f, b, (size_t)m.size[last], O_APPEND);
+        free(b);
+        expect_recovered(dir, &m, end, kinds[kind]);
+    }
+
+    TEST_SECTION("recovery: a 1.5 MB batch after the recovery point is checked whole and kept");
+    new_dir(dir, sizeof dir);
+    sm_log_config c = small_cfg();
+    c.segment_bytes = 8 << 20;
+    memset(&m, 0, sizeof m);
+    sm_plog *l = open_log(dir, &c, true);
+    char err[256];
+    put(l, &m, 3, 1000, 100, sm_wall_ms());
+    CHECK(sm_plog_sync(l, err, sizeof err) == SM_OK);
+    put(l, &m, 3, 2000, 500000, sm_wall_ms()); /* about 1.5 MB, not synced */
+    put(l, &m, 2, 3000, 10, sm_wall_ms());
+    sm_plog_close(l);
+    l = open_log(dir, &c, false);
+    CHECK_EQ_I64(sm_plog_end_offset(l), 8);
+    check_reads(l, &m, "big batch");
+    sm_plog_close(l);
+
+    TEST_SECTION("a stray file where a roll creates the next segment is replaced");
+    new_dir(dir, sizeof dir);
+    c = small_cfg();
+    memset(&m, 0, sizeof m);
+    l = open_log(dir, &c, true);
+    int segs = sm_plog_segment_count(l);
+    int64_t next = 0;
+    /* fill the active segment to just under its size, then put a stray where the roll goes */
+    while (sm_plog_segment_count(l) == segs) {
+        next = sm_plog_end_offset(l);
+        put(l, &m, 2, 4000 + next, 300, sm_wall_ms());
+    }
+    /* the roll happened at the last put; do it again with a stray in the way */
+    segs = sm_plog_segment_count(l);
+    next = sm_plog_end_offset(l);
+    int guard = 0;
+    int64_t stray_at = -1;
+    while (sm_plog_segment_count(l) == segs && guard++ < 1000) {
+        int64_t e = sm_plog_end_offset(l);
+        if (stray_at < 0) {
+            /* the next roll starts a segment at the end offset of the append that overflows;
+             * put strays at the next few offsets so one of them is in the way */
+            for (int k = 0; k < 60; k++) {
+                seg_file(f, sizeof f, dir, e + k, ".log");
+                write_file(f, "stray", 5, O_TRUNC);
+            }
+            stray_at = e;
+        }
+        put(l, &m, 2, 5000 + e, 300, sm_wall_ms());
+    }
+    CHECK(sm_plog_segment_count(l) == segs + 1);
+    check_reads(l, &m, "after replacing a stray");
+    sm_plog_close(l);
+    l = open_log(dir, &c, true);
+    check_reads(l, &m, "reopened");
+    sm_plog_close(l);
+}
+
 int main(void)
 {
     sm_log_set_level(SM_LOG_WARN);
@@ -1375,6 +1471,7 @@ int main(void)
     test_refs();
     test_failed_write();
     test_delete();
+    test_damaged_tail_headers();
     nftw(root, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
     return check_report("test_log");
 }
