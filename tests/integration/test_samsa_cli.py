@@ -1102,6 +1102,65 @@ def outbox_flow(url, sql, label):
     check_eq(js("outbox", "status", *db, brokers=False)["counts"]["DEAD"], 0, "%s: no DEAD rows left" % label)
 
 
+def test_outbox_display():
+    """How `samsa outbox` shows what rows hold (SQLite, rows made by SQL):
+    ages in seconds, minutes, hours and days; keys, errors and payloads with
+    control characters and bytes that are not UTF-8 escaped as \\xNN, multi-byte
+    characters kept, long keys and errors cut with "..."; a NULL payload;
+    non-UTF-8 payloads as payload_base64 in JSON; a retry waiting, a COMPLETE
+    row, an archived one."""
+    path = os.path.join(tmp, "display.db")
+    ok("outbox", "init", "--db", "sqlite:" + path, brokers=False)
+    con = sqlite3.connect(path, isolation_level=None)
+    now = int(time.time() * 1000)
+    day, hour, minute = 86400000, 3600000, 60000
+    err120 = "E" * 120
+    con.execute("INSERT INTO samsa_outbox (id, topic, key, payload, created_at) VALUES"
+                " (1, 't', CAST(x'6b01c3a9ff' AS TEXT), NULL, ?)", (now - 3 * day - 2 * hour - 5 * minute,))
+    con.execute("INSERT INTO samsa_outbox (id, topic, key, payload, created_at, attempts, next_attempt_at)"
+                " VALUES (2, 't', 'k2', x'ff00', ?, 2, ?)", (now - 5 * minute - 7000, now + hour))
+    con.execute("INSERT INTO samsa_outbox (id, topic, key, payload, created_at, status, kafka_partition,"
+                " kafka_offset, published_at) VALUES (3, 't', 'k3', 'p', ?, 'COMPLETE', 0, 9, ?)",
+                (now - 2 * hour - 3 * minute - 500, now - hour))
+    con.execute("INSERT INTO samsa_outbox (id, topic, key, payload, status, attempts, last_error) VALUES"
+                " (4, 't', 'k4', 'p', 'DEAD', 10, ?)", (err120,))
+    con.execute("INSERT INTO samsa_outbox (id, topic, key, payload) VALUES (5, 't', ?, 'p')", ("x" * 60,))
+    con.execute("INSERT INTO samsa_outbox_archive (id, event_id, topic, key, payload, created_at, status, attempts,"
+                " next_attempt_at, archived_at) VALUES (6, '00000000-0000-4000-8000-000000000006', 't', 'k6', 'p', ?,"
+                " 'COMPLETE', 0, ?, ?)", (now - day, now - day, now - 1000))
+    db = ["--db", "sqlite:" + path]
+    text = ok("outbox", "status", *db, brokers=False)
+    check("\noldest unpublished: 3 d 2 h (row 1)\n" in text, "status: the oldest unpublished row's age in days "
+          "and hours", text)
+    show1 = ok("outbox", "show", "1", *db, brokers=False)
+    check("\nkey:              k\\x01\u00e9\\xff\n" in show1, "show: a key's control character and stray byte "
+          "escaped, its é kept", show1)
+    check("(3 d 2 h ago)" in show1 and "\nPayload: NULL\n" in show1, "show: '3 d 2 h ago', a NULL payload", show1)
+    show2 = ok("outbox", "show", "2", *db, brokers=False)
+    check(re.search(r"\(5 min [78] s ago\)", show2) and "2 attempts failed" in show2
+          and "next attempt (waiting for a retry)" in show2 and "\nPayload (2 bytes):\n  \\xff\\x00\n" in show2,
+          "show: '5 min 7 s ago', 2 attempts failed, a retry waiting, the payload's bytes escaped", show2)
+    show3 = ok("outbox", "show", "3", *db, brokers=False)
+    check("(2 h 3 min ago)" in show3 and "published to t [0] at offset 9" in show3
+          and "COMPLETE: consumed by every tracked group" in show3,
+          "show: '2 h 3 min ago', where it was published, COMPLETE", show3)
+    show6 = ok("outbox", "show", "6", *db, brokers=False)
+    check("status:           COMPLETE (archived)" in show6 and "  archived\n" in show6,
+          "show of an archived row: marked archived, with the time", show6)
+    j2 = js("outbox", "show", "2", *db, brokers=False)
+    check_eq((j2["payload"], j2["payload_base64"]), (None, "/wA="), "show --output json: a non-UTF-8 payload as "
+             "payload_base64")
+    lst = ok("outbox", "list", *db, brokers=False)
+    check(re.search(r"^ 5  INIT\s+t\s+%s\.\.\.\s" % ("x" * 40), lst, re.M), "list: a 60-character key cut to 40 "
+          "and '...'", lst)
+    check(re.search(r"^ 4  DEAD .* %s\.\.\.$" % ("E" * 50), lst, re.M), "list: a 120-character error cut to 50 "
+          "and '...'", lst)
+    dead = ok("outbox", "dead", *db, brokers=False)
+    check(re.search(r"^ 4  DEAD .* %s$" % ("E" * 120), dead, re.M), "dead: the error whole (up to 200 characters)",
+          dead)
+    con.close()
+
+
 def test_outbox_sqlite():
     path = os.path.join(tmp, "outbox.db")
     con = sqlite3.connect(path, isolation_level=None)
@@ -1211,7 +1270,7 @@ def main():
     try:
         broker.start()
         tests = [test_usage, test_arguments, test_unreachable, test_topics, test_produce, test_consume, test_groups,
-                 test_cluster_info, test_progress, test_completion, test_outbox_sqlite, test_outbox_postgres,
+                 test_cluster_info, test_progress, test_completion, test_outbox_display, test_outbox_sqlite, test_outbox_postgres,
                  test_outbox_relay]
         rc = run_tests(tests, [broker])
         return broker.finish(rc)
