@@ -389,6 +389,19 @@ def test_arguments():
     out = ok("consume", t, "-p", "0", "-o", "beginning", "-e", "-f", "%q%v|")
     check_eq(out, "%qr0|%qr1|%qr2|", "an unknown %-escape in a format string is printed as it is")
 
+    # produce: the summary with acks=0; a producer queue of 5 messages for 300 lines
+    out = ok("produce", t, "-p", "1", "--acks", "0", stdin="a\nb\n")
+    check(re.match(r"produced 2 records \(2 bytes\) to %s in [0-9.]+ s: partition 1: 2 records \(no offsets "
+                   r"with acks=0\)\n$" % re.escape(t), out), "acks=0: the summary counts records, no offsets", out)
+    lines = "".join("q%d\n" % i for i in range(300))
+    out = ok("produce", t, "-p", "2", "-X", "queue.buffering.max.messages=5", stdin=lines)
+    check(out.startswith("produced 300 records"), "a producer queue of 5 for 300 lines: it waits for room, "
+          "all 300 delivered", out)
+    check_eq(end_offset(t, 2), 300, "partition 2 holds them (high watermark 300)")
+    rc, out, err = samsa("-vv", "topic", "list")
+    check(rc == 0 and "samsa: rdkafka " in err and t in out, "-vv: librdkafka's debug log on stderr, the answer on "
+          "stdout", err[:300])
+
 
 def test_unreachable():
     import socket
