@@ -398,6 +398,21 @@ def test_arguments():
     check(out.startswith("produced 300 records"), "a producer queue of 5 for 300 lines: it waits for room, "
           "all 300 delivered", out)
     check_eq(end_offset(t, 2), 300, "partition 2 holds them (high watermark 300)")
+    # answers from the broker that commands turn into messages and exit codes
+    g = unique("args-group")
+    fails(3, "samsa group reset-offsets: group '%s' has no committed offsets; name the topic with --topic" % g,
+          "group", "reset-offsets", g, "--all-topics", "--to-earliest")
+    fails(3, "samsa group reset-offsets: group '%s' has no committed offset on %s [0] to shift" % (g, t),
+          "group", "reset-offsets", g, "--topic", "%s:0" % t, "--shift-by", "1")
+    out = ok("group", "reset-offsets", g, "--topic", t, "--to-earliest", "--dry-run")
+    check(out.endswith("dry run: nothing changed; add --execute to apply\n") and
+          re.search(r"^%s +0 +- +0$" % re.escape(t), out, re.M), "--dry-run: the plan, nothing changed", out)
+    fails(3, "samsa group describe: group '%s' does not exist" % g, "group", "describe", g)
+    missing = unique("args-missing")
+    check_eq(js("topic", "delete", missing, "--if-exists"), [{"topic": missing, "deleted": False, "exists": False}],
+             "topic delete --if-exists of a topic that does not exist: exit 0, said so in JSON")
+    fails(2, "samsa topic create: topic '%s': replication factor 3 is not possible on a single-node samsa-broker; "
+          "use 1 (or -1 for the default)" % missing, "topic", "create", missing, "-r", "3")
     rc, out, err = samsa("-vv", "topic", "list")
     check(rc == 0 and "samsa: rdkafka " in err and t in out, "-vv: librdkafka's debug log on stderr, the answer on "
           "stdout", err[:300])
