@@ -24,7 +24,8 @@ test_offset_commit_order: an OffsetCommit, an OffsetDelete and a
 
 test_failed_write_and_fsync: strace makes the disk fail: a pwrite failing
   ENOSPC is answered KAFKA_STORAGE_ERROR and leaves nothing in the log (the
-  next batch takes the same offset); an fdatasync failing EIO answers the
+  next batch takes the same offset), and an OffsetCommit whose record
+  cannot be written is refused (nothing committed); an fdatasync failing EIO answers the
   acks=-1 produce KAFKA_STORAGE_ERROR, takes that partition offline (the
   other goes on) until a restart.
 test_waiting_produce_deleted_or_shut_down: an acks=-1 produce waiting on a
@@ -303,6 +304,18 @@ def test_failed_write_and_fsync():
     finally:
         s.close()
     check_eq(log_size(topic, 0), len(batch), "the log holds exactly that batch")
+
+    # an offset commit whose record cannot be written to the offsets store
+    group = unique("faults-group")
+    body = gw.offset_commit_body(2, group, -1, "", {(topic, 0): (1, None)})
+    with injecting("enospc-commit", ["pwrite64:error=ENOSPC"]):
+        got = gw.parse_offset_commit(gw.rpc(broker.port, gw.OFFSET_COMMIT, 2, body), 2)
+    check_eq(got, {(topic, 0): 56}, "an OffsetCommit whose record's pwrite fails ENOSPC: KAFKA_STORAGE_ERROR")
+    check_eq(gw.offset_fetch(broker.port, group, {topic: [0]})[0][(topic, 0)][0], -1,
+             "and nothing is committed")
+    check_eq(gw.parse_offset_commit(gw.rpc(broker.port, gw.OFFSET_COMMIT, 2, body), 2), {(topic, 0): 0},
+             "the same commit afterwards: NONE")
+    check_eq(gw.offset_fetch(broker.port, group, {topic: [0]})[0][(topic, 0)][0], 1, "committed offset 1")
 
     with injecting("eio", ["fdatasync:error=EIO"]):
         s = wire.connect(broker.port)

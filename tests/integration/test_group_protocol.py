@@ -779,6 +779,33 @@ def test_rejoins():
     healthy("rejoins and leaves")
 
 
+def test_offset_api_errors():
+    """The offset APIs' refusals: an empty group id (INVALID_GROUP_ID) in
+    OffsetCommit, OffsetFetch, OffsetDelete and DeleteGroups; a commit to a
+    partition that does not exist (UNKNOWN_TOPIC_OR_PARTITION); a member's
+    commit while its group is CompletingRebalance (REBALANCE_IN_PROGRESS)."""
+    r = gw.rpc(broker.port, gw.OFFSET_COMMIT, 2, gw.offset_commit_body(2, "", -1, "", {(TOPIC, 0): (5, None)}))
+    check_eq(gw.parse_offset_commit(r, 2), {(TOPIC, 0): 24}, "OffsetCommit v2 of group '': INVALID_GROUP_ID")
+    offs, err = gw.offset_fetch(broker.port, "", {TOPIC: [0]})
+    check_eq(err, 24, "OffsetFetch v5 of group '': INVALID_GROUP_ID")
+    check_eq(gw.offset_delete(broker.port, "", {TOPIC: [0]})[0], 24, "OffsetDelete of group '': INVALID_GROUP_ID")
+    check_eq(gw.delete_groups(broker.port, [""]), {"": 24}, "DeleteGroups of group '': INVALID_GROUP_ID")
+    g = unique("gp-offerr")
+    r = gw.rpc(broker.port, gw.OFFSET_COMMIT, 2, gw.offset_commit_body(
+        2, g, -1, "", {(TOPIC, 99): (5, None), ("gp-no-such-topic", 0): (1, None), (TOPIC, 0): (7, None)}))
+    check_eq(gw.parse_offset_commit(r, 2), {(TOPIC, 99): 3, ("gp-no-such-topic", 0): 3, (TOPIC, 0): 0},
+             "a commit to partition 99 and to a topic that does not exist: UNKNOWN_TOPIC_OR_PARTITION; "
+             "partition 0 beside them committed")
+    check_eq(gw.offset_fetch(broker.port, g, {TOPIC: [0, 99]})[0],
+             {(TOPIC, 0): (7, None, 0), (TOPIC, 99): (-1, "", 0)}, "OffsetFetch: only partition 0's commit")
+    a = member(g, client_id="itest-raw-a")
+    a.join()    # generation 1, not synced yet: CompletingRebalance
+    check_eq(a.commit({(TOPIC, 1): (3, None)}), {(TOPIC, 1): gw.REBALANCE_IN_PROGRESS},
+             "a member's OffsetCommit while CompletingRebalance: REBALANCE_IN_PROGRESS")
+    close_members()
+    healthy("offset API errors")
+
+
 def main():
     try:
         broker.start()
@@ -793,7 +820,7 @@ def main():
                         test_rebalance_in_progress, test_huge_assignment, test_bad_session_timeout,
                         test_inconsistent_protocol, test_delete_groups, test_metadata_too_large,
                         test_offset_delete, test_rebalance_timeout, test_parked_connection_closed,
-                        test_parked_member_kept_alive, test_group_max_size, test_static_member_fencing, test_rejoins,
+                        test_parked_member_kept_alive, test_group_max_size, test_static_member_fencing, test_rejoins, test_offset_api_errors,
                         test_every_version], [broker])
         close_members()
         return broker.finish(rc)
