@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1455,6 +1456,80 @@ static void test_damaged_tail_headers(void)
     sm_plog_close(l);
 }
 
+/* The descriptor this process has open on path, or -1 (from /proc/self/fd). */
+static int fd_of(const char *path)
+{
+    DIR *d = opendir("/proc/self/fd");
+    REQUIRE(d != NULL);
+    struct dirent *e;
+    int found = -1;
+    while ((e = readdir(d)) != NULL) {
+        char link[300], target[PATH_MAX];
+        snprintf(link, sizeof link, "/proc/self/fd/%s", e->d_name);
+        ssize_t n = readlink(link, target, sizeof target - 1);
+        if (n > 0) {
+            target[n] = 0;
+            if (!strcmp(target, path))
+                found = atoi(e->d_name);
+        }
+    }
+    closedir(d);
+    return found;
+}
+
+/* From now on every write through fd fails (EBADF): its file is replaced by
+ * /dev/null opened read-only under the same number. */
+static void break_writes(int fd)
+{
+    int ro = open("/dev/null", O_RDONLY);
+    REQUIRE(ro >= 0 && dup2(ro, fd) == fd);
+    close(ro);
+}
+
+/* Index files that cannot be written: reads stay right (the index is kept
+ * in memory), the roll removes the stale files rather than leave them to be
+ * trusted, and the next open rebuilds them from the log. */
+static void test_index_write_failure(void)
+{
+    TEST_SECTION("index writes failing: reads right, stale files removed at the roll, rebuilt at the next open");
+    static model m;
+    char dir[256], f[512], real[PATH_MAX];
+    new_dir(dir, sizeof dir);
+    sm_log_config c = small_cfg();
+    memset(&m, 0, sizeof m);
+    sm_plog *l = open_log(dir, &c, true);
+    for (int i = 0; i < 5; i++)
+        put(l, &m, 3, 100 + i, 40, sm_wall_ms());
+    const char *exts[] = {".index", ".timeindex"};
+    for (int e = 0; e < 2; e++) {
+        seg_file(f, sizeof f, dir, 0, exts[e]);
+        REQUIRE(realpath(f, real) != NULL);
+        int fd = fd_of(real);
+        REQUIRE(fd >= 0);
+        break_writes(fd);
+    }
+    int segs = sm_plog_segment_count(l);
+    while (sm_plog_segment_count(l) == segs)
+        put(l, &m, 3, 200 + m.n, 40, sm_wall_ms());
+    put(l, &m, 2, 900, 40, sm_wall_ms());
+    check_reads(l, &m, "index writes failing");
+    seg_file(f, sizeof f, dir, 0, ".index");
+    CHECK(file_size(f) < 0); /* removed at the roll: a stale index is never trusted */
+    seg_file(f, sizeof f, dir, 0, ".timeindex");
+    CHECK(file_size(f) < 0);
+    char err[256];
+    CHECK(sm_plog_sync(l, err, sizeof err) == SM_OK);
+    sm_plog_close(l);
+    l = open_log(dir, &c, true);
+    check_reads(l, &m, "reopened: rebuilt");
+    sm_plog_close(l);
+    seg_file(f, sizeof f, dir, 0, ".index");
+    CHECK(file_size(f) > 0); /* rebuilt from the log and written */
+    l = open_log(dir, &c, false);
+    check_reads(l, &m, "reopened unclean");
+    sm_plog_close(l);
+}
+
 int main(void)
 {
     sm_log_set_level(SM_LOG_WARN);
@@ -1472,6 +1547,7 @@ int main(void)
     test_failed_write();
     test_delete();
     test_damaged_tail_headers();
+    test_index_write_failure();
     nftw(root, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
     return check_report("test_log");
 }
