@@ -1528,6 +1528,47 @@ static void test_index_write_failure(void)
     l = open_log(dir, &c, false);
     check_reads(l, &m, "reopened unclean");
     sm_plog_close(l);
+
+    TEST_SECTION("a .log write that fails and cannot be taken back, an fdatasync that fails: the log goes offline");
+    for (int kind = 0; kind < 2; kind++) {
+        new_dir(dir, sizeof dir);
+        c = small_cfg();
+        memset(&m, 0, sizeof m);
+        l = open_log(dir, &c, true);
+        for (int i = 0; i < 3; i++)
+            put(l, &m, 3, 100 + i, 40, sm_wall_ms());
+        int64_t end = sm_plog_end_offset(l);
+        seg_file(f, sizeof f, dir, 0, ".log");
+        int64_t size = file_size(f);
+        REQUIRE(realpath(f, real) != NULL);
+        int fd = fd_of(real);
+        REQUIRE(fd >= 0);
+        break_writes(fd);
+        int64_t base = -1;
+        if (kind == 0) {
+            sm_wbuf w;
+            sm_wbuf_init(&w, 0);
+            bb_simple(&w, 2, 500, 1, 10);
+            CHECK(sm_plog_append(l, w.p, w.len, sm_wall_ms(), &base, err, sizeof err) == SM_EIO);
+            sm_wbuf_release(&w);
+            const char *why = sm_plog_offline(l);
+            CHECK(why && strstr(why, "cannot truncate back") && strstr(why, real));
+        } else {
+            CHECK(sm_plog_sync(l, err, sizeof err) == SM_EIO);
+            const char *why = sm_plog_offline(l);
+            CHECK(why && strstr(why, "fdatasync of") && strstr(why, real));
+        }
+        sm_slice sl;
+        CHECK(sm_plog_read(l, 0, 100, &sl) == SM_EIO); /* offline: nothing served */
+        CHECK_EQ_I64(sm_plog_end_offset(l), end);
+        sm_plog_close(l);
+        CHECK_EQ_I64(file_size(f), size); /* the file as it was */
+        l = open_log(dir, &c, false);
+        CHECK(sm_plog_offline(l) == NULL);
+        CHECK_EQ_I64(sm_plog_end_offset(l), end);
+        check_reads(l, &m, kind ? "after a failed fdatasync, reopened" : "after a failed write, reopened");
+        sm_plog_close(l);
+    }
 }
 
 int main(void)
