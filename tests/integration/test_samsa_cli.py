@@ -34,6 +34,9 @@ test_groups: a group consuming (-g -e) commits; list and describe (members
   refused, unknown, done).
 test_cluster_info: brokers, controller, cluster id, and the ApiVersions
   ranges the broker advertises (docs/broker.md's table).
+test_cluster_info_bad_peer: a broker advertising an address where a peer
+  closes, answers garbage, an error or nothing, or nobody listens: exit 1
+  naming the broker and what went wrong.
 test_progress: the progress line appears when stderr is a terminal (a
   pty) during a long produce, and never when it is a pipe.
 test_completion: `samsa completion bash` is contrib/samsa-completion.bash,
@@ -59,6 +62,7 @@ import select
 import shlex
 import shutil
 import signal
+import socket
 import sqlite3
 import struct
 import subprocess
@@ -413,13 +417,14 @@ def test_arguments():
              "topic delete --if-exists of a topic that does not exist: exit 0, said so in JSON")
     fails(2, "samsa topic create: topic '%s': replication factor 3 is not possible on a single-node samsa-broker; "
           "use 1 (or -1 for the default)" % missing, "topic", "create", missing, "-r", "3")
+    fails(2, "samsa topic list: cannot create the Kafka client: `acks` must be set to `all` when "
+          "`enable.idempotence` is true", "topic", "list", "-X", "enable.idempotence=true", "-X", "acks=1")
     rc, out, err = samsa("-vv", "topic", "list")
     check(rc == 0 and "samsa: rdkafka " in err and t in out, "-vv: librdkafka's debug log on stderr, the answer on "
           "stdout", err[:300])
 
 
 def test_unreachable():
-    import socket
     s = socket.socket()
     s.bind(("127.0.0.1", 0))
     port = s.getsockname()[1]   # bound, never listening: refused, and no one else can take it meanwhile
@@ -942,6 +947,115 @@ def test_cluster_info():
     check("Produce" in out, "security.protocol=plaintext still asks")
 
 
+class BadPeer:
+    """A TCP peer that answers samsa's own ApiVersions request (correlation
+    id "SAMS") the way `mode` says, and closes every other connection (the
+    ones librdkafka makes): what `cluster info` meets when a broker's
+    advertised address leads somewhere else."""
+
+    def __init__(self):
+        self.s = socket.socket()
+        self.s.bind(("127.0.0.1", 0))
+        self.s.listen(16)
+        self.port = self.s.getsockname()[1]
+        self.mode = "close"
+        self.open = []
+        threading.Thread(target=self.loop, daemon=True).start()
+
+    def loop(self):
+        while True:
+            try:
+                c, _ = self.s.accept()
+            except OSError:
+                return
+            threading.Thread(target=self.serve, args=(c,), daemon=True).start()
+
+    def serve(self, c):
+        try:
+            c.settimeout(30)
+            head = c.recv(4, socket.MSG_WAITALL)
+            n = struct.unpack(">i", head)[0]
+            body = b""
+            while len(body) < n:
+                chunk = c.recv(n - len(body))
+                if not chunk:
+                    return
+                body += chunk
+            corr = body[4:8]
+            if corr != b"SAMS" or self.mode == "close":
+                return
+            if self.mode == "silent":
+                self.open.append(c)     # kept open, never answered
+                c = None
+                return
+            if self.mode == "huge":
+                c.sendall(struct.pack(">i", 1 << 30))
+                return
+            if self.mode == "error":
+                payload = corr + struct.pack(">hi", 35, 0)
+            elif self.mode == "wrongcorr":
+                payload = b"XXXX" + struct.pack(">hi", 0, 0)
+            else:   # "many": 1500 entries, more than the 1000 samsa reads
+                payload = corr + struct.pack(">hi", 0, 1500) + b"".join(
+                    struct.pack(">hhh", k % 100, 0, k % 7) for k in range(1500))
+            c.sendall(struct.pack(">i", len(payload)) + payload)
+        except OSError:
+            pass
+        finally:
+            if c is not None:
+                c.close()
+
+    def close(self):
+        try:
+            self.s.shutdown(socket.SHUT_RDWR)   # wakes the accept() of the loop's thread
+        except OSError:
+            pass
+        self.s.close()
+        for c in self.open:
+            c.close()
+        self.open = []
+
+
+def test_cluster_info_bad_peer():
+    """cluster info asks each broker's advertised address for ApiVersions
+    itself: a peer there that closes, answers 1 GiB, an error, another
+    correlation id, nothing in time, more APIs than samsa reads, or is gone.
+    Each: exit 1 naming the broker and what went wrong (in JSON too), never
+    a crash or a hang."""
+    peer = BadPeer()
+    b2 = Broker(name="samsa-cli-adv", overrides={"advertised.listeners": "PLAINTEXT://127.0.0.1:%d" % peer.port})
+    try:
+        b2.start()
+        boot = ["-b", b2.bootstrap]
+        where = "samsa cluster info: ApiVersions from broker 0 (127.0.0.1:%d): " % peer.port
+        for mode, why in [("close", "the broker closed the connection"),
+                          ("huge", "a response of 1073741824 bytes is not an ApiVersions answer"),
+                          ("error", "ApiVersions answered error 35"),
+                          ("wrongcorr", "a malformed ApiVersions response"),
+                          ("silent", "no answer in time")]:
+            peer.mode = mode
+            rc, out, err = samsa(*boot, "--timeout", "3000", "cluster", "info", brokers=False)
+            check(rc == 1 and err.splitlines()[-1] == where + why, "a peer that answers '%s': exit 1, '%s'"
+                  % (mode, why), err[-300:])
+        peer.mode = "error"
+        rc, out, err = samsa(*boot, "cluster", "info", "--output", "json", brokers=False)
+        check(rc == 1 and json.loads(out)["brokers"][0]["api_versions_error"] == "ApiVersions answered error 35",
+              "--output json: the error in api_versions_error", out[-300:])
+        peer.mode = "many"
+        rc, out, err = samsa(*boot, "cluster", "info", "--output", "json", brokers=False)
+        check(rc == 0 and len(json.loads(out)["brokers"][0]["api_versions"]) == 1000,
+              "1500 APIs in the answer: the first 1000 read, exit 0", err[-300:])
+        peer.close()
+        rc, out, err = samsa(*boot, "--timeout", "3000", "cluster", "info", brokers=False)
+        check(rc == 1 and err.splitlines()[-1] == where.replace("): ", "): connecting to 127.0.0.1:%d: "
+                                                                 % peer.port) + "Connection refused",
+              "nobody listening there: exit 1, connection refused", (rc, out[-300:], err[-300:]))
+        check_eq(b2.finish(0), 0, "the broker is unaffected")
+    finally:
+        peer.close()
+        b2.cleanup()
+
+
 # -- progress and completion -------------------------------------------------
 
 def test_progress():
@@ -1298,7 +1412,7 @@ def main():
     try:
         broker.start()
         tests = [test_usage, test_arguments, test_unreachable, test_topics, test_produce, test_consume, test_groups,
-                 test_cluster_info, test_progress, test_completion, test_outbox_display, test_outbox_sqlite, test_outbox_postgres,
+                 test_cluster_info, test_cluster_info_bad_peer, test_progress, test_completion, test_outbox_display, test_outbox_sqlite, test_outbox_postgres,
                  test_outbox_relay]
         rc = run_tests(tests, [broker])
         return broker.finish(rc)
