@@ -236,6 +236,20 @@ def partition_count(topic):
     return len(topics[0][3]) if topics and topics[0][0] == 0 else None
 
 
+def test_metadata_named_twice():
+    topic = unique("md")
+    create_topics([(topic, 3, 1, [], {})])
+    missing = unique("md-missing")
+    r = rpc(3, 1, array([string(topic), string(missing), string(topic)]))
+    r.array(lambda x: (x.i32(), x.string(), x.i32(), x.string()))    # brokers
+    r.i32()   # controller
+    topics = r.array(lambda x: (x.i16(), x.string(), x.i8(), x.array(lambda y: (
+        y.i16(), y.i32(), y.i32(), y.array(lambda z: z.i32()), y.array(lambda z: z.i32())))))
+    check(r.at_end(), "Metadata v1 answer read to its last byte")
+    check_eq([(e, n, len(p)) for e, n, _, p in topics], [(0, topic, 3), (3, missing, 0)],
+             "Metadata of a topic named twice (and an unknown one between): answered once, as Kafka does")
+
+
 def test_create_partitions_refusals():
     topic = unique("cp")
     create_topics([(topic, 2, 1, [], {})])
@@ -394,7 +408,7 @@ def main():
         broker.start()
         no_delete.start()
         print("broker pid %d on %s" % (broker.pid, broker.bootstrap), flush=True)
-        rc = run_tests([test_list_offsets, test_create_topics_refusals, test_create_partitions_refusals,
+        rc = run_tests([test_list_offsets, test_create_topics_refusals, test_metadata_named_twice, test_create_partitions_refusals,
                         test_delete_records_refusals, test_describe_configs, test_alter_configs,
                         test_delete_topics_disabled, test_undecodable_requests], [broker, no_delete])
         rc = no_delete.finish(rc)

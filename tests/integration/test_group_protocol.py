@@ -681,6 +681,40 @@ def test_every_version():
     healthy("every version of the group APIs")
 
 
+def test_initial_delay_stretches():
+    """group.initial.rebalance.delay.ms (Kafka's InitialDelayedJoin): a new
+    group's first rebalance waits that long for more members, and every
+    member arriving meanwhile starts the wait again (up to the rebalance
+    timeout), so the first members share one generation."""
+    delayed = Broker(overrides={"group.initial.rebalance.delay.ms": 3000, "group.min.session.timeout.ms": MIN_SESSION,
+                                "auto.create.topics.enable": "false"}, name="groupdelay")
+    ms = []
+    try:
+        delayed.start()
+        g = unique("gp-delay")
+        a, b = (Member(delayed.port, g, topics=[TOPIC], client_id=n, rebalance_ms=60000) for n in ("dl-a", "dl-b"))
+        ms += [a, b]
+        check_eq(a.join_for_id()["error"], gw.MEMBER_ID_REQUIRED, "a gets its member id")
+        check_eq(b.join_for_id()["error"], gw.MEMBER_ID_REQUIRED, "b gets its member id")
+        t0 = time.monotonic()
+        a.send_join()
+        caught_up(delayed.port)
+        check(not a.conn.ready(0), "a's JoinGroup waits (the initial delay)")
+        b.send_join()
+        ja, jb = a.recv_join(30), b.recv_join(30)
+        took = time.monotonic() - t0
+        check(ja["error"] == jb["error"] == 0 and ja["generation"] == jb["generation"] == 1,
+              "b, arriving during the delay, joins the same first generation as a (generation 1)", (ja, jb))
+        leader = ja if ja["members"] else jb
+        check_eq(len(leader["members"]), 2, "the leader's answer lists both members")
+        check(took >= 3.0, "answered no sooner than the 3 s delay (%.1f s after a's JoinGroup; MEASURED)" % took)
+    finally:
+        for m in ms:
+            m.close()
+        delayed.finish(0)
+        delayed.cleanup()
+
+
 def test_static_member_fencing():
     g = unique("gp-static")
     old = member(g, instance_id="inst-1", client_id="itest-static-old")
@@ -820,7 +854,7 @@ def main():
                         test_rebalance_in_progress, test_huge_assignment, test_bad_session_timeout,
                         test_inconsistent_protocol, test_delete_groups, test_metadata_too_large,
                         test_offset_delete, test_rebalance_timeout, test_parked_connection_closed,
-                        test_parked_member_kept_alive, test_group_max_size, test_static_member_fencing, test_rejoins, test_offset_api_errors,
+                        test_parked_member_kept_alive, test_group_max_size, test_initial_delay_stretches, test_static_member_fencing, test_rejoins, test_offset_api_errors,
                         test_every_version], [broker])
         close_members()
         return broker.finish(rc)
