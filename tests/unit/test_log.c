@@ -1569,6 +1569,28 @@ static void test_index_write_failure(void)
         check_reads(l, &m, kind ? "after a failed fdatasync, reopened" : "after a failed write, reopened");
         sm_plog_close(l);
     }
+
+    TEST_SECTION("a segment cut short behind the log's back: reads there refused, the log offline, naming it");
+    new_dir(dir, sizeof dir);
+    build_std(dir, &m);
+    l = open_log(dir, &c, true);
+    int64_t bases[256];
+    list_segments(dir, bases, 256);
+    seg_file(f, sizeof f, dir, bases[0], ".log");
+    int victim = 10;
+    REQUIRE(model_find(&m, bases[1]) > victim + 2);
+    REQUIRE(truncate(f, m.pos[victim] + 20) == 0); /* someone else cut the file */
+    sm_slice sl;
+    CHECK(sm_plog_read(l, m.base[victim - 3], 1, &sl) == SM_OK);
+    sm_slice_release(&sl);
+    int rc = sm_plog_read(l, m.base[victim + 1], 1, &sl);
+    CHECK(rc == SM_ECORRUPT || rc == SM_EIO);
+    const char *why = sm_plog_offline(l);
+    CHECK(why != NULL && strstr(why, f) != NULL);
+    if (why)
+        printf("   offline: %s\n", why);
+    CHECK(sm_plog_read(l, m.base[victim - 3], 1, &sl) == SM_EIO);
+    sm_plog_close(l);
 }
 
 int main(void)
