@@ -419,6 +419,10 @@ def test_arguments():
           "use 1 (or -1 for the default)" % missing, "topic", "create", missing, "-r", "3")
     fails(2, "samsa topic list: cannot create the Kafka client: `acks` must be set to `all` when "
           "`enable.idempotence` is true", "topic", "list", "-X", "enable.idempotence=true", "-X", "acks=1")
+    fails(2, "samsa: unknown command 'frob' (see 'samsa --help')", "help", "frob", brokers=False)
+    rc, out, err = samsa("topic", "alter-config", t, "-d", "retention.ms")
+    check(rc == 0 and err == "samsa topic alter-config: warning: retention.ms is not set on topic '%s'; nothing "
+          "to remove\n" % t, "alter-config -d of a config the topic does not set: a warning, exit 0", err)
     rc, out, err = samsa("-vv", "topic", "list")
     check(rc == 0 and "samsa: rdkafka " in err and t in out, "-vv: librdkafka's debug log on stderr, the answer on "
           "stdout", err[:300])
