@@ -1570,6 +1570,33 @@ static void test_index_write_failure(void)
         sm_plog_close(l);
     }
 
+    TEST_SECTION("a damaged log-start-offset-checkpoint: the log start offset is the first segment's");
+    static const char *const damage[] = {"1\n7\n", "0\nseven\n", "0\n99999999999999999999\n", "0\n7\njunk",
+                                         "0\n7", ""};
+    for (int k = 0; k < 7; k++) {
+        new_dir(dir, sizeof dir);
+        memset(&m, 0, sizeof m);
+        c = small_cfg();
+        l = open_log(dir, &c, true);
+        for (int i = 0; i < 4; i++)
+            put(l, &m, 3, 100 + i, 40, sm_wall_ms());
+        CHECK(sm_plog_delete_records(l, 7, err, sizeof err) == SM_OK);
+        CHECK_EQ_I64(sm_plog_start_offset(l), 7);
+        sm_plog_close(l);
+        snprintf(f, sizeof f, "%s/log-start-offset-checkpoint", dir);
+        if (k < 6) {
+            write_file(f, damage[k], strlen(damage[k]), O_TRUNC);
+        } else { /* not a file at all */
+            REQUIRE(unlink(f) == 0 && mkdir(f, 0755) == 0);
+        }
+        l = open_log(dir, &c, true);
+        CHECK_EQ_I64(sm_plog_start_offset(l), 0);
+        CHECK_EQ_I64(sm_plog_end_offset(l), 12);
+        sm_plog_close(l);
+        if (k == 6)
+            rmdir(f);
+    }
+
     TEST_SECTION("a segment cut short behind the log's back: reads there refused, the log offline, naming it");
     new_dir(dir, sizeof dir);
     build_std(dir, &m);
