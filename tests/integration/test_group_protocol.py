@@ -692,10 +692,10 @@ def test_initial_delay_stretches():
     try:
         delayed.start()
         g = unique("gp-delay")
-        a, b = (Member(delayed.port, g, topics=[TOPIC], client_id=n, rebalance_ms=60000) for n in ("dl-a", "dl-b"))
+        a = Member(delayed.port, g, topics=[TOPIC], client_id="dl-a", rebalance_ms=60000)
+        b = Member(delayed.port, g, topics=[TOPIC], client_id="dl-b", rebalance_ms=60000, join_version=3)
         ms += [a, b]
-        check_eq(a.join_for_id()["error"], gw.MEMBER_ID_REQUIRED, "a gets its member id")
-        check_eq(b.join_for_id()["error"], gw.MEMBER_ID_REQUIRED, "b gets its member id")
+        check_eq(a.join_for_id()["error"], gw.MEMBER_ID_REQUIRED, "a (JoinGroup v5) gets its member id")
         t0 = time.monotonic()
         a.send_join()
         caught_up(delayed.port)
@@ -704,7 +704,8 @@ def test_initial_delay_stretches():
         ja, jb = a.recv_join(30), b.recv_join(30)
         took = time.monotonic() - t0
         check(ja["error"] == jb["error"] == 0 and ja["generation"] == jb["generation"] == 1,
-              "b, arriving during the delay, joins the same first generation as a (generation 1)", (ja, jb))
+              "b (JoinGroup v3, no member id), arriving during the delay, joins the same first generation as a "
+              "(generation 1)", (ja, jb))
         leader = ja if ja["members"] else jb
         check_eq(len(leader["members"]), 2, "the leader's answer lists both members")
         check(took >= 3.0, "answered no sooner than the 3 s delay (%.1f s after a's JoinGroup; MEASURED)" % took)
@@ -713,6 +714,50 @@ def test_initial_delay_stretches():
             m.close()
         delayed.finish(0)
         delayed.cleanup()
+
+
+def test_join_edges():
+    """JoinGroup's other refusals and repeats: an empty group id
+    (INVALID_GROUP_ID), a member id for a group that does not exist
+    (UNKNOWN_MEMBER_ID), a known member id with another group.instance.id
+    (FENCED_INSTANCE_ID); a second JoinGroup from a member whose first is
+    still parked answers the first REBALANCE_IN_PROGRESS and takes its
+    place; a rebalance timeout of 0 means the session timeout."""
+    j = gw.parse_join(gw.rpc(broker.port, gw.JOIN, 5, gw.join_group_body(5, "", "")), 5)
+    check_eq(j["error"], 24, "JoinGroup v5 of group '': INVALID_GROUP_ID")
+    j = gw.parse_join(gw.rpc(broker.port, gw.JOIN, 5, gw.join_group_body(5, unique("gp-none"), "nobody-1")), 5)
+    check_eq(j["error"], gw.UNKNOWN_MEMBER_ID, "JoinGroup with a member id, of a group that does not exist: "
+             "UNKNOWN_MEMBER_ID")
+    g = unique("gp-edges")
+    s1 = member(g, instance_id="inst-e", client_id="itest-edge-static")
+    gw.form_group([s1], two_partitions_each)
+    j = gw.parse_join(gw.rpc(broker.port, gw.JOIN, 5, gw.join_group_body(
+        5, g, s1.member_id, instance_id="inst-other", protocols=s1.protocols)), 5)
+    check_eq(j["error"], gw.FENCED_INSTANCE_ID, "its member id with another group.instance.id: FENCED_INSTANCE_ID")
+    close_members()
+
+    g = unique("gp-edges")
+    a = member(g, client_id="itest-edge-a")
+    b = member(g, client_id="itest-edge-b", rebalance_ms=0)
+    gw.form_group([a, b], two_partitions_each)
+    check(True, "a member with rebalance timeout 0 (the session timeout then) is in the group")
+    leader, follower = (a, b) if a.is_leader() else (b, a)
+    gen0 = follower.generation
+    leader.send_join()                  # the leader rejoining starts a rebalance; parked for the follower
+    follower.wait_heartbeat_error(gw.REBALANCE_IN_PROGRESS)
+    again = gw.Conn(broker.port, leader.conn.client_id)
+    open_members.append(again)
+    again.send(gw.JOIN, 5, gw.join_group_body(5, g, leader.member_id, leader.session_ms, leader.rebalance_ms,
+                                               "consumer", leader.protocols))
+    first = leader.recv_join()
+    check_eq(first["error"], gw.REBALANCE_IN_PROGRESS, "the leader's JoinGroup again, on another connection, while "
+             "its first is parked: the first answered REBALANCE_IN_PROGRESS")
+    follower.send_join()
+    jf, jl = follower.recv_join(), gw.parse_join(again.recv(), 5)
+    check(jf["error"] == jl["error"] == 0 and jf["generation"] == jl["generation"] == gen0 + 1,
+          "the second takes its place: both at generation %d" % (gen0 + 1), (jf, jl))
+    close_members()
+    healthy("JoinGroup edges")
 
 
 def test_static_member_fencing():
@@ -854,7 +899,7 @@ def main():
                         test_rebalance_in_progress, test_huge_assignment, test_bad_session_timeout,
                         test_inconsistent_protocol, test_delete_groups, test_metadata_too_large,
                         test_offset_delete, test_rebalance_timeout, test_parked_connection_closed,
-                        test_parked_member_kept_alive, test_group_max_size, test_initial_delay_stretches, test_static_member_fencing, test_rejoins, test_offset_api_errors,
+                        test_parked_member_kept_alive, test_group_max_size, test_initial_delay_stretches, test_static_member_fencing, test_join_edges, test_rejoins, test_offset_api_errors,
                         test_every_version], [broker])
         close_members()
         return broker.finish(rc)
