@@ -1597,6 +1597,51 @@ static void test_index_write_failure(void)
             rmdir(f);
     }
 
+    TEST_SECTION("a recovery point unreadable, damaged or not a file: every batch checked, nothing lost");
+    for (int k = 0; k < 3; k++) {
+        new_dir(dir, sizeof dir);
+        build_std(dir, &m);
+        int64_t end = m.last[m.n - 1] + 1;
+        snprintf(f, sizeof f, "%s/recovery-point-checkpoint", dir);
+        if (k == 0) {
+            write_file(f, "0\n12", 4, O_TRUNC); /* cut short */
+        } else if (k == 1) {
+            char junk[54];
+            memset(junk, '7', 53); /* the right size, nothing right in it */
+            write_file(f, junk, 53, O_TRUNC);
+        } else {
+            REQUIRE(unlink(f) == 0 && mkdir(f, 0755) == 0);
+        }
+        expect_recovered(dir, &m, end, k == 0 ? "recovery point cut short" : k == 1 ? "recovery point damaged"
+                                                                                 : "recovery point a directory");
+        if (k == 2)
+            rmdir(f);
+    }
+
+    TEST_SECTION("log directory names: a trailing slash, a relative path; a file in the way");
+    new_dir(dir, sizeof dir);
+    char slashed[300];
+    snprintf(slashed, sizeof slashed, "%s//", dir);
+    memset(&m, 0, sizeof m);
+    l = open_log(slashed, &c, true);
+    put(l, &m, 2, 100, 10, sm_wall_ms());
+    CHECK(sm_plog_sync(l, err, sizeof err) == SM_OK);
+    CHECK(!strcmp(sm_plog_dir(l), dir));
+    sm_plog_close(l);
+    char cwd[PATH_MAX];
+    REQUIRE(getcwd(cwd, sizeof cwd) != NULL);
+    REQUIRE(chdir(root) == 0);
+    l = open_log(strrchr(dir, '/') + 1, &c, true); /* relative: its parent is "." */
+    check_reads(l, &m, "opened by a relative name");
+    CHECK(sm_plog_sync(l, err, sizeof err) == SM_OK);
+    sm_plog_close(l);
+    REQUIRE(chdir(cwd) == 0);
+    snprintf(f, sizeof f, "%s/a-file", root);
+    write_file(f, "x", 1, O_TRUNC);
+    sm_plog *bad = NULL;
+    CHECK(sm_plog_open(&bad, f, &c, true, err, sizeof err) == SM_EIO && !bad);
+    CHECK(strstr(err, f) && strstr(err, "Not a directory"));
+
     TEST_SECTION("a segment cut short behind the log's back: reads there refused, the log offline, naming it");
     new_dir(dir, sizeof dir);
     build_std(dir, &m);
