@@ -382,12 +382,17 @@ static int write_topic_config(sm_broker *b, const char *name, const sm_props *ov
     for (size_t i = 0; i < overrides->n; i++)
         fprintf(f, "%s=%s\n", overrides->v[i].key, overrides->v[i].value);
     if (fflush(f) || fsync(fileno(f))) {
+        int e = errno;
         fclose(f);
-        return sm_fail(msg, msglen, SM_EIO, "cannot write %s: %s", tmp, strerror(errno));
+        unlink(tmp);
+        return sm_fail(msg, msglen, SM_EIO, "cannot write %s: %s", tmp, strerror(e));
     }
     fclose(f);
-    if (rename(tmp, path))
-        return sm_fail(msg, msglen, SM_EIO, "cannot rename %s: %s", tmp, strerror(errno));
+    if (rename(tmp, path)) {
+        int e = errno;
+        unlink(tmp);
+        return sm_fail(msg, msglen, SM_EIO, "cannot rename %s: %s", tmp, strerror(e));
+    }
     if (fsync_dir(sub[0] ? sub : dir) != 0)
         return sm_fail(msg, msglen, SM_EIO, "fsync of %s: %s", sub[0] ? sub : dir,
                        strerror(errno));

@@ -13,6 +13,7 @@
 #include "base/clock.h"
 #include "base/err.h"
 #include "check.h"
+#include "sqlite_journal.h"
 #include "outbox/samsa.h"
 #include "outbox/store.h"
 
@@ -50,32 +51,11 @@ static int64_t q1(sqlite3 *db, const char *sql)
 }
 
 
-/* The store's acknowledgements journal (PATH-samsa-acks): rows in it. */
-static int64_t journal_rows(void)
-{
-    char jp[200];
-    snprintf(jp, sizeof jp, "%s-samsa-acks", path);
-    sqlite3 *j = NULL;
-    int64_t n = -1;
-    if (sqlite3_open_v2(jp, &j, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK) {
-        sqlite3_busy_timeout(j, 5000);
-        n = q1(j, "SELECT count(*) FROM samsa_acks");
-    }
-    sqlite3_close(j);
-    return n;
-}
+static int64_t journal_rows(void) { return sq_journal_rows(path); }
 
 /* PUBLISHED marks reach the outbox through the journal's applier thread:
  * waits until it has applied them all (the journal is empty). */
-static void marks_applied(void)
-{
-    int64_t until = sm_mono_ms() + 30000;
-    while (journal_rows() != 0 && sm_mono_ms() < until) {
-        struct timespec ts = {0, 5000000};
-        nanosleep(&ts, NULL);
-    }
-    CHECK_EQ_I64(journal_rows(), 0);
-}
+static void marks_applied(void) { CHECK_EQ_I64(sq_marks_applied(path, 30000), 0); }
 
 static bool is_uuid4(const char *s)
 {

@@ -1083,6 +1083,69 @@ static void test_inbox(void)
     PQfinish(c);
 }
 
+/* libsamsa's calls on a connection in every state but the right one, and a
+ * migration that fails: rolled back whole. */
+static void test_library_errors(void)
+{
+    TEST_SECTION("libsamsa on PostgreSQL: no connection, a busy one, a lost one, no table, a failed migration");
+    char err[512], id[SAMSA_EVENT_ID_SIZE];
+    samsa_event ev = {.topic = "t", .key = "k", .payload = "p", .payload_len = 1};
+    CHECK(samsa_outbox_enqueue_pg(NULL, &ev, id, err, sizeof err) == SAMSA_EINVAL);
+    CHECK(strstr(err, "postgresql: enqueue: no connection") != NULL);
+    CHECK(samsa_inbox_begin_pg(NULL, "c", "e", err, sizeof err) == SAMSA_EINVAL);
+    CHECK(strstr(err, "postgresql: inbox: no connection") != NULL);
+    CHECK(samsa_schema_apply_pg(NULL, err, sizeof err) == SAMSA_EINVAL);
+    CHECK(strstr(err, "postgresql: migrate: no connection") != NULL);
+    int v;
+    CHECK(samsa_schema_version_pg(NULL, &v, err, sizeof err) == SAMSA_EINVAL);
+    CHECK(strstr(err, "postgresql: schema version: no connection") != NULL);
+
+    PGconn *c = app();
+    x(c, "BEGIN");
+    char longc[300];
+    memset(longc, 'c', 250);
+    longc[250] = 0;
+    CHECK(samsa_inbox_begin_pg(c, longc, "e", err, sizeof err) == SAMSA_EINVAL);
+    CHECK(strstr(err, "consumer must be 1..200 bytes") != NULL);
+    x(c, "ROLLBACK");
+    /* a query sent and not read yet: the connection is busy */
+    REQUIRE(PQsendQuery(c, "SELECT pg_sleep(0.2)") == 1);
+    CHECK(samsa_outbox_enqueue_pg(c, &ev, id, err, sizeof err) == SAMSA_EINVAL);
+    CHECK(strstr(err, "enqueue: the connection is busy with a query") != NULL);
+    PGresult *r;
+    while ((r = PQgetResult(c)) != NULL)
+        PQclear(r);
+    /* the server ends the session: the next call finds the connection lost */
+    PGconn *admin = app();
+    char sql[200];
+    snprintf(sql, sizeof sql, "SELECT pg_terminate_backend(%d, 30000)", PQbackendPID(c));
+    x(admin, sql);
+    r = PQexec(c, "BEGIN"); /* fails: the server is gone */
+    PQclear(r);
+    CHECK(PQstatus(c) == CONNECTION_BAD);
+    CHECK(samsa_outbox_enqueue_pg(c, &ev, id, err, sizeof err) == SAMSA_EIO);
+    CHECK(strstr(err, "enqueue: the connection is lost") != NULL);
+    PQfinish(c);
+
+    /* a database whose application has a table of its own in the way */
+    x(admin, "CREATE DATABASE samsa_conflict");
+    PGconn *d = connect_db("samsa_conflict");
+    x(d, "CREATE TABLE samsa_outbox (something text)");
+    CHECK(samsa_schema_apply_pg(d, err, sizeof err) != 0);
+    CHECK(strstr(err, "migrate to version 1") != NULL);
+    CHECK(PQtransactionStatus(d) == PQTRANS_IDLE); /* rolled back, not left open */
+    CHECK(samsa_schema_version_pg(d, &v, err, sizeof err) == 0 && v == 0);
+    CHECK_EQ_I64(q1(d, "SELECT count(*) FROM pg_tables WHERE tablename = 'samsa_schema_version'"), 0);
+    /* the inbox without its table, inside a transaction */
+    x(d, "BEGIN");
+    CHECK(samsa_inbox_begin_pg(d, "c", "e-1", err, sizeof err) < 0);
+    CHECK(strstr(err, "inbox") && strstr(err, "samsa_inbox"));
+    x(d, "ROLLBACK");
+    PQfinish(d);
+    x(admin, "DROP DATABASE samsa_conflict");
+    PQfinish(admin);
+}
+
 static void test_names(void)
 {
     TEST_SECTION("messages name the database without its password");
@@ -1257,6 +1320,7 @@ int main(void)
     test_balance();
     test_lost_connection();
     test_inbox();
+    test_library_errors();
     test_names();
     test_throughput();
     return check_report("test_pg_outbox");

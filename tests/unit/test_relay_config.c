@@ -132,6 +132,32 @@ static void test_file_and_overrides(void)
     unlink(path);
 }
 
+/* metrics.listen's short forms, relay.id and outbox.db edge cases */
+static void test_edges(void)
+{
+    TEST_SECTION("metrics.listen short forms; relay.id, outbox.db and bootstrap.servers edges");
+    sm_relay_config cfg;
+    char err[512];
+    char *any[3] = {BASE, "metrics.listen=:9500"};
+    REQUIRE(load(&cfg, NULL, any, 3, err, sizeof err) == SM_OK);
+    CHECK(!strcmp(cfg.metrics_host, "0.0.0.0") && cfg.metrics_port == 9500);
+    sm_relay_config_release(&cfg);
+    char *lh[3] = {BASE, "metrics.listen=localhost:0"};
+    REQUIRE(load(&cfg, NULL, lh, 3, err, sizeof err) == SM_OK);
+    CHECK(!strcmp(cfg.metrics_host, "127.0.0.1") && cfg.metrics_port == 0);
+    sm_relay_config_release(&cfg);
+    char longaddr[128];
+    snprintf(longaddr, sizeof longaddr, "metrics.listen=%080d:1", 1);
+    expect_error(longaddr, "metrics.listen", "address too long");
+    char longid[260] = "relay.id=";
+    memset(longid + 9, 'r', 201);
+    longid[210] = 0;
+    expect_error(longid, "relay.id", "1..200 characters");
+    expect_error("relay.id=", "relay.id", "1..200 characters");
+    expect_error("bootstrap.servers=", "bootstrap.servers", "empty value");
+    expect_error("outbox.db=sqlite:", "outbox.db", "needs a path");
+}
+
 static void test_errors(void)
 {
     TEST_SECTION("errors name the property");
@@ -205,6 +231,7 @@ int main(void)
     test_defaults();
     test_file_and_overrides();
     test_errors();
+    test_edges();
     test_track_groups();
     return check_report("test_relay_config");
 }
