@@ -213,6 +213,9 @@ static void check_pass(sm_check *c, sm_check_item **pass, int np, int64_t deadli
         rd_kafka_topic_partition_list_add(l, pass[i]->topic, pass[i]->partition)->offset =
             pass[i]->offset;
     rd_kafka_resp_err_t aerr = rd_kafka_assign(c->rk, l);
+    /* a partition paused in an earlier pass stays paused when assigned again */
+    if (!aerr)
+        rd_kafka_resume_partitions(c->rk, l);
     rd_kafka_topic_partition_list_destroy(l);
     if (aerr) {
         for (int i = 0; i < np; i++)
@@ -283,6 +286,7 @@ static void run_job(sm_check *c, sm_check_item *items, int n)
         if (!seen)
             check_metadata(c, items, n, i, deadline);
     }
+
     sm_check_item **pass = malloc((size_t)(n ? n : 1) * sizeof *pass);
     bool *taken = calloc((size_t)(n ? n : 1), sizeof *taken);
     if (!pass || !taken) {
@@ -323,7 +327,11 @@ static void *run(void *arg)
         sm_check_item *items = c->items;
         int n = c->n;
         pthread_mutex_unlock(&c->mu);
+        int64_t t0 = sm_mono_ms();
         run_job(c, items, n);
+        for (int i = 0; i < n; i++)
+            sm_debug("record check: %s: %s (job of %d in %" PRId64 " ms)",
+                     sm_check_verdict_name(items[i].verdict), items[i].why, n, sm_mono_ms() - t0);
         pthread_mutex_lock(&c->mu);
         c->done = true;
         static const char one = 1;
