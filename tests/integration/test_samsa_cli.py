@@ -892,7 +892,7 @@ def outbox_flow(url, sql, label):
     on it (for setting a row DEAD as a relay would, and for checking)."""
     db = ["--db", url]
     j = js("outbox", "init", *db, brokers=False)
-    check_eq(j["schema_version"], 2, "%s: init: schema version 2" % label)
+    check_eq(j["schema_version"], 3, "%s: init: schema version 3" % label)
     js("outbox", "init", *db, brokers=False)
     st = js("outbox", "status", *db, brokers=False)
     check_eq((st["counts"], st["oldest_unpublished_age_ms"], st["topics"]),
@@ -925,7 +925,7 @@ def outbox_flow(url, sql, label):
                             {"topic": "payments", "INIT": 1, "PUBLISHED": 0, "COMPLETE": 0, "DEAD": 1}],
              "%s: counts per topic" % label)
     text = ok("outbox", "status", *db, brokers=False)
-    check(text.startswith("Outbox: %s (schema version 2)\n\nSTATUS     ROWS\nINIT          2\nPUBLISHED     1\n"
+    check(text.startswith("Outbox: %s (schema version 3)\n\nSTATUS     ROWS\nINIT          2\nPUBLISHED     1\n"
                           "COMPLETE      1\nDEAD          1\n\noldest unpublished: " % url.replace(":secret", "")),
           "%s: the status table (the database named by its URL without the password)" % label, text)
 

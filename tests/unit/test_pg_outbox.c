@@ -344,6 +344,43 @@ static void test_incarnations(void)
     x(c, "DELETE FROM samsa_topic_incarnation");
     sm_store_close(s);
     sm_store_close(s2);
+
+    /* the relay's privileges of docs/outbox.md are enough for all of it */
+    x(c, "DROP ROLE IF EXISTS inc_relay");
+    x(c, "CREATE ROLE inc_relay LOGIN");
+    x(c, "GRANT SELECT ON samsa_schema_version TO inc_relay;"
+         " GRANT SELECT, UPDATE, DELETE ON samsa_outbox TO inc_relay;"
+         " GRANT SELECT, INSERT ON samsa_outbox_archive TO inc_relay;"
+         " GRANT SELECT, INSERT, UPDATE, DELETE ON samsa_relay_heartbeat TO inc_relay;"
+         " GRANT SELECT, INSERT, UPDATE ON samsa_topic_incarnation TO inc_relay");
+    const char *at = strchr(pg_url, '@');
+    char url[600];
+    REQUIRE(at && !strncmp(pg_url, "postgresql://", 13));
+    snprintf(url, sizeof url, "postgresql://inc_relay%s", at);
+    sm_store *r = NULL;
+    REQUIRE(sm_store_open(&r, url, err, sizeof err) == SM_OK);
+    CHECK(sm_store_balance(r, "inc-role", &owned, err, sizeof err) == SM_OK && owned);
+    ids[0] = enqueue(c, "inc", "a", "v");
+    CHECK(sm_store_claim(r, owned, 10, NULL, NULL, &rows, &n, err, sizeof err) == SM_OK && n == 1);
+    sm_rows_free(rows, n);
+    sm_published p3 = {ids[0], 0, 3, now, 0};
+    CHECK(sm_store_mark_published(r, &p3, 1, err, sizeof err) == SM_OK);
+    CHECK(sm_store_published_partitions(r, &tps, &ntp, err, sizeof err) == SM_OK && ntp == 1);
+    sm_tps_free(tps, ntp);
+    CHECK(sm_store_complete(r, "inc", 0, 0, 0, 3, &changed, err, sizeof err) == SM_OK);
+    CHECK(sm_store_new_incarnation(r, "inc", 0, "role: inserted", &cur, &started, err,
+                                   sizeof err) == SM_OK && started && cur == 1);
+    CHECK(sm_store_new_incarnation(r, "inc", 1, "role: updated", &cur, &started, err,
+                                   sizeof err) == SM_OK && started && cur == 2);
+    CHECK(sm_store_requeue_incarnations(r, "inc", "role", &changed, err, sizeof err) == SM_OK);
+    CHECK(changed == 1);
+    sm_store_close(r);
+    x(c, "DELETE FROM samsa_outbox");
+    x(c, "DELETE FROM samsa_topic_incarnation");
+    x(c, "DELETE FROM samsa_relay_heartbeat WHERE relay_id = 'inc-role'");
+    x(c, "REVOKE ALL ON samsa_schema_version, samsa_outbox, samsa_outbox_archive,"
+         " samsa_relay_heartbeat, samsa_topic_incarnation FROM inc_relay");
+    x(c, "DROP ROLE inc_relay");
     PQfinish(c);
 }
 
