@@ -67,8 +67,13 @@ def as_role(url, role):
     return "%s://%s@%s" % (head, role, rest.split("@", 1)[1])
 
 
+def db_name(url):
+    """The database of a URL (pg.py's carry ?host=SOCKDIR after it)."""
+    return url.split("?", 1)[0].rsplit("/", 1)[1]
+
+
 def roles(st, url):
-    db = url.rsplit("/", 1)[1]
+    db = db_name(url)
     for role in GRANTS:
         st.pg.psql("postgres", "DO $$ BEGIN CREATE ROLE %s LOGIN; EXCEPTION WHEN duplicate_object THEN"
                                " NULL; END $$" % role)
@@ -88,7 +93,7 @@ def test_least_privilege(st):
     url = st.new_db()
     tool("setup", url, "--keys", 8)  # the app's own table (samsa_test_agg), as the owner
     roles(st, url)
-    st.pg.psql(url.rsplit("/", 1)[1], "GRANT SELECT, UPDATE ON samsa_test_agg TO app")
+    st.pg.psql(db_name(url), "GRANT SELECT, UPDATE ON samsa_test_agg TO app")
     topic = unique("lp")
     group = unique("lp-group")
     relay = st.relay(as_role(url, "samsa_relay"), track_groups=group, complete_interval_ms=200,
@@ -152,7 +157,7 @@ def test_outdated_schema_clear_error(st):
     st.dbs += 1
     name = "t%d_%d" % (os.getpid(), st.dbs)
     st.pg.psql("postgres", "CREATE DATABASE %s" % name)
-    url = "postgresql://samsa_relay@127.0.0.1:%d/%s" % (st.pg.port, name)
+    url = as_role(st.pg.url_for(name), "samsa_relay")
     st.pg.psql(name, "REVOKE CREATE ON SCHEMA public FROM PUBLIC")
     r = Relay({"outbox.db": url, "bootstrap.servers": st.broker.bootstrap}, name="outdated", workdir=st.dir)
     st.relays.append(r)
