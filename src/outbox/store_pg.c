@@ -107,6 +107,10 @@ typedef struct pg_def {
     "  FROM samsa_outbox o WHERE o.status = 'PUBLISHED' AND o.topic = c.topic"                    \
     "  AND o.kafka_partition = c.p AND o.kafka_incarnation = c.inc"                               \
     "  ORDER BY o.kafka_offset " dir ", o.id " dir " LIMIT 1)"
+/* rows of a pair in another incarnation than the current (one index range each) */
+#define OTHER_INC(op)                                                                             \
+    "EXISTS (SELECT 1 FROM samsa_outbox o WHERE o.status = 'PUBLISHED' AND o.topic = c.topic"     \
+    " AND o.kafka_partition = c.p AND o.kafka_incarnation " op ")"
 /* one cleanup batch, through samsa_outbox_done or samsa_outbox_published */
 #define CLEAN_DONE_SQL                                                                            \
     "SELECT id FROM samsa_outbox WHERE status IN ('COMPLETE', 'DEAD') AND status = 'COMPLETE'"    \
@@ -199,10 +203,8 @@ static const pg_def defs[P_N] = {
                  " SELECT c.topic, c.p, c.inc,"
                  "  lo.kafka_offset, lo.event_id, lo.created_at, lo.same,"
                  "  hi.kafka_offset, hi.event_id, hi.created_at, hi.same,"
-                 "  EXISTS (SELECT 1 FROM samsa_outbox o WHERE o.status = 'PUBLISHED'"
-                 "   AND o.topic = c.topic AND o.kafka_partition = c.p"
-                 "   AND (o.kafka_incarnation < c.inc OR o.kafka_incarnation > c.inc"
-                 "    OR o.kafka_incarnation IS NULL))"
+                 "  " OTHER_INC("< c.inc") " OR " OTHER_INC("> c.inc") " OR "
+                 "  " OTHER_INC("IS NULL")
                  " FROM c" END_ROW("ASC") " lo ON true" END_ROW("DESC") " hi ON true",
                  0, {0}},
     /* a new incarnation, if $2 is still the current one; several relays

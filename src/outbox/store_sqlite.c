@@ -75,6 +75,10 @@ enum {
     "(SELECT o.id FROM samsa_outbox o WHERE o.status = 'PUBLISHED' AND o.topic = c.topic"         \
     " AND o.kafka_partition = c.p AND o.kafka_incarnation = c.inc"                                 \
     " ORDER BY o.kafka_offset " dir ", o.id " dir " LIMIT 1)"
+/* rows of a pair in another incarnation than the current (one index range each) */
+#define OTHER_INC(op)                                                                             \
+    "EXISTS (SELECT 1 FROM samsa_outbox o WHERE o.status = 'PUBLISHED' AND o.topic = c.topic"     \
+    " AND o.kafka_partition = c.p AND o.kafka_incarnation " op ")"
 #define SAME_OFFSET(e)                                                                            \
     "(SELECT count(*) FROM samsa_outbox o WHERE o.status = 'PUBLISHED' AND o.topic = c.topic"     \
     " AND o.kafka_partition = c.p AND o.kafka_incarnation = c.inc"                                 \
@@ -126,10 +130,8 @@ static const char *const sql_of[Q_N] = {
                 " SELECT c.topic, c.p, c.inc,"
                 "  lo.kafka_offset, lo.event_id, lo.created_at, " SAME_OFFSET("lo") ","
                 "  hi.kafka_offset, hi.event_id, hi.created_at, " SAME_OFFSET("hi") ","
-                "  EXISTS (SELECT 1 FROM samsa_outbox o WHERE o.status = 'PUBLISHED'"
-                "   AND o.topic = c.topic AND o.kafka_partition = c.p"
-                "   AND (o.kafka_incarnation < c.inc OR o.kafka_incarnation > c.inc"
-                "    OR o.kafka_incarnation IS NULL))"
+                "  " OTHER_INC("< c.inc") " OR " OTHER_INC("> c.inc") " OR "
+                "  " OTHER_INC("IS NULL")
                 " FROM c LEFT JOIN samsa_outbox lo ON lo.id = " END_ROW("ASC")
                 " LEFT JOIN samsa_outbox hi ON hi.id = " END_ROW("DESC"),
     /* a new incarnation, if ?2 is still the current one */

@@ -303,16 +303,15 @@ static void ends_prune(sm_track *t)
 
 /* ---- the check phase ----------------------------------------------------------- */
 
-static bool item_add(sm_track *t, const sm_track_pair *p, const sm_tp_row *row, int *idx, int cap)
+/* One check for row of pair p (items has room for two per pair). */
+static bool item_add(sm_track *t, const sm_track_pair *p, const sm_tp_row *row, int *idx)
 {
     sm_check_item *it = &t->items[t->nitems];
     memset(it, 0, sizeof *it);
-    if (t->nitems >= cap || !(it->topic = strdup(p->topic)) ||
+    if (!(it->topic = strdup(p->topic)) ||
         !(it->event_id = strdup(row->event_id ? row->event_id : ""))) {
-        if (t->nitems < cap) {
-            free(it->topic);
-            it->topic = NULL;
-        }
+        free(it->topic);
+        it->topic = NULL;
         return false;
     }
     it->partition = p->partition;
@@ -365,10 +364,9 @@ static int plan(sm_track *t, const sm_track_cbs *cbs, void *arg)
             p->ilow = -2; /* reported */
             continue;
         }
-        int cap = 2 * t->npairs;
-        if (!item_add(t, p, &p->low, &p->ilow, cap))
+        if (!item_add(t, p, &p->low, &p->ilow))
             continue;
-        if (p->high.offset != p->low.offset && !item_add(t, p, &p->high, &p->ihigh, cap))
+        if (p->high.offset != p->low.offset && !item_add(t, p, &p->high, &p->ihigh))
             p->ilow = -1;
     }
     return t->nitems;
