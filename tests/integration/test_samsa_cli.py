@@ -1016,7 +1016,10 @@ def test_outbox_sqlite():
     mode = con.execute("PRAGMA journal_mode").fetchone()[0]
     check_eq(mode, "delete", "the command never changed the database's journal mode")
     # the archive: show finds a row the relay's cleanup moved there
-    con.execute("INSERT INTO samsa_outbox_archive SELECT *, 1700000000000 FROM samsa_outbox WHERE id = 3")
+    cols = ("id, event_id, topic, key, type, payload, headers, created_at, status, attempts,"
+            " next_attempt_at, last_error, kafka_partition, kafka_offset, published_at, kafka_incarnation")
+    con.execute("INSERT INTO samsa_outbox_archive (%s, archived_at) SELECT %s, 1700000000000"
+                " FROM samsa_outbox WHERE id = 3" % (cols, cols))
     con.execute("DELETE FROM samsa_outbox WHERE id = 3")
     s = js("outbox", "show", "3", "--db", "sqlite:" + path, brokers=False)
     check_eq((s["id"], s["status"], s["archived_at"]), (3, "COMPLETE", "2023-11-14T22:13:20.000Z"),

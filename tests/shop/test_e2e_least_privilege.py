@@ -32,7 +32,7 @@ def as_role(url, role):
 def test_shop_least_privilege(shop):
     shop.pg.psql("postgres", "CREATE ROLE shop_user LOGIN")
     for name, url in shop.dbs.items():
-        db = url.rsplit("/", 1)[1]
+        db = url.split("?", 1)[0].rsplit("/", 1)[1]  # pg.py URLs end with ?host=SOCKDIR
         shop.pg.psql(db, "REVOKE CREATE ON SCHEMA public FROM PUBLIC;"
                          " GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO shop_user;"
                          " GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO shop_user")
