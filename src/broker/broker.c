@@ -101,24 +101,6 @@ void sm_handle_api_versions(sm_req *req)
 
 /* ---- log directories ---------------------------------------------------------- */
 
-static int mkdirs(const char *path)
-{
-    char buf[4096];
-    if (snprintf(buf, sizeof buf, "%s", path) >= (int)sizeof buf)
-        return -1;
-    for (char *p = buf + 1; *p; p++) {
-        if (*p == '/') {
-            *p = 0;
-            if (mkdir(buf, 0755) && errno != EEXIST)
-                return -1;
-            *p = '/';
-        }
-    }
-    if (mkdir(buf, 0755) && errno != EEXIST)
-        return -1;
-    return 0;
-}
-
 static int fsync_dir(const char *path)
 {
     int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -127,6 +109,40 @@ static int fsync_dir(const char *path)
     int rc = fsync(fd);
     close(fd);
     return rc;
+}
+
+/* mkdir, and when that made the directory, fsync its parent: a log dir
+ * created at start-up must itself survive a power cut, not only what the
+ * broker later writes and syncs inside it. buf is a writable path. */
+static int mkdir_synced(char *buf)
+{
+    if (mkdir(buf, 0755))
+        return errno == EEXIST ? 0 : -1;
+    char *slash = strrchr(buf, '/');
+    if (!slash)
+        return fsync_dir(".");
+    if (slash == buf)
+        return fsync_dir("/");
+    *slash = 0;
+    int rc = fsync_dir(buf);
+    *slash = '/';
+    return rc;
+}
+
+static int mkdirs(const char *path)
+{
+    char buf[4096];
+    if (snprintf(buf, sizeof buf, "%s", path) >= (int)sizeof buf)
+        return -1;
+    for (char *p = buf + 1; *p; p++) {
+        if (*p == '/') {
+            *p = 0;
+            if (mkdir_synced(buf))
+                return -1;
+            *p = '/';
+        }
+    }
+    return mkdir_synced(buf);
 }
 
 static int prepare_log_dirs(sm_broker *b, char *err, size_t errlen)
@@ -262,11 +278,14 @@ static void on_accept(sm_io *io, uint32_t events)
             port = ntohs(sa->sin_port);
         } else if (ss.ss_family == AF_INET6) {
             struct sockaddr_in6 *sa = (struct sockaddr_in6 *)&ss;
-            inet_ntop(AF_INET6, &sa->sin6_addr, host, sizeof host);
+            if (IN6_IS_ADDR_V4MAPPED(&sa->sin6_addr)) /* counted as the IPv4 address it is */
+                inet_ntop(AF_INET, &sa->sin6_addr.s6_addr[12], host, sizeof host);
+            else
+                inet_ntop(AF_INET6, &sa->sin6_addr, host, sizeof host);
             port = ntohs(sa->sin6_port);
         }
         snprintf(peer, sizeof peer, "%s:%d", host, port);
-        sm_conn_accept(b, fd, peer);
+        sm_conn_accept(b, fd, host, peer);
     }
 }
 
@@ -277,13 +296,13 @@ static void accept_resume(sm_timer *t)
         sm_loop_mod(b->loop, &b->listen_io, EPOLLIN);
 }
 
-/* Raises the open-file limit to its hard maximum: every partition holds a
- * few files, every connection one. */
+/* Raises the open-file limit to its hard maximum, and splits it between
+ * connections and segment files (broker.h). */
 static void raise_fd_limit(sm_broker *b)
 {
     struct rlimit rl;
     if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
-        return;
+        rl.rlim_cur = rl.rlim_max = RLIM_INFINITY;
     if (rl.rlim_cur < rl.rlim_max) {
         rlim_t want = rl.rlim_max == RLIM_INFINITY || rl.rlim_max > (1u << 20) ? (1u << 20)
                                                                                : rl.rlim_max;
@@ -294,6 +313,23 @@ static void raise_fd_limit(sm_broker *b)
         }
     }
     b->fd_limit = rl.rlim_cur == RLIM_INFINITY ? 0 : (int64_t)rl.rlim_cur;
+    /* the split (broker.h): reserve, connections, segment files */
+    int64_t avail = b->fd_limit > 0 ? b->fd_limit - SM_FD_RESERVE : (int64_t)1 << 30;
+    if (avail < 32)
+        avail = 32; /* a tiny limit: best effort; accept() backs off on EMFILE */
+    int64_t conns = b->cfg.max_connections < avail / 2 ? b->cfg.max_connections : avail / 2;
+    b->conn_fd_limit = (int32_t)conns;
+    b->seg_fd_budget = (int32_t)(avail - conns > INT32_MAX ? INT32_MAX : avail - conns);
+    sm_plog_fds_set_budget(b->seg_fd_budget);
+    if (conns < b->cfg.max_connections)
+        sm_info("the open-file limit (%lld) leaves room for %lld connections, fewer than "
+                "max.connections (%d); raise it with ulimit -n (segment files get %d descriptors)",
+                (long long)b->fd_limit, (long long)conns, b->cfg.max_connections,
+                b->seg_fd_budget);
+    else
+        sm_info("open-file limit %lld: up to %d connections, %d descriptors for segment files "
+                "(cold ones are closed and reopened on demand)",
+                (long long)b->fd_limit, b->cfg.max_connections, b->seg_fd_budget);
 }
 
 static void on_signal(sm_io *io, uint32_t events)
@@ -321,6 +357,39 @@ static void on_flush(sm_io *io, uint32_t events)
     sm_broker *b = (sm_broker *)((char *)io - offsetof(sm_broker, flush_io));
     (void)events;
     sm_flusher_collect(b->flusher, flush_done, b);
+}
+
+/* There is no authentication yet: say so when the listener is reachable
+ * from beyond this machine. */
+static void warn_exposed(const sm_endpoint *ep, const struct sockaddr_storage *ss, int port)
+{
+    bool any = false, loopback = false;
+    char host[INET6_ADDRSTRLEN] = "?";
+    if (ss->ss_family == AF_INET) {
+        const struct in_addr *a = &((const struct sockaddr_in *)ss)->sin_addr;
+        any = a->s_addr == htonl(INADDR_ANY);
+        loopback = (ntohl(a->s_addr) >> 24) == 127;
+        inet_ntop(AF_INET, a, host, sizeof host);
+    } else if (ss->ss_family == AF_INET6) {
+        const struct in6_addr *a = &((const struct sockaddr_in6 *)ss)->sin6_addr;
+        any = IN6_IS_ADDR_UNSPECIFIED(a);
+        loopback = IN6_IS_ADDR_LOOPBACK(a) ||
+                   (IN6_IS_ADDR_V4MAPPED(a) && a->s6_addr[12] == 127);
+        inet_ntop(AF_INET6, a, host, sizeof host);
+    }
+    if (loopback)
+        return;
+    if (any)
+        sm_warn("listener %s://%s:%d accepts connections on every interface with no "
+                "authentication or encryption (samsa-broker has neither yet): anyone who can reach "
+                "port %d can read, write and delete every topic; bind a loopback or private "
+                "address, or firewall the port",
+                ep->name, ep->host, port, port);
+    else
+        sm_warn("listener %s://%s:%d (%s) is not on loopback and has no authentication or "
+                "encryption (samsa-broker has neither yet): anyone who can reach it can read, "
+                "write and delete every topic",
+                ep->name, ep->host, port, host);
 }
 
 static int open_listener(sm_broker *b, char *err, size_t errlen)
@@ -359,6 +428,7 @@ static int open_listener(sm_broker *b, char *err, size_t errlen)
     getsockname(fd, (struct sockaddr *)&ss, &sl);
     b->bound_port = ss.ss_family == AF_INET6 ? ntohs(((struct sockaddr_in6 *)&ss)->sin6_port)
                                              : ntohs(((struct sockaddr_in *)&ss)->sin_port);
+    warn_exposed(ep, &ss, b->bound_port);
     b->listen_io.fd = fd;
     b->listen_io.on_event = on_accept;
     /* what clients are told to connect to */
@@ -387,6 +457,7 @@ static void housekeep(sm_timer *t)
         for (size_t it = 0; sm_map_next(&b->topics, &it, &name, &v);) {
             sm_topic *tp = v;
             for (int32_t i = 0; i < tp->npart; i++) {
+                sm_plog_fds_trim(); /* housekeeping may open old segments of every log */
                 int n = sm_plog_housekeep(tp->parts[i]->log, now);
                 if (n > 0)
                     sm_info("retention: deleted %d segment(s) of %s-%d; log start offset now %lld",
@@ -398,9 +469,11 @@ static void housekeep(sm_timer *t)
         b->last_offsets_check_ms = mono;
         sm_offsets_housekeep(b);
     }
+    /* idle: no request in flight and none completed for connections.max.idle.ms
+     * (bytes of an unfinished frame do not count, nor does unread output) */
     for (sm_conn *c = b->conns, *next; c; c = next) {
         next = c->next;
-        if (!c->rq_head && !c->oq_head && mono - c->last_active_ms > b->cfg.connections_max_idle_ms)
+        if (!c->rq_head && mono - c->last_active_ms > b->cfg.connections_max_idle_ms)
             sm_conn_close(c, "idle (connections.max.idle.ms)");
     }
     int64_t period = b->cfg.retention_check_interval_ms < 1000 ? b->cfg.retention_check_interval_ms
@@ -417,6 +490,7 @@ int sm_broker_init(sm_broker *b, char *err, size_t errlen)
     b->listen_io.fd = b->signal_io.fd = b->flush_io.fd = -1;
     sm_map_init(&b->topics);
     sm_map_init(&b->groups);
+    sm_map_init(&b->conns_per_ip);
     sm_log_set_level((sm_log_level)b->cfg.log_level);
     signal(SIGPIPE, SIG_IGN);
     raise_fd_limit(b);
@@ -543,6 +617,7 @@ void sm_broker_release(sm_broker *b)
         close(b->listen_io.fd);
     sm_loop_free(b->loop);
     sm_map_release(&b->topics);
+    sm_map_release(&b->conns_per_ip);
     if (synced && b->started) {
         for (int i = 0; i < b->cfg.n_log_dirs; i++) {
             char path[4200];

@@ -50,7 +50,8 @@ struct sm_req {
     sm_broker *b;
     sm_req_hdr hdr;
     uint8_t *frame;  /* owned: the request bytes after Size */
-    size_t frame_len;
+    size_t frame_len;   /* counted in the broker's queued_bytes until the request is freed */
+    bool frame_mapped;  /* frame is an mmap (a large request), not malloc'd */
     sm_rd body;      /* positioned at the request body */
     sm_arena arena;  /* decoded request and response structs */
     bool done;       /* the response is complete (or there is none: acks=0) */
@@ -85,13 +86,20 @@ struct sm_conn {
     sm_conn *ready_next;  /* the broker's ready list */
     bool ready;
     uint64_t id;
-    char peer[64];
+    char ip[46];   /* the client's address (max.connections.per.ip counts by it) */
+    char peer[64]; /* ip:port, for log lines */
     /* input: a buffer for small frames; a large frame is read straight into
-     * its own allocation */
+     * its own allocation, reserved against queued.max.request.bytes first */
     uint8_t *ibuf;
     size_t ilen, icap;
     uint8_t *big;
     size_t big_len, big_got;
+    bool big_mapped;
+    int64_t big_reserved; /* queued bytes reserved for the large frame being read (or granted) */
+    /* waiting for queued.max.request.bytes to free room for mem_want bytes */
+    bool mem_wait;
+    int64_t mem_want;
+    sm_conn *mem_prev, *mem_next;
     /* requests being handled, oldest first */
     sm_req *rq_head, *rq_tail;
     int inflight;
@@ -100,10 +108,14 @@ struct sm_conn {
     sm_chunk *oq_head, *oq_tail;
     int64_t oq_bytes;
     bool read_paused;
+    /* when a request last arrived whole or the output queue last emptied
+     * (connections.max.idle.ms counts from it while nothing is in flight) */
     int64_t last_active_ms;
 };
 
-void sm_conn_accept(sm_broker *b, int fd, const char *peer);
+/* Takes over fd, a new connection from ip (peer: "ip:port"), or closes it
+ * when max.connections or the address's max.connections.per.ip is reached. */
+void sm_conn_accept(sm_broker *b, int fd, const char *ip, const char *peer);
 void sm_conn_close(sm_conn *c, const char *why);
 /* Moves finished responses at the head of the in-flight list to the output
  * queue and marks the connection ready; nothing is written here. */
@@ -174,9 +186,28 @@ int16_t sm_topic_add_partitions(sm_broker *b, sm_topic *t, int32_t total, bool v
 /* Validates and applies topic configs (AlterConfigs replaces the whole set). */
 int16_t sm_topic_set_configs(sm_broker *b, sm_topic *t, const sm_props *configs,
                              bool validate_only, char *msg, size_t msglen);
+/* What one request may still auto-create: a Metadata or Produce request
+ * creates topics until it has created samsa.auto.create.max.partitions.per.request
+ * partitions (the first topic always); the other new topics it names are
+ * answered UNKNOWN_TOPIC_OR_PARTITION, as Kafka answers a topic whose
+ * creation it has passed to the controller, and the client's retry creates
+ * them. One creation is a directory and files per partition: bounding it
+ * keeps one request from stalling the broker or filling the disk at once. */
+typedef struct sm_autocreate {
+    int32_t partitions_left;
+    int32_t topics_created;
+    int32_t topics_held; /* answered UNKNOWN_TOPIC_OR_PARTITION for want of room */
+} sm_autocreate;
+
+void sm_autocreate_init(sm_broker *b, sm_autocreate *ac);
+/* Logs (once per request, rate-limited) that some new topics were held. */
+void sm_autocreate_report(sm_req *req, const sm_autocreate *ac);
+
 /* Auto-creation on Metadata/Produce: returns the topic, or NULL with *err set
- * to the Kafka error to report (UNKNOWN_TOPIC_OR_PARTITION, INVALID_TOPIC_EXCEPTION). */
-sm_topic *sm_topic_get_or_autocreate(sm_broker *b, sm_str name, bool allow, int16_t *err);
+ * to the Kafka error to report (UNKNOWN_TOPIC_OR_PARTITION, INVALID_TOPIC_EXCEPTION).
+ * ac: the request's allowance (it is charged for what is created). */
+sm_topic *sm_topic_get_or_autocreate(sm_broker *b, sm_str name, bool allow, sm_autocreate *ac,
+                                     int16_t *err);
 /* Topic configs with effective values for DescribeConfigs; source is
  * Kafka's ConfigSource (1 topic override, 5 default, 4 static broker). */
 typedef void (*sm_topic_config_fn)(const char *name, const char *value, int source,
@@ -192,7 +223,16 @@ int sm_topics_close_all(sm_broker *b);
 
 /* ---- the broker ------------------------------------------------------------ */
 
-#define SM_FDS_PER_PARTITION 5 /* open files per partition log, for the fd budget */
+/* Descriptors. A partition holds none while it is cold: storage opens
+ * segment files on demand within a budget. The open-file limit is split:
+ * SM_FD_RESERVE for the broker's own files and files opened for a moment
+ * (listener, epoll, signalfd, eventfd, a directory to fsync, a recovery
+ * point, a config or checkpoint file), then half of the rest at most for
+ * connections (max.connections, if lower), the remainder for segment
+ * files. A hot partition (appended to, fetched from) uses
+ * SM_FDS_PER_PARTITION: its active segment's .log, .index and .timeindex. */
+#define SM_FD_RESERVE 64
+#define SM_FDS_PER_PARTITION 3
 
 typedef struct sm_api_def {
     int16_t key;
@@ -213,8 +253,13 @@ struct sm_broker {
     sm_offsets *offsets; /* the committed-offsets store (offsets.c) */
     sm_conn *conns;
     int nconns;
+    sm_map conns_per_ip; /* address -> its connection count, as (void *)(intptr_t) */
+    int64_t queued_bytes;             /* request bytes held: frames in flight and reserved */
+    sm_conn *mem_head, *mem_tail;     /* connections waiting for room, oldest first */
     int32_t npartitions; /* open partition logs */
-    int64_t fd_limit;    /* RLIMIT_NOFILE, raised to the hard limit at start */
+    int64_t fd_limit;    /* RLIMIT_NOFILE, raised to the hard limit at start (0: none) */
+    int32_t conn_fd_limit; /* connections the descriptors leave room for */
+    int32_t seg_fd_budget; /* descriptors for segment files (sm_plog_fds_set_budget) */
     int64_t next_pid, pid_block_end; /* producer ids reserved on disk */
     sm_conn *ready;     /* connections with output to write or input to parse */
     sm_conn *graveyard; /* closed this iteration, freed after it */

@@ -8,7 +8,9 @@
 #include "broker/config.h"
 
 #include <errno.h>
+#include <arpa/inet.h>
 #include <limits.h>
+#include <netdb.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,6 +39,11 @@ static const pdef defs[] = {
     {"broker.id", P_INT, NULL, 0, INT32_MAX, OFF(node_id), "older name of node.id"},
     {"listeners", P_SPECIAL, "PLAINTEXT://127.0.0.1:9092", 0, 0, 0,
      "where to accept connections: NAME://host:port (port 0: any free port)"},
+    {"listener.security.protocol.map", P_SPECIAL,
+     "PLAINTEXT:PLAINTEXT,SSL:SSL,SASL_PLAINTEXT:SASL_PLAINTEXT,SASL_SSL:SASL_SSL", 0, 0, 0,
+     "NAME:PROTOCOL pairs; every listener must map to PLAINTEXT (no TLS or SASL yet)"},
+    {"security.inter.broker.protocol", P_SPECIAL, "PLAINTEXT", 0, 0, 0,
+     "only PLAINTEXT (no effect on a single node)"},
     {"advertised.listeners", P_SPECIAL, NULL, 0, 0, 0,
      "the address given to clients in metadata (default: the bound listener)"},
     {"log.dirs", P_SPECIAL, NULL, 0, 0, 0, "comma-separated data directories"},
@@ -46,6 +53,10 @@ static const pdef defs[] = {
     {"default.replication.factor", P_SPECIAL, "1", 0, 0, 0, "must be 1: a single node"},
     {"auto.create.topics.enable", P_BOOL, "true", 0, 0, OFF(auto_create_topics),
      "create a topic on first Metadata or Produce naming it"},
+    {"samsa.auto.create.max.partitions.per.request", P_INT, "100", 1, INT32_MAX,
+     OFF(auto_create_max_partitions),
+     "partitions one Metadata or Produce request may auto-create; other new topics in it are "
+     "answered UNKNOWN_TOPIC_OR_PARTITION (the client's retry creates them)"},
     {"delete.topic.enable", P_BOOL, "true", 0, 0, OFF(delete_topic_enable),
      "allow DeleteTopics"},
     {"log.segment.bytes", P_LONG, "1073741824", 14, INT32_MAX, OFF(log.segment_bytes),
@@ -76,10 +87,17 @@ static const pdef defs[] = {
      "largest record batch a topic accepts by default"},
     {"socket.request.max.bytes", P_INT, "104857600", 1024, INT32_MAX,
      OFF(socket_request_max_bytes), "largest request frame; a larger one closes the connection"},
+    {"queued.max.request.bytes", P_SPECIAL, "268435456", 0, 0, 0,
+     "bytes of requests held at once (being read or in flight); a large request waits unread "
+     "beyond it; -1 no limit (default: 256 MiB, or socket.request.max.bytes if larger)"},
     {"max.connections", P_INT, "10000", 1, 1000000, OFF(max_connections),
      "connections accepted at once"},
+    {"max.connections.per.ip", P_INT, "2147483647", 0, INT32_MAX, OFF(max_connections_per_ip),
+     "connections accepted at once from one address (0 only with overrides)"},
+    {"max.connections.per.ip.overrides", P_SPECIAL, "", 0, 0, 0,
+     "per address or host name limits, e.g. hostName:100,127.0.0.1:200"},
     {"connections.max.idle.ms", P_LONG, "600000", 1, INT64_MAX, OFF(connections_max_idle_ms),
-     "close connections idle this long"},
+     "close a connection that has completed no request for this long"},
     {"group.min.session.timeout.ms", P_INT, "6000", 1, INT32_MAX,
      OFF(group_min_session_timeout_ms), "shortest session.timeout.ms a consumer may ask for"},
     {"group.max.session.timeout.ms", P_INT, "1800000", 1, INT32_MAX,
@@ -114,7 +132,7 @@ static const pdef defs[] = {
     {"controller.quorum.voters", P_NOOP, NULL, 0, 0, 0, NULL},
     {"controller.listener.names", P_NOOP, NULL, 0, 0, 0, NULL},
     {"inter.broker.listener.name", P_NOOP, NULL, 0, 0, 0, NULL},
-    {"listener.security.protocol.map", P_NOOP, NULL, 0, 0, 0, NULL},
+
     {"log.flush.interval.messages", P_NOOP, NULL, 0, 0, 0, NULL},
     {"log.flush.interval.ms", P_NOOP, NULL, 0, 0, 0, NULL},
     {"min.insync.replicas", P_NOOP, NULL, 0, 0, 0, NULL},
@@ -192,14 +210,109 @@ int sm_endpoint_parse(sm_endpoint *ep, const char *s, char *err, size_t errlen)
     return SM_OK;
 }
 
+/* ---- security: fail closed ------------------------------------------------ */
+
+/* samsa-broker has no TLS, SASL or authorization yet. A configuration that
+ * asks for any of them must not start a broker that quietly goes without:
+ * every such property stops start-up, naming it. Returns what the property
+ * asks for, or NULL if it is not a security property. `value` matters for
+ * security.inter.broker.protocol only (PLAINTEXT is what we do). */
+static const char *security_feature(const char *key, const char *value)
+{
+    if (!strncmp(key, "listener.name.", 14)) {
+        /* listener.name.<listener>.<property>: the same properties per listener */
+        const char *rest = strchr(key + 14, '.');
+        if (!rest)
+            return NULL;
+        key = rest + 1;
+        /* a SASL mechanism prefix: listener.name.x.scram-sha-256.sasl.jaas.config */
+        if (strstr(key, ".sasl."))
+            return "SASL authentication";
+    }
+    if (!strncmp(key, "ssl.", 4))
+        return "TLS (ssl.*)";
+    if (!strncmp(key, "sasl.", 5))
+        return "SASL authentication (sasl.*)";
+    if (!strncmp(key, "delegation.token.", 17))
+        return "delegation tokens";
+    if (!strcmp(key, "authorizer.class.name") || !strcmp(key, "super.users") ||
+        !strcmp(key, "allow.everyone.if.no.acl.found"))
+        return "authorization (ACLs)";
+    if (!strcmp(key, "principal.builder.class"))
+        return "authentication (principals)";
+    if (!strcmp(key, "security.inter.broker.protocol") && strcasecmp(value, "PLAINTEXT"))
+        return "security protocols other than PLAINTEXT";
+    return NULL;
+}
+
+static bool is_protocol(const char *p)
+{
+    return !strcmp(p, "PLAINTEXT") || !strcmp(p, "SSL") || !strcmp(p, "SASL_PLAINTEXT") ||
+           !strcmp(p, "SASL_SSL");
+}
+
+/* The security protocol of listener `name` by listener.security.protocol.map
+ * (Kafka's default maps each protocol's name to itself), or NULL. A
+ * malformed map is an error. */
+static int listener_protocol(const sm_props *ps, const char *name, char *proto, size_t protolen,
+                             char *err, size_t errlen)
+{
+    const sm_prop *p = sm_props_find(ps, "listener.security.protocol.map");
+    const char *map = p ? p->value
+                        : "PLAINTEXT:PLAINTEXT,SSL:SSL,SASL_PLAINTEXT:SASL_PLAINTEXT,SASL_SSL:SASL_SSL";
+    char *copy = strdup(map), *save = NULL;
+    if (!copy)
+        return SM_ENOMEM;
+    int rc = SM_OK;
+    proto[0] = 0;
+    for (char *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+        while (*tok == ' ')
+            tok++;
+        char *colon = strchr(tok, ':');
+        size_t n = strlen(tok);
+        while (n && tok[n - 1] == ' ')
+            tok[--n] = 0;
+        if (!n)
+            continue;
+        if (!colon || colon == tok || !is_protocol(colon + 1)) {
+            rc = sm_fail(err, errlen, SM_EINVAL,
+                         "listener.security.protocol.map (%s): '%s' is not LISTENER:PROTOCOL with "
+                         "PROTOCOL one of PLAINTEXT, SSL, SASL_PLAINTEXT, SASL_SSL",
+                         p ? p->origin : "default", tok);
+            break;
+        }
+        *colon = 0;
+        if (!strcasecmp(tok, name) && !proto[0])
+            snprintf(proto, protolen, "%s", colon + 1);
+    }
+    free(copy);
+    return rc;
+}
+
+static bool is_controller_listener(const sm_props *ps, const char *name)
+{
+    if (!strcasecmp(name, "CONTROLLER"))
+        return true;
+    const char *names = sm_props_get(ps, "controller.listener.names");
+    char *copy = names ? strdup(names) : NULL, *save = NULL;
+    bool yes = false;
+    for (char *tok = copy ? strtok_r(copy, ", ", &save) : NULL; tok && !yes;
+         tok = strtok_r(NULL, ", ", &save))
+        yes = !strcasecmp(tok, name);
+    free(copy);
+    return yes;
+}
+
 /* Picks the client listener out of a comma-separated list: the first one
- * that is not a KRaft controller listener. */
-static int parse_listener_list(sm_endpoint *ep, const char *list, const char *prop,
-                               const char *origin, char *err, size_t errlen)
+ * that is not a KRaft controller listener. Every listener's security
+ * protocol, after listener.security.protocol.map, must be PLAINTEXT. */
+static int parse_listener_list(sm_endpoint *ep, const sm_props *ps, const char *list,
+                               const char *prop, const char *origin, char *err, size_t errlen)
 {
     char *copy = strdup(list), *save = NULL;
     if (!copy)
         return SM_ENOMEM;
+    const sm_prop *map = sm_props_find(ps, "listener.security.protocol.map");
     int found = 0, rc = SM_OK;
     for (char *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
         while (*tok == ' ')
@@ -207,19 +320,39 @@ static int parse_listener_list(sm_endpoint *ep, const char *list, const char *pr
         if (!*tok)
             continue;
         sm_endpoint e;
-        char why[256];
+        char why[256], proto[32];
         if (sm_endpoint_parse(&e, tok, why, sizeof why) != SM_OK) {
             rc = sm_fail(err, errlen, SM_EINVAL, "%s (%s): %s", prop, origin, why);
             break;
         }
-        if (!strcasecmp(e.name, "CONTROLLER"))
-            continue;
-        if (!strcasecmp(e.name, "SSL") || !strncasecmp(e.name, "SASL", 4)) {
+        if ((rc = listener_protocol(ps, e.name, proto, sizeof proto, err, errlen)) != SM_OK)
+            break;
+        bool controller = is_controller_listener(ps, e.name);
+        if (!proto[0] && controller)
+            continue; /* a KRaft controller listener: not opened here */
+        if (!proto[0]) {
             rc = sm_fail(err, errlen, SM_EINVAL,
-                         "%s (%s): listener %s: only PLAINTEXT is supported for now", prop,
-                         origin, e.name);
+                         "%s (%s): listener %s has no security protocol in "
+                         "listener.security.protocol.map (%s); add %s:PLAINTEXT",
+                         prop, origin, e.name, map ? map->origin : "default", e.name);
             break;
         }
+        if (strcmp(proto, "PLAINTEXT")) {
+            if (map && strcasecmp(proto, e.name))
+                rc = sm_fail(err, errlen, SM_EINVAL,
+                             "listener.security.protocol.map (%s): listener %s (in %s) is mapped "
+                             "to %s: samsa-broker does not support %s listeners yet (no TLS or "
+                             "SASL); it will not serve %s without them",
+                             map->origin, e.name, prop, proto, proto, e.name);
+            else
+                rc = sm_fail(err, errlen, SM_EINVAL,
+                             "%s (%s): listener %s: samsa-broker does not support %s listeners "
+                             "yet (no TLS or SASL); only PLAINTEXT",
+                             prop, origin, tok, proto);
+            break;
+        }
+        if (controller)
+            continue;
         if (!found) {
             *ep = e;
             found = 1;
@@ -268,6 +401,86 @@ static int set_log_dirs(sm_broker_config *cfg, const char *list, const char *ori
     return rc;
 }
 
+static int add_ip_limit(sm_broker_config *cfg, const char *ip, int32_t max)
+{
+    for (int i = 0; i < cfg->n_ip_overrides; i++)
+        if (!strcmp(cfg->ip_overrides[i].ip, ip)) {
+            cfg->ip_overrides[i].max = max; /* a later entry wins, as in a Java map */
+            return SM_OK;
+        }
+    sm_ip_limit *v = realloc(cfg->ip_overrides, (size_t)(cfg->n_ip_overrides + 1) * sizeof *v);
+    if (!v)
+        return SM_ENOMEM;
+    cfg->ip_overrides = v;
+    snprintf(v[cfg->n_ip_overrides].ip, sizeof v[0].ip, "%s", ip);
+    v[cfg->n_ip_overrides++].max = max;
+    return SM_OK;
+}
+
+/* max.connections.per.ip.overrides: "host:count,..." (the count after the
+ * last ':', so an IPv6 address may be given as it is); a host name is
+ * resolved now, as Kafka does, to every address it has. */
+static int parse_ip_overrides(sm_broker_config *cfg, const sm_prop *p, char *err, size_t errlen)
+{
+    char *copy = strdup(p->value), *save = NULL;
+    if (!copy)
+        return SM_ENOMEM;
+    int rc = SM_OK;
+    for (char *tok = strtok_r(copy, ",", &save); tok && rc == SM_OK;
+         tok = strtok_r(NULL, ",", &save)) {
+        while (*tok == ' ')
+            tok++;
+        size_t n = strlen(tok);
+        while (n && tok[n - 1] == ' ')
+            tok[--n] = 0;
+        if (!n)
+            continue;
+        char *colon = strrchr(tok, ':');
+        int64_t max;
+        if (!colon || colon == tok || sm_parse_i64(colon + 1, 0, INT32_MAX, &max) != SM_OK) {
+            rc = sm_fail(err, errlen, SM_EINVAL,
+                         "max.connections.per.ip.overrides (%s): '%s' is not host:count with a "
+                         "count >= 0",
+                         p->origin, tok);
+            break;
+        }
+        *colon = 0;
+        char *host = tok;
+        if (*host == '[' && colon[-1] == ']') { /* [v6]:count */
+            host++;
+            colon[-1] = 0;
+        }
+        struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM};
+        struct addrinfo *res = NULL;
+        int gai = getaddrinfo(host, NULL, &hints, &res);
+        if (gai) {
+            rc = sm_fail(err, errlen, SM_EINVAL,
+                         "max.connections.per.ip.overrides (%s): cannot resolve '%s': %s",
+                         p->origin, host, gai_strerror(gai));
+            break;
+        }
+        for (struct addrinfo *ai = res; ai && rc == SM_OK; ai = ai->ai_next) {
+            char ip[INET6_ADDRSTRLEN];
+            const void *a = ai->ai_family == AF_INET
+                                ? (const void *)&((struct sockaddr_in *)ai->ai_addr)->sin_addr
+                                : (const void *)&((struct sockaddr_in6 *)ai->ai_addr)->sin6_addr;
+            if (inet_ntop(ai->ai_family, a, ip, sizeof ip))
+                rc = add_ip_limit(cfg, ip, (int32_t)max);
+        }
+        freeaddrinfo(res);
+    }
+    free(copy);
+    return rc;
+}
+
+int32_t sm_broker_config_ip_limit(const sm_broker_config *cfg, const char *ip)
+{
+    for (int i = 0; i < cfg->n_ip_overrides; i++)
+        if (!strcmp(cfg->ip_overrides[i].ip, ip))
+            return cfg->ip_overrides[i].max;
+    return cfg->max_connections_per_ip;
+}
+
 /* Value of the first of `names` that is set, scaled to ms; *found = 0 if none. */
 static int time_prop(const sm_props *ps, const char *const *names, const int64_t *scale,
                      int n, bool allow_neg, int64_t *out, int *found, char *err, size_t errlen)
@@ -304,6 +517,12 @@ int sm_broker_config_load(sm_broker_config *cfg, const char *file, char **overri
     /* pass 1: every key must be known */
     for (size_t i = 0; i < cfg->all.n; i++) {
         const sm_prop *p = &cfg->all.v[i];
+        const char *feature = security_feature(p->key, p->value);
+        if (feature)
+            return sm_fail(err, errlen, SM_EINVAL,
+                           "%s (%s): samsa-broker does not support %s yet; it refuses to start "
+                           "rather than run without it (remove the property to run unsecured)",
+                           p->key, p->origin, feature);
         const pdef *d = find_def(p->key);
         if (!d)
             return sm_fail(err, errlen, SM_EINVAL,
@@ -354,13 +573,45 @@ int sm_broker_config_load(sm_broker_config *cfg, const char *file, char **overri
     }
 
     const sm_prop *p = sm_props_find(&cfg->all, "listeners");
-    if ((rc = parse_listener_list(&cfg->listener, p ? p->value : "PLAINTEXT://127.0.0.1:9092",
-                                  "listeners", p ? p->origin : "default", err, errlen)) != SM_OK)
+    if ((rc = parse_listener_list(&cfg->listener, &cfg->all,
+                                  p ? p->value : "PLAINTEXT://127.0.0.1:9092", "listeners",
+                                  p ? p->origin : "default", err, errlen)) != SM_OK)
         return rc;
     if ((p = sm_props_find(&cfg->all, "advertised.listeners")) &&
-        (rc = parse_listener_list(&cfg->advertised, p->value, "advertised.listeners", p->origin,
-                                  err, errlen)) != SM_OK)
+        (rc = parse_listener_list(&cfg->advertised, &cfg->all, p->value, "advertised.listeners",
+                                  p->origin, err, errlen)) != SM_OK)
         return rc;
+
+    /* Kafka's default is -1 (no limit): five connections announcing 40 MiB
+     * requests then hold 200 MB. Ours bounds that, and like Kafka insists on
+     * room for the largest request allowed. */
+    cfg->queued_max_request_bytes = cfg->socket_request_max_bytes > (256LL << 20)
+                                        ? cfg->socket_request_max_bytes
+                                        : 256LL << 20;
+    if ((p = sm_props_find(&cfg->all, "queued.max.request.bytes"))) {
+        int64_t v;
+        if (sm_parse_i64(p->value, INT64_MIN, INT64_MAX, &v) != SM_OK)
+            return sm_fail(err, errlen, SM_EINVAL,
+                           "queued.max.request.bytes (%s): '%s' is not a whole number (-1 for no "
+                           "limit)",
+                           p->origin, p->value);
+        if (v > 0 && v < cfg->socket_request_max_bytes)
+            return sm_fail(err, errlen, SM_EINVAL,
+                           "queued.max.request.bytes (%s) must be at least socket.request.max.bytes "
+                           "(%d), or -1 for no limit: the largest request allowed could never be "
+                           "read",
+                           p->origin, cfg->socket_request_max_bytes);
+        cfg->queued_max_request_bytes = v > 0 ? v : -1;
+    }
+    if ((p = sm_props_find(&cfg->all, "max.connections.per.ip.overrides")) &&
+        (rc = parse_ip_overrides(cfg, p, err, errlen)) != SM_OK)
+        return rc;
+    if (cfg->max_connections_per_ip == 0 && cfg->n_ip_overrides == 0)
+        return sm_fail(err, errlen, SM_EINVAL,
+                       "max.connections.per.ip (%s) can be 0 only when "
+                       "max.connections.per.ip.overrides is set (as in Kafka): no client could "
+                       "connect",
+                       sm_props_find(&cfg->all, "max.connections.per.ip")->origin);
 
     p = sm_props_find(&cfg->all, "log.dirs");
     if (!p)
@@ -446,6 +697,9 @@ void sm_broker_config_release(sm_broker_config *cfg)
     for (int i = 0; i < cfg->n_log_dirs; i++)
         free(cfg->log_dirs[i]);
     cfg->n_log_dirs = 0;
+    free(cfg->ip_overrides);
+    cfg->ip_overrides = NULL;
+    cfg->n_ip_overrides = 0;
     sm_props_release(&cfg->all);
 }
 
@@ -463,6 +717,10 @@ void sm_broker_config_visit(const sm_broker_config *cfg, sm_config_visit fn, voi
             bool retention = !strcmp(d->name, "log.retention.ms");
             snprintf(buf, sizeof buf, "%lld",
                      (long long)(retention ? cfg->log.retention_ms : cfg->log.segment_ms));
+            val = buf;
+        }
+        if (!strcmp(d->name, "queued.max.request.bytes")) {
+            snprintf(buf, sizeof buf, "%lld", (long long)cfg->queued_max_request_bytes);
             val = buf;
         }
         if (!strcmp(d->name, "log.message.timestamp.before.max.ms") ||

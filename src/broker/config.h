@@ -25,6 +25,13 @@ typedef struct sm_endpoint {
     int port;
 } sm_endpoint;
 
+/* One entry of max.connections.per.ip.overrides: an address (a host name
+ * is resolved at start-up, one entry per address) and its limit. */
+typedef struct sm_ip_limit {
+    char ip[46]; /* INET6_ADDRSTRLEN, as inet_ntop writes it */
+    int32_t max;
+} sm_ip_limit;
+
 typedef struct sm_broker_config {
     int32_t node_id;
     sm_endpoint listener;
@@ -34,12 +41,17 @@ typedef struct sm_broker_config {
     int32_t num_partitions;
     int16_t default_replication_factor;
     bool auto_create_topics;
+    int32_t auto_create_max_partitions; /* samsa.auto.create.max.partitions.per.request */
     bool delete_topic_enable;
     sm_log_config log; /* segment/roll/retention/index defaults for topics */
     int32_t message_max_bytes;
     int32_t socket_request_max_bytes;
+    int64_t queued_max_request_bytes; /* request bytes held at once; <= 0: no limit */
     int64_t retention_check_interval_ms;
     int32_t max_connections;
+    int32_t max_connections_per_ip;     /* max.connections.per.ip */
+    sm_ip_limit *ip_overrides;          /* max.connections.per.ip.overrides, resolved */
+    int n_ip_overrides;
     int64_t connections_max_idle_ms;
     bool log_append_time; /* log.message.timestamp.type=LogAppendTime */
     /* bounds on a CreateTime record's timestamp around the broker's clock:
@@ -70,6 +82,10 @@ void sm_broker_config_release(sm_broker_config *cfg);
 typedef void (*sm_config_visit)(const char *name, const char *value, bool is_default,
                                 bool read_only, void *arg);
 void sm_broker_config_visit(const sm_broker_config *cfg, sm_config_visit fn, void *arg);
+
+/* The most connections the address `ip` (as inet_ntop writes it; an IPv4
+ * client of an IPv6 socket as plain IPv4) may hold. */
+int32_t sm_broker_config_ip_limit(const sm_broker_config *cfg, const char *ip);
 
 /* Prints the property reference (name, default, meaning) for --help. */
 void sm_broker_config_print_help(void);

@@ -19,7 +19,19 @@
  *
  * Back-pressure: a connection stops being read while it has too many
  * requests in flight, too many request bytes held, or too much output the
- * client has not read; the broker's memory per connection is bounded. */
+ * client has not read; the broker's memory per connection is bounded.
+ *
+ * Request memory, broker-wide (queued.max.request.bytes): every request's
+ * frame counts until the request is freed. A frame too large for the
+ * connection's buffer reserves its whole size before anything is allocated
+ * for it; when that would pass the limit the connection waits, unread, in a
+ * queue that is served oldest first as memory frees, so a frame once begun
+ * can always finish (reserving as bytes arrive could deadlock half-read
+ * frames). Small frames are always read: each connection holds at most
+ * MAX_INFLIGHT of them, and they keep Metadata, heartbeats and small
+ * produces flowing while large ones wait. A frame of FRAME_MAP_MIN or more
+ * is an anonymous mapping, so memory is taken as its bytes arrive, not at
+ * its first byte, and given back at once when it is freed. */
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -27,6 +39,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/mman.h>
 #include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
@@ -44,6 +57,7 @@
 #define OUT_LOW (1LL << 20)             /* and resume below this */
 #define INLINE_SLICE_MAX (32 * 1024)    /* file ranges up to this are copied, not sendfile'd */
 #define REQ_HDR_MIN 10 /* ApiKey, ApiVersion, CorrelationId, ClientId length */
+#define FRAME_MAP_MIN (1 << 20)         /* frames this large are mmap'd, backed as they arrive */
 
 static void conn_on_event(sm_io *io, uint32_t events);
 static void conn_process_input(sm_conn *c);
@@ -127,12 +141,106 @@ static void chunks_free(sm_chunk *ch)
     }
 }
 
+/* ---- request memory (queued.max.request.bytes) ---------------------------- */
+
+static uint8_t *frame_alloc(size_t len, bool *mapped)
+{
+    *mapped = false;
+    if (len < FRAME_MAP_MIN)
+        return malloc(len);
+    void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+                   -1, 0);
+    if (p == MAP_FAILED)
+        return NULL;
+    *mapped = true;
+    return p;
+}
+
+static void frame_free(uint8_t *p, size_t len, bool mapped)
+{
+    if (mapped)
+        munmap(p, len);
+    else
+        free(p);
+}
+
+static void conn_mark_ready(sm_conn *c)
+{
+    if (!c->ready) {
+        c->ready = true;
+        c->ready_next = c->b->ready;
+        c->b->ready = c;
+    }
+}
+
+static void mem_wait_unlink(sm_conn *c)
+{
+    sm_broker *b = c->b;
+    if (c->mem_prev)
+        c->mem_prev->mem_next = c->mem_next;
+    else
+        b->mem_head = c->mem_next;
+    if (c->mem_next)
+        c->mem_next->mem_prev = c->mem_prev;
+    else
+        b->mem_tail = c->mem_prev;
+    c->mem_prev = c->mem_next = NULL;
+    c->mem_wait = false;
+}
+
+/* Reserves room for a large frame of len bytes. False: c now waits in the
+ * queue, unread, until mem_release grants it (then big_reserved == len). */
+static bool mem_reserve(sm_conn *c, int64_t len)
+{
+    sm_broker *b = c->b;
+    int64_t limit = b->cfg.queued_max_request_bytes;
+    if (c->big_reserved == len)
+        return true; /* granted while it waited */
+    if (limit <= 0 || (!b->mem_head && b->queued_bytes + len <= limit)) {
+        b->queued_bytes += len;
+        c->big_reserved = len;
+        return true;
+    }
+    sm_log_limited(SM_LOG_WARN,
+                   "queued.max.request.bytes (%lld) reached with %lld bytes of requests held: not "
+                   "reading %s's %lld-byte request until memory frees",
+                   (long long)limit, (long long)b->queued_bytes, c->peer, (long long)len);
+    c->mem_wait = true;
+    c->mem_want = len;
+    c->mem_next = NULL;
+    c->mem_prev = b->mem_tail;
+    if (b->mem_tail)
+        b->mem_tail->mem_next = c;
+    else
+        b->mem_head = c;
+    b->mem_tail = c;
+    return false;
+}
+
+/* Request bytes were released: grant waiting connections their frames, oldest
+ * first (a large one is not passed by smaller ones behind it). Only marks
+ * them ready; sm_conns_service reads them. */
+static void mem_release(sm_broker *b, int64_t len)
+{
+    b->queued_bytes -= len;
+    while (b->mem_head && b->queued_bytes + b->mem_head->mem_want <= b->cfg.queued_max_request_bytes) {
+        sm_conn *c = b->mem_head;
+        mem_wait_unlink(c);
+        b->queued_bytes += c->mem_want;
+        c->big_reserved = c->mem_want;
+        conn_mark_ready(c);
+    }
+}
+
 void sm_req_free(sm_req *req)
 {
     chunks_free(req->out_head);
     sm_wbuf_release(&req->w);
     sm_arena_release(&req->arena);
-    free(req->frame);
+    if (req->frame)
+        frame_free(req->frame, req->frame_len, req->frame_mapped);
+    if (req->b)
+        mem_release(req->b, (int64_t)req->frame_len);
     free(req);
 }
 
@@ -190,7 +298,22 @@ void sm_req_fail_connection(sm_req *req, const char *why)
 
 /* ---- connection lifecycle -------------------------------------------------- */
 
-void sm_conn_accept(sm_broker *b, int fd, const char *peer)
+/* Connections from one address (max.connections.per.ip). */
+static intptr_t conns_from(sm_broker *b, const char *ip)
+{
+    return (intptr_t)sm_map_get(&b->conns_per_ip, ip, strlen(ip));
+}
+
+static int conns_from_add(sm_broker *b, const char *ip, intptr_t delta)
+{
+    intptr_t n = conns_from(b, ip) + delta;
+    if (n > 0)
+        return sm_map_put(&b->conns_per_ip, ip, strlen(ip), (void *)n);
+    sm_map_del(&b->conns_per_ip, ip, strlen(ip));
+    return SM_OK;
+}
+
+void sm_conn_accept(sm_broker *b, int fd, const char *ip, const char *peer)
 {
     if (b->nconns >= b->cfg.max_connections) {
         sm_log_limited(SM_LOG_WARN, "refusing connection from %s: max.connections (%d) reached",
@@ -198,8 +321,25 @@ void sm_conn_accept(sm_broker *b, int fd, const char *peer)
         close(fd);
         return;
     }
+    if (b->nconns >= b->conn_fd_limit) {
+        sm_log_limited(SM_LOG_WARN,
+                       "refusing connection from %s: the open-file limit (%lld) leaves room for %d "
+                       "connections (raise it with ulimit -n)",
+                       peer, (long long)b->fd_limit, b->conn_fd_limit);
+        close(fd);
+        return;
+    }
+    int32_t per_ip = sm_broker_config_ip_limit(&b->cfg, ip);
+    if (conns_from(b, ip) >= per_ip) {
+        sm_log_limited(SM_LOG_WARN,
+                       "refusing connection from %s: max.connections.per.ip (%d) reached for %s",
+                       peer, per_ip, ip);
+        close(fd);
+        return;
+    }
     sm_conn *c = calloc(1, sizeof *c);
-    if (!c) {
+    if (!c || conns_from_add(b, ip, 1) != SM_OK) {
+        free(c);
         close(fd);
         return;
     }
@@ -209,9 +349,11 @@ void sm_conn_accept(sm_broker *b, int fd, const char *peer)
     c->io.on_event = conn_on_event;
     c->b = b;
     c->id = ++b->next_conn_id;
+    snprintf(c->ip, sizeof c->ip, "%s", ip);
     snprintf(c->peer, sizeof c->peer, "%s", peer);
     c->last_active_ms = sm_mono_ms();
     if (sm_loop_add(b->loop, &c->io, EPOLLIN) != SM_OK) {
+        conns_from_add(b, ip, -1);
         close(fd);
         free(c);
         return;
@@ -227,7 +369,8 @@ void sm_conn_accept(sm_broker *b, int fd, const char *peer)
 static void conn_free(sm_conn *c)
 {
     free(c->ibuf);
-    free(c->big);
+    if (c->big)
+        frame_free(c->big, c->big_len, c->big_mapped);
     chunks_free(c->oq_head);
     free(c);
 }
@@ -241,6 +384,15 @@ void sm_conn_close(sm_conn *c, const char *why)
     sm_loop_del(b->loop, &c->io);
     close(c->io.fd);
     c->io.fd = -1;
+    /* its frame being read (or the room granted for it) is released now,
+     * the memory when it is freed after this iteration */
+    if (c->mem_wait)
+        mem_wait_unlink(c);
+    if (c->big_reserved) {
+        int64_t r = c->big_reserved;
+        c->big_reserved = 0;
+        mem_release(b, r);
+    }
     /* detach in-flight requests: finished ones go now, pending ones are
      * told so that their owner (a wait list) drops them */
     sm_req *r = c->rq_head;
@@ -264,6 +416,7 @@ void sm_conn_close(sm_conn *c, const char *why)
     if (c->next)
         c->next->prev = c->prev;
     b->nconns--;
+    conns_from_add(b, c->ip, -1);
     c->prev = NULL;
     c->next = b->graveyard;
     b->graveyard = c;
@@ -281,7 +434,8 @@ void sm_conns_reap(sm_broker *b)
 /* Whether c may read more now. */
 static bool conn_can_read(const sm_conn *c)
 {
-    if (c->b->stopping || c->inflight >= MAX_INFLIGHT || c->inflight_bytes >= MAX_INFLIGHT_BYTES)
+    if (c->b->stopping || c->mem_wait || c->inflight >= MAX_INFLIGHT ||
+        c->inflight_bytes >= MAX_INFLIGHT_BYTES)
         return false;
     /* hysteresis on unread output */
     return c->read_paused ? c->oq_bytes < OUT_LOW : c->oq_bytes < OUT_HIGH;
@@ -330,16 +484,26 @@ static bool frame_head_ok(sm_conn *c, const uint8_t *p)
     return true;
 }
 
-static void dispatch(sm_conn *c, uint8_t *frame, size_t len)
+/* reserved: the frame's bytes are already counted (a large frame's
+ * reservation passes to the request); a small one is counted now. */
+static void dispatch(sm_conn *c, uint8_t *frame, size_t len, bool mapped, bool reserved)
 {
     sm_req *req = calloc(1, sizeof *req);
     if (!req) {
-        free(frame);
+        frame_free(frame, len, mapped);
+        if (reserved)
+            mem_release(c->b, (int64_t)len);
         sm_conn_close(c, "out of memory");
         return;
     }
+    if (!reserved)
+        c->b->queued_bytes += (int64_t)len;
+    /* a whole request arrived: the client is not idle (a frame trickling in
+     * byte by byte does not count until it is whole) */
+    c->last_active_ms = sm_mono_ms();
     req->frame = frame;
     req->frame_len = len;
+    req->frame_mapped = mapped;
     req->conn = c;
     req->b = c->b;
     sm_arena_init(&req->arena);
@@ -397,15 +561,17 @@ static void conn_process_input(sm_conn *c)
             }
             memcpy(frame, c->ibuf + pos + 4, (size_t)size);
             pos += 4 + (size_t)size;
-            dispatch(c, frame, (size_t)size);
+            dispatch(c, frame, (size_t)size, false, false);
             continue;
         }
         if ((size_t)size + 4 > c->icap) {
             if (avail < 2)
                 break; /* wait until the API key can be checked */
-            c->big = malloc((size_t)size);
+            if (!mem_reserve(c, size))
+                break; /* waits, unread, for room (queued.max.request.bytes) */
+            c->big = frame_alloc((size_t)size, &c->big_mapped);
             if (!c->big) {
-                sm_conn_close(c, "out of memory");
+                sm_conn_close(c, "out of memory"); /* releases the reservation */
                 return;
             }
             c->big_len = (size_t)size;
@@ -445,9 +611,12 @@ static void conn_read(sm_conn *c)
                 if (c->big_got == c->big_len) {
                     uint8_t *frame = c->big;
                     size_t len = c->big_len;
+                    bool mapped = c->big_mapped;
                     c->big = NULL;
                     c->big_len = c->big_got = 0;
-                    dispatch(c, frame, len);
+                    c->big_mapped = false;
+                    c->big_reserved = 0; /* the request holds it now */
+                    dispatch(c, frame, len, mapped, true);
                     if (c->io.fd >= 0)
                         conn_process_input(c);
                 }
@@ -472,7 +641,6 @@ static void conn_read(sm_conn *c)
             sm_conn_close(c, strerror(errno));
             return;
         }
-        c->last_active_ms = sm_mono_ms();
         if ((size_t)n < want)
             return; /* the socket is drained: skip the read that would say EAGAIN */
     }
@@ -507,8 +675,10 @@ static void conn_write(sm_conn *c)
                         chunk_free(x);
                     }
                 }
-                if (!c->oq_head)
+                if (!c->oq_head) {
                     c->oq_tail = NULL;
+                    c->last_active_ms = sm_mono_ms(); /* every response so far delivered */
+                }
                 continue;
             }
         } else {
@@ -522,8 +692,10 @@ static void conn_write(sm_conn *c)
                 ch->off += (size_t)n;
                 if (ch->off == (size_t)ch->slice.len) {
                     c->oq_head = ch->next;
-                    if (!c->oq_head)
+                    if (!c->oq_head) {
                         c->oq_tail = NULL;
+                        c->last_active_ms = sm_mono_ms();
+                    }
                     chunk_free(ch);
                 }
                 continue;
@@ -569,11 +741,7 @@ void sm_conn_pump(sm_conn *c)
         r->conn = NULL;
         sm_req_free(r);
     }
-    if (!c->ready) {
-        c->ready = true;
-        c->ready_next = c->b->ready;
-        c->b->ready = c;
-    }
+    conn_mark_ready(c);
 }
 
 void sm_conns_service(sm_broker *b)

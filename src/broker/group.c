@@ -471,6 +471,10 @@ static void prepare_rebalance(sm_group *g, const char *why)
         g->delay_limit_ms = now + rt;
     }
     arm_group_timer(g);
+    /* Kafka's prepareRebalance: when the request that started it was the
+     * last one missing (a group of one, say), the join completes now, not
+     * at the rebalance timeout; the initial delay still holds */
+    maybe_complete_join(g);
 }
 
 static void arm_group_timer(sm_group *g)
@@ -666,6 +670,29 @@ static void park_join(sm_member *m, sm_req *req)
     touch(m);
 }
 
+/* Whether the protocol the group would choose now is the one it has. */
+static bool next_protocol_unchanged(sm_group *g)
+{
+    if (!g->protocol || !g->leader)
+        return false;
+    sm_member *leader = member_find(g, sm_str_c(g->leader));
+    const char *proto = leader ? select_protocol(g, leader) : NULL;
+    return proto && !strcmp(proto, g->protocol);
+}
+
+/* The JoinGroup answer of a static member back in a Stable group: the
+ * current generation, no member list, leader as given. */
+static void answer_static_rejoin(sm_member *m, sm_req *req, const char *leader)
+{
+    sm_group *g = m->g;
+    sm_join_group_resp resp = {0};
+    resp.generation_id = g->generation;
+    resp.protocol_name = sm_str_c(g->protocol ? g->protocol : "");
+    resp.leader = sm_str_c(leader ? leader : "");
+    resp.member_id = sm_str_c(m->id);
+    send_join(req, &resp);
+}
+
 void sm_handle_join_group(sm_req *req)
 {
     sm_broker *b = req->b;
@@ -735,7 +762,7 @@ void sm_handle_join_group(sm_req *req)
                 join_error(req, SM_KERR_UNKNOWN_SERVER_ERROR, "");
                 return;
             }
-            free(self->id);
+            char *old_id = self->id;
             self->id = nid;
             if (was_leader) {
                 free(g->leader);
@@ -744,19 +771,28 @@ void sm_handle_join_group(sm_req *req)
             self->session_timeout_ms = jr.session_timeout_ms;
             self->rebalance_timeout_ms = jr.rebalance_timeout_ms;
             set_client(self, req);
-            bool changed = set_protocols(self, &jr, &oom);
+            set_protocols(self, &jr, &oom);
             if (oom || !self->client_id || !self->client_host) {
+                free(old_id);
                 member_remove(g, self, SM_KERR_UNKNOWN_SERVER_ERROR, "out of memory");
                 join_error(req, SM_KERR_UNKNOWN_SERVER_ERROR, "");
                 return;
             }
-            if (g->state == SM_GROUP_STABLE && !changed && !was_leader) {
-                /* nothing to rebalance: hand back the current generation */
-                self->join_req = req;
-                answer_join(self);
+            if (g->state == SM_GROUP_STABLE && next_protocol_unchanged(g)) {
+                /* Kafka (updateStaticMemberThenRebalanceOrCompleteJoin): a
+                 * static member back in a Stable group whose protocol would
+                 * stay the same takes its old assignment without a
+                 * rebalance, even as the leader or with another
+                 * subscription; the answer names the leader as it was
+                 * before (the old member id when it led), so the returning
+                 * member does not assign, and its SyncGroup gets what it had */
+                answer_static_rejoin(self, req, was_leader ? old_id : g->leader);
+                free(old_id);
                 touch(self);
+                sm_group_persist(g);
                 return;
             }
+            free(old_id);
             park_join(self, req);
             if (g->state != SM_GROUP_PREPARING_REBALANCE)
                 prepare_rebalance(g, "a static member rejoined");

@@ -61,6 +61,8 @@ void sm_handle_metadata(sm_req *req)
         /* a topic named twice is answered once, as Kafka does */
         sm_map seen;
         sm_map_init(&seen);
+        sm_autocreate ac;
+        sm_autocreate_init(b, &ac);
         resp.topic_count = 0;
         for (int32_t i = 0; i < mr.topic_count; i++) {
             sm_str name = mr.topics[i];
@@ -74,7 +76,8 @@ void sm_handle_metadata(sm_req *req)
             }
             sm_metadata_topic *mt = &resp.topics[resp.topic_count++];
             int16_t err = SM_KERR_NONE;
-            sm_topic *t = sm_topic_get_or_autocreate(b, name, mr.allow_auto_topic_creation, &err);
+            sm_topic *t = sm_topic_get_or_autocreate(b, name, mr.allow_auto_topic_creation, &ac,
+                                                     &err);
             if (t) {
                 if (!fill_topic(req, mt, t)) {
                     sm_map_release(&seen);
@@ -88,6 +91,7 @@ void sm_handle_metadata(sm_req *req)
             }
         }
         sm_map_release(&seen);
+        sm_autocreate_report(req, &ac);
     }
     sm_resp_begin(req);
     sm_metadata_resp_encode(&req->w, req->hdr.api_version, &resp);

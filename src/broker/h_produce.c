@@ -208,10 +208,12 @@ void sm_handle_produce(sm_req *req)
             return;
         }
     }
+    sm_autocreate ac;
+    sm_autocreate_init(b, &ac);
     for (int32_t i = 0; i < pr.topic_count; i++) {
         sm_produce_topic *rt = &pr.topics[i];
         int16_t terr = SM_KERR_NONE;
-        sm_topic *t = acks_ok ? sm_topic_get_or_autocreate(b, rt->name, true, &terr) : NULL;
+        sm_topic *t = acks_ok ? sm_topic_get_or_autocreate(b, rt->name, true, &ac, &terr) : NULL;
         for (int32_t j = 0; j < rt->partition_count; j++) {
             sm_produce_part *rp = &rt->partitions[j];
             sm_produce_part_resp *slot = &topics[i].partitions[j];
@@ -286,6 +288,7 @@ void sm_handle_produce(sm_req *req)
             }
         }
     }
+    sm_autocreate_report(req, &ac);
 
     if (pr.acks == 0) {
         if (any_error) {

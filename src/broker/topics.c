@@ -22,6 +22,7 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <sys/random.h>
 #include <sys/stat.h>
@@ -37,7 +38,19 @@
 
 /* ---- topic-level configs ------------------------------------------------------ */
 
-typedef enum { T_LONG, T_INT, T_TSTYPE, T_ONLY, T_FREE } tkind;
+/* The kinds of value a topic config takes, checked as Kafka's LogConfig
+ * checks them (INVALID_CONFIG otherwise). */
+typedef enum {
+    T_LONG,     /* a whole number in [min, max] */
+    T_INT,      /* the same, an int */
+    T_TSTYPE,   /* CreateTime or LogAppendTime */
+    T_ONLY,     /* exactly `fixed` (what samsa-broker supports) */
+    T_BOOL,     /* true or false, any case */
+    T_RATIO,    /* a number in [0, 1] */
+    T_GZIP,     /* -1 or 1..9 */
+    T_REPLICAS, /* '*' or partition:broker,... (throttled replicas) */
+    T_FREE,     /* any text */
+} tkind;
 
 typedef struct tdef {
     const char *name;
@@ -45,36 +58,50 @@ typedef struct tdef {
     const char *broker_prop; /* the broker property that gives the default, or NULL */
     const char *fixed;       /* default text when there is no broker property; for T_ONLY the one value allowed */
     int64_t min, max;
+    bool legacy;             /* a Kafka 2.x/3.x name that Kafka 4 removed: accepted (so older
+                              * applications and tools work), listed only when set */
 } tdef;
 
+#define I64MAX INT64_MAX
 static const tdef tdefs[] = {
-    {"cleanup.policy", T_ONLY, NULL, "delete", 0, 0},
-    {"compression.type", T_ONLY, NULL, "producer", 0, 0},
-    {"delete.retention.ms", T_FREE, NULL, "86400000", 0, 0},
-    {"file.delete.delay.ms", T_FREE, NULL, "60000", 0, 0},
-    {"flush.messages", T_FREE, NULL, "9223372036854775807", 0, 0},
-    {"flush.ms", T_FREE, NULL, "9223372036854775807", 0, 0},
-    {"index.interval.bytes", T_INT, "log.index.interval.bytes", NULL, 0, INT32_MAX},
-    {"max.compaction.lag.ms", T_FREE, NULL, "9223372036854775807", 0, 0},
-    {"max.message.bytes", T_INT, "message.max.bytes", NULL, 0, INT32_MAX},
-    {"message.downconversion.enable", T_FREE, NULL, "true", 0, 0},
+    {"cleanup.policy", T_ONLY, NULL, "delete", 0, 0, false},
+    {"compression.gzip.level", T_GZIP, NULL, "-1", 0, 0, false},
+    {"compression.lz4.level", T_INT, NULL, "9", 1, 17, false},
+    {"compression.type", T_ONLY, NULL, "producer", 0, 0, false},
+    {"compression.zstd.level", T_INT, NULL, "3", -131072, 22, false},
+    {"delete.retention.ms", T_LONG, NULL, "86400000", 0, I64MAX, false},
+    {"file.delete.delay.ms", T_LONG, NULL, "60000", 0, I64MAX, false},
+    {"flush.messages", T_LONG, NULL, "9223372036854775807", 1, I64MAX, false},
+    {"flush.ms", T_LONG, NULL, "9223372036854775807", 0, I64MAX, false},
+    {"follower.replication.throttled.replicas", T_REPLICAS, NULL, "", 0, 0, false},
+    {"index.interval.bytes", T_INT, "log.index.interval.bytes", NULL, 0, INT32_MAX, false},
+    {"leader.replication.throttled.replicas", T_REPLICAS, NULL, "", 0, 0, false},
+    {"local.retention.bytes", T_LONG, NULL, "-2", -2, I64MAX, false},
+    {"local.retention.ms", T_LONG, NULL, "-2", -2, I64MAX, false},
+    {"max.compaction.lag.ms", T_LONG, NULL, "9223372036854775807", 1, I64MAX, false},
+    {"max.message.bytes", T_INT, "message.max.bytes", NULL, 0, INT32_MAX, false},
+    {"message.downconversion.enable", T_BOOL, NULL, "true", 0, 0, true},
+    {"message.format.version", T_FREE, NULL, "3.0-IV1", 0, 0, true},
     {"message.timestamp.after.max.ms", T_LONG, "log.message.timestamp.after.max.ms", NULL, 0,
-     INT64_MAX},
+     I64MAX, false},
     {"message.timestamp.before.max.ms", T_LONG, "log.message.timestamp.before.max.ms", NULL, 0,
-     INT64_MAX},
-    {"message.timestamp.difference.max.ms", T_LONG, NULL, "9223372036854775807", 0, INT64_MAX},
-    {"message.timestamp.type", T_TSTYPE, "log.message.timestamp.type", NULL, 0, 0},
-    {"min.cleanable.dirty.ratio", T_FREE, NULL, "0.5", 0, 0},
-    {"min.compaction.lag.ms", T_FREE, NULL, "0", 0, 0},
-    {"min.insync.replicas", T_ONLY, NULL, "1", 0, 0},
-    {"preallocate", T_FREE, NULL, "false", 0, 0},
-    {"retention.bytes", T_LONG, "log.retention.bytes", NULL, -1, INT64_MAX},
-    {"retention.ms", T_LONG, "log.retention.ms", NULL, -1, INT64_MAX},
-    {"segment.bytes", T_INT, "log.segment.bytes", NULL, 14, INT32_MAX},
-    {"segment.index.bytes", T_FREE, NULL, "10485760", 0, 0},
-    {"segment.jitter.ms", T_FREE, NULL, "0", 0, 0},
-    {"segment.ms", T_LONG, "log.roll.ms", NULL, 1, INT64_MAX},
-    {"unclean.leader.election.enable", T_FREE, NULL, "false", 0, 0},
+     I64MAX, false},
+    {"message.timestamp.difference.max.ms", T_LONG, NULL, "9223372036854775807", 0, I64MAX, true},
+    {"message.timestamp.type", T_TSTYPE, "log.message.timestamp.type", NULL, 0, 0, false},
+    {"min.cleanable.dirty.ratio", T_RATIO, NULL, "0.5", 0, 0, false},
+    {"min.compaction.lag.ms", T_LONG, NULL, "0", 0, I64MAX, false},
+    {"min.insync.replicas", T_ONLY, NULL, "1", 0, 0, false},
+    {"preallocate", T_BOOL, NULL, "false", 0, 0, false},
+    {"remote.log.copy.disable", T_BOOL, NULL, "false", 0, 0, false},
+    {"remote.log.delete.on.disable", T_BOOL, NULL, "false", 0, 0, false},
+    {"remote.storage.enable", T_ONLY, NULL, "false", 0, 0, false},
+    {"retention.bytes", T_LONG, "log.retention.bytes", NULL, -1, I64MAX, false},
+    {"retention.ms", T_LONG, "log.retention.ms", NULL, -1, I64MAX, false},
+    {"segment.bytes", T_INT, "log.segment.bytes", NULL, 14, INT32_MAX, false},
+    {"segment.index.bytes", T_INT, NULL, "10485760", 4, INT32_MAX, false},
+    {"segment.jitter.ms", T_LONG, NULL, "0", 0, I64MAX, false},
+    {"segment.ms", T_LONG, "log.roll.ms", NULL, 1, I64MAX, false},
+    {"unclean.leader.election.enable", T_BOOL, NULL, "false", 0, 0, false},
 };
 #define NTDEFS (sizeof tdefs / sizeof tdefs[0])
 
@@ -84,6 +111,34 @@ static const tdef *find_tdef(const char *name)
         if (!strcmp(tdefs[i].name, name))
             return &tdefs[i];
     return NULL;
+}
+
+/* '*' or a comma-separated list of <partition>:<broker> (spaces allowed
+ * around the items), as Kafka's throttled-replicas validator wants. */
+static bool replicas_list_ok(const char *v)
+{
+    while (*v == ' ')
+        v++;
+    if (!*v || !strcmp(v, "*"))
+        return true;
+    for (;;) {
+        while (*v == ' ')
+            v++;
+        if (*v < '0' || *v > '9')
+            return false;
+        while (*v >= '0' && *v <= '9')
+            v++;
+        if (*v++ != ':' || *v < '0' || *v > '9')
+            return false;
+        while (*v >= '0' && *v <= '9')
+            v++;
+        while (*v == ' ')
+            v++;
+        if (!*v)
+            return true;
+        if (*v++ != ',')
+            return false;
+    }
 }
 
 /* Checks one topic config; returns 0 or fills msg. */
@@ -99,6 +154,28 @@ static int check_tconfig(const char *name, const char *value, char *msg, size_t 
         if (sm_parse_i64(value, d->min, d->max, &v) != SM_OK)
             return sm_fail(msg, msglen, SM_EINVAL, "%s: '%s' is not a whole number in [%lld, %lld]",
                            name, value, (long long)d->min, (long long)d->max);
+        return SM_OK;
+    case T_GZIP:
+        if (sm_parse_i64(value, -1, 9, &v) != SM_OK || v == 0)
+            return sm_fail(msg, msglen, SM_EINVAL, "%s: '%s' is not -1 or 1 to 9", name, value);
+        return SM_OK;
+    case T_BOOL:
+        if (strcasecmp(value, "true") && strcasecmp(value, "false"))
+            return sm_fail(msg, msglen, SM_EINVAL, "%s: '%s' is not true or false", name, value);
+        return SM_OK;
+    case T_RATIO: {
+        char *end;
+        errno = 0;
+        double x = strtod(value, &end);
+        if (!*value || *end || errno || !(x >= 0.0 && x <= 1.0))
+            return sm_fail(msg, msglen, SM_EINVAL, "%s: '%s' is not a number from 0 to 1", name,
+                           value);
+        return SM_OK;
+    }
+    case T_REPLICAS:
+        if (!replicas_list_ok(value))
+            return sm_fail(msg, msglen, SM_EINVAL, "%s: '%s' is not '*' or a list of "
+                           "[partitionId]:[brokerId]", name, value);
         return SM_OK;
     case T_TSTYPE:
         if (strcmp(value, "CreateTime") && strcmp(value, "LogAppendTime"))
@@ -162,6 +239,8 @@ void sm_topic_config_visit(sm_broker *b, sm_topic *t, sm_topic_config_fn fn, voi
             fn(d->name, ov, 1 /* DYNAMIC_TOPIC_CONFIG */, false, arg);
             continue;
         }
+        if (d->legacy)
+            continue;
         int source = 5; /* DEFAULT_CONFIG */
         const char *val = d->fixed;
         if (d->broker_prop) {
@@ -253,15 +332,29 @@ static void config_path(sm_broker *b, const char *topic, char *out, size_t outle
     char dir[4200];
     topics_dir(b, dir, sizeof dir);
     size_t n = strlen(topic);
+    bool fits;
+    if (sub)
+        sub[0] = 0;
     if (n <= LONG_NAME) {
-        snprintf(out, outlen, "%s/%s.properties", dir, topic);
+        int w = snprintf(out, outlen, "%s/%s.properties", dir, topic);
+        fits = w >= 0 && (size_t)w < outlen;
+    } else {
+        int w = snprintf(out, outlen, "%s/%.*s.d/%s.properties", dir, SPLIT_AT, topic,
+                         topic + SPLIT_AT);
+        fits = w >= 0 && (size_t)w < outlen;
+        if (sub) {
+            w = snprintf(sub, sublen, "%s/%.*s.d", dir, SPLIT_AT, topic);
+            fits = fits && w >= 0 && (size_t)w < sublen;
+        }
+    }
+    if (!fits) {
+        /* the log dir's path leaves no room for it: an empty path fails
+         * every use with ENOENT instead of naming another file */
+        sm_error("topic %s: the path of its config file under %s is too long", topic, dir);
+        out[0] = 0;
         if (sub)
             sub[0] = 0;
-        return;
     }
-    snprintf(out, outlen, "%s/%.*s.d/%s.properties", dir, SPLIT_AT, topic, topic + SPLIT_AT);
-    if (sub)
-        snprintf(sub, sublen, "%s/%.*s.d", dir, SPLIT_AT, topic);
 }
 
 static int write_topic_config(sm_broker *b, const char *name, const sm_props *overrides, char *msg,
@@ -856,17 +949,26 @@ sm_topic *sm_topic_find(sm_broker *b, sm_str name)
     return sm_map_get(&b->topics, name.p, (size_t)name.len);
 }
 
-/* Each open partition holds a few files; refuse partitions the process
- * could not open (better a clear error now than EMFILE for every client). */
+/* A partition holds no descriptor while it is cold (storage opens its
+ * segment files on demand within the broker's budget, broker.h), so the
+ * open-file limit does not bound the number of partitions; creating one
+ * opens a few files for a moment, out of the reserve. Past what the budget
+ * keeps open for hot partitions, it is said once: cold partitions are then
+ * closed and reopened as they are used. */
 static bool fd_budget_ok(sm_broker *b, int32_t more, char *msg, size_t msglen)
 {
-    int64_t need = (int64_t)(b->npartitions + more) * SM_FDS_PER_PARTITION + b->nconns + 64;
-    if (b->fd_limit <= 0 || need <= b->fd_limit)
-        return true;
-    sm_fail(msg, msglen, SM_ERANGE,
-            "%d more partition(s) would need about %lld open files; this process may open %lld "
-            "(raise it with ulimit -n)", more, (long long)need, (long long)b->fd_limit);
-    return false;
+    static bool said;
+    int64_t hot = (int64_t)(b->npartitions + more) * SM_FDS_PER_PARTITION;
+    (void)msg;
+    (void)msglen;
+    if (!said && b->fd_limit > 0 && hot > b->seg_fd_budget) {
+        said = true;
+        sm_info("%d partitions: more than the %d descriptors kept for segment files can hold open "
+                "at once (open-file limit %lld); partitions not in use are closed and reopened "
+                "on demand",
+                b->npartitions + more, b->seg_fd_budget, (long long)b->fd_limit);
+    }
+    return true;
 }
 
 static int16_t check_configs(const sm_props *configs, char *msg, size_t msglen)
@@ -977,7 +1079,25 @@ int16_t sm_topic_create(sm_broker *b, sm_str name, int32_t partitions, int16_t r
     return rc == SM_ENOMEM ? SM_KERR_UNKNOWN_SERVER_ERROR : SM_KERR_KAFKA_STORAGE_ERROR;
 }
 
-sm_topic *sm_topic_get_or_autocreate(sm_broker *b, sm_str name, bool allow, int16_t *err)
+void sm_autocreate_init(sm_broker *b, sm_autocreate *ac)
+{
+    *ac = (sm_autocreate){b->cfg.auto_create_max_partitions, 0, 0};
+}
+
+void sm_autocreate_report(sm_req *req, const sm_autocreate *ac)
+{
+    if (ac->topics_held == 0)
+        return;
+    sm_log_limited(SM_LOG_WARN,
+                   "%s from %s named more new topics than it may auto-create: created %d, "
+                   "answered %d UNKNOWN_TOPIC_OR_PARTITION "
+                   "(samsa.auto.create.max.partitions.per.request=%d); retries create the rest",
+                   sm_api_name(req->hdr.api_key), req->conn ? req->conn->peer : "-",
+                   ac->topics_created, ac->topics_held, req->b->cfg.auto_create_max_partitions);
+}
+
+sm_topic *sm_topic_get_or_autocreate(sm_broker *b, sm_str name, bool allow, sm_autocreate *ac,
+                                     int16_t *err)
 {
     sm_topic *t = sm_topic_find(b, name);
     if (t)
@@ -990,6 +1110,11 @@ sm_topic *sm_topic_get_or_autocreate(sm_broker *b, sm_str name, bool allow, int1
         *err = SM_KERR_UNKNOWN_TOPIC_OR_PARTITION;
         return NULL;
     }
+    if (ac->partitions_left <= 0) {
+        ac->topics_held++;
+        *err = SM_KERR_UNKNOWN_TOPIC_OR_PARTITION;
+        return NULL;
+    }
     char msg[512];
     int16_t kerr = sm_topic_create(b, name, -1, -1, NULL, false, msg, sizeof msg, &t);
     if (kerr != SM_KERR_NONE) {
@@ -998,6 +1123,8 @@ sm_topic *sm_topic_get_or_autocreate(sm_broker *b, sm_str name, bool allow, int1
         *err = kerr == SM_KERR_TOPIC_ALREADY_EXISTS ? SM_KERR_NONE : kerr;
         return kerr == SM_KERR_TOPIC_ALREADY_EXISTS ? sm_topic_find(b, name) : NULL;
     }
+    ac->partitions_left -= t->npart;
+    ac->topics_created++;
     *err = SM_KERR_NONE;
     return t;
 }

@@ -91,7 +91,7 @@ static int sync_set(sm_plog *l, uint64_t *nsync)
         sm_segment *s = set->v[i].seg;
         if (rc == SM_OK) {
             (*nsync)++;
-            if (fdatasync(s->fd) == 0) {
+            if (sm_seg_sync_log(s) == SM_OK) {
                 atomic_max64(&s->synced_size, set->v[i].size);
             } else {
                 sm_error("fdatasync of %s.log failed: %s", s->path, strerror(errno));
@@ -114,7 +114,7 @@ static int sync_set(sm_plog *l, uint64_t *nsync)
     set->n = 0;
     if (rc == SM_OK && set->dir_gen > atomic_load(&l->dir_synced_gen)) {
         (*nsync)++;
-        if (fsync(l->dirfd) == 0) {
+        if (sm_plog_fsync_dir_(l) == SM_OK) {
             atomic_max64(&l->dir_synced_gen, set->dir_gen);
         } else {
             sm_error("fsync of directory %s failed: %s", l->dir, strerror(errno));

@@ -63,6 +63,16 @@ void sm_plog_set_offline_(sm_plog *l, const char *fmt, ...)
              l->failed_why);
 }
 
+int sm_plog_fsync_dir_(const sm_plog *l)
+{
+    /* opened for each fsync: a partition holds no descriptor. A directory
+     * that is gone (the partition was deleted meanwhile) has nothing left
+     * to make durable, as fsync on a descriptor of it would have said. */
+    if (sm_fsync_dir_(l->dir) == SM_OK || errno == ENOENT)
+        return SM_OK;
+    return SM_EIO;
+}
+
 bool sm_plog_offline_(sm_plog *l)
 {
     if (!l->failed && atomic_load(&l->io_failed)) {
@@ -339,6 +349,7 @@ static int write_all(int fd, const uint8_t *p, size_t len, int64_t at)
 int sm_plog_append(sm_plog *l, uint8_t *buf, size_t len, int64_t now_ms, int64_t *base_offset,
                    char *err, size_t errlen)
 {
+    sm_seg_fds_trim();
     if (sm_plog_offline_(l))
         return sm_fail(err, errlen, SM_EIO, "%s: the log is offline: %s", l->dir, l->failed_why);
     if (len == 0 || len > INT32_MAX)
@@ -389,7 +400,17 @@ int sm_plog_append(sm_plog *l, uint8_t *buf, size_t len, int64_t now_ms, int64_t
         pos += (size_t)total;
     }
 
-    if (write_all(s->fd, buf, len, s->size) != SM_OK) {
+    int fd = sm_seg_fd(s);
+    if (fd < 0) {
+        int e = errno;
+        sm_index_truncate(&s->oi, oi_n);
+        sm_index_truncate(&s->ti, ti_n);
+        s->max_ts = s_max_ts;
+        s->max_ts_offset = s_max_ts_offset;
+        s->bytes_since_index = s_since;
+        return sm_fail(err, errlen, SM_EIO, "%s.log: cannot open: %s", s->path, strerror(e));
+    }
+    if (write_all(fd, buf, len, s->size) != SM_OK) {
         int e = errno;
         sm_index_truncate(&s->oi, oi_n);
         sm_index_truncate(&s->ti, ti_n);
@@ -427,6 +448,7 @@ int sm_plog_read(sm_plog *l, int64_t offset, int64_t max_bytes, sm_slice *out)
     out->pos = out->len = 0;
     if (sm_plog_offline_(l))
         return SM_EIO;
+    sm_seg_fds_trim();
     if (offset < l->start_offset || offset > l->end_offset)
         return SM_ERANGE;
     if (offset == l->end_offset)
@@ -448,7 +470,8 @@ int sm_plog_read(sm_plog *l, int64_t offset, int64_t max_bytes, sm_slice *out)
     int64_t want = max_bytes > b.size ? max_bytes : b.size; /* KIP-74: one whole batch */
     if (len > want)
         len = want;
-    sm_seg_ref(s);
+    if (sm_seg_pin(s) != SM_OK) /* the descriptor stays open while the slice is sent */
+        return SM_EIO;
     out->seg = s;
     out->fd = s->fd;
     out->pos = b.pos;
@@ -462,7 +485,7 @@ int sm_plog_read(sm_plog *l, int64_t offset, int64_t max_bytes, sm_slice *out)
 void sm_slice_release(sm_slice *s)
 {
     if (s->seg)
-        sm_seg_unref(s->seg);
+        sm_seg_unpin(s->seg);
     s->seg = NULL;
     s->fd = -1;
     s->pos = s->len = 0;
@@ -489,7 +512,8 @@ int sm_plog_sync(sm_plog *l, char *err, size_t errlen)
                 break; /* older segments were synced before this one was */
             continue;
         }
-        if (fdatasync(s->fd) != 0) {
+        sm_seg_fds_trim();
+        if (sm_seg_fd(s) < 0 || fdatasync(s->fd) != 0) {
             l->failed = true;
             snprintf(l->failed_why, sizeof l->failed_why, "fdatasync of %s.log failed: %s",
                      s->path, strerror(errno));
@@ -502,7 +526,7 @@ int sm_plog_sync(sm_plog *l, char *err, size_t errlen)
     }
     if (l->dir_gen > atomic_load(&l->dir_synced_gen)) {
         int64_t gen = l->dir_gen;
-        if (fsync(l->dirfd) != 0)
+        if (sm_plog_fsync_dir_(l) != SM_OK)
             return sm_fail(err, errlen, SM_EIO, "fsync of directory %s: %s", l->dir,
                            strerror(errno));
         atomic_max64(&l->dir_synced_gen, gen);
@@ -533,23 +557,39 @@ void sm_plog_write_recovery_point_(sm_plog *l, int64_t base, int64_t pos, bool s
     n += snprintf(buf + n, sizeof buf - (size_t)n, "%08x\n", sm_crc32c(0, buf, (size_t)n));
     if (atomic_load(&l->io_failed) || atomic_load(&l->rp_off))
         return; /* never vouch for what a failed fsync covered */
-    if (l->rp_fd < 0)
-        return;
-    if (pwrite(l->rp_fd, buf, (size_t)n, 0) != n) {
+    /* opened for each write (either thread): a partition holds no descriptor */
+    int fd = l->rp_fd;
+    if (fd < 0) {
+        char path[PATH_MAX];
+        snprintf(path, sizeof path, "%s/%s", l->dir, SM_RECOVERY_POINT);
+        fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+    }
+    if (fd < 0 && errno == ENOENT)
+        return; /* the partition was deleted meanwhile */
+    if (fd < 0 || pwrite(fd, buf, (size_t)n, 0) != n) {
         if (!atomic_exchange(&l->rp_off, true))
             sm_warn("%s/%s: %s: the recovery point stays where it is", l->dir, SM_RECOVERY_POINT,
                     strerror(errno));
-        return;
+    } else if (sync || atomic_load(&l->rp_synced_base) != base) {
+        /* within one segment the record may lag on disk after a power loss
+         * (recovery then checks more of that segment); a new segment's name
+         * is fsynced at once, so the durable record never lags by more */
+        if (fdatasync(fd) == 0)
+            atomic_store(&l->rp_synced_base, base);
+        else
+            sm_warn("%s/%s: fdatasync: %s", l->dir, SM_RECOVERY_POINT, strerror(errno));
     }
-    /* within one segment the record may lag on disk after a power loss
-     * (recovery then checks more of that segment); a new segment's name is
-     * fsynced at once, so the durable record never lags by more than that */
-    if (!sync && atomic_load(&l->rp_synced_base) == base)
-        return;
-    if (fdatasync(l->rp_fd) == 0)
-        atomic_store(&l->rp_synced_base, base);
-    else
-        sm_warn("%s/%s: fdatasync: %s", l->dir, SM_RECOVERY_POINT, strerror(errno));
+    if (fd >= 0 && fd != l->rp_fd)
+        close(fd);
+}
+
+void sm_plog_opened_(sm_plog *l)
+{
+    if (l->dirfd >= 0)
+        close(l->dirfd);
+    if (l->rp_fd >= 0)
+        close(l->rp_fd);
+    l->dirfd = l->rp_fd = -1;
 }
 
 /* ---- close -------------------------------------------------------------------- */

@@ -41,6 +41,18 @@ void sm_log_config_default(sm_log_config *cfg);
 typedef struct sm_plog sm_plog;
 typedef struct sm_segment sm_segment;
 
+/* Descriptors: segment files are opened when used and closed when cold,
+ * least recently used first, keeping the descriptors they hold (all logs
+ * together) within `n` (default: no limit); a partition that is not used
+ * holds none. A segment still being sent (an sm_slice) or synced stays open
+ * and may take the count past `n` for a while. Set it before opening logs. */
+void sm_plog_fds_set_budget(int n);
+/* Descriptors segment files hold now. */
+int sm_plog_fds_open(void);
+/* Closes the coldest while over the budget (the sm_plog_* calls that open
+ * files do it first themselves). */
+void sm_plog_fds_trim(void);
+
 /* Opens (creating if missing) the partition directory `dir`. Existing
  * segments are loaded; a missing or damaged index or time index is
  * rebuilt, and leftover `*.deleted`, `*.cleaned` and checkpoint temporary

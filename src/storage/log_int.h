@@ -51,8 +51,8 @@ typedef struct sm_flush_set {
 struct sm_plog {
     char *dir;
     char *parent;  /* the directory holding dir (fsynced once when dir was created) */
-    int dirfd;
-    int rp_fd;     /* SM_RECOVERY_POINT, written after each sync (either thread) */
+    int dirfd;     /* open only while the log is being opened (sm_plog_opened_) */
+    int rp_fd;     /* SM_RECOVERY_POINT, likewise; then opened for each write */
     _Atomic int64_t rp_synced_base; /* the segment the fsynced recovery point names (-1: none yet) */
     sm_log_config cfg;
     void *user;
@@ -96,6 +96,10 @@ struct sm_plog {
 };
 
 /* log.c */
+/* open.c is done with the log: the directory and recovery-point
+ * descriptors it used are closed (each later use opens its own), and the
+ * segments' are left to the descriptor budget. */
+void sm_plog_opened_(sm_plog *l);
 /* The log is offline (see sm_plog_offline); failed_why says why. */
 bool sm_plog_offline_(sm_plog *l);
 /* Takes the log offline because its files are damaged (the first reason
@@ -116,6 +120,8 @@ int sm_plog_find_batch_(sm_plog *l, int i, int64_t offset, sm_bref *b);
 void sm_plog_delete_front_(sm_plog *l, int n, const char *reason);
 /* fsyncs a directory by path. */
 int sm_fsync_dir_(const char *path);
+/* fsyncs the log's directory (any thread); one that no longer exists is SM_OK. */
+int sm_plog_fsync_dir_(const sm_plog *l);
 
 /* Records that segment `base` is durable below file position `pos`, and
  * every older segment whole, its index files included. Safe from either

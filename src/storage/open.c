@@ -805,10 +805,14 @@ fail:
 int sm_plog_open(sm_plog **out, const char *dir, const sm_log_config *cfg, bool clean, char *err,
                  size_t errlen)
 {
+    sm_seg_fds_trim();
     int rc = open_log(out, dir, cfg, clean, err, errlen);
     if (rc == SM_ECORRUPT && clean) {
         sm_warn("%s: %s: the log does not look cleanly closed: recovering it", dir, err);
         rc = open_log(out, dir, cfg, false, err, errlen);
     }
+    if (rc == SM_OK)
+        sm_plog_opened_(*out); /* a cold partition holds no descriptor */
+    sm_seg_fds_trim();
     return rc;
 }

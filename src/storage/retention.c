@@ -83,7 +83,7 @@ int sm_plog_write_start_(sm_plog *l, int64_t start, char *err, size_t errlen)
         unlink(tmp);
         return sm_fail(err, errlen, SM_EIO, "rename %s: %s", tmp, strerror(e));
     }
-    if (fsync(l->dirfd) != 0)
+    if (sm_plog_fsync_dir_(l) != SM_OK)
         return sm_fail(err, errlen, SM_EIO, "fsync of %s: %s", l->dir, strerror(errno));
     return SM_OK;
 }

@@ -6,10 +6,15 @@
  * contiguous), so a damaged file or a wrong index entry turns into an error
  * or a rebuild, never into a read outside the data. Index entries are made
  * by sm_seg_note_batch only, on append and on rebuild alike, so a rebuilt
- * index is byte for byte the one the appends would have written. */
+ * index is byte for byte the one the appends would have written.
+ *
+ * Descriptors (see segment.h): every open of a segment's .log, .index or
+ * .timeindex goes through seg_open_fd, which counts it and makes the segment
+ * the most recently used; every close through seg_close_fd. */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,9 +23,142 @@
 
 #include "base/err.h"
 #include "base/log.h"
+#include "storage/log.h"
 #include "storage/segment.h"
 
 #define SCAN_WINDOW 8192
+
+/* ---- descriptors: open while used, closed when cold ------------------------------ */
+
+static pthread_mutex_t fds_mu = PTHREAD_MUTEX_INITIALIZER;
+static sm_segment *lru_head, *lru_tail; /* segments holding descriptors, most recent first */
+static atomic_int fds_open;             /* descriptors segments hold */
+static atomic_int fds_budget = INT_MAX;
+
+/* fds_mu held */
+static void lru_unlink(sm_segment *s)
+{
+    if (!s->in_lru)
+        return;
+    if (s->lru_prev)
+        s->lru_prev->lru_next = s->lru_next;
+    else
+        lru_head = s->lru_next;
+    if (s->lru_next)
+        s->lru_next->lru_prev = s->lru_prev;
+    else
+        lru_tail = s->lru_prev;
+    s->lru_prev = s->lru_next = NULL;
+    s->in_lru = false;
+}
+
+static void lru_touch(sm_segment *s)
+{
+    pthread_mutex_lock(&fds_mu);
+    if (lru_head != s) {
+        lru_unlink(s);
+        s->lru_next = lru_head;
+        if (lru_head)
+            lru_head->lru_prev = s;
+        lru_head = s;
+        if (!lru_tail)
+            lru_tail = s;
+        s->in_lru = true;
+    }
+    pthread_mutex_unlock(&fds_mu);
+}
+
+static void seg_close_fd(int *fd)
+{
+    if (*fd < 0)
+        return;
+    close(*fd);
+    *fd = -1;
+    atomic_fetch_sub(&fds_open, 1);
+}
+
+/* fds_mu held: closes what s holds; the caller makes sure nothing uses it */
+static void seg_close_all(sm_segment *s)
+{
+    seg_close_fd(&s->fd);
+    seg_close_fd(&s->idx_fd);
+    seg_close_fd(&s->tidx_fd);
+    lru_unlink(s);
+}
+
+/* Closes the least recently used unpinned segments' descriptors until at
+ * most `target` are open (or none is left to close). */
+static void trim_to(int target)
+{
+    pthread_mutex_lock(&fds_mu);
+    for (sm_segment *s = lru_tail, *prev; s && atomic_load(&fds_open) > target; s = prev) {
+        prev = s->lru_prev;
+        if (atomic_load(&s->pins) == 0)
+            seg_close_all(s);
+    }
+    pthread_mutex_unlock(&fds_mu);
+}
+
+void sm_seg_fds_trim(void)
+{
+    int budget = atomic_load(&fds_budget);
+    if (atomic_load(&fds_open) > budget)
+        trim_to(budget);
+}
+
+void sm_plog_fds_set_budget(int n) { atomic_store(&fds_budget, n > 0 ? n : 1); }
+int sm_plog_fds_open(void) { return atomic_load(&fds_open); }
+void sm_plog_fds_trim(void) { sm_seg_fds_trim(); }
+
+/* Opens one of s's files into *fd (counted, s made most recent). When the
+ * process is out of descriptors the coldest segments are closed down to the
+ * budget and the open is tried once more. */
+static int seg_open_fd(sm_segment *s, int *fd, const char *ext, int flags)
+{
+    char f[PATH_MAX];
+    snprintf(f, sizeof f, "%s%s", s->path, ext);
+    int r = open(f, flags, 0644);
+    if (r < 0 && (errno == EMFILE || errno == ENFILE)) {
+        int budget = atomic_load(&fds_budget), open_now = atomic_load(&fds_open);
+        trim_to(open_now > budget ? budget : open_now - 8);
+        r = open(f, flags, 0644);
+        if (r < 0 && (errno == EMFILE || errno == ENFILE))
+            sm_log_limited(SM_LOG_ERROR, "%s: %s (%d descriptors held by segment files, budget %d)",
+                           f, strerror(errno), atomic_load(&fds_open), budget);
+    }
+    if (r < 0)
+        return -1;
+    *fd = r;
+    atomic_fetch_add(&fds_open, 1);
+    lru_touch(s);
+    return r;
+}
+
+int sm_seg_fd(sm_segment *s)
+{
+    if (s->fd >= 0) {
+        lru_touch(s);
+        return s->fd;
+    }
+    return seg_open_fd(s, &s->fd, ".log", O_RDWR | O_CLOEXEC);
+}
+
+int sm_seg_pin(sm_segment *s)
+{
+    if (sm_seg_fd(s) < 0)
+        return SM_EIO;
+    atomic_fetch_add(&s->pins, 1);
+    sm_seg_ref(s);
+    return SM_OK;
+}
+
+void sm_seg_unpin(sm_segment *s)
+{
+    atomic_fetch_sub(&s->pins, 1);
+    sm_seg_unref(s);
+}
+
+/* ---- lifecycle ------------------------------------------------------------------- */
 
 static sm_segment *seg_alloc(const char *dir, int64_t base, int64_t now_ms)
 {
@@ -35,6 +173,7 @@ static sm_segment *seg_alloc(const char *dir, int64_t base, int64_t now_ms)
     }
     snprintf(s->path, n, "%s/%020lld", dir, (long long)base);
     atomic_init(&s->refs, 1);
+    atomic_init(&s->pins, 0);
     atomic_init(&s->synced_size, 0);
     s->fd = s->idx_fd = s->tidx_fd = -1;
     s->base_offset = base;
@@ -58,9 +197,8 @@ int sm_seg_open(sm_segment **out, const char *dir, int64_t base, int64_t now_ms,
         return sm_fail(err, errlen, SM_ENOMEM, "out of memory");
     char f[PATH_MAX];
     seg_path(s, ".log", f, sizeof f);
-    s->fd = open(f, O_RDWR | O_CLOEXEC);
     struct stat st;
-    if (s->fd < 0 || fstat(s->fd, &st) != 0) {
+    if (sm_seg_fd(s) < 0 || fstat(s->fd, &st) != 0) {
         int e = errno;
         sm_seg_unref(s);
         return sm_fail(err, errlen, SM_EIO, "%s: %s", f, strerror(e));
@@ -70,14 +208,15 @@ int sm_seg_open(sm_segment **out, const char *dir, int64_t base, int64_t now_ms,
     return SM_OK;
 }
 
-static int create_file(const char *f, bool exclusive)
+static int create_file(sm_segment *s, int *fd, const char *ext, bool exclusive)
 {
-    int fd = open(f, O_RDWR | O_CREAT | O_CLOEXEC | (exclusive ? O_EXCL : O_TRUNC), 0644);
-    if (fd < 0 && exclusive && errno == EEXIST) {
-        sm_warn("%s: a stray file is in the way of a new segment: replacing it", f);
-        fd = open(f, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (seg_open_fd(s, fd, ext, O_RDWR | O_CREAT | O_CLOEXEC | (exclusive ? O_EXCL : O_TRUNC)) <
+            0 &&
+        exclusive && errno == EEXIST) {
+        sm_warn("%s%s: a stray file is in the way of a new segment: replacing it", s->path, ext);
+        seg_open_fd(s, fd, ext, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC);
     }
-    return fd;
+    return *fd;
 }
 
 int sm_seg_create(sm_segment **out, const char *dir, int64_t base, int64_t now_ms, char *err,
@@ -88,16 +227,13 @@ int sm_seg_create(sm_segment **out, const char *dir, int64_t base, int64_t now_m
         return sm_fail(err, errlen, SM_ENOMEM, "out of memory");
     char f[PATH_MAX];
     seg_path(s, ".log", f, sizeof f);
-    s->fd = create_file(f, true);
-    if (s->fd < 0)
+    if (create_file(s, &s->fd, ".log", true) < 0)
         goto fail;
     seg_path(s, ".index", f, sizeof f);
-    s->idx_fd = create_file(f, false);
-    if (s->idx_fd < 0)
+    if (create_file(s, &s->idx_fd, ".index", false) < 0)
         goto fail;
     seg_path(s, ".timeindex", f, sizeof f);
-    s->tidx_fd = create_file(f, false);
-    if (s->tidx_fd < 0)
+    if (create_file(s, &s->tidx_fd, ".timeindex", false) < 0)
         goto fail;
     s->active = s->index_loaded = s->meta_ok = true;
     *out = s;
@@ -114,12 +250,9 @@ void sm_seg_unref(sm_segment *s)
 {
     if (atomic_fetch_sub_explicit(&s->refs, 1, memory_order_acq_rel) != 1)
         return;
-    if (s->fd >= 0)
-        close(s->fd);
-    if (s->idx_fd >= 0)
-        close(s->idx_fd);
-    if (s->tidx_fd >= 0)
-        close(s->tidx_fd);
+    pthread_mutex_lock(&fds_mu);
+    seg_close_all(s);
+    pthread_mutex_unlock(&fds_mu);
     sm_index_release(&s->oi);
     sm_index_release(&s->ti);
     free(s->path);
@@ -155,6 +288,14 @@ static int open_index_file(const sm_segment *s, const char *ext)
     return open(f, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
 }
 
+static void close_index_fds(sm_segment *s)
+{
+    pthread_mutex_lock(&fds_mu);
+    seg_close_fd(&s->idx_fd);
+    seg_close_fd(&s->tidx_fd);
+    pthread_mutex_unlock(&fds_mu);
+}
+
 /* Does the file hold exactly the entries in memory? (Then only new ones need writing.) */
 static bool file_matches(int fd, const sm_index *ix, size_t esz)
 {
@@ -164,26 +305,41 @@ static bool file_matches(int fd, const sm_index *ix, size_t esz)
            ix->written == ix->n;
 }
 
+/* Does the file hold exactly the entries written so far? (A cold active
+ * segment's files, reopened: then the new entries are appended.) */
+static bool file_holds_written(int fd, const sm_index *ix, size_t esz)
+{
+    struct stat st;
+    return fstat(fd, &st) == 0 && (uint64_t)st.st_size == ((uint64_t)ix->lead + ix->written) * esz;
+}
+
+/* Opens the active segment's index files (at activation, or when they were
+ * closed while cold); files that do not hold what memory says they do are
+ * rewritten whole at the next write. */
+static int open_index_fds(sm_segment *s, bool reopen)
+{
+    if ((s->idx_fd < 0 && seg_open_fd(s, &s->idx_fd, ".index", O_RDWR | O_CREAT | O_CLOEXEC) < 0) ||
+        (s->tidx_fd < 0 &&
+         seg_open_fd(s, &s->tidx_fd, ".timeindex", O_RDWR | O_CREAT | O_CLOEXEC) < 0)) {
+        int e = errno;
+        close_index_fds(s);
+        errno = e;
+        return SM_EIO;
+    }
+    if (reopen ? !file_holds_written(s->idx_fd, &s->oi, SM_OI_ENTRY) ||
+                     !file_holds_written(s->tidx_fd, &s->ti, SM_TI_ENTRY)
+               : !file_matches(s->idx_fd, &s->oi, SM_OI_ENTRY) ||
+                     !file_matches(s->tidx_fd, &s->ti, SM_TI_ENTRY))
+        s->index_stale = true;
+    return SM_OK;
+}
+
 int sm_seg_activate(sm_segment *s, char *err, size_t errlen)
 {
     if (s->active)
         return SM_OK;
-    if (s->idx_fd < 0)
-        s->idx_fd = open_index_file(s, ".index");
-    if (s->tidx_fd < 0)
-        s->tidx_fd = open_index_file(s, ".timeindex");
-    if (s->idx_fd < 0 || s->tidx_fd < 0) {
-        int e = errno;
-        if (s->idx_fd >= 0)
-            close(s->idx_fd);
-        if (s->tidx_fd >= 0)
-            close(s->tidx_fd);
-        s->idx_fd = s->tidx_fd = -1;
-        return sm_fail(err, errlen, SM_EIO, "%s.index: %s", s->path, strerror(e));
-    }
-    if (!file_matches(s->idx_fd, &s->oi, SM_OI_ENTRY) ||
-        !file_matches(s->tidx_fd, &s->ti, SM_TI_ENTRY))
-        s->index_stale = true;
+    if (open_index_fds(s, false) != SM_OK)
+        return sm_fail(err, errlen, SM_EIO, "%s.index: %s", s->path, strerror(errno));
     s->active = true;
     sm_seg_write_index(s);
     return SM_OK;
@@ -194,6 +350,18 @@ void sm_seg_write_index(sm_segment *s)
     if (!s->active)
         return;
     int rc;
+    if (s->idx_fd < 0 || s->tidx_fd < 0) {
+        if (s->oi.written == s->oi.n && s->ti.written == s->ti.n && !s->index_stale)
+            return; /* nothing new: leave a cold segment's files closed */
+        if (open_index_fds(s, true) != SM_OK) {
+            sm_log_limited(SM_LOG_WARN, "%s.index: cannot open (%s); the index is rewritten later",
+                           s->path, strerror(errno));
+            s->index_stale = true;
+            return;
+        }
+    } else {
+        lru_touch(s);
+    }
     if (s->index_stale) {
         rc = sm_index_write_all(&s->oi, s->idx_fd, SM_OI_ENTRY);
         if (rc == SM_OK)
@@ -245,9 +413,7 @@ void sm_seg_deactivate(sm_segment *s)
         seg_path(s, ".timeindex", f, sizeof f);
         unlink(f);
     }
-    close(s->idx_fd);
-    close(s->tidx_fd);
-    s->idx_fd = s->tidx_fd = -1;
+    close_index_fds(s);
     s->active = false;
     s->index_unsynced = true;
 }
@@ -271,6 +437,20 @@ int sm_seg_sync_index(const sm_segment *s)
         close(fd);
     }
     return SM_OK;
+}
+
+int sm_seg_sync_log(const sm_segment *s)
+{
+    char f[PATH_MAX];
+    seg_path(s, ".log", f, sizeof f);
+    int fd = open(f, O_RDWR | O_CLOEXEC);
+    if (fd < 0)
+        return errno == ENOENT ? SM_OK : SM_EIO;
+    int rc = fdatasync(fd) == 0 ? SM_OK : SM_EIO;
+    int e = errno;
+    close(fd);
+    errno = e;
+    return rc;
 }
 
 /* Writes both index files of an inactive segment from memory. */
@@ -428,7 +608,7 @@ int sm_cursor_batch(sm_cursor *c, int64_t pos, int64_t expect, sm_bref *b, char 
         return sm_fail(why, whylen, SM_ECORRUPT,
                        "BatchLength %d runs %lld byte(s) past the end of the file "
                        "(a torn write, or garbage)",
-                       blen, (long long)(blen + SM_BATCH_LOG_OVERHEAD - (c->end - pos)));
+                       blen, (long long)((int64_t)blen + SM_BATCH_LOG_OVERHEAD - (c->end - pos)));
     if (magic != 2)
         return sm_fail(why, whylen, SM_ECORRUPT, "magic %d, not a record batch v2", magic);
     if (lod < 0)
@@ -452,7 +632,7 @@ int sm_seg_find(sm_segment *s, int64_t from, int64_t first_base, int64_t first_l
                 int64_t offset, sm_bref *b, uint8_t *buf, size_t cap)
 {
     sm_cursor c;
-    sm_cursor_init(&c, s->fd, s->size, buf, cap);
+    sm_cursor_init(&c, sm_seg_fd(s), s->size, buf, cap);
     int64_t pos = from, expect = first_base;
     int rc = SM_ENOENT;
     while (pos < s->size) {
@@ -487,7 +667,7 @@ int sm_seg_scan(sm_segment *s, int64_t pos, int64_t until, int64_t expect, int32
     if (!buf)
         return sm_fail(why, whylen, SM_ENOMEM, "out of memory");
     sm_cursor c;
-    sm_cursor_init(&c, s->fd, s->size, buf, cap);
+    sm_cursor_init(&c, sm_seg_fd(s), s->size, buf, cap);
     if (!crc)
         sm_cursor_readahead(&c, SCAN_WINDOW); /* headers only: grows if batches are small */
     int rc = SM_OK;
@@ -669,11 +849,10 @@ int sm_seg_resume(sm_segment *s, int32_t interval, char *why, size_t whylen)
     }
     /* opened here without O_CREAT (a missing index must be told from an
      * empty one) and kept for appending */
-    char f[PATH_MAX];
-    seg_path(s, ".index", f, sizeof f);
-    s->idx_fd = open(f, O_RDWR | O_CLOEXEC);
-    seg_path(s, ".timeindex", f, sizeof f);
-    s->tidx_fd = open(f, O_RDWR | O_CLOEXEC);
+    if (s->idx_fd < 0)
+        seg_open_fd(s, &s->idx_fd, ".index", O_RDWR | O_CLOEXEC);
+    if (s->tidx_fd < 0)
+        seg_open_fd(s, &s->tidx_fd, ".timeindex", O_RDWR | O_CLOEXEC);
     if (!fd_last(s->idx_fd, SM_OI_ENTRY, &no, eo, &torn_o))
         bad = "the offset index is missing or unreadable";
     else if (!fd_last(s->tidx_fd, SM_TI_ENTRY, &nt, et, &torn_t))
@@ -692,7 +871,7 @@ int sm_seg_resume(sm_segment *s, int32_t interval, char *why, size_t whylen)
 
     uint8_t buf[SCAN_WINDOW];
     sm_cursor c;
-    sm_cursor_init(&c, s->fd, s->size, buf, sizeof buf);
+    sm_cursor_init(&c, sm_seg_fd(s), s->size, buf, sizeof buf);
     sm_bref b;
     int64_t from = 0, expect = s->base_offset;
     if (!bad && no) {
@@ -788,7 +967,7 @@ int sm_seg_load_meta(sm_segment *s, int32_t interval)
     }
     uint8_t buf[SCAN_WINDOW];
     sm_cursor c;
-    sm_cursor_init(&c, s->fd, s->size, buf, sizeof buf);
+    sm_cursor_init(&c, sm_seg_fd(s), s->size, buf, sizeof buf);
     int64_t pos = from, next = from ? -1 : s->base_offset;
     int rc = SM_OK;
     char why[160] = "";
@@ -831,7 +1010,7 @@ int64_t sm_seg_largest_ts(sm_segment *s, int32_t interval)
     if (sm_seg_load_meta(s, interval) == SM_OK && s->max_ts >= 0)
         return s->max_ts;
     struct stat st;
-    if (fstat(s->fd, &st) != 0)
+    if (sm_seg_fd(s) < 0 || fstat(s->fd, &st) != 0)
         return SM_NO_TIMESTAMP;
     return (int64_t)st.st_mtim.tv_sec * 1000 + st.st_mtim.tv_nsec / 1000000;
 }

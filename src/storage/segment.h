@@ -10,10 +10,21 @@
  *
  * Ownership and threads: a segment is reference-counted with C11 atomics.
  * The log holds one reference while the segment is in its list; sm_slice and
- * the flusher hold others. Everything except `refs`, `synced_size`, `fd` and
- * `path` belongs to the event-loop thread; the flusher thread only fsyncs
- * `fd` and raises `synced_size`. The last unref closes the file and frees
- * the memory, on whichever thread drops it. */
+ * the flusher hold others; a slice also pins it (sm_seg_pin) while it uses
+ * its `fd`. Everything except `refs`, `pins`, `synced_size` and `path`
+ * belongs to the event-loop thread; the flusher thread only fsyncs the
+ * files by path and raises `synced_size`. The last unref closes the files and frees the
+ * memory, on whichever thread drops it.
+ *
+ * Descriptors: a segment's files are open only while it is used. Every
+ * descriptor a segment holds is counted process-wide, and the segments
+ * holding any are kept in least-recently-used order; sm_seg_fds_trim closes
+ * the coldest unpinned ones until the count is within the budget the broker
+ * sets (sm_plog_fds_set_budget). So thousands of partitions fit a small
+ * open-file limit: a cold partition holds no descriptor at all. sm_seg_fd
+ * (re)opens the .log on demand. Trims happen only between storage calls
+ * (at the start of the public sm_plog_* calls that open files), so a
+ * descriptor taken within one call stays valid to its end. */
 #ifndef SM_STORAGE_SEGMENT_H
 #define SM_STORAGE_SEGMENT_H
 
@@ -110,8 +121,9 @@ typedef struct sm_segment sm_segment;
 
 struct sm_segment {
     atomic_int refs;
+    atomic_int pins;             /* slices and flushes using fd: not closed while > 0 */
     _Atomic int64_t synced_size; /* file bytes known to be on disk (fdatasync done) */
-    int fd;                      /* the .log file, O_RDWR; closed by the last unref */
+    int fd;                      /* the .log file, O_RDWR; -1 while cold (sm_seg_fd) */
     int64_t base_offset;         /* from the file name: the first offset it may hold */
     char *path;                  /* "<dir>/<20-digit base offset>", no extension */
 
@@ -128,10 +140,13 @@ struct sm_segment {
     bool index_loaded;          /* oi and ti hold the whole indexes */
     bool index_stale;           /* a write of the index files failed: rewrite them */
     bool index_rebuilt;         /* rebuilt after a lookup went wrong: do not again */
-    bool active;                /* appends go here; idx_fd and tidx_fd are open */
+    bool active;                /* appends go here; idx_fd and tidx_fd are opened on demand */
     bool index_unsynced;        /* inactive, index files final but not yet fsynced */
-    int idx_fd, tidx_fd;
+    int idx_fd, tidx_fd;        /* the active segment's index files, -1 while cold */
     sm_index oi, ti;
+    /* the descriptor LRU (segment.c's mutex) */
+    sm_segment *lru_prev, *lru_next;
+    bool in_lru;
 };
 
 /* Opens an existing `<dir>/<base>.log`. Nothing is read but its size. */
@@ -145,6 +160,18 @@ int sm_seg_create(sm_segment **out, const char *dir, int64_t base, int64_t now_m
 static inline void sm_seg_ref(sm_segment *s) { atomic_fetch_add_explicit(&s->refs, 1, memory_order_relaxed); }
 /* Drops a reference; the last one closes the file and frees the segment. */
 void sm_seg_unref(sm_segment *s);
+
+/* The .log descriptor, reopened if the segment was cold; -1 with errno set
+ * if it cannot be opened. Event-loop thread. Valid until the next trim. */
+int sm_seg_fd(sm_segment *s);
+/* A reference that also keeps fd open (slices being sent): SM_OK, or SM_EIO
+ * when the file cannot be opened (then no reference is taken). Loop thread. */
+int sm_seg_pin(sm_segment *s);
+/* Drops a pin and its reference; any thread. */
+void sm_seg_unpin(sm_segment *s);
+/* Closes the descriptors of the least recently used unpinned segments while
+ * more are open than the budget. Event-loop thread, between storage calls. */
+void sm_seg_fds_trim(void);
 /* Removes the three files now; open descriptors keep the data readable. */
 void sm_seg_unlink(sm_segment *s);
 /* Frees the in-memory indexes of an inactive segment (reloaded on demand). */
@@ -161,6 +188,13 @@ void sm_seg_write_index(sm_segment *s);
 /* fdatasyncs the index files of an inactive segment (any thread: it uses
  * only the path). SM_OK or SM_EIO. */
 int sm_seg_sync_index(const sm_segment *s);
+/* fdatasyncs the .log through a descriptor of its own, opened by path (any
+ * thread; the flusher's), so a segment needs no descriptor kept open to be
+ * synced. fsync acts on the file, not the descriptor: the dirty pages any
+ * descriptor wrote are written, and a writeback error no one has seen yet
+ * is reported to it (Linux 4.16+). A file already removed (the segment was
+ * deleted meanwhile) is SM_OK. SM_OK or SM_EIO. */
+int sm_seg_sync_log(const sm_segment *s);
 
 /* Accounts one batch appended (or found by a scan) at pos, as Kafka's
  * LogSegment.append: an offset index entry for the batch's last offset

@@ -62,6 +62,12 @@ def _bindir():
     return os.path.dirname(found[-1])
 
 
+def dbname_of(url):
+    """The database a libpq URL names, in either form:
+    postgresql://user@host:port/DB or postgresql://user@/DB?host=SOCKDIR."""
+    return url.split("://", 1)[1].split("/", 1)[1].split("?", 1)[0]
+
+
 def _children(pid):
     """The pids whose parent is pid (from /proc)."""
     out = []

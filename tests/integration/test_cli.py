@@ -2,7 +2,13 @@
 """samsa-broker's command line, as kafka-server-start.sh takes it.
 
 Start-up errors (unknown or malformed property, in a file or an --override;
-unknown option; a listener port already taken), --help and --version; a
+unknown option; a listener port already taken), --help and --version;
+security settings fail closed: a listener whose security protocol (after
+listener.security.protocol.map) is not PLAINTEXT, and any ssl.*, sasl.*,
+authorizer or listener-prefixed security property stop start-up with exit 1
+and a message naming the property and saying samsa-broker does not support
+it yet; a PLAINTEXT listener on every interface starts with a WARN that
+there is no authentication (a loopback one without); a
 server.properties file with --override winning over it; node.id and
 advertised.listeners as Metadata reports them; SIGINT and SIGTERM shut down
 with exit 0 and the data survives a restart on the same port.
@@ -63,6 +69,19 @@ def test_startup_errors():
     check("default.replication.factor" in out, "the message names default.replication.factor", out.strip())
     code, out = run("--override", "log.dirs=" + data, "--override", "listeners=nonsense")
     check_eq(code, 1, "a malformed listeners: exit code 1")
+    # Kafka's rules for the per-address connection limits
+    for kv, prop in (("max.connections.per.ip=0", "max.connections.per.ip"),
+                     ("max.connections.per.ip=-1", "max.connections.per.ip"),
+                     ("max.connections.per.ip.overrides=127.0.0.1", "max.connections.per.ip.overrides"),
+                     ("max.connections.per.ip.overrides=127.0.0.1:lots", "max.connections.per.ip.overrides"),
+                     ("max.connections.per.ip.overrides=no-such-host.invalid:3", "no-such-host.invalid")):
+        code, out = run("--override", "log.dirs=" + data, "--override", kv)
+        check(code == 1 and prop in out, "%s: exit code 1, the message names %s" % (kv, prop), out.strip())
+    # Kafka's rule: queued.max.request.bytes, when it limits, holds at least the largest request
+    code, out = run("--override", "log.dirs=" + data, "--override", "socket.request.max.bytes=2000000",
+                    "--override", "queued.max.request.bytes=1000000")
+    check(code == 1 and "queued.max.request.bytes" in out and "socket.request.max.bytes" in out,
+          "queued.max.request.bytes below socket.request.max.bytes: exit code 1, both named", out.strip())
     code, out = run("--override", "justakey")
     check(code in (1, 2), "--override without '=': a usage or config error (exit %d)" % code, out.strip())
     code, out = run("--no-such-option")
@@ -70,6 +89,97 @@ def test_startup_errors():
     code, out = run(os.path.join(tmp, "missing.properties"))
     check_eq(code, 1, "a server.properties that does not exist: exit code 1")
     check(not os.path.exists(data), "none of these created the data dir")
+
+
+def expect_unsupported(args, prop, what, also=()):
+    """The broker refuses to start (exit 1) with a message naming prop and
+    saying it does not support it yet; nothing is created on disk."""
+    data = os.path.join(tmp, "never-started-" + unique("sec"))
+    code, out = run("--override", "log.dirs=" + data, *args)
+    check_eq(code, 1, "%s: exit code 1" % what)
+    check(prop in out and "samsa-broker does not support" in out and "yet" in out,
+          "%s: the message names %s and says samsa-broker does not support it yet" % (what, prop), out.strip())
+    for word in also:
+        check(word in out, "%s: the message says %s" % (what, word), out.strip())
+    check("started in" not in out and not os.path.exists(data), "%s: nothing started, no data dir" % what)
+
+
+def test_security_fails_closed():
+    lo = "127.0.0.1:0"
+    # the issue's case: a named listener mapped to SASL_SSL used to start as plaintext
+    expect_unsupported(["--override", "listeners=INTERNAL://" + lo,
+                        "--override", "listener.security.protocol.map=INTERNAL:SASL_SSL"],
+                       "listener.security.protocol.map", "listener INTERNAL mapped to SASL_SSL",
+                       also=("INTERNAL", "SASL_SSL"))
+    expect_unsupported(["--override", "listeners=PLAINTEXT://%s,SECURE://127.0.0.1:0" % lo,
+                        "--override", "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,SECURE:SSL"],
+                       "listener.security.protocol.map", "a second listener mapped to SSL", also=("SECURE", "SSL"))
+    for proto in ("SSL", "SASL_PLAINTEXT", "SASL_SSL"):
+        expect_unsupported(["--override", "listeners=%s://%s" % (proto, lo)], "listeners",
+                           "listeners=%s://" % proto, also=(proto,))
+    expect_unsupported(["--override", "listeners=PLAINTEXT://%s" % lo,
+                        "--override", "advertised.listeners=SSL://broker.example:9093"],
+                       "advertised.listeners", "advertised.listeners=SSL://", also=("SSL",))
+    expect_unsupported(["--override", "listeners=PLAINTEXT://%s,CONTROLLER://127.0.0.1:0" % lo,
+                        "--override", "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:SSL"],
+                       "listener.security.protocol.map", "a CONTROLLER listener mapped to SSL",
+                       also=("CONTROLLER",))
+    for kv in ("ssl.keystore.location=/etc/kafka/broker.jks", "ssl.client.auth=required",
+               "sasl.enabled.mechanisms=SCRAM-SHA-512", "sasl.mechanism.inter.broker.protocol=PLAIN",
+               "authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer",
+               "listener.name.internal.ssl.keystore.location=/etc/kafka/internal.jks",
+               "listener.name.internal.scram-sha-256.sasl.jaas.config=x",
+               "listener.name.plaintext.sasl.enabled.mechanisms=PLAIN",
+               "security.inter.broker.protocol=SASL_SSL",
+               "super.users=User:admin", "principal.builder.class=com.example.Builder"):
+        key = kv.split("=", 1)[0]
+        expect_unsupported(["--override", "listeners=PLAINTEXT://" + lo, "--override", kv], key, kv)
+    # an empty value fails closed too: the operator meant something by it
+    expect_unsupported(["--override", "listeners=PLAINTEXT://" + lo, "--override", "ssl.truststore.location="],
+                       "ssl.truststore.location", "an empty ssl.truststore.location")
+    # in a file, the line is named
+    path = props_file("tls.properties", "listeners=PLAINTEXT://%s\nssl.keystore.password=secret\n" % lo)
+    data = os.path.join(tmp, "never-started-file")
+    code, out = run(path, "--override", "log.dirs=" + data)
+    check_eq(code, 1, "ssl.keystore.password in server.properties: exit code 1")
+    check("ssl.keystore.password" in out and "tls.properties:2" in out and "samsa-broker does not support" in out,
+          "the message names the property, its file and line, and that it is not supported yet", out.strip())
+    check("secret" not in out, "and does not print the password's value", out.strip())
+    # Kafka's rule: a listener name needs a security protocol
+    data = os.path.join(tmp, "never-started-nomap")
+    code, out = run("--override", "log.dirs=" + data, "--override", "listeners=INTERNAL://" + lo)
+    check_eq(code, 1, "listeners=INTERNAL:// with no listener.security.protocol.map entry: exit code 1")
+    check("INTERNAL" in out and "listener.security.protocol.map" in out,
+          "the message names the listener and listener.security.protocol.map", out.strip())
+    # still fine: a named listener mapped to PLAINTEXT, the default PLAINTEXT
+    # one, security.inter.broker.protocol=PLAINTEXT
+    b = Broker(name="cli-internal", overrides={"listeners": "INTERNAL://" + lo,
+                                               "listener.security.protocol.map": "INTERNAL:PLAINTEXT,CONTROLLER:PLAINTEXT",
+                                               "security.inter.broker.protocol": "PLAINTEXT"})
+    started.append(b)
+    b.start()
+    check(True, "INTERNAL mapped to PLAINTEXT starts (security.inter.broker.protocol=PLAINTEXT accepted)")
+    check_eq(b.finish(0), 0, "and stops cleanly")
+
+
+def test_all_interfaces_warns():
+    for host in ("", "0.0.0.0"):
+        b = Broker(name="cli-any" + (host or "-empty"), overrides={"listeners": "PLAINTEXT://%s:0" % host})
+        started.append(b)
+        b.start()
+        warn = [l for l in b.log_text().splitlines() if " WARN " in l and "authentication" in l]
+        check(len(warn) == 1 and "every interface" in warn[0] and ":%d" % b.port in warn[0],
+              "listeners=PLAINTEXT://%s:0 starts with one WARN that every interface can reach it with no "
+              "authentication (naming the port)" % host, warn or b.log_tail(10))
+        md = metadata(b.bootstrap)
+        check(md.brokers, "and serves clients on 127.0.0.1")
+        check_eq(b.finish(0), 0, "and stops cleanly")
+    b = Broker(name="cli-loopback")
+    started.append(b)
+    b.start()
+    check(not [l for l in b.log_text().splitlines() if "authentication" in l],
+          "a loopback listener (127.0.0.1) logs no such warning")
+    check_eq(b.finish(0), 0, "and stops cleanly")
 
 
 def test_help_version():
@@ -142,8 +252,8 @@ def test_port_in_use():
 
 def main():
     try:
-        rc = run_tests([test_startup_errors, test_help_version, test_properties_file_and_overrides,
-                        test_port_in_use], started)
+        rc = run_tests([test_startup_errors, test_security_fails_closed, test_all_interfaces_warns,
+                        test_help_version, test_properties_file_and_overrides, test_port_in_use], started)
         return rc
     finally:
         for b in started:

@@ -6,10 +6,20 @@ test_max_connections: with max.connections=3, three connections are
   served; a fourth is closed by the broker at once (logged), while the
   three go on working; when one closes its slot frees: a new connection
   is served, and the one after it is refused again.
+test_max_connections_per_ip: max.connections.per.ip=2 with
+  max.connections.per.ip.overrides=127.0.0.2:4,localhost:3 (clients bind
+  127.0.0.1, .2 and .3 as their source): each address gets exactly its
+  limit (3 by the hostname, 4, the default 2), the next connection from it
+  is closed at once and logged, the others go on; a slot frees when one of
+  its connections closes.
 test_idle_connections: with connections.max.idle.ms=2000, a connection
   that sends nothing is closed, no sooner than 2 s after its last
   request; a connection that sends a request every 200 ms through the
   same time and 3 s beyond stays open and answered.
+test_idle_drip: idle means no request completed: a connection that,
+  after one answered request, starts a frame and then drips one byte of
+  it every 200 ms is closed all the same, no sooner than 2 s after its
+  last answer.
 test_acks0_error_closes: an acks=0 produce gets no answer; a good one
   leaves the connection open (a request after it is answered) and is
   written; one that fails (unknown partition, bad CRC) closes the
@@ -29,8 +39,11 @@ import kafka_wire as wire  # noqa: E402
 
 MAX_CONN = 3
 IDLE_MS = 2000
+PER_IP = {"127.0.0.1": 3, "127.0.0.2": 4, "127.0.0.3": 2}   # localhost:3, 127.0.0.2:4, the default 2
 
 limited = Broker(overrides={"max.connections": MAX_CONN}, name="max-connections")
+per_ip = Broker(overrides={"max.connections.per.ip": 2,
+                           "max.connections.per.ip.overrides": "127.0.0.2:4,localhost:3"}, name="per-ip")
 idle = Broker(overrides={"connections.max.idle.ms": IDLE_MS}, name="idle")
 plain = Broker(overrides={"auto.create.topics.enable": "false"}, name="acks0")
 _corr = [4000]
@@ -92,6 +105,51 @@ def test_max_connections():
             s.close()
 
 
+def connect_from(port, source):
+    s = socket.create_connection(("127.0.0.1", port), timeout=10, source_address=(source, 0))
+    s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    return s
+
+
+def test_max_connections_per_ip():
+    conns = {ip: [] for ip in PER_IP}
+    extra = []
+    try:
+        for ip, limit in PER_IP.items():
+            for _ in range(limit):
+                conns[ip].append(connect_from(per_ip.port, ip))
+            check(all(api_versions(s) for s in conns[ip]), "%d connections from %s answered" % (limit, ip))
+        for ip, limit in PER_IP.items():
+            over = connect_from(per_ip.port, ip)
+            extra.append(over)
+            check(wire.wait_closed(over, 10), "connection %d from %s is closed by the broker (its limit: %d)"
+                  % (limit + 1, ip, limit))
+        log = per_ip.log_text()
+        for ip, limit in PER_IP.items():
+            check("max.connections.per.ip (%d) reached for %s" % (limit, ip) in log,
+                  "the refusal of %s is logged, naming max.connections.per.ip and its limit %d" % (ip, limit))
+        check(all(api_versions(s) for ss in conns.values() for s in ss),
+              "all %d connections within their limits go on working" % sum(PER_IP.values()))
+        conns["127.0.0.3"].pop(0).close()
+
+        def served():
+            s = connect_from(per_ip.port, "127.0.0.3")
+            if api_versions(s):
+                return s
+            s.close()
+            return None
+        conns["127.0.0.3"].append(wait_for(served, 20, "a new connection from 127.0.0.3 after one closed",
+                                           interval=0.05))
+        check(True, "one of 127.0.0.3's closed: a new one from it is served")
+        again = connect_from(per_ip.port, "127.0.0.3")
+        extra.append(again)
+        check(wire.wait_closed(again, 10), "and the next one from 127.0.0.3 is closed again")
+        check(all(api_versions(s) for ss in conns.values() for s in ss), "the others still work")
+    finally:
+        for s in [s for ss in conns.values() for s in ss] + extra:
+            s.close()
+
+
 def test_idle_connections():
     quiet = wire.connect(idle.port)
     busy = wire.connect(idle.port)
@@ -137,6 +195,41 @@ def test_idle_connections():
         busy.close()
 
 
+def test_idle_drip():
+    s = wire.connect(idle.port)
+    try:
+        check(api_versions(s), "a connection's ApiVersions is answered")
+        t_last = time.monotonic()
+        # a 1000-byte ApiVersions frame, one byte every 200 ms
+        frame = wire.frame(18, 0, next_corr(), b"\0" * 990)
+        closed_at = None
+        sent = 0
+        while closed_at is None:
+            if not wire.send(s, frame[sent:sent + 1]):
+                closed_at = time.monotonic()
+                break
+            sent += 1
+            s.settimeout(0.2)
+            try:
+                data = s.recv(1)
+                if data:
+                    raise AssertionError("the dripping connection got bytes it did not ask for")
+                closed_at = time.monotonic()
+            except socket.timeout:
+                pass
+            except ConnectionResetError:
+                closed_at = time.monotonic()
+            if closed_at is None and time.monotonic() - t_last > 30:
+                raise AssertionError("a connection dripping a byte every 200 ms is still open 30 s after its "
+                                     "last answer (%d bytes sent; connections.max.idle.ms=%d)" % (sent, IDLE_MS))
+        idle_s = closed_at - t_last
+        check(sent < len(frame), "the frame was never completed (%d of %d bytes)" % (sent, len(frame)))
+        check(idle_s >= IDLE_MS / 1000.0, "the dripping connection was closed %.2f s after its last answer "
+              "(%d bytes dripped; connections.max.idle.ms=%d: not sooner)" % (idle_s, sent, IDLE_MS))
+    finally:
+        s.close()
+
+
 def produce0(s, topic, partition, batch):
     return wire.send(s, wire.produce_request(next_corr(), {(topic, partition): batch}, acks=0))
 
@@ -179,12 +272,13 @@ def test_acks0_error_closes():
 
 
 def main():
-    brokers = [limited, idle, plain]
+    brokers = [limited, per_ip, idle, plain]
     try:
         for b in brokers:
             b.start()
             print("broker %s pid %d on %s" % (b.name, b.pid, b.bootstrap), flush=True)
-        rc = run_tests([test_max_connections, test_idle_connections, test_acks0_error_closes], brokers)
+        rc = run_tests([test_max_connections, test_max_connections_per_ip, test_idle_connections, test_idle_drip,
+                        test_acks0_error_closes], brokers)
         for b in brokers:
             rc = b.finish(rc)
         return rc

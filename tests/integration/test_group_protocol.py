@@ -58,7 +58,8 @@ open_members = []
 
 
 def member(group, **kw):
-    m = Member(broker.port, group, topics=[TOPIC], **kw)
+    kw.setdefault("topics", [TOPIC])
+    m = Member(broker.port, group, **kw)
     open_members.append(m)
     return m
 
@@ -714,6 +715,103 @@ def test_static_member_fencing():
     healthy("static member fencing")
 
 
+def test_static_leader_restart():
+    """Issue 9, 3(b): a static member that restarts while it leads a Stable
+    group gets, as from Kafka (updateStaticMemberThenRebalanceOrCompleteJoin),
+    the current generation at once, a leader id that is not its own (the old
+    incarnation's) and an empty member list, so it does not assign; its
+    SyncGroup hands back the assignment it had; the other member sees no
+    rebalance. The same when it comes back with another subscription while
+    the chosen protocol stays range."""
+    g = unique("gp-static-lead")
+    lead = member(g, instance_id="lead", client_id="itest-lead-old")
+    other = member(g, instance_id="other", client_id="itest-other")
+    gw.form_group([lead, other], two_partitions_each)
+    check(lead.is_leader(), "the first static member leads (generation %d)" % lead.generation)
+    gen = lead.generation
+    old_id = lead.member_id
+    plan = two_partitions_each([lead.member_id, other.member_id])
+    for topics, what in (([TOPIC], "the same subscription"), ([TOPIC, "another-topic"], "another subscription")):
+        back = member(g, instance_id="lead", client_id="itest-lead-new", topics=topics, rebalance_ms=120000)
+        back.send_join()
+        j = back.recv_join(timeout=60)
+        check(j["error"] == 0 and j["generation"] == gen and back.member_id not in (old_id, "")
+              and j["leader"] != back.member_id and j["members"] == [],
+              "the leader restarted with %s: JoinGroup answered at once in generation %d, a new member id, "
+              "the leader named is not itself, no member list (it does not assign)" % (what, gen), j)
+        check_eq(j["leader"], old_id, "the leader named is its old incarnation's id, as Kafka names it")
+        back.send_sync()
+        err, a = back.recv_sync(timeout=60)
+        check_eq((err, a), (0, plan[old_id]), "its SyncGroup (no assignments sent) hands back what it had")
+        check_eq(other.heartbeat(), gw.NONE, "the other member's heartbeat: no rebalance")
+        d = gw.describe_groups(broker.port, [g])[g]
+        check_eq((d["state"], sorted(m["instance_id"] for m in d["members"])), ("Stable", ["lead", "other"]),
+                 "DescribeGroups: Stable, the two static members")
+        check(back.member_id in [m["member_id"] for m in d["members"]], "with the new incarnation's member id")
+        check_eq(lead.heartbeat(), gw.FENCED_INSTANCE_ID, "the old incarnation is fenced")
+        lead, old_id = back, back.member_id
+        plan = {old_id: plan[[k for k in plan if k != other.member_id][0]], other.member_id: plan[other.member_id]}
+    # it now leads (Kafka moves the leadership to the new id): its JoinGroup in
+    # a Stable group starts a rebalance, as any leader's
+    lead.send_join()
+    other.wait_heartbeat_error(gw.REBALANCE_IN_PROGRESS)
+    other.send_join()
+    jl, jo = lead.recv_join(), other.recv_join()
+    check(jl["error"] == 0 and jo["error"] == 0 and jl["generation"] == gen + 1 and lead.is_leader()
+          and len(jl["members"]) == 2,
+          "the new incarnation leads the next generation (%d) with both members listed" % (gen + 1), jl)
+    close_members()
+    healthy("a static leader's restart")
+
+
+def test_subscription_change_completes():
+    """Issue 9, 3(a): a member that rejoins a Stable group with another
+    subscription starts a rebalance that completes as soon as every known
+    member has rejoined: its JoinGroup (and the others') is answered in a
+    read of 60 s though the rebalance timeout is 120 s (waiting for it would
+    fail). First the group's only member (it is every known member: Kafka
+    completes at once; samsa-broker used to wait for the rebalance timeout),
+    also in CompletingRebalance and as a leader rejoining unchanged; then a
+    follower of two."""
+    for when in ("Stable", "CompletingRebalance"):
+        for change in (True, False):
+            g = unique("gp-subchange-one")
+            m = member(g, client_id="itest-sub-one", rebalance_ms=120000)
+            j = m.join()
+            check_eq((j["error"], j["generation"]), (0, 1), "a member alone in a group: generation 1")
+            if when == "Stable":
+                m.send_sync([(m.member_id, gw.assignment({TOPIC: [0, 1, 2, 3]}))])
+                check_eq(m.recv_sync()[0], 0, "synced: Stable")
+            if change:
+                m.protocols = [("range", gw.subscription([TOPIC, HEALTH]))]
+            m.send_join()
+            j = m.recv_join(timeout=60)
+            # unchanged in CompletingRebalance: Kafka answers the same generation again
+            gen = 1 if when == "CompletingRebalance" and not change else 2
+            check(j["error"] == 0 and j["generation"] == gen and m.is_leader(),
+                  "in %s it rejoins %s: answered at once (within 60 s, rebalance timeout 120 s) in generation %d, "
+                  "as leader" % (when, "with another subscription" if change else "unchanged, as the leader", gen), j)
+    g = unique("gp-subchange")
+    a = member(g, client_id="itest-sub-a", rebalance_ms=120000)
+    b = member(g, client_id="itest-sub-b", rebalance_ms=120000)
+    gw.form_group([a, b], two_partitions_each)
+    gen = a.generation
+    follower = b if a.is_leader() else a
+    leader = a if follower is b else b
+    follower.protocols = [("range", gw.subscription([TOPIC, HEALTH]))]
+    follower.send_join()
+    leader.wait_heartbeat_error(gw.REBALANCE_IN_PROGRESS)
+    leader.send_join()
+    jl, jf = leader.recv_join(timeout=60), follower.recv_join(timeout=60)
+    check(jl["error"] == 0 and jf["error"] == 0 and jl["generation"] == jf["generation"] == gen + 1,
+          "a follower with another subscription, then the leader after its heartbeat's REBALANCE_IN_PROGRESS: "
+          "both answered in generation %d well before the 120 s rebalance timeout" % (gen + 1), (jl, jf))
+    subs = {mid: gw.decode_subscription(meta) for mid, _, meta in jl["members"]}
+    check_eq(subs.get(follower.member_id), [TOPIC, HEALTH], "the leader's member list has the new subscription")
+    close_members()
+    healthy("a subscription change")
+
+
 def main():
     try:
         broker.start()
@@ -729,6 +827,7 @@ def main():
                         test_inconsistent_protocol, test_delete_groups, test_metadata_too_large,
                         test_offset_delete, test_rebalance_timeout, test_parked_connection_closed,
                         test_parked_member_kept_alive, test_group_max_size, test_static_member_fencing,
+                        test_static_leader_restart, test_subscription_change_completes,
                         test_every_version], [broker])
         close_members()
         return broker.finish(rc)

@@ -31,6 +31,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
+import pg  # noqa: E402
 from harness import check, check_eq, unique, wait_for  # noqa: E402
 from relay_harness import (Relay, Stack, check_order, consume_all, payload, pg_connect, q,  # noqa: E402
                            run_outbox_tests, tool)
@@ -67,13 +68,8 @@ def as_role(url, role):
     return "%s://%s@%s" % (head, role, rest.split("@", 1)[1])
 
 
-def db_name(url):
-    """The database of a URL (pg.py's carry ?host=SOCKDIR after it)."""
-    return url.split("?", 1)[0].rsplit("/", 1)[1]
-
-
 def roles(st, url):
-    db = db_name(url)
+    db = pg.dbname_of(url)
     for role in GRANTS:
         st.pg.psql("postgres", "DO $$ BEGIN CREATE ROLE %s LOGIN; EXCEPTION WHEN duplicate_object THEN"
                                " NULL; END $$" % role)
@@ -93,7 +89,7 @@ def test_least_privilege(st):
     url = st.new_db()
     tool("setup", url, "--keys", 8)  # the app's own table (samsa_test_agg), as the owner
     roles(st, url)
-    st.pg.psql(db_name(url), "GRANT SELECT, UPDATE ON samsa_test_agg TO app")
+    st.pg.psql(pg.dbname_of(url), "GRANT SELECT, UPDATE ON samsa_test_agg TO app")
     topic = unique("lp")
     group = unique("lp-group")
     relay = st.relay(as_role(url, "samsa_relay"), track_groups=group, complete_interval_ms=200,

@@ -21,6 +21,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import shop_harness as sh  # noqa: E402
+import pg  # noqa: E402
 from shop_harness import check, check_eq  # noqa: E402
 
 
@@ -32,7 +33,7 @@ def as_role(url, role):
 def test_shop_least_privilege(shop):
     shop.pg.psql("postgres", "CREATE ROLE shop_user LOGIN")
     for name, url in shop.dbs.items():
-        db = url.split("?", 1)[0].rsplit("/", 1)[1]  # pg.py URLs end with ?host=SOCKDIR
+        db = pg.dbname_of(url)
         shop.pg.psql(db, "REVOKE CREATE ON SCHEMA public FROM PUBLIC;"
                          " GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO shop_user;"
                          " GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO shop_user")

@@ -102,6 +102,25 @@ static void test_file_and_overrides(void)
     sm_broker_config_release(&cfg);
     unlink(path);
 
+    char *ov3[] = {"listeners=INTERNAL://:9092,CONTROLLER://:9093",
+                   "listener.security.protocol.map=INTERNAL:PLAINTEXT",
+                   "security.inter.broker.protocol=PLAINTEXT"};
+    REQUIRE(load(&cfg, NULL, ov3, 3, err, sizeof err) == SM_OK);
+    CHECK(!strcmp(cfg.listener.name, "INTERNAL") && cfg.listener.port == 9092);
+    sm_broker_config_release(&cfg);
+
+    char *ov4[] = {"max.connections.per.ip=0",
+                   "max.connections.per.ip.overrides=127.0.0.2:5, [::1]:7,localhost:3"};
+    REQUIRE(load(&cfg, NULL, ov4, 2, err, sizeof err) == SM_OK);
+    CHECK(sm_broker_config_ip_limit(&cfg, "127.0.0.2") == 5);
+    CHECK(sm_broker_config_ip_limit(&cfg, "127.0.0.1") == 3); /* localhost, a later entry */
+    CHECK(sm_broker_config_ip_limit(&cfg, "::1") == 3 || sm_broker_config_ip_limit(&cfg, "::1") == 7);
+    CHECK(sm_broker_config_ip_limit(&cfg, "10.0.0.1") == 0);
+    sm_broker_config_release(&cfg);
+    REQUIRE(load(&cfg, NULL, NULL, 0, err, sizeof err) == SM_OK);
+    CHECK(sm_broker_config_ip_limit(&cfg, "10.0.0.1") == INT32_MAX); /* Kafka's default */
+    sm_broker_config_release(&cfg);
+
     char *ov2[] = {"log.retention.ms=-1", "log.roll.ms=60000", "log.retention.hours=5"};
     REQUIRE(load(&cfg, NULL, ov2, 3, err, sizeof err) == SM_OK);
     CHECK(cfg.log.retention_ms == -1); /* ms beats hours */
@@ -122,6 +141,19 @@ static void test_errors(void)
     expect_error("listeners=localhost:9092", "listeners");
     expect_error("listeners=PLAINTEXT://127.0.0.1:70000", "listeners");
     expect_error("listeners=SSL://127.0.0.1:9093", "SSL");
+    /* security settings fail closed (no TLS, SASL or ACLs yet) */
+    expect_error("listeners=SASL_SSL://127.0.0.1:9093", "does not support SASL_SSL");
+    expect_error("listeners=INTERNAL://127.0.0.1:9093", "listener.security.protocol.map");
+    expect_error("listener.security.protocol.map=PLAINTEXT:TLS", "listener.security.protocol.map");
+    expect_error("ssl.keystore.location=/k.jks", "ssl.keystore.location");
+    expect_error("sasl.enabled.mechanisms=PLAIN", "does not support SASL");
+    expect_error("authorizer.class.name=x", "authorizer.class.name");
+    expect_error("listener.name.internal.ssl.key.password=x", "listener.name.internal.ssl.key.password");
+    expect_error("listener.name.x.plain.sasl.jaas.config=x", "does not support SASL");
+    expect_error("security.inter.broker.protocol=SSL", "security.inter.broker.protocol");
+    expect_error("max.connections.per.ip=0", "max.connections.per.ip");
+    expect_error("max.connections.per.ip.overrides=1.2.3.4", "1.2.3.4");
+    expect_error("max.connections.per.ip.overrides=1.2.3.4:-1", "1.2.3.4");
     expect_error("log.retention.hours=x", "log.retention.hours");
     expect_error("compression.type=gzip", "compression.type");
     expect_error("log.message.timestamp.type=Whenever", "log.message.timestamp.type");

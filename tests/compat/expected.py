@@ -1,0 +1,89 @@
+"""The differences between Apache Kafka and samsa-broker that the
+differential suite (tests/compat/driver.py) expects, each with an id that
+docs/compatibility.md explains. A difference seen that is not here fails the
+suite, and so does one listed here that is not seen.
+
+Diff(id, families, scenarios, path, kafka, samsa):
+  families, scenarios: a name, a tuple of names, or "*";
+  path: an fnmatch pattern over the flattened observation paths
+        ("<error>" when the scenario raised, "<no output>" when the runner said nothing);
+  kafka, samsa: the value each side shows there, or ANY.
+"""
+
+import fnmatch
+
+ANY = object()
+ERR = object()    # some error (not None): the families name errors each their own way
+
+
+class Diff:
+    def __init__(self, id, families, scenarios, path, kafka=ANY, samsa=ANY):
+        self.id = id
+        self.families = families
+        self.scenarios = scenarios
+        self.path = path
+        self.kafka = kafka
+        self.samsa = samsa
+
+    def covers(self, family, scenario):
+        def has(sel, name):
+            return sel == "*" or name == sel or (isinstance(sel, tuple) and name in sel)
+        return has(self.families, family) and has(self.scenarios, scenario)
+
+    def matches(self, family, scenario, path, kv, sv):
+        return (self.covers(family, scenario) and fnmatch.fnmatchcase(path, self.path)
+                and _is(self.kafka, kv) and _is(self.samsa, sv))
+
+
+def _is(want, got):
+    if want is ANY:
+        return True
+    if want is ERR:
+        return got is not None and got != "<absent>"
+    return want == got
+
+
+LEGACY = ("message.format.version", "message.downconversion.enable", "message.timestamp.difference.max.ms")
+
+DIFFS = [
+    # D1: Kafka 4 removed these topic configs; samsa-broker keeps accepting them (issue 9, 3c)
+    Diff("D1", "*", "topic_config_names", "message.format.version", kafka=ERR, samsa=None),
+    Diff("D1", "*", "topic_config_names", "message.downconversion.enable", kafka=ERR, samsa=None),
+    Diff("D1", "*", "topic_config_names", "message.timestamp.difference.max.ms", kafka=ERR, samsa=None),
+    # D2: one node: cleanup.policy=compact (no log compaction yet), compression.type other than
+    # producer (never recompresses), min.insync.replicas above 1 are refused
+    Diff("D2", "*", "invalid_configs", "cleanup.policy=compact", kafka=None, samsa=ERR),
+    Diff("D2", "*", "invalid_configs", "compression.type=gzip", kafka=None, samsa=ERR),
+    Diff("D2", "*", "invalid_configs", "min.insync.replicas=2", kafka=None, samsa=ERR),
+    # D3: segment.bytes below Kafka 4's 1 MiB floor is accepted (tests roll small segments)
+    Diff("D3", "*", "invalid_configs", "segment.bytes=1000", kafka=ERR, samsa=None),
+    # D4: Kafka 4 sets min.insync.replicas as a cluster-wide dynamic default when it formats
+    # its storage (source DYNAMIC_DEFAULT_BROKER_CONFIG, 3); samsa-broker's is the built-in default (5)
+    Diff("D4", ("rdkafka-debian", "rdkafka-pypi", "java", "kafkajs", "franz-go", "sarama"), "topic_configs", "described.min.insync.replicas", kafka=ANY, samsa=ANY),
+    # D5: committed offsets live in samsa-broker's own store, not in a __consumer_offsets topic,
+    # so Metadata lists no internal topic
+    # D6: DescribeConfigs v0-v2 only: no config types (v3+); kafka-python shows None, Java UNKNOWN
+    Diff("D6", ("kafka-python", "java"), "topic_configs", "described.*", kafka=ANY, samsa=ANY),
+    # D7: no topic ids (Metadata v10+, KIP-516): the Java client sees none
+    Diff("D7", ("java", "franz-go"), "metadata", "topic_id_set", kafka=True, samsa=False),
+    # D8: ListOffsets v0-v3 only: no max timestamp lookup (v7, KIP-734)
+    Diff("D8", "java", "list_offsets_by_time", "list_offsets.max_timestamp", kafka=[2, True],
+         samsa="UnsupportedVersionException"),
+    # D9: ListGroups v0-v2 only: no group state or type in the listing (v4+, KIP-518 and KIP-848)
+    Diff("D9", "java", "describe_groups", "listed", kafka=[False, "Empty", "Classic"], samsa=[False, None, None]),
+    # D10: DescribeGroups v0-v4 only: an unknown group is described as Dead with no members, as Kafka
+    # 3.x did; Kafka 4 (v6, KIP-1043) answers GROUP_ID_NOT_FOUND
+    Diff("D10", "java", "describe_groups", "unknown_group", kafka="GroupIdNotFoundException", samsa="Dead"),
+    Diff("D5", ("rdkafka-debian", "rdkafka-pypi", "kafka-python", "java", "kafkajs"), "metadata", "internal_topics_listed", kafka=["__consumer_offsets"], samsa=[]),
+]
+
+
+def match(family, scenario, path, kv, sv):
+    for d in DIFFS:
+        if d.matches(family, scenario, path, kv, sv):
+            return d
+    return None
+
+
+def applicable(family, scenario):
+    return [d for d in DIFFS if d.covers(family, scenario)]
