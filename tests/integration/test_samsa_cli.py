@@ -1154,7 +1154,7 @@ def outbox_flow(url, sql, label):
     on it (for setting a row DEAD as a relay would, and for checking)."""
     db = ["--db", url]
     j = js("outbox", "init", *db, brokers=False)
-    check_eq(j["schema_version"], 2, "%s: init: schema version 2" % label)
+    check_eq(j["schema_version"], 3, "%s: init: schema version 3" % label)
     js("outbox", "init", *db, brokers=False)
     st = js("outbox", "status", *db, brokers=False)
     check_eq((st["counts"], st["oldest_unpublished_age_ms"], st["topics"]),
@@ -1187,7 +1187,7 @@ def outbox_flow(url, sql, label):
                             {"topic": "payments", "INIT": 1, "PUBLISHED": 0, "COMPLETE": 0, "DEAD": 1}],
              "%s: counts per topic" % label)
     text = ok("outbox", "status", *db, brokers=False)
-    check(text.startswith("Outbox: %s (schema version 2)\n\nSTATUS     ROWS\nINIT          2\nPUBLISHED     1\n"
+    check(text.startswith("Outbox: %s (schema version 3)\n\nSTATUS     ROWS\nINIT          2\nPUBLISHED     1\n"
                           "COMPLETE      1\nDEAD          1\n\noldest unpublished: " % url.replace(":secret", "")),
           "%s: the status table (the database named by its URL without the password)" % label, text)
 
@@ -1338,7 +1338,10 @@ def test_outbox_sqlite():
     mode = con.execute("PRAGMA journal_mode").fetchone()[0]
     check_eq(mode, "delete", "the command never changed the database's journal mode")
     # the archive: show finds a row the relay's cleanup moved there
-    con.execute("INSERT INTO samsa_outbox_archive SELECT *, 1700000000000 FROM samsa_outbox WHERE id = 3")
+    cols = ("id, event_id, topic, key, type, payload, headers, created_at, status, attempts,"
+            " next_attempt_at, last_error, kafka_partition, kafka_offset, published_at, kafka_incarnation")
+    con.execute("INSERT INTO samsa_outbox_archive (%s, archived_at) SELECT %s, 1700000000000"
+                " FROM samsa_outbox WHERE id = 3" % (cols, cols))
     con.execute("DELETE FROM samsa_outbox WHERE id = 3")
     s = js("outbox", "show", "3", "--db", "sqlite:" + path, brokers=False)
     check_eq((s["id"], s["status"], s["archived_at"]), (3, "COMPLETE", "2023-11-14T22:13:20.000Z"),

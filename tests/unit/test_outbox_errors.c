@@ -80,7 +80,7 @@ static void test_table_gone(void)
     REQUIRE(sm_store_claim(s, owned, 10, NULL, NULL, &rows, &n, err, sizeof err) == SM_OK && n == 3);
     int64_t id0 = rows[0].id, id1 = rows[1].id, id2 = rows[2].id;
     sm_rows_free(rows, n);
-    sm_published pub = {id0, 0, 5, sm_wall_ms()};
+    sm_published pub = {id0, 0, 5, sm_wall_ms(), 0};
     REQUIRE(sm_store_mark_published(s, &pub, 1, err, sizeof err) == SM_OK);
     REQUIRE(sq_marks_applied(path, 30000) == 0); /* id0 PUBLISHED in the outbox */
     sm_store_stats st;
@@ -95,7 +95,7 @@ static void test_table_gone(void)
     CHECK(sm_store_mark_dead(s, id2, 3, "dead", err, sizeof err) != SM_OK);
     CHECK(names(err, "mark dead"));
     int64_t changed = -1;
-    CHECK(sm_store_complete(s, "t", 0, 100, &changed, err, sizeof err) != SM_OK);
+    CHECK(sm_store_complete(s, "t", 0, 0, 0, 100, &changed, err, sizeof err) != SM_OK);
     CHECK(names(err, "complete"));
     sm_tp *tps = NULL;
     int ntp = 0;
@@ -122,7 +122,7 @@ static void test_table_gone(void)
     CHECK(sm_store_mark_published(s, &pub, 1, err, sizeof err) == SM_OK);
     CHECK_EQ_I64(sq_marks_applied(path, 30000), 0);
     CHECK(sm_store_mark_dead(s, id2, 3, "dead", err, sizeof err) == SM_OK);
-    CHECK(sm_store_complete(s, "t", 0, 100, &changed, err, sizeof err) == SM_OK);
+    CHECK(sm_store_complete(s, "t", 0, 0, 0, 100, &changed, err, sizeof err) == SM_OK);
     CHECK(sm_store_stats_get(s, &st, err, sizeof err) == SM_OK);
     CHECK_EQ_I64(q1(app, "SELECT count(*) FROM samsa_outbox WHERE status = 'COMPLETE'"), 2);
     CHECK_EQ_I64(q1(app, "SELECT count(*) FROM samsa_outbox WHERE status = 'DEAD'"), 1);
