@@ -425,6 +425,48 @@ class Confluent:
         c2.close()
         return o
 
+    def deleted_topic_offsets(self):
+        """A group's committed offsets go with their topic: deleted and created
+        again, the topic starts with no committed offset for the group (Kafka
+        drops them when the topic goes; issue 18 item 3)."""
+        t = self.name("dto")
+        g = self.name("dto-group")
+        o = {"create": self.create(t, 2)}
+        p = self.producer()
+        o["produce"] = self.produce(p, t, [(q, None, b"v", None, None) for q in (0, 0, 0, 1)])
+        c = self.consumer(g)
+        c.commit(offsets=[self.tp(t, 0, 3), self.tp(t, 1, 1)], asynchronous=False)
+        tps = [self.tp(t, 0), self.tp(t, 1)]
+        o["committed_before"] = sorted([x.partition, x.offset] for x in c.committed(tps, timeout=10))
+        c.close()
+        try:
+            self.admin.delete_topics([t], operation_timeout=20)[t].result(30)
+            o["delete"] = None
+        except Exception as e:
+            o["delete"] = self.err(e)
+
+        def gone():
+            tm = self.admin.list_topics(t, timeout=10).topics.get(t)
+            return tm is None or tm.error is not None
+        wait(gone, 30, "topic %s gone from Metadata" % t)
+
+        def recreated():   # Kafka may still be finishing the deletion: TOPIC_ALREADY_EXISTS until then
+            return self.create(t, 2) != "TOPIC_ALREADY_EXISTS"
+        wait(recreated, 30, "topic %s created again" % t, interval=0.2)
+        c = self.consumer(g)
+        seen = []
+
+        def none_committed():   # Kafka drops them as the deletion reaches its group coordinator
+            seen[:] = sorted([x.partition, x.offset] for x in c.committed(tps, timeout=10))
+            return all(off < 0 for _, off in seen)
+        try:
+            wait(none_committed, 20, "no committed offsets for %s" % g, interval=0.2)
+        except AssertionError:
+            pass   # what was seen last is the observation
+        o["committed_after_recreate"] = list(seen)
+        c.close()
+        return o
+
     def member_leaves_mid_rebalance(self):
         t = self.name("mlr")
         g = self.name("mlr-group")
@@ -773,6 +815,49 @@ class KafkaPython:
         c2.close()
         return o
 
+    def deleted_topic_offsets(self):
+        """As Confluent.deleted_topic_offsets, through kafka-python's admin
+        client (OffsetFetch of the group) and a consumer's commit."""
+        t = self.name("dto")
+        g = self.name("dto-group")
+        o = {"create": self.create(t, 2)}
+        p = self.producer()
+        o["produce"] = self.produce(p, t, [(q, None, b"v", None, None) for q in (0, 0, 0, 1)])
+        p.close()
+        from kafka.structs import OffsetAndMetadata
+        c = self.consumer(g)
+        c.assign([self.tp(t, 0), self.tp(t, 1)])
+        c.commit({self.tp(t, 0): OffsetAndMetadata(3, "", -1), self.tp(t, 1): OffsetAndMetadata(1, "", -1)})
+        c.close(autocommit=False)
+
+        def committed():   # OffsetFetch through a fresh consumer of the group (None: no offset)
+            k = self.consumer(g)
+            try:
+                return sorted([q, k.committed(self.tp(t, q))] for q in (0, 1))
+            finally:
+                k.close(autocommit=False)
+        o["committed_before"] = committed()
+        try:
+            self.admin.delete_topics([t], timeout_ms=30000)
+            o["delete"] = None
+        except Exception as e:
+            o["delete"] = self.err(e)
+
+        def recreated():   # until the deletion is done: TOPIC_ALREADY_EXISTS (Kafka) or still listed
+            return self.create(t, 2) != "TopicAlreadyExistsError"
+        wait(recreated, 30, "topic %s created again" % t, interval=0.2)
+        seen = []
+
+        def none_committed():
+            seen[:] = [x for x in committed() if x[1] is not None]
+            return not seen
+        try:
+            wait(none_committed, 20, "no committed offsets for %s" % g, interval=0.2)
+        except AssertionError:
+            pass   # what was seen last is the observation
+        o["committed_after_recreate"] = list(seen)
+        return o
+
     def member_leaves_mid_rebalance(self):
         t = self.name("mlr")
         g = self.name("mlr-group")
@@ -793,7 +878,7 @@ CLIENTS = {"confluent": Confluent, "kafka-python": KafkaPython}
 NAMES = ["produce_consume", "metadata", "unknown_topic_partition", "topic_configs", "topic_config_names",
          "invalid_configs", "create_topic_errors", "list_offsets_by_time", "delete_records", "too_large",
          "offset_out_of_range", "group_basic", "subscription_change", "lone_member_subscription_change",
-         "static_leader_restart", "member_leaves_mid_rebalance"]
+         "static_leader_restart", "member_leaves_mid_rebalance", "deleted_topic_offsets"]
 
 
 def main():
