@@ -8,6 +8,9 @@
 #   tests/mutants/run.sh --ci            the mutants marked "ci: yes"
 #   tests/mutants/run.sh NAME...         those mutants (file names without .patch)
 #   tests/mutants/run.sh --list          what there is, without running anything
+#   tests/mutants/run.sh --check BUILD   without building: every patch applies to the
+#                                        checkout and every test it names exists in the
+#                                        build tree BUILD (ctest mutants.apply runs it)
 #
 # How: the working tree (tracked and untracked files, not ignored ones) is
 # copied to a scratch directory and built there like build-test (Debug,
@@ -37,12 +40,20 @@ jobs=${JOBS:-$(nproc)}
 
 ci=0
 list=0
+check=""
 names=()
+want_build=0
 for a in "$@"; do
+    if [ $want_build -eq 1 ]; then
+        check=$a
+        want_build=0
+        continue
+    fi
     case "$a" in
         --ci) ci=1 ;;
         --list) list=1 ;;
-        -h|--help) sed -n '2,31p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        --check) want_build=1 ;;
+        -h|--help) sed -n '2,34p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         -*) echo "mutants: unknown option $a" >&2; exit 2 ;;
         *) names+=("${a%.patch}") ;;
     esac
@@ -80,6 +91,30 @@ for f in "${selected[@]}"; do
         fi
     done
 done
+
+if [ $want_build -eq 1 ]; then
+    echo "mutants: --check needs the build tree whose tests the mutants name" >&2
+    exit 2
+fi
+if [ -n "$check" ]; then
+    # a stale patch or a renamed test would only show in a full `make mutants`
+    bad=0
+    for f in "${selected[@]}"; do
+        if ! (cd "$root" && git apply --check "$f" 2>/dev/null); then
+            echo "STALE  $(basename "$f" .patch): the patch does not apply to the checkout: refresh it"
+            bad=1
+        fi
+        for t in $(field "$f" tests); do
+            r="^$(printf '%s' "$t" | sed 's/[.[\*^$()+?{|]/\\&/g')\$"
+            if [ "$(cd "$check" && ctest -N -FA ".*" -R "$r" | sed -n 's/^Total Tests: //p')" != 1 ]; then
+                echo "NOTEST $(basename "$f" .patch): no ctest test named $t"
+                bad=1
+            fi
+        done
+    done
+    echo "mutants: ${#selected[@]} patches checked, $([ $bad -eq 0 ] && echo 'all apply and name tests that exist' || echo 'some do not')"
+    exit $bad
+fi
 
 if [ $list -eq 1 ]; then
     for f in "${selected[@]}"; do
