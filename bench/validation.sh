@@ -4,15 +4,16 @@
 # lz4 and zstd batches, before and after batch validation, side by side in
 # one run.
 #
-# "before" is samsa-broker built from the commit just before the
-# batch-validation merge on main (the first parent of "Merge branch
-# 'batch-validation'"), "after" is this tree's samsa-broker. Both are Release
-# builds; both run at once, each on a temp data dir, and the same load
-# generator (samsa-bench, from this tree) produces to each in turn, acks=1
-# (so no fsync waits are in the figure), the order alternating per round and
-# the codecs interleaved, so both see the same machine noise. The table
-# gives medians (min-max) of SAMSA_VAL_REPEAT rounds and the median of the
-# per-round ratios after/before. Writes bench/results/<timestamp>-validation.md
+# Three samsa-brokers, all Release builds: "before", built from the commit
+# just before the batch-validation merge on main (the first parent of "Merge
+# branch 'batch-validation'"); "merge", built from that merge commit (before
+# and merge differ by the batch validation alone); "after", this tree (the
+# validation and everything merged since). All three run at once, each on a
+# temp data dir, and the same load generator (samsa-bench, from this tree)
+# produces to each in turn, acks=1 (so no fsync waits are in the figure), the
+# order rotating per round and the codecs interleaved, so all see the same
+# machine noise. The table gives medians (min-max) of SAMSA_VAL_REPEAT rounds
+# and the medians of the per-round ratios merge/before and after/before. Writes bench/results/<timestamp>-validation.md
 # with the provenance (bench/provenance.sh) and every raw line. A benchmark,
 # not a test: it fails only when something could not run.
 #
@@ -24,8 +25,9 @@
 #   SAMSA_VAL_CODECS ["none lz4 zstd"]
 #   SAMSA_VAL_BEFORE []          a git revision for "before"; default: the first parent of
 #                                the newest "Merge branch 'batch-validation'" commit
-#   SAMSA_VAL_BEFORE_DIR [build-bench-before]  where the "before" source (a detached git
-#                                worktree) and its Release build are kept between runs
+#   SAMSA_VAL_BEFORE_DIR [build-bench-before]  where the "before" and "merge" sources
+#                                (detached git worktrees) and their Release builds are kept
+#                                between runs: DIR/src, DIR/build, DIR/merge-src, DIR/merge-build
 #   SAMSA_BENCH_BUILD [build-bench]  the Release build directory of this tree
 #   SAMSA_BENCH_KEEP []          1: keep the temporary directory (data, logs)
 set -euo pipefail
@@ -47,6 +49,8 @@ else
     [[ -n $merge ]] || { say "validation.sh: no \"Merge branch 'batch-validation'\" in the history; set SAMSA_VAL_BEFORE"; exit 1; }
     before=$(git -C "$root" rev-parse "$merge^1")
 fi
+# the merge: the first child of BEFORE on the first-parent line that merged batch-validation
+mergerev=${merge:-$(git -C "$root" rev-list --first-parent --reverse --ancestry-path "$before..HEAD" | head -1)}
 
 . "$root/bench/provenance.sh"
 provenance_start
@@ -72,26 +76,33 @@ if ! { cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release &&
        cmake --build "$build" -j"$(nproc)" --target samsa-broker samsa-bench; } >"$work/build.log" 2>&1; then
     tail -40 "$work/build.log" >&2; exit 1
 fi
-say "== building samsa-broker at $before (Release) in $before_dir"
-src=$before_dir/src
-if [[ -d $src ]] && [[ $(git -C "$src" rev-parse HEAD 2>/dev/null) != "$before" ]]; then
-    git -C "$root" worktree remove --force "$src"
-fi
-if [[ ! -d $src ]]; then
-    mkdir -p "$before_dir"
-    git -C "$root" worktree add --detach "$src" "$before" >"$work/worktree.log" 2>&1 ||
-        { cat "$work/worktree.log" >&2; exit 1; }
-fi
-if ! { cmake -S "$src" -B "$before_dir/build" -DCMAKE_BUILD_TYPE=Release &&
-       cmake --build "$before_dir/build" -j"$(nproc)" --target samsa-broker; } >"$work/build-before.log" 2>&1; then
-    tail -40 "$work/build-before.log" >&2; exit 1
-fi
+# builds samsa-broker at REV in DIR/SRC (a detached worktree), DIR/BUILD
+build_rev() { # rev src build
+    local rev=$1 src=$2 out=$3
+    say "== building samsa-broker at $rev (Release) in $out"
+    if [[ -d $src ]] && [[ $(git -C "$src" rev-parse HEAD 2>/dev/null) != "$rev" ]]; then
+        git -C "$root" worktree remove --force "$src"
+    fi
+    if [[ ! -d $src ]]; then
+        mkdir -p "$(dirname "$src")"
+        git -C "$root" worktree add --detach "$src" "$rev" >"$work/worktree.log" 2>&1 ||
+            { cat "$work/worktree.log" >&2; exit 1; }
+    fi
+    if ! { cmake -S "$src" -B "$out" -DCMAKE_BUILD_TYPE=Release &&
+           cmake --build "$out" -j"$(nproc)" --target samsa-broker; } >"$work/build-rev.log" 2>&1; then
+        tail -40 "$work/build-rev.log" >&2; exit 1
+    fi
+}
+build_rev "$before" "$before_dir/src" "$before_dir/build"
+build_rev "$mergerev" "$before_dir/merge-src" "$before_dir/merge-build"
 bench=$build/bench/samsa-bench
-declare -A bin=([before]=$before_dir/build/src/samsa-broker [after]=$build/src/samsa-broker)
+declare -A bin=([before]=$before_dir/build/src/samsa-broker [merge]=$before_dir/merge-build/src/samsa-broker
+                [after]=$build/src/samsa-broker)
+targets="before merge after"
 
 # ---- the two brokers ------------------------------------------------------------
 declare -A spid saddr
-for t in before after; do
+for t in $targets; do
     mkdir -p "$work/data-$t"
     "${bin[$t]}" --override listeners=PLAINTEXT://127.0.0.1:0 --override log.dirs="$work/data-$t" \
         --override num.partitions="$parts" 2>"$work/$t.log" >&2 &
@@ -113,8 +124,11 @@ results=$work/results.jsonl
 : >"$results"
 for r in $(seq "$repeat"); do
     say "== round $r of $repeat"
-    order="before after"
-    (( r % 2 == 0 )) && order="after before"
+    case $(( r % 3 )) in
+        1) order="before merge after" ;;
+        2) order="after before merge" ;;
+        0) order="merge after before" ;;
+    esac
     for c in $codecs; do
         for t in $order; do
             if ! timeout 300 "$bench" -b "${saddr[$t]}" --server-pid "${spid[$t]}" --label "$t" \
@@ -129,14 +143,14 @@ for r in $(seq "$repeat"); do
         done
     done
 done
-for t in before after; do
+for t in $targets; do
     kill -0 "${spid[$t]}" 2>/dev/null || { say "validation.sh: $t died during the run:"; tail -20 "$work/$t.log" >&2; exit 1; }
 done
 
 # ---- report -----------------------------------------------------------------------
 mkdir -p "$root/bench/results"
 out=$root/bench/results/$stamp-validation.md
-R_PROV=$(provenance_lines) R_STAMP=$stamp R_BEFORE=$before R_REPEAT=$repeat R_COUNT=$count \
+R_PROV=$(provenance_lines) R_STAMP=$stamp R_BEFORE=$before R_MERGE=$mergerev R_REPEAT=$repeat R_COUNT=$count \
 R_SIZE=$size R_PARTS=$parts R_CODECS=$codecs \
 R_CMD="SAMSA_VAL_COUNT=$count SAMSA_VAL_SIZE=$size SAMSA_VAL_PARTITIONS=$parts SAMSA_VAL_REPEAT=$repeat bench/validation.sh" \
 python3 - "$results" "$out" <<'EOF'
@@ -151,11 +165,11 @@ def cell(xs, f):
         return "n/a"
     s = f(statistics.median(xs))
     return s + (" (%s-%s)" % (f(min(xs)), f(max(xs))) if len(xs) > 1 else "")
-def ratios(c, k):
+def ratios(c, k, t="after"):
     out = []
     for rnd in sorted({r["round"] for r in ok}):
         b = [r[k] for r in ok if r["round"] == rnd and r["target"] == "before" and r["compression"] == c and k in r]
-        a = [r[k] for r in ok if r["round"] == rnd and r["target"] == "after" and r["compression"] == c and k in r]
+        a = [r[k] for r in ok if r["round"] == rnd and r["target"] == t and r["compression"] == c and k in r]
         if a and b and b[0]:
             out.append(a[0] / b[0])
     return out
@@ -165,18 +179,25 @@ n0 = lambda v: "{:,.0f}".format(v)
 L = ["# batch validation: samsa-broker before and after, " + E["R_STAMP"], ""]
 L.append("- command: `%s`" % E["R_CMD"])
 L.extend(E["R_PROV"].splitlines())
-L.append("- before: samsa-broker built from %s (the first parent of the batch-validation merge); after: this commit's samsa-broker; both Release, both running through the whole run" % E["R_BEFORE"])
-L.append("- each phase: produce acks=1, %s messages x %s B values, %s partitions, librdkafka's default batching (samsa-bench); median of %s rounds (min-max in brackets), before and after alternating first per round, the codecs interleaved; ratio: median of the per-round ratios after/before"
+L.append("- before: samsa-broker built from %s (the first parent of the batch-validation merge); merge: built from %s (the merge: before + batch validation); after: this commit's samsa-broker (the validation and everything merged since); all Release, all three running through the whole run" % (E["R_BEFORE"], E["R_MERGE"]))
+L.append("- each phase: produce acks=1, %s messages x %s B values, %s partitions, librdkafka's default batching (samsa-bench); median of %s rounds (min-max in brackets), the order of the three rotating per round, the codecs interleaved; ratios: medians of the per-round ratios"
          % (E["R_COUNT"], E["R_SIZE"], E["R_PARTS"], E["R_REPEAT"]))
 L.append("- server CPU: utime+stime of the broker process over the phase (/proc/PID/stat), per 1M messages")
 L.append("")
-L.append("| batches | server CPU s per 1M msgs, before | after | after/before | msgs/s before | msgs/s after |")
+L.append("| batches | server CPU s per 1M msgs: before | merge | after | merge/before | after/before |")
 L.append("|---|---:|---:|---:|---:|---:|")
+k = "server_cpu_s_per_million"
 for c in E["R_CODECS"].split():
-    k = "server_cpu_s_per_million"
     name = "uncompressed" if c == "none" else c
-    L.append("| %s | %s | %s | %s | %s | %s |" % (name, cell(vals("before", c, k), f3), cell(vals("after", c, k), f3),
-             cell(ratios(c, k), f2), cell(vals("before", c, "msgs_per_s"), n0), cell(vals("after", c, "msgs_per_s"), n0)))
+    L.append("| %s | %s | %s | %s | %s | %s |" % (name, cell(vals("before", c, k), f3), cell(vals("merge", c, k), f3),
+             cell(vals("after", c, k), f3), cell(ratios(c, k, "merge"), f2), cell(ratios(c, k, "after"), f2)))
+L.append("")
+L.append("| batches | msgs/s: before | merge | after |")
+L.append("|---|---:|---:|---:|")
+for c in E["R_CODECS"].split():
+    name = "uncompressed" if c == "none" else c
+    L.append("| %s | %s | %s | %s |" % (name, cell(vals("before", c, "msgs_per_s"), n0),
+             cell(vals("merge", c, "msgs_per_s"), n0), cell(vals("after", c, "msgs_per_s"), n0)))
 failed = [r for r in rows if r.get("failed")]
 if failed:
     L.append("")
