@@ -49,7 +49,7 @@ FIGURE = re.compile(
     NUM + r"\s*[kKM]?\s*(?:msgs?/s|messages/s|events?/s|ev/s|[kKMG]i?B/s|req/s|requests/s|orders/s|"
     r"transactions/s|tx/s|tps|records/s|rows/s|ops/s)\b"
     # a latency percentile followed by a number and a time unit
-    r"|\bp(?:50|90|95|99|999)\b[^|]{0,16}?\d[\d.]*\s*(?:ms|us|µs|s)\b"
+    r"|\b(?:p(?:50|90|95|99|999)|median)\b[^|]{0,16}?\d[\d.]*\s*(?:ms|us|µs|s)\b"
     # CPU time or load of a process
     r"|" + NUM + r"\s*(?:CPU s(?:econds?)?\b|% of (?:one|a) core)"
     r"|\bCPU s(?:econds?)? per 1M(?: msgs| messages)?:?\s*" + NUM +
