@@ -39,8 +39,8 @@ import subprocess
 import sys
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
-OPEN = re.compile(r"^\s*<!--\s*figures:\s*(\S+)\s*-->")
-CLOSE = re.compile(r"^\s*<!--\s*/figures\s*-->")
+OPEN = re.compile(r"^ {0,3}<!--\s*figures:\s*(\S+)\s*-->")
+CLOSE = re.compile(r"^ {0,3}<!--\s*/figures\s*-->")
 NUMBER = re.compile(r"(?<![\w.])[-+]?\d[\d,]*(?:\.\d+)?")
 NUM = r"\d[\d,]*(?:\.\d+)?"
 # What a measured figure looks like in a line of prose (or a fenced sample of output):
