@@ -108,7 +108,8 @@ for round in $(seq "$repeat"); do
             # lock would stay held, and every later "samsa" round would measure a relay waiting
             psql -c "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
                      WHERE application_name = 'samsa-notify-holder'" >/dev/null
-            kill "$holder" 2>/dev/null; wait "$holder" 2>/dev/null || true; holder=
+            kill "$holder" 2>/dev/null || true  # it may have ended with its backend already
+            wait "$holder" 2>/dev/null || true; holder=
             for i in $(seq 100); do
                 n=$(psql -A -t -c "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'")
                 [[ $n == 0 ]] && break
