@@ -88,8 +88,8 @@ for round in $(seq "$repeat"); do
         set_trigger "$v"
         if [[ $v == waiting ]]; then
             # a relay waiting: the wake lock held exclusively by another session
-            "$bindir/psql" -X -q -d "$url" -c "SELECT pg_advisory_lock($lockargs), pg_sleep(3600)" \
-                >/dev/null 2>&1 &
+            PGAPPNAME=samsa-notify-holder "$bindir/psql" -X -q -d "$url" \
+                -c "SELECT pg_advisory_lock($lockargs), pg_sleep(3600)" >/dev/null 2>&1 &
             holder=$!
             for i in $(seq 100); do
                 n=$(psql -A -t -c "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted
@@ -103,7 +103,20 @@ for round in $(seq "$repeat"); do
         tps=$("$bindir/pgbench" -n -c "$clients" -j 2 -T "$seconds" -f "$work/insert.sql" "$url" 2>"$work/pgbench.err" |
               sed -n 's/^tps = \([0-9.]*\).*/\1/p')
         [[ -n $tps ]] || { cat "$work/pgbench.err" >&2; exit 1; }
-        if [[ -n $holder ]]; then kill "$holder" 2>/dev/null; wait "$holder" 2>/dev/null || true; holder=; fi
+        if [[ -n $holder ]]; then
+            # killing psql does not end its backend (pg_sleep never looks at the socket): the
+            # lock would stay held, and every later "samsa" round would measure a relay waiting
+            psql -c "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+                     WHERE application_name = 'samsa-notify-holder'" >/dev/null
+            kill "$holder" 2>/dev/null || true  # it may have ended with its backend already
+            wait "$holder" 2>/dev/null || true; holder=
+            for i in $(seq 100); do
+                n=$(psql -A -t -c "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'")
+                [[ $n == 0 ]] && break
+                sleep 0.05
+            done
+            [[ $n == 0 ]] || { echo "notify.sh: the wake lock is still held after its holder was ended" >&2; exit 1; }
+        fi
         echo "round=$round trigger=$v clients=$clients seconds=$seconds tps=$tps" | tee -a "$results" >&2
     done
 done

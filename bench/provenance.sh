@@ -9,7 +9,9 @@ provenance_start() {
     local root
     root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
     PROV_COMMIT=$(git -C "$root" rev-parse HEAD 2>/dev/null || echo unknown)
-    PROV_DIRTY=$(git -C "$root" status --porcelain --untracked-files=no 2>/dev/null | wc -l)
+    # changed tracked files, and untracked files outside bench/results/ (a new script not yet
+    # committed is part of what ran); results files written by an earlier bench do not count
+    PROV_DIRTY=$(git -C "$root" status --porcelain --untracked-files=all -- . ':!bench/results' 2>/dev/null | wc -l)
     PROV_LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
 }
 

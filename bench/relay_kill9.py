@@ -13,7 +13,13 @@ read from offset 0: every committed event must be there (nothing lost);
 duplicates are the records beyond one per event.
 
   /usr/bin/python3 bench/relay_kill9.py --broker B --relay R --tool T [--kills 20] [--pg]
-                                        [--pause-us 2000] [--seed 7]
+                                        [--pause-us 2000] [--seed 7] [--repeat 3]
+
+Runs REPEAT times (seeds SEED, SEED+1, ...), each on a fresh stack, and writes
+bench/results/<timestamp>-relay-kill9.md: the median (min-max) of the
+duplicates per kill, the lost rows of all runs, each run's line and the
+provenance in bench/provenance.sh's format (commit, clean or dirty tree,
+machine, load average), so docs can cite it (tests/docs/check_figures.py).
 
 (B, R, T: build-test/src/samsa-broker, build-test/src/samsa-relay,
 build-test/tests/integration/outbox_tool.)
@@ -21,6 +27,7 @@ build-test/tests/integration/outbox_tool.)
 
 import os
 import random
+import statistics
 import subprocess
 import sys
 import time
@@ -39,11 +46,8 @@ def arg(name, default):
     return default
 
 
-def main():
-    kills = int(arg("--kills", 20))
-    pg = bool(arg("--pg", False))
-    rng = random.Random(int(arg("--seed", 7)))
-    pause = int(arg("--pause-us", 2000))   # between a writer's transactions
+def trial(kills, pg, rng, pause):
+    """One stack, KILLS relay kill -9s; returns its figures as a dict."""
     st = Stack(pg=pg, name="kill9")
     st.start()
     try:
@@ -123,14 +127,86 @@ def main():
             seen[e] = seen.get(e, 0) + 1
         lost = eids - set(seen)
         dups = sum(v - 1 for v in seen.values())
-        print("%s: %d committed rows, %d relay kill -9s: %d records, %d lost, %d duplicates"
-              " (%.1f per kill, %.2f%% of rows)"
-              % ("PostgreSQL" if pg else "SQLite", committed, kills, len(recs), len(lost), dups,
-                 dups / kills, 100.0 * dups / max(committed, 1)), flush=True)
-        return 1 if lost else 0
+        line = ("%s: %d committed rows, %d relay kill -9s: %d records, %d lost, %d duplicates"
+                " (%.1f per kill, %.2f%% of rows)"
+                % ("PostgreSQL" if pg else "SQLite", committed, kills, len(recs), len(lost), dups,
+                   dups / kills, 100.0 * dups / max(committed, 1)))
+        print(line, flush=True)
+        return {"committed": committed, "kills": kills, "records": len(recs), "lost": len(lost),
+                "duplicates": dups, "line": line}
     finally:
         st.end_test()
         st.cleanup()
+
+
+def git_out(*args):
+    r = subprocess.run(["git", "-C", os.path.join(here, "..")] + list(args), stdout=subprocess.PIPE,
+                       stderr=subprocess.DEVNULL, text=True)
+    return r.stdout.strip() if r.returncode == 0 else ""
+
+
+def loadavg():
+    return " ".join(open("/proc/loadavg").read().split()[:3])
+
+
+def provenance(commit, dirty, load_before):
+    """The lines bench/provenance.sh writes, in its format (check_figures.py reads them)."""
+    cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
+    mem = next(int(l.split()[1]) for l in open("/proc/meminfo") if l.startswith("MemTotal"))
+    out = ["- commit: %s" % (commit or "unknown"),
+           "- tree: clean" if dirty == 0 else "- tree: dirty (%d changed files; figures not citeable)" % dirty,
+           "- machine: %d cores, %s, %.0f GB, Linux %s" % (os.cpu_count(), cpu, mem / 1048576, os.uname().release),
+           "- load average (1/5/15 min) before / after: %s / %s" % (load_before, loadavg())]
+    return out
+
+
+def main():
+    kills = int(arg("--kills", 20))
+    pg = bool(arg("--pg", False))
+    seed = int(arg("--seed", 7))
+    pause = int(arg("--pause-us", 2000))   # between a writer's transactions
+    repeat = int(arg("--repeat", 3))
+    commit = git_out("rev-parse", "HEAD")
+    status = git_out("status", "--porcelain", "--untracked-files=all", "--", ".", ":!bench/results")
+    dirty = len([l for l in status.splitlines() if l.strip()])
+    load_before = loadavg()
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    runs = []
+    for i in range(repeat):
+        print("== run %d of %d" % (i + 1, repeat), flush=True)
+        runs.append(trial(kills, pg, random.Random(seed + i), pause))
+    per_kill = [r["duplicates"] / r["kills"] for r in runs]
+    pct = [100.0 * r["duplicates"] / max(r["committed"], 1) for r in runs]
+    lost = sum(r["lost"] for r in runs)
+    store = "PostgreSQL" if pg else "SQLite"
+
+    def mm(xs, f):
+        s = f % statistics.median(xs)
+        return s + (" (%s-%s)" % (f % min(xs), f % max(xs)) if len(xs) > 1 else "")
+    lines = ["# relay kill -9: duplicates per kill, %s outbox, %s" % (store, stamp), "",
+             "- command: `/usr/bin/python3 bench/relay_kill9.py --kills %d%s --pause-us %d --seed %d --repeat %d`"
+             % (kills, " --pg" if pg else "", pause, seed, repeat)]
+    lines += provenance(commit, dirty, load_before)
+    lines += ["- binaries: %s, %s, %s" % (os.path.relpath(os.path.abspath(arg("--broker", "")), os.path.join(here, "..")),
+                                          os.path.relpath(os.path.abspath(arg("--relay", "")), os.path.join(here, "..")),
+                                          os.path.relpath(os.path.abspath(arg("--tool", "")), os.path.join(here, ".."))),
+              "- each run: a fresh samsa-broker, outbox and samsa-relay; 4 writer processes (transactions of 1..3"
+              " events); the relay killed with SIGKILL every 0.5..1.5 s while rows flow, %d times, and restarted;"
+              " then every committed event is looked for in the topic. Median of %d runs (min-max)" % (kills, repeat),
+              "",
+              "| outbox | runs | kills per run | committed rows (median) | lost (all runs) | duplicates per kill | duplicates, % of rows |",
+              "|---|---:|---:|---:|---:|---:|---:|",
+              "| %s | %d | %d | %d | %d | %s | %s |" % (store, repeat, kills,
+                                                     statistics.median(r["committed"] for r in runs), lost,
+                                                     mm(per_kill, "%.1f"), mm(pct, "%.2f")),
+              "", "Each run's line, verbatim:", "", "```"] + [r["line"] for r in runs] + ["```"]
+    out = os.path.join(here, "results", "%s-relay-kill9.md" % stamp)
+    os.makedirs(os.path.dirname(out), exist_ok=True)
+    with open(out, "w") as f:
+        f.write("\n".join(lines) + "\n")
+    print("\n".join(l for l in lines if l.startswith("|")))
+    print("== written to bench/results/%s" % os.path.basename(out), flush=True)
+    return 1 if lost else 0
 
 
 if __name__ == "__main__":

@@ -16,9 +16,20 @@ the block's other lines appears in the file. Outside blocks, a line that
 states a rate or a latency percentile with a number (12,000 msgs/s, p99 8 ms)
 is an untraceable figure and fails the check.
 
+What counts as a figure outside a block (then it fails): a number with a rate
+unit (msgs/s, events/s, MB/s, transactions/s, ...), a latency percentile with
+a time (p99 8 ms), CPU seconds or % of a core, an RSS in MB, a coverage
+percentage, duplicates/lost per kill or cycle, and a table row whose table
+header or first cell names a measure (msgs/s, latency, p50, CPU, RSS, %, ...)
+or whose cells hold a rate or a percentage, with a number in its other cells.
+Tables of settings and their defaults are not figures. Fenced code counts:
+sample output with figures must sit in a block too.
+
 Files checked: README.md, docs/*.md, and every README.md under examples/,
-bench/, src/ and tests/. Exit 0 when all is well, 1 with one line per problem,
-77 (skip) when there is no git history to check against.
+bench/, src/ and tests/. Exit 0 when all is well, 1 with one line per problem.
+Outside a git checkout (tests/mutants/run.sh builds a copy without .git) the
+docs are still checked against the results files, but not whether those are
+committed and measured at a commit of this history (a NOTE says so).
 """
 
 import glob
@@ -28,13 +39,51 @@ import subprocess
 import sys
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
-OPEN = re.compile(r"<!--\s*figures:\s*(\S+)\s*-->")
-CLOSE = re.compile(r"<!--\s*/figures\s*-->")
+OPEN = re.compile(r"^ {0,3}<!--\s*figures:\s*(\S+)\s*-->")
+CLOSE = re.compile(r"^ {0,3}<!--\s*/figures\s*-->")
 NUMBER = re.compile(r"(?<![\w.])[-+]?\d[\d,]*(?:\.\d+)?")
-# a number followed by a rate unit, or a percentile followed by a number
-FIGURE = re.compile(r"\d[\d,.]*\s*[kKM]?\s*(?:msgs?/s|events?/s|ev/s|MB/s|req/s|requests/s|orders/s|"
-                    r"transactions/s|records/s|ops/s)\b"
-                    r"|\bp(?:50|90|99|999)\b[^|]{0,12}?\d[\d.]*\s*(?:ms|us|µs|s)\b")
+NUM = r"\d[\d,]*(?:\.\d+)?"
+# What a measured figure looks like in a line of prose (or a fenced sample of output):
+FIGURE = re.compile(
+    # a number followed by a rate unit
+    NUM + r"\s*[kKM]?\s*(?:msgs?/s|messages/s|events?/s|ev/s|[kKMG]i?B/s|req/s|requests/s|orders/s|"
+    r"transactions/s|tx/s|tps|records/s|rows/s|ops/s)\b"
+    # a latency percentile followed by a number and a time unit
+    r"|\b(?:p(?:50|90|95|99|999)|median)\b[^|]{0,16}?\d[\d.]*\s*(?:ms|us|µs|s)\b"
+    # CPU time or load of a process
+    r"|" + NUM + r"\s*(?:CPU s(?:econds?)?\b|% of (?:one|a) core)"
+    r"|\bCPU s(?:econds?)? per 1M(?: msgs| messages)?:?\s*" + NUM +
+    # memory of a process
+    r"|\bRSS\b[^.|]{0,40}?" + NUM + r"\s*(?:[kKMG]i?B)\b|" + NUM + r"\s*(?:[kKMG]i?B)\s+(?:of\s+)?RSS\b"
+    # coverage
+    r"|(?:\bcoverage\b|\blines\b|\bfunctions\b)[^|]{0,40}?" + NUM + r"\s*%"
+    # outcomes of a kill or crash loop
+    r"|" + NUM + r"\s+(?:duplicates?|duplicated|lost|acknowledged|acked)\b[^|]{0,60}?\b(?:kill|cycle|per kill)"
+    r"|\b(?:per kill|kill -9s?)\b[^|]{0,60}?" + NUM + r"\s+(?:duplicates?|lost)\b")
+# A table row is a figure when its table's header or its own first cell names a measure, or one of its
+# other cells holds a number with a unit of measure, and one of its other cells holds a number: then
+# it must be a verbatim line of a results file. (A table of settings and their defaults is not.)
+UNITS = (r"msgs?/s|messages/s|ev/s|events?/s|[kKMG]i?B/s|req/s|orders/s|transactions/s|records/s|"
+         r"(?<![.\w])ms\b|\bp(?:50|90|95|99|999)\b|\bCPU\b|\bRSS\b|per 1M|\bstart-up\b|\bstartup\b|"
+         r"per kill|\bduplicat|\bthroughput\b|\bcoverage\b")
+MEASURE_HEADER = re.compile(UNITS + r"|\blatency\b|\blost\b|\backnowledged\b|\bcycles\b|%")
+MEASURE_LABEL = re.compile(UNITS)
+CELL_NUMBER = re.compile(r"(?<![\w.`=-])\d[\d,]*(?:\.\d+)?(?![\w`=])")
+CELL_MEASURE = re.compile(NUM + r"\s*(?:%|per kill\b|" + UNITS.split("|(?<!")[0] + r")")
+
+
+def table_figure(header, row):
+    """True when a table data row states measured figures."""
+    cells = [c.strip() for c in row.strip().strip("|").split("|")]
+    if len(cells) < 2 or all(set(c) <= set("-: ") for c in cells):
+        return False
+    if not (MEASURE_HEADER.search(header or "") or MEASURE_LABEL.search(cells[0])
+            or any(CELL_MEASURE.search(c) for c in cells[1:])):
+        return False
+    return any(CELL_NUMBER.search(c) for c in cells[1:])
+
+
+HAVE_GIT = True
 
 
 def git(*args):
@@ -66,7 +115,7 @@ def check_results_file(rel, problems, where, cache):
         problems.append("%s: %s is not under bench/results/" % (where, rel))
     elif not os.path.isfile(path):
         problems.append("%s: %s does not exist" % (where, rel))
-    elif git("ls-files", "--error-unmatch", rel).returncode != 0:
+    elif HAVE_GIT and git("ls-files", "--error-unmatch", rel).returncode != 0:
         problems.append("%s: %s is not committed (git ls-files does not list it)" % (where, rel))
     else:
         text = open(path, encoding="utf-8").read()
@@ -74,7 +123,7 @@ def check_results_file(rel, problems, where, cache):
         if not m:
             problems.append("%s: %s names no commit (\"- commit: <sha>\")" % (where, rel))
             text = None
-        elif git("merge-base", "--is-ancestor", m.group(1), "HEAD").returncode != 0:
+        elif HAVE_GIT and git("merge-base", "--is-ancestor", m.group(1), "HEAD").returncode != 0:
             problems.append("%s: %s was measured at %s, which is not in this branch's history"
                             % (where, rel, m.group(1)))
             text = None
@@ -92,7 +141,17 @@ def check_doc(path, problems, cache):
     text = None
     fence = False
     blocks = 0
+    header = None       # the first row of the table the line is in
     for i, line in enumerate(lines, 1):
+        if line.strip().startswith("|"):
+            if header is None:
+                header = line
+                is_header = True
+            else:
+                is_header = False
+        else:
+            header = None
+            is_header = False
         where = "%s:%d" % (rel_doc, i)
         m = OPEN.search(line)
         if m:
@@ -110,7 +169,8 @@ def check_doc(path, problems, cache):
         if line.lstrip().startswith("```"):
             fence = not fence
         if source is None:
-            if not fence and FIGURE.search(line):
+            if (FIGURE.search(line)
+                    or (not fence and not is_header and header is not None and table_figure(header, line))):
                 problems.append("%s: a figure outside a figures block (cite its results file): %s"
                                 % (where, line.strip()[:120]))
             continue
@@ -131,9 +191,13 @@ def check_doc(path, problems, cache):
 
 
 def main():
-    if git("rev-parse", "--git-dir").returncode != 0 or git("rev-parse", "HEAD").returncode != 0:
-        print("SKIP: no git history here: the results files' commits cannot be checked")
-        return 77
+    global HAVE_GIT
+    HAVE_GIT = git("rev-parse", "--git-dir").returncode == 0 and git("rev-parse", "HEAD").returncode == 0
+    if not HAVE_GIT:
+        # e.g. tests/mutants/run.sh's copy of the tree: the docs are still checked against the
+        # results files, but whether those are committed and measured in this history is not
+        print("NOTE: %s is not a git checkout: not checked whether the results files are committed"
+              " and their commits are in the history" % ROOT)
     problems, cache = [], {}
     files = doc_files()
     blocks = sum(check_doc(f, problems, cache) for f in files)
