@@ -11,6 +11,10 @@
 # build-cov/coverage-html/. Exits with ctest's status: coverage from a failing
 # suite is reported but not trusted.
 #
+# Also writes bench/results/<UTC time>-coverage.md (bench/provenance.sh's
+# commit, tree state, machine and load; ctest's verdict; the total; the 15
+# least-covered files as markdown rows): docs/testing.md quotes that file.
+#
 # Environment: SAMSA_COV_BUILD [build-cov], JOBS [nproc], SAMSA_COV_CTEST_ARGS
 # (more ctest arguments, e.g. "-L unit" for a quick look).
 set -euo pipefail
@@ -20,6 +24,9 @@ build=${SAMSA_COV_BUILD:-$root/build-cov}
 jobs=${JOBS:-$(nproc)}
 
 command -v lcov >/dev/null || { echo "coverage: lcov is missing (scripts/deps.sh test installs it)" >&2; exit 1; }
+. "$root/bench/provenance.sh"
+provenance_start
+started=$(date -u +%Y%m%dT%H%M%SZ)
 
 cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Debug -DSAMSA_COVERAGE=ON >/dev/null
 cmake --build "$build" -j"$jobs" >/dev/null
@@ -64,5 +71,18 @@ for f in sorted(files, key=lambda f: (f["lh"] / max(f["lf"], 1), -f["lf"])):
     print("%-40s %7.1f%% %8d %8d" % (f["file"], 100.0 * f["lh"] / max(f["lf"], 1), f["lf"] - f["lh"], f["lf"]))
 PY
 head -n 18 "$build/coverage.txt"
+
+results="$root/bench/results/$started-coverage.md"
+mkdir -p "$root/bench/results"
+{
+    printf '# make coverage (scripts/coverage.sh)\n\n'
+    provenance_lines
+    printf -- '- ctest: %s (exit %d)%s\n' "$(grep -m1 'tests passed' "$build/coverage-ctest.log" || echo 'no summary')" \
+        "$rc" "${SAMSA_COV_CTEST_ARGS:+, ctest arguments: $SAMSA_COV_CTEST_ARGS}"
+    printf '\n%s\n\nThe 15 least-covered files:\n\n' "$(head -n 1 "$build/coverage.txt")"
+    printf '| file | lines | missed of |\n|---|---:|---:|\n'
+    sed -n '4,18p' "$build/coverage.txt" | awk '{printf "| `%s` | %s | %d of %d |\n", $1, $2, $3, $4}'
+} >"$results"
+echo "coverage: results in ${results#$root/}"
 echo "coverage: every file in ${build#$root/}/coverage.txt, HTML in ${build#$root/}/coverage-html/index.html"
 exit $rc
