@@ -5,11 +5,17 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "base/clock.h"
 #include "base/err.h"
 #include "base/log.h"
 
-#define ROUND_TIMEOUT_MS 30000
+/* How long one group's commits may take to read before the round fails,
+ * and the slices rd_kafka_committed() is called with meanwhile, so that a
+ * stop is noticed within one slice. */
+#define ROUND_TIMEOUT_MS 10000
+#define SLICE_MS 1000
 
 static void log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
 {
@@ -69,130 +75,200 @@ static int groups_build(sm_track *t, const sm_relay_config *cfg, char *err, size
     return SM_OK;
 }
 
-int sm_track_init(sm_track *t, const sm_relay_config *cfg, int wake_fd, char *err, size_t errlen)
+/* A consumer for group g: the relay's properties, then what makes it a
+ * reader of commits only. */
+static rd_kafka_t *group_consumer(const sm_relay_config *cfg, const char *group, char *err,
+                                  size_t errlen)
 {
-    memset(t, 0, sizeof *t);
-    if (cfg->n_track_groups == 0)
-        return SM_OK;
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
     char why[512];
-    /* connection and security properties apply; producer tuning is
-     * harmless on a client that never produces */
     for (size_t i = 0; i < cfg->kafka.n; i++) {
         const sm_prop *p = &cfg->kafka.v[i];
         if (rd_kafka_conf_set(conf, p->key, p->value, why, sizeof why) != RD_KAFKA_CONF_OK) {
             rd_kafka_conf_destroy(conf);
-            return sm_fail(err, errlen, SM_EINVAL, "%s (%s): %s", p->key, p->origin, why);
+            sm_fail(err, errlen, SM_EINVAL, "%s (%s): %s", p->key, p->origin, why);
+            return NULL;
         }
     }
     char cid[256];
     snprintf(cid, sizeof cid, "samsa-relay-%s-track", cfg->relay_id);
-    if (rd_kafka_conf_set(conf, "bootstrap.servers", cfg->bootstrap_servers, why, sizeof why) ||
-        rd_kafka_conf_set(conf, "client.id", cid, why, sizeof why)) {
-        rd_kafka_conf_destroy(conf);
-        return sm_fail(err, errlen, SM_EINVAL, "completion tracking client: %s", why);
-    }
+    const char *set[][2] = {
+        {"bootstrap.servers", cfg->bootstrap_servers},
+        {"client.id", cid},
+        {"group.id", group},
+        {"enable.auto.commit", "false"},
+        {"enable.auto.offset.store", "false"},
+    };
+    for (size_t i = 0; i < sizeof set / sizeof set[0]; i++)
+        if (rd_kafka_conf_set(conf, set[i][0], set[i][1], why, sizeof why) != RD_KAFKA_CONF_OK) {
+            rd_kafka_conf_destroy(conf);
+            sm_fail(err, errlen, SM_EINVAL, "completion tracking client: %s: %s", set[i][0], why);
+            return NULL;
+        }
     rd_kafka_conf_set_log_cb(conf, log_cb);
-    t->rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, why, sizeof why);
-    if (!t->rk) {
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, why, sizeof why);
+    if (!rk) {
         rd_kafka_conf_destroy(conf);
-        return sm_fail(err, errlen, SM_EINVAL, "completion tracking client: %s", why);
+        sm_fail(err, errlen, SM_EINVAL, "completion tracking client for group %s: %s", group, why);
     }
-    t->q = rd_kafka_queue_new(t->rk);
-    static const char one = 1;
-    rd_kafka_queue_io_event_enable(t->q, wake_fd, &one, 1);
-    return groups_build(t, cfg, err, errlen);
+    return rk;
+}
+
+/* Reads g's committed offsets into g->ask, in slices until ROUND_TIMEOUT_MS
+ * has passed or the worker is asked to stop. */
+static rd_kafka_resp_err_t read_group(sm_track *t, sm_track_group *g)
+{
+    int64_t until = sm_mono_ms() + ROUND_TIMEOUT_MS;
+    for (;;) {
+        rd_kafka_resp_err_t e = rd_kafka_committed(g->rk, g->ask, SLICE_MS);
+        if (e != RD_KAFKA_RESP_ERR__TIMED_OUT || atomic_load(&t->stop) || sm_mono_ms() >= until)
+            return e;
+    }
+}
+
+static void *worker(void *arg)
+{
+    sm_track *t = arg;
+    pthread_mutex_lock(&t->lock);
+    for (;;) {
+        while (!t->pending && !atomic_load(&t->stop))
+            pthread_cond_wait(&t->cond, &t->lock);
+        if (atomic_load(&t->stop))
+            break;
+        t->pending = false;
+        pthread_mutex_unlock(&t->lock);
+        /* the relay's thread leaves the groups' ask lists alone until done */
+        for (int i = 0; i < t->ngroups; i++) {
+            sm_track_group *g = &t->groups[i];
+            if (g->ask)
+                g->err = atomic_load(&t->stop) ? RD_KAFKA_RESP_ERR__DESTROY : read_group(t, g);
+        }
+        pthread_mutex_lock(&t->lock);
+        t->done = true;
+        static const char one = 1;
+        ssize_t w = write(t->wake_fd, &one, 1);
+        (void)w; /* a full pipe wakes the loop as well */
+    }
+    pthread_mutex_unlock(&t->lock);
+    return NULL;
+}
+
+int sm_track_init(sm_track *t, const sm_relay_config *cfg, int wake_fd, char *err, size_t errlen)
+{
+    memset(t, 0, sizeof *t);
+    atomic_init(&t->stop, false);
+    if (cfg->n_track_groups == 0)
+        return SM_OK;
+    int rc = groups_build(t, cfg, err, errlen);
+    if (rc != SM_OK)
+        return rc;
+    for (int i = 0; i < t->ngroups; i++)
+        if (!(t->groups[i].rk = group_consumer(cfg, t->groups[i].id, err, errlen)))
+            return SM_EINVAL;
+    t->wake_fd = wake_fd;
+    pthread_mutex_init(&t->lock, NULL);
+    pthread_cond_init(&t->cond, NULL);
+    int e = pthread_create(&t->thread, NULL, worker, t);
+    if (e) {
+        pthread_cond_destroy(&t->cond);
+        pthread_mutex_destroy(&t->lock);
+        return sm_fail(err, errlen, SM_EIO, "completion tracking: cannot start a thread: %s",
+                       strerror(e));
+    }
+    t->thread_started = true;
+    t->on = true;
+    return SM_OK;
 }
 
 static void round_end(sm_track *t)
 {
-    if (t->busy && t->answered >= t->asked && !t->failed)
-        t->rounds_applied++; /* sm_track_poll applied it */
     if (t->want)
         rd_kafka_topic_partition_list_destroy(t->want);
     t->want = NULL;
+    for (int i = 0; i < t->ngroups; i++) {
+        if (t->groups[i].ask)
+            rd_kafka_topic_partition_list_destroy(t->groups[i].ask);
+        t->groups[i].ask = NULL;
+        t->groups[i].err = RD_KAFKA_RESP_ERR_NO_ERROR;
+    }
     t->busy = false;
-    t->answered = 0;
     t->failed = false;
 }
 
 void sm_track_release(sm_track *t)
 {
-    round_end(t);
-    if (t->q) {
-        rd_kafka_queue_io_event_enable(t->q, -1, NULL, 0);
-        rd_kafka_queue_destroy(t->q);
+    if (t->thread_started) {
+        pthread_mutex_lock(&t->lock);
+        atomic_store(&t->stop, true);
+        pthread_cond_signal(&t->cond);
+        pthread_mutex_unlock(&t->lock);
+        pthread_join(t->thread, NULL);
+        pthread_cond_destroy(&t->cond);
+        pthread_mutex_destroy(&t->lock);
     }
-    if (t->rk)
-        rd_kafka_destroy(t->rk);
-    for (int i = 0; i < t->ngroups; i++)
+    round_end(t);
+    for (int i = 0; i < t->ngroups; i++) {
+        /* it never joined the group: there is nothing to leave */
+        if (t->groups[i].rk)
+            rd_kafka_destroy_flags(t->groups[i].rk, RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
         free(t->groups[i].topics);
+    }
     free(t->groups);
     memset(t, 0, sizeof *t);
 }
 
 void sm_track_start(sm_track *t, const sm_tp *tps, int n, int64_t now_ms)
 {
-    if (!t->rk || t->busy || n <= 0)
+    if (!t->on || t->busy || n <= 0)
         return;
     t->want = rd_kafka_topic_partition_list_new(n);
     for (int i = 0; i < n; i++)
         rd_kafka_topic_partition_list_add(t->want, tps[i].topic, tps[i].partition)->offset =
             INT64_MAX;
-    t->busy = true;
-    t->started_ms = now_ms;
-    t->answered = 0;
-    t->failed = false;
-    rd_kafka_AdminOptions_t *opt =
-        rd_kafka_AdminOptions_new(t->rk, RD_KAFKA_ADMIN_OP_LISTCONSUMERGROUPOFFSETS);
-    char why[256];
-    rd_kafka_AdminOptions_set_request_timeout(opt, 10000, why, sizeof why);
-    rd_kafka_AdminOptions_set_opaque(opt, (void *)(uintptr_t)++t->round);
-    t->asked = 0;
+    int asked = 0;
     for (int g = 0; g < t->ngroups; g++) {
-        /* only the pairs of the topics it tracks (an empty list would mean
-         * "every partition" to the broker) */
+        /* only the pairs of the topics it tracks */
         rd_kafka_topic_partition_list_t *mine = rd_kafka_topic_partition_list_new(n);
         for (int i = 0; i < n; i++)
             if (group_tracks(&t->groups[g], tps[i].topic))
                 rd_kafka_topic_partition_list_add(mine, tps[i].topic, tps[i].partition);
         if (mine->cnt > 0) {
-            rd_kafka_ListConsumerGroupOffsets_t *req =
-                rd_kafka_ListConsumerGroupOffsets_new(t->groups[g].id, mine);
-            rd_kafka_ListConsumerGroupOffsets(t->rk, &req, 1, opt, t->q);
-            rd_kafka_ListConsumerGroupOffsets_destroy(req);
-            t->asked++;
+            t->groups[g].ask = mine;
+            asked++;
+        } else {
+            rd_kafka_topic_partition_list_destroy(mine);
         }
-        rd_kafka_topic_partition_list_destroy(mine);
     }
-    rd_kafka_AdminOptions_destroy(opt);
+    (void)now_ms;
+    t->busy = true;
+    t->failed = false;
+    pthread_mutex_lock(&t->lock);
+    t->done = false;
+    t->pending = asked > 0;
+    if (!asked)
+        t->done = true; /* no group tracks these topics: complete at once */
+    pthread_cond_signal(&t->cond);
+    pthread_mutex_unlock(&t->lock);
 }
 
-/* Folds one group's answer into the round: the minimum per pair; a pair the
+/* Folds group g's answer into the round: the minimum per pair; a pair the
  * group has no committed offset for can not complete. */
-static void fold(sm_track *t, const rd_kafka_group_result_t *gr)
+static void fold(sm_track *t, const sm_track_group *g)
 {
-    const rd_kafka_error_t *e = rd_kafka_group_result_error(gr);
-    if (e) {
-        sm_log_limited(SM_LOG_WARN, "completion tracking: group %s: %s",
-                       rd_kafka_group_result_name(gr), rd_kafka_error_string(e));
+    if (g->err) {
+        sm_log_limited(SM_LOG_WARN,
+                       "completion tracking: group %s: committed offsets not read: %s; the "
+                       "next round asks again",
+                       g->id, rd_kafka_err2str(g->err));
         t->failed = true;
         return;
     }
-    const char *name = rd_kafka_group_result_name(gr);
-    const sm_track_group *g = NULL;
-    for (int j = 0; j < t->ngroups && !g; j++)
-        if (!strcmp(t->groups[j].id, name))
-            g = &t->groups[j];
-    if (!g)
-        return;
-    const rd_kafka_topic_partition_list_t *got = rd_kafka_group_result_partitions(gr);
     for (int i = 0; i < t->want->cnt; i++) {
         rd_kafka_topic_partition_t *w = &t->want->elems[i];
         if (!group_tracks(g, w->topic))
             continue;
         const rd_kafka_topic_partition_t *p =
-            got ? rd_kafka_topic_partition_list_find(got, w->topic, w->partition) : NULL;
+            rd_kafka_topic_partition_list_find(g->ask, w->topic, w->partition);
         int64_t off = (p && !p->err && p->offset >= 0) ? p->offset : -1;
         if (off < 0)
             w->offset = -1; /* this group has not consumed it */
@@ -203,42 +279,26 @@ static void fold(sm_track *t, const rd_kafka_group_result_t *gr)
 
 void sm_track_poll(sm_track *t, int64_t now_ms, sm_track_apply_fn apply, void *arg)
 {
-    if (!t->rk)
+    (void)now_ms;
+    if (!t->on || !t->busy)
         return;
-    rd_kafka_event_t *ev;
-    while ((ev = rd_kafka_queue_poll(t->q, 0))) {
-        if (rd_kafka_event_type(ev) == RD_KAFKA_EVENT_LISTCONSUMERGROUPOFFSETS_RESULT && t->busy &&
-            (uintptr_t)rd_kafka_event_opaque(ev) == t->round) {
-            if (rd_kafka_event_error(ev)) {
-                sm_log_limited(SM_LOG_WARN, "completion tracking: %s",
-                               rd_kafka_event_error_string(ev));
-                t->failed = true;
-            } else {
-                size_t n;
-                const rd_kafka_group_result_t **grs = rd_kafka_ListConsumerGroupOffsets_result_groups(
-                    rd_kafka_event_ListConsumerGroupOffsets_result(ev), &n);
-                for (size_t i = 0; i < n; i++)
-                    fold(t, grs[i]);
-            }
-            t->answered++;
+    pthread_mutex_lock(&t->lock);
+    bool done = t->done;
+    pthread_mutex_unlock(&t->lock);
+    if (!done)
+        return;
+    for (int i = 0; i < t->ngroups; i++)
+        if (t->groups[i].ask)
+            fold(t, &t->groups[i]);
+    /* INT64_MAX: no group tracks the pair's topic, every row of it is
+     * complete; -1: some tracking group has not consumed it */
+    if (!t->failed) {
+        for (int i = 0; i < t->want->cnt; i++) {
+            const rd_kafka_topic_partition_t *w = &t->want->elems[i];
+            if (w->offset > 0)
+                apply(w->topic, w->partition, w->offset, arg);
         }
-        rd_kafka_event_destroy(ev);
+        t->rounds_applied++;
     }
-    if (t->busy && t->answered >= t->asked) {
-        /* INT64_MAX: no group tracks the pair's topic, every row of it is
-         * complete; -1: some tracking group has not consumed it */
-        if (!t->failed)
-            for (int i = 0; i < t->want->cnt; i++) {
-                const rd_kafka_topic_partition_t *w = &t->want->elems[i];
-                if (w->offset > 0)
-                    apply(w->topic, w->partition, w->offset, arg);
-            }
-        round_end(t);
-    } else if (t->busy && now_ms - t->started_ms > ROUND_TIMEOUT_MS) {
-        /* late answers carry this round's number and are ignored */
-        sm_log_limited(SM_LOG_WARN, "completion tracking: no answer from the group "
-                                    "coordinators in %d s; trying again",
-                       ROUND_TIMEOUT_MS / 1000);
-        round_end(t);
-    }
+    round_end(t);
 }
