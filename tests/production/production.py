@@ -1,0 +1,315 @@
+"""The production shape (docs/production.md), for the tests and the bench
+script that run it: the whole shop on PostgreSQL against a 3-node Apache
+Kafka on loopback, and the scenario "shop-load while one Kafka node is
+killed (or stopped) and started again".
+
+    kafka = start_kafka()                       # 3 KRaft nodes, docs/production.md's settings
+    shop = start_shop(kafka)                    # PostgreSQL, 6 services, 3 relays, topics by the CLI
+    r = run_scenario(shop, kafka, "kill9", orders=..., reservations=..., log=print)
+    # r: shop-load's exit code and output, the timeline, the measurements
+
+run_scenario() only drives and measures; the callers check (the test with
+harness.check, the bench script by writing the figures down). check_kafka_
+contents() reads every record back and compares it with the outboxes.
+"""
+
+import os
+import re
+import subprocess
+import sys
+import threading
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(os.path.dirname(HERE))
+for d in ("tests/integration", "tests/shop", "tests/compat"):
+    sys.path.insert(0, os.path.join(REPO, d))
+import harness  # noqa: E402
+import kafka_cluster  # noqa: E402
+import relay_harness  # noqa: E402
+import shop_harness as sh  # noqa: E402
+
+# docs/production.md: what every broker runs with
+KAFKA_PROPS = {
+    "default.replication.factor": "3",
+    "min.insync.replicas": "2",
+    "auto.create.topics.enable": "false",
+    "unclean.leader.election.enable": "false",
+    "num.partitions": "12",
+    "group.initial.rebalance.delay.ms": "0",
+}
+PARTITIONS = 12
+TOPIC_ARGS = ["-r", "3", "-c", "min.insync.replicas=2"]
+# the relays as in the main job (samsa-shop writes these), metrics on port 0
+RELAY_PROPS = {"complete.interval.ms": 500, "stats.interval.ms": 200, "retry.backoff.ms": 100,
+               "retry.backoff.max.ms": 5000, "shutdown.timeout.ms": 5000}
+
+
+def start_kafka(log=None):
+    """Three nodes (each broker and controller) with KAFKA_PROPS; the test
+    process owns them (they die with it)."""
+    return kafka_cluster.KafkaCluster(nodes=3, props=KAFKA_PROPS).start(timeout=240, log=log)
+
+
+def start_shop(kafka):
+    return sh.Shop(pg=True, kafka=kafka, partitions=PARTITIONS, topic_args=TOPIC_ARGS,
+                   relay_props=RELAY_PROPS).start()
+
+
+# -- the cluster as a client sees it -----------------------------------------------
+
+
+def admin(kafka):
+    from confluent_kafka.admin import AdminClient
+    return AdminClient({"bootstrap.servers": kafka.bootstrap, "log_level": 3})
+
+
+def partition_state(kafka, topics=sh.TOPICS, timeout=10):
+    """{(topic, partition): (leader, replicas, isr)} from Metadata, or None
+    when a topic has no metadata (yet)."""
+    md = admin(kafka).list_topics(timeout=timeout)
+    out = {}
+    for t in topics:
+        tm = md.topics.get(t)
+        if tm is None or tm.error is not None:
+            return None
+        for p, pm in tm.partitions.items():
+            out[(t, p)] = (pm.leader, sorted(pm.replicas), sorted(pm.isrs))
+    return out
+
+
+def leaders_count(state):
+    n = {}
+    for leader, _, _ in state.values():
+        n[leader] = n.get(leader, 0) + 1
+    return n
+
+
+# -- metrics over time -----------------------------------------------------------------
+
+
+class Sampler(threading.Thread):
+    """Every 0.2 s: each relay's oldest unpublished row's age and its
+    published/retry/restart counters. Samples are (monotonic time, relay,
+    metrics dict); a scrape that fails (a relay busy) is left out."""
+
+    def __init__(self, shop, every=0.2):
+        super().__init__(daemon=True)
+        self.shop = shop
+        self.every = every
+        self.samples = []
+        self.halt = threading.Event()
+
+    def run(self):
+        while not self.halt.is_set():
+            t = time.monotonic()
+            for name, r in self.shop.relays.items():
+                try:
+                    self.samples.append((t, name, r.scrape(timeout=2)))
+                except Exception:
+                    pass
+            self.halt.wait(self.every)   # pacing of the samples, not a wait for an event
+
+    def stop(self):
+        self.halt.set()
+        self.join(10)
+
+    def max_age(self, t0, t1):
+        """The largest oldest-unpublished age any relay reported in [t0, t1]."""
+        ages = [m.get("samsa_outbox_oldest_unpublished_age_seconds", 0.0) for t, _, m in self.samples
+                if t0 <= t <= t1]
+        return max(ages) if ages else None
+
+
+def relay_counters(shop):
+    keys = ("samsa_relay_published_total", "samsa_relay_retries_total", "samsa_relay_dead_letters_total",
+            "samsa_relay_order_violations_total", "samsa_relay_producer_restarts_total")
+    out = {}
+    for name, r in shop.relays.items():
+        m = r.scrape()
+        out[name] = {k.replace("samsa_relay_", ""): int(m.get(k, 0)) for k in keys}
+    return out
+
+
+# -- shop-load output -------------------------------------------------------------------
+
+LAT_RE = re.compile(r"^\s*(\S.*?\S)\s+p50 (\d+) ms, p99 (\d+) ms, max (\d+) ms \((\d+) events\)", re.M)
+THRU_RE = re.compile(r"(\d+) events published and (\d+) consumed in ([0-9.]+) s")
+REQ_RE = re.compile(r"throughput: (\d+) HTTP requests/s")
+DUP_RE = {"shop-stock": re.compile(r"shop-stock\s+applied \d+, duplicates skipped (\d+)"),
+          "shop-sink": re.compile(r"shop-sink\s+delivered \d+ \(.*duplicates (\d+)\)"),
+          "shop-receiver": re.compile(r"shop-receiver\s+stored \d+, duplicates (\d+)")}
+
+
+def parse_load(out):
+    r = {"latency": [], "duplicates": {}}
+    for m in LAT_RE.finditer(out):
+        r["latency"].append({"path": m.group(1), "p50": int(m.group(2)), "p99": int(m.group(3)),
+                             "max": int(m.group(4)), "events": int(m.group(5))})
+    m = THRU_RE.search(out)
+    if m:
+        r["published"], r["consumed"], r["seconds"] = int(m.group(1)), int(m.group(2)), float(m.group(3))
+    m = REQ_RE.search(out)
+    if m:
+        r["requests_per_s"] = int(m.group(1))
+    for k, rx in DUP_RE.items():
+        m = rx.search(out)
+        if m:
+            r["duplicates"][k] = int(m.group(1))
+    return r
+
+
+# -- the scenario -------------------------------------------------------------------------
+
+
+def run_scenario(shop, kafka, how, orders, reservations, concurrency=8, seed=1, log=print,
+                 started_after=300, load_timeout=240):
+    """shop-load with `orders` orders and `reservations` reservations; once
+    the orders relay has published `started_after` rows of it, the Kafka
+    node that leads the most partitions of the shop's topics is stopped
+    (how: "kill9" = SIGKILL, "stop" = SIGTERM, a controlled shutdown),
+    then, once no partition names it as leader any more, started again;
+    the scenario waits for it to be back in every ISR and for shop-load to
+    end. Returns a dict: load (exit code, output, parsed), timeline (s
+    after the stop), victim, counters before/after, the largest oldest-
+    unpublished age before and after the stop, shop-load's state at
+    each step."""
+    res = {"how": how, "orders": orders, "reservations": reservations}
+    before = relay_counters(shop)
+    state = harness.wait_for(lambda: partition_state(kafka), 60, "metadata of the shop's topics", 0.5)
+    leaders = leaders_count(state)
+    victim_id = max(sorted(leaders), key=lambda n: leaders[n])
+    idx = [n.id for n in kafka.nodes].index(victim_id)
+    res["victim"] = victim_id
+    res["victim_leads"] = leaders[victim_id]
+    log("%s: node %d leads %d of %d partitions of the shop's topics; it goes down once the orders relay "
+        "has published %d rows of this run" % (how, victim_id, leaders[victim_id], len(state), started_after))
+
+    sampler = Sampler(shop)
+    sampler.start()
+    cmd = [sh.shop_binary("load")] + sh.load_args(shop) + [
+        "--orders", str(orders), "--reservations", str(reservations), "--concurrency", str(concurrency),
+        "--seed", str(seed), "--timeout", "180"]
+    log("running: %s" % " ".join(cmd))
+    t_load = time.monotonic()
+    outpath = os.path.join(shop.dir, "shop-load-%s.out" % how)
+    outf = open(outpath, "wb")
+    proc = subprocess.Popen(cmd, stdout=outf, stderr=subprocess.STDOUT, preexec_fn=harness._die_with_parent)
+    try:
+        base = before["orders"]["published_total"]
+
+        def flowing():
+            if proc.poll() is not None:
+                raise AssertionError("shop-load ended (exit %s) before the orders relay had published %d rows"
+                                     % (proc.returncode, started_after))
+            return shop.relays["orders"].metric("samsa_relay_published_total", 0) - base >= started_after
+        harness.wait_for(flowing, 120, "the orders relay to publish %d rows of this run" % started_after, 0.1)
+        t_down = time.monotonic()
+        res["load_running_at_stop"] = proc.poll() is None
+        if how == "kill9":
+            kafka.kill9(idx)
+        else:
+            kafka.stop_node(idx)
+        t_gone = time.monotonic()
+        log("%s: node %d %s %.1fs after shop-load started (stop took %.1fs)"
+            % (how, victim_id, "killed" if how == "kill9" else "stopped", t_down - t_load, t_gone - t_down))
+
+        def moved():
+            try:
+                st = partition_state(kafka, timeout=5)
+            except Exception:
+                return False
+            return st is not None and all(leader != victim_id and leader >= 0 for leader, _, _ in st.values())
+        harness.wait_for(moved, 120, "every partition of the shop's topics to have a leader other than node %d"
+                         % victim_id, 0.2)
+        t_moved = time.monotonic()
+        res["load_running_at_restart"] = proc.poll() is None
+        kafka.start_node(idx)
+        t_up = time.monotonic()
+
+        def back():
+            try:
+                st = partition_state(kafka, timeout=5)
+            except Exception:
+                return False
+            return st is not None and all(victim_id in isr for _, _, isr in st.values())
+        harness.wait_for(back, 180, "node %d back in the ISR of every partition" % victim_id, 0.2)
+        t_isr = time.monotonic()
+        res["load_running_at_isr"] = proc.poll() is None
+        log("%s: leaders moved off node %d %.1fs after the stop; node %d started again %.1fs after it, "
+            "in every ISR again %.1fs after it; shop-load still running: %s"
+            % (how, victim_id, t_moved - t_down, victim_id, t_up - t_down, t_isr - t_down,
+               res["load_running_at_isr"]))
+        try:
+            proc.wait(load_timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+            raise AssertionError("shop-load still running %ds after the node came back (hang guard)" % load_timeout)
+        t_end = time.monotonic()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        outf.close()
+        sampler.stop()
+    with open(outpath, "rb") as f:
+        out = f.read().decode("utf-8", "replace")
+    log("shop-load exit %d after %.1fs:\n%s" % (proc.returncode, t_end - t_load,
+                                               "\n".join("  > " + l for l in out.splitlines())))
+    res["load"] = {"rc": proc.returncode, "out": out, "seconds": t_end - t_load}
+    res["load"].update(parse_load(out))
+    res["timeline"] = {"stop_after_load_start": t_down - t_load, "stopped": t_gone - t_down,
+                       "leaders_moved": t_moved - t_down, "restarted": t_up - t_down, "in_isr": t_isr - t_down,
+                       "load_end": t_end - t_down}
+    res["age_before"] = sampler.max_age(t_load, t_down)
+    res["age_after"] = sampler.max_age(t_down, t_end)
+    res["before"] = before
+    res["after"] = relay_counters(shop)
+    return res
+
+
+# -- what Kafka holds against what the outboxes say -----------------------------------------
+
+OUTBOXES = {"orders": ("shop.orders", "shop.payments"), "reservations": ("shop.rooms",),
+            "rooms": ("shop.reservation-results",)}
+
+
+def kafka_contents(shop, kafka):
+    """Compares every record of the four topics with the outbox rows:
+    returns {missing, misplaced, reordered, duplicates, records, rows}:
+    rows not in their topic (by samsa.event_id), rows whose kafka_partition/
+    kafka_offset do not hold their event, keys whose events' first copies
+    are not in outbox id order, and records that repeat an earlier one's
+    event id (published twice; the inboxes skip them)."""
+    res = {"missing": [], "misplaced": [], "reordered": [], "duplicates": 0, "records": 0, "rows": 0}
+    for svc, topics in OUTBOXES.items():
+        rows = relay_harness.q(shop.dbs[svc], "SELECT id, event_id::text, topic, key, status, kafka_partition, "
+                                              "kafka_offset FROM samsa_outbox ORDER BY id")
+        res["rows"] += len(rows)
+        for topic in topics:
+            recs = relay_harness.consume_all(kafka.bootstrap, topic, timeout=120)
+            res["records"] += len(recs)
+            at = {(r["partition"], r["offset"]): r["headers"].get("samsa.event_id") for r in recs}
+            first = {}
+            for r in sorted(recs, key=lambda r: (r["partition"], r["offset"])):
+                ev = r["headers"].get("samsa.event_id")
+                if ev in first:
+                    res["duplicates"] += 1
+                else:
+                    first[ev] = (r["partition"], r["offset"])
+            last_by_key = {}
+            for rid, ev, t, key, status, part, off in rows:
+                if t != topic:
+                    continue
+                if ev not in first:
+                    res["missing"].append((svc, rid, ev, status))
+                    continue
+                if status in ("PUBLISHED", "COMPLETE") and at.get((part, off)) != ev:
+                    res["misplaced"].append((svc, rid, ev, part, off))
+                pos = first[ev]
+                prev = last_by_key.get(key)
+                if prev is not None and (prev[0] != pos[0] or prev[1] > pos[1]):
+                    res["reordered"].append((svc, key, rid))
+                last_by_key[key] = pos
+    return res
