@@ -20,13 +20,14 @@ run: deps build
 # can list the skipped tests with their reasons after everything else. Then
 # the mutants of the durability promises (tests/mutants, "ci: yes") must all
 # be killed. `make test-quick` skips the tests labelled slow and the mutants.
+# The Release tree (make run's) is built too: -O2 finds warnings -O0 does not.
 CTEST_ARGS ?=
 test: suite mutants-ci
 
 test-quick: CTEST_ARGS += -LE slow
 test-quick: suite
 
-suite: deps-test build-test
+suite: deps-test build build-test
 	cd tests/integration/js && npm ci --no-audit --no-fund --loglevel=error
 	rm -f $(abspath $(TEST_BUILD))/ctest-junit.xml
 	cd $(TEST_BUILD) && { ctest --output-on-failure -j$(JOBS) --timeout 600 --no-tests=error $(CTEST_ARGS) \

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# bench/run.sh: samsa-broker side by side with librdkafka's mock cluster, in one run.
+# bench/run.sh: samsa-broker side by side with Apache Kafka and librdkafka's mock
+# cluster, in one run.
 #
 # Builds a Release tree, then for each target (samsa-broker on a temp data dir,
 # and the mock cluster in a process of its own, `samsa-bench serve-mock`):
@@ -24,7 +25,11 @@
 #                                and acks=-1, for latency below saturation; 0 = skip
 #   SAMSA_BENCH_ARGS []          more samsa-bench options for every phase, e.g. "-k" or "-z lz4"
 #   SAMSA_BENCH_BUILD [build-bench]  the Release build directory
-#   SAMSA_BENCH_TARGETS ["samsa mock"]
+#   SAMSA_BENCH_TARGETS ["samsa mock kafka kafka-flush"]
+#                                kafka: Apache Kafka, 1 node, its own defaults (scripts/kafka.sh;
+#                                heap and GC options of kafka-server-start.sh); kafka-flush: the same
+#                                with log.flush.interval.messages=1 (an fsync per append, as
+#                                samsa-broker fsyncs before an acks=-1 answer). Need Java 17 + Maven.
 #   SAMSA_BENCH_BROKER_ARGS []   more samsa-broker arguments, e.g. "--override log.segment.bytes=..."
 #   SAMSA_BENCH_PERF []          1: after the measured rounds, one more round against samsa-broker
 #                                under `perf record`; profiles in bench/results/<timestamp>-perf-*.txt
@@ -42,7 +47,12 @@ consumers=${SAMSA_BENCH_CONSUMERS:-1 2}
 phase_timeout=${SAMSA_BENCH_PHASE_TIMEOUT:-300}
 extra=${SAMSA_BENCH_ARGS:-}
 build=${SAMSA_BENCH_BUILD:-$root/build-bench}
-targets=${SAMSA_BENCH_TARGETS:-samsa mock}
+targets=${SAMSA_BENCH_TARGETS:-samsa mock kafka kafka-flush}
+# Kafka's own start script's JVM settings (kafka-server-start.sh, kafka-run-class.sh)
+export SAMSA_KAFKA_HEAP=${SAMSA_KAFKA_HEAP:--Xmx1G -Xms1G}
+export SAMSA_KAFKA_JVM_OPTS=${SAMSA_KAFKA_JVM_OPTS:--server -XX:+UseG1GC -XX:MaxGCPauseMillis=20 -XX:InitiatingHeapOccupancyPercent=35 -XX:+ExplicitGCInvokesConcurrent -XX:MaxInlineLevel=15 -Djava.awt.headless=true}
+kafka_py=$root/tests/compat/kafka_cluster.py
+kafka_props() { [[ $1 == kafka-flush ]] && echo "--prop log.flush.interval.messages=1"; true; }
 broker_args=${SAMSA_BENCH_BROKER_ARGS:-}
 
 stamp=$(date -u +%Y%m%dT%H%M%SZ)
@@ -60,6 +70,10 @@ cleanup() {
         wait "$p" 2>/dev/null || true
     done
     pids=()
+    local d
+    for d in "$work"/kafka-*/; do
+        [[ -d $d ]] && /usr/bin/python3 "$kafka_py" stop --dir "$d" >/dev/null 2>&1
+    done
     [[ -n "${SAMSA_BENCH_KEEP:-}" ]] && say "run.sh: kept $work" || rm -rf "$work"
 }
 trap cleanup EXIT
@@ -84,6 +98,13 @@ if [[ " $targets " == *" samsa "* ]]; then
         targets=${targets//samsa/}
     fi
 fi
+if [[ " $targets " == *" kafka"* ]]; then
+    if ! /usr/bin/python3 "$kafka_py" libs >"$work/kafka-libs.log" 2>&1; then
+        say "run.sh: Apache Kafka cannot run here (Java 17 and Maven needed); running without it:"
+        tail -3 "$work/kafka-libs.log" >&2
+        targets=$(echo " $targets " | sed 's/ kafka-flush / /; s/ kafka / /')
+    fi
+fi
 [[ -n "${targets// /}" ]] || { say "run.sh: nothing to run"; exit 1; }
 all_targets=$targets
 
@@ -93,6 +114,18 @@ rss_kb() { awk -v k="$2:" '$1 == k { print $2 }' "/proc/$1/status" 2>/dev/null |
 # Starts a server in the background; sets srv_pid and srv_addr (host:port).
 start_server() {
     local t=$1 log=$work/$1.log i line
+    if [[ $t == kafka* ]]; then
+        # shellcheck disable=SC2046
+        if ! /usr/bin/python3 "$kafka_py" start --dir "$work/$t" --prop num.partitions="$parts" \
+                $(kafka_props "$t") >"$log" 2>&1; then
+            say "run.sh: $t did not start; its log:"; cat "$log" >&2
+            return 1
+        fi
+        srv_pid=$(sed -n 's/^node 1: pid \([0-9]*\),.*/\1/p' "$log")
+        srv_addr=$(sed -n 's/^bootstrap.servers=//p' "$log")
+        pids+=("$srv_pid")
+        return 0
+    fi
     if [[ $t == samsa ]]; then
         mkdir -p "$work/data"
         # shellcheck disable=SC2086
@@ -134,6 +167,13 @@ for t in $targets; do
             --override "listeners=PLAINTEXT://127.0.0.1:{port}" \
             --override log.dirs="$work/startup-data" $broker_args >"$work/startup.out" 2>"$work/startup-$t.err" ||
             { say "run.sh: samsa start-up measurement failed:"; cat "$work/startup-$t.err" >&2; }
+    elif [[ $t == kafka* ]]; then
+        # a JVM start takes seconds: at most 5 runs
+        # shellcheck disable=SC2046
+        /usr/bin/python3 "$root/bench/kafka_target.py" startup --label "$t" \
+            --runs $(( startup_runs < 5 ? startup_runs : 5 )) $(kafka_props "$t") \
+            >"$work/startup.out" 2>"$work/startup-$t.err" ||
+            { say "run.sh: $t start-up measurement failed:"; tail -5 "$work/startup-$t.err" >&2; }
     else
         "$bench" startup --label mock --runs "$startup_runs" -- "$bench" serve-mock \
             >"$work/startup.out" 2>"$work/startup-$t.err" || true
@@ -244,7 +284,9 @@ du_kb=$(du -sk "$work/data" 2>/dev/null | cut -f1 || echo 0)
 mkdir -p "$root/bench/results"
 for t in $all_targets; do
     [[ -f $work/$t.log ]] && cp "$work/$t.log" "$root/bench/results/$stamp-$t.log"
+    [[ -f $work/$t/node-1/kafka.log ]] && cp "$work/$t/node-1/kafka.log" "$root/bench/results/$stamp-$t-server.log"
 done
+
 
 # ---- report -----------------------------------------------------------------
 mkdir -p "$root/bench/results"
@@ -285,37 +327,41 @@ lines.append("")
 lines.append("- command: `%s`" % E["R_CMDLINE"])
 lines.extend(E["R_PROV"].splitlines())
 lines.append("- data dir on %s; anything else running on the machine skews the figures" % E["R_FS"])
-lines.append("- each phase: %s messages x %s B values, %s partitions; median of %s runs (min-max in brackets), samsa and mock interleaved" % (E["R_COUNT"], E["R_SIZE"], E["R_PARTS"], E["R_REPEAT"]))
+lines.append("- each phase: %s messages x %s B values, %s partitions; median of %s runs (min-max in brackets), the targets interleaved" % (E["R_COUNT"], E["R_SIZE"], E["R_PARTS"], E["R_REPEAT"]))
 lines.append("- mock: librdkafka's mock cluster (1 broker) in its own process; it keeps the last 5 MB per partition, so its consume re-reads that")
+lines.append("- Apache Kafka: 1 KRaft node (scripts/kafka.sh), its defaults and kafka-server-start.sh's JVM options; with replication factor 1 it answers acks=-1 without an fsync. Kafka, flush each append: the same with log.flush.interval.messages=1, an fsync after every append, like samsa-broker before an acks=-1 answer")
 for r in rows:
     if r.get("phase") == "fsync-probe":
         lines.append("- disk under the data dir: write 128 KiB + fdatasync, fdatasync p50 %.2f ms, p99 %.2f ms; %.0f MB/s"
                      % (r["fdatasync_p50_us"] / 1e3, r["fdatasync_p99_us"] / 1e3, r["mb_per_s"]))
 lines.append("")
-lines.append("| figure | samsa-broker | mock cluster | samsa/mock | aim (samsa) |")
-lines.append("|---|---:|---:|---:|---|")
+NAMES = {"samsa": "samsa-broker", "mock": "mock cluster", "kafka": "Apache Kafka",
+         "kafka-flush": "Kafka, flush each append"}
+cols = [t for t in ("samsa", "mock", "kafka", "kafka-flush") if t in all_targets]
+others = [t for t in cols if t != "samsa"] if "samsa" in cols else []
+lines.append("| figure | " + " | ".join(NAMES[t] for t in cols) + "".join(" | samsa/%s" % t for t in others)
+             + " | aim (samsa) |")
+lines.append("|---|" + "---:|" * (len(cols) + len(others)) + "---|")
 def row(label, name, key, f, aim=None, scale=1.0, better="high"):
-    s = med("samsa", name, key) if "samsa" in all_targets else None
-    m = med("mock", name, key) if "mock" in all_targets else None
-    if s is not None: s *= scale
-    if m is not None: m *= scale
-    ratio = "n/a" if s is None or m is None or m == 0 else "%.2f" % (s / m)
+    m = {}
+    for t in cols:
+        v = med(t, name, key)
+        m[t] = None if v is None else v * scale
+    s = m.get("samsa")
+    ratios = ["n/a" if s is None or m[t] is None or m[t] == 0 else "%.2f" % (s / m[t]) for t in others]
     a = ""
     if aim is not None:
         ok = s is not None and (s >= aim[0] if better == "high" else s <= aim[0])
         a = "%s %s" % (aim[1], "met" if ok else ("not met" if s is not None else ""))
     def cell(t, v):
         txt = fmt(v, f)
-        xs = [x * scale for x in vals(t, name, key)] if t in all_targets else []
+        xs = [x * scale for x in vals(t, name, key)]
         if len(xs) > 1:
             txt += " (%s-%s)" % (f(min(xs)), f(max(xs)))
+        if failed(t, name):
+            txt += " (%d of %d runs FAILED)" % (failed(t, name), runs_of(name))
         return txt
-    s_txt, m_txt = cell("samsa", s), cell("mock", m)
-    if failed("samsa", name):
-        s_txt += " (%d of %d runs FAILED)" % (failed("samsa", name), runs_of(name))
-    if failed("mock", name):
-        m_txt += " (%d of %d runs FAILED)" % (failed("mock", name), runs_of(name))
-    lines.append("| %s | %s | %s | %s | %s |" % (label, s_txt, m_txt, ratio, a))
+    lines.append("| %s | %s | %s |" % (label, " | ".join([cell(t, m[t]) for t in cols] + ratios), a))
 n0 = lambda v: "{:,.0f}".format(v)
 f1 = lambda v: "%.1f" % v
 f2 = lambda v: "%.2f" % v

@@ -4,7 +4,8 @@
 #
 # Builds build-cov/ with gcov instrumentation (-O0, no sanitizers), zeroes the
 # counters, runs every ctest test there (a test's processes that exit normally,
-# SIGTERM included, write their counts; a kill -9'd process loses its own),
+# SIGTERM included, write their counts; so do those the harness kills with
+# kill -9: SIGUSR2 first, see tests/coverage/dump_on_signal.c),
 # then lcov collects src/ only. Prints the total and the 15 least-covered
 # files; writes build-cov/coverage.txt (every file) and an HTML report in
 # build-cov/coverage-html/. Exits with ctest's status: coverage from a failing
@@ -29,7 +30,9 @@ fi
 
 rc=0
 # shellcheck disable=SC2086
-(cd "$build" && ctest -j"$jobs" --timeout 900 ${SAMSA_COV_CTEST_ARGS:-} >"$build/coverage-ctest.log" 2>&1) || rc=$?
+# SAMSA_COVERAGE_KILL: the harness's kill -9 lets a process write its counts
+# first (tests/coverage/dump_on_signal.c), so a crash test's coverage counts
+(cd "$build" && SAMSA_COVERAGE_KILL=1 ctest -j"$jobs" --timeout 900 ${SAMSA_COV_CTEST_ARGS:-} >"$build/coverage-ctest.log" 2>&1) || rc=$?
 tail -n 4 "$build/coverage-ctest.log" | sed 's/^/ctest: /'
 
 lcov --quiet --capture --directory "$build" --output-file "$build/all.info" --rc lcov_branch_coverage=0 2>/dev/null

@@ -7,7 +7,7 @@
 uint32_t sm_rd_uvarint(sm_rd *r)
 {
     uint32_t v = 0;
-    for (int shift = 0; shift <= 28; shift += 7) {
+    for (int shift = 0;; shift += 7) { /* ends by the fifth byte: see the check */
         const uint8_t *q = sm_rd_take(r, 1);
         if (!q)
             return 0;
@@ -20,8 +20,6 @@ uint32_t sm_rd_uvarint(sm_rd *r)
         if (!(q[0] & 0x80))
             return v;
     }
-    sm_rd_fail(r);
-    return 0;
 }
 
 int32_t sm_rd_varint(sm_rd *r)
@@ -33,7 +31,7 @@ int32_t sm_rd_varint(sm_rd *r)
 int64_t sm_rd_varlong(sm_rd *r)
 {
     uint64_t v = 0;
-    for (int shift = 0; shift <= 63; shift += 7) {
+    for (int shift = 0;; shift += 7) { /* ends by the tenth byte: see the check */
         const uint8_t *q = sm_rd_take(r, 1);
         if (!q)
             return 0;
@@ -45,8 +43,6 @@ int64_t sm_rd_varlong(sm_rd *r)
         if (!(q[0] & 0x80))
             return (int64_t)((v >> 1) ^ (~(v & 1) + 1));
     }
-    sm_rd_fail(r);
-    return 0;
 }
 
 sm_str sm_rd_str(sm_rd *r)
@@ -64,18 +60,6 @@ sm_str sm_rd_str(sm_rd *r)
 sm_str sm_rd_bytes(sm_rd *r)
 {
     int32_t len = sm_rd_i32(r);
-    if (r->err || len < 0) {
-        if (len < -1)
-            sm_rd_fail(r);
-        return SM_STR_NULL;
-    }
-    const uint8_t *q = sm_rd_take(r, (size_t)len);
-    return q ? (sm_str){(const char *)q, len} : SM_STR_NULL;
-}
-
-sm_str sm_rd_vbytes(sm_rd *r)
-{
-    int32_t len = sm_rd_varint(r);
     if (r->err || len < 0) {
         if (len < -1)
             sm_rd_fail(r);

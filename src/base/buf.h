@@ -127,8 +127,6 @@ int64_t sm_rd_varlong(sm_rd *r);
 sm_str sm_rd_str(sm_rd *r);
 /* Kafka BYTES / NULLABLE_BYTES / RECORDS: int32 length then bytes; -1 is null. */
 sm_str sm_rd_bytes(sm_rd *r);
-/* Varint-length bytes inside a record (length -1 is null). */
-sm_str sm_rd_vbytes(sm_rd *r);
 
 /* Array length (int32). -1 (null) is returned as -1 only if nullable, else fails.
  * Any count that could not fit in the bytes left, given each element takes at

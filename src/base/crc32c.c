@@ -86,3 +86,15 @@ uint32_t sm_crc32c(uint32_t crc, const void *data, size_t len)
 #endif
     return ~crc_sw(crc, data, len);
 }
+
+uint32_t sm_crc32c_portable(uint32_t crc, const void *data, size_t len)
+{
+    pthread_once(&once, crc_init);
+    return ~crc_sw(~crc, data, len);
+}
+
+int sm_crc32c_hw(void)
+{
+    pthread_once(&once, crc_init);
+    return have_hw;
+}

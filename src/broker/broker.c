@@ -73,12 +73,6 @@ const sm_api_def *sm_api_find(int16_t key)
     return NULL;
 }
 
-const sm_api_def *sm_api_table(int *n)
-{
-    *n = N_APIS;
-    return api_table;
-}
-
 void sm_handle_api_versions(sm_req *req)
 {
     sm_api_range ranges[N_APIS];
@@ -195,11 +189,12 @@ static int load_meta(sm_broker *b, char *err, size_t errlen)
         const char *cid = sm_props_get(&ps, "cluster.id");
         const char *nid = sm_props_get(&ps, "node.id");
         if (nid && atoi(nid) != b->cfg.node_id) {
-            sm_props_release(&ps);
-            return sm_fail(err, errlen, SM_EINVAL,
-                           "%s says node.id=%s but the configuration says %d; refusing to "
-                           "start on another broker's data",
-                           path, nid, b->cfg.node_id);
+            int rc = sm_fail(err, errlen, SM_EINVAL,
+                             "%s says node.id=%s but the configuration says %d; refusing to "
+                             "start on another broker's data",
+                             path, nid, b->cfg.node_id);
+            sm_props_release(&ps); /* after the message: nid points into ps */
+            return rc;
         }
         if (cid && strlen(cid) < sizeof b->cluster_id) {
             snprintf(b->cluster_id, sizeof b->cluster_id, "%s", cid);

@@ -290,7 +290,6 @@ int sm_broker_run(sm_broker *b);
 void sm_broker_release(sm_broker *b);
 
 const sm_api_def *sm_api_find(int16_t key);
-const sm_api_def *sm_api_table(int *n);
 
 /* Handlers, one per API (h_*.c). */
 void sm_handle_api_versions(sm_req *req);

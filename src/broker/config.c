@@ -191,8 +191,9 @@ int sm_endpoint_parse(sm_endpoint *ep, const char *s, char *err, size_t errlen)
         const char *rb = strchr(hp, ']');
         if (!rb || rb[1] != ':')
             return sm_fail(err, errlen, SM_EINVAL, "'%s': bad IPv6 address", s);
-        if ((size_t)(rb - hp - 1) >= sizeof ep->host)
-            return sm_fail(err, errlen, SM_EINVAL, "'%s': host too long", s);
+        if ((size_t)(rb - hp - 1) >= sizeof ep->host) /* the reason first: s is long */
+            return sm_fail(err, errlen, SM_EINVAL, "host too long (over %zu characters): '%.40s...'",
+                           sizeof ep->host - 1, s);
         memcpy(ep->host, hp + 1, (size_t)(rb - hp - 1));
         colon = rb + 1;
     } else {
@@ -200,7 +201,8 @@ int sm_endpoint_parse(sm_endpoint *ep, const char *s, char *err, size_t errlen)
         if (!colon)
             return sm_fail(err, errlen, SM_EINVAL, "'%s' has no port", s);
         if ((size_t)(colon - hp) >= sizeof ep->host)
-            return sm_fail(err, errlen, SM_EINVAL, "'%s': host too long", s);
+            return sm_fail(err, errlen, SM_EINVAL, "host too long (over %zu characters): '%.40s...'",
+                           sizeof ep->host - 1, s);
         memcpy(ep->host, hp, (size_t)(colon - hp));
     }
     int64_t port;

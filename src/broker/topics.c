@@ -332,15 +332,29 @@ static void config_path(sm_broker *b, const char *topic, char *out, size_t outle
     char dir[4200];
     topics_dir(b, dir, sizeof dir);
     size_t n = strlen(topic);
+    bool fits;
+    if (sub)
+        sub[0] = 0;
     if (n <= LONG_NAME) {
-        snprintf(out, outlen, "%s/%s.properties", dir, topic);
+        int w = snprintf(out, outlen, "%s/%s.properties", dir, topic);
+        fits = w >= 0 && (size_t)w < outlen;
+    } else {
+        int w = snprintf(out, outlen, "%s/%.*s.d/%s.properties", dir, SPLIT_AT, topic,
+                         topic + SPLIT_AT);
+        fits = w >= 0 && (size_t)w < outlen;
+        if (sub) {
+            w = snprintf(sub, sublen, "%s/%.*s.d", dir, SPLIT_AT, topic);
+            fits = fits && w >= 0 && (size_t)w < sublen;
+        }
+    }
+    if (!fits) {
+        /* the log dir's path leaves no room for it: an empty path fails
+         * every use with ENOENT instead of naming another file */
+        sm_error("topic %s: the path of its config file under %s is too long", topic, dir);
+        out[0] = 0;
         if (sub)
             sub[0] = 0;
-        return;
     }
-    snprintf(out, outlen, "%s/%.*s.d/%s.properties", dir, SPLIT_AT, topic, topic + SPLIT_AT);
-    if (sub)
-        snprintf(sub, sublen, "%s/%.*s.d", dir, SPLIT_AT, topic);
 }
 
 static int write_topic_config(sm_broker *b, const char *name, const sm_props *overrides, char *msg,
@@ -368,12 +382,17 @@ static int write_topic_config(sm_broker *b, const char *name, const sm_props *ov
     for (size_t i = 0; i < overrides->n; i++)
         fprintf(f, "%s=%s\n", overrides->v[i].key, overrides->v[i].value);
     if (fflush(f) || fsync(fileno(f))) {
+        int e = errno;
         fclose(f);
-        return sm_fail(msg, msglen, SM_EIO, "cannot write %s: %s", tmp, strerror(errno));
+        unlink(tmp);
+        return sm_fail(msg, msglen, SM_EIO, "cannot write %s: %s", tmp, strerror(e));
     }
     fclose(f);
-    if (rename(tmp, path))
-        return sm_fail(msg, msglen, SM_EIO, "cannot rename %s: %s", tmp, strerror(errno));
+    if (rename(tmp, path)) {
+        int e = errno;
+        unlink(tmp);
+        return sm_fail(msg, msglen, SM_EIO, "cannot rename %s: %s", tmp, strerror(e));
+    }
     if (fsync_dir(sub[0] ? sub : dir) != 0)
         return sm_fail(msg, msglen, SM_EIO, "fsync of %s: %s", sub[0] ? sub : dir,
                        strerror(errno));

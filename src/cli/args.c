@@ -67,7 +67,8 @@ static int usage_fail(sm_args *a, const char *fmt, const char *what)
 {
     char msg[256];
     snprintf(msg, sizeof msg, fmt, what);
-    sm_cli_fail(a->c, SM_EXIT_USAGE, "%s (see 'samsa %s --help')", msg, a->help->path);
+    const char *path = a->help->path;
+    sm_cli_fail(a->c, SM_EXIT_USAGE, "%s (see 'samsa %s%s--help')", msg, path, *path ? " " : "");
     return SM_OPT_BAD;
 }
 

@@ -28,7 +28,7 @@
 #define SM_PG_CHANNEL "samsa_outbox"
 
 /* Newest schema version this code knows (docs/outbox.md lists them). */
-#define SM_SCHEMA_VERSION 2
+#define SM_SCHEMA_VERSION 3
 
 typedef struct sm_store_ops {
     void (*close)(sm_store *s);
@@ -43,9 +43,13 @@ typedef struct sm_store_ops {
                       const char *error, char *err, size_t errlen);
     int (*mark_dead)(sm_store *s, int64_t id, int32_t attempts, const char *error, char *err,
                      size_t errlen);
-    int (*complete)(sm_store *s, const char *topic, int32_t partition, int64_t below,
-                    int64_t *changed, char *err, size_t errlen);
+    int (*complete)(sm_store *s, const char *topic, int32_t partition, int32_t inc, int64_t from,
+                    int64_t below, int64_t *changed, char *err, size_t errlen);
     int (*published_partitions)(sm_store *s, sm_tp **tps, int *n, char *err, size_t errlen);
+    int (*new_incarnation)(sm_store *s, const char *topic, int32_t inc, const char *reason,
+                           int32_t *current, bool *started, char *err, size_t errlen);
+    int (*requeue_incarnations)(sm_store *s, const char *topic, const char *reason,
+                                int64_t *changed, char *err, size_t errlen);
     int (*requeue_stale)(sm_store *s, int64_t age_ms, int64_t *changed, char *err, size_t errlen);
     int (*cleanup)(sm_store *s, int64_t age_ms, bool include_published, bool archive,
                    int64_t *removed, char *err, size_t errlen);

@@ -50,7 +50,7 @@ enum {
 };
 
 /* Newest schema version this library creates (samsa_schema_version table). */
-#define SAMSA_SCHEMA_VERSION 2
+#define SAMSA_SCHEMA_VERSION 3
 
 /* Kafka headers the relay puts on every record (values are UTF-8 text). */
 #define SAMSA_HEADER_EVENT_ID "samsa.event_id"     /* the row's event_id (UUID) */

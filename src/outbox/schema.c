@@ -97,6 +97,27 @@ static const sm_migration sqlite_migrations[] = {
      "CREATE TRIGGER samsa_outbox_id_positive AFTER INSERT ON samsa_outbox WHEN NEW.id <= 0"
      " BEGIN SELECT RAISE(ABORT, 'samsa_outbox.id is assigned by the database:"
      " leave it out of the INSERT'); END;"},
+    /* Version 3: the incarnation of its topic a row was published to. A
+     * topic deleted and created again starts its offsets (and its groups'
+     * committed offsets) again from 0, so an offset means something only
+     * together with the incarnation it belongs to: completion compares a
+     * row's offset only with offsets of its own incarnation. The relay
+     * numbers the incarnations it has detected per topic in
+     * samsa_topic_incarnation (no row: 0). Rows PUBLISHED before version 3
+     * belong to incarnation 0; the completion index gets the column. */
+    {3,
+     "ALTER TABLE samsa_outbox ADD COLUMN kafka_incarnation INTEGER;"
+     "ALTER TABLE samsa_outbox_archive ADD COLUMN kafka_incarnation INTEGER;"
+     "DROP INDEX samsa_outbox_published;"
+     "UPDATE samsa_outbox SET kafka_incarnation = 0 WHERE status = 'PUBLISHED';"
+     "CREATE INDEX samsa_outbox_published"
+     " ON samsa_outbox (topic, kafka_partition, kafka_incarnation, kafka_offset)"
+     " WHERE status = 'PUBLISHED';"
+     "CREATE TABLE samsa_topic_incarnation ("
+     " topic TEXT PRIMARY KEY,"
+     " incarnation INTEGER NOT NULL,"
+     " detected_at INTEGER NOT NULL DEFAULT (" SQ_NOW_MS "),"
+     " reason TEXT);"},
 };
 
 /* ---- PostgreSQL ------------------------------------------------------------- */
@@ -195,6 +216,21 @@ static const sm_migration pg_migrations[] = {
      " EXECUTE format('ALTER TABLE samsa_outbox ALTER COLUMN id"
      "  ADD GENERATED ALWAYS AS IDENTITY (START WITH %s)', nxt);"
      " END $m$;"},
+    /* Version 3: the incarnation of its topic a row was published to (see
+     * the SQLite list). The index rebuild reads the table once. */
+    {3,
+     "ALTER TABLE samsa_outbox ADD COLUMN kafka_incarnation int;"
+     "ALTER TABLE samsa_outbox_archive ADD COLUMN kafka_incarnation int;"
+     "DROP INDEX samsa_outbox_published;"
+     "UPDATE samsa_outbox SET kafka_incarnation = 0 WHERE status = 'PUBLISHED';"
+     "CREATE INDEX samsa_outbox_published"
+     " ON samsa_outbox (topic, kafka_partition, kafka_incarnation, kafka_offset)"
+     " WHERE status = 'PUBLISHED';"
+     "CREATE TABLE samsa_topic_incarnation ("
+     " topic text COLLATE \"C\" PRIMARY KEY,"
+     " incarnation int NOT NULL,"
+     " detected_at timestamptz NOT NULL DEFAULT now(),"
+     " reason text);"},
 };
 
 #define NMIG(a) ((int)(sizeof(a) / sizeof((a)[0])))

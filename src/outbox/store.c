@@ -83,11 +83,28 @@ int sm_store_mark_dead(sm_store *s, int64_t id, int32_t attempts, const char *er
     return s->ops->mark_dead(s, id, attempts, error, err, errlen);
 }
 
-int sm_store_complete(sm_store *s, const char *topic, int32_t partition, int64_t below,
-                      int64_t *changed, char *err, size_t errlen)
+int sm_store_complete(sm_store *s, const char *topic, int32_t partition, int32_t inc,
+                      int64_t from, int64_t below, int64_t *changed, char *err, size_t errlen)
 {
     int64_t dummy;
-    return s->ops->complete(s, topic, partition, below, changed ? changed : &dummy, err, errlen);
+    return s->ops->complete(s, topic, partition, inc, from, below, changed ? changed : &dummy, err,
+                            errlen);
+}
+
+int sm_store_new_incarnation(sm_store *s, const char *topic, int32_t inc, const char *reason,
+                             int32_t *current, bool *started, char *err, size_t errlen)
+{
+    int32_t cur;
+    bool st;
+    return s->ops->new_incarnation(s, topic, inc, reason, current ? current : &cur,
+                                   started ? started : &st, err, errlen);
+}
+
+int sm_store_requeue_incarnations(sm_store *s, const char *topic, const char *reason,
+                                  int64_t *changed, char *err, size_t errlen)
+{
+    int64_t dummy;
+    return s->ops->requeue_incarnations(s, topic, reason, changed ? changed : &dummy, err, errlen);
 }
 
 int sm_store_published_partitions(sm_store *s, sm_tp **tps, int *n, char *err, size_t errlen)
@@ -101,8 +118,11 @@ void sm_tps_free(sm_tp *tps, int n)
 {
     if (!tps)
         return;
-    for (int i = 0; i < n; i++)
+    for (int i = 0; i < n; i++) {
         free(tps[i].topic);
+        free(tps[i].low.event_id);
+        free(tps[i].high.event_id);
+    }
     free(tps);
 }
 

@@ -45,6 +45,11 @@ typedef struct sm_row {
     int64_t created_at_ms;
     int32_t attempts;
     int slot; /* hash slot of the key (0 for NULL keys) */
+    /* the incarnation of the row's topic when it was claimed
+     * (samsa_topic_incarnation; 0 when the topic has none): a lower bound
+     * of the incarnation the row will land in, since an incarnation is
+     * only ever recorded after the topic it numbers was created */
+    int32_t incarnation;
 } sm_row;
 
 void sm_rows_free(sm_row *rows, int n);
@@ -105,12 +110,14 @@ int sm_store_claim(sm_store *s, uint64_t owned, int max, sm_row_skip_fn skip, vo
 void sm_store_set_claim_cursor(sm_store *s, bool on);
 void sm_store_rewind(sm_store *s, int64_t id);
 
-/* Marks rows PUBLISHED with their partition, offset and time, in one statement. */
+/* Marks rows PUBLISHED with their partition, offset, time and incarnation
+ * (the row's sm_row.incarnation), in one statement. */
 typedef struct sm_published {
     int64_t id;
     int32_t partition;
     int64_t offset;
     int64_t published_at_ms;
+    int32_t incarnation;
 } sm_published;
 int sm_store_mark_published(sm_store *s, const sm_published *v, int n, char *err, size_t errlen);
 
@@ -124,16 +131,60 @@ int sm_store_mark_retry(sm_store *s, int64_t id, int32_t attempts, int64_t next_
 int sm_store_mark_dead(sm_store *s, int64_t id, int32_t attempts, const char *error, char *err,
                        size_t errlen);
 
-/* PUBLISHED rows of (topic, partition) with kafka_offset < below become COMPLETE. */
-int sm_store_complete(sm_store *s, const char *topic, int32_t partition, int64_t below,
-                      int64_t *changed, char *err, size_t errlen);
-/* Which (topic, partition) pairs have PUBLISHED rows, for completion tracking. */
+/* Topic incarnations. A topic deleted and created again starts its
+ * offsets, and its groups' committed offsets, from 0 again, so a committed
+ * offset says something about a row only if both belong to the same
+ * incarnation of the topic. samsa_topic_incarnation numbers the
+ * incarnations the relays have detected (a topic without a row is in 0);
+ * each PUBLISHED row records the one it was published to (kafka_incarnation,
+ * from sm_row.incarnation). */
+
+/* PUBLISHED rows of (topic, partition) of incarnation inc with from <=
+ * kafka_offset < below become COMPLETE, and only while inc is still the
+ * topic's current incarnation (one statement: a new incarnation recorded
+ * meanwhile wins). inc < 0: every PUBLISHED row of the pair below `below`,
+ * whatever its incarnation (a topic no group tracks). */
+int sm_store_complete(sm_store *s, const char *topic, int32_t partition, int32_t inc,
+                      int64_t from, int64_t below, int64_t *changed, char *err, size_t errlen);
+
+/* One PUBLISHED row of a pair, as completion checks it against the topic:
+ * its offset (-1: no such row), event id and created_at (what its record's
+ * samsa.event_id and samsa.created_at headers say), and how many PUBLISHED
+ * rows of the same incarnation claim that offset (more than one: they cannot
+ * all be in one incarnation). */
+typedef struct sm_tp_row {
+    int64_t offset;
+    char *event_id;
+    int64_t created_at_ms;
+    int32_t same_offset;
+} sm_tp_row;
+
+/* A (topic, partition) pair with PUBLISHED rows, for completion tracking:
+ * the topic's current incarnation, the lowest and highest PUBLISHED rows of
+ * that incarnation (by kafka_offset, then id), and whether PUBLISHED rows of
+ * another incarnation remain. */
 typedef struct sm_tp {
     char *topic;
     int32_t partition;
+    int32_t incarnation;
+    sm_tp_row low, high;
+    bool others;
 } sm_tp;
 int sm_store_published_partitions(sm_store *s, sm_tp **tps, int *n, char *err, size_t errlen);
 void sm_tps_free(sm_tp *tps, int n);
+
+/* A new incarnation of topic: if inc is still its current one, inc + 1
+ * becomes current (with reason and the time, in samsa_topic_incarnation).
+ * *current gets the topic's incarnation after the call, *started whether
+ * this call began it (several relays may detect the same re-creation; one
+ * of them begins it). */
+int sm_store_new_incarnation(sm_store *s, const char *topic, int32_t inc, const char *reason,
+                             int32_t *current, bool *started, char *err, size_t errlen);
+/* PUBLISHED rows of topic of an incarnation other than its current one go
+ * back to INIT (due now, attempts kept) with last_error = reason: they are
+ * published again, to the current incarnation. */
+int sm_store_requeue_incarnations(sm_store *s, const char *topic, const char *reason,
+                                  int64_t *changed, char *err, size_t errlen);
 
 /* Stale-row scheduler: PUBLISHED rows older than age_ms back to INIT. */
 int sm_store_requeue_stale(sm_store *s, int64_t age_ms, int64_t *changed, char *err, size_t errlen);

@@ -69,7 +69,10 @@ enum {
     P_RETRY,
     P_DEAD,
     P_COMPLETE,
+    P_COMPLETE_ANY,
     P_PARTS,
+    P_NEW_INC,
+    P_REQUEUE_INC,
     P_REQUEUE,
     P_CLEAN_DEL_DONE,
     P_CLEAN_DEL_PUB,
@@ -87,12 +90,27 @@ enum {
 typedef struct pg_def {
     const char *sql;
     int nparams;
-    Oid types[4];
+    Oid types[5];
 } pg_def;
 
 #define ARCH_COLS                                                                                 \
     "id, event_id, topic, key, type, payload, headers, created_at, status, attempts,"             \
-    " next_attempt_at, last_error, kafka_partition, kafka_offset, published_at"
+    " next_attempt_at, last_error, kafka_partition, kafka_offset, published_at, kafka_incarnation"
+/* the current incarnation of topic $1 (no row: 0) */
+#define CUR_INC "coalesce((SELECT i.incarnation FROM samsa_topic_incarnation i WHERE i.topic = $1), 0)"
+/* a pair's lowest or highest PUBLISHED row of its topic's current incarnation */
+#define END_ROW(dir)                                                                              \
+    " LEFT JOIN LATERAL (SELECT o.kafka_offset, o.event_id::text AS event_id, o.created_at,"     \
+    "  (SELECT count(*) FROM samsa_outbox d WHERE d.status = 'PUBLISHED' AND d.topic = c.topic"  \
+    "   AND d.kafka_partition = c.p AND d.kafka_incarnation = c.inc"                              \
+    "   AND d.kafka_offset = o.kafka_offset)::int4 AS same"                                        \
+    "  FROM samsa_outbox o WHERE o.status = 'PUBLISHED' AND o.topic = c.topic"                    \
+    "  AND o.kafka_partition = c.p AND o.kafka_incarnation = c.inc"                               \
+    "  ORDER BY o.kafka_offset " dir ", o.id " dir " LIMIT 1)"
+/* rows of a pair in another incarnation than the current (one index range each) */
+#define OTHER_INC(op)                                                                             \
+    "EXISTS (SELECT 1 FROM samsa_outbox o WHERE o.status = 'PUBLISHED' AND o.topic = c.topic"     \
+    " AND o.kafka_partition = c.p AND o.kafka_incarnation " op ")"
 /* one cleanup batch, through samsa_outbox_done or samsa_outbox_published */
 #define CLEAN_DONE_SQL                                                                            \
     "SELECT id FROM samsa_outbox WHERE status IN ('COMPLETE', 'DEAD') AND status = 'COMPLETE'"    \
@@ -141,17 +159,19 @@ static const pg_def defs[P_N] = {
                      " ORDER BY o.id LIMIT $3)",
                      4, {SM_OID_INT8, SM_OID_INT8, SM_OID_INT4, SM_OID_BOOL}},
     [P_CLAIM_ROWS] = {"SELECT id, event_id::text, topic, key, type, payload, headers::text,"
-                      " created_at, attempts, slot FROM samsa_outbox"
-                      " WHERE id = ANY($1) AND status = 'INIT' ORDER BY id",
+                      " created_at, attempts, slot, coalesce((SELECT i.incarnation"
+                      "  FROM samsa_topic_incarnation i WHERE i.topic = o.topic), 0)"
+                      " FROM samsa_outbox o WHERE id = ANY($1) AND status = 'INIT' ORDER BY id",
                       1, {SM_OID_INT8ARR}},
     /* a row published after failures keeps no stale last_error */
     [P_MARK_PUB] = {"UPDATE samsa_outbox o SET status = 'PUBLISHED', kafka_partition = u.p,"
                     " kafka_offset = u.off, published_at = 'epoch'::timestamptz + u.t" MS ","
-                    " last_error = NULL"
-                    " FROM unnest($1::int8[], $2::int4[], $3::int8[], $4::int8[])"
-                    " AS u(id, p, off, t)"
+                    " last_error = NULL, kafka_incarnation = u.inc"
+                    " FROM unnest($1::int8[], $2::int4[], $3::int8[], $4::int8[], $5::int4[])"
+                    " AS u(id, p, off, t, inc)"
                     " WHERE o.id = u.id AND o.status IN ('INIT', 'PUBLISHED')",
-                    4, {SM_OID_INT8ARR, SM_OID_INT4ARR, SM_OID_INT8ARR, SM_OID_INT8ARR}},
+                    5, {SM_OID_INT8ARR, SM_OID_INT4ARR, SM_OID_INT8ARR, SM_OID_INT8ARR,
+                        SM_OID_INT4ARR}},
     [P_RETRY] = {"UPDATE samsa_outbox SET attempts = $2,"
                  " next_attempt_at = 'epoch'::timestamptz + $3" MS ", last_error = $4"
                  " WHERE id = $1 AND status = 'INIT'",
@@ -159,9 +179,14 @@ static const pg_def defs[P_N] = {
     [P_DEAD] = {"UPDATE samsa_outbox SET status = 'DEAD', attempts = $2,"
                 " last_error = $3 WHERE id = $1 AND status = 'INIT'",
                 3, {SM_OID_INT8, SM_OID_INT4, SM_OID_TEXT}},
+    /* rows of one incarnation, and only while it is the current one */
     [P_COMPLETE] = {"UPDATE samsa_outbox SET status = 'COMPLETE' WHERE status = 'PUBLISHED'"
-                    " AND topic = $1 AND kafka_partition = $2 AND kafka_offset < $3",
-                    3, {SM_OID_TEXT, SM_OID_INT4, SM_OID_INT8}},
+                    " AND topic = $1 AND kafka_partition = $2 AND kafka_incarnation = $3"
+                    " AND kafka_offset >= $4 AND kafka_offset < $5 AND $3 = " CUR_INC,
+                    5, {SM_OID_TEXT, SM_OID_INT4, SM_OID_INT4, SM_OID_INT8, SM_OID_INT8}},
+    [P_COMPLETE_ANY] = {"UPDATE samsa_outbox SET status = 'COMPLETE' WHERE status = 'PUBLISHED'"
+                        " AND topic = $1 AND kafka_partition = $2 AND kafka_offset < $3",
+                        3, {SM_OID_TEXT, SM_OID_INT4, SM_OID_INT8}},
     /* distinct (topic, partition) by hopping through samsa_outbox_published */
     [P_PARTS] = {"WITH RECURSIVE tp AS ("
                  " (SELECT topic, kafka_partition FROM samsa_outbox WHERE status = 'PUBLISHED'"
@@ -171,9 +196,31 @@ static const pg_def defs[P_N] = {
                  "  (SELECT o.topic, o.kafka_partition FROM samsa_outbox o"
                  "   WHERE o.status = 'PUBLISHED'"
                  "   AND (o.topic, o.kafka_partition) > (tp.topic, tp.kafka_partition)"
-                 "   ORDER BY o.topic, o.kafka_partition LIMIT 1) n)"
-                 " SELECT topic, kafka_partition FROM tp",
+                 "   ORDER BY o.topic, o.kafka_partition LIMIT 1) n),"
+                 /* each pair's current incarnation, its two ends, other ones */
+                 " c AS (SELECT tp.topic, tp.kafka_partition AS p, coalesce((SELECT i.incarnation"
+                 "  FROM samsa_topic_incarnation i WHERE i.topic = tp.topic), 0) AS inc FROM tp)"
+                 " SELECT c.topic, c.p, c.inc,"
+                 "  lo.kafka_offset, lo.event_id, lo.created_at, lo.same,"
+                 "  hi.kafka_offset, hi.event_id, hi.created_at, hi.same,"
+                 "  " OTHER_INC("< c.inc") " OR " OTHER_INC("> c.inc") " OR "
+                 "  " OTHER_INC("IS NULL")
+                 " FROM c" END_ROW("ASC") " lo ON true" END_ROW("DESC") " hi ON true",
                  0, {0}},
+    /* a new incarnation, if $2 is still the current one; several relays
+     * may race here: one inserts or updates, the others find it changed */
+    [P_NEW_INC] = {"WITH ins AS (INSERT INTO samsa_topic_incarnation AS t (topic, incarnation, reason)"
+                   "  SELECT $1, $2 + 1, $3 WHERE " CUR_INC " = $2"
+                   "  ON CONFLICT (topic) DO UPDATE SET incarnation = excluded.incarnation,"
+                   "  detected_at = now(), reason = excluded.reason WHERE t.incarnation = $2"
+                   "  RETURNING t.incarnation)"
+                   " SELECT (SELECT count(*) FROM ins)::int4,"
+                   "  coalesce((SELECT incarnation FROM ins), " CUR_INC ")",
+                   3, {SM_OID_TEXT, SM_OID_INT4, SM_OID_TEXT}},
+    [P_REQUEUE_INC] = {"UPDATE samsa_outbox SET status = 'INIT', next_attempt_at = now(),"
+                       " last_error = $2 WHERE status = 'PUBLISHED' AND topic = $1"
+                       " AND kafka_incarnation IS DISTINCT FROM " CUR_INC,
+                       2, {SM_OID_TEXT, SM_OID_TEXT}},
     [P_REQUEUE] = {"UPDATE samsa_outbox SET status = 'INIT', next_attempt_at = now()"
                    " WHERE status = 'PUBLISHED' AND published_at < now() - $1" MS,
                    1, {SM_OID_INT8}},
@@ -354,7 +401,7 @@ static int ensure(pg_store *s, const char *op, char *err, size_t errlen)
 static PGresult *run(pg_store *s, int q, const char *const *vals, const int *lens, const char *op,
                      ExecStatusType want, int *rc, char *err, size_t errlen)
 {
-    static const int fmts[4] = {1, 1, 1, 1};
+    static const int fmts[5] = {1, 1, 1, 1, 1};
     char name[32];
     *rc = ensure(s, op, err, errlen);
     if (*rc)
@@ -836,6 +883,7 @@ static int decode_rows(pg_store *s, PGresult *r, sm_row **out, int *nout, char *
         w->created_at_ms = sm_pg_get_ts_ms(r, i, 7);
         w->attempts = sm_pg_get_i32(r, i, 8);
         w->slot = sm_pg_get_i16(r, i, 9);
+        w->incarnation = sm_pg_get_i32(r, i, 10);
     }
     if (!ok) {
         sm_rows_free(rows, nt);
@@ -1056,27 +1104,30 @@ static int pg_mark_published(sm_store *base, const sm_published *v, int n, char 
 {
     pg_store *s = PG(base);
     int64_t *i64 = malloc((size_t)n * 3 * sizeof *i64);
-    int32_t *parts = malloc((size_t)n * sizeof *parts);
-    sm_wbuf a[4];
-    for (int j = 0; j < 4; j++)
+    int32_t *i32 = malloc((size_t)n * 2 * sizeof *i32);
+    sm_wbuf a[5];
+    for (int j = 0; j < 5; j++)
         sm_wbuf_init(&a[j], (size_t)n * 12 + 20);
     int rc = SM_OK;
-    if (!i64 || !parts)
+    if (!i64 || !i32)
         goto oom;
     int64_t *ids = i64, *offs = i64 + n, *ts = i64 + 2 * n;
+    int32_t *parts = i32, *incs = i32 + n;
     for (int j = 0; j < n; j++) {
         ids[j] = v[j].id;
         parts[j] = v[j].partition;
         offs[j] = v[j].offset;
         ts[j] = v[j].published_at_ms;
+        incs[j] = v[j].incarnation;
     }
     sm_pg_arr_int8(&a[0], ids, n);
     sm_pg_arr_int4(&a[1], parts, n);
     sm_pg_arr_int8(&a[2], offs, n);
     sm_pg_arr_int8(&a[3], ts, n);
-    const char *vals[4];
-    int lens[4];
-    for (int j = 0; j < 4; j++) {
+    sm_pg_arr_int4(&a[4], incs, n);
+    const char *vals[5];
+    int lens[5];
+    for (int j = 0; j < 5; j++) {
         if (a[j].oom)
             goto oom;
         vals[j] = (const char *)a[j].p;
@@ -1089,10 +1140,10 @@ static int pg_mark_published(sm_store *base, const sm_published *v, int n, char 
 oom:
     rc = sm_fail(err, errlen, SM_ENOMEM, "%s: mark published: out of memory", base->name);
 out:
-    for (int j = 0; j < 4; j++)
+    for (int j = 0; j < 5; j++)
         sm_wbuf_release(&a[j]);
     free(i64);
-    free(parts);
+    free(i32);
     return rc;
 }
 
@@ -1126,21 +1177,41 @@ static int pg_mark_dead(sm_store *base, int64_t id, int32_t attempts, const char
     return rc;
 }
 
-static int pg_complete(sm_store *base, const char *topic, int32_t partition, int64_t below,
-                       int64_t *changed, char *err, size_t errlen)
+static int pg_complete(sm_store *base, const char *topic, int32_t partition, int32_t inc,
+                       int64_t from, int64_t below, int64_t *changed, char *err, size_t errlen)
 {
-    uint8_t p_be[4], below_be[8];
+    uint8_t p_be[4], inc_be[4], from_be[8], below_be[8];
     sm_put_be32(p_be, (uint32_t)partition);
+    sm_put_be32(inc_be, (uint32_t)inc);
+    sm_put_be64(from_be, (uint64_t)from);
     sm_put_be64(below_be, (uint64_t)below);
-    const char *vals[3] = {topic, (const char *)p_be, (const char *)below_be};
-    int lens[3] = {(int)strlen(topic), 4, 8}, rc;
+    const char *vals[5] = {topic, (const char *)p_be, (const char *)inc_be, (const char *)from_be,
+                           (const char *)below_be};
+    int lens[5] = {(int)strlen(topic), 4, 4, 8, 8}, rc;
+    if (inc < 0) { /* any incarnation: topic, partition, below */
+        vals[2] = (const char *)below_be;
+        lens[2] = 8;
+    }
     *changed = 0;
-    PGresult *r = run(PG(base), P_COMPLETE, vals, lens, "complete", PGRES_COMMAND_OK, &rc, err,
-                      errlen);
+    PGresult *r = run(PG(base), inc < 0 ? P_COMPLETE_ANY : P_COMPLETE, vals, lens, "complete",
+                      PGRES_COMMAND_OK, &rc, err, errlen);
     if (r)
         *changed = sm_pg_cmd_rows(r);
     PQclear(r);
     return rc;
+}
+
+/* One end of a pair (columns col.. col+3), or offset -1. */
+static void tp_row(const PGresult *r, int i, int col, sm_tp_row *out, bool *ok)
+{
+    memset(out, 0, sizeof *out);
+    out->offset = -1;
+    if (PQgetisnull(r, i, col))
+        return;
+    out->offset = sm_pg_get_i64(r, i, col);
+    out->event_id = sm_pg_get_dup(r, i, col + 1, NULL, ok);
+    out->created_at_ms = sm_pg_get_ts_ms(r, i, col + 2);
+    out->same_offset = sm_pg_get_i32(r, i, col + 3);
 }
 
 static int pg_published_partitions(sm_store *base, sm_tp **out, int *nout, char *err,
@@ -1157,6 +1228,10 @@ static int pg_published_partitions(sm_store *base, sm_tp **out, int *nout, char 
     for (int i = 0; ok && i < nt; i++) {
         tps[i].topic = sm_pg_get_dup(r, i, 0, NULL, &ok);
         tps[i].partition = sm_pg_get_i32(r, i, 1);
+        tps[i].incarnation = sm_pg_get_i32(r, i, 2);
+        tp_row(r, i, 3, &tps[i].low, &ok);
+        tp_row(r, i, 7, &tps[i].high, &ok);
+        tps[i].others = sm_pg_get_bool(r, i, 11);
     }
     PQclear(r);
     if (!ok) {
@@ -1167,6 +1242,42 @@ static int pg_published_partitions(sm_store *base, sm_tp **out, int *nout, char 
     *out = tps;
     *nout = nt;
     return SM_OK;
+}
+
+static int pg_new_incarnation(sm_store *base, const char *topic, int32_t inc, const char *reason,
+                              int32_t *current, bool *started, char *err, size_t errlen)
+{
+    uint8_t inc_be[4];
+    sm_put_be32(inc_be, (uint32_t)inc);
+    const char *vals[3] = {topic, (const char *)inc_be, reason};
+    int lens[3] = {(int)strlen(topic), 4, (int)strlen(reason)}, rc;
+    *started = false;
+    PGresult *r = run(PG(base), P_NEW_INC, vals, lens, "new incarnation", PGRES_TUPLES_OK, &rc,
+                      err, errlen);
+    if (!r)
+        return rc;
+    if (PQntuples(r) == 1) {
+        *started = sm_pg_get_i32(r, 0, 0) > 0;
+        *current = sm_pg_get_i32(r, 0, 1);
+    }
+    PQclear(r);
+    return SM_OK;
+}
+
+static int pg_requeue_incarnations(sm_store *base, const char *topic, const char *reason,
+                                   int64_t *changed, char *err, size_t errlen)
+{
+    const char *vals[2] = {topic, reason};
+    int lens[2] = {(int)strlen(topic), (int)strlen(reason)}, rc;
+    *changed = 0;
+    PGresult *r = run(PG(base), P_REQUEUE_INC, vals, lens, "requeue other incarnations",
+                      PGRES_COMMAND_OK, &rc, err, errlen);
+    if (r)
+        *changed = sm_pg_cmd_rows(r);
+    if (*changed)
+        PG(base)->cur.full = true; /* INIT again, below the floor */
+    PQclear(r);
+    return rc;
 }
 
 static int pg_requeue_stale(sm_store *base, int64_t age_ms, int64_t *changed, char *err,
@@ -1300,6 +1411,8 @@ static const sm_store_ops pg_ops = {
     .mark_dead = pg_mark_dead,
     .complete = pg_complete,
     .published_partitions = pg_published_partitions,
+    .new_incarnation = pg_new_incarnation,
+    .requeue_incarnations = pg_requeue_incarnations,
     .requeue_stale = pg_requeue_stale,
     .cleanup = pg_cleanup,
     .stats = pg_stats,

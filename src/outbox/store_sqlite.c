@@ -42,7 +42,11 @@ enum {
     Q_RETRY,
     Q_DEAD,
     Q_COMPLETE,
+    Q_COMPLETE_ANY,
     Q_PARTS,
+    Q_NEW_INC,
+    Q_CUR_INC,
+    Q_REQUEUE_INC,
     Q_REQUEUE,
     Q_CLEAN_ARCH_DONE,
     Q_CLEAN_ARCH_PUB,
@@ -63,12 +67,29 @@ enum {
     "SELECT id FROM samsa_outbox WHERE status = 'PUBLISHED' AND published_at < ?1 LIMIT ?2"
 #define ROW_COLS                                                                                  \
     "id, event_id, topic, key, type, payload, headers, created_at, status, attempts,"             \
-    " next_attempt_at, last_error, kafka_partition, kafka_offset, published_at"
+    " next_attempt_at, last_error, kafka_partition, kafka_offset, published_at, kafka_incarnation"
+/* the current incarnation of topic ?1 (no row: 0) */
+#define CUR_INC "coalesce((SELECT i.incarnation FROM samsa_topic_incarnation i WHERE i.topic = ?1), 0)"
+/* a pair's lowest or highest PUBLISHED row of the current incarnation */
+#define END_ROW(dir)                                                                              \
+    "(SELECT o.id FROM samsa_outbox o WHERE o.status = 'PUBLISHED' AND o.topic = c.topic"         \
+    " AND o.kafka_partition = c.p AND o.kafka_incarnation = c.inc"                                 \
+    " ORDER BY o.kafka_offset " dir ", o.id " dir " LIMIT 1)"
+/* rows of a pair in another incarnation than the current (one index range each) */
+#define OTHER_INC(op)                                                                             \
+    "EXISTS (SELECT 1 FROM samsa_outbox o WHERE o.status = 'PUBLISHED' AND o.topic = c.topic"     \
+    " AND o.kafka_partition = c.p AND o.kafka_incarnation " op ")"
+#define SAME_OFFSET(e)                                                                            \
+    "(SELECT count(*) FROM samsa_outbox o WHERE o.status = 'PUBLISHED' AND o.topic = c.topic"     \
+    " AND o.kafka_partition = c.p AND o.kafka_incarnation = c.inc"                                 \
+    " AND o.kafka_offset = " e ".kafka_offset)"
 
 static const char *const sql_of[Q_N] = {
     /* due INIT rows in id order, but not behind an earlier failed row of
      * their key that is not due yet (or DEAD, when ?2: on.dead=block) */
-    [Q_CLAIM] = "SELECT id, key, event_id, topic, type, payload, headers, created_at, attempts"
+    [Q_CLAIM] = "SELECT id, key, event_id, topic, type, payload, headers, created_at, attempts,"
+                " coalesce((SELECT i.incarnation FROM samsa_topic_incarnation i"
+                "  WHERE i.topic = o.topic), 0)"
                 " FROM samsa_outbox o WHERE status = 'INIT' AND next_attempt_at <= ?1"
                 " AND id > ?3"
                 " AND NOT EXISTS (SELECT 1 FROM samsa_outbox e WHERE e.key = o.key"
@@ -76,14 +97,19 @@ static const char *const sql_of[Q_N] = {
                 "  AND ((e.status = 'INIT' AND e.next_attempt_at > ?1) OR (e.status = 'DEAD' AND ?2)))"
                 " ORDER BY id",
     [Q_MARK_PUB] = "UPDATE samsa_outbox SET status = 'PUBLISHED', kafka_partition = ?2,"
-                   " kafka_offset = ?3, published_at = ?4, last_error = NULL"
+                   " kafka_offset = ?3, published_at = ?4, last_error = NULL,"
+                   " kafka_incarnation = ?5"
                    " WHERE id = ?1 AND status IN ('INIT', 'PUBLISHED')",
     [Q_RETRY] = "UPDATE samsa_outbox SET attempts = ?2, next_attempt_at = ?3,"
                 " last_error = ?4 WHERE id = ?1 AND status = 'INIT'",
     [Q_DEAD] = "UPDATE samsa_outbox SET status = 'DEAD', attempts = ?2,"
                " last_error = ?3 WHERE id = ?1 AND status = 'INIT'",
+    /* rows of one incarnation, and only while it is the current one */
     [Q_COMPLETE] = "UPDATE samsa_outbox SET status = 'COMPLETE' WHERE status = 'PUBLISHED'"
-                   " AND topic = ?1 AND kafka_partition = ?2 AND kafka_offset < ?3",
+                   " AND topic = ?1 AND kafka_partition = ?2 AND kafka_incarnation = ?3"
+                   " AND kafka_offset >= ?4 AND kafka_offset < ?5 AND ?3 = " CUR_INC,
+    [Q_COMPLETE_ANY] = "UPDATE samsa_outbox SET status = 'COMPLETE' WHERE status = 'PUBLISHED'"
+                       " AND topic = ?1 AND kafka_partition = ?2 AND kafka_offset < ?3",
     /* distinct (topic, partition) by hopping through the index, not reading
      * every PUBLISHED row */
     [Q_PARTS] = "WITH RECURSIVE tp(topic, p) AS ("
@@ -96,8 +122,28 @@ static const char *const sql_of[Q_N] = {
                 "  (SELECT o.kafka_partition FROM samsa_outbox o WHERE o.status = 'PUBLISHED'"
                 "   AND (o.topic, o.kafka_partition) > (tp.topic, tp.p)"
                 "   ORDER BY o.topic, o.kafka_partition LIMIT 1)"
-                " FROM tp WHERE tp.topic IS NOT NULL)"
-                " SELECT topic, p FROM tp WHERE topic IS NOT NULL",
+                " FROM tp WHERE tp.topic IS NOT NULL),"
+                /* each pair's current incarnation, its two ends, other ones */
+                " c(topic, p, inc) AS (SELECT topic, p, coalesce((SELECT i.incarnation"
+                "  FROM samsa_topic_incarnation i WHERE i.topic = tp.topic), 0)"
+                "  FROM tp WHERE topic IS NOT NULL)"
+                " SELECT c.topic, c.p, c.inc,"
+                "  lo.kafka_offset, lo.event_id, lo.created_at, " SAME_OFFSET("lo") ","
+                "  hi.kafka_offset, hi.event_id, hi.created_at, " SAME_OFFSET("hi") ","
+                "  " OTHER_INC("< c.inc") " OR " OTHER_INC("> c.inc") " OR "
+                "  " OTHER_INC("IS NULL")
+                " FROM c LEFT JOIN samsa_outbox lo ON lo.id = " END_ROW("ASC")
+                " LEFT JOIN samsa_outbox hi ON hi.id = " END_ROW("DESC"),
+    /* a new incarnation, if ?2 is still the current one */
+    [Q_NEW_INC] = "INSERT INTO samsa_topic_incarnation (topic, incarnation, detected_at, reason)"
+                  " SELECT ?1, ?2 + 1, ?4, ?3 WHERE " CUR_INC " = ?2"
+                  " ON CONFLICT (topic) DO UPDATE SET incarnation = excluded.incarnation,"
+                  " detected_at = excluded.detected_at, reason = excluded.reason"
+                  " WHERE incarnation = ?2",
+    [Q_CUR_INC] = "SELECT " CUR_INC,
+    [Q_REQUEUE_INC] = "UPDATE samsa_outbox SET status = 'INIT', next_attempt_at = ?3,"
+                      " last_error = ?2 WHERE status = 'PUBLISHED' AND topic = ?1"
+                      " AND (kafka_incarnation IS NULL OR kafka_incarnation <> " CUR_INC ")",
     [Q_REQUEUE] = "UPDATE samsa_outbox SET status = 'INIT', next_attempt_at = ?2"
                   " WHERE status = 'PUBLISHED' AND published_at < ?1",
     [Q_CLEAN_ARCH_DONE] = "INSERT OR IGNORE INTO samsa_outbox_archive (" ROW_COLS ")"
@@ -397,9 +443,24 @@ static int aj_open(sq_store *s, char *err, size_t errlen)
         if ((rc = aj_exec(s, "open", "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;"
                                       "CREATE TABLE IF NOT EXISTS samsa_acks (id INTEGER PRIMARY KEY,"
                                       " kafka_partition INTEGER NOT NULL, kafka_offset INTEGER NOT NULL,"
-                                      " published_at INTEGER NOT NULL);"
+                                      " published_at INTEGER NOT NULL,"
+                                      " kafka_incarnation INTEGER NOT NULL DEFAULT 0);"
                                       "CREATE TABLE IF NOT EXISTS samsa_acks_outbox (ident TEXT NOT NULL)",
                           err, errlen)))
+            return rc;
+        /* a journal written before incarnations: its marks are of 0, the
+         * incarnation every row had then */
+        sqlite3_stmt *ck = NULL;
+        bool has = false;
+        if (sqlite3_prepare_v2(s->aj, "SELECT count(*) FROM pragma_table_info('samsa_acks')"
+                                      " WHERE name = 'kafka_incarnation'", -1, &ck, NULL) == SQLITE_OK &&
+            sqlite3_step(ck) == SQLITE_ROW)
+            has = sqlite3_column_int(ck, 0) > 0;
+        sqlite3_finalize(ck);
+        if (!has && (rc = aj_exec(s, "open: upgrade",
+                                  "ALTER TABLE samsa_acks ADD COLUMN"
+                                  " kafka_incarnation INTEGER NOT NULL DEFAULT 0",
+                                  err, errlen)))
             return rc;
     }
     sqlite3_stmt *st = NULL;
@@ -420,8 +481,9 @@ static int aj_open(sq_store *s, char *err, size_t errlen)
             return rc;
         }
     }
-    if (sqlite3_prepare_v2(s->aj, "SELECT id, kafka_partition, kafka_offset, published_at"
-                                  " FROM samsa_acks ORDER BY id", -1, &st, NULL) != SQLITE_OK)
+    if (sqlite3_prepare_v2(s->aj, "SELECT id, kafka_partition, kafka_offset, published_at,"
+                                  " kafka_incarnation FROM samsa_acks ORDER BY id", -1, &st,
+                           NULL) != SQLITE_OK)
         return sm_fail(err, errlen, SM_ERR, "%s: read: %s", s->aj_path, sqlite3_errmsg(s->aj));
     pthread_mutex_lock(&s->mu);
     s->npend = 0;
@@ -440,7 +502,8 @@ static int aj_open(sq_store *s, char *err, size_t errlen)
         s->pend[s->npend++] = (sm_published){sqlite3_column_int64(st, 0),
                                              sqlite3_column_int(st, 1),
                                              sqlite3_column_int64(st, 2),
-                                             sqlite3_column_int64(st, 3)};
+                                             sqlite3_column_int64(st, 3),
+                                             sqlite3_column_int(st, 4)};
     }
     sqlite3_finalize(st);
     size_t loaded = s->npend;
@@ -468,7 +531,8 @@ static int mark_rows(sq_store *s, const sm_published *v, size_t n, char *err, si
         if (sqlite3_bind_int64(st, 1, v[i].id) != SQLITE_OK ||
             sqlite3_bind_int(st, 2, v[i].partition) != SQLITE_OK ||
             sqlite3_bind_int64(st, 3, v[i].offset) != SQLITE_OK ||
-            sqlite3_bind_int64(st, 4, v[i].published_at_ms) != SQLITE_OK) {
+            sqlite3_bind_int64(st, 4, v[i].published_at_ms) != SQLITE_OK ||
+            sqlite3_bind_int(st, 5, v[i].incarnation) != SQLITE_OK) {
             rc = fail(s, "mark published: bind", err, errlen);
             goto fail;
         }
@@ -516,6 +580,7 @@ static int apply_marks(sq_store *s, sqlite3 *db, const sm_published *v, size_t n
             sqlite3_bind_int(st, 2, v[i].partition) != SQLITE_OK ||
             sqlite3_bind_int64(st, 3, v[i].offset) != SQLITE_OK ||
             sqlite3_bind_int64(st, 4, v[i].published_at_ms) != SQLITE_OK ||
+            sqlite3_bind_int(st, 5, v[i].incarnation) != SQLITE_OK ||
             sqlite3_step(st) != SQLITE_DONE)
             rc = sm_fail(err, errlen, SM_ERR, "%s: mark published: %s", s->base.name,
                          sqlite3_errmsg(db));
@@ -735,6 +800,7 @@ static int sq_claim(sm_store *base, uint64_t owned, int max, sm_row_skip_fn skip
         r->headers_json = col_dup(st, 6, NULL, &ok);
         r->created_at_ms = sqlite3_column_int64(st, 7);
         r->attempts = sqlite3_column_int(st, 8);
+        r->incarnation = sqlite3_column_int(st, 9);
         if (!ok) {
             rc = sm_fail(err, errlen, SM_ENOMEM, "%s: claim: out of memory", base->name);
             goto fail;
@@ -766,8 +832,9 @@ static int sq_mark_published(sm_store *base, const sm_published *v, int n, char 
     /* first into the journal: committed in milliseconds, behind nobody */
     sqlite3_stmt *st = NULL;
     int rc = aj_exec(s, "record acknowledgements: begin", "BEGIN", err, errlen);
-    if (!rc && sqlite3_prepare_v2(s->aj, "INSERT OR REPLACE INTO samsa_acks VALUES (?1, ?2, ?3, ?4)",
-                                  -1, &st, NULL) != SQLITE_OK)
+    if (!rc && sqlite3_prepare_v2(s->aj, "INSERT OR REPLACE INTO samsa_acks (id, kafka_partition,"
+                                  " kafka_offset, published_at, kafka_incarnation)"
+                                  " VALUES (?1, ?2, ?3, ?4, ?5)", -1, &st, NULL) != SQLITE_OK)
         rc = sm_fail(err, errlen, SM_ERR, "%s: record: %s", s->aj_path, sqlite3_errmsg(s->aj));
     for (int i = 0; !rc && i < n; i++) {
         sqlite3_reset(st);
@@ -775,6 +842,7 @@ static int sq_mark_published(sm_store *base, const sm_published *v, int n, char 
             sqlite3_bind_int(st, 2, v[i].partition) != SQLITE_OK ||
             sqlite3_bind_int64(st, 3, v[i].offset) != SQLITE_OK ||
             sqlite3_bind_int64(st, 4, v[i].published_at_ms) != SQLITE_OK ||
+            sqlite3_bind_int(st, 5, v[i].incarnation) != SQLITE_OK ||
             sqlite3_step(st) != SQLITE_DONE)
             rc = sm_fail(err, errlen, SM_ERR, "%s: record: %s", s->aj_path, sqlite3_errmsg(s->aj));
     }
@@ -846,19 +914,40 @@ static int sq_mark_dead(sm_store *base, int64_t id, int32_t attempts, const char
     return step_done(s, st, "mark dead", NULL, err, errlen);
 }
 
-static int sq_complete(sm_store *base, const char *topic, int32_t partition, int64_t below,
-                       int64_t *changed, char *err, size_t errlen)
+static int sq_complete(sm_store *base, const char *topic, int32_t partition, int32_t inc,
+                       int64_t from, int64_t below, int64_t *changed, char *err, size_t errlen)
 {
     sq_store *s = SQ(base);
     *changed = 0;
-    sqlite3_stmt *st = stmt(s, Q_COMPLETE, "complete", err, errlen);
+    sqlite3_stmt *st = stmt(s, inc < 0 ? Q_COMPLETE_ANY : Q_COMPLETE, "complete", err, errlen);
     if (!st)
         return SM_ERR;
-    if (sqlite3_bind_text(st, 1, topic, -1, SQLITE_STATIC) != SQLITE_OK ||
-        sqlite3_bind_int(st, 2, partition) != SQLITE_OK ||
-        sqlite3_bind_int64(st, 3, below) != SQLITE_OK)
+    int brc = sqlite3_bind_text(st, 1, topic, -1, SQLITE_STATIC) |
+              sqlite3_bind_int(st, 2, partition);
+    if (inc < 0)
+        brc |= sqlite3_bind_int64(st, 3, below);
+    else
+        brc |= sqlite3_bind_int(st, 3, inc) | sqlite3_bind_int64(st, 4, from) |
+               sqlite3_bind_int64(st, 5, below);
+    if (brc != SQLITE_OK)
         return fail(s, "complete: bind", err, errlen);
     return step_done(s, st, "complete", changed, err, errlen);
+}
+
+/* One end of a pair (columns col.. col+3), or offset -1. */
+static bool tp_row(sqlite3_stmt *st, int col, sm_tp_row *out)
+{
+    memset(out, 0, sizeof *out);
+    out->offset = -1;
+    if (sqlite3_column_type(st, col) == SQLITE_NULL)
+        return true;
+    out->offset = sqlite3_column_int64(st, col);
+    const char *e = (const char *)sqlite3_column_text(st, col + 1);
+    if (!(out->event_id = strdup(e ? e : "")))
+        return false;
+    out->created_at_ms = sqlite3_column_int64(st, col + 2);
+    out->same_offset = sqlite3_column_int(st, col + 3);
+    return true;
 }
 
 static int sq_published_partitions(sm_store *base, sm_tp **out, int *nout, char *err,
@@ -886,12 +975,15 @@ static int sq_published_partitions(sm_store *base, sm_tp **out, int *nout, char 
             tps = nt;
             cap = ncap;
         }
+        sm_tp *tp = &tps[n++];
+        memset(tp, 0, sizeof *tp);
         const char *t = (const char *)sqlite3_column_text(st, 0);
-        tps[n].topic = strdup(t ? t : "");
-        if (!tps[n].topic)
+        tp->partition = sqlite3_column_int(st, 1);
+        tp->incarnation = sqlite3_column_int(st, 2);
+        tp->others = sqlite3_column_int(st, 11) != 0;
+        if (!(tp->topic = strdup(t ? t : "")) || !tp_row(st, 3, &tp->low) ||
+            !tp_row(st, 7, &tp->high))
             goto oom;
-        tps[n].partition = sqlite3_column_int(st, 1);
-        n++;
     }
     sqlite3_reset(st);
     *out = tps;
@@ -902,6 +994,56 @@ oom:
 fail:
     sqlite3_reset(st);
     sm_tps_free(tps, n);
+    return rc;
+}
+
+static int sq_new_incarnation(sm_store *base, const char *topic, int32_t inc, const char *reason,
+                              int32_t *current, bool *started, char *err, size_t errlen)
+{
+    sq_store *s = SQ(base);
+    int64_t changed = 0;
+    *started = false;
+    sqlite3_stmt *st = stmt(s, Q_NEW_INC, "new incarnation", err, errlen);
+    if (!st)
+        return SM_ERR;
+    if (sqlite3_bind_text(st, 1, topic, -1, SQLITE_STATIC) != SQLITE_OK ||
+        sqlite3_bind_int(st, 2, inc) != SQLITE_OK ||
+        sqlite3_bind_text(st, 3, reason, -1, SQLITE_STATIC) != SQLITE_OK ||
+        sqlite3_bind_int64(st, 4, sm_wall_ms()) != SQLITE_OK)
+        return fail(s, "new incarnation: bind", err, errlen);
+    int rc = step_done(s, st, "new incarnation", &changed, err, errlen);
+    if (rc)
+        return rc;
+    *started = changed > 0;
+    if (!(st = stmt(s, Q_CUR_INC, "new incarnation", err, errlen)))
+        return SM_ERR;
+    if (sqlite3_bind_text(st, 1, topic, -1, SQLITE_STATIC) != SQLITE_OK)
+        return fail(s, "new incarnation: bind", err, errlen);
+    if (sqlite3_step(st) != SQLITE_ROW) {
+        rc = fail(s, "new incarnation", err, errlen);
+        sqlite3_reset(st);
+        return rc;
+    }
+    *current = sqlite3_column_int(st, 0);
+    sqlite3_reset(st);
+    return SM_OK;
+}
+
+static int sq_requeue_incarnations(sm_store *base, const char *topic, const char *reason,
+                                   int64_t *changed, char *err, size_t errlen)
+{
+    sq_store *s = SQ(base);
+    *changed = 0;
+    sqlite3_stmt *st = stmt(s, Q_REQUEUE_INC, "requeue other incarnations", err, errlen);
+    if (!st)
+        return SM_ERR;
+    if (sqlite3_bind_text(st, 1, topic, -1, SQLITE_STATIC) != SQLITE_OK ||
+        sqlite3_bind_text(st, 2, reason, -1, SQLITE_STATIC) != SQLITE_OK ||
+        sqlite3_bind_int64(st, 3, sm_wall_ms()) != SQLITE_OK)
+        return fail(s, "requeue other incarnations: bind", err, errlen);
+    int rc = step_done(s, st, "requeue other incarnations", changed, err, errlen);
+    if (*changed)
+        s->full = true; /* INIT again, below the floor */
     return rc;
 }
 
@@ -1063,6 +1205,8 @@ static const sm_store_ops sq_ops = {
     .mark_dead = sq_mark_dead,
     .complete = sq_complete,
     .published_partitions = sq_published_partitions,
+    .new_incarnation = sq_new_incarnation,
+    .requeue_incarnations = sq_requeue_incarnations,
     .requeue_stale = sq_requeue_stale,
     .cleanup = sq_cleanup,
     .stats = sq_stats,

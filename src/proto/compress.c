@@ -348,8 +348,6 @@ int64_t sm_unzip_read(sm_unzip *z, uint8_t *out, size_t cap)
 
 const char *sm_unzip_error(const sm_unzip *z) { return z->err ? z->why : ""; }
 
-uint64_t sm_unzip_total(const sm_unzip *z) { return z->total; }
-
 void sm_unzip_free(sm_unzip *z)
 {
     if (!z)

@@ -43,8 +43,6 @@ sm_unzip *sm_unzip_open(int codec, const uint8_t *in, size_t len, uint64_t limit
  * The error sticks; sm_unzip_error() says what happened. */
 int64_t sm_unzip_read(sm_unzip *z, uint8_t *out, size_t cap);
 const char *sm_unzip_error(const sm_unzip *z);
-/* Bytes produced so far. */
-uint64_t sm_unzip_total(const sm_unzip *z);
 /* Closes the stream. Its codec state (a zstd or lz4 context, an inflate
  * state) is kept for the calling thread's next stream of that codec unless
  * it grew past 8 MiB, so a batch does not pay for creating one. */

@@ -69,6 +69,10 @@ static const pdef defs[] = {
      "it (at once if none tracks it)"},
     {"complete.interval.ms", P_LONG, "1000", 10, 86400000, OFF(complete_interval_ms),
      "how often the committed offsets of track.groups are read"},
+    {"on.topic.recreated", P_SPECIAL, "republish", 0, 0, 0,
+     "PUBLISHED rows of a tracked topic that was deleted and created again before they were "
+     "consumed: republish (published again, to the new topic) or keep (stay PUBLISHED, "
+     "never COMPLETE)"},
     {"republish.stale.after.ms", P_LONG, "0", 0, INT64_MAX / 2, OFF(republish_stale_after_ms),
      "re-publish PUBLISHED rows not COMPLETE after this long (duplicates!); 0: off"},
     {"cleanup.after.ms", P_LONG, "604800000", 0, INT64_MAX / 2, OFF(cleanup_after_ms),
@@ -348,6 +352,16 @@ static int set_special(sm_relay_config *cfg, const pdef *d, const sm_prop *p, co
         else
             return sm_fail(err, errlen, SM_EINVAL, "on.dead (%s): '%s' is not continue or block",
                            origin, val);
+        return SM_OK;
+    }
+    if (!strcmp(d->name, "on.topic.recreated")) {
+        if (!strcasecmp(val, "republish"))
+            cfg->on_topic_recreated = SM_ON_RECREATED_REPUBLISH;
+        else if (!strcasecmp(val, "keep"))
+            cfg->on_topic_recreated = SM_ON_RECREATED_KEEP;
+        else
+            return sm_fail(err, errlen, SM_EINVAL,
+                           "on.topic.recreated (%s): '%s' is not republish or keep", origin, val);
         return SM_OK;
     }
     if (!strcmp(d->name, "track.groups"))

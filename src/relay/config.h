@@ -17,6 +17,9 @@
 #include "base/props.h"
 
 typedef enum { SM_ON_DEAD_CONTINUE = 0, SM_ON_DEAD_BLOCK } sm_on_dead;
+/* PUBLISHED rows of a tracked topic's earlier incarnation (the topic was
+ * deleted and created again before every tracking group consumed them). */
+typedef enum { SM_ON_RECREATED_REPUBLISH = 0, SM_ON_RECREATED_KEEP } sm_on_recreated;
 
 typedef struct sm_relay_config {
     char *outbox_db;         /* "sqlite:PATH" or a postgresql:// URL */
@@ -35,6 +38,7 @@ typedef struct sm_relay_config {
     char **track_topics;     /* and its topic (NULL: every topic) */
     int n_track_groups;
     int64_t complete_interval_ms;
+    sm_on_recreated on_topic_recreated;
     int64_t republish_stale_after_ms; /* 0: off */
     int64_t cleanup_after_ms;         /* 0: off */
     int64_t cleanup_interval_ms;

@@ -124,6 +124,17 @@ size_t sm_metrics_render(sm_metrics *m, char *buf, size_t len)
             LD(m->requeued_stale_total));
     counter(&o, "samsa_relay_cleaned_total", "Rows deleted or archived by cleanup.",
             LD(m->cleaned_total));
+    counter(&o, "samsa_relay_topic_incarnations_total",
+            "New topic incarnations this relay began: a tracked topic found deleted and created "
+            "again.",
+            LD(m->topic_incarnations_total));
+    counter(&o, "samsa_relay_requeued_recreated_total",
+            "PUBLISHED rows of an earlier topic incarnation re-queued (on.topic.recreated=republish).",
+            LD(m->requeued_recreated_total));
+    counter(&o, "samsa_relay_complete_unverified_total",
+            "Completion rounds in which a partition's committed offsets completed nothing because "
+            "its rows' records could not be checked.",
+            LD(m->complete_unverified_total));
     counter(&o, "samsa_relay_claims_total", "Claim queries run.", LD(m->claims_total));
     counter(&o, "samsa_relay_db_errors_total", "Failed outbox database calls.",
             LD(m->db_errors_total));

@@ -23,6 +23,9 @@ typedef struct sm_metrics {
     _Atomic uint64_t order_violations_total, producer_restarts_total, completed_total;
     _Atomic uint64_t requeued_stale_total, cleaned_total, claims_total, db_errors_total;
     _Atomic uint64_t complete_rounds_total;
+    /* topics deleted and created again (issue 18): incarnations this relay
+     * began, rows re-queued for it, pairs whose records could not be checked */
+    _Atomic uint64_t topic_incarnations_total, requeued_recreated_total, complete_unverified_total;
     _Atomic int64_t owned_slots, inflight;
     _Atomic int broker_up;
     /* created_at -> delivery report, in microseconds */

@@ -60,7 +60,18 @@ typedef struct lane {
     int too_large;       /* rows of batches the broker refused as too large */
     bool shrunk;         /* those made the next main lanes' batches smaller */
     sm_map topics; /* name -> rd_kafka_topic_t */
+    /* "partition:topic" -> lane_off: the last offset this producer had
+     * acknowledged there. One producer's acknowledgements of a partition
+     * come in offset order, so an offset at or below the last one of the
+     * same incarnation means the log started again: the topic was deleted
+     * and created again (or its log was cut back). */
+    sm_map offs;
 } lane;
+
+typedef struct lane_off {
+    int32_t inc;
+    int64_t last;
+} lane_off;
 
 /* The opaque of every produced message. */
 typedef struct msg {
@@ -70,6 +81,7 @@ typedef struct msg {
     char *error; /* dead letters: why the row died */
     int64_t created_at_ms;
     int32_t attempts; /* rows: failed attempts before this one; dead letters: the final count */
+    int32_t incarnation; /* rows: their topic's incarnation when claimed (sm_row) */
     bool serial;      /* sent on a one-message-per-batch lane */
     bool dlt;
     bool dlt_nopayload;
@@ -106,6 +118,14 @@ typedef struct pend_dead {
     char *key;
 } pend_dead;
 
+/* A topic found deleted and created again by a delivery report, for the
+ * loop to record (callbacks never write to the database). */
+typedef struct pend_recreated {
+    char *topic;
+    int32_t inc;
+    char *why;
+} pend_recreated;
+
 struct sm_relay {
     sm_relay_config *cfg;
     sm_store *store;
@@ -136,6 +156,8 @@ struct sm_relay {
     size_t nretries, capretries;
     pend_dead *deads;
     size_t ndeads, capdeads;
+    pend_recreated *recreated;
+    size_t nrecreated, caprecreated;
     int64_t db_retry_at; /* mono */
     /* due times (wall ms) of scheduled retries: a min-heap */
     timer *timers;
@@ -289,7 +311,7 @@ static void queue_dead(sm_relay *r, int64_t id, const char *key, int32_t attempt
 }
 
 static void queue_published(sm_relay *r, int64_t id, int32_t partition, int64_t offset,
-                            int64_t at_ms)
+                            int64_t at_ms, int32_t inc)
 {
     if (!grow((void **)&r->pub, &r->cappub, r->npub, sizeof *r->pub)) {
         sm_error("out of memory recording PUBLISHED row %" PRId64
@@ -297,7 +319,7 @@ static void queue_published(sm_relay *r, int64_t id, int32_t partition, int64_t 
                  id);
         return;
     }
-    r->pub[r->npub++] = (sm_published){id, partition, offset, at_ms};
+    r->pub[r->npub++] = (sm_published){id, partition, offset, at_ms, inc};
 }
 
 static bool writes_pending(const sm_relay *r)
@@ -451,6 +473,7 @@ static lane *lane_new(sm_relay *r, bool serial, char *err, size_t errlen)
     l->id = ++r->next_lane_id;
     l->batch_bytes = r->main_batch_bytes;
     sm_map_init(&l->topics);
+    sm_map_init(&l->offs);
     return l;
 }
 
@@ -472,6 +495,9 @@ static void lane_free(lane *l)
     for (size_t it = 0; sm_map_next(&l->topics, &it, &name, &v);)
         rd_kafka_topic_destroy(v);
     sm_map_release(&l->topics);
+    for (size_t it = 0; sm_map_next(&l->offs, &it, &name, &v);)
+        free(v);
+    sm_map_release(&l->offs);
     rd_kafka_queue_t *q = rd_kafka_queue_get_main(l->rk);
     rd_kafka_queue_io_event_enable(q, -1, NULL, 0);
     rd_kafka_queue_destroy(q);
@@ -805,6 +831,53 @@ static void row_failed(sm_relay *r, msg *m, rd_kafka_resp_err_t err, const view 
     msg_free(m);
 }
 
+static void queue_recreated(sm_relay *r, const char *topic, int32_t inc, const char *why)
+{
+    for (size_t i = 0; i < r->nrecreated; i++)
+        if (r->recreated[i].inc == inc && !strcmp(r->recreated[i].topic, topic))
+            return;
+    char *t = strdup(topic), *w = strdup(why);
+    if (!t || !w ||
+        !grow((void **)&r->recreated, &r->caprecreated, r->nrecreated, sizeof *r->recreated)) {
+        free(t);
+        free(w);
+        return; /* the completion round's record check finds it too */
+    }
+    r->recreated[r->nrecreated++] = (pend_recreated){t, inc, w};
+}
+
+/* An acknowledged row of a tracked topic: offsets of one producer and
+ * partition only go up within an incarnation (see lane.offs). */
+static void offsets_note(sm_relay *r, lane *l, const char *topic, int32_t partition, int32_t inc,
+                         int64_t offset)
+{
+    if (!l || !sm_track_topic_tracked(&r->track, topic))
+        return;
+    char k[300];
+    int kn = snprintf(k, sizeof k, "%d:%s", (int)partition, topic);
+    size_t kl = kn < 0 ? 0 : (size_t)kn < sizeof k ? (size_t)kn : sizeof k - 1;
+    lane_off *o = sm_map_get(&l->offs, k, kl);
+    if (!o) {
+        if (!(o = malloc(sizeof *o)))
+            return;
+        if (sm_map_put(&l->offs, k, kl, o) != SM_OK) {
+            free(o);
+            return;
+        }
+    } else if (inc < o->inc) {
+        return; /* a row of an earlier incarnation: never completed, re-queued */
+    } else if (inc == o->inc && offset <= o->last) {
+        char why[512];
+        snprintf(why, sizeof why,
+                 "a producer's acknowledgements went backwards: %s [%d] @ %" PRId64
+                 " after @ %" PRId64,
+                 topic, (int)partition, offset, o->last);
+        queue_recreated(r, topic, inc, why);
+    }
+    o->inc = inc;
+    o->last = offset;
+}
+
 static void broker_seen_up(sm_relay *r)
 {
     if (!r->broker_down)
@@ -830,7 +903,9 @@ static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *km, void *opaque)
     }
     if (!km->err) {
         int64_t now = sm_wall_ms();
-        queue_published(r, m->id, km->partition, km->offset, now);
+        queue_published(r, m->id, km->partition, km->offset, now, m->incarnation);
+        offsets_note(r, lane_of(r, rk), rd_kafka_topic_name(km->rkt), km->partition,
+                     m->incarnation, km->offset);
         sm_topics_landed(&r->topics, rd_kafka_topic_name(km->rkt), true, false, now);
         bool overtook = sm_keys_acked(&r->keys, m->id, m->key);
         bool behind = sm_acks_note(&r->acks, rd_kafka_topic_name(km->rkt), m->key, m->id);
@@ -969,6 +1044,8 @@ static void dispatch(sm_relay *r, const sm_row *row)
         sm_idset_del(&r->isolate, row->id);
     size_t klen = row->key ? (size_t)row->key_len : 0;
     msg *m = msg_new(row->id, row->key, klen, row->created_at_ms, row->attempts);
+    if (m)
+        m->incarnation = row->incarnation;
     rd_kafka_headers_t *h = NULL;
     if (!m || sm_relay_headers_build(row, &h, why, sizeof why) != SM_OK) {
         msg_free(m);
@@ -1101,20 +1178,104 @@ static void stats(sm_relay *r)
     atomic_store(&r->metrics.stats_valid, 1);
 }
 
-static void complete_apply(const char *topic, int32_t partition, int64_t below, void *arg)
+static void complete_apply(const char *topic, int32_t partition, int32_t inc, int64_t from,
+                           int64_t below, void *arg)
 {
     sm_relay *r = arg;
     int64_t changed = 0;
     char err[512];
-    if (sm_store_complete(r->store, topic, partition, below, &changed, err, sizeof err) != SM_OK) {
+    if (sm_store_complete(r->store, topic, partition, inc, from, below, &changed, err,
+                          sizeof err) != SM_OK) {
         db_fail(r, "marking rows COMPLETE", err);
         return;
     }
     if (changed) {
         atomic_fetch_add(&r->metrics.completed_total, (uint64_t)changed);
-        sm_debug("%" PRId64 " rows of %s [%d] below offset %" PRId64 " COMPLETE", changed, topic,
-                 (int)partition, below);
+        sm_debug("%" PRId64 " rows of %s [%d] (incarnation %d) in offsets [%" PRId64 ", %" PRId64
+                 ") COMPLETE",
+                 changed, topic, (int)partition, (int)inc, from, below);
     }
+}
+
+/* PUBLISHED rows of topic's earlier incarnations go back to INIT, to be
+ * published again to the current one (on.topic.recreated=republish). */
+static void requeue_recreated(sm_relay *r, const char *topic, int32_t current)
+{
+    if (r->cfg->on_topic_recreated != SM_ON_RECREATED_REPUBLISH)
+        return;
+    char reason[512], err[512];
+    snprintf(reason, sizeof reason,
+             "topic %s was deleted and created again before every tracked group consumed this "
+             "row: published again, to incarnation %d (on.topic.recreated=republish)",
+             topic, (int)current);
+    int64_t changed = 0;
+    if (sm_store_requeue_incarnations(r->store, topic, reason, &changed, err, sizeof err) !=
+        SM_OK) {
+        db_fail(r, "re-queueing rows of a topic created again", err);
+        return;
+    }
+    if (changed) {
+        atomic_fetch_add(&r->metrics.requeued_recreated_total, (uint64_t)changed);
+        sm_warn("on.topic.recreated=republish: %" PRId64 " PUBLISHED rows of an earlier "
+                "incarnation of topic %s re-queued; they will be published again, to its "
+                "incarnation %d (a consumer that had them drops them by samsa.event_id)",
+                changed, topic, (int)current);
+        r->want_claim = true;
+        sm_acks_clear(&r->acks); /* re-published on purpose: not inversions */
+    }
+}
+
+/* The topic is not the incarnation inc its rows were published to. */
+static void topic_recreated(sm_relay *r, const char *topic, int32_t inc, const char *why)
+{
+    int32_t current = inc;
+    bool started = false;
+    char err[512];
+    if (sm_store_new_incarnation(r->store, topic, inc, why, &current, &started, err,
+                                 sizeof err) != SM_OK) {
+        db_fail(r, "recording a topic created again", err);
+        return;
+    }
+    if (started) {
+        atomic_fetch_add(&r->metrics.topic_incarnations_total, 1);
+        sm_warn("topic %s was deleted and created again (%s): incarnation %d begins; rows "
+                "PUBLISHED to incarnation %d are never completed by the new topic's offsets%s",
+                topic, why, (int)current, (int)inc,
+                r->cfg->on_topic_recreated == SM_ON_RECREATED_REPUBLISH
+                    ? " and are published again (on.topic.recreated=republish)"
+                    : "; they stay PUBLISHED (on.topic.recreated=keep)");
+    }
+    if (current != inc)
+        requeue_recreated(r, topic, current);
+}
+
+static void complete_recreated(const char *topic, int32_t inc, const char *why, void *arg)
+{
+    topic_recreated(arg, topic, inc, why);
+}
+
+static void complete_unverified(const char *topic, int32_t partition, const char *why, void *arg)
+{
+    sm_relay *r = arg;
+    atomic_fetch_add(&r->metrics.complete_unverified_total, 1);
+    sm_log_limited(SM_LOG_WARN,
+                   "completion tracking: %s [%d]: its rows' records could not be checked (%s); "
+                   "nothing of it completed this round",
+                   topic, (int)partition, why);
+}
+
+static const sm_track_cbs complete_cbs = {complete_apply, complete_recreated,
+                                          complete_unverified};
+
+/* Topics found created again by delivery reports (offsets_note). */
+static void recreated_flush(sm_relay *r)
+{
+    for (size_t i = 0; i < r->nrecreated; i++) {
+        topic_recreated(r, r->recreated[i].topic, r->recreated[i].inc, r->recreated[i].why);
+        free(r->recreated[i].topic);
+        free(r->recreated[i].why);
+    }
+    r->nrecreated = 0;
 }
 
 static void complete_start(sm_relay *r, int64_t now)
@@ -1127,6 +1288,15 @@ static void complete_start(sm_relay *r, int64_t now)
     if (sm_store_published_partitions(r->store, &tps, &n, err, sizeof err) != SM_OK) {
         db_fail(r, "listing published partitions", err);
         return;
+    }
+    /* rows of an earlier incarnation still PUBLISHED (marked after the new
+     * one began, or left by a relay that stopped before re-queueing them) */
+    for (int i = 0; i < n; i++) {
+        bool seen = false;
+        for (int j = 0; j < i && !seen; j++)
+            seen = tps[j].others && !strcmp(tps[j].topic, tps[i].topic);
+        if (tps[i].others && !seen && sm_track_topic_tracked(&r->track, tps[i].topic))
+            requeue_recreated(r, tps[i].topic, tps[i].incarnation);
     }
     sm_track_start(&r->track, tps, n, now);
     sm_tps_free(tps, n);
@@ -1256,7 +1426,7 @@ static void iterate(sm_relay *r)
     drain_pipe(r);
     lanes_poll(r);
     lanes_check(r);
-    sm_track_poll(&r->track, now, complete_apply, r);
+    sm_track_poll(&r->track, now, &complete_cbs, r);
     atomic_store(&r->metrics.complete_rounds_total, r->track.rounds_applied);
     periodic(r, now);
 
@@ -1299,6 +1469,8 @@ static void iterate(sm_relay *r)
     /* marks last: the broker works on what was just produced meanwhile */
     lanes_poll(r);
     flush_writes(r, false);
+    if (r->nrecreated && now >= r->db_retry_at)
+        recreated_flush(r);
     /* a key released by an outcome is claimed again once that outcome is
      * written (the store may hold rows behind an unwritten one) */
     if (!writes_pending(r) && sm_keys_take_wake(&r->keys))
@@ -1542,6 +1714,11 @@ void sm_relay_free(sm_relay *r)
     }
     free(r->retries);
     free(r->deads);
+    for (size_t i = 0; i < r->nrecreated; i++) {
+        free(r->recreated[i].topic);
+        free(r->recreated[i].why);
+    }
+    free(r->recreated);
     free(r->pub);
     free(r->timers);
     sm_keys_release(&r->keys);

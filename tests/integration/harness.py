@@ -67,6 +67,22 @@ def _die_with_parent():
     os.setpgid(0, 0)   # own group: a ^C at the terminal reaches us, not it directly
 
 
+def _kill9(p):
+    """SIGKILL to a child process (a Popen), and reap it. Under make coverage
+    (SAMSA_COVERAGE_KILL=1) SIGUSR2 first: a coverage build's program writes
+    its gcov counts and then kills itself with SIGKILL
+    (tests/coverage/dump_on_signal.c); SIGKILL after 10 s if it has not."""
+    if os.environ.get("SAMSA_COVERAGE_KILL") == "1":
+        try:
+            p.send_signal(signal.SIGUSR2)
+            p.wait(10)
+            return
+        except subprocess.TimeoutExpired:
+            pass
+    p.kill()
+    p.wait()
+
+
 def wait_for(cond, timeout, what, interval=0.02):
     """Poll cond() until it returns a true value or timeout seconds pass."""
     deadline = time.monotonic() + timeout
@@ -190,8 +206,7 @@ class ChildProcess:
         if p is None:
             return self.last_exit
         if p.poll() is None:
-            p.kill()
-            p.wait()
+            _kill9(p)
         self._reaped()
         return self.last_exit
 

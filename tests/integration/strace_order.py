@@ -3,7 +3,8 @@
 Tracer(broker, path, poke) attaches `strace -f -yy` to the broker (every
 thread: the event loop writes and answers, the flusher fsyncs), waits until
 the trace shows an answer to poke() (so it really is attached), and on
-exit detaches with SIGINT; the broker runs on. calls() parses the trace
+exit detaches with SIGINT; the broker runs on. injects: strace `-e inject=`
+specs (a failing or slow fdatasync, say) in force while it is attached. calls() parses the trace
 into Call records, in the order strace saw them: a call's `start` is the
 index of the line where it entered, `end` the index of the line where it
 returned (the "<... resumed>" line when another thread's call came in
@@ -111,10 +112,11 @@ class Tracer:
     """strace attached to broker for the time of a with block. poke() must
     make the broker answer something on a socket (any request)."""
 
-    def __init__(self, broker, path, poke):
+    def __init__(self, broker, path, poke, injects=()):
         self.broker = broker
         self.path = path
         self.poke = poke
+        self.injects = list(injects)   # strace -e inject=... specs: faults or delays on purpose
         self.proc = None
 
     def __enter__(self):
@@ -123,8 +125,9 @@ class Tracer:
             cannot_check("no strace on this machine")
         if os.path.exists(self.path):
             os.unlink(self.path)
-        self.proc = subprocess.Popen([strace, "-f", "-yy", "-qq", "-e", "trace=" + SYSCALLS, "-o", self.path,
-                                      "-p", str(self.broker.pid)],
+        inject = sum((["-e", "inject=" + i] for i in self.injects), [])
+        self.proc = subprocess.Popen([strace, "-f", "-yy", "-qq", "-e", "trace=" + SYSCALLS, "-o", self.path]
+                                     + inject + ["-p", str(self.broker.pid)],
                                      stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                                      preexec_fn=harness._die_with_parent)
 

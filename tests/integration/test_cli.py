@@ -24,6 +24,7 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import harness  # noqa: E402
 from harness import Broker, BrokerError, broker_binary, check, check_eq, run_tests, unique  # noqa: E402
 
 import confluent_kafka as ck  # noqa: E402
@@ -38,7 +39,10 @@ def run(*args, timeout=20):
     """Run the broker expecting it to exit by itself (a start-up error or
     --help); returns (exit code, stdout+stderr)."""
     r = subprocess.run([BIN] + list(args), capture_output=True, timeout=timeout, stdin=subprocess.DEVNULL)
-    return r.returncode, (r.stdout + r.stderr).decode(errors="replace")
+    out = (r.stdout + r.stderr).decode(errors="replace")
+    if harness.SANITIZER_RE.search(out):
+        raise AssertionError("sanitizer report from samsa-broker %s:\n%s" % (" ".join(args), out[-3000:]))
+    return r.returncode, out
 
 
 def props_file(name, text):
@@ -88,6 +92,13 @@ def test_startup_errors():
     check_eq(code, 2, "an unknown option: usage error, exit code 2")
     code, out = run(os.path.join(tmp, "missing.properties"))
     check_eq(code, 1, "a server.properties that does not exist: exit code 1")
+    code, out = run("--override=log.dirs=" + data, "--override=num.partitions=lots")
+    check(code == 1 and "num.partitions" in out, "--override=K=V is read like --override K=V", out.strip())
+    code, out = run("--override", "log.dirs=" + data, "--override")
+    check_eq((code, out), (2, "samsa-broker: --override needs KEY=VALUE\n"), "--override last: exit 2, needs KEY=VALUE")
+    code, out = run("a.properties", "b.properties")
+    check_eq((code, out), (2, "samsa-broker: more than one properties file ('a.properties', 'b.properties')\n"),
+             "two properties files: exit 2")
     check(not os.path.exists(data), "none of these created the data dir")
 
 
@@ -250,10 +261,50 @@ def test_port_in_use():
     check_eq(a.finish(0), 0, "and stops cleanly (exit 0, no sanitizer report)")
 
 
+def test_data_dir_errors():
+    """A log dir the broker cannot use stops it at start, saying why (exit 1):
+    held by another running broker (its lock), under a file, an unwritable
+    lock file, another broker's data (meta.properties with another node.id),
+    a meta.properties that cannot be written; and a listener host that does
+    not resolve. The running broker whose dir it is goes on."""
+    a = Broker(name="cli-owner")
+    started.append(a)
+    a.start()
+    code, out = run("--override", "listeners=PLAINTEXT://127.0.0.1:0", "--override", "log.dirs=" + a.data_dir)
+    check(code == 1 and ("log dir %s is in use by another samsa-broker (lock held on %s/.lock)"
+                         % (a.data_dir, a.data_dir)) in out,
+          "a second broker on a running broker's log dir: exit 1, the lock named", out.strip()[-300:])
+    check(a.alive() and a.finish(0) == 0, "the running broker is unaffected and stops cleanly")
+    afile = props_file("a-file", "not a directory\n")
+    cases = [
+        (afile + "/data", "log dir %s/data: cannot create: Not a directory" % afile),
+    ]
+    lockdir = os.path.join(tmp, "lock-is-a-dir")
+    os.makedirs(os.path.join(lockdir, ".lock"))
+    cases.append((lockdir, "log dir %s: cannot write: Is a directory" % lockdir))
+    other = os.path.join(tmp, "another-brokers")
+    os.makedirs(other)
+    with open(os.path.join(other, "meta.properties"), "w") as f:
+        f.write("version=1\ncluster.id=abcdefghijklmnopqrstuv\nnode.id=5\n")
+    cases.append((other, "%s/meta.properties says node.id=5 but the configuration says 0; refusing to start on "
+                         "another broker's data" % other))
+    nometa = os.path.join(tmp, "meta-unwritable")
+    os.makedirs(os.path.join(nometa, "meta.properties.tmp"))
+    cases.append((nometa, "cannot write %s/meta.properties.tmp: Is a directory" % nometa))
+    for d, text in cases:
+        code, out = run("--override", "listeners=PLAINTEXT://127.0.0.1:0", "--override", "log.dirs=" + d)
+        check(code == 1 and text in out, "log.dirs=%s: exit 1, '%s'" % (d[len(tmp):], text), out.strip()[-300:])
+    code, out = run("--override", "listeners=PLAINTEXT://no-such-host.invalid:0", "--override",
+                    "log.dirs=" + os.path.join(tmp, "unresolved"))
+    check(code == 1 and "listeners: cannot resolve 'no-such-host.invalid'" in out,
+          "a listener host that does not resolve: exit 1, named", out.strip()[-300:])
+
+
 def main():
     try:
         rc = run_tests([test_startup_errors, test_security_fails_closed, test_all_interfaces_warns,
-                        test_help_version, test_properties_file_and_overrides, test_port_in_use], started)
+                        test_help_version, test_properties_file_and_overrides, test_port_in_use,
+                        test_data_dir_errors], started)
         return rc
     finally:
         for b in started:

@@ -22,6 +22,17 @@ test_offset_commit_order: an OffsetCommit, an OffsetDelete and a
   DeleteGroups: their records written to the offsets store
   (samsa-groups/) and fsynced before each answer.
 
+test_failed_write_and_fsync: strace makes the disk fail: a pwrite failing
+  ENOSPC is answered KAFKA_STORAGE_ERROR and leaves nothing in the log (the
+  next batch takes the same offset), and an OffsetCommit whose record
+  cannot be written is refused (nothing committed); an fdatasync failing EIO answers the
+  acks=-1 produce KAFKA_STORAGE_ERROR, takes that partition offline (the
+  other goes on) until a restart.
+test_waiting_produce_deleted_or_shut_down: an acks=-1 produce waiting on a
+  slow fdatasync (strace delays it 1.5 s): its topic deleted meanwhile,
+  answered UNKNOWN_TOPIC_OR_PARTITION; the broker told to stop, answered
+  NONE after the broker's own sync, the record there after the restart.
+
 Without strace, or when it cannot attach (ptrace forbidden), these tests
 fail (or skip, when the harness can): they never pass unchecked.
 
@@ -29,11 +40,12 @@ Usage: test_durable_order.py [--broker BIN]   (or SAMSA_BROKER_BIN)
 """
 
 import os
+import signal
 import sys
 import threading
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import Broker, check, check_eq, run_tests, unique  # noqa: E402
+from harness import Broker, check, check_eq, run_tests, unique, wait_for  # noqa: E402
 import group_wire as gw  # noqa: E402
 import kafka_wire as wire  # noqa: E402
 import strace_order as so  # noqa: E402
@@ -259,12 +271,132 @@ def test_offset_commit_order():
               % (name, writes[-1].end, s.end if s else None, answers[0].start))
 
 
+def injecting(name, injects):
+    return so.Tracer(broker, os.path.join(broker.dir, name + ".trace"), poke, injects)
+
+
+def log_size(topic, partition):
+    d = os.path.join(broker.data_dir, "%s-%d" % (topic, partition))
+    return sum(os.path.getsize(os.path.join(d, f)) for f in os.listdir(d) if f.endswith(".log"))
+
+
+def test_failed_write_and_fsync():
+    """What the answer says when the disk fails (strace makes the system call
+    fail): a pwrite failing ENOSPC is answered KAFKA_STORAGE_ERROR and leaves
+    nothing in the log (the next batch takes the same offset); an fdatasync
+    failing EIO answers the acks=-1 produce waiting on it KAFKA_STORAGE_ERROR,
+    never success, and takes that partition offline (the others go on) until
+    a restart checks the log again."""
+    topic = create_topic(unique("faults"), 2)
+    batch = wire.record_batch([(b"k", b"refused by a full disk")])
+    with injecting("enospc", ["pwrite64:error=ENOSPC"]):
+        s = wire.connect(broker.port)
+        try:
+            res = produce_on(s, {(topic, 0): batch}, acks=1)
+        finally:
+            s.close()
+    check_eq(res, {(topic, 0): (56, -1, -1)}, "acks=1 produce whose pwrite fails ENOSPC: KAFKA_STORAGE_ERROR")
+    check_eq(log_size(topic, 0), 0, "nothing of it in the partition's log")
+    s = wire.connect(broker.port)
+    try:
+        check_eq(produce_on(s, {(topic, 0): batch}, acks=-1), {(topic, 0): (0, 0, -1)},
+                 "the same batch afterwards: offset 0 (no gap, nothing half-written before it)")
+    finally:
+        s.close()
+    check_eq(log_size(topic, 0), len(batch), "the log holds exactly that batch")
+
+    # an offset commit whose record cannot be written to the offsets store
+    group = unique("faults-group")
+    body = gw.offset_commit_body(2, group, -1, "", {(topic, 0): (1, None)})
+    with injecting("enospc-commit", ["pwrite64:error=ENOSPC"]):
+        got = gw.parse_offset_commit(gw.rpc(broker.port, gw.OFFSET_COMMIT, 2, body), 2)
+    check_eq(got, {(topic, 0): 56}, "an OffsetCommit whose record's pwrite fails ENOSPC: KAFKA_STORAGE_ERROR")
+    check_eq(gw.offset_fetch(broker.port, group, {topic: [0]})[0][(topic, 0)][0], -1,
+             "and nothing is committed")
+    check_eq(gw.parse_offset_commit(gw.rpc(broker.port, gw.OFFSET_COMMIT, 2, body), 2), {(topic, 0): 0},
+             "the same commit afterwards: NONE")
+    check_eq(gw.offset_fetch(broker.port, group, {topic: [0]})[0][(topic, 0)][0], 1, "committed offset 1")
+
+    with injecting("eio", ["fdatasync:error=EIO"]):
+        s = wire.connect(broker.port)
+        try:
+            res = produce_on(s, {(topic, 1): batch}, acks=-1)
+        finally:
+            s.close()
+    check_eq(res, {(topic, 1): (56, -1, -1)}, "acks=-1 produce whose fdatasync fails EIO: KAFKA_STORAGE_ERROR, "
+             "not success")
+    s = wire.connect(broker.port)
+    try:
+        check_eq(produce_on(s, {(topic, 1): batch}, acks=1)[(topic, 1)][0], 56,
+                 "the partition stays offline: the next produce to it KAFKA_STORAGE_ERROR too")
+        check_eq(produce_on(s, {(topic, 0): batch}, acks=-1), {(topic, 0): (0, 1, -1)},
+                 "the other partition takes batches (offset 1)")
+    finally:
+        s.close()
+    check("fdatasync of %s" % os.path.join(broker.data_dir, "%s-1" % topic) in broker.log_tail(200),
+          "the broker's log names the failed fdatasync")
+    check_eq(broker.stop(), 0, "SIGTERM: exit 0")
+    broker.start()
+    s = wire.connect(broker.port)
+    try:
+        res = produce_on(s, {(topic, 1): batch}, acks=-1)
+    finally:
+        s.close()
+    check(res[(topic, 1)][0] == 0, "after a restart the partition takes batches again (offset %d)" % res[(topic, 1)][1])
+
+
+def test_waiting_produce_deleted_or_shut_down():
+    """An acks=-1 produce waiting for a slow fdatasync (strace delays each
+    by 1.5 s) when its topic is deleted: answered UNKNOWN_TOPIC_OR_PARTITION
+    at once; when the broker is told to stop: answered NONE after the
+    broker's own sync, and the record is there after the restart."""
+    topic = create_topic(unique("waiting"), 1)
+    batch = wire.record_batch([(b"k", b"never made durable")])
+    trace = os.path.join(broker.dir, "slow.trace")
+    with injecting("slow", ["fdatasync:delay_enter=1500000"]):
+        s = wire.connect(broker.port)
+        try:
+            c = next_corr()
+            wire.send(s, wire.produce_request(c, {(topic, 0): batch}, acks=-1))
+            wait_for(lambda: ("fdatasync(" in open(trace).read() and "%s-0/" % topic in open(trace).read()),
+                     30, "the flusher to enter the partition's fdatasync")
+            r = wire.rpc(broker.port, 20, 1, wire.array([wire.string(topic)]) + wire.i32(10000), corr=next_corr())
+            r.i32()
+            check_eq(r.array(lambda x: (x.string(), x.i16())), [(topic, 0)], "DeleteTopics while it waits: NONE")
+            resp = wire.read_response(s, timeout=30)
+        finally:
+            s.close()
+    check_eq(wire.parse_produce(resp, c), {(topic, 0): (3, -1, -1)},
+             "the waiting produce: UNKNOWN_TOPIC_OR_PARTITION (its topic is gone)")
+
+    topic = create_topic(unique("waiting"), 1)
+    batch = wire.record_batch([(b"k", b"made durable by the shutdown")])
+    with injecting("slow2", ["fdatasync:delay_enter=1500000"]):
+        s = wire.connect(broker.port)
+        try:
+            c = next_corr()
+            wire.send(s, wire.produce_request(c, {(topic, 0): batch}, acks=-1))
+            wait_for(lambda: "fdatasync(" in open(os.path.join(broker.dir, "slow2.trace")).read(), 30,
+                     "the flusher to enter an fdatasync")
+            broker.proc.send_signal(signal.SIGTERM)
+            resp = wire.read_response(s, timeout=30)
+        finally:
+            s.close()
+    check_eq(wire.parse_produce(resp, c), {(topic, 0): (0, 0, -1)},
+             "SIGTERM while it waits: answered NONE, offset 0, before the broker exits")
+    check_eq(broker.stop(), 0, "the broker exits 0")
+    broker.start()
+    r = wire.parse_fetch_v4(wire.roundtrip(broker.port, wire.fetch_v4(7, [(topic, 0, 0, 1 << 20)])), 7)[(topic, 0)]
+    check_eq((r["err"], r["hw"]), (0, 1), "after the restart the record is there (high watermark 1)")
+
+
 def main():
     try:
         broker.start()
         print("broker pid %d on %s" % (broker.pid, broker.bootstrap), flush=True)
         rc = run_tests([test_produce_acks_all, test_produce_several_partitions, test_group_commit,
-                        test_produce_acks_1, test_offset_commit_order], [broker])
+                        test_produce_acks_1, test_offset_commit_order, test_failed_write_and_fsync,
+                        test_waiting_produce_deleted_or_shut_down], [broker])
         return broker.finish(rc)
     finally:
         broker.cleanup()

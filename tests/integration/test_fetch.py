@@ -190,6 +190,45 @@ def test_size_limits():
               "no limits: partition %d returns all 10 batches, HW 10" % p)
 
 
+def test_response_room():
+    """How a response's max_bytes is shared (Kafka's rules, KIP-74): the
+    first partition with data may go over it with one whole batch; a later
+    partition gets what room is left, cut after a whole first batch, or
+    nothing when its first batch does not fit; partition_max_bytes 0 still
+    returns the first batch whole."""
+    def stored(batch, base):
+        """A batch as the log keeps it: its BaseOffset assigned, PartitionLeaderEpoch 0."""
+        return i64(base) + batch[8:12] + i32(0) + batch[16:]
+
+    topic = create_topic(unique("room"), 2)
+    sent = record_batch(filler(1, 900, b"big"))
+    produce(topic, 0, sent)
+    big = stored(sent, 0)
+    small = []
+    for i in range(3):
+        b = record_batch(filler(1, 250, b"s%d" % i))
+        small.append(stored(b, produce(topic, 1, b)))
+    res, _ = fetch([(topic, 0, 0, 0)])
+    check_eq(res[(topic, 0)]["records"], big, "partition_max_bytes 0: the first batch whole all the same")
+    wants = [(topic, 0, 0, 1 << 20), (topic, 1, 0, 1 << 20)]
+    room = len(small[0]) + 40
+    res, _ = fetch(wants, max_bytes=len(big) + room)
+    check_eq(res[(topic, 0)]["records"], big, "max_bytes = %d: partition 0 its batch whole" % (len(big) + room))
+    check_eq(res[(topic, 1)]["records"], (b"".join(small))[:room],
+             "partition 1 the %d bytes left: its first batch whole, then the start of the next" % room)
+    got, rest = batches(res[(topic, 1)]["records"])
+    check(len(got) == 1 and got[0][4] and len(rest) == 40, "(one whole batch with a good CRC, 40 bytes of the next)")
+    res, _ = fetch(wants, max_bytes=len(big) + len(small[0]) - 1)
+    check_eq((res[(topic, 0)]["records"], res[(topic, 1)]["records"], res[(topic, 1)]["hw"]), (big, b"", 3),
+             "room for less than partition 1's first batch: nothing of it (high watermark 3 still told)")
+    res, _ = fetch(wants, max_bytes=len(big))
+    check_eq((res[(topic, 0)]["records"], res[(topic, 1)]["records"]), (big, b""),
+             "max_bytes exactly partition 0's batch: partition 1 waits for the next fetch")
+    res, _ = fetch(list(reversed(wants)), max_bytes=10)
+    check_eq((res[(topic, 1)]["records"], res[(topic, 0)]["records"]), (small[0], b""),
+             "max_bytes 10, partition 1 asked first: its first batch whole, partition 0 nothing")
+
+
 def test_fetch_errors_and_mid_batch():
     topic = create_topic(unique("ferr"), 1)
     produce(topic, 0, record_batch(filler(5, 10, b"a")))     # offsets 0..4
@@ -216,7 +255,7 @@ def main():
         broker.start()
         print("broker pid %d on %s" % (broker.pid, broker.bootstrap), flush=True)
         rc = run_tests([test_long_poll_times_out, test_long_poll_wakes_on_produce, test_min_bytes,
-                        test_size_limits, test_fetch_errors_and_mid_batch], [broker])
+                        test_size_limits, test_response_room, test_fetch_errors_and_mid_batch], [broker])
         return broker.finish(rc)
     finally:
         broker.cleanup()

@@ -682,6 +682,85 @@ def test_every_version():
     healthy("every version of the group APIs")
 
 
+def test_initial_delay_stretches():
+    """group.initial.rebalance.delay.ms (Kafka's InitialDelayedJoin): a new
+    group's first rebalance waits that long for more members, and every
+    member arriving meanwhile starts the wait again (up to the rebalance
+    timeout), so the first members share one generation."""
+    delayed = Broker(overrides={"group.initial.rebalance.delay.ms": 3000, "group.min.session.timeout.ms": MIN_SESSION,
+                                "auto.create.topics.enable": "false"}, name="groupdelay")
+    ms = []
+    try:
+        delayed.start()
+        g = unique("gp-delay")
+        a = Member(delayed.port, g, topics=[TOPIC], client_id="dl-a", rebalance_ms=60000)
+        b = Member(delayed.port, g, topics=[TOPIC], client_id="dl-b", rebalance_ms=60000, join_version=3)
+        ms += [a, b]
+        check_eq(a.join_for_id()["error"], gw.MEMBER_ID_REQUIRED, "a (JoinGroup v5) gets its member id")
+        t0 = time.monotonic()
+        a.send_join()
+        caught_up(delayed.port)
+        check(not a.conn.ready(0), "a's JoinGroup waits (the initial delay)")
+        b.send_join()
+        ja, jb = a.recv_join(30), b.recv_join(30)
+        took = time.monotonic() - t0
+        check(ja["error"] == jb["error"] == 0 and ja["generation"] == jb["generation"] == 1,
+              "b (JoinGroup v3, no member id), arriving during the delay, joins the same first generation as a "
+              "(generation 1)", (ja, jb))
+        leader = ja if ja["members"] else jb
+        check_eq(len(leader["members"]), 2, "the leader's answer lists both members")
+        check(took >= 3.0, "answered no sooner than the 3 s delay (%.1f s after a's JoinGroup; MEASURED)" % took)
+    finally:
+        for m in ms:
+            m.close()
+        delayed.finish(0)
+        delayed.cleanup()
+
+
+def test_join_edges():
+    """JoinGroup's other refusals and repeats: an empty group id
+    (INVALID_GROUP_ID), a member id for a group that does not exist
+    (UNKNOWN_MEMBER_ID), a known member id with another group.instance.id
+    (FENCED_INSTANCE_ID); a second JoinGroup from a member whose first is
+    still parked answers the first REBALANCE_IN_PROGRESS and takes its
+    place; a rebalance timeout of 0 means the session timeout."""
+    j = gw.parse_join(gw.rpc(broker.port, gw.JOIN, 5, gw.join_group_body(5, "", "")), 5)
+    check_eq(j["error"], 24, "JoinGroup v5 of group '': INVALID_GROUP_ID")
+    j = gw.parse_join(gw.rpc(broker.port, gw.JOIN, 5, gw.join_group_body(5, unique("gp-none"), "nobody-1")), 5)
+    check_eq(j["error"], gw.UNKNOWN_MEMBER_ID, "JoinGroup with a member id, of a group that does not exist: "
+             "UNKNOWN_MEMBER_ID")
+    g = unique("gp-edges")
+    s1 = member(g, instance_id="inst-e", client_id="itest-edge-static")
+    gw.form_group([s1], two_partitions_each)
+    j = gw.parse_join(gw.rpc(broker.port, gw.JOIN, 5, gw.join_group_body(
+        5, g, s1.member_id, instance_id="inst-other", protocols=s1.protocols)), 5)
+    check_eq(j["error"], gw.FENCED_INSTANCE_ID, "its member id with another group.instance.id: FENCED_INSTANCE_ID")
+    close_members()
+
+    g = unique("gp-edges")
+    a = member(g, client_id="itest-edge-a")
+    b = member(g, client_id="itest-edge-b", rebalance_ms=0)
+    gw.form_group([a, b], two_partitions_each)
+    check(True, "a member with rebalance timeout 0 (the session timeout then) is in the group")
+    leader, follower = (a, b) if a.is_leader() else (b, a)
+    gen0 = follower.generation
+    leader.send_join()                  # the leader rejoining starts a rebalance; parked for the follower
+    follower.wait_heartbeat_error(gw.REBALANCE_IN_PROGRESS)
+    again = gw.Conn(broker.port, leader.conn.client_id)
+    open_members.append(again)
+    again.send(gw.JOIN, 5, gw.join_group_body(5, g, leader.member_id, leader.session_ms, leader.rebalance_ms,
+                                               "consumer", leader.protocols))
+    first = leader.recv_join()
+    check_eq(first["error"], gw.REBALANCE_IN_PROGRESS, "the leader's JoinGroup again, on another connection, while "
+             "its first is parked: the first answered REBALANCE_IN_PROGRESS")
+    follower.send_join()
+    jf, jl = follower.recv_join(), gw.parse_join(again.recv(), 5)
+    check(jf["error"] == jl["error"] == 0 and jf["generation"] == jl["generation"] == gen0 + 1,
+          "the second takes its place: both at generation %d" % (gen0 + 1), (jf, jl))
+    close_members()
+    healthy("JoinGroup edges")
+
+
 def test_static_member_fencing():
     g = unique("gp-static")
     old = member(g, instance_id="inst-1", client_id="itest-static-old")
@@ -812,6 +891,98 @@ def test_subscription_change_completes():
     healthy("a subscription change")
 
 
+def test_rejoins():
+    """A member that sends JoinGroup again: during CompletingRebalance with
+    the same protocols it gets the same answer (generation unchanged), with
+    another subscription it starts a new rebalance; in Stable a follower
+    with the same protocols gets the current generation back at once, the
+    leader rejoining starts a rebalance. LeaveGroup v3 by group.instance.id
+    alone; of an unknown member or group, UNKNOWN_MEMBER_ID."""
+    # rebalance timeout 120 s, answers read for 60 s: a rejoin that completes
+    # the rebalance is answered at once, not when the timeout ends it
+    g = unique("gp-rejoin")
+    a = member(g, client_id="itest-raw-a", rebalance_ms=120000)
+    j1 = a.join()
+    check(j1["error"] == 0 and a.is_leader(), "a alone: generation %d, the leader" % a.generation)
+    gen1 = a.generation
+    j2 = a.join()     # the leader has not synced: CompletingRebalance
+    check_eq((j2["error"], j2["generation"], j2["member_id"], j2["leader"]), (0, gen1, a.member_id, a.member_id),
+             "JoinGroup again with the same protocols while CompletingRebalance: the same answer, generation %d"
+             % gen1)
+    a.protocols = [("range", gw.subscription([TOPIC, HEALTH]))]
+    j3 = a.join(timeout=60)
+    check(j3["error"] == 0 and j3["generation"] == gen1 + 1,
+          "with another subscription: a new rebalance, generation %d, answered at once (every member has "
+          "rejoined), not at the 120 s rebalance timeout" % j3["generation"])
+    a.send_sync([(a.member_id, gw.assignment({TOPIC: [0, 1, 2, 3]}))])
+    check_eq(a.recv_sync()[0], 0, "synced: Stable at generation %d" % a.generation)
+    a.protocols = [("range", gw.subscription([TOPIC]))]
+    j4 = a.join(timeout=60)
+    check(j4["error"] == 0 and j4["generation"] == gen1 + 2,
+          "the only member, Stable, subscribing anew: generation %d, answered at once" % j4["generation"])
+    b = member(g, client_id="itest-raw-b")
+    gw.form_group([a, b], two_partitions_each)
+    gen = b.generation
+    leader, follower = (a, b) if a.is_leader() else (b, a)
+    jf = follower.join()
+    check_eq((jf["error"], jf["generation"], jf["member_id"]), (0, gen, follower.member_id),
+             "Stable: the follower rejoining with the same protocols gets generation %d back at once" % gen)
+    check_eq(follower.heartbeat(), 0, "and the group stays Stable (its heartbeat: NONE)")
+    leader.send_join()
+    follower.wait_heartbeat_error(gw.REBALANCE_IN_PROGRESS)
+    follower.send_join()
+    jl, jf = leader.recv_join(), follower.recv_join()
+    check(jl["error"] == jf["error"] == 0 and jl["generation"] == jf["generation"] == gen + 1,
+          "the leader rejoining starts a rebalance: both at generation %d" % (gen + 1))
+    close_members()
+
+    gs = unique("gp-leave-static")
+    s1 = member(gs, instance_id="inst-leave", client_id="itest-static")
+    gw.form_group([s1], two_partitions_each)
+    r = gw.rpc(broker.port, gw.LEAVE, 3, gw.leave_group_body(3, gs, "", "inst-leave"))
+    err, members = gw.parse_leave(r, 3)
+    check_eq((err, members), (0, [("", "inst-leave", 0)]), "LeaveGroup v3 by group.instance.id alone: NONE")
+    check_eq(gw.describe_groups(broker.port, [gs])[gs]["members"], [], "and the group has no member left")
+    r = gw.rpc(broker.port, gw.LEAVE, 3, gw.leave_group_body(3, gs, "", "inst-nobody"))
+    check_eq(gw.parse_leave(r, 3), (0, [("", "inst-nobody", gw.UNKNOWN_MEMBER_ID)]),
+             "an unknown group.instance.id: that member UNKNOWN_MEMBER_ID")
+    missing = unique("gp-no-such-group")
+    r = gw.rpc(broker.port, gw.LEAVE, 3, gw.leave_group_body(3, missing, "m-1", None))
+    check_eq(gw.parse_leave(r, 3), (gw.UNKNOWN_MEMBER_ID, [("m-1", None, gw.UNKNOWN_MEMBER_ID)]),
+             "LeaveGroup v3 of a group that does not exist: UNKNOWN_MEMBER_ID, and for its member")
+    r = gw.rpc(broker.port, gw.LEAVE, 0, gw.leave_group_body(0, missing, "m-1"))
+    check_eq(gw.parse_leave(r, 0), (gw.UNKNOWN_MEMBER_ID, None), "LeaveGroup v0 of it: UNKNOWN_MEMBER_ID")
+    close_members()
+    healthy("rejoins and leaves")
+
+
+def test_offset_api_errors():
+    """The offset APIs' refusals: an empty group id (INVALID_GROUP_ID) in
+    OffsetCommit, OffsetFetch, OffsetDelete and DeleteGroups; a commit to a
+    partition that does not exist (UNKNOWN_TOPIC_OR_PARTITION); a member's
+    commit while its group is CompletingRebalance (REBALANCE_IN_PROGRESS)."""
+    r = gw.rpc(broker.port, gw.OFFSET_COMMIT, 2, gw.offset_commit_body(2, "", -1, "", {(TOPIC, 0): (5, None)}))
+    check_eq(gw.parse_offset_commit(r, 2), {(TOPIC, 0): 24}, "OffsetCommit v2 of group '': INVALID_GROUP_ID")
+    offs, err = gw.offset_fetch(broker.port, "", {TOPIC: [0]})
+    check_eq(err, 24, "OffsetFetch v5 of group '': INVALID_GROUP_ID")
+    check_eq(gw.offset_delete(broker.port, "", {TOPIC: [0]})[0], 24, "OffsetDelete of group '': INVALID_GROUP_ID")
+    check_eq(gw.delete_groups(broker.port, [""]), {"": 24}, "DeleteGroups of group '': INVALID_GROUP_ID")
+    g = unique("gp-offerr")
+    r = gw.rpc(broker.port, gw.OFFSET_COMMIT, 2, gw.offset_commit_body(
+        2, g, -1, "", {(TOPIC, 99): (5, None), ("gp-no-such-topic", 0): (1, None), (TOPIC, 0): (7, None)}))
+    check_eq(gw.parse_offset_commit(r, 2), {(TOPIC, 99): 3, ("gp-no-such-topic", 0): 3, (TOPIC, 0): 0},
+             "a commit to partition 99 and to a topic that does not exist: UNKNOWN_TOPIC_OR_PARTITION; "
+             "partition 0 beside them committed")
+    check_eq(gw.offset_fetch(broker.port, g, {TOPIC: [0, 99]})[0],
+             {(TOPIC, 0): (7, None, 0), (TOPIC, 99): (-1, "", 0)}, "OffsetFetch: only partition 0's commit")
+    a = member(g, client_id="itest-raw-a")
+    a.join()    # generation 1, not synced yet: CompletingRebalance
+    check_eq(a.commit({(TOPIC, 1): (3, None)}), {(TOPIC, 1): gw.REBALANCE_IN_PROGRESS},
+             "a member's OffsetCommit while CompletingRebalance: REBALANCE_IN_PROGRESS")
+    close_members()
+    healthy("offset API errors")
+
+
 def main():
     try:
         broker.start()
@@ -826,8 +997,9 @@ def main():
                         test_rebalance_in_progress, test_huge_assignment, test_bad_session_timeout,
                         test_inconsistent_protocol, test_delete_groups, test_metadata_too_large,
                         test_offset_delete, test_rebalance_timeout, test_parked_connection_closed,
-                        test_parked_member_kept_alive, test_group_max_size, test_static_member_fencing,
-                        test_static_leader_restart, test_subscription_change_completes,
+                        test_parked_member_kept_alive, test_group_max_size, test_initial_delay_stretches,
+                        test_static_member_fencing, test_join_edges, test_static_leader_restart,
+                        test_subscription_change_completes, test_rejoins, test_offset_api_errors,
                         test_every_version], [broker])
         close_members()
         return broker.finish(rc)

@@ -23,6 +23,11 @@ per-topic tracking, a group that never commits on a topic kept every row of
 it from COMPLETE); gb commits B to 4: B's offsets 0..3 COMPLETE, 4..9
 PUBLISHED, stable for 10 rounds.
 
+Cleanup (test_cleanup): cleanup.after.ms=1 deletes COMPLETE rows (or, with
+cleanup.archive, moves them to samsa_outbox_archive with archived_at) and
+keeps PUBLISHED and INIT ones; with cleanup.include.published PUBLISHED
+rows go too; samsa_relay_cleaned_total and the log say how many.
+
 Stale re-publishing (test_republish_stale): track.groups=g1. Rows 0..4 of a
 one-partition topic are published and consumed by g1 (COMPLETE); then the
 relay is restarted with republish.stale.after.ms=3000 and rows 5..9 are
@@ -231,6 +236,63 @@ def test_republish_stale(st):
     check(lines, "the relay logged the re-queueing: %s" % (lines[:1] and lines[0].split(" ", 3)[-1][:100]))
 
 
+def test_cleanup(st):
+    """cleanup.after.ms: COMPLETE rows that old are deleted (cleanup.archive:
+    moved to samsa_outbox_archive with archived_at), PUBLISHED ones kept;
+    with cleanup.include.published PUBLISHED rows too; INIT rows never.
+    samsa_relay_cleaned_total counts them and the relay logs it."""
+    import confluent_kafka.admin as ka
+    admin = ka.AdminClient({"bootstrap.servers": st.broker.bootstrap})
+    done, kept = unique("clean-done"), unique("clean-kept")
+    for f in admin.create_topics([ka.NewTopic(t, num_partitions=1, replication_factor=1)
+                                  for t in (done, kept)]).values():
+        f.result(10)
+
+    def fill(url, n_done, n_kept, n_init=0):
+        conn = pg_connect(url)
+        cur = conn.cursor()
+        for i in range(n_done):
+            cur.execute("INSERT INTO samsa_outbox (topic, key, payload) VALUES (%s, 'd', %s)", (done, payload("d", i)))
+        for i in range(n_kept):
+            cur.execute("INSERT INTO samsa_outbox (topic, key, payload) VALUES (%s, 'k', %s)", (kept, payload("k", i)))
+        for i in range(n_init):   # not due for an hour: stays INIT
+            cur.execute("INSERT INTO samsa_outbox (topic, key, payload, next_attempt_at) VALUES"
+                        " (%s, 'i', %s, now() + interval '1 hour')", (done, payload("i", i)))
+        conn.commit()
+        conn.close()
+
+    # the kept topic is tracked by a group that never commits: its rows stay PUBLISHED
+    for archive in (False, True):
+        url = st.new_db()
+        relay = st.relay(url, track_groups="gnever:%s" % kept, complete_interval_ms=100, cleanup_after_ms=1,
+                         cleanup_interval_ms=100, cleanup_archive="true" if archive else "false")
+        fill(url, 6, 4, 2)
+        what = "archived" if archive else "deleted"
+        wait_for(lambda: q(url, "SELECT status, count(*) FROM samsa_outbox GROUP BY status ORDER BY status")
+                 == [("INIT", 2), ("PUBLISHED", 4)], 30, "the COMPLETE rows %s" % what)
+        rounds_pass(relay, 5, "cleanup goes on")   # cleanup.interval.ms = complete.interval.ms: about 5 cleanups
+        check_eq(q(url, "SELECT status, count(*) FROM samsa_outbox GROUP BY status ORDER BY status"),
+                 [("INIT", 2), ("PUBLISHED", 4)],
+                 "cleanup.after.ms=1%s: the 6 COMPLETE rows %s, the 4 PUBLISHED and 2 INIT rows kept (5 rounds later)"
+                 % (", cleanup.archive" if archive else "", what))
+        arch = q(url, "SELECT count(*), count(archived_at), min(status), max(status) FROM samsa_outbox_archive")[0]
+        check_eq(tuple(arch), (6, 6, "COMPLETE", "COMPLETE") if archive else (0, 0, None, None),
+                 "samsa_outbox_archive: %s" % ("the 6 rows, each with archived_at" if archive else "empty"))
+        wait_for(lambda: relay.metric("samsa_relay_cleaned_total") == 6.0, 10, "cleaned_total 6")
+        check(True, "samsa_relay_cleaned_total 6")
+        check("cleanup: %s 6 COMPLETE rows older than 1 ms" % what in relay.log_text(),
+              "the relay logs the cleanup")
+        st.end_test()
+
+    url = st.new_db()
+    relay = st.relay(url, cleanup_after_ms=1, cleanup_interval_ms=100, cleanup_include_published="true")
+    fill(url, 0, 5, 1)
+    wait_for(lambda: q(url, "SELECT status, count(*) FROM samsa_outbox GROUP BY status") == [("INIT", 1)], 30,
+             "the PUBLISHED rows removed")
+    check(True, "cleanup.include.published without tracking: the 5 PUBLISHED rows removed, the INIT one kept")
+    check("cleanup: deleted 5 COMPLETE/PUBLISHED rows" in relay.log_text(), "and logged")
+
+
 def test_broker_outage(st):
     url = st.new_db()
     topic = unique("outage")
@@ -269,7 +331,8 @@ def main():
     st = Stack(name="relay-complete")
     try:
         st.start()
-        return run_outbox_tests(st, [test_complete, test_per_topic, test_republish_stale, test_broker_outage])
+        return run_outbox_tests(st, [test_complete, test_per_topic, test_republish_stale, test_cleanup,
+                                     test_broker_outage])
     finally:
         st.cleanup()
 

@@ -8,7 +8,8 @@ refused to them.
 
 test_least_privilege: roles samsa_relay (SELECT on samsa_schema_version;
   SELECT, UPDATE, DELETE on samsa_outbox; SELECT, INSERT on samsa_outbox_archive;
-  SELECT, INSERT, UPDATE, DELETE on samsa_relay_heartbeat), app (SELECT on
+  SELECT, INSERT, UPDATE, DELETE on samsa_relay_heartbeat; SELECT, INSERT,
+  UPDATE on samsa_topic_incarnation), app (SELECT on
   samsa_schema_version; INSERT on samsa_outbox, SELECT (event_id); SELECT,
   INSERT on samsa_inbox; no sequence: since schema v2 the id is an identity
   column) and samsa_cli (SELECT on samsa_schema_version; SELECT, UPDATE on samsa_outbox).
@@ -41,6 +42,7 @@ GRANTS = {
         "GRANT SELECT, UPDATE, DELETE ON samsa_outbox TO samsa_relay",
         "GRANT SELECT, INSERT ON samsa_outbox_archive TO samsa_relay",
         "GRANT SELECT, INSERT, UPDATE, DELETE ON samsa_relay_heartbeat TO samsa_relay",
+        "GRANT SELECT, INSERT, UPDATE ON samsa_topic_incarnation TO samsa_relay",
     ],
     "app": [
         "GRANT SELECT ON samsa_schema_version TO app",

@@ -34,6 +34,9 @@ test_groups: a group consuming (-g -e) commits; list and describe (members
   refused, unknown, done).
 test_cluster_info: brokers, controller, cluster id, and the ApiVersions
   ranges the broker advertises (docs/broker.md's table).
+test_cluster_info_bad_peer: a broker advertising an address where a peer
+  closes, answers garbage, an error or nothing, or nobody listens: exit 1
+  naming the broker and what went wrong.
 test_progress: the progress line appears when stderr is a terminal (a
   pty) during a long produce, and never when it is a pipe.
 test_completion: `samsa completion bash` is contrib/samsa-completion.bash,
@@ -59,6 +62,7 @@ import select
 import shlex
 import shutil
 import signal
+import socket
 import sqlite3
 import struct
 import subprocess
@@ -274,8 +278,157 @@ def test_usage():
     fails(2, "samsa completion: no completion for 'zsh': only bash", "completion", "zsh", brokers=False)
 
 
+def test_arguments():
+    """Argument errors of every command (exit 2, the exact line, before any
+    connection), option forms (-p3, --partitions=3, --), and the times -o @
+    and --to-datetime take, to the millisecond."""
+    fails(2, "samsa: -b/--brokers: empty broker list (see 'samsa --help')", "-b", "", "topic", "list",
+          brokers=False)
+    fails(2, "samsa: unknown option '--bogus' (see 'samsa --help')", "--bogus", "topic", "list", brokers=False)
+    fails(2, "samsa topic create: option '-p' needs an argument (see 'samsa topic create --help')",
+          "topic", "create", "x", "-p", brokers=False)
+    fails(2, "samsa topic create: -r/--replicas 'x': expected an integer", "topic", "create", "a", "-r", "x",
+          brokers=False)
+    many = lambda prefix: ["%s%d" % (prefix, i) for i in range(65)]  # noqa: E731
+    usage = [
+        (["cluster", "info", "extra"], "samsa cluster info: unexpected argument 'extra'"),
+        (["completion"], "samsa completion: which shell? (samsa completion bash)"),
+        (["completion", "bash", "zsh"], "samsa completion: one shell at a time"),
+        (["consume", "a", "b"], "samsa consume: one topic at a time ('a' and 'b')"),
+        (["consume", "t", "-p", "x"], "samsa consume: -p/--partition 'x': expected an integer"),
+        (["consume", "t", "-g", ""], "samsa consume: -g: the group id is empty"),
+        (["produce", "a", "b"], "samsa produce: one topic at a time ('a' and 'b')"),
+        (["produce", "t", "-K", ""], "samsa produce: -K: the key separator is empty"),
+        (["produce", "t", "-H", "novalue"], "samsa produce: -H 'novalue': expected NAME=VALUE"),
+        (["produce", "t"] + sum([["-H", "h%d=v" % i] for i in range(65)], []), "samsa produce: at most 64 headers"),
+        (["produce"], "samsa produce: which topic? (samsa produce TOPIC)"),
+        (["group", "list", "extra"], "samsa group list: unexpected argument 'extra'"),
+        (["group", "describe"], "samsa group describe: which group? (samsa group describe GROUP)"),
+        (["group", "describe"] + many("g"), "samsa group describe: at most 64 groups at once"),
+        (["group", "delete"], "samsa group delete: which group? (samsa group delete GROUP)"),
+        (["group", "delete"] + many("g"), "samsa group delete: at most 64 groups at once"),
+        (["group", "reset-offsets", "g1", "g2"], "samsa group reset-offsets: one group at a time ('g1' and 'g2')"),
+        (["group", "reset-offsets", "g", "--to-earliest"],
+         "samsa group reset-offsets: which partitions? give --topic TOPIC or --all-topics"),
+        (["group", "reset-offsets", "--to-earliest", "--topic", "t"],
+         "samsa group reset-offsets: which group? (samsa group reset-offsets GROUP ...)"),
+        (["group", "reset-offsets", "g", "--to-earliest", "--topic", "t", "--all-topics"],
+         "samsa group reset-offsets: --topic and --all-topics exclude each other"),
+        (["group", "reset-offsets", "g", "--to-offset", "abc", "--topic", "t"],
+         "samsa group reset-offsets: --to-offset 'abc': expected an integer"),
+        (["group", "reset-offsets", "g", "--shift-by", "abc", "--topic", "t"],
+         "samsa group reset-offsets: --shift-by 'abc': expected an integer"),
+        (["group", "reset-offsets", "g", "--to-earliest"] + sum([["--topic", t] for t in many("t")], []),
+         "samsa group reset-offsets: at most 64 --topic"),
+        (["topic", "list", "a", "b"], "samsa topic list: one pattern at most, got 'b' too"),
+        (["topic", "create"] + many("t"), "samsa topic create: at most 64 topics at once"),
+        (["topic", "describe"], "samsa topic describe: which topic? (samsa topic describe TOPIC)"),
+        (["topic", "describe"] + many("t"), "samsa topic describe: at most 64 topics at once"),
+        (["topic", "delete"], "samsa topic delete: which topic? (samsa topic delete TOPIC)"),
+        (["topic", "delete"] + many("t"), "samsa topic delete: at most 64 topics at once"),
+        (["topic", "alter-config", "a", "b"], "samsa topic alter-config: one topic at a time ('a' and 'b')"),
+        (["topic", "alter-config", "t", "-c", "x"], "samsa topic alter-config: -c 'x': expected KEY=VALUE"),
+        (["topic", "alter-config", "t", "-d", ""], "samsa topic alter-config: -d '': expected a config name"),
+        (["topic", "alter-config"],
+         "samsa topic alter-config: which topic? (samsa topic alter-config TOPIC -c K=V)"),
+        (["topic", "add-partitions", "a", "b"], "samsa topic add-partitions: one topic at a time ('a' and 'b')"),
+        (["topic", "add-partitions", "t", "-p", "x"],
+         "samsa topic add-partitions: -p/--partitions 'x': expected an integer"),
+        (["topic", "add-partitions", "t"],
+         "samsa topic add-partitions: -p TOTAL is required: the new partition count"),
+        (["topic", "add-partitions"], "samsa topic add-partitions: which topic? (samsa topic add-partitions TOPIC -p N)"),
+        (["outbox", "status", "extra"], "samsa outbox status: unexpected argument 'extra'"),
+        (["outbox", "status", "--db", "sqlite:"], "samsa outbox status: --db sqlite: needs a path (sqlite:PATH)"),
+        (["outbox", "list", "extra", "--db", "sqlite:x"], "samsa outbox list: unexpected argument 'extra'"),
+        (["outbox", "list", "--limit", "x", "--db", "sqlite:x"], "samsa outbox list: -n/--limit 'x': expected an integer"),
+        (["outbox", "list", "--status", "BOGUS", "--db", "sqlite:x"],
+         "samsa outbox list: --status 'BOGUS': expected INIT, PUBLISHED, COMPLETE or DEAD"),
+        (["outbox", "dead", "extra", "--db", "sqlite:x"], "samsa outbox dead: unexpected argument 'extra'"),
+        (["outbox", "show"], "samsa outbox show: which row? (samsa outbox show ID --db URL)"),
+        (["outbox", "show", "1", "2"], "samsa outbox show: one row at a time ('1' and '2')"),
+        (["outbox", "retry", "1", "--all", "--db", "sqlite:x"], "samsa outbox retry: row ids and --all exclude each other"),
+        (["outbox", "retry", "--topic", "t", "1", "--db", "sqlite:x"], "samsa outbox retry: --topic goes with --all"),
+        (["outbox", "retry", "--db", "sqlite:x"], "samsa outbox retry: which rows? give row ids or --all"),
+        (["outbox", "enqueue", "--topic", "t", "a", "b", "--db", "sqlite:x"],
+         "samsa outbox enqueue: one payload ('a' and 'b')"),
+        (["outbox", "enqueue", "--topic", "t", "a", "--file", "/etc/hostname", "--db", "sqlite:x"],
+         "samsa outbox enqueue: PAYLOAD and --file exclude each other"),
+        (["outbox", "enqueue", "--topic", "t", "--file", "/nonexistent", "--db", "sqlite:x"],
+         "samsa outbox enqueue: /nonexistent: No such file or directory"),
+        (["outbox", "enqueue", "--topic", "t", "-H", "x", "--db", "sqlite:x"],
+         "samsa outbox enqueue: -H 'x': expected NAME=VALUE"),
+    ]
+    for args, line in usage:
+        rc, _, err = samsa(*args, brokers=False)
+        check_eq((rc, err.rstrip("\n")), (2, line), "samsa %s: exit 2" % " ".join(args[:6]))
+    bad_times = ["2024-13-01T00:00:00Z", "2024-05-01T25:00:00Z", "2024-05-01T10:00:00.Z", "2024-05-01T10:00:00+0200",
+                 "2024-05-01Tnoon", "2024-05-01T10:00:00Zjunk", "-200000000d", "-15parsecs", "1234567890123456"]
+    for t in bad_times:
+        fails(2, "samsa consume: -o @TIME '%s': expected milliseconds since the epoch, an ISO 8601 time "
+              "(2024-05-01T12:00:00Z) or -DURATION (-15m, -2h, -1d)" % t, "consume", "x", "-o", "@" + t,
+              brokers=False)
+
+    # option forms, with the broker
+    t = unique("args")
+    ok("topic", "create", "-p3", t)
+    t2 = unique("args")
+    ok("-v", "topic", "create", "--partitions=2", "--replicas", "1", t2)
+    d = js("topic", "describe", t, t2)
+    check_eq([len(x["partitions"]) for x in d], [3, 2], "-p3 and --partitions=2 (and -v, --replicas 1) accepted")
+    check(t in ok("topic", "list", "--", t).split(), "-- then a pattern")
+    check_eq(ok("topic", "list", "--output", "table", t).split()[-3:-2], [t], "--output table")
+
+    # times, to the millisecond: records at T-1, T, T+1 (T = 2024-05-01T10:00:00.500Z)
+    T = 1714557600500
+    p = ck.Producer({"bootstrap.servers": broker.bootstrap})
+    for i, ts in enumerate((T - 1, T, T + 1)):
+        p.produce(t, value=b"r%d" % i, partition=0, timestamp=ts)
+    p.flush(10)
+    for spec, want in [("1714557600500", "1 2"), ("2024-05-01T10:00:00.5Z", "1 2"),
+                       ("2024-05-01T12:00:00.500+02:00", "1 2"), ("2024-05-01T04:30:00.501-05:30", "2"),
+                       ("2024-05-01 10:00:00.4999Z", "0 1 2"), ("2024-05-01T10:00:00.50199", "2"),
+                       ("2024-05-01", "0 1 2"), ("2024-05-02", ""), ("-1d", "")]:
+        out = ok("consume", t, "-p", "0", "-o", "@" + spec, "-e", "-f", "%o ")
+        check_eq(out.strip(), want, "-o @%s: the records from offset(s) '%s'" % (spec, want))
+    out = ok("consume", t, "-p", "0", "-o", "beginning", "-e", "-f", "%q%v|")
+    check_eq(out, "%qr0|%qr1|%qr2|", "an unknown %-escape in a format string is printed as it is")
+
+    # produce: the summary with acks=0; a producer queue of 5 messages for 300 lines
+    out = ok("produce", t, "-p", "1", "--acks", "0", stdin="a\nb\n")
+    check(re.match(r"produced 2 records \(2 bytes\) to %s in [0-9.]+ s: partition 1: 2 records \(no offsets "
+                   r"with acks=0\)\n$" % re.escape(t), out), "acks=0: the summary counts records, no offsets", out)
+    lines = "".join("q%d\n" % i for i in range(300))
+    out = ok("produce", t, "-p", "2", "-X", "queue.buffering.max.messages=5", stdin=lines)
+    check(out.startswith("produced 300 records"), "a producer queue of 5 for 300 lines: it waits for room, "
+          "all 300 delivered", out)
+    check_eq(end_offset(t, 2), 300, "partition 2 holds them (high watermark 300)")
+    # answers from the broker that commands turn into messages and exit codes
+    g = unique("args-group")
+    fails(3, "samsa group reset-offsets: group '%s' has no committed offsets; name the topic with --topic" % g,
+          "group", "reset-offsets", g, "--all-topics", "--to-earliest")
+    fails(3, "samsa group reset-offsets: group '%s' has no committed offset on %s [0] to shift" % (g, t),
+          "group", "reset-offsets", g, "--topic", "%s:0" % t, "--shift-by", "1")
+    out = ok("group", "reset-offsets", g, "--topic", t, "--to-earliest", "--dry-run")
+    check(out.endswith("dry run: nothing changed; add --execute to apply\n") and
+          re.search(r"^%s +0 +- +0$" % re.escape(t), out, re.M), "--dry-run: the plan, nothing changed", out)
+    fails(3, "samsa group describe: group '%s' does not exist" % g, "group", "describe", g)
+    missing = unique("args-missing")
+    check_eq(js("topic", "delete", missing, "--if-exists"), [{"topic": missing, "deleted": False, "exists": False}],
+             "topic delete --if-exists of a topic that does not exist: exit 0, said so in JSON")
+    fails(2, "samsa topic create: topic '%s': replication factor 3 is not possible on a single-node samsa-broker; "
+          "use 1 (or -1 for the default)" % missing, "topic", "create", missing, "-r", "3")
+    fails(2, "samsa topic list: cannot create the Kafka client: `acks` must be set to `all` when "
+          "`enable.idempotence` is true", "topic", "list", "-X", "enable.idempotence=true", "-X", "acks=1")
+    fails(2, "samsa: unknown command 'frob' (see 'samsa --help')", "help", "frob", brokers=False)
+    rc, out, err = samsa("topic", "alter-config", t, "-d", "retention.ms")
+    check(rc == 0 and err == "samsa topic alter-config: warning: retention.ms is not set on topic '%s'; nothing "
+          "to remove\n" % t, "alter-config -d of a config the topic does not set: a warning, exit 0", err)
+    rc, out, err = samsa("-vv", "topic", "list")
+    check(rc == 0 and "samsa: rdkafka " in err and t in out, "-vv: librdkafka's debug log on stderr, the answer on "
+          "stdout", err[:300])
+
+
 def test_unreachable():
-    import socket
     s = socket.socket()
     s.bind(("127.0.0.1", 0))
     port = s.getsockname()[1]   # bound, never listening: refused, and no one else can take it meanwhile
@@ -798,6 +951,115 @@ def test_cluster_info():
     check("Produce" in out, "security.protocol=plaintext still asks")
 
 
+class BadPeer:
+    """A TCP peer that answers samsa's own ApiVersions request (correlation
+    id "SAMS") the way `mode` says, and closes every other connection (the
+    ones librdkafka makes): what `cluster info` meets when a broker's
+    advertised address leads somewhere else."""
+
+    def __init__(self):
+        self.s = socket.socket()
+        self.s.bind(("127.0.0.1", 0))
+        self.s.listen(16)
+        self.port = self.s.getsockname()[1]
+        self.mode = "close"
+        self.open = []
+        threading.Thread(target=self.loop, daemon=True).start()
+
+    def loop(self):
+        while True:
+            try:
+                c, _ = self.s.accept()
+            except OSError:
+                return
+            threading.Thread(target=self.serve, args=(c,), daemon=True).start()
+
+    def serve(self, c):
+        try:
+            c.settimeout(30)
+            head = c.recv(4, socket.MSG_WAITALL)
+            n = struct.unpack(">i", head)[0]
+            body = b""
+            while len(body) < n:
+                chunk = c.recv(n - len(body))
+                if not chunk:
+                    return
+                body += chunk
+            corr = body[4:8]
+            if corr != b"SAMS" or self.mode == "close":
+                return
+            if self.mode == "silent":
+                self.open.append(c)     # kept open, never answered
+                c = None
+                return
+            if self.mode == "huge":
+                c.sendall(struct.pack(">i", 1 << 30))
+                return
+            if self.mode == "error":
+                payload = corr + struct.pack(">hi", 35, 0)
+            elif self.mode == "wrongcorr":
+                payload = b"XXXX" + struct.pack(">hi", 0, 0)
+            else:   # "many": 1500 entries, more than the 1000 samsa reads
+                payload = corr + struct.pack(">hi", 0, 1500) + b"".join(
+                    struct.pack(">hhh", k % 100, 0, k % 7) for k in range(1500))
+            c.sendall(struct.pack(">i", len(payload)) + payload)
+        except OSError:
+            pass
+        finally:
+            if c is not None:
+                c.close()
+
+    def close(self):
+        try:
+            self.s.shutdown(socket.SHUT_RDWR)   # wakes the accept() of the loop's thread
+        except OSError:
+            pass
+        self.s.close()
+        for c in self.open:
+            c.close()
+        self.open = []
+
+
+def test_cluster_info_bad_peer():
+    """cluster info asks each broker's advertised address for ApiVersions
+    itself: a peer there that closes, answers 1 GiB, an error, another
+    correlation id, nothing in time, more APIs than samsa reads, or is gone.
+    Each: exit 1 naming the broker and what went wrong (in JSON too), never
+    a crash or a hang."""
+    peer = BadPeer()
+    b2 = Broker(name="samsa-cli-adv", overrides={"advertised.listeners": "PLAINTEXT://127.0.0.1:%d" % peer.port})
+    try:
+        b2.start()
+        boot = ["-b", b2.bootstrap]
+        where = "samsa cluster info: ApiVersions from broker 0 (127.0.0.1:%d): " % peer.port
+        for mode, why in [("close", "the broker closed the connection"),
+                          ("huge", "a response of 1073741824 bytes is not an ApiVersions answer"),
+                          ("error", "ApiVersions answered error 35"),
+                          ("wrongcorr", "a malformed ApiVersions response"),
+                          ("silent", "no answer in time")]:
+            peer.mode = mode
+            rc, out, err = samsa(*boot, "--timeout", "3000", "cluster", "info", brokers=False)
+            check(rc == 1 and err.splitlines()[-1] == where + why, "a peer that answers '%s': exit 1, '%s'"
+                  % (mode, why), err[-300:])
+        peer.mode = "error"
+        rc, out, err = samsa(*boot, "cluster", "info", "--output", "json", brokers=False)
+        check(rc == 1 and json.loads(out)["brokers"][0]["api_versions_error"] == "ApiVersions answered error 35",
+              "--output json: the error in api_versions_error", out[-300:])
+        peer.mode = "many"
+        rc, out, err = samsa(*boot, "cluster", "info", "--output", "json", brokers=False)
+        check(rc == 0 and len(json.loads(out)["brokers"][0]["api_versions"]) == 1000,
+              "1500 APIs in the answer: the first 1000 read, exit 0", err[-300:])
+        peer.close()
+        rc, out, err = samsa(*boot, "--timeout", "3000", "cluster", "info", brokers=False)
+        check(rc == 1 and err.splitlines()[-1] == where.replace("): ", "): connecting to 127.0.0.1:%d: "
+                                                                 % peer.port) + "Connection refused",
+              "nobody listening there: exit 1, connection refused", (rc, out[-300:], err[-300:]))
+        check_eq(b2.finish(0), 0, "the broker is unaffected")
+    finally:
+        peer.close()
+        b2.cleanup()
+
+
 # -- progress and completion -------------------------------------------------
 
 def test_progress():
@@ -892,7 +1154,7 @@ def outbox_flow(url, sql, label):
     on it (for setting a row DEAD as a relay would, and for checking)."""
     db = ["--db", url]
     j = js("outbox", "init", *db, brokers=False)
-    check_eq(j["schema_version"], 2, "%s: init: schema version 2" % label)
+    check_eq(j["schema_version"], 3, "%s: init: schema version 3" % label)
     js("outbox", "init", *db, brokers=False)
     st = js("outbox", "status", *db, brokers=False)
     check_eq((st["counts"], st["oldest_unpublished_age_ms"], st["topics"]),
@@ -925,7 +1187,7 @@ def outbox_flow(url, sql, label):
                             {"topic": "payments", "INIT": 1, "PUBLISHED": 0, "COMPLETE": 0, "DEAD": 1}],
              "%s: counts per topic" % label)
     text = ok("outbox", "status", *db, brokers=False)
-    check(text.startswith("Outbox: %s (schema version 2)\n\nSTATUS     ROWS\nINIT          2\nPUBLISHED     1\n"
+    check(text.startswith("Outbox: %s (schema version 3)\n\nSTATUS     ROWS\nINIT          2\nPUBLISHED     1\n"
                           "COMPLETE      1\nDEAD          1\n\noldest unpublished: " % url.replace(":secret", "")),
           "%s: the status table (the database named by its URL without the password)" % label, text)
 
@@ -986,6 +1248,66 @@ def outbox_flow(url, sql, label):
     check_eq(js("outbox", "status", *db, brokers=False)["counts"]["DEAD"], 0, "%s: no DEAD rows left" % label)
 
 
+def test_outbox_display():
+    """How `samsa outbox` shows what rows hold (SQLite, rows made by SQL):
+    ages in seconds, minutes, hours and days; keys, errors and payloads with
+    control characters and bytes that are not UTF-8 escaped as \\xNN, multi-byte
+    characters kept, long keys and errors cut with "..."; a NULL payload;
+    non-UTF-8 payloads as payload_base64 in JSON; a retry waiting, a COMPLETE
+    row, an archived one."""
+    path = os.path.join(tmp, "display.db")
+    ok("outbox", "init", "--db", "sqlite:" + path, brokers=False)
+    con = sqlite3.connect(path, isolation_level=None)
+    now = int(time.time() * 1000)
+    day, hour, minute = 86400000, 3600000, 60000
+    err120 = "E" * 120
+    # schema v2 assigns ids: these five rows are 1..5 in a fresh file
+    con.execute("INSERT INTO samsa_outbox (topic, key, payload, created_at) VALUES"
+                " ('t', CAST(x'6b01c3a9ff' AS TEXT), NULL, ?)", (now - 3 * day - 2 * hour - 5 * minute,))
+    con.execute("INSERT INTO samsa_outbox (topic, key, payload, created_at, attempts, next_attempt_at)"
+                " VALUES ('t', 'k2', x'ff00', ?, 2, ?)", (now - 5 * minute - 7000, now + hour))
+    con.execute("INSERT INTO samsa_outbox (topic, key, payload, created_at, status, kafka_partition,"
+                " kafka_offset, published_at) VALUES ('t', 'k3', 'p', ?, 'COMPLETE', 0, 9, ?)",
+                (now - 2 * hour - 3 * minute - 500, now - hour))
+    con.execute("INSERT INTO samsa_outbox (topic, key, payload, status, attempts, last_error) VALUES"
+                " ('t', 'k4', 'p', 'DEAD', 10, ?)", (err120,))
+    con.execute("INSERT INTO samsa_outbox (topic, key, payload) VALUES ('t', ?, 'p')", ("x" * 60,))
+    con.execute("INSERT INTO samsa_outbox_archive (id, event_id, topic, key, payload, created_at, status, attempts,"
+                " next_attempt_at, archived_at) VALUES (6, '00000000-0000-4000-8000-000000000006', 't', 'k6', 'p', ?,"
+                " 'COMPLETE', 0, ?, ?)", (now - day, now - day, now - 1000))
+    db = ["--db", "sqlite:" + path]
+    text = ok("outbox", "status", *db, brokers=False)
+    check("\noldest unpublished: 3 d 2 h (row 1)\n" in text, "status: the oldest unpublished row's age in days "
+          "and hours", text)
+    show1 = ok("outbox", "show", "1", *db, brokers=False)
+    check("\nkey:              k\\x01\u00e9\\xff\n" in show1, "show: a key's control character and stray byte "
+          "escaped, its é kept", show1)
+    check("(3 d 2 h ago)" in show1 and "\nPayload: NULL\n" in show1, "show: '3 d 2 h ago', a NULL payload", show1)
+    show2 = ok("outbox", "show", "2", *db, brokers=False)
+    check(re.search(r"\(5 min [78] s ago\)", show2) and "2 attempts failed" in show2
+          and "next attempt (waiting for a retry)" in show2 and "\nPayload (2 bytes):\n  \\xff\\x00\n" in show2,
+          "show: '5 min 7 s ago', 2 attempts failed, a retry waiting, the payload's bytes escaped", show2)
+    show3 = ok("outbox", "show", "3", *db, brokers=False)
+    check("(2 h 3 min ago)" in show3 and "published to t [0] at offset 9" in show3
+          and "COMPLETE: consumed by every tracked group" in show3,
+          "show: '2 h 3 min ago', where it was published, COMPLETE", show3)
+    show6 = ok("outbox", "show", "6", *db, brokers=False)
+    check("status:           COMPLETE (archived)" in show6 and "  archived\n" in show6,
+          "show of an archived row: marked archived, with the time", show6)
+    j2 = js("outbox", "show", "2", *db, brokers=False)
+    check_eq((j2["payload"], j2["payload_base64"]), (None, "/wA="), "show --output json: a non-UTF-8 payload as "
+             "payload_base64")
+    lst = ok("outbox", "list", *db, brokers=False)
+    check(re.search(r"^ 5  INIT\s+t\s+%s\.\.\.\s" % ("x" * 40), lst, re.M), "list: a 60-character key cut to 40 "
+          "and '...'", lst)
+    check(re.search(r"^ 4  DEAD .* %s\.\.\.$" % ("E" * 50), lst, re.M), "list: a 120-character error cut to 50 "
+          "and '...'", lst)
+    dead = ok("outbox", "dead", *db, brokers=False)
+    check(re.search(r"^ 4  DEAD .* %s$" % ("E" * 120), dead, re.M), "dead: the error whole (up to 200 characters)",
+          dead)
+    con.close()
+
+
 def test_outbox_sqlite():
     path = os.path.join(tmp, "outbox.db")
     con = sqlite3.connect(path, isolation_level=None)
@@ -1016,7 +1338,10 @@ def test_outbox_sqlite():
     mode = con.execute("PRAGMA journal_mode").fetchone()[0]
     check_eq(mode, "delete", "the command never changed the database's journal mode")
     # the archive: show finds a row the relay's cleanup moved there
-    con.execute("INSERT INTO samsa_outbox_archive SELECT *, 1700000000000 FROM samsa_outbox WHERE id = 3")
+    cols = ("id, event_id, topic, key, type, payload, headers, created_at, status, attempts,"
+            " next_attempt_at, last_error, kafka_partition, kafka_offset, published_at, kafka_incarnation")
+    con.execute("INSERT INTO samsa_outbox_archive (%s, archived_at) SELECT %s, 1700000000000"
+                " FROM samsa_outbox WHERE id = 3" % (cols, cols))
     con.execute("DELETE FROM samsa_outbox WHERE id = 3")
     s = js("outbox", "show", "3", "--db", "sqlite:" + path, brokers=False)
     check_eq((s["id"], s["status"], s["archived_at"]), (3, "COMPLETE", "2023-11-14T22:13:20.000Z"),
@@ -1164,8 +1489,8 @@ def test_outbox_relay():
 def main():
     try:
         broker.start()
-        tests = [test_usage, test_unreachable, test_topics, test_produce, test_consume, test_groups,
-                 test_cluster_info, test_progress, test_completion, test_outbox_sqlite, test_outbox_postgres,
+        tests = [test_usage, test_arguments, test_unreachable, test_topics, test_produce, test_consume, test_groups,
+                 test_cluster_info, test_cluster_info_bad_peer, test_progress, test_completion, test_outbox_display, test_outbox_sqlite, test_outbox_postgres,
                  test_outbox_relay]
         rc = run_tests(tests, [broker])
         return broker.finish(rc)

@@ -11,6 +11,16 @@ restarted and the topic must be wholly there (every partition, each with
 the record it held) or wholly gone (no partition, no directory, no config
 file); nothing of an unfinished operation may remain on disk.
 
+System calls that fail instead (strace `-e inject=SYSCALL:error=ENOSPC|EIO`):
+CreateTopics, CreatePartitions, AlterConfigs and DeleteTopics answer
+KAFKA_STORAGE_ERROR with the reason and undo what they did; when the undo
+fails too (or a recorded deletion cannot go on), later topic changes are
+refused until a restart finishes the change; a damaged change record stops
+the broker from starting. And one failing system call at every mkdir,
+rename, fsync, fdatasync and unlink of CreateTopics, CreatePartitions and
+DeleteTopics, one at a time: each answer (NONE or KAFKA_STORAGE_ERROR) says
+truly whether the change happened, whole.
+
 Names of 240 to 249 characters (Kafka's limit) are created without and
 with a topic config, altered (AlterConfigs), described, produced to,
 deleted, and the deletion holds across restarts; the name is created again
@@ -239,6 +249,69 @@ def kill_during(syscall, n, request):
         st.stderr.close()
 
 
+def fail_during(injects, request, must_inject=True):
+    """Attaches strace to the broker with `-e inject=...` for each of
+    injects (e.g. "mkdir:error=ENOSPC:when=3": the 3rd mkdir from then on
+    fails with ENOSPC, nothing else changes), sends `request` (a whole
+    frame), detaches, and returns the response payload (the broker must
+    answer: a failed system call is an error to report, not a crash)."""
+    if not STRACE:
+        raise AssertionError("cannot check: no strace (scripts/deps.sh test installs it)")
+    trace = os.path.join(broker.dir, "fail.trace")
+    if os.path.exists(trace):
+        os.unlink(trace)
+    calls = sorted({i.split(":")[0] for i in injects} | {"write", "writev", "sendmsg", "sendto"})
+    args = [STRACE, "-f", "-qq", "-yy", "-o", trace, "-e", "trace=" + ",".join(calls)]
+    for i in injects:
+        args += ["-e", "inject=" + i]
+    st = subprocess.Popen(args + ["-p", str(broker.pid)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                          preexec_fn=harness._die_with_parent)
+    try:
+        def attached():
+            if st.poll() is not None:
+                raise AssertionError("cannot check: strace could not attach: %s"
+                                     % st.stderr.read().decode("utf-8", "replace")[:300])
+            wire.rpc(broker.port, 18, 0, b"", corr=corr())    # ApiVersions
+            try:
+                with open(trace, "rb") as f:
+                    return b"TCP:[" in f.read()
+            except FileNotFoundError:
+                return False
+        wait_for(attached, 20, "strace to attach to the broker")
+        s = wire.connect(broker.port)
+        try:
+            wire.send(s, request)
+            resp = wire.read_response(s, 30)
+        finally:
+            s.close()
+    finally:
+        if st.poll() is None:
+            st.send_signal(signal.SIGINT)
+            try:
+                st.wait(20)
+            except subprocess.TimeoutExpired:
+                st.kill()
+                st.wait()
+        st.stderr.close()
+    if resp is None:
+        raise AssertionError("the broker closed the connection instead of answering (alive: %s)" % broker.alive())
+    with open(trace, "rb") as f:
+        injected = f.read().count(b"(INJECTED)")
+    if not must_inject:
+        return resp, injected
+    check(injected > 0, "strace injected %d failure(s) (%s)" % (injected, ", ".join(injects)))
+    return resp
+
+
+def topic_result(resp, version, with_message=True):
+    """{name: (error, message)} of a CreateTopics v2 / CreatePartitions v0 /
+    DeleteTopics v1 response (throttle first)."""
+    r = wire.Reader(resp)
+    r.i32()   # correlation id
+    r.i32()   # throttle
+    return {n: (e, m) for n, e, m in r.array(lambda x: (x.string(), x.i16(), x.string() if with_message else None))}
+
+
 def kill_points(plan, op, setup, judge):
     """For each syscall of plan: N = 1, 2, ..., a fresh topic from setup(),
     op(topic) (a request frame) killed at the N-th call; restart;
@@ -409,6 +482,179 @@ def test_create_partitions_all_or_nothing():
           "early kills left 3 partitions, kills after the change was complete all 8")
 
 
+def test_io_errors():
+    """A failed system call (ENOSPC, EIO, injected by strace into the running
+    broker) in CreateTopics, CreatePartitions, DeleteTopics and AlterConfigs:
+    the request is answered KAFKA_STORAGE_ERROR with the reason, and what
+    was done is undone, so the topic is as it was. When the undo fails too,
+    every later topic change is refused until a restart, which finishes it.
+    A topic change record that does not read stops the broker from starting,
+    naming the file."""
+    # CreateTopics: partition 1's mkdir fails (mkdirs #1 and #2 are samsa-topics,
+    # EEXIST, for the change record and the config file; #3 is partition 0)
+    t = name("ioerr")
+    resp = fail_during(["mkdir:error=ENOSPC:when=4"],
+                       wire.frame(19, 2, corr(), wire.create_topics_v2([(t, 3, {"retention.ms": "7200000"})])))
+    err, msg = topic_result(resp, 2)[t]
+    check(err == 56 and "No space left on device" in (msg or ""),
+          "CreateTopics, mkdir of partition 1 failing ENOSPC: KAFKA_STORAGE_ERROR with the reason (%r)" % msg)
+    check(metadata(t)[0] == 3 and not partition_dirs(t) and not leftovers()
+          and not [f for f in config_files() if os.path.basename(f).startswith(t)],
+          "and the creation is undone: no topic, no directory, no config, nothing left over")
+    check_eq(wire.create_topics(broker.port, [(t, 3, {})], corr=corr()), {t: (0, None)},
+             "the same CreateTopics afterwards succeeds")
+
+    # CreatePartitions 3 -> 5: the 2nd new partition's mkdir fails
+    for p in range(3):
+        produce(t, p, b"%s/%d" % (t.encode(), p))
+    resp = fail_during(["mkdir:error=EIO:when=3"], wire.frame(37, 0, corr(), create_partitions_body(t, 5)))
+    err, msg = topic_result(resp, 0)[t]
+    check(err == 56 and "Input/output error" in (msg or ""), "CreatePartitions 3 -> 5 with an EIO: "
+          "KAFKA_STORAGE_ERROR with the reason (%r)" % msg)
+    judge_whole_or_none(t, "after the failed CreatePartitions", 3, 3)
+
+    # AlterConfigs: the rename of the new config file fails
+    r = wire.Reader(fail_during(["rename:error=EIO:when=1"], wire.frame(33, 0, corr(), wire.array(
+        [wire.i8(2) + wire.string(t) + wire.array([wire.string("retention.ms") + wire.nullable_string("1000")])])
+        + wire.i8(0))))
+    r.i32()
+    r.i32()
+    (err, msg, _, _), = r.array(lambda x: (x.i16(), x.string(), x.i8(), x.string()))
+    check(err == 56 and "cannot rename" in (msg or ""), "AlterConfigs whose config file cannot be renamed into "
+          "place: KAFKA_STORAGE_ERROR (%r)" % msg)
+    check_eq(describe_config(t, "retention.ms")[0], "604800000", "and the topic keeps its old config")
+
+    # DeleteTopics: its record cannot be written
+    resp = fail_during(["rename:error=ENOSPC:when=1"], wire.frame(20, 1, corr(), delete_topics_body([t])))
+    check_eq(topic_result(resp, 1, with_message=False)[t][0], 56,
+             "DeleteTopics whose change record cannot be written: KAFKA_STORAGE_ERROR")
+    judge_whole_or_none(t, "after the failed DeleteTopics", 3, 3)
+
+    # CreateTopics failing at partition 1, then its undo failing too: every
+    # rename from the 3rd on fails (the record and the config file take the
+    # first two), so partition 0 cannot be renamed aside
+    u = name("unfinished")
+    resp = fail_during(["mkdir:error=ENOSPC:when=4", "rename:error=EIO:when=3+"],
+                       wire.frame(19, 2, corr(), wire.create_topics_v2([(u, 4, {"retention.ms": "7200000"})])))
+    check_eq(topic_result(resp, 2)[u][0], 56, "CreateTopics failing, and its undo failing: KAFKA_STORAGE_ERROR")
+    v = name("blocked")
+    got = wire.create_topics(broker.port, [(v, 1, {})], corr=corr())
+    check(got[v][0] == 56 and "restart samsa-broker to finish it" in got[v][1],
+          "then every topic change is refused until a restart: CreateTopics %r" % (got[v],))
+    check_eq(delete_topics([t]), {t: 56}, "DeleteTopics refused too")
+    check_eq(create_partitions(t, 4)[t][0], 56, "and CreatePartitions")
+    check(produce(t, 0, b"still")[0] == 0, "while records are still taken")
+    check_eq(broker.stop(), 0, "SIGTERM: exit 0")
+    broker.start()
+    check(metadata(u)[0] == 3 and not partition_dirs(u) and not leftovers(),
+          "the restart finished the undo: no %s, no directory, nothing left over" % u)
+    check_eq(wire.create_topics(broker.port, [(v, 1, {})], corr=corr()), {v: (0, None)},
+             "and topic changes are taken again")
+    check_eq(delete_topics([t, v]), {t: 0, v: 0}, "cleaned up")
+
+    # DeleteTopics recorded, then its partition directories cannot be renamed
+    # aside: the deletion stands (recorded first) and the restart finishes it
+    w = filled_topic(2)
+    resp = fail_during(["rename:error=EIO:when=2+"], wire.frame(20, 1, corr(), delete_topics_body([w])))
+    check_eq(topic_result(resp, 1, with_message=False)[w][0], 0,
+             "DeleteTopics whose directories cannot be renamed aside: answered NONE, the deletion is recorded")
+    check(metadata(w)[0] == 3 and partition_dirs(w) == {0, 1},
+          "the topic is gone from Metadata, its directories still on disk")
+    x = name("blocked")
+    check_eq(wire.create_topics(broker.port, [(x, 1, {})], corr=corr())[x][0], 56,
+             "later topic changes are refused until a restart")
+    check_eq(broker.stop(), 0, "SIGTERM: exit 0")
+    broker.start()
+    check(metadata(w)[0] == 3 and not partition_dirs(w) and not leftovers(),
+          "the restart finished the deletion: no directory, nothing left over")
+
+    # a change record that does not read: the broker does not start
+    check_eq(broker.stop(), 0, "SIGTERM: exit 0")
+    bad = os.path.join(broker.data_dir, "samsa-topics", "create-0000.pending")
+    with open(bad, "w") as f:
+        f.write("samsa topic change 1\nop=create\ntopic=x\nfrom=0\nto=1\ncrc=00000000\n")
+    try:
+        broker.start()
+        check(False, "the broker started over a damaged topic change record")
+    except harness.BrokerError as e:
+        check("not a valid topic change record" in str(e) and bad in str(e),
+              "a damaged topic change record: the broker does not start, naming the file")
+    os.unlink(bad)
+    broker.start()
+    check(broker.alive(), "without it the broker starts")
+
+
+def blocked():
+    """True when the broker refuses topic changes until a restart."""
+    probe = name("probe")
+    got = wire.create_topics(broker.port, [(probe, 1, {})], corr=corr())[probe]
+    if got[0] == 0:
+        check_eq(delete_topics([probe]), {probe: 0}, "probe topic deleted")
+        return False
+    check(got[0] == 56 and "restart" in (got[1] or ""), "topic changes refused until a restart", got)
+    return True
+
+
+def test_errors_at_every_point():
+    """CreateTopics (3 partitions and a config), CreatePartitions 2 -> 4 and
+    DeleteTopics of a topic holding records, with one system call failing
+    (EIO, strace) at every mkdir, rename, fsync, fdatasync and unlink each
+    makes, one at a time. Each answer is NONE or KAFKA_STORAGE_ERROR and
+    says what happened: NONE, the change is whole; KAFKA_STORAGE_ERROR, the
+    topic is as before (or, where undoing failed too, later changes are
+    refused until a restart, after which it is as before). Nothing is left
+    over after a restart."""
+    ops = {
+        "create": (["mkdir", "rename", "fsync", "fdatasync", "unlink"], lambda: name("everr-c")),
+        "partitions": (["mkdir", "rename", "fsync", "fdatasync", "unlink"], lambda: filled_topic(2)),
+        "delete": (["rename", "fsync", "unlink"], lambda: filled_topic(2)),
+    }
+    seen = {}
+    for op, (plan, setup) in ops.items():
+        for sc in plan:
+            n = 1
+            while n <= 30:
+                t = setup()
+                if op == "create":
+                    req = wire.frame(19, 2, corr(), wire.create_topics_v2([(t, 3, {"retention.ms": "7200000"})]))
+                elif op == "partitions":
+                    req = wire.frame(37, 0, corr(), create_partitions_body(t, 4))
+                else:
+                    req = wire.frame(20, 1, corr(), delete_topics_body([t]))
+                resp, injected = fail_during(["%s:error=EIO:when=%d" % (sc, n)], req, must_inject=False)
+                err = topic_result(resp, 1 if op == "delete" else 2, with_message=op != "delete")[t][0]
+                where = "%s, %s #%d failing" % (op, sc, n)
+                check(err in (0, 56), "%s: answered %s" % (where, {0: "NONE", 56: "KAFKA_STORAGE_ERROR"}.get(err, err)))
+                seen[(op, err)] = seen.get((op, err), 0) + 1
+                if blocked() or leftovers():
+                    # an unfinished change, or a renamed-aside directory a
+                    # failed unlink left: both finished by the next start
+                    check_eq(broker.stop(), 0, "%s: SIGTERM: exit 0" % where)
+                    broker.start()
+                changed = err == 0
+                if op == "create":
+                    judge_whole_or_none(t, where, 3, 0) if changed else check(
+                        metadata(t)[0] == 3 and not partition_dirs(t) and not leftovers(),
+                        "%s: no topic, no directory, nothing left over" % where)
+                elif op == "partitions":
+                    judge_whole_or_none(t, where, 4 if changed else 2, 2)
+                else:
+                    if changed:
+                        check(metadata(t)[0] == 3 and not partition_dirs(t) and not leftovers(),
+                              "%s: deleted, nothing left over" % where)
+                    else:
+                        judge_whole_or_none(t, where, 2, 2)
+                if metadata(t)[0] == 0:
+                    check_eq(delete_topics([t]), {t: 0}, "%s: cleaned up" % where)
+                if not injected:
+                    check(changed, "%s: nothing failed (the operation makes fewer): NONE" % where)
+                    break
+                n += 1
+    print("  outcomes (operation, answer): %s" % seen)
+    check(seen.get(("create", 56)) and seen.get(("create", 0)) and seen.get(("delete", 0)),
+          "failures were met and answered both ways")
+
+
 def test_long_names():
     """Topic names of 240 to 249 characters: created without a config,
     deleted, gone after kill -9; created with a config, altered, described,
@@ -464,7 +710,7 @@ def main():
     try:
         broker.start()
         print("broker pid %d on %s" % (broker.pid, broker.bootstrap), flush=True)
-        rc = run_tests([test_long_names, test_delete_topics_all_or_nothing,
+        rc = run_tests([test_long_names, test_io_errors, test_errors_at_every_point, test_delete_topics_all_or_nothing,
                         test_create_topics_all_or_nothing, test_create_partitions_all_or_nothing],
                        [broker])
         if not broker.alive():

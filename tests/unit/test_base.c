@@ -1,11 +1,15 @@
 /* test_base.c: the byte reader/writer, varints, CRC-32C, properties parser
  * and arena, including truncated and lying input for every reader. */
+#include <fcntl.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "base/arena.h"
 #include "base/buf.h"
 #include "base/crc32c.h"
 #include "base/err.h"
+#include "base/log.h"
+#include "base/map.h"
 #include "base/props.h"
 #include "check.h"
 
@@ -26,6 +30,74 @@ static void test_crc(void)
     parts = sm_crc32c(parts, big + 50003, sizeof big - 50003);
     CHECK(whole == parts);
     CHECK(sm_crc32c(0, big + 1, 77) != sm_crc32c(0, big, 77));
+}
+
+/* Both paths (the SSE4.2 instruction and portable slice-by-8) against the
+ * vectors of RFC 3720 (B.4) and against each other at every length and
+ * alignment that exercises their head, 8-byte body and tail loops. */
+static void test_crc_paths(void)
+{
+    TEST_SECTION("crc32c: hardware and portable paths, RFC 3720 vectors");
+    printf("  sm_crc32c uses the %s path on this CPU\n", sm_crc32c_hw() ? "SSE4.2" : "portable");
+    uint8_t v[48];
+    struct {
+        const char *what;
+        size_t len;
+        uint32_t crc;
+    } vec[] = {{"32 zeros", 32, 0x8a9136aau},
+               {"32 x 0xff", 32, 0x62a8ab43u},
+               {"0..31", 32, 0x46dd794eu},
+               {"31..0", 32, 0x113fdb5cu},
+               {"iSCSI read PDU", 48, 0xd9963a56u},
+               {"123456789", 9, 0xe3069283u}};
+    for (size_t k = 0; k < sizeof vec / sizeof vec[0]; k++) {
+        memset(v, 0, sizeof v);
+        for (size_t i = 0; i < 32; i++) {
+            if (k == 1)
+                v[i] = 0xff;
+            else if (k == 2)
+                v[i] = (uint8_t)i;
+            else if (k == 3)
+                v[i] = (uint8_t)(31 - i);
+        }
+        if (k == 4) {
+            const uint8_t pdu[48] = {0x01, 0xc0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+                                     0x14, 0, 0, 0, 0, 0, 0x04, 0, 0, 0, 0, 0x14, 0, 0, 0, 0x18,
+                                     0x28, 0, 0, 0, 0, 0, 0, 0, 0x02, 0, 0, 0, 0, 0, 0, 0};
+            memcpy(v, pdu, sizeof pdu);
+        } else if (k == 5) {
+            memcpy(v, "123456789", 9);
+        }
+        uint32_t hw = sm_crc32c(0, v, vec[k].len), sw = sm_crc32c_portable(0, v, vec[k].len);
+        if (hw != vec[k].crc || sw != vec[k].crc)
+            printf("  %s: sm_crc32c %08x, portable %08x, want %08x\n", vec[k].what, hw, sw, vec[k].crc);
+        CHECK(hw == vec[k].crc);
+        CHECK(sw == vec[k].crc);
+    }
+    CHECK(sm_crc32c_portable(0, "", 0) == 0);
+    /* every length up to 70 at every alignment 0..7, whole and in two pieces */
+    static uint8_t buf[80];
+    uint32_t x = 2463534242u;
+    for (size_t i = 0; i < sizeof buf; i++) {
+        x ^= x << 13, x ^= x >> 17, x ^= x << 5;
+        buf[i] = (uint8_t)x;
+    }
+    int differ = 0, split_differ = 0;
+    for (size_t off = 0; off < 8; off++)
+        for (size_t len = 0; len <= 70; len++) {
+            uint32_t a = sm_crc32c(0, buf + off, len), b = sm_crc32c_portable(0, buf + off, len);
+            differ += a != b;
+            size_t cut = len / 3;
+            uint32_t c = sm_crc32c_portable(sm_crc32c_portable(0, buf + off, cut), buf + off + cut,
+                                            len - cut);
+            split_differ += c != b;
+        }
+    CHECK_EQ_I64(differ, 0);
+    CHECK_EQ_I64(split_differ, 0);
+    /* a flipped bit changes the portable CRC too */
+    uint32_t before = sm_crc32c_portable(0, buf, 64);
+    buf[40] ^= 0x10;
+    CHECK(sm_crc32c_portable(0, buf, 64) != before);
 }
 
 static void test_varints(void)
@@ -164,7 +236,119 @@ static void test_props(void)
     CHECK(sm_props_add_override(&ps, "=x", err, sizeof err) == SM_EINVAL);
     CHECK(sm_props_load_file(&ps, "/nonexistent/x.properties", err, sizeof err) == SM_EIO);
     CHECK(strstr(err, "/nonexistent/x.properties") != NULL);
+    /* a directory opens but does not read */
+    CHECK(sm_props_load_file(&ps, "/", err, sizeof err) == SM_EIO);
+    CHECK(strstr(err, "cannot read /") != NULL);
+    /* Java's escapes in values: \t \n \r \f, any other escaped character itself */
+    const char *esc = "k1=a\\tb\\nc\\rd\\fe\\\\f\\:g\n";
+    CHECK(sm_props_parse(&ps, esc, strlen(esc), "e.properties", err, sizeof err) == SM_OK);
+    CHECK(!strcmp(sm_props_get(&ps, "k1"), "a\tb\nc\rd\fe\\f:g"));
+    char longkey[400];
+    memset(longkey, 'k', 300);
+    strcpy(longkey + 300, "=v");
+    CHECK(sm_props_add_override(&ps, longkey, err, sizeof err) == SM_EINVAL);
+    CHECK(strstr(err, "key too long") != NULL);
     sm_props_release(&ps);
+}
+
+static void test_map(void)
+{
+    TEST_SECTION("map: replace, delete, tombstones reused, growth");
+    sm_map m;
+    sm_map_init(&m);
+    int vals[3000];
+    char k[32];
+    for (int i = 0; i < 3000; i++) {
+        snprintf(k, sizeof k, "key-%d", i);
+        REQUIRE(sm_map_put(&m, k, strlen(k), &vals[i]) == SM_OK);
+    }
+    CHECK_EQ_I64(m.len, 3000);
+    int other = 0;
+    CHECK(sm_map_put(&m, "key-7", 5, &other) == SM_OK); /* replaces, no new entry */
+    CHECK_EQ_I64(m.len, 3000);
+    CHECK(sm_map_get(&m, "key-7", 5) == &other);
+    CHECK(sm_map_del(&m, "key-7", 5) == &other);
+    CHECK(sm_map_del(&m, "key-7", 5) == NULL);
+    CHECK(sm_map_get(&m, "key-7", 5) == NULL);
+    REQUIRE(sm_map_put(&m, "key-7", 5, &vals[7]) == SM_OK);
+    int found = 0;
+    for (int i = 0; i < 3000; i += 2) {
+        snprintf(k, sizeof k, "key-%d", i);
+        sm_map_del(&m, k, strlen(k));
+    }
+    for (int i = 0; i < 3000; i++) {
+        snprintf(k, sizeof k, "key-%d", i);
+        found += sm_map_get(&m, k, strlen(k)) == (i % 2 ? &vals[i] : NULL);
+    }
+    CHECK_EQ_I64(found, 3000);
+    /* deleted slots are reused: putting them back leaves every key findable */
+    for (int i = 0; i < 3000; i += 2) {
+        snprintf(k, sizeof k, "key-%d", i);
+        REQUIRE(sm_map_put(&m, k, strlen(k), &vals[i]) == SM_OK);
+    }
+    found = 0;
+    const char *key;
+    void *v;
+    for (size_t it = 0; sm_map_next(&m, &it, &key, &v);)
+        found += v == &vals[atoi(key + 4)];
+    CHECK_EQ_I64(found, 3000);
+    CHECK_EQ_I64(m.len, 3000);
+    sm_map_release(&m);
+}
+
+/* Runs fn with stderr sent to a file; returns what it wrote (static). */
+static const char *stderr_of(void (*fn)(void))
+{
+    static char out[8192];
+    char path[] = "/tmp/test_base_log_XXXXXX";
+    int fd = mkstemp(path);
+    REQUIRE(fd >= 0);
+    unlink(path);
+    int saved = dup(2);
+    dup2(fd, 2);
+    fn();
+    dup2(saved, 2);
+    close(saved);
+    ssize_t n = pread(fd, out, sizeof out - 1, 0);
+    close(fd);
+    out[n > 0 ? n : 0] = 0;
+    return out;
+}
+
+static void log_long(void)
+{
+    char big[3000];
+    memset(big, 'x', sizeof big - 1);
+    big[sizeof big - 1] = 0;
+    sm_log(SM_LOG_ERROR, "%s", big);
+    sm_log(SM_LOG_INFO, "next line");
+}
+
+static void log_levels(void)
+{
+    sm_log_set_level(SM_LOG_WARN);
+    sm_info("not shown");
+    sm_warn("shown %d", 1);
+    sm_debug("not shown either");
+    sm_log_set_level(SM_LOG_INFO);
+}
+
+static void test_log(void)
+{
+    TEST_SECTION("log: levels, a line longer than the buffer cut and still one line");
+    CHECK_EQ_I64(sm_log_parse_level("warning"), SM_LOG_WARN);
+    CHECK_EQ_I64(sm_log_parse_level("Debug"), SM_LOG_DEBUG);
+    CHECK_EQ_I64(sm_log_parse_level("ERROR"), SM_LOG_ERROR);
+    CHECK_EQ_I64(sm_log_parse_level("loud"), -1);
+    const char *o = stderr_of(log_long);
+    const char *nl = strchr(o, '\n');
+    REQUIRE(nl != NULL);
+    CHECK_EQ_I64(nl - o + 1, 2047); /* cut to the 2 KiB line, newline included */
+    CHECK(strstr(o, " ERROR xxx") != NULL);
+    CHECK(strstr(nl + 1, " INFO  next line\n") != NULL);
+    o = stderr_of(log_levels);
+    CHECK(strstr(o, "WARN  shown 1\n") != NULL);
+    CHECK(strstr(o, "not shown") == NULL);
 }
 
 static void test_arena(void)
@@ -188,9 +372,12 @@ static void test_arena(void)
 int main(void)
 {
     test_crc();
+    test_crc_paths();
     test_varints();
     test_reader();
     test_props();
     test_arena();
+    test_map();
+    test_log();
     return check_report("test_base");
 }

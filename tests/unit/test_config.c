@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "base/err.h"
+#include "base/log.h"
 #include "broker/config.h"
 #include "check.h"
 
@@ -163,10 +164,60 @@ static void test_errors(void)
     expect_error("noequals", "noequals");
     /* the origin of a bad value is named */
     expect_error("num.partitions=-1", "--override");
+    expect_error("listeners=PLAINTEXT://[::1:9092", "bad IPv6 address");
+    expect_error("listeners=PLAINTEXT://[::1]9092", "bad IPv6 address");
+    expect_error("listeners=PLAINTEXT://127.0.0.1", "has no port");
+    expect_error("listeners=CONTROLLER://127.0.0.1:9093", "no client listener in 'CONTROLLER://127.0.0.1:9093'");
+    expect_error("listeners=SASL_PLAINTEXT://127.0.0.1:9093", "does not support SASL_PLAINTEXT listeners yet");
+    expect_error("log.dirs= , ,", "log.dirs (--override): no directory given");
+    char toolong[400];
+    snprintf(toolong, sizeof toolong, "listeners=PLAINTEXT://%0300d:1", 0);
+    expect_error(toolong, "host too long");
+    snprintf(toolong, sizeof toolong, "listeners=PLAINTEXT://[%0300d]:1", 0);
+    expect_error(toolong, "host too long");
     sm_broker_config cfg;
     char err[512];
     CHECK(load(&cfg, "/nonexistent/server.properties", NULL, 0, err, sizeof err) != SM_OK);
     CHECK(strstr(err, "/nonexistent/server.properties") != NULL);
+    sm_broker_config_release(&cfg);
+}
+
+static void test_listeners_and_dirs(void)
+{
+    TEST_SECTION("listeners (IPv6, several, controller), log.dirs lists, node.id and broker.id");
+    sm_broker_config cfg;
+    char err[512];
+    char *v6[] = {"listeners=CONTROLLER://[::1]:9094, PLAINTEXT://[::1]:19092,PLAINTEXT://127.0.0.1:0",
+                  "log.dirs=/tmp/x/ , ,/tmp/y", "node.id=4", "broker.id=4", "samsa.log.level=debug"};
+    int rc = load(&cfg, NULL, v6, 5, err, sizeof err);
+    if (rc != SM_OK)
+        fprintf(stderr, "load: %s\n", err);
+    REQUIRE(rc == SM_OK);
+    /* the first client listener; the controller one is skipped, a second ignored (logged) */
+    CHECK(!strcmp(cfg.listener.host, "::1") && cfg.listener.port == 19092);
+    CHECK(!strcmp(cfg.listener.name, "PLAINTEXT"));
+    CHECK(cfg.n_log_dirs == 2 && !strcmp(cfg.log_dirs[0], "/tmp/x/") && !strcmp(cfg.log_dirs[1], "/tmp/y"));
+    CHECK(cfg.node_id == 4);
+    CHECK(cfg.log_level == SM_LOG_DEBUG);
+    sm_broker_config_release(&cfg);
+    char *disagree[] = {"node.id=4", "broker.id=5"};
+    CHECK(load(&cfg, NULL, disagree, 2, err, sizeof err) == SM_EINVAL);
+    CHECK(strstr(err, "node.id (4) and broker.id (5) disagree") != NULL);
+    sm_broker_config_release(&cfg);
+    /* at most SM_MAX_LOG_DIRS directories */
+    char dirs[4096] = "log.dirs=";
+    for (int i = 0; i <= SM_MAX_LOG_DIRS; i++)
+        snprintf(dirs + strlen(dirs), sizeof dirs - strlen(dirs), "%s/d%d", i ? "," : "", i);
+    char *many[] = {dirs};
+    CHECK(load(&cfg, NULL, many, 1, err, sizeof err) == SM_EINVAL);
+    char want[64];
+    snprintf(want, sizeof want, "at most %d directories", SM_MAX_LOG_DIRS);
+    CHECK(strstr(err, want) != NULL);
+    sm_broker_config_release(&cfg);
+    /* log.dir (singular) when log.dirs is not set */
+    char *one[] = {"log.dir=/tmp/only"};
+    REQUIRE(load(&cfg, NULL, one, 1, err, sizeof err) == SM_OK);
+    CHECK(cfg.n_log_dirs == 1 && !strcmp(cfg.log_dirs[0], "/tmp/only"));
     sm_broker_config_release(&cfg);
 }
 
@@ -205,6 +256,7 @@ int main(void)
     test_timestamp_bounds();
     test_file_and_overrides();
     test_errors();
+    test_listeners_and_dirs();
     test_visit();
     return check_report("test_config");
 }

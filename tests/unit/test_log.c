@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1359,6 +1360,311 @@ static void test_delete(void)
     sm_slice_release(&s);
 }
 
+/* A batch appended after the recovery point whose header lies in one field
+ * (what a torn or misdirected write leaves): recovery cuts the log there,
+ * whichever field it is, and everything before it stays. A batch larger
+ * than the recovery read window (1 MiB) after the recovery point is checked
+ * whole and kept. A stray file where a roll creates its next segment is
+ * replaced. */
+static void test_damaged_tail_headers(void)
+{
+    static model m;
+    char dir[256], f[512];
+    static const char *const kinds[] = {"BatchLength shorter than a header", "a negative LastOffsetDelta",
+                                        "a BaseOffset out of range", "the BaseOffset of the batch before"};
+    for (int kind = 0; kind < 4; kind++) {
+        char name[128];
+        snprintf(name, sizeof name, "recovery: an unsynced tail batch with %s", kinds[kind]);
+        TEST_SECTION(name);
+        new_dir(dir, sizeof dir);
+        build_std(dir, &m);
+        int64_t end = m.last[m.n - 1] + 1;
+        int last = m.n - 1;
+        seg_file(f, sizeof f, dir, seg_of(dir, &m, last), ".log");
+        /* positions: check_reads in build_std filled them */
+        REQUIRE(m.pos[last] >= 0);
+        uint8_t *b = malloc((size_t)m.size[last]);
+        int fd = open(f, O_RDONLY);
+        REQUIRE(fd >= 0 && pread(fd, b, (size_t)m.size[last], m.pos[last]) == m.size[last]);
+        close(fd);
+        if (kind == 0) {
+            sm_put_be32(b + 8, 40);
+        } else if (kind == 1) {
+            sm_put_be32(b + 23, (uint32_t)-2);
+        } else if (kind == 2) {
+            sm_put_be64(b + 0, (uint64_t)INT64_MAX - 1);
+        } else {
+            sm_put_be64(b + 0, (uint64_t)m.base[last]); /* a replay of the last batch */
+        }
+        write_file(f, b, (size_t)m.size[last], O_APPEND);
+        free(b);
+        expect_recovered(dir, &m, end, kinds[kind]);
+    }
+
+    TEST_SECTION("recovery: a 1.5 MB batch after the recovery point is checked whole and kept");
+    new_dir(dir, sizeof dir);
+    sm_log_config c = small_cfg();
+    c.segment_bytes = 8 << 20;
+    memset(&m, 0, sizeof m);
+    sm_plog *l = open_log(dir, &c, true);
+    char err[256];
+    put(l, &m, 3, 1000, 100, sm_wall_ms());
+    CHECK(sm_plog_sync(l, err, sizeof err) == SM_OK);
+    put(l, &m, 3, 2000, 500000, sm_wall_ms()); /* about 1.5 MB, not synced */
+    put(l, &m, 2, 3000, 10, sm_wall_ms());
+    sm_plog_close(l);
+    l = open_log(dir, &c, false);
+    CHECK_EQ_I64(sm_plog_end_offset(l), 8);
+    check_reads(l, &m, "big batch");
+    sm_plog_close(l);
+
+    TEST_SECTION("a stray file where a roll creates the next segment is replaced");
+    new_dir(dir, sizeof dir);
+    c = small_cfg();
+    memset(&m, 0, sizeof m);
+    l = open_log(dir, &c, true);
+    int segs = sm_plog_segment_count(l);
+    int64_t next = 0;
+    /* fill the active segment to just under its size, then put a stray where the roll goes */
+    while (sm_plog_segment_count(l) == segs) {
+        next = sm_plog_end_offset(l);
+        put(l, &m, 2, 4000 + next, 300, sm_wall_ms());
+    }
+    /* the roll happened at the last put; do it again with a stray in the way */
+    segs = sm_plog_segment_count(l);
+    next = sm_plog_end_offset(l);
+    int guard = 0;
+    int64_t stray_at = -1;
+    while (sm_plog_segment_count(l) == segs && guard++ < 1000) {
+        int64_t e = sm_plog_end_offset(l);
+        if (stray_at < 0) {
+            /* the next roll starts a segment at the end offset of the append that overflows;
+             * put strays at the next few offsets so one of them is in the way */
+            for (int k = 0; k < 60; k++) {
+                seg_file(f, sizeof f, dir, e + k, ".log");
+                write_file(f, "stray", 5, O_TRUNC);
+            }
+            stray_at = e;
+        }
+        put(l, &m, 2, 5000 + e, 300, sm_wall_ms());
+    }
+    CHECK(sm_plog_segment_count(l) == segs + 1);
+    check_reads(l, &m, "after replacing a stray");
+    sm_plog_close(l);
+    l = open_log(dir, &c, true);
+    check_reads(l, &m, "reopened");
+    sm_plog_close(l);
+}
+
+/* The descriptor this process has open on path, or -1 (from /proc/self/fd). */
+static int fd_of(const char *path)
+{
+    DIR *d = opendir("/proc/self/fd");
+    REQUIRE(d != NULL);
+    struct dirent *e;
+    int found = -1;
+    while ((e = readdir(d)) != NULL) {
+        char link[300], target[PATH_MAX];
+        snprintf(link, sizeof link, "/proc/self/fd/%s", e->d_name);
+        ssize_t n = readlink(link, target, sizeof target - 1);
+        if (n > 0) {
+            target[n] = 0;
+            if (!strcmp(target, path))
+                found = atoi(e->d_name);
+        }
+    }
+    closedir(d);
+    return found;
+}
+
+/* From now on every write through fd fails (EBADF): its file is replaced by
+ * /dev/null opened read-only under the same number. */
+static void break_writes(int fd)
+{
+    int ro = open("/dev/null", O_RDONLY);
+    REQUIRE(ro >= 0 && dup2(ro, fd) == fd);
+    close(ro);
+}
+
+/* Index files that cannot be written: reads stay right (the index is kept
+ * in memory), the roll removes the stale files rather than leave them to be
+ * trusted, and the next open rebuilds them from the log. */
+static void test_index_write_failure(void)
+{
+    TEST_SECTION("index writes failing: reads right, stale files removed at the roll, rebuilt at the next open");
+    static model m;
+    char dir[256], f[512], real[PATH_MAX];
+    new_dir(dir, sizeof dir);
+    sm_log_config c = small_cfg();
+    memset(&m, 0, sizeof m);
+    sm_plog *l = open_log(dir, &c, true);
+    for (int i = 0; i < 5; i++)
+        put(l, &m, 3, 100 + i, 40, sm_wall_ms());
+    const char *exts[] = {".index", ".timeindex"};
+    for (int e = 0; e < 2; e++) {
+        seg_file(f, sizeof f, dir, 0, exts[e]);
+        REQUIRE(realpath(f, real) != NULL);
+        int fd = fd_of(real);
+        REQUIRE(fd >= 0);
+        break_writes(fd);
+    }
+    int segs = sm_plog_segment_count(l);
+    while (sm_plog_segment_count(l) == segs)
+        put(l, &m, 3, 200 + m.n, 40, sm_wall_ms());
+    put(l, &m, 2, 900, 40, sm_wall_ms());
+    check_reads(l, &m, "index writes failing");
+    seg_file(f, sizeof f, dir, 0, ".index");
+    CHECK(file_size(f) < 0); /* removed at the roll: a stale index is never trusted */
+    seg_file(f, sizeof f, dir, 0, ".timeindex");
+    CHECK(file_size(f) < 0);
+    char err[256];
+    CHECK(sm_plog_sync(l, err, sizeof err) == SM_OK);
+    sm_plog_close(l);
+    l = open_log(dir, &c, true);
+    check_reads(l, &m, "reopened: rebuilt");
+    sm_plog_close(l);
+    seg_file(f, sizeof f, dir, 0, ".index");
+    CHECK(file_size(f) > 0); /* rebuilt from the log and written */
+    l = open_log(dir, &c, false);
+    check_reads(l, &m, "reopened unclean");
+    sm_plog_close(l);
+
+    TEST_SECTION("a .log write that fails and cannot be taken back, an fdatasync that fails: the log goes offline");
+    for (int kind = 0; kind < 2; kind++) {
+        new_dir(dir, sizeof dir);
+        c = small_cfg();
+        memset(&m, 0, sizeof m);
+        l = open_log(dir, &c, true);
+        for (int i = 0; i < 3; i++)
+            put(l, &m, 3, 100 + i, 40, sm_wall_ms());
+        int64_t end = sm_plog_end_offset(l);
+        seg_file(f, sizeof f, dir, 0, ".log");
+        int64_t size = file_size(f);
+        REQUIRE(realpath(f, real) != NULL);
+        int fd = fd_of(real);
+        REQUIRE(fd >= 0);
+        break_writes(fd);
+        int64_t base = -1;
+        if (kind == 0) {
+            sm_wbuf w;
+            sm_wbuf_init(&w, 0);
+            bb_simple(&w, 2, 500, 1, 10);
+            CHECK(sm_plog_append(l, w.p, w.len, sm_wall_ms(), &base, err, sizeof err) == SM_EIO);
+            sm_wbuf_release(&w);
+            const char *why = sm_plog_offline(l);
+            CHECK(why && strstr(why, "cannot truncate back") && strstr(why, real));
+        } else {
+            CHECK(sm_plog_sync(l, err, sizeof err) == SM_EIO);
+            const char *why = sm_plog_offline(l);
+            CHECK(why && strstr(why, "fdatasync of") && strstr(why, real));
+        }
+        sm_slice sl;
+        CHECK(sm_plog_read(l, 0, 100, &sl) == SM_EIO); /* offline: nothing served */
+        CHECK_EQ_I64(sm_plog_end_offset(l), end);
+        sm_plog_close(l);
+        CHECK_EQ_I64(file_size(f), size); /* the file as it was */
+        l = open_log(dir, &c, false);
+        CHECK(sm_plog_offline(l) == NULL);
+        CHECK_EQ_I64(sm_plog_end_offset(l), end);
+        check_reads(l, &m, kind ? "after a failed fdatasync, reopened" : "after a failed write, reopened");
+        sm_plog_close(l);
+    }
+
+    TEST_SECTION("a damaged log-start-offset-checkpoint: the log start offset is the first segment's");
+    static const char *const damage[] = {"1\n7\n", "0\nseven\n", "0\n99999999999999999999\n", "0\n7\njunk",
+                                         "0\n7", ""};
+    for (int k = 0; k < 7; k++) {
+        new_dir(dir, sizeof dir);
+        memset(&m, 0, sizeof m);
+        c = small_cfg();
+        l = open_log(dir, &c, true);
+        for (int i = 0; i < 4; i++)
+            put(l, &m, 3, 100 + i, 40, sm_wall_ms());
+        CHECK(sm_plog_delete_records(l, 7, err, sizeof err) == SM_OK);
+        CHECK_EQ_I64(sm_plog_start_offset(l), 7);
+        sm_plog_close(l);
+        snprintf(f, sizeof f, "%s/log-start-offset-checkpoint", dir);
+        if (k < 6) {
+            write_file(f, damage[k], strlen(damage[k]), O_TRUNC);
+        } else { /* not a file at all */
+            REQUIRE(unlink(f) == 0 && mkdir(f, 0755) == 0);
+        }
+        l = open_log(dir, &c, true);
+        CHECK_EQ_I64(sm_plog_start_offset(l), 0);
+        CHECK_EQ_I64(sm_plog_end_offset(l), 12);
+        sm_plog_close(l);
+        if (k == 6)
+            rmdir(f);
+    }
+
+    TEST_SECTION("a recovery point unreadable, damaged or not a file: every batch checked, nothing lost");
+    for (int k = 0; k < 3; k++) {
+        new_dir(dir, sizeof dir);
+        build_std(dir, &m);
+        int64_t end = m.last[m.n - 1] + 1;
+        snprintf(f, sizeof f, "%s/recovery-point-checkpoint", dir);
+        if (k == 0) {
+            write_file(f, "0\n12", 4, O_TRUNC); /* cut short */
+        } else if (k == 1) {
+            char junk[54];
+            memset(junk, '7', 53); /* the right size, nothing right in it */
+            write_file(f, junk, 53, O_TRUNC);
+        } else {
+            REQUIRE(unlink(f) == 0 && mkdir(f, 0755) == 0);
+        }
+        expect_recovered(dir, &m, end, k == 0 ? "recovery point cut short" : k == 1 ? "recovery point damaged"
+                                                                                 : "recovery point a directory");
+        if (k == 2)
+            rmdir(f);
+    }
+
+    TEST_SECTION("log directory names: a trailing slash, a relative path; a file in the way");
+    new_dir(dir, sizeof dir);
+    char slashed[300];
+    snprintf(slashed, sizeof slashed, "%s//", dir);
+    memset(&m, 0, sizeof m);
+    l = open_log(slashed, &c, true);
+    put(l, &m, 2, 100, 10, sm_wall_ms());
+    CHECK(sm_plog_sync(l, err, sizeof err) == SM_OK);
+    CHECK(!strcmp(sm_plog_dir(l), dir));
+    sm_plog_close(l);
+    char cwd[PATH_MAX];
+    REQUIRE(getcwd(cwd, sizeof cwd) != NULL);
+    REQUIRE(chdir(root) == 0);
+    l = open_log(strrchr(dir, '/') + 1, &c, true); /* relative: its parent is "." */
+    check_reads(l, &m, "opened by a relative name");
+    CHECK(sm_plog_sync(l, err, sizeof err) == SM_OK);
+    sm_plog_close(l);
+    REQUIRE(chdir(cwd) == 0);
+    snprintf(f, sizeof f, "%s/a-file", root);
+    write_file(f, "x", 1, O_TRUNC);
+    sm_plog *bad = NULL;
+    CHECK(sm_plog_open(&bad, f, &c, true, err, sizeof err) == SM_EIO && !bad);
+    CHECK(strstr(err, f) && strstr(err, "Not a directory"));
+
+    TEST_SECTION("a segment cut short behind the log's back: reads there refused, the log offline, naming it");
+    new_dir(dir, sizeof dir);
+    build_std(dir, &m);
+    l = open_log(dir, &c, true);
+    int64_t bases[256];
+    list_segments(dir, bases, 256);
+    seg_file(f, sizeof f, dir, bases[0], ".log");
+    int victim = 10;
+    REQUIRE(model_find(&m, bases[1]) > victim + 2);
+    REQUIRE(truncate(f, m.pos[victim] + 20) == 0); /* someone else cut the file */
+    sm_slice sl;
+    CHECK(sm_plog_read(l, m.base[victim - 3], 1, &sl) == SM_OK);
+    sm_slice_release(&sl);
+    int rc = sm_plog_read(l, m.base[victim + 1], 1, &sl);
+    CHECK(rc == SM_ECORRUPT || rc == SM_EIO);
+    const char *why = sm_plog_offline(l);
+    CHECK(why != NULL && strstr(why, f) != NULL);
+    if (why)
+        printf("   offline: %s\n", why);
+    CHECK(sm_plog_read(l, m.base[victim - 3], 1, &sl) == SM_EIO);
+    sm_plog_close(l);
+}
+
 int main(void)
 {
     sm_log_set_level(SM_LOG_WARN);
@@ -1375,6 +1681,8 @@ int main(void)
     test_refs();
     test_failed_write();
     test_delete();
+    test_damaged_tail_headers();
+    test_index_write_failure();
     nftw(root, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
     return check_report("test_log");
 }

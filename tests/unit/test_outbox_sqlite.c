@@ -13,8 +13,17 @@
 #include "base/clock.h"
 #include "base/err.h"
 #include "check.h"
+#include "outbox/outbox_int.h"
+#include "sqlite_journal.h"
 #include "outbox/samsa.h"
 #include "outbox/store.h"
+
+#define CHECK_EQ_STR(a, b)                                                                        \
+    do {                                                                                          \
+        if (strcmp((a), (b)))                                                                     \
+            fprintf(stderr, "%s:%d: got '%s', want '%s'\n", __FILE__, __LINE__, (a), (b));     \
+        CHECK(!strcmp((a), (b)));                                                                 \
+    } while (0)
 
 static char dir[64];
 static char path[128];
@@ -50,32 +59,11 @@ static int64_t q1(sqlite3 *db, const char *sql)
 }
 
 
-/* The store's acknowledgements journal (PATH-samsa-acks): rows in it. */
-static int64_t journal_rows(void)
-{
-    char jp[200];
-    snprintf(jp, sizeof jp, "%s-samsa-acks", path);
-    sqlite3 *j = NULL;
-    int64_t n = -1;
-    if (sqlite3_open_v2(jp, &j, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK) {
-        sqlite3_busy_timeout(j, 5000);
-        n = q1(j, "SELECT count(*) FROM samsa_acks");
-    }
-    sqlite3_close(j);
-    return n;
-}
+static int64_t journal_rows(void) { return sq_journal_rows(path); }
 
 /* PUBLISHED marks reach the outbox through the journal's applier thread:
  * waits until it has applied them all (the journal is empty). */
-static void marks_applied(void)
-{
-    int64_t until = sm_mono_ms() + 30000;
-    while (journal_rows() != 0 && sm_mono_ms() < until) {
-        struct timespec ts = {0, 5000000};
-        nanosleep(&ts, NULL);
-    }
-    CHECK_EQ_I64(journal_rows(), 0);
-}
+static void marks_applied(void) { CHECK_EQ_I64(sq_marks_applied(path, 30000), 0); }
 
 static bool is_uuid4(const char *s)
 {
@@ -357,8 +345,8 @@ static void test_marks(sm_store *s)
     for (int i = 0; i < 6; i++)
         ids[i] = enqueue(db, i < 4 ? "alpha" : "beta", keys[i], "v");
     int64_t now = sm_wall_ms();
-    sm_published pub[4] = {{ids[0], 0, 10, now}, {ids[1], 0, 11, now}, {ids[2], 1, 5, now},
-                           {ids[4], 3, 7, now}};
+    sm_published pub[4] = {{ids[0], 0, 10, now, 0}, {ids[1], 0, 11, now, 0}, {ids[2], 1, 5, now, 0},
+                           {ids[4], 3, 7, now, 0}};
     CHECK(sm_store_mark_published(s, pub, 4, err, sizeof err) == SM_OK);
     marks_applied();
     CHECK_EQ_I64(q1(db, "SELECT count(*) FROM samsa_outbox WHERE status = 'PUBLISHED'"), 4);
@@ -383,11 +371,11 @@ static void test_marks(sm_store *s)
     sm_tps_free(tps, ntp);
 
     int64_t changed = -1;
-    CHECK(sm_store_complete(s, "alpha", 0, 11, &changed, err, sizeof err) == SM_OK);
+    CHECK(sm_store_complete(s, "alpha", 0, 0, 0, 11, &changed, err, sizeof err) == SM_OK);
     CHECK(changed == 1); /* offset 10 only: 11 is not below 11 */
-    CHECK(sm_store_complete(s, "alpha", 0, 12, &changed, err, sizeof err) == SM_OK);
+    CHECK(sm_store_complete(s, "alpha", 0, 0, 0, 12, &changed, err, sizeof err) == SM_OK);
     CHECK(changed == 1);
-    CHECK(sm_store_complete(s, "alpha", 0, 100, &changed, err, sizeof err) == SM_OK);
+    CHECK(sm_store_complete(s, "alpha", 0, 0, 0, 100, &changed, err, sizeof err) == SM_OK);
     CHECK(changed == 0);
     CHECK_EQ_I64(q1(db, "SELECT count(*) FROM samsa_outbox WHERE status = 'COMPLETE'"), 2);
 
@@ -484,13 +472,13 @@ static void test_requeue_cleanup(sm_store *s)
         ids[i] = enqueue(db, "t", "k", "v");
     /* 0,1: published long ago; 2: published just now; 3,4: complete long
      * ago; 5: INIT */
-    sm_published pub[5] = {{ids[0], 0, 1, now - 600000}, {ids[1], 0, 2, now - 600000},
-                           {ids[2], 0, 3, now},          {ids[3], 0, 4, now - 600000},
-                           {ids[4], 0, 5, now - 600000}};
+    sm_published pub[5] = {{ids[0], 0, 1, now - 600000, 0}, {ids[1], 0, 2, now - 600000, 0},
+                           {ids[2], 0, 3, now, 0},          {ids[3], 0, 4, now - 600000, 0},
+                           {ids[4], 0, 5, now - 600000, 0}};
     CHECK(sm_store_mark_published(s, pub, 5, err, sizeof err) == SM_OK);
     marks_applied();
     int64_t changed = -1;
-    CHECK(sm_store_complete(s, "t", 0, 6, &changed, err, sizeof err) == SM_OK && changed == 5);
+    CHECK(sm_store_complete(s, "t", 0, 0, 0, 6, &changed, err, sizeof err) == SM_OK && changed == 5);
     /* back to PUBLISHED for 0..2 to have both kinds */
     x(db, "UPDATE samsa_outbox SET status = 'PUBLISHED' WHERE kafka_offset <= 3");
     CHECK(sm_store_requeue_stale(s, 60000, &changed, err, sizeof err) == SM_OK);
@@ -556,7 +544,7 @@ static void test_wait(sm_store *s)
      * connection) may wake it once; then it sleeps again */
     CHECK(sm_store_claim(s, ~(uint64_t)0, 10, NULL, NULL, &rows, &n, err, sizeof err) == SM_OK);
     CHECK(n == 1);
-    sm_published p = {rows[0].id, 0, 0, sm_wall_ms()};
+    sm_published p = {rows[0].id, 0, 0, sm_wall_ms(), 0};
     CHECK(sm_store_mark_published(s, &p, 1, err, sizeof err) == SM_OK);
     sm_rows_free(rows, n);
     marks_applied();
@@ -634,7 +622,7 @@ static void test_journal(void)
     /* an application transaction holds the write lock */
     x(db, "BEGIN IMMEDIATE");
     x(db, "UPDATE samsa_outbox SET type = type WHERE 0");
-    sm_published pub[2] = {{a, 0, 10, sm_wall_ms()}, {b, 1, 11, sm_wall_ms()}};
+    sm_published pub[2] = {{a, 0, 10, sm_wall_ms(), 0}, {b, 1, 11, sm_wall_ms(), 0}};
     int64_t t0 = sm_mono_ms();
     CHECK(sm_store_mark_published(s, pub, 2, err, sizeof err) == SM_OK);
     CHECK(sm_mono_ms() - t0 < 4000); /* not the 5 s busy timeout: it did not wait */
@@ -662,6 +650,189 @@ static void test_journal(void)
     CHECK_EQ_I64(q1(db, sql), 111);
     sm_store_close(s);
     x(db, "DELETE FROM samsa_outbox");
+    sqlite3_close(db);
+}
+
+/* The PUBLISHED rows of a pair (topic, 0) as "offset:incarnation:status,..." */
+static void rows_of(sqlite3 *db, const char *topic, char *out, size_t len)
+{
+    char sql[300];
+    snprintf(sql, sizeof sql,
+             "SELECT group_concat(kafka_offset || ':' || coalesce(kafka_incarnation, 'null') || ':'"
+             " || status, ',') FROM (SELECT * FROM samsa_outbox WHERE topic = '%s' ORDER BY id)",
+             topic);
+    sqlite3_stmt *st = NULL;
+    out[0] = 0;
+    REQUIRE(sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK);
+    if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0))
+        snprintf(out, len, "%s", (const char *)sqlite3_column_text(st, 0));
+    sqlite3_finalize(st);
+}
+
+static void test_incarnations(sm_store *s)
+{
+    TEST_SECTION("incarnations: claims carry the topic's, marks record it, completion touches"
+                 " only the current one, a new one starts once, other ones re-queued");
+    sqlite3 *db = app_open();
+    char err[256], got[400], sql[300];
+    uint64_t owned = 0;
+    CHECK(sm_store_balance(s, "r", &owned, err, sizeof err) == SM_OK);
+    int64_t ids[4];
+    for (int i = 0; i < 4; i++)
+        ids[i] = enqueue(db, "inc", i < 3 ? "a" : "b", "v");
+    sm_row *rows = NULL;
+    int n = 0;
+    CHECK(sm_store_claim(s, owned, 10, NULL, NULL, &rows, &n, err, sizeof err) == SM_OK && n == 4);
+    for (int i = 0; i < n; i++)
+        CHECK(rows[i].incarnation == 0); /* no row in samsa_topic_incarnation: 0 */
+    int64_t now = sm_wall_ms();
+    sm_published pub[4] = {{ids[0], 0, 0, now, 0}, {ids[1], 0, 1, now, 0}, {ids[2], 0, 2, now, 0},
+                           {ids[3], 1, 5, now, 0}};
+    CHECK(sm_store_mark_published(s, pub, 4, err, sizeof err) == SM_OK);
+    marks_applied();
+    rows_of(db, "inc", got, sizeof got);
+    CHECK_EQ_STR(got, "0:0:PUBLISHED,1:0:PUBLISHED,2:0:PUBLISHED,5:0:PUBLISHED");
+
+    sm_tp *tps = NULL;
+    int ntp = 0;
+    CHECK(sm_store_published_partitions(s, &tps, &ntp, err, sizeof err) == SM_OK && ntp == 2);
+    if (ntp == 2) {
+        CHECK(tps[0].incarnation == 0 && tps[0].low.offset == 0 && tps[0].high.offset == 2);
+        CHECK(tps[0].low.same_offset == 1 && tps[0].high.same_offset == 1 && !tps[0].others);
+        CHECK(!strcmp(tps[0].low.event_id, rows[0].event_id));
+        CHECK(!strcmp(tps[0].high.event_id, rows[2].event_id));
+        CHECK(tps[0].low.created_at_ms == rows[0].created_at_ms);
+        CHECK(tps[1].partition == 1 && tps[1].low.offset == 5 && tps[1].high.offset == 5);
+    }
+    sm_tps_free(tps, ntp);
+    sm_rows_free(rows, n);
+
+    /* a committed offset of incarnation 0 completes from..below only */
+    int64_t changed = -1;
+    CHECK(sm_store_complete(s, "inc", 0, 0, 1, 2, &changed, err, sizeof err) == SM_OK);
+    CHECK(changed == 1);
+    rows_of(db, "inc", got, sizeof got);
+    CHECK_EQ_STR(got, "0:0:PUBLISHED,1:0:COMPLETE,2:0:PUBLISHED,5:0:PUBLISHED");
+
+    /* a new incarnation starts once, however many detect it */
+    int32_t cur = -1;
+    bool started = false;
+    CHECK(sm_store_new_incarnation(s, "inc", 0, "test: deleted", &cur, &started, err,
+                                   sizeof err) == SM_OK);
+    CHECK(started && cur == 1);
+    CHECK(sm_store_new_incarnation(s, "inc", 0, "test: again", &cur, &started, err,
+                                   sizeof err) == SM_OK);
+    CHECK(!started && cur == 1);
+    CHECK_EQ_I64(q1(db, "SELECT incarnation FROM samsa_topic_incarnation WHERE topic = 'inc'"
+                        " AND reason = 'test: deleted'"), 1);
+    /* offsets of incarnation 0 complete nothing any more */
+    CHECK(sm_store_complete(s, "inc", 0, 0, 0, 100, &changed, err, sizeof err) == SM_OK);
+    CHECK(changed == 0);
+    CHECK(sm_store_published_partitions(s, &tps, &ntp, err, sizeof err) == SM_OK && ntp == 2);
+    if (ntp == 2)
+        CHECK(tps[0].incarnation == 1 && tps[0].low.offset == -1 && tps[0].high.offset == -1 &&
+              tps[0].others);
+    sm_tps_free(tps, ntp);
+
+    /* new rows are claimed in incarnation 1 and complete by its offsets */
+    int64_t fresh = enqueue(db, "inc", "c", "v");
+    CHECK(sm_store_claim(s, owned, 10, NULL, NULL, &rows, &n, err, sizeof err) == SM_OK && n == 1);
+    CHECK(n == 1 && rows[0].incarnation == 1);
+    sm_rows_free(rows, n);
+    sm_published p1 = {fresh, 0, 0, now, 1};
+    CHECK(sm_store_mark_published(s, &p1, 1, err, sizeof err) == SM_OK);
+    marks_applied();
+    CHECK(sm_store_complete(s, "inc", 0, 1, 0, 1, &changed, err, sizeof err) == SM_OK);
+    CHECK(changed == 1);
+    rows_of(db, "inc", got, sizeof got);
+    CHECK_EQ_STR(got, "0:0:PUBLISHED,1:0:COMPLETE,2:0:PUBLISHED,5:0:PUBLISHED,0:1:COMPLETE");
+
+    /* rows of incarnation 0 back to INIT, with why */
+    CHECK(sm_store_requeue_incarnations(s, "inc", "recreated", &changed, err, sizeof err) ==
+          SM_OK);
+    CHECK(changed == 3);
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM samsa_outbox WHERE topic = 'inc'"
+                              " AND status = 'INIT' AND last_error = 'recreated'");
+    CHECK_EQ_I64(q1(db, sql), 3);
+    CHECK(sm_store_claim(s, owned, 10, NULL, NULL, &rows, &n, err, sizeof err) == SM_OK);
+    CHECK(n == 3);
+    for (int i = 0; i < n; i++)
+        CHECK(rows[i].incarnation == 1);
+    /* two rows at one offset of one incarnation: the listing says so */
+    sm_published p2[2] = {{rows[0].id, 0, 7, now, 1}, {rows[1].id, 0, 7, now, 1}};
+    CHECK(sm_store_mark_published(s, p2, 2, err, sizeof err) == SM_OK);
+    marks_applied();
+    sm_rows_free(rows, n);
+    CHECK(sm_store_published_partitions(s, &tps, &ntp, err, sizeof err) == SM_OK && ntp == 1);
+    if (ntp == 1)
+        CHECK(tps[0].low.offset == 7 && tps[0].low.same_offset == 2 && !tps[0].others);
+    sm_tps_free(tps, ntp);
+    /* a topic nobody tracks: any incarnation */
+    CHECK(sm_store_complete(s, "inc", 0, -1, 0, INT64_MAX, &changed, err, sizeof err) == SM_OK);
+    CHECK(changed == 2);
+    x(db, "DELETE FROM samsa_outbox");
+    x(db, "DELETE FROM samsa_topic_incarnation");
+    sqlite3_close(db);
+}
+
+/* Version 2 -> 3: PUBLISHED rows are of incarnation 0, others have none;
+ * and a journal written before incarnations is read (its marks of 0). */
+static void test_upgrade_v3(void)
+{
+    TEST_SECTION("schema v2 -> v3 keeps rows, PUBLISHED ones in incarnation 0; an old journal"
+                 " is applied");
+    char p2[200], u2[220], jp[230], err[256];
+    snprintf(p2, sizeof p2, "%s/v2.db", dir);
+    snprintf(u2, sizeof u2, "sqlite:%s", p2);
+    snprintf(jp, sizeof jp, "%s-samsa-acks", p2);
+    sqlite3 *db = NULL;
+    REQUIRE(sqlite3_open(p2, &db) == SQLITE_OK);
+    CHECK(sm_schema_apply_sqlite_to(db, "v2", 2, err, sizeof err) == SM_OK);
+    x(db, "INSERT INTO samsa_outbox (topic, key, payload, status, kafka_partition, kafka_offset,"
+          " published_at) VALUES ('t', 'a', 'v', 'PUBLISHED', 0, 0, 1),"
+          " ('t', 'a', 'v', 'COMPLETE', 0, 1, 1), ('t', 'a', 'v', 'INIT', NULL, NULL, NULL)");
+    CHECK(samsa_schema_apply_sqlite(db, err, sizeof err) == 0);
+    CHECK_EQ_I64(q1(db, "SELECT max(version) FROM samsa_schema_version"), 3);
+    CHECK_EQ_I64(q1(db, "SELECT count(*) FROM samsa_outbox WHERE kafka_incarnation = 0"
+                        " AND status = 'PUBLISHED'"), 1);
+    CHECK_EQ_I64(q1(db, "SELECT count(*) FROM samsa_outbox WHERE kafka_incarnation IS NULL"), 2);
+    CHECK_EQ_I64(q1(db, "SELECT count(*) FROM pragma_index_info('samsa_outbox_published')"), 4);
+    /* a journal as the relay wrote it before version 3, holding a mark */
+    sqlite3 *j = NULL;
+    REQUIRE(sqlite3_open(jp, &j) == SQLITE_OK);
+    x(j, "CREATE TABLE samsa_acks (id INTEGER PRIMARY KEY, kafka_partition INTEGER NOT NULL,"
+         " kafka_offset INTEGER NOT NULL, published_at INTEGER NOT NULL);"
+         "CREATE TABLE samsa_acks_outbox (ident TEXT NOT NULL)");
+    sm_store *s = NULL;
+    REQUIRE(sm_store_open(&s, u2, err, sizeof err) == SM_OK);
+    uint64_t owned = 0;
+    CHECK(sm_store_balance(s, "r", &owned, err, sizeof err) == SM_OK);
+    sm_row *rows = NULL;
+    int n = 0;
+    /* the store's first claim takes the journal over (ident) */
+    CHECK(sm_store_claim(s, owned, 10, NULL, NULL, &rows, &n, err, sizeof err) == SM_OK && n == 1);
+    int64_t id = n == 1 ? rows[0].id : 0;
+    sm_rows_free(rows, n);
+    sm_store_close(s);
+    char sql[200];
+    snprintf(sql, sizeof sql, "INSERT INTO samsa_acks (id, kafka_partition, kafka_offset,"
+                              " published_at) VALUES (%lld, 0, 2, 5)", (long long)id);
+    x(j, sql);
+    sqlite3_close(j);
+    REQUIRE(sm_store_open(&s, u2, err, sizeof err) == SM_OK);
+    CHECK(sm_store_claim(s, owned, 10, NULL, NULL, &rows, &n, err, sizeof err) == SM_OK && n == 0);
+    sm_rows_free(rows, n);
+    int64_t until = sm_mono_ms() + 30000;
+    while (q1(db, "SELECT count(*) FROM samsa_outbox WHERE status = 'PUBLISHED'") != 2 &&
+           sm_mono_ms() < until) {
+        struct timespec ts = {0, 5000000};
+        nanosleep(&ts, NULL);
+    }
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM samsa_outbox WHERE id = %lld AND"
+                              " status = 'PUBLISHED' AND kafka_offset = 2 AND kafka_incarnation = 0",
+             (long long)id);
+    CHECK_EQ_I64(q1(db, sql), 1);
+    sm_store_close(s);
     sqlite3_close(db);
 }
 
@@ -698,8 +869,10 @@ int main(void)
     test_holds(s);
     test_requeue_cleanup(s);
     test_wait(s);
+    test_incarnations(s);
     sm_store_close(s);
     test_journal();
+    test_upgrade_v3();
     test_inbox();
     test_open_errors();
     rm_dir();

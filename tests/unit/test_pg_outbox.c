@@ -204,7 +204,7 @@ static void test_ids(void)
     x(d, "INSERT INTO samsa_outbox (topic, key, payload) VALUES ('t', 'a', '1')");
     x(d, "INSERT INTO samsa_outbox (id, topic, key, payload) VALUES (-3, 't', 'a', '2'),"
          " (0, 't', 'b', '3'), (1000000, 't', 'c', '4')");
-    CHECK(sm_schema_apply_pg(d, "samsa_ids", err, sizeof err) == SM_OK);
+    CHECK(sm_schema_apply_pg_to(d, "samsa_ids", 2, err, sizeof err) == SM_OK);
     CHECK_EQ_I64(q1(d, "SELECT max(version) FROM samsa_schema_version"), 2);
     CHECK_EQ_I64(q1(d, "SELECT count(*) FROM samsa_outbox"), 4);
     x(d, "INSERT INTO samsa_outbox (topic, key, payload) VALUES ('t', 'd', '5')");
@@ -219,6 +219,195 @@ static void test_ids(void)
     CHECK(id > 1000001);
     PQfinish(d);
     x(c, "DROP DATABASE samsa_ids");
+    PQfinish(c);
+}
+
+/* ---- topic incarnations ---------------------------------------------------------- */
+
+/* The rows of topic as "offset:incarnation:status,..." in id order. */
+static void rows_of(PGconn *c, const char *topic, char *out, size_t len)
+{
+    char sql[300];
+    snprintf(sql, sizeof sql,
+             "SELECT string_agg(kafka_offset || ':' || coalesce(kafka_incarnation::text, 'null')"
+             " || ':' || status, ',' ORDER BY id) FROM samsa_outbox WHERE topic = '%s'",
+             topic);
+    PGresult *r = PQexec(c, sql);
+    out[0] = 0;
+    if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1)
+        snprintf(out, len, "%s", PQgetvalue(r, 0, 0));
+    PQclear(r);
+}
+
+#define CHECK_EQ_STR(a, b)                                                                        \
+    do {                                                                                          \
+        if (strcmp((a), (b)))                                                                     \
+            fprintf(stderr, "%s:%d: got '%s', want '%s'\n", __FILE__, __LINE__, (a), (b));     \
+        CHECK(!strcmp((a), (b)));                                                                 \
+    } while (0)
+
+static void test_incarnations(void)
+{
+    TEST_SECTION("incarnations: claims carry the topic's, marks record it, completion touches"
+                 " only the current one, a new one starts once (also when two race), other ones"
+                 " re-queued");
+    PGconn *c = app();
+    sm_store *s = store_open(), *s2 = store_open();
+    char err[512], got[400];
+    uint64_t owned = 0;
+    CHECK(sm_store_balance(s, "inc-r", &owned, err, sizeof err) == SM_OK);
+    x(c, "DELETE FROM samsa_outbox");
+    int64_t ids[4];
+    for (int i = 0; i < 4; i++)
+        ids[i] = enqueue(c, "inc", i < 3 ? "a" : "b", "v");
+    sm_row *rows = NULL;
+    int n = 0;
+    CHECK(sm_store_claim(s, owned, 10, NULL, NULL, &rows, &n, err, sizeof err) == SM_OK && n == 4);
+    for (int i = 0; i < n; i++)
+        CHECK(rows[i].incarnation == 0);
+    int64_t now = sm_wall_ms();
+    sm_published pub[4] = {{ids[0], 0, 0, now, 0}, {ids[1], 0, 1, now, 0}, {ids[2], 0, 2, now, 0},
+                           {ids[3], 1, 5, now, 0}};
+    CHECK(sm_store_mark_published(s, pub, 4, err, sizeof err) == SM_OK);
+    rows_of(c, "inc", got, sizeof got);
+    CHECK_EQ_STR(got, "0:0:PUBLISHED,1:0:PUBLISHED,2:0:PUBLISHED,5:0:PUBLISHED");
+    sm_tp *tps = NULL;
+    int ntp = 0;
+    CHECK(sm_store_published_partitions(s, &tps, &ntp, err, sizeof err) == SM_OK && ntp == 2);
+    if (ntp == 2 && n == 4) {
+        CHECK(tps[0].incarnation == 0 && tps[0].low.offset == 0 && tps[0].high.offset == 2);
+        CHECK(tps[0].low.same_offset == 1 && tps[0].high.same_offset == 1 && !tps[0].others);
+        CHECK(!strcmp(tps[0].low.event_id, rows[0].event_id));
+        CHECK(!strcmp(tps[0].high.event_id, rows[2].event_id));
+        CHECK(tps[0].low.created_at_ms == rows[0].created_at_ms);
+        CHECK(tps[1].partition == 1 && tps[1].low.offset == 5 && tps[1].high.offset == 5);
+    }
+    sm_tps_free(tps, ntp);
+    sm_rows_free(rows, n);
+
+    int64_t changed = -1;
+    CHECK(sm_store_complete(s, "inc", 0, 0, 1, 2, &changed, err, sizeof err) == SM_OK);
+    CHECK(changed == 1);
+    rows_of(c, "inc", got, sizeof got);
+    CHECK_EQ_STR(got, "0:0:PUBLISHED,1:0:COMPLETE,2:0:PUBLISHED,5:0:PUBLISHED");
+
+    /* two relays detect the same re-creation: one begins incarnation 1 */
+    int32_t cur = -1, cur2 = -1;
+    bool started = false, started2 = false;
+    CHECK(sm_store_new_incarnation(s, "inc", 0, "test: deleted", &cur, &started, err,
+                                   sizeof err) == SM_OK);
+    CHECK(sm_store_new_incarnation(s2, "inc", 0, "test: again", &cur2, &started2, err,
+                                   sizeof err) == SM_OK);
+    CHECK(started && cur == 1 && !started2 && cur2 == 1);
+    CHECK_EQ_I64(q1(c, "SELECT incarnation FROM samsa_topic_incarnation WHERE topic = 'inc'"
+                       " AND reason = 'test: deleted'"), 1);
+    CHECK(sm_store_complete(s, "inc", 0, 0, 0, 100, &changed, err, sizeof err) == SM_OK);
+    CHECK(changed == 0);
+    CHECK(sm_store_published_partitions(s, &tps, &ntp, err, sizeof err) == SM_OK && ntp == 2);
+    if (ntp == 2)
+        CHECK(tps[0].incarnation == 1 && tps[0].low.offset == -1 && tps[0].high.offset == -1 &&
+              tps[0].others);
+    sm_tps_free(tps, ntp);
+
+    int64_t fresh = enqueue(c, "inc", "c", "v");
+    CHECK(sm_store_claim(s, owned, 10, NULL, NULL, &rows, &n, err, sizeof err) == SM_OK && n == 1);
+    CHECK(n == 1 && rows[0].incarnation == 1);
+    sm_rows_free(rows, n);
+    sm_published p1 = {fresh, 0, 0, now, 1};
+    CHECK(sm_store_mark_published(s, &p1, 1, err, sizeof err) == SM_OK);
+    CHECK(sm_store_complete(s, "inc", 0, 1, 0, 1, &changed, err, sizeof err) == SM_OK);
+    CHECK(changed == 1);
+    rows_of(c, "inc", got, sizeof got);
+    CHECK_EQ_STR(got, "0:0:PUBLISHED,1:0:COMPLETE,2:0:PUBLISHED,5:0:PUBLISHED,0:1:COMPLETE");
+
+    CHECK(sm_store_requeue_incarnations(s, "inc", "recreated", &changed, err, sizeof err) ==
+          SM_OK);
+    CHECK(changed == 3);
+    CHECK_EQ_I64(q1(c, "SELECT count(*) FROM samsa_outbox WHERE topic = 'inc'"
+                       " AND status = 'INIT' AND last_error = 'recreated'"), 3);
+    CHECK(sm_store_claim(s, owned, 10, NULL, NULL, &rows, &n, err, sizeof err) == SM_OK);
+    CHECK(n == 3);
+    for (int i = 0; i < n; i++)
+        CHECK(rows[i].incarnation == 1);
+    if (n >= 2) {
+        sm_published p2[2] = {{rows[0].id, 0, 7, now, 1}, {rows[1].id, 0, 7, now, 1}};
+        CHECK(sm_store_mark_published(s, p2, 2, err, sizeof err) == SM_OK);
+    }
+    sm_rows_free(rows, n);
+    CHECK(sm_store_published_partitions(s, &tps, &ntp, err, sizeof err) == SM_OK && ntp == 1);
+    if (ntp == 1)
+        CHECK(tps[0].low.offset == 7 && tps[0].low.same_offset == 2 && !tps[0].others);
+    sm_tps_free(tps, ntp);
+    CHECK(sm_store_complete(s, "inc", 0, -1, 0, INT64_MAX, &changed, err, sizeof err) == SM_OK);
+    CHECK(changed == 2);
+    x(c, "DELETE FROM samsa_outbox");
+    x(c, "DELETE FROM samsa_topic_incarnation");
+    sm_store_close(s);
+    sm_store_close(s2);
+
+    /* the relay's privileges of docs/outbox.md are enough for all of it */
+    x(c, "DROP ROLE IF EXISTS inc_relay");
+    x(c, "CREATE ROLE inc_relay LOGIN");
+    x(c, "GRANT SELECT ON samsa_schema_version TO inc_relay;"
+         " GRANT SELECT, UPDATE, DELETE ON samsa_outbox TO inc_relay;"
+         " GRANT SELECT, INSERT ON samsa_outbox_archive TO inc_relay;"
+         " GRANT SELECT, INSERT, UPDATE, DELETE ON samsa_relay_heartbeat TO inc_relay;"
+         " GRANT SELECT, INSERT, UPDATE ON samsa_topic_incarnation TO inc_relay");
+    const char *at = strchr(pg_url, '@');
+    char url[600];
+    REQUIRE(at && !strncmp(pg_url, "postgresql://", 13));
+    snprintf(url, sizeof url, "postgresql://inc_relay%s", at);
+    sm_store *r = NULL;
+    REQUIRE(sm_store_open(&r, url, err, sizeof err) == SM_OK);
+    CHECK(sm_store_balance(r, "inc-role", &owned, err, sizeof err) == SM_OK && owned);
+    ids[0] = enqueue(c, "inc", "a", "v");
+    CHECK(sm_store_claim(r, owned, 10, NULL, NULL, &rows, &n, err, sizeof err) == SM_OK && n == 1);
+    sm_rows_free(rows, n);
+    sm_published p3 = {ids[0], 0, 3, now, 0};
+    CHECK(sm_store_mark_published(r, &p3, 1, err, sizeof err) == SM_OK);
+    CHECK(sm_store_published_partitions(r, &tps, &ntp, err, sizeof err) == SM_OK && ntp == 1);
+    sm_tps_free(tps, ntp);
+    CHECK(sm_store_complete(r, "inc", 0, 0, 0, 3, &changed, err, sizeof err) == SM_OK);
+    CHECK(sm_store_new_incarnation(r, "inc", 0, "role: inserted", &cur, &started, err,
+                                   sizeof err) == SM_OK && started && cur == 1);
+    CHECK(sm_store_new_incarnation(r, "inc", 1, "role: updated", &cur, &started, err,
+                                   sizeof err) == SM_OK && started && cur == 2);
+    CHECK(sm_store_requeue_incarnations(r, "inc", "role", &changed, err, sizeof err) == SM_OK);
+    CHECK(changed == 1);
+    sm_store_close(r);
+    x(c, "DELETE FROM samsa_outbox");
+    x(c, "DELETE FROM samsa_topic_incarnation");
+    x(c, "DELETE FROM samsa_relay_heartbeat WHERE relay_id = 'inc-role'");
+    x(c, "REVOKE ALL ON samsa_schema_version, samsa_outbox, samsa_outbox_archive,"
+         " samsa_relay_heartbeat, samsa_topic_incarnation FROM inc_relay");
+    x(c, "DROP ROLE inc_relay");
+    PQfinish(c);
+}
+
+static void test_upgrade_v3(void)
+{
+    TEST_SECTION("schema v2 -> v3 keeps rows, PUBLISHED ones in incarnation 0, the completion"
+                 " index on (topic, partition, incarnation, offset)");
+    PGconn *c = app();
+    char err[512];
+    x(c, "CREATE DATABASE samsa_v3");
+    PGconn *d = connect_db("samsa_v3");
+    CHECK(sm_schema_apply_pg_to(d, "samsa_v3", 2, err, sizeof err) == SM_OK);
+    x(d, "INSERT INTO samsa_outbox (topic, key, payload, status, kafka_partition, kafka_offset,"
+         " published_at) VALUES ('t', 'a', 'v', 'PUBLISHED', 0, 0, now()),"
+         " ('t', 'a', 'v', 'COMPLETE', 0, 1, now()), ('t', 'a', 'v', 'INIT', NULL, NULL, NULL)");
+    CHECK(sm_schema_apply_pg(d, "samsa_v3", err, sizeof err) == SM_OK);
+    CHECK_EQ_I64(q1(d, "SELECT max(version) FROM samsa_schema_version"), 3);
+    CHECK_EQ_I64(q1(d, "SELECT count(*) FROM samsa_outbox WHERE kafka_incarnation = 0"
+                       " AND status = 'PUBLISHED'"), 1);
+    CHECK_EQ_I64(q1(d, "SELECT count(*) FROM samsa_outbox WHERE kafka_incarnation IS NULL"), 2);
+    CHECK_EQ_I64(q1(d, "SELECT indnatts FROM pg_index"
+                       " WHERE indexrelid = 'samsa_outbox_published'::regclass"), 4);
+    CHECK_EQ_I64(q1(d, "SELECT count(*) FROM information_schema.columns"
+                       " WHERE table_name = 'samsa_outbox_archive'"
+                       " AND column_name = 'kafka_incarnation'"), 1);
+    PQfinish(d);
+    x(c, "DROP DATABASE samsa_v3");
     PQfinish(c);
 }
 
@@ -446,7 +635,7 @@ static void publish_ids(sm_store *s, const int64_t *ids, int n)
 {
     char err[512];
     for (int i = 0; i < n; i++) {
-        sm_published p = {ids[i], 0, ids[i], sm_wall_ms()};
+        sm_published p = {ids[i], 0, ids[i], sm_wall_ms(), 0};
         CHECK(sm_store_mark_published(s, &p, 1, err, sizeof err) == SM_OK);
     }
 }
@@ -604,7 +793,7 @@ static void test_marks(void)
     static sm_published pub[N];
     int64_t now = sm_wall_ms();
     for (int i = 0; i < N; i++)
-        pub[i] = (sm_published){first + i, i < 1500 ? i % 3 : 7, i, now - i};
+        pub[i] = (sm_published){first + i, i < 1500 ? i % 3 : 7, i, now - i, 0};
     CHECK(sm_store_mark_published(s, pub, N - 2, err, sizeof err) == SM_OK);
     CHECK_EQ_I64(q1(c, "SELECT count(*) FROM samsa_outbox WHERE status = 'PUBLISHED'"), N - 2);
     snprintf(sql, sizeof sql,
@@ -626,11 +815,11 @@ static void test_marks(void)
 
     int64_t changed = -1;
     /* alpha/0 holds offsets 0, 3, 6, ...: below 9 are 0, 3, 6 */
-    CHECK(sm_store_complete(s, "alpha", 0, 9, &changed, err, sizeof err) == SM_OK);
+    CHECK(sm_store_complete(s, "alpha", 0, 0, 0, 9, &changed, err, sizeof err) == SM_OK);
     CHECK(changed == 3);
-    CHECK(sm_store_complete(s, "alpha", 0, 9, &changed, err, sizeof err) == SM_OK);
+    CHECK(sm_store_complete(s, "alpha", 0, 0, 0, 9, &changed, err, sizeof err) == SM_OK);
     CHECK(changed == 0);
-    CHECK(sm_store_complete(s, "beta", 7, 100000, &changed, err, sizeof err) == SM_OK);
+    CHECK(sm_store_complete(s, "beta", 7, 0, 0, 100000, &changed, err, sizeof err) == SM_OK);
     CHECK(changed == 498);
     CHECK_EQ_I64(q1(c, "SELECT count(*) FROM samsa_outbox WHERE status = 'COMPLETE'"), 501);
 
@@ -828,7 +1017,7 @@ static void test_wait(void)
     CHECK(sm_store_wait(s, 0, err, sizeof err) == SM_OK);
     CHECK(sm_store_claim(s, owned, 10, NULL, NULL, &rows, &n, err, sizeof err) == SM_OK);
     CHECK(n == 1); /* the row from before arming; this claim disarms */
-    sm_published p = {rows[0].id, 0, 0, sm_wall_ms()};
+    sm_published p = {rows[0].id, 0, 0, sm_wall_ms(), 0};
     CHECK(sm_store_mark_published(s, &p, 1, err, sizeof err) == SM_OK);
     sm_rows_free(rows, n);
     enqueue(c, "t", "k", "v");
@@ -1083,6 +1272,69 @@ static void test_inbox(void)
     PQfinish(c);
 }
 
+/* libsamsa's calls on a connection in every state but the right one, and a
+ * migration that fails: rolled back whole. */
+static void test_library_errors(void)
+{
+    TEST_SECTION("libsamsa on PostgreSQL: no connection, a busy one, a lost one, no table, a failed migration");
+    char err[512], id[SAMSA_EVENT_ID_SIZE];
+    samsa_event ev = {.topic = "t", .key = "k", .payload = "p", .payload_len = 1};
+    CHECK(samsa_outbox_enqueue_pg(NULL, &ev, id, err, sizeof err) == SAMSA_EINVAL);
+    CHECK(strstr(err, "postgresql: enqueue: no connection") != NULL);
+    CHECK(samsa_inbox_begin_pg(NULL, "c", "e", err, sizeof err) == SAMSA_EINVAL);
+    CHECK(strstr(err, "postgresql: inbox: no connection") != NULL);
+    CHECK(samsa_schema_apply_pg(NULL, err, sizeof err) == SAMSA_EINVAL);
+    CHECK(strstr(err, "postgresql: migrate: no connection") != NULL);
+    int v;
+    CHECK(samsa_schema_version_pg(NULL, &v, err, sizeof err) == SAMSA_EINVAL);
+    CHECK(strstr(err, "postgresql: schema version: no connection") != NULL);
+
+    PGconn *c = app();
+    x(c, "BEGIN");
+    char longc[300];
+    memset(longc, 'c', 250);
+    longc[250] = 0;
+    CHECK(samsa_inbox_begin_pg(c, longc, "e", err, sizeof err) == SAMSA_EINVAL);
+    CHECK(strstr(err, "consumer must be 1..200 bytes") != NULL);
+    x(c, "ROLLBACK");
+    /* a query sent and not read yet: the connection is busy */
+    REQUIRE(PQsendQuery(c, "SELECT pg_sleep(0.2)") == 1);
+    CHECK(samsa_outbox_enqueue_pg(c, &ev, id, err, sizeof err) == SAMSA_EINVAL);
+    CHECK(strstr(err, "enqueue: the connection is busy with a query") != NULL);
+    PGresult *r;
+    while ((r = PQgetResult(c)) != NULL)
+        PQclear(r);
+    /* the server ends the session: the next call finds the connection lost */
+    PGconn *admin = app();
+    char sql[200];
+    snprintf(sql, sizeof sql, "SELECT pg_terminate_backend(%d, 30000)", PQbackendPID(c));
+    x(admin, sql);
+    r = PQexec(c, "BEGIN"); /* fails: the server is gone */
+    PQclear(r);
+    CHECK(PQstatus(c) == CONNECTION_BAD);
+    CHECK(samsa_outbox_enqueue_pg(c, &ev, id, err, sizeof err) == SAMSA_EIO);
+    CHECK(strstr(err, "enqueue: the connection is lost") != NULL);
+    PQfinish(c);
+
+    /* a database whose application has a table of its own in the way */
+    x(admin, "CREATE DATABASE samsa_conflict");
+    PGconn *d = connect_db("samsa_conflict");
+    x(d, "CREATE TABLE samsa_outbox (something text)");
+    CHECK(samsa_schema_apply_pg(d, err, sizeof err) != 0);
+    CHECK(strstr(err, "migrate to version 1") != NULL);
+    CHECK(PQtransactionStatus(d) == PQTRANS_IDLE); /* rolled back, not left open */
+    CHECK(samsa_schema_version_pg(d, &v, err, sizeof err) == 0 && v == 0);
+    CHECK_EQ_I64(q1(d, "SELECT count(*) FROM pg_tables WHERE tablename = 'samsa_schema_version'"), 0);
+    /* the inbox without its table, inside a transaction */
+    x(d, "BEGIN");
+    CHECK(samsa_inbox_begin_pg(d, "c", "e-1", err, sizeof err) < 0);
+    CHECK(strstr(err, "inbox") && strstr(err, "samsa_inbox"));
+    x(d, "ROLLBACK");
+    PQfinish(d);
+    x(admin, "DROP DATABASE samsa_conflict");
+    PQfinish(admin);
+}
+
 static void test_names(void)
 {
     TEST_SECTION("messages name the database without its password");
@@ -1167,7 +1419,7 @@ static double run_pipeline(sm_store *s, PGconn *c, int rows_total, int B, int D)
             sm_published *p = malloc((size_t)n * sizeof *p);
             REQUIRE(p);
             for (int i = 0; i < n; i++) {
-                p[i] = (sm_published){rows[i].id, 0, rows[i].id, sm_wall_ms()};
+                p[i] = (sm_published){rows[i].id, 0, rows[i].id, sm_wall_ms(), 0};
                 idset_add(&in, rows[i].id);
             }
             q[(qh + qn) % 16] = (batch){p, n};
@@ -1253,10 +1505,13 @@ int main(void)
     test_marks();
     test_holds();
     test_requeue_cleanup();
+    test_incarnations();
+    test_upgrade_v3();
     test_wait();
     test_balance();
     test_lost_connection();
     test_inbox();
+    test_library_errors();
     test_names();
     test_throughput();
     return check_report("test_pg_outbox");

@@ -345,8 +345,83 @@ static void test_api_versions(void)
     }
 }
 
+/* Error codes and API keys by their numbers in Kafka's protocol (Errors.java,
+ * ApiKeys.java): the enum in kafka.h must agree with them, and the logs name
+ * each by Kafka's own name. */
+static void test_names(void)
+{
+    TEST_SECTION("Kafka error code and API key names, by Kafka's numbers");
+    static const struct {
+        int16_t code;
+        const char *name;
+    } errs[] = {{-1, "UNKNOWN_SERVER_ERROR"}, {0, "NONE"}, {1, "OFFSET_OUT_OF_RANGE"},
+                {2, "CORRUPT_MESSAGE"}, {3, "UNKNOWN_TOPIC_OR_PARTITION"}, {4, "INVALID_FETCH_SIZE"},
+                {5, "LEADER_NOT_AVAILABLE"}, {6, "NOT_LEADER_OR_FOLLOWER"}, {7, "REQUEST_TIMED_OUT"},
+                {10, "MESSAGE_TOO_LARGE"}, {12, "OFFSET_METADATA_TOO_LARGE"},
+                {13, "NETWORK_EXCEPTION"}, {14, "COORDINATOR_LOAD_IN_PROGRESS"},
+                {15, "COORDINATOR_NOT_AVAILABLE"}, {16, "NOT_COORDINATOR"},
+                {17, "INVALID_TOPIC_EXCEPTION"}, {18, "RECORD_LIST_TOO_LARGE"},
+                {19, "NOT_ENOUGH_REPLICAS"}, {21, "INVALID_REQUIRED_ACKS"}, {22, "ILLEGAL_GENERATION"},
+                {23, "INCONSISTENT_GROUP_PROTOCOL"}, {24, "INVALID_GROUP_ID"},
+                {25, "UNKNOWN_MEMBER_ID"}, {26, "INVALID_SESSION_TIMEOUT"},
+                {27, "REBALANCE_IN_PROGRESS"}, {28, "INVALID_COMMIT_OFFSET_SIZE"},
+                {29, "TOPIC_AUTHORIZATION_FAILED"}, {31, "CLUSTER_AUTHORIZATION_FAILED"},
+                {32, "INVALID_TIMESTAMP"}, {33, "UNSUPPORTED_SASL_MECHANISM"},
+                {34, "ILLEGAL_SASL_STATE"}, {35, "UNSUPPORTED_VERSION"}, {36, "TOPIC_ALREADY_EXISTS"},
+                {37, "INVALID_PARTITIONS"}, {38, "INVALID_REPLICATION_FACTOR"},
+                {39, "INVALID_REPLICA_ASSIGNMENT"}, {40, "INVALID_CONFIG"}, {41, "NOT_CONTROLLER"},
+                {42, "INVALID_REQUEST"}, {43, "UNSUPPORTED_FOR_MESSAGE_FORMAT"},
+                {44, "POLICY_VIOLATION"}, {45, "OUT_OF_ORDER_SEQUENCE_NUMBER"},
+                {46, "DUPLICATE_SEQUENCE_NUMBER"}, {47, "INVALID_PRODUCER_EPOCH"},
+                {48, "INVALID_TXN_STATE"}, {49, "INVALID_PRODUCER_ID_MAPPING"},
+                {50, "INVALID_TRANSACTION_TIMEOUT"}, {51, "CONCURRENT_TRANSACTIONS"},
+                {53, "TRANSACTIONAL_ID_AUTHORIZATION_FAILED"}, {56, "KAFKA_STORAGE_ERROR"},
+                {57, "LOG_DIR_NOT_FOUND"}, {59, "UNKNOWN_PRODUCER_ID"},
+                {60, "REASSIGNMENT_IN_PROGRESS"}, {68, "NON_EMPTY_GROUP"}, {69, "GROUP_ID_NOT_FOUND"},
+                {70, "FETCH_SESSION_ID_NOT_FOUND"}, {71, "INVALID_FETCH_SESSION_EPOCH"},
+                {73, "TOPIC_DELETION_DISABLED"}, {75, "UNKNOWN_LEADER_EPOCH"},
+                {76, "UNSUPPORTED_COMPRESSION_TYPE"}, {79, "MEMBER_ID_REQUIRED"},
+                {81, "GROUP_MAX_SIZE_REACHED"}, {82, "FENCED_INSTANCE_ID"},
+                {86, "GROUP_SUBSCRIBED_TO_TOPIC"}, {87, "INVALID_RECORD"},
+                {88, "UNSTABLE_OFFSET_COMMIT"}, {89, "THROTTLING_QUOTA_EXCEEDED"}};
+    int wrong = 0;
+    for (size_t i = 0; i < sizeof errs / sizeof errs[0]; i++)
+        if (strcmp(sm_kerr_name(errs[i].code), errs[i].name)) {
+            printf("  error %d: named %s, Kafka says %s\n", errs[i].code, sm_kerr_name(errs[i].code),
+                   errs[i].name);
+            wrong++;
+        }
+    CHECK_EQ_I64(wrong, 0);
+    /* codes samsa never sends have no name of their own */
+    CHECK(!strcmp(sm_kerr_name(8), "UNKNOWN_CODE"));
+    CHECK(!strcmp(sm_kerr_name(1000), "UNKNOWN_CODE"));
+    static const struct {
+        int16_t key;
+        const char *name;
+    } apis[] = {{0, "Produce"}, {1, "Fetch"}, {2, "ListOffsets"}, {3, "Metadata"},
+                {8, "OffsetCommit"}, {9, "OffsetFetch"}, {10, "FindCoordinator"},
+                {11, "JoinGroup"}, {12, "Heartbeat"}, {13, "LeaveGroup"}, {14, "SyncGroup"},
+                {15, "DescribeGroups"}, {16, "ListGroups"}, {17, "SaslHandshake"},
+                {18, "ApiVersions"}, {19, "CreateTopics"}, {20, "DeleteTopics"},
+                {21, "DeleteRecords"}, {22, "InitProducerId"}, {24, "AddPartitionsToTxn"},
+                {25, "AddOffsetsToTxn"}, {26, "EndTxn"}, {28, "TxnOffsetCommit"},
+                {32, "DescribeConfigs"}, {33, "AlterConfigs"}, {37, "CreatePartitions"},
+                {42, "DeleteGroups"}, {47, "OffsetDelete"}};
+    wrong = 0;
+    for (size_t i = 0; i < sizeof apis / sizeof apis[0]; i++)
+        if (strcmp(sm_api_name(apis[i].key), apis[i].name)) {
+            printf("  API key %d: named %s, Kafka says %s\n", apis[i].key, sm_api_name(apis[i].key),
+                   apis[i].name);
+            wrong++;
+        }
+    CHECK_EQ_I64(wrong, 0);
+    CHECK(!strcmp(sm_api_name(4), "Unknown")); /* LeaderAndIsr: inter-broker, not ours */
+    CHECK(!strcmp(sm_api_name(-1), "Unknown"));
+}
+
 int main(void)
 {
+    test_names();
     test_header();
     test_produce();
     test_fetch();

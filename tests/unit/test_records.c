@@ -662,8 +662,102 @@ static void test_produce_rules(void)
     sm_wbuf_release(&w);
 }
 
+/* Two streams of one codec open at once (a thread keeps one spare codec
+ * state per codec: the second stream gets a state of its own, and closing
+ * both keeps one and frees the other), read in turns; then a third stream
+ * on the kept state. Each gives exactly its own bytes. */
+static void test_streams_at_once(void)
+{
+    TEST_SECTION("two streams of one codec at once, read in turns; then the kept state reused");
+    enum { N = 200000 };
+    uint8_t *a = malloc(N), *b = malloc(N), *oa = malloc(N + 1), *ob = malloc(N + 1);
+    for (size_t i = 0; i < N; i++) {
+        a[i] = (uint8_t)(i % 251);
+        b[i] = (uint8_t)((i * 7) % 13 + (i / 1000));
+    }
+    for (int v = 0; v < V_N; v++) {
+        blob ca = pack(v, a, N), cb = pack(v, b, N);
+        for (int round = 0; round < 2; round++) {
+            sm_unzip *za = sm_unzip_open(vcodec[v], ca.p, ca.len, N);
+            sm_unzip *zb = sm_unzip_open(vcodec[v], cb.p, cb.len, N);
+            REQUIRE(za && zb && za != zb);
+            size_t na = 0, nb = 0;
+            int64_t ra = 1, rb = 1;
+            while (ra > 0 || rb > 0) {
+                if (ra > 0 && (ra = sm_unzip_read(za, oa + na, 1000)) > 0)
+                    na += (size_t)ra;
+                if (rb > 0 && (rb = sm_unzip_read(zb, ob + nb, 777)) > 0)
+                    nb += (size_t)rb;
+            }
+            CHECK(ra == 0 && rb == 0);
+            CHECK(na == N && !memcmp(oa, a, N));
+            CHECK(nb == N && !memcmp(ob, b, N));
+            /* closed in the other order the second round */
+            sm_unzip_free(round ? za : zb);
+            sm_unzip_free(round ? zb : za);
+        }
+        /* a stream on the kept state after an error on it starts clean */
+        sm_unzip *z = sm_unzip_open(vcodec[v], cb.p, cb.len / 2, N);
+        uint8_t tmp[4096];
+        int64_t r;
+        while ((r = sm_unzip_read(z, tmp, sizeof tmp)) > 0)
+            ;
+        CHECK(r == SM_ECORRUPT);
+        CHECK(sm_unzip_error(z)[0] != 0);
+        sm_unzip_free(z);
+        z = sm_unzip_open(vcodec[v], ca.p, ca.len, N);
+        size_t n = 0;
+        while ((r = sm_unzip_read(z, oa + n, 4096)) > 0)
+            n += (size_t)r;
+        CHECK(r == 0 && n == N && !memcmp(oa, a, N));
+        CHECK(sm_unzip_error(z)[0] == 0);
+        sm_unzip_free(z);
+        printf("   %s: two streams interleaved, then one after a failed one\n", vnames[v]);
+        free(ca.p);
+        free(cb.p);
+    }
+    free(a);
+    free(b);
+    free(oa);
+    free(ob);
+}
+
+/* Each outcome of checking a batch: a message of its own for the log, and
+ * the error Kafka's clients expect for it (batch.c says why for each). */
+static void test_check_outcomes(void)
+{
+    TEST_SECTION("batch check outcomes: their text and their Kafka error");
+    static const struct {
+        sm_batch_check c;
+        int16_t kerr;
+    } m[] = {{SM_BATCH_OK, 0},
+             {SM_BATCH_TRUNCATED, 2},
+             {SM_BATCH_BAD_LENGTH, 2},
+             {SM_BATCH_BAD_MAGIC, 87},
+             {SM_BATCH_BAD_CRC, 2},
+             {SM_BATCH_BAD_HEADER, 87},
+             {SM_BATCH_INVALID, 87},
+             {SM_BATCH_BAD_CODEC, 76},
+             {SM_BATCH_UNDECOMPRESSABLE, 2},
+             {SM_BATCH_BAD_TIMESTAMP, 32},
+             {SM_BATCH_TOO_LARGE_DECOMPRESSED, 10},
+             {SM_BATCH_NO_MEMORY, -1}};
+    size_t n = sizeof m / sizeof m[0];
+    for (size_t i = 0; i < n; i++) {
+        CHECK_EQ_I64(sm_batch_check_kerr(m[i].c), m[i].kerr);
+        const char *s = sm_batch_check_str(m[i].c);
+        CHECK(s && *s && strcmp(s, "?"));
+        for (size_t j = 0; j < i; j++)
+            CHECK(strcmp(s, sm_batch_check_str(m[j].c)));
+    }
+    CHECK(!strcmp(sm_batch_check_str((sm_batch_check)99), "?"));
+    CHECK_EQ_I64(sm_batch_check_kerr((sm_batch_check)99), -1);
+}
+
 int main(void)
 {
+    test_streams_at_once();
+    test_check_outcomes();
     test_round_trip();
     test_streaming();
     test_truncated();

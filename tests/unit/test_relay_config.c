@@ -52,6 +52,7 @@ static void test_defaults(void)
     CHECK(cfg.retry_backoff_ms == 500 && cfg.retry_backoff_max_ms == 60000);
     CHECK(!strcmp(cfg.dead_letter_topic, "${topic}.DLT"));
     CHECK(cfg.on_dead == SM_ON_DEAD_CONTINUE);
+    CHECK(cfg.on_topic_recreated == SM_ON_RECREATED_REPUBLISH);
     CHECK(cfg.n_track_groups == 0);
     CHECK(cfg.complete_interval_ms == 1000 && cfg.republish_stale_after_ms == 0);
     CHECK(cfg.cleanup_after_ms == 7LL * 24 * 3600 * 1000);
@@ -95,6 +96,7 @@ static void test_file_and_overrides(void)
                        "track.groups= billing , shipping,billing,,\n"
                        "dead.letter.topic=dead.${topic}.${topic}\n"
                        "on.dead=block\n"
+                       "on.topic.recreated=KEEP\n"
                        "metrics.listen=0.0.0.0:0\n"
                        "log.level=debug\n"
                        "cleanup.after.ms=0\n"
@@ -119,6 +121,7 @@ static void test_file_and_overrides(void)
     CHECK(!strcmp(dlt, "dead.t1.t1"));
     free(dlt);
     CHECK(cfg.on_dead == SM_ON_DEAD_BLOCK);
+    CHECK(cfg.on_topic_recreated == SM_ON_RECREATED_KEEP);
     CHECK(!strcmp(cfg.metrics_host, "0.0.0.0") && cfg.metrics_port == 0);
     CHECK(cfg.log_level == 0 && cfg.cleanup_after_ms == 0);
     CHECK(cfg.max_attempts == 4 && cfg.retry_backoff_ms == 20); /* overrides win */
@@ -132,6 +135,32 @@ static void test_file_and_overrides(void)
     unlink(path);
 }
 
+/* metrics.listen's short forms, relay.id and outbox.db edge cases */
+static void test_edges(void)
+{
+    TEST_SECTION("metrics.listen short forms; relay.id, outbox.db and bootstrap.servers edges");
+    sm_relay_config cfg;
+    char err[512];
+    char *any[3] = {BASE, "metrics.listen=:9500"};
+    REQUIRE(load(&cfg, NULL, any, 3, err, sizeof err) == SM_OK);
+    CHECK(!strcmp(cfg.metrics_host, "0.0.0.0") && cfg.metrics_port == 9500);
+    sm_relay_config_release(&cfg);
+    char *lh[3] = {BASE, "metrics.listen=localhost:0"};
+    REQUIRE(load(&cfg, NULL, lh, 3, err, sizeof err) == SM_OK);
+    CHECK(!strcmp(cfg.metrics_host, "127.0.0.1") && cfg.metrics_port == 0);
+    sm_relay_config_release(&cfg);
+    char longaddr[128];
+    snprintf(longaddr, sizeof longaddr, "metrics.listen=%080d:1", 1);
+    expect_error(longaddr, "metrics.listen", "address too long");
+    char longid[260] = "relay.id=";
+    memset(longid + 9, 'r', 201);
+    longid[210] = 0;
+    expect_error(longid, "relay.id", "1..200 characters");
+    expect_error("relay.id=", "relay.id", "1..200 characters");
+    expect_error("bootstrap.servers=", "bootstrap.servers", "empty value");
+    expect_error("outbox.db=sqlite:", "outbox.db", "needs a path");
+}
+
 static void test_errors(void)
 {
     TEST_SECTION("errors name the property");
@@ -142,6 +171,7 @@ static void test_errors(void)
     expect_error("poll.interval.ms=", "poll.interval.ms", NULL);
     expect_error("cleanup.archive=yes", "cleanup.archive", "true or false");
     expect_error("on.dead=skip", "on.dead", "continue or block");
+    expect_error("on.topic.recreated=drop", "on.topic.recreated", "republish or keep");
     expect_error("metrics.listen=9464", "metrics.listen", "address:port");
     expect_error("metrics.listen=somehost:1", "metrics.listen", "IPv4");
     expect_error("metrics.listen=127.0.0.1:70000", "metrics.listen", "0..65535");
@@ -205,6 +235,7 @@ int main(void)
     test_defaults();
     test_file_and_overrides();
     test_errors();
+    test_edges();
     test_track_groups();
     return check_report("test_relay_config");
 }

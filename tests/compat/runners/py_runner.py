@@ -689,6 +689,21 @@ class KafkaPython:
             return len(got) == want and len(set(got)) == want and all(c.assignment() for c in cs)
         wait(ok, timeout, "%d partitions assigned across the group" % want, interval=0)
 
+    def _stable_generation(self, cs, timeout=60):
+        """Polls until every member is in the same generation, joined (state
+        STABLE) and wanting no rejoin (kafka-python's leader rejoins when the
+        topic metadata it assigned from has changed): a rebalance still on its
+        way must not land inside what a scenario measures. Returns it."""
+        from kafka.coordinator.base import MemberState
+        def ok():
+            for c in cs:
+                c.poll(timeout_ms=50)
+            co = [c._coordinator for c in cs]
+            gens = {x._generation.generation_id for x in co}
+            return len(gens) == 1 and all(x.state == MemberState.STABLE and not x.need_rejoin() for x in co)
+        wait(ok, timeout, "every member joined in one generation, none wanting to rejoin", interval=0)
+        return cs[0]._coordinator._generation.generation_id
+
     def _member(self, group, topics, client_id, **kw):
         from kafka.coordinator.assignors.range import RangePartitionAssignor
         c = self.consumer(group, client_id=client_id, partition_assignment_strategy=[RangePartitionAssignor], **kw)
@@ -743,8 +758,8 @@ class KafkaPython:
         self._settle([c1], 4)
         c2 = self._member(g, [t], "c2", group_instance_id="i2", session_timeout_ms=30000)
         self._settle([c1, c2], 4)
+        gen_before = self._stable_generation([c1, c2])
         o["before"] = [self.assignment(c1), self.assignment(c2)]
-        gen_before = c2._coordinator._generation.generation_id if hasattr(c2, "_coordinator") else None
         c1.close(autocommit=False)
         c1 = self._member(g, [t], "c1", group_instance_id="i1", session_timeout_ms=30000)
         self._settle([c1, c2], 4)
@@ -752,7 +767,7 @@ class KafkaPython:
             c1.poll(timeout_ms=50)
             c2.poll(timeout_ms=50)
         o["after"] = [self.assignment(c1), self.assignment(c2)]
-        gen_after = c2._coordinator._generation.generation_id if hasattr(c2, "_coordinator") else None
+        gen_after = c2._coordinator._generation.generation_id
         o["c2_generation_unchanged"] = gen_before == gen_after
         c1.close()
         c2.close()
