@@ -14,13 +14,17 @@ Two runs of the real shop-load on the same shop:
 Each: shop-load's verdict (exit 0, `books balanced: yes`), the books from
 the services' own APIs (shop_harness.check_books), no outbox row DEAD,
 every outbox row in its topic with its recorded partition and offset,
-per-key order in Kafka, no order violation counted by the relays, every
-process still up. MEASURED: events, shop-load's end-to-end latency (p50,
+per-key order in Kafka (shop.rooms: per room and reservation; see
+production.order_key), the relays' order_violations_total equal to the
+records Kafka holds after a higher outbox id of their key (0 for the
+orders and rooms outboxes), every process still up. First (t_shape): the
+cluster and topics as a client sees them (3 brokers, RF 3 in sync,
+min.insync.replicas=2, auto-creation off: a record to an unknown topic is
+refused). MEASURED: events, shop-load's end-to-end latency (p50,
 p99, max), how long the stop disturbed publishing (the oldest unpublished
 row's age), when leaders moved and the node was back in every ISR, the
 duplicates Kafka holds and the inboxes skipped, producer restarts.
 """
-# ctest-timeout: 600
 
 import os
 import sys
@@ -36,41 +40,48 @@ ORDERS = int(os.environ.get("SAMSA_PROD_ORDERS", "2500"))
 RESERVATIONS = int(os.environ.get("SAMSA_PROD_RESERVATIONS", "250"))
 
 
-def setup(shop, kafka):
-    out = sh.subprocess.run([sh.cli_binary(), "-b", kafka.bootstrap, "--output", "json", "topic", "describe"]
-                            + list(sh.TOPICS), stdout=sh.subprocess.PIPE, stderr=sh.subprocess.STDOUT,
-                            timeout=60).stdout.decode()
-    import json
-    desc = json.loads(out)
-    print(out[:2000])
-    check(desc is not None, "samsa topic describe answers")
+def check_shape(shop, kafka):
+    """The cluster and topics are docs/production.md's shape, as a client
+    sees them: three brokers; each of the four topics (made by `samsa topic
+    create`) with 12 partitions of 3 replicas, all in sync, and
+    min.insync.replicas=2; every broker with auto.create.topics.enable=false
+    and a producer to an unknown topic refused (no topic appears)."""
+    from confluent_kafka.admin import ConfigResource
+    import confluent_kafka as ck
+    adm = prod.admin(kafka)
+    md = adm.list_topics(timeout=30)
+    check_eq(sorted(md.brokers), [n.id for n in kafka.nodes], "three brokers in Metadata")
+    state = harness.wait_for(lambda: prod.partition_state(kafka), 60, "metadata of the shop's topics", 0.5)
+    for t in sh.TOPICS:
+        parts = {p: v for (tt, p), v in state.items() if tt == t}
+        check(len(parts) == prod.PARTITIONS and all(len(r) == 3 and isr == r for _, r, isr in parts.values()),
+              "%s: %d partitions, 3 replicas each, all in sync" % (t, prod.PARTITIONS), parts)
+    res = [ConfigResource(ConfigResource.Type.TOPIC, t) for t in sh.TOPICS]
+    for r, f in adm.describe_configs(res).items():
+        check_eq(f.result(30)["min.insync.replicas"].value, "2", "%s: min.insync.replicas" % r.name)
+    for n in kafka.nodes:   # one broker per DescribeConfigs call (librdkafka's rule)
+        r = ConfigResource(ConfigResource.Type.BROKER, str(n.id))
+        cfg = adm.describe_configs([r])[r].result(30)
+        check_eq((cfg["auto.create.topics.enable"].value, cfg["min.insync.replicas"].value,
+                  cfg["default.replication.factor"].value), ("false", "2", "3"),
+                 "broker %s: auto.create.topics.enable, min.insync.replicas, default.replication.factor" % r.name)
+    ghost = "shop.no-such-topic"
+    pr = ck.Producer({"bootstrap.servers": kafka.bootstrap, "message.timeout.ms": 5000, "log_level": 0})
+    errs = []
+    pr.produce(ghost, b"x", on_delivery=lambda e, m: errs.append(e))
+    pr.flush(30)
+    check(errs and errs[0] is not None, "a record to an unknown topic is refused: %s" % (errs and errs[0]))
+    check(ghost not in adm.list_topics(timeout=30).topics, "and the topic was not created")
 
 
-def scenario(shop, kafka, how, seed):
-    r = prod.run_scenario(shop, kafka, how, ORDERS, RESERVATIONS, seed=seed)
-    load = r["load"]
-    check_eq(sh.last_line(load["out"]), "books balanced: yes", "%s: shop-load's last line" % how)
-    check_eq(load["rc"], 0, "%s: shop-load's exit code" % how)
-    check(r["load_running_at_stop"], "%s: shop-load was running when node %d went down" % (how, r["victim"]))
-    check(r["load_running_at_isr"], "%s: shop-load was still running when node %d was back in every ISR"
-          % (how, r["victim"]))
-    sh.check_books(shop, how)
-    for name, c in r["after"].items():
-        b = r["before"][name]
-        check_eq(c["order_violations_total"], 0, "%s: relay-%s counted no order violation" % (how, name))
-        check_eq(c["dead_letters_total"] - b["dead_letters_total"], 0, "%s: relay-%s sent no dead letter" % (how, name))
-    for label, p in shop.processes():
-        check(p.alive(), "%s: %s still runs" % (how, label))
-    k = prod.kafka_contents(shop, kafka)
-    check(not k["missing"], "%s: every outbox row's event is in its topic (%d rows, %d records)"
-          % (how, k["rows"], k["records"]), k["missing"][:5])
-    check(not k["misplaced"], "%s: each published row's kafka_partition/kafka_offset holds its event" % how,
-          k["misplaced"][:5])
-    check(not k["reordered"], "%s: per key, Kafka holds the events in outbox order" % how, k["reordered"][:5])
-    t = r["timeline"]
+def measure(r, k):
+    """Prints the run's figures (MEASURED lines, which bench/production.sh
+    copies into its results file)."""
+    how, load, t = r["how"], r["load"], r["timeline"]
     print("MEASURED %s: %d orders, %d reservations; %s events published, %s consumed in %.1fs; "
-          "%s HTTP requests/s" % (how, ORDERS, RESERVATIONS, load.get("published"), load.get("consumed"),
-                                  load.get("seconds", 0), load.get("requests_per_s")), flush=True)
+          "%s HTTP requests/s" % (how, r["orders"], r["reservations"], load.get("published"),
+                                  load.get("consumed"), load.get("seconds", 0), load.get("requests_per_s")),
+          flush=True)
     for lat in load["latency"]:
         print("MEASURED %s: %s p50 %d ms, p99 %d ms, max %d ms (%d events)"
               % (how, lat["path"], lat["p50"], lat["p99"], lat["max"], lat["events"]), flush=True)
@@ -80,10 +91,40 @@ def scenario(shop, kafka, how, seed):
              t["in_isr"], t["load_end"]), flush=True)
     print("MEASURED %s: oldest unpublished row at most %.1fs old before the stop, %.1fs after it"
           % (how, r["age_before"] or 0, r["age_after"] or 0), flush=True)
-    print("MEASURED %s: Kafka holds %d duplicate records (published twice, skipped by the inboxes); inbox "
-          "duplicates skipped %s; relays: %s" % (how, k["duplicates"], load["duplicates"],
-                                               {n: {key: c[key] - r["before"][n][key] for key in c}
-                                                for n, c in r["after"].items()}), flush=True)
+    print("MEASURED %s: so far %d outbox rows, %d records in Kafka, %d duplicate records (published twice); inbox "
+          "duplicates skipped %s; records after a higher outbox id of their key %s" % (
+              how, k["rows"], k["records"], k["duplicates"], load["duplicates"], k["inversions"]), flush=True)
+    print("MEASURED %s: relays: %s" % (how, {n: {key: c[key] - r["before"][n][key] for key in c}
+                                             for n, c in r["after"].items()}), flush=True)
+
+
+def scenario(shop, kafka, how, seed):
+    r = prod.run_scenario(shop, kafka, how, ORDERS, RESERVATIONS, seed=seed)
+    load = r["load"]
+    k = prod.kafka_contents(shop, kafka)
+    measure(r, k)
+    check_eq(sh.last_line(load["out"]), "books balanced: yes", "%s: shop-load's last line" % how)
+    check_eq(load["rc"], 0, "%s: shop-load's exit code" % how)
+    check(r["load_running_at_stop"], "%s: shop-load was running when node %d went down" % (how, r["victim"]))
+    check(r["load_running_at_isr"], "%s: shop-load was still running when node %d was back in every ISR"
+          % (how, r["victim"]))
+    sh.check_books(shop, how)
+    check(not k["missing"], "%s: every outbox row's event is in its topic (%d rows, %d records)"
+          % (how, k["rows"], k["records"]), k["missing"][:5])
+    check(not k["misplaced"], "%s: each published row's kafka_partition/kafka_offset holds its event" % how,
+          k["misplaced"][:5])
+    check(not k["reordered"], "%s: per key (shop.rooms: per room and reservation), Kafka holds the events in "
+          "outbox order" % how, k["reordered"][:5])
+    for name, c in r["after"].items():
+        b = r["before"][name]
+        check_eq(c["dead_letters_total"] - b["dead_letters_total"], 0, "%s: relay-%s sent no dead letter" % (how, name))
+        check_eq(c["order_violations_total"], k["inversions"][name],
+                 "%s: relay-%s's order_violations_total equals the records Kafka holds after a higher outbox id of "
+                 "their key (%d)" % (how, name, k["inversions"][name]))
+    for name in ("orders", "rooms"):
+        check_eq(k["inversions"][name], 0, "%s: no record of %s's outbox after a higher id of its key" % (how, name))
+    for label, p in shop.processes():
+        check(p.alive(), "%s: %s still runs" % (how, label))
 
 
 def main():
@@ -97,13 +138,15 @@ def main():
     try:
         shop = prod.start_shop(kafka)
 
+        def t_shape():
+            check_shape(shop, kafka)
+
         def t_kill9():
-            setup(shop, kafka)
             scenario(shop, kafka, "kill9", 91)
 
         def t_stop():
             scenario(shop, kafka, "stop", 92)
-        rc = harness.run_tests([t_kill9, t_stop])
+        rc = harness.run_tests([t_shape, t_kill9, t_stop])
         ok = rc == 0
         return rc
     finally:
