@@ -347,3 +347,19 @@ def kafka_contents(shop, kafka):
                     res["reordered"].append((svc, k, rid))
                 last_by_key[k] = pos
     return res
+
+
+def outbox_states(shop):
+    """{service: {status: rows}} of the three outboxes."""
+    return {svc: dict(relay_harness.q(shop.dbs[svc], "SELECT status, count(*) FROM samsa_outbox GROUP BY status"))
+            for svc in OUTBOXES}
+
+
+def books_verdict(shop):
+    """shop_harness.check_books over the services' APIs: "balanced", or
+    what failed (for the bench script, which reports instead of asserting)."""
+    try:
+        sh.check_books(shop, "books")
+        return "balanced"
+    except AssertionError as e:
+        return "NOT balanced: %s" % str(e)[:200]
