@@ -44,9 +44,9 @@ def check_shape(shop, kafka):
     """The cluster and topics are docs/production.md's shape, as a client
     sees them: three brokers; each of the four topics (made by `samsa topic
     create`) with 12 partitions of 3 replicas, all in sync, and
-    min.insync.replicas=2; every broker with auto.create.topics.enable=false
+    min.insync.replicas=2 as a config of the topic itself; every broker with auto.create.topics.enable=false
     and a producer to an unknown topic refused (no topic appears)."""
-    from confluent_kafka.admin import ConfigResource
+    from confluent_kafka.admin import ConfigResource, ConfigSource
     import confluent_kafka as ck
     adm = prod.admin(kafka)
     md = adm.list_topics(timeout=30)
@@ -58,7 +58,10 @@ def check_shape(shop, kafka):
               "%s: %d partitions, 3 replicas each, all in sync" % (t, prod.PARTITIONS), parts)
     res = [ConfigResource(ConfigResource.Type.TOPIC, t) for t in sh.TOPICS]
     for r, f in adm.describe_configs(res).items():
-        check_eq(f.result(30)["min.insync.replicas"].value, "2", "%s: min.insync.replicas" % r.name)
+        e = f.result(30)["min.insync.replicas"]
+        check_eq((e.value, getattr(e.source, "value", e.source)), ("2", ConfigSource.DYNAMIC_TOPIC_CONFIG.value),
+                 "%s: min.insync.replicas=2 set on the topic itself (samsa topic create -c), not inherited from "
+                 "the broker" % r.name)
     for n in kafka.nodes:   # one broker per DescribeConfigs call (librdkafka's rule)
         r = ConfigResource(ConfigResource.Type.BROKER, str(n.id))
         cfg = adm.describe_configs([r])[r].result(30)
