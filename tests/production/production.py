@@ -6,7 +6,8 @@ killed (or stopped) and started again".
     kafka = start_kafka()                       # 3 KRaft nodes, docs/production.md's settings
     shop = start_shop(kafka)                    # PostgreSQL, 6 services, 3 relays, topics by the CLI
     r = run_scenario(shop, kafka, "kill9", orders=..., reservations=..., log=print)
-    # r: shop-load's exit code and output, the timeline, the measurements
+    # r: the shop-load runs (back to back until the node is back in every
+    # ISR) and their sum, the timeline, the measurements
 
 run_scenario() only drives and measures; the callers check (the test with
 harness.check, the bench script by writing the figures down). check_kafka_
@@ -162,17 +163,70 @@ def parse_load(out):
 # -- the scenario -------------------------------------------------------------------------
 
 
+class LoadLoop(threading.Thread):
+    """shop-load runs back to back (each `orders` orders and `reservations`
+    reservations, seeds seed, seed+1, ...) until told to finish; the one
+    running then is the last. So the load spans the whole outage however
+    fast the machine is. Each run: (start, end, exit code, output, parsed)."""
+
+    def __init__(self, shop, how, orders, reservations, concurrency, seed, log):
+        super().__init__(daemon=True)
+        self.shop, self.how, self.log = shop, how, log
+        self.orders, self.reservations, self.concurrency, self.seed = orders, reservations, concurrency, seed
+        self.finish = threading.Event()
+        self.runs = []
+        self.proc = None
+        self.error = None
+
+    def run(self):
+        i = 0
+        try:
+            while not self.finish.is_set():
+                cmd = [sh.shop_binary("load")] + sh.load_args(self.shop) + [
+                    "--orders", str(self.orders), "--reservations", str(self.reservations),
+                    "--concurrency", str(self.concurrency), "--seed", str(self.seed + i), "--timeout", "180"]
+                if i == 0:
+                    self.log("running, again and again until the node is back in every ISR: %s" % " ".join(cmd))
+                outpath = os.path.join(self.shop.dir, "shop-load-%s-%d.out" % (self.how, i))
+                t0 = time.monotonic()
+                with open(outpath, "wb") as outf:
+                    self.proc = subprocess.Popen(cmd, stdout=outf, stderr=subprocess.STDOUT,
+                                                 preexec_fn=harness._die_with_parent)
+                    try:
+                        rc = self.proc.wait(600)
+                    except subprocess.TimeoutExpired:
+                        self.proc.kill()
+                        rc = self.proc.wait()
+                with open(outpath, "rb") as f:
+                    out = f.read().decode("utf-8", "replace")
+                run = {"start": t0, "end": time.monotonic(), "rc": rc, "out": out, "seed": self.seed + i}
+                run.update(parse_load(out))
+                self.runs.append(run)
+                self.log("shop-load #%d (seed %d) exit %d after %.1fs: %s" % (i + 1, self.seed + i, rc,
+                                                                        run["end"] - t0, sh.last_line(out)))
+                i += 1
+                if rc != 0:
+                    break
+        except Exception as e:   # reported by the caller
+            self.error = e
+
+    def running(self):
+        return self.is_alive() and self.proc is not None and self.proc.poll() is None
+
+
 def run_scenario(shop, kafka, how, orders, reservations, concurrency=8, seed=1, log=print,
-                 started_after=300, load_timeout=240):
-    """shop-load with `orders` orders and `reservations` reservations; once
-    the orders relay has published `started_after` rows of it, the Kafka
-    node that leads the most partitions of the shop's topics is stopped
-    (how: "kill9" = SIGKILL, "stop" = SIGTERM, a controlled shutdown),
-    then, once no partition names it as leader any more, started again;
-    the scenario waits for it to be back in every ISR and for shop-load to
-    end. Returns a dict: load (exit code, output, parsed), timeline (s
-    after the stop), victim, counters before/after, the largest oldest-
-    unpublished age before and after the stop, shop-load's state at
+                 started_after=300, load_timeout=900):
+    """shop-load (`orders` orders and `reservations` reservations a run)
+    runs back to back (LoadLoop); once the orders relay has published
+    `started_after` rows of this scenario, the Kafka node that leads the
+    most partitions of the shop's topics is stopped (how: "kill9" =
+    SIGKILL, "stop" = SIGTERM, a controlled shutdown), then, once no
+    partition names it as leader any more, started again; once it is back
+    in every ISR no further shop-load run starts, and the scenario waits
+    for the one running to end. Returns a dict: runs (each shop-load run),
+    load (the runs summed: exit codes, events, latencies' worst), timeline
+    (s after the stop), victim, counters before/after, the largest oldest-
+    unpublished age before and after the stop, whether shop-load ran at
     each step."""
     res = {"how": how, "orders": orders, "reservations": reservations}
     before = relay_counters(shop)
@@ -183,29 +237,24 @@ def run_scenario(shop, kafka, how, orders, reservations, concurrency=8, seed=1, 
     res["victim"] = victim_id
     res["victim_leads"] = leaders[victim_id]
     log("%s: node %d leads %d of %d partitions of the shop's topics; it goes down once the orders relay "
-        "has published %d rows of this run" % (how, victim_id, leaders[victim_id], len(state), started_after))
+        "has published %d rows of this scenario" % (how, victim_id, leaders[victim_id], len(state), started_after))
 
     sampler = Sampler(shop)
     sampler.start()
-    cmd = [sh.shop_binary("load")] + sh.load_args(shop) + [
-        "--orders", str(orders), "--reservations", str(reservations), "--concurrency", str(concurrency),
-        "--seed", str(seed), "--timeout", "180"]
-    log("running: %s" % " ".join(cmd))
+    loop = LoadLoop(shop, how, orders, reservations, concurrency, seed, log)
     t_load = time.monotonic()
-    outpath = os.path.join(shop.dir, "shop-load-%s.out" % how)
-    outf = open(outpath, "wb")
-    proc = subprocess.Popen(cmd, stdout=outf, stderr=subprocess.STDOUT, preexec_fn=harness._die_with_parent)
+    loop.start()
     try:
         base = before["orders"]["published_total"]
 
         def flowing():
-            if proc.poll() is not None:
-                raise AssertionError("shop-load ended (exit %s) before the orders relay had published %d rows"
-                                     % (proc.returncode, started_after))
+            if not loop.is_alive():
+                raise AssertionError("shop-load stopped (%s) before the orders relay had published %d rows"
+                                     % ([r["rc"] for r in loop.runs], started_after))
             return shop.relays["orders"].metric("samsa_relay_published_total", 0) - base >= started_after
-        harness.wait_for(flowing, 120, "the orders relay to publish %d rows of this run" % started_after, 0.1)
+        harness.wait_for(flowing, 120, "the orders relay to publish %d rows of this scenario" % started_after, 0.1)
         t_down = time.monotonic()
-        res["load_running_at_stop"] = proc.poll() is None
+        res["load_running_at_stop"] = loop.running()
         if how == "kill9":
             kafka.kill9(idx)
         else:
@@ -223,7 +272,7 @@ def run_scenario(shop, kafka, how, orders, reservations, concurrency=8, seed=1, 
         harness.wait_for(moved, 120, "every partition of the shop's topics to have a leader other than node %d"
                          % victim_id, 0.2)
         t_moved = time.monotonic()
-        res["load_running_at_restart"] = proc.poll() is None
+        res["load_running_at_restart"] = loop.is_alive()
         kafka.start_node(idx)
         t_up = time.monotonic()
 
@@ -235,30 +284,31 @@ def run_scenario(shop, kafka, how, orders, reservations, concurrency=8, seed=1, 
             return st is not None and all(victim_id in isr for _, _, isr in st.values())
         harness.wait_for(back, 180, "node %d back in the ISR of every partition" % victim_id, 0.2)
         t_isr = time.monotonic()
-        res["load_running_at_isr"] = proc.poll() is None
+        res["load_running_at_isr"] = loop.is_alive()
+        loop.finish.set()
         log("%s: leaders moved off node %d %.1fs after the stop; node %d started again %.1fs after it, "
-            "in every ISR again %.1fs after it; shop-load still running: %s"
-            % (how, victim_id, t_moved - t_down, victim_id, t_up - t_down, t_isr - t_down,
-               res["load_running_at_isr"]))
-        try:
-            proc.wait(load_timeout)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+            "in every ISR again %.1fs after it; shop-load runs so far: %d"
+            % (how, victim_id, t_moved - t_down, victim_id, t_up - t_down, t_isr - t_down, len(loop.runs)))
+        loop.join(load_timeout)
+        if loop.is_alive():
+            if loop.proc is not None:
+                loop.proc.kill()
+            loop.join(30)
             raise AssertionError("shop-load still running %ds after the node came back (hang guard)" % load_timeout)
+        if loop.error is not None:
+            raise loop.error
         t_end = time.monotonic()
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-        outf.close()
+        loop.finish.set()
+        if loop.proc is not None and loop.proc.poll() is None:
+            loop.proc.kill()
         sampler.stop()
-    with open(outpath, "rb") as f:
-        out = f.read().decode("utf-8", "replace")
-    log("shop-load exit %d after %.1fs:\n%s" % (proc.returncode, t_end - t_load,
-                                               "\n".join("  > " + l for l in out.splitlines())))
-    res["load"] = {"rc": proc.returncode, "out": out, "seconds": t_end - t_load}
-    res["load"].update(parse_load(out))
+    runs = loop.runs
+    for i, r in enumerate(runs, 1):
+        log("shop-load #%d output:\n%s" % (i, "\n".join("  > " + l for l in r["out"].splitlines())))
+    res["runs"] = runs
+    res["load"] = summarize(runs)
+    res["load"]["seconds"] = t_end - t_load
     res["timeline"] = {"stop_after_load_start": t_down - t_load, "stopped": t_gone - t_down,
                        "leaders_moved": t_moved - t_down, "restarted": t_up - t_down, "in_isr": t_isr - t_down,
                        "load_end": t_end - t_down}
@@ -267,6 +317,30 @@ def run_scenario(shop, kafka, how, orders, reservations, concurrency=8, seed=1, 
     res["before"] = before
     res["after"] = relay_counters(shop)
     return res
+
+
+def summarize(runs):
+    """The shop-load runs of a scenario as one: every exit code and last
+    line, events and HTTP requests summed, per path the highest p50, p99
+    and max of any run and the events summed, duplicates summed."""
+    out = {"runs": len(runs), "rcs": [r["rc"] for r in runs],
+           "last_lines": [sh.last_line(r["out"]) for r in runs],
+           "published": sum(r.get("published", 0) for r in runs),
+           "consumed": sum(r.get("consumed", 0) for r in runs),
+           "latency": [], "duplicates": {}}
+    paths = []
+    for r in runs:
+        for l in r["latency"]:
+            if l["path"] not in paths:
+                paths.append(l["path"])
+    for p in paths:
+        ls = [l for r in runs for l in r["latency"] if l["path"] == p]
+        out["latency"].append({"path": p, "p50": max(l["p50"] for l in ls), "p99": max(l["p99"] for l in ls),
+                               "max": max(l["max"] for l in ls), "events": sum(l["events"] for l in ls)})
+    for r in runs:
+        for k, v in r["duplicates"].items():
+            out["duplicates"][k] = out["duplicates"].get(k, 0) + v
+    return out
 
 
 # -- what Kafka holds against what the outboxes say -----------------------------------------
