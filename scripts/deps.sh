@@ -9,7 +9,7 @@ build_pkgs=(build-essential cmake pkg-config librdkafka-dev libpq-dev libsqlite3
             zlib1g-dev libsnappy-dev liblz4-dev libzstd-dev)
 test_pkgs=(kcat python3 python3-kafka python3-confluent-kafka python3-psycopg2 python3-yaml
            python3-snappy python3-lz4 python3-zstandard nodejs npm postgresql util-linux strace lcov
-           libfuse3-dev fuse3 clang-14 libclang-rt-14-dev openjdk-17-jdk-headless maven python3-venv)
+           libfuse3-dev fuse3 clang-14 libclang-rt-14-dev openjdk-17-jdk-headless maven python3-venv openssl)
 
 want=("${build_pkgs[@]}")
 if [ "${1:-build}" = test ]; then

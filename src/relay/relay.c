@@ -1280,7 +1280,7 @@ static void recreated_flush(sm_relay *r)
 
 static void complete_start(sm_relay *r, int64_t now)
 {
-    if (!r->track.rk || r->track.busy)
+    if (!r->track.on || r->track.busy)
         return;
     sm_tp *tps = NULL;
     int n = 0;
@@ -1354,7 +1354,7 @@ static void periodic(sm_relay *r, int64_t now)
         r->next_stats = now + cfg->stats_interval_ms;
         stats(r);
     }
-    if (r->track.rk && now >= r->next_complete) {
+    if (r->track.on && now >= r->next_complete) {
         r->next_complete = now + cfg->complete_interval_ms;
         complete_start(r, now);
     }
@@ -1504,7 +1504,7 @@ static void iterate(sm_relay *r)
     if (r->pg)
         wait = min64(wait, r->next_balance - now);
     wait = min64(wait, r->next_stats - now);
-    if (r->track.rk)
+    if (r->track.on)
         wait = min64(wait, r->track.busy ? 100 : r->next_complete - now);
     if (r->stop)
         wait = 0;

@@ -1,24 +1,33 @@
 /* track.c: committed offsets of the tracked groups, and the record check
  * that ties them to one incarnation of a topic (see track.h).
  *
- * A round: list the pairs (relay.c), ask every group (the admin client's
- * queue), then check the records of the pairs that need it (check.c, a
- * thread), then report. t->verified remembers, per pair, the incarnation
- * and end offsets whose records last passed: a pair whose ends changed
- * since (rows marked or completed) is checked again even when no bound
- * would complete anything, so a topic created again is seen within a round
- * of its new records landing among the old rows. */
+ * A round: list the pairs (relay.c), hand them to the worker, which asks
+ * every group (a consumer handle per group, rd_kafka_committed()), then
+ * check the records of the pairs that need it (check.c, a thread), then
+ * report. t->verified remembers, per pair, the incarnation and end offsets
+ * whose records last passed: a pair whose ends changed since (rows marked
+ * or completed) is checked again even when no bound would complete
+ * anything, so a topic created again is seen within a round of its new
+ * records landing among the old rows. */
 #include "relay/track.h"
 
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "base/clock.h"
 #include "base/err.h"
 #include "base/log.h"
 
-#define ROUND_TIMEOUT_MS 60000 /* offsets and record checks of one round */
+/* How long one group's commits may take to read before the round fails,
+ * and the slices rd_kafka_committed() is called with meanwhile, so that a
+ * stop is noticed within one slice. */
+#define GROUP_TIMEOUT_MS 10000
+#define SLICE_MS 1000
+/* How long the record checks of one round may take */
+#define CHECK_TIMEOUT_MS 60000
 
 static void log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
 {
@@ -78,43 +87,112 @@ static int groups_build(sm_track *t, const sm_relay_config *cfg, char *err, size
     return SM_OK;
 }
 
-int sm_track_init(sm_track *t, const sm_relay_config *cfg, int wake_fd, char *err, size_t errlen)
+/* A consumer for group g: the relay's properties, then what makes it a
+ * reader of commits only. */
+static rd_kafka_t *group_consumer(const sm_relay_config *cfg, const char *group, char *err,
+                                  size_t errlen)
 {
-    memset(t, 0, sizeof *t);
-    sm_map_init(&t->verified);
-    if (cfg->n_track_groups == 0)
-        return SM_OK;
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
     char why[512];
-    /* connection and security properties apply; producer tuning is
-     * harmless on a client that never produces */
     for (size_t i = 0; i < cfg->kafka.n; i++) {
         const sm_prop *p = &cfg->kafka.v[i];
         if (rd_kafka_conf_set(conf, p->key, p->value, why, sizeof why) != RD_KAFKA_CONF_OK) {
             rd_kafka_conf_destroy(conf);
-            return sm_fail(err, errlen, SM_EINVAL, "%s (%s): %s", p->key, p->origin, why);
+            sm_fail(err, errlen, SM_EINVAL, "%s (%s): %s", p->key, p->origin, why);
+            return NULL;
         }
     }
     char cid[256];
     snprintf(cid, sizeof cid, "samsa-relay-%s-track", cfg->relay_id);
-    if (rd_kafka_conf_set(conf, "bootstrap.servers", cfg->bootstrap_servers, why, sizeof why) ||
-        rd_kafka_conf_set(conf, "client.id", cid, why, sizeof why)) {
-        rd_kafka_conf_destroy(conf);
-        return sm_fail(err, errlen, SM_EINVAL, "completion tracking client: %s", why);
-    }
+    const char *set[][2] = {
+        {"bootstrap.servers", cfg->bootstrap_servers},
+        {"client.id", cid},
+        {"group.id", group},
+        {"enable.auto.commit", "false"},
+        {"enable.auto.offset.store", "false"},
+    };
+    for (size_t i = 0; i < sizeof set / sizeof set[0]; i++)
+        if (rd_kafka_conf_set(conf, set[i][0], set[i][1], why, sizeof why) != RD_KAFKA_CONF_OK) {
+            rd_kafka_conf_destroy(conf);
+            sm_fail(err, errlen, SM_EINVAL, "completion tracking client: %s: %s", set[i][0], why);
+            return NULL;
+        }
     rd_kafka_conf_set_log_cb(conf, log_cb);
-    t->rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, why, sizeof why);
-    if (!t->rk) {
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, why, sizeof why);
+    if (!rk) {
         rd_kafka_conf_destroy(conf);
-        return sm_fail(err, errlen, SM_EINVAL, "completion tracking client: %s", why);
+        sm_fail(err, errlen, SM_EINVAL, "completion tracking client for group %s: %s", group, why);
     }
-    t->q = rd_kafka_queue_new(t->rk);
-    static const char one = 1;
-    rd_kafka_queue_io_event_enable(t->q, wake_fd, &one, 1);
-    int rc = sm_check_init(&t->check, cfg, wake_fd, err, errlen);
-    if (rc)
+    return rk;
+}
+
+/* Reads g's committed offsets into g->ask, in slices until GROUP_TIMEOUT_MS
+ * has passed or the worker is asked to stop. */
+static rd_kafka_resp_err_t read_group(sm_track *t, sm_track_group *g)
+{
+    int64_t until = sm_mono_ms() + GROUP_TIMEOUT_MS;
+    for (;;) {
+        rd_kafka_resp_err_t e = rd_kafka_committed(g->rk, g->ask, SLICE_MS);
+        if (e != RD_KAFKA_RESP_ERR__TIMED_OUT || atomic_load(&t->stop) || sm_mono_ms() >= until)
+            return e;
+    }
+}
+
+static void *worker(void *arg)
+{
+    sm_track *t = arg;
+    pthread_mutex_lock(&t->lock);
+    for (;;) {
+        while (!t->pending && !atomic_load(&t->stop))
+            pthread_cond_wait(&t->cond, &t->lock);
+        if (atomic_load(&t->stop))
+            break;
+        t->pending = false;
+        pthread_mutex_unlock(&t->lock);
+        /* the relay's thread leaves the groups' ask lists alone until done */
+        for (int i = 0; i < t->ngroups; i++) {
+            sm_track_group *g = &t->groups[i];
+            if (g->ask)
+                g->err = atomic_load(&t->stop) ? RD_KAFKA_RESP_ERR__DESTROY : read_group(t, g);
+        }
+        pthread_mutex_lock(&t->lock);
+        t->done = true;
+        static const char one = 1;
+        ssize_t w = write(t->wake_fd, &one, 1);
+        (void)w; /* a full pipe wakes the loop as well */
+    }
+    pthread_mutex_unlock(&t->lock);
+    return NULL;
+}
+
+int sm_track_init(sm_track *t, const sm_relay_config *cfg, int wake_fd, char *err, size_t errlen)
+{
+    memset(t, 0, sizeof *t);
+    atomic_init(&t->stop, false);
+    sm_map_init(&t->verified);
+    if (cfg->n_track_groups == 0)
+        return SM_OK;
+    int rc = groups_build(t, cfg, err, errlen);
+    if (rc != SM_OK)
         return rc;
-    return groups_build(t, cfg, err, errlen);
+    for (int i = 0; i < t->ngroups; i++)
+        if (!(t->groups[i].rk = group_consumer(cfg, t->groups[i].id, err, errlen)))
+            return SM_EINVAL;
+    if ((rc = sm_check_init(&t->check, cfg, wake_fd, err, errlen)) != SM_OK)
+        return rc;
+    t->wake_fd = wake_fd;
+    pthread_mutex_init(&t->lock, NULL);
+    pthread_cond_init(&t->cond, NULL);
+    int e = pthread_create(&t->thread, NULL, worker, t);
+    if (e) {
+        pthread_cond_destroy(&t->cond);
+        pthread_mutex_destroy(&t->lock);
+        return sm_fail(err, errlen, SM_EIO, "completion tracking: cannot start a thread: %s",
+                       strerror(e));
+    }
+    t->thread_started = true;
+    t->on = true;
+    return SM_OK;
 }
 
 static void pairs_free(sm_track_pair *v, int n)
@@ -129,6 +207,8 @@ static void pairs_free(sm_track_pair *v, int n)
     free(v);
 }
 
+/* Ends the round in progress; never while the worker reads its groups
+ * (their ask lists are the worker's until it says done). */
 static void round_end(sm_track *t)
 {
     pairs_free(t->pairs, t->npairs);
@@ -137,24 +217,37 @@ static void round_end(sm_track *t)
     sm_check_items_free(t->items, t->nitems);
     t->items = NULL;
     t->nitems = 0;
+    for (int i = 0; i < t->ngroups; i++) {
+        if (t->groups[i].ask)
+            rd_kafka_topic_partition_list_destroy(t->groups[i].ask);
+        t->groups[i].ask = NULL;
+        t->groups[i].err = RD_KAFKA_RESP_ERR_NO_ERROR;
+    }
     t->busy = false;
+    t->answered = false;
     t->checking = false;
-    t->answered = 0;
     t->failed = false;
 }
 
 void sm_track_release(sm_track *t)
 {
+    if (t->thread_started) {
+        pthread_mutex_lock(&t->lock);
+        atomic_store(&t->stop, true);
+        pthread_cond_signal(&t->cond);
+        pthread_mutex_unlock(&t->lock);
+        pthread_join(t->thread, NULL);
+        pthread_cond_destroy(&t->cond);
+        pthread_mutex_destroy(&t->lock);
+    }
     round_end(t);
     sm_check_free(t->check);
-    if (t->q) {
-        rd_kafka_queue_io_event_enable(t->q, -1, NULL, 0);
-        rd_kafka_queue_destroy(t->q);
-    }
-    if (t->rk)
-        rd_kafka_destroy(t->rk);
-    for (int i = 0; i < t->ngroups; i++)
+    for (int i = 0; i < t->ngroups; i++) {
+        /* it never joined the group: there is nothing to leave */
+        if (t->groups[i].rk)
+            rd_kafka_destroy_flags(t->groups[i].rk, RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
         free(t->groups[i].topics);
+    }
     free(t->groups);
     const char *k;
     void *v;
@@ -173,7 +266,7 @@ static bool row_copy(sm_tp_row *to, const sm_tp_row *from)
 
 void sm_track_start(sm_track *t, const sm_tp *tps, int n, int64_t now_ms)
 {
-    if (!t->rk || t->busy || n <= 0)
+    if (!t->on || t->busy || n <= 0)
         return;
     if (!(t->pairs = calloc((size_t)n, sizeof *t->pairs)))
         return;
@@ -191,61 +284,52 @@ void sm_track_start(sm_track *t, const sm_tp *tps, int n, int64_t now_ms)
             return;
         }
     }
-    t->busy = true;
-    t->started_ms = now_ms;
-    t->answered = 0;
-    t->failed = false;
-    rd_kafka_AdminOptions_t *opt =
-        rd_kafka_AdminOptions_new(t->rk, RD_KAFKA_ADMIN_OP_LISTCONSUMERGROUPOFFSETS);
-    char why[256];
-    rd_kafka_AdminOptions_set_request_timeout(opt, 10000, why, sizeof why);
-    rd_kafka_AdminOptions_set_opaque(opt, (void *)(uintptr_t)++t->round);
-    t->asked = 0;
+    int asked = 0;
     for (int g = 0; g < t->ngroups; g++) {
         /* only the pairs of the topics it tracks that have rows of the
-         * current incarnation (an empty list would mean "every partition"
-         * to the broker) */
+         * current incarnation */
         rd_kafka_topic_partition_list_t *mine = rd_kafka_topic_partition_list_new(n);
         for (int i = 0; i < n; i++)
             if (t->pairs[i].low.offset >= 0 && group_tracks(&t->groups[g], t->pairs[i].topic))
                 rd_kafka_topic_partition_list_add(mine, t->pairs[i].topic, t->pairs[i].partition);
         if (mine->cnt > 0) {
-            rd_kafka_ListConsumerGroupOffsets_t *req =
-                rd_kafka_ListConsumerGroupOffsets_new(t->groups[g].id, mine);
-            rd_kafka_ListConsumerGroupOffsets(t->rk, &req, 1, opt, t->q);
-            rd_kafka_ListConsumerGroupOffsets_destroy(req);
-            t->asked++;
+            t->groups[g].ask = mine;
+            asked++;
+        } else {
+            rd_kafka_topic_partition_list_destroy(mine);
         }
-        rd_kafka_topic_partition_list_destroy(mine);
     }
-    rd_kafka_AdminOptions_destroy(opt);
+    t->busy = true;
+    t->started_ms = now_ms;
+    t->round++;
+    t->answered = false;
+    t->checking = false;
+    t->failed = false;
+    pthread_mutex_lock(&t->lock);
+    t->done = !asked; /* no group has pairs of this round: nothing to read */
+    t->pending = asked > 0;
+    pthread_cond_signal(&t->cond);
+    pthread_mutex_unlock(&t->lock);
 }
 
-/* Folds one group's answer into the round: the minimum per pair; a pair the
+/* Folds group g's answer into the round: the minimum per pair; a pair the
  * group has no committed offset for can not complete. */
-static void fold(sm_track *t, const rd_kafka_group_result_t *gr)
+static void fold(sm_track *t, const sm_track_group *g)
 {
-    const rd_kafka_error_t *e = rd_kafka_group_result_error(gr);
-    if (e) {
-        sm_log_limited(SM_LOG_WARN, "completion tracking: group %s: %s",
-                       rd_kafka_group_result_name(gr), rd_kafka_error_string(e));
+    if (g->err) {
+        sm_log_limited(SM_LOG_WARN,
+                       "completion tracking: group %s: committed offsets not read: %s; the "
+                       "next round asks again",
+                       g->id, rd_kafka_err2str(g->err));
         t->failed = true;
         return;
     }
-    const char *name = rd_kafka_group_result_name(gr);
-    const sm_track_group *g = NULL;
-    for (int j = 0; j < t->ngroups && !g; j++)
-        if (!strcmp(t->groups[j].id, name))
-            g = &t->groups[j];
-    if (!g)
-        return;
-    const rd_kafka_topic_partition_list_t *got = rd_kafka_group_result_partitions(gr);
     for (int i = 0; i < t->npairs; i++) {
         sm_track_pair *w = &t->pairs[i];
         if (w->low.offset < 0 || !group_tracks(g, w->topic))
             continue;
         const rd_kafka_topic_partition_t *p =
-            got ? rd_kafka_topic_partition_list_find(got, w->topic, w->partition) : NULL;
+            rd_kafka_topic_partition_list_find(g->ask, w->topic, w->partition);
         int64_t off = (p && !p->err && p->offset >= 0) ? p->offset : -1;
         if (off < 0)
             w->bound = -1; /* this group has not consumed it */
@@ -419,26 +503,19 @@ static void round_done(sm_track *t)
 
 void sm_track_poll(sm_track *t, int64_t now_ms, const sm_track_cbs *cbs, void *arg)
 {
-    if (!t->rk)
+    if (!t->on)
         return;
-    rd_kafka_event_t *ev;
-    while ((ev = rd_kafka_queue_poll(t->q, 0))) {
-        if (rd_kafka_event_type(ev) == RD_KAFKA_EVENT_LISTCONSUMERGROUPOFFSETS_RESULT && t->busy &&
-            !t->checking && (uintptr_t)rd_kafka_event_opaque(ev) == t->round) {
-            if (rd_kafka_event_error(ev)) {
-                sm_log_limited(SM_LOG_WARN, "completion tracking: %s",
-                               rd_kafka_event_error_string(ev));
-                t->failed = true;
-            } else {
-                size_t n;
-                const rd_kafka_group_result_t **grs = rd_kafka_ListConsumerGroupOffsets_result_groups(
-                    rd_kafka_event_ListConsumerGroupOffsets_result(ev), &n);
-                for (size_t i = 0; i < n; i++)
-                    fold(t, grs[i]);
-            }
-            t->answered++;
+    if (t->busy && !t->answered) {
+        pthread_mutex_lock(&t->lock);
+        bool done = t->done;
+        pthread_mutex_unlock(&t->lock);
+        if (done) {
+            /* the worker is idle again: the ask lists are ours */
+            for (int i = 0; i < t->ngroups; i++)
+                if (t->groups[i].ask)
+                    fold(t, &t->groups[i]);
+            t->answered = true;
         }
-        rd_kafka_event_destroy(ev);
     }
     /* the checker's results: this round's, or a late job's (dropped) */
     uint64_t tag = 0;
@@ -451,12 +528,13 @@ void sm_track_poll(sm_track *t, int64_t now_ms, const sm_track_cbs *cbs, void *a
         return;
     }
     sm_check_items_free(done, n);
-    if (t->busy && !t->checking && t->answered >= t->asked) {
+    if (t->busy && t->answered && !t->checking) {
         if (t->failed) {
             round_end(t);
             return;
         }
         t->checking = true;
+        t->started_ms = now_ms;
         if (plan(t, cbs, arg) == 0) {
             round_done(t);
             return;
@@ -469,12 +547,14 @@ void sm_track_poll(sm_track *t, int64_t now_ms, const sm_track_cbs *cbs, void *a
             t->nitems = 0;
         }
     }
-    if (t->busy && now_ms - t->started_ms > ROUND_TIMEOUT_MS) {
-        /* late answers carry this round's number and are ignored */
-        sm_log_limited(SM_LOG_WARN, "completion tracking: no %s in %d s; trying again",
-                       t->checking ? "verdict from the record checks"
-                                   : "answer from the group coordinators",
-                       ROUND_TIMEOUT_MS / 1000);
+    /* the worker ends its reads by itself (GROUP_TIMEOUT_MS a group); the
+     * record checks are given up on here */
+    if (t->busy && t->checking && now_ms - t->started_ms > CHECK_TIMEOUT_MS) {
+        /* late verdicts carry this round's number and are ignored */
+        sm_log_limited(SM_LOG_WARN,
+                       "completion tracking: no verdict from the record checks in %d s; trying "
+                       "again",
+                       CHECK_TIMEOUT_MS / 1000);
         round_end(t);
     }
 }

@@ -38,6 +38,16 @@ least 3000 ms after its first (the record timestamps): a row is re-queued
 only once stale; COMPLETE rows 0..4 are never re-published (one record
 each, still COMPLETE at offsets 0..4); requeued_stale_total counts them and
 the relay logged the re-queueing.
+
+The broker gone while rows wait for their completion (test_broker_outage):
+track.groups=g1, 20 rows PUBLISHED, g1 at 5. The broker is SIGKILLed and
+stays down until the relay has logged that a tracking round could not
+read g1's commits (timed out: the coordinator is gone), then started again
+on its port; g1 commits 20. Checked: the same relay process (it used to
+abort in librdkafka 2.0.2's admin API, librdkafka #4605: an admin request
+that timed out waiting for its coordinator was freed, then the coordinator
+came back and the request ran anyway), every row COMPLETE, a tracking
+round applied after the outage.
 """
 
 import os
@@ -283,11 +293,46 @@ def test_cleanup(st):
     check("cleanup: deleted 5 COMPLETE/PUBLISHED rows" in relay.log_text(), "and logged")
 
 
+def test_broker_outage(st):
+    url = st.new_db()
+    topic = unique("outage")
+    import confluent_kafka.admin as ka
+    admin = ka.AdminClient({"bootstrap.servers": st.broker.bootstrap})
+    admin.create_topics([ka.NewTopic(topic, num_partitions=1, replication_factor=1)])[topic].result(10)
+    relay = st.relay(url, track_groups="g1", complete_interval_ms=100)
+    c = pg_connect(url)
+    cur = c.cursor()
+    for i in range(20):
+        cur.execute("INSERT INTO samsa_outbox (topic, key, payload) VALUES (%s, %s, %s)",
+                    (topic, "o%d" % (i % 4), payload("o%d" % (i % 4), i)))
+    c.commit()
+    c.close()
+    wait_for(lambda: status_counts(url) == {"PUBLISHED": 20}, 30, "20 rows PUBLISHED")
+    consume_and_commit(st.broker.bootstrap, "g1", topic, 5)
+    wait_for(lambda: status_counts(url) == {"COMPLETE": 5, "PUBLISHED": 15}, 30, "rows 0..4 COMPLETE")
+    check(True, "g1 at 5: rows 0..4 COMPLETE, 15 PUBLISHED (tracking rounds go on for them)")
+    pid = relay.pid
+    rounds = relay.metric("samsa_relay_complete_rounds_total")
+    st.broker.kill9()
+    wait_for(lambda: relay.log_lines(r"completion tracking: .*[Tt]imed out"), 90,
+             "the relay to log a tracking round that timed out while the broker is down", 0.1)
+    check(True, "broker down: the relay logged that a tracking round timed out")
+    st.broker.start()
+    consume_and_commit(st.broker.bootstrap, "g1", topic, 20)
+    wait_for(lambda: status_counts(url) == {"COMPLETE": 20} or not relay.alive(), 60,
+             "all 20 rows COMPLETE (or the relay gone)")
+    check(relay.alive() and relay.pid == pid and relay.starts == 1,
+          "the relay survived the broker's return (pid %d, one start)" % pid, relay.log_tail())
+    check_eq(status_counts(url), {"COMPLETE": 20}, "g1 at 20 after the outage: all 20 rows COMPLETE")
+    check(relay.metric("samsa_relay_complete_rounds_total") > rounds, "tracking rounds applied after the outage")
+
+
 def main():
     st = Stack(name="relay-complete")
     try:
         st.start()
-        return run_outbox_tests(st, [test_complete, test_per_topic, test_republish_stale, test_cleanup])
+        return run_outbox_tests(st, [test_complete, test_per_topic, test_republish_stale, test_cleanup,
+                                     test_broker_outage])
     finally:
         st.cleanup()
 

@@ -242,12 +242,20 @@ class Shop:
     names); relays: which relays (default those whose service runs).
     pg=True: one PostgreSQL, and every service and relay on a database of
     its own there (postgresql:// URLs). service_args: {name: [extra args]}.
-    relay_props: properties added to every relay."""
+    relay_props: properties added to every relay. kafka: a running Kafka
+    cluster (tests/compat/kafka_cluster.KafkaCluster, or anything with a
+    .bootstrap) to use instead of starting a samsa-broker; the caller owns
+    it. partitions and topic_args: how `samsa topic create` makes the four
+    topics (topic_args: e.g. ["-r", "3", "-c", "min.insync.replicas=2"])."""
 
     def __init__(self, services=SERVICES, relays=None, pg=False, service_args=None,
-                 relay_props=None, broker_overrides=None, name="shop"):
+                 relay_props=None, broker_overrides=None, name="shop", kafka=None,
+                 partitions=PARTITIONS, topic_args=()):
         self.dir = tempfile.mkdtemp(prefix="samsa-shop-")
         self.name = name
+        self.kafka = kafka
+        self.partitions = partitions
+        self.topic_args = [str(a) for a in topic_args]
         self.want = list(services)
         self.want_relays = list(relays) if relays is not None else [r for r in RELAYS if RELAYS[r][0] in self.want]
         self.want_pg = pg
@@ -256,7 +264,8 @@ class Shop:
         overrides = {"auto.create.topics.enable": "true", "num.partitions": PARTITIONS,
                      "group.initial.rebalance.delay.ms": 0}
         overrides.update(broker_overrides or {})
-        self.broker = harness.Broker(overrides=overrides, name="broker", data_dir=os.path.join(self.dir, "broker"))
+        self.broker = None if kafka is not None else harness.Broker(
+            overrides=overrides, name="broker", data_dir=os.path.join(self.dir, "broker"))
         self.pg = None
         self.services = {}
         self.relays = {}
@@ -272,7 +281,8 @@ class Shop:
                     self.pg = pgmod.Postgres().start()
                 except pgmod.Unavailable as e:
                     harness.skip("PostgreSQL unavailable: %s" % e)
-            self.broker.start()
+            if self.broker is not None:
+                self.broker.start()
             self.create_topics()
             for n in SERVICES:
                 if n in self.want:
@@ -290,7 +300,7 @@ class Shop:
             self.cleanup()
             raise
         print("shop up in %.1fs in %s: broker %s; %s; relays %s" % (
-            time.monotonic() - t0, self.dir, self.broker.bootstrap,
+            time.monotonic() - t0, self.dir, self.bootstrap,
             ", ".join("%s %s" % (n, s.url) for n, s in self.services.items()),
             ", ".join("%s pid %d" % (n, r.pid) for n, r in self.relays.items())), flush=True)
         return self
@@ -304,12 +314,12 @@ class Shop:
 
     @property
     def bootstrap(self):
-        return self.broker.bootstrap
+        return self.kafka.bootstrap if self.kafka is not None else self.broker.bootstrap
 
     def create_topics(self):
-        """The four topics, PARTITIONS partitions each, with the samsa CLI."""
+        """The four topics, self.partitions partitions each, with the samsa CLI."""
         r = subprocess.run([cli_binary(), "-b", self.bootstrap, "topic", "create", "--if-not-exists",
-                            "-p", str(PARTITIONS)] + list(TOPICS),
+                            "-p", str(self.partitions)] + self.topic_args + list(TOPICS),
                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=60,
                            preexec_fn=harness._die_with_parent)
         if r.returncode:
@@ -343,7 +353,7 @@ class Shop:
 
     def processes(self):
         """(label, object with alive/pid/log_tail/sanitizer_reports) of every process."""
-        out = [("broker", self.broker)]
+        out = [("broker", self.broker)] if self.broker is not None else []
         out += [("shop-" + n, s) for n, s in self.services.items()]
         out += [("relay-" + n, r) for n, r in self.relays.items()]
         return out
@@ -363,7 +373,7 @@ class Shop:
         bad = []
         items = [("relay-" + n, r) for n, r in reversed(list(self.relays.items()))]
         items += [("shop-" + n, s) for n, s in reversed(list(self.services.items()))]
-        items += [("broker", self.broker)]
+        items += [("broker", self.broker)] if self.broker is not None else []
         for label, p in items:
             running = p.alive()
             code = p.stop() if running else None
@@ -396,7 +406,7 @@ class Shop:
         c = ck.Consumer({"bootstrap.servers": self.bootstrap, "group.id": group,
                          "enable.auto.commit": False})
         try:
-            tps = [ck.TopicPartition(topic, p) for p in range(PARTITIONS)]
+            tps = [ck.TopicPartition(topic, p) for p in range(self.partitions)]
             committed = c.committed(tps, timeout=timeout)
             lag = 0
             for tp in committed:
