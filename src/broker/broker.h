@@ -289,7 +289,10 @@ int sm_broker_init(sm_broker *b, char *err, size_t errlen);
 int sm_broker_run(sm_broker *b);
 void sm_broker_release(sm_broker *b);
 
+/* The API table (api.c): the entry for key, or NULL; every entry, *n of them. */
+#define SM_API_MAX_DEFS 64 /* api.c asserts the table fits */
 const sm_api_def *sm_api_find(int16_t key);
+const sm_api_def *sm_api_list(int *n);
 
 /* Handlers, one per API (h_*.c). */
 void sm_handle_api_versions(sm_req *req);
