@@ -29,6 +29,8 @@ typedef struct sm_topic sm_topic;
 typedef struct sm_partition sm_partition;
 typedef struct sm_offsets sm_offsets;
 
+#include "broker/partition.h"
+
 /* ---- output ---------------------------------------------------------------- */
 
 /* A piece of a response on a connection's output queue: bytes in memory, or
@@ -129,34 +131,6 @@ void sm_conns_reap(sm_broker *b);
 void sm_conns_stop_reading(sm_broker *b);
 
 /* ---- topics and partitions ------------------------------------------------ */
-
-typedef struct sm_fetch_wait sm_fetch_wait;
-
-/* Something waiting for a partition's log to be durable up to `target`
- * (an acks=all produce, an offset commit). `done` is called exactly once on
- * the loop thread, with SM_OK or SM_EIO (the fsync failed). Embed it. */
-typedef struct sm_ack_wait {
-    struct sm_ack_wait *next;
-    int64_t target;
-    void (*done)(struct sm_ack_wait *aw, int rc);
-} sm_ack_wait;
-
-/* A waiter node that links a parked Fetch to one partition. */
-typedef struct sm_wait_link {
-    struct sm_wait_link *prev, *next;
-    sm_fetch_wait *fw;
-} sm_wait_link;
-
-typedef struct sm_idem sm_idem;
-
-struct sm_partition {
-    sm_topic *topic; /* NULL for the broker's internal logs */
-    int32_t index;
-    sm_plog *log;
-    sm_idem *idem; /* idempotent producers' state, made on first use (idempotence.c) */
-    sm_wait_link fetch_waiters; /* list head (sentinel) */
-    sm_ack_wait *acks_head, *acks_tail; /* waiting on fsync, by target offset */
-};
 
 typedef struct sm_topic_cfg {
     sm_log_config log;
@@ -307,10 +281,6 @@ void sm_handle_delete_records(sm_req *req);
 void sm_handle_describe_configs(sm_req *req);
 void sm_handle_alter_configs(sm_req *req);
 
-/* Queues aw until p's log is durable past everything appended so far, and
- * asks the flusher for it. */
-void sm_partition_wait_durable(sm_broker *b, sm_partition *p, sm_ack_wait *aw);
-
 /* Idempotent producers (idempotence.c). sm_idem_check answers NONE (append),
  * DUPLICATE_SEQUENCE_NUMBER (already appended at *dup_base with MaxTimestamp
  * *dup_ts: answer success with that offset, and that time as the
@@ -322,16 +292,5 @@ int16_t sm_idem_check(sm_partition *p, const struct sm_batch_hdr *h, int64_t *du
 void sm_idem_appended(sm_partition *p, const uint8_t *batches, size_t len);
 void sm_idem_free(sm_partition *p);
 void sm_handle_init_producer_id(sm_req *req);
-
-/* Produce/fetch plumbing between modules. */
-void sm_partition_appended(sm_broker *b, sm_partition *p, int64_t bytes);
-void sm_partition_flushed(sm_broker *b, sm_partition *p, int64_t durable, int rc);
-/* A partition is going away: answer everything waiting on it. At shutdown
- * (deleting false) waiting acks=all produces are answered after a synchronous
- * fsync; when its topic is being deleted they get UNKNOWN_TOPIC_OR_PARTITION.
- * Parked fetches are answered with what is there. */
-void sm_partition_detach_waiters(sm_broker *b, sm_partition *p, bool deleting);
-/* Answers every fetch parked on p now (h_fetch.c). */
-void sm_fetch_wake_all(sm_broker *b, sm_partition *p);
 
 #endif

@@ -468,8 +468,7 @@ int sm_offsets_open(sm_broker *b, char *err, size_t errlen)
     sm_offsets *st = calloc(1, sizeof *st);
     if (!st)
         return SM_ENOMEM;
-    st->part.index = 0;
-    st->part.fetch_waiters.next = st->part.fetch_waiters.prev = &st->part.fetch_waiters;
+    sm_partition_init(&st->part, NULL, 0);
     snprintf(st->dir, sizeof st->dir, "%s/%s", b->cfg.log_dirs[0], STORE_DIR);
     b->offsets = st;
     /* finish or undo a compaction a crash interrupted */
