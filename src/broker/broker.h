@@ -291,6 +291,10 @@ int16_t sm_idem_check(sm_partition *p, const struct sm_batch_hdr *h, int64_t *du
 /* Records the idempotent batches just appended (offsets already assigned). */
 void sm_idem_appended(sm_partition *p, const uint8_t *batches, size_t len);
 void sm_idem_free(sm_partition *p);
+/* The next producer id, from a block reserved durably on disk first (a
+ * restart never hands one out twice); SM_EIO (errno set) when the block
+ * cannot be written. */
+int sm_producer_id_next(sm_broker *b, int64_t *pid);
 void sm_handle_init_producer_id(sm_req *req);
 
 #endif
