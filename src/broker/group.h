@@ -18,6 +18,7 @@
 
 #include "base/map.h"
 #include "broker/broker.h"
+#include "proto/batch.h"
 #include "proto/join_group.h"
 
 typedef enum {
@@ -157,7 +158,53 @@ void sm_offsets_housekeep(sm_broker *b);
  * not be written or synced (the offsets are gone from memory either way). */
 int sm_offsets_topic_deleted(sm_broker *b, const char *topic, char *err, size_t errlen);
 
-/* Handlers: h_group.c, and h_offsets.c for offsets and DeleteGroups. */
+/* ---- writing the store, for the APIs (offsets.c, used by h_offsets.c, h_group.c) ---- */
+
+/* A batch of store records under construction: begin, add, then
+ * sm_offsets_write (or release). */
+typedef struct sm_offsets_batch {
+    sm_wbuf w;
+    sm_batch_builder bb;
+    sm_wbuf key, val;
+    int n;
+} sm_offsets_batch;
+
+void sm_offsets_batch_begin(sm_offsets_batch *rb);
+void sm_offsets_batch_release(sm_offsets_batch *rb);
+/* A committed offset; its tombstone; a group's tombstone. */
+void sm_offsets_batch_commit(sm_offsets_batch *rb, const char *group, const char *topic,
+                             int32_t partition, const sm_committed *c);
+void sm_offsets_batch_delete_offset(sm_offsets_batch *rb, const char *group, const char *topic,
+                                    int32_t partition);
+void sm_offsets_batch_delete_group(sm_offsets_batch *rb, const char *group);
+
+/* One offset a pending write changes in memory once it is durable. */
+typedef struct sm_offset_update {
+    const char *topic;
+    int32_t partition;
+    sm_committed c;
+    int16_t *error_code; /* the response slot: KAFKA_STORAGE_ERROR if the write fails */
+} sm_offset_update;
+
+/* A request waiting for its records to be durable (in the request's arena). */
+typedef struct sm_offsets_write_wait {
+    sm_ack_wait base;
+    sm_req *req;
+    char *group_id; /* the group whose updates apply (an OffsetCommit), or NULL */
+    sm_offset_update *updates;
+    int nupdates;
+    void (*respond)(struct sm_offsets_write_wait *pw); /* encodes and completes req */
+    void *resp;
+} sm_offsets_write_wait;
+
+/* Appends rb to the store; once it is durable applies pw's updates and
+ * answers through pw->respond (at once, with KAFKA_STORAGE_ERROR in the
+ * updates, if the append fails). The caller still releases rb. */
+void sm_offsets_write(sm_req *req, sm_offsets_batch *rb, sm_offsets_write_wait *pw);
+/* Removes the group from the broker and frees it (its records are the caller's). */
+void sm_group_remove(sm_broker *b, sm_group *g);
+
+/* Handlers: h_group.c (membership, DeleteGroups) and h_offsets.c (offsets). */
 void sm_handle_find_coordinator(sm_req *req);
 void sm_handle_join_group(sm_req *req);
 void sm_handle_sync_group(sm_req *req);

@@ -1,5 +1,6 @@
 /* h_group.c: the group membership APIs: FindCoordinator, JoinGroup,
- * SyncGroup, Heartbeat, LeaveGroup, DescribeGroups, ListGroups. Each decodes,
+ * SyncGroup, Heartbeat, LeaveGroup, DescribeGroups, ListGroups, DeleteGroups.
+ * Each decodes,
  * checks the request against the group as Kafka's GroupCoordinator does, and
  * drives the state machine of group.c; a JoinGroup or SyncGroup that must
  * wait is parked on its member and answered by group.c. */
@@ -11,6 +12,7 @@
 #include "base/err.h"
 #include "base/log.h"
 #include "broker/group.h"
+#include "proto/delete_groups.h"
 #include "proto/describe_groups.h"
 #include "proto/find_coordinator.h"
 #include "proto/heartbeat.h"
@@ -589,3 +591,66 @@ void sm_handle_list_groups(sm_req *req)
     sm_req_complete(req);
 }
 
+static void delete_groups_respond(sm_offsets_write_wait *pw)
+{
+    sm_req *req = pw->req;
+    sm_resp_begin(req);
+    sm_delete_groups_resp_encode(&req->w, req->hdr.api_version, pw->resp);
+    sm_req_complete(req);
+}
+
+void sm_handle_delete_groups(sm_req *req)
+{
+    sm_broker *b = req->b;
+    sm_delete_groups_req dr;
+    if (sm_delete_groups_req_decode(&req->body, req->hdr.api_version, &req->arena, &dr) != SM_OK) {
+        sm_req_fail_connection(req, "malformed DeleteGroups request");
+        return;
+    }
+    sm_delete_groups_resp *resp = sm_arena_alloc(&req->arena, sizeof *resp);
+    sm_offsets_write_wait *pw = sm_arena_alloc(&req->arena, sizeof *pw);
+    if (resp)
+        resp->results =
+            sm_arena_calloc(&req->arena, (size_t)dr.groups_name_count + 1, sizeof *resp->results);
+    if (!resp || !pw || !resp->results) {
+        sm_req_fail_connection(req, "out of memory");
+        return;
+    }
+    pw->req = req;
+    pw->resp = resp;
+    pw->respond = delete_groups_respond;
+    resp->result_count = dr.groups_name_count;
+    sm_offsets_batch rb;
+    sm_offsets_batch_begin(&rb);
+    for (int32_t i = 0; i < dr.groups_name_count; i++) {
+        sm_delete_groups_result *r = &resp->results[i];
+        r->group_id = dr.groups_names[i];
+        sm_group *g = sm_group_find(b, dr.groups_names[i]);
+        if (dr.groups_names[i].len <= 0) {
+            r->error_code = SM_KERR_INVALID_GROUP_ID;
+        } else if (!g) {
+            r->error_code = SM_KERR_GROUP_ID_NOT_FOUND;
+        } else if (g->state != SM_GROUP_EMPTY || g->members) {
+            r->error_code = SM_KERR_NON_EMPTY_GROUP;
+        } else {
+            const char *ok;
+            void *ov;
+            for (size_t jt = 0; sm_map_next(&g->offsets, &jt, &ok, &ov);) {
+                const char *colon = strrchr(ok, ':');
+                char topic[SM_TOPIC_NAME_MAX + 1];
+                snprintf(topic, sizeof topic, "%.*s", (int)(colon - ok), ok);
+                sm_offsets_batch_delete_offset(&rb, g->id, topic, atoi(colon + 1));
+            }
+            sm_offsets_batch_delete_group(&rb, g->id);
+            sm_info("group %s deleted (%zu committed offset(s))", g->id, g->offsets.len);
+            sm_group_remove(b, g);
+        }
+    }
+    if (rb.n == 0) {
+        sm_offsets_batch_release(&rb);
+        delete_groups_respond(pw);
+        return;
+    }
+    sm_offsets_write(req, &rb, pw);
+    sm_offsets_batch_release(&rb);
+}
