@@ -288,8 +288,8 @@ void sm_handle_alter_configs(sm_req *req);
 struct sm_batch_hdr;
 int16_t sm_idem_check(sm_partition *p, const struct sm_batch_hdr *h, int64_t *dup_base,
                       int64_t *dup_ts);
-/* Records the idempotent batches just appended (offsets already assigned). */
-void sm_idem_appended(sm_partition *p, const uint8_t *batches, size_t len);
+/* Records the batch with header h just appended at base_offset (if idempotent). */
+void sm_idem_appended(sm_partition *p, const struct sm_batch_hdr *h, int64_t base_offset);
 void sm_idem_free(sm_partition *p);
 /* The next producer id, from a block reserved durably on disk first (a
  * restart never hands one out twice); SM_EIO (errno set) when the block

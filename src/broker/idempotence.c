@@ -171,16 +171,10 @@ int16_t sm_idem_check(sm_partition *p, const sm_batch_hdr *h, int64_t *dup_base,
     return SM_KERR_NONE;
 }
 
-void sm_idem_appended(sm_partition *p, const uint8_t *batches, size_t len)
+void sm_idem_appended(sm_partition *p, const sm_batch_hdr *h, int64_t base_offset)
 {
-    size_t pos = 0;
-    while (pos + SM_BATCH_HEADER_LEN <= len) {
-        sm_batch_hdr h;
-        sm_batch_hdr_decode(batches + pos, &h);
-        if (h.producer_id >= 0 && p->idem)
-            remember(p->idem, &h, h.base_offset);
-        pos += (size_t)h.batch_length + SM_BATCH_LOG_OVERHEAD;
-    }
+    if (h->producer_id >= 0 && p->idem)
+        remember(p->idem, h, base_offset);
 }
 
 void sm_idem_free(sm_partition *p)
