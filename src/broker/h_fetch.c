@@ -10,7 +10,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "base/clock.h"
 #include "base/err.h"
@@ -96,10 +95,7 @@ static int64_t evaluate(sm_broker *b, const sm_fetch_req *fr, part_eval *ev, boo
              * one whose first batch does not fit sends nothing (a partial
              * batch alone is an error to clients) */
             if (total > 0 && e->slice.len > room) {
-                uint8_t h[SM_BATCH_LOG_OVERHEAD];
-                int64_t first = -1;
-                if (pread(e->slice.fd, h, sizeof h, e->slice.pos) == (ssize_t)sizeof h)
-                    first = sm_batch_total_size(h, sizeof h);
+                int64_t first = sm_slice_first_batch_size(&e->slice);
                 if (first < 0 || first > room)
                     sm_slice_release(&e->slice);
                 else

@@ -114,22 +114,20 @@ static void load_from_log(sm_partition *p)
             buf = nb;
             cap = (size_t)s.len;
         }
-        ssize_t got = pread(s.fd, buf, (size_t)s.len, s.pos);
+        ssize_t got = sm_slice_read(&s, 0, buf, (size_t)s.len);
         sm_slice_release(&s);
-        size_t len = got > 0 ? (size_t)got : 0, pos = 0;
         int64_t next = off;
-        while (pos + SM_BATCH_HEADER_LEN <= len) {
+        sm_batch_walk w;
+        sm_batch_walk_init(&w, buf, got > 0 ? (size_t)got : 0);
+        size_t pos, total;
+        while (sm_batch_walk_next(&w, &pos, &total)) { /* stops at a batch cut short */
             sm_batch_hdr h;
             sm_batch_hdr_decode(buf + pos, &h);
-            int64_t total = sm_batch_total_size(buf + pos, len - pos);
-            if (total < 0 || (size_t)total > len - pos)
-                break;
             if (h.producer_id >= 0 && h.base_offset + h.last_offset_delta >= off) {
                 remember(ix, &h, h.base_offset);
                 batches++;
             }
             next = h.base_offset + h.last_offset_delta + 1;
-            pos += (size_t)total;
         }
         if (next <= off)
             break;

@@ -293,7 +293,7 @@ static int replay(sm_broker *b, char *err, size_t errlen)
             buf = nb;
             cap = (size_t)s.len;
         }
-        ssize_t got = pread(s.fd, buf, (size_t)s.len, s.pos);
+        ssize_t got = sm_slice_read(&s, 0, buf, (size_t)s.len);
         size_t len = got > 0 ? (size_t)got : 0;
         sm_slice_release(&s);
         size_t pos = 0;

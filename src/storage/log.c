@@ -493,6 +493,23 @@ void sm_slice_release(sm_slice *s)
     s->pos = s->len = 0;
 }
 
+ssize_t sm_slice_read(const sm_slice *s, int64_t at, void *buf, size_t len)
+{
+    if (at < 0 || at >= s->len || s->fd < 0)
+        return 0;
+    if ((uint64_t)len > (uint64_t)(s->len - at))
+        len = (size_t)(s->len - at);
+    return pread(s->fd, buf, len, s->pos + at);
+}
+
+int64_t sm_slice_first_batch_size(const sm_slice *s)
+{
+    uint8_t h[SM_BATCH_LOG_OVERHEAD];
+    if (s->fd < 0 || pread(s->fd, h, sizeof h, s->pos) != (ssize_t)sizeof h)
+        return -1;
+    return sm_batch_total_size(h, sizeof h);
+}
+
 /* ---- durability --------------------------------------------------------------- */
 
 int sm_plog_sync(sm_plog *l, char *err, size_t errlen)
