@@ -8,7 +8,7 @@
  * assignment; SyncGroup requests are parked until the leader's arrives) ->
  * Stable. Members whose heartbeats stop for session.timeout.ms are removed
  * and the group rebalances. Committed offsets live in memory and in an
- * internal log (groups.c / offsets.c), written in Kafka's __consumer_offsets
+ * internal log (offsets.c), written in Kafka's __consumer_offsets
  * record format, replayed at start-up and compacted by rewriting it. */
 #ifndef SM_BROKER_GROUP_H
 #define SM_BROKER_GROUP_H
