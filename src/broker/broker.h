@@ -11,6 +11,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "base/arena.h"
 #include "base/buf.h"
@@ -70,6 +71,14 @@ struct sm_req {
 void sm_resp_begin(sm_req *req);
 /* Appends a file range to the response (takes over the slice's reference). */
 int sm_resp_add_slice(sm_req *req, sm_slice *slice);
+/* A copy of the C string s in the request's arena, for a response field
+ * (SM_STR_NULL if the arena is exhausted). */
+static inline sm_str sm_req_str(sm_req *req, const char *s)
+{
+    size_t n = strlen(s);
+    char *p = sm_arena_strndup(&req->arena, s, n);
+    return p ? (sm_str){p, (int32_t)n} : SM_STR_NULL;
+}
 /* Finishes the response (fills in Size) and hands it to the connection. */
 void sm_req_complete(sm_req *req);
 /* Finishes a request that has no response (acks=0). */
