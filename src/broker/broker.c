@@ -1,5 +1,5 @@
-/* broker.c: start-up, the accept loop, signals, housekeeping, the API
- * table and clean shutdown.
+/* broker.c: start-up, the accept loop, signals, housekeeping and clean
+ * shutdown.
  *
  * Start-up order: lock each log dir, learn whether the last shutdown was
  * clean (a marker file written last at shutdown and removed at start),
@@ -28,70 +28,10 @@
 #include "base/err.h"
 #include "base/log.h"
 #include "broker/group.h"
-#include "proto/api_versions.h"
 
 #define CLEAN_MARKER ".samsa_cleanshutdown"
 #define LOCK_FILE ".lock"
 #define SHUTDOWN_DRAIN_MS 5000
-
-/* ---- the API table ---------------------------------------------------------- */
-
-static const sm_api_def api_table[] = {
-    /* v0-2 are listed for clients that key gzip/snappy support on Produce v0
-     * (librdkafka < 2.11); their old message sets are refused (INVALID_RECORD) */
-    {SM_API_PRODUCE, 0, 7, sm_handle_produce},
-    {SM_API_FETCH, 4, 11, sm_handle_fetch},
-    {SM_API_LIST_OFFSETS, 0, 3, sm_handle_list_offsets},
-    {SM_API_METADATA, 0, 6, sm_handle_metadata},
-    {SM_API_OFFSET_COMMIT, 0, 7, sm_handle_offset_commit},
-    {SM_API_OFFSET_FETCH, 0, 5, sm_handle_offset_fetch},
-    {SM_API_FIND_COORDINATOR, 0, 2, sm_handle_find_coordinator},
-    {SM_API_JOIN_GROUP, 0, 5, sm_handle_join_group},
-    {SM_API_HEARTBEAT, 0, 3, sm_handle_heartbeat},
-    {SM_API_LEAVE_GROUP, 0, 3, sm_handle_leave_group},
-    {SM_API_SYNC_GROUP, 0, 3, sm_handle_sync_group},
-    {SM_API_DESCRIBE_GROUPS, 0, 4, sm_handle_describe_groups},
-    {SM_API_LIST_GROUPS, 0, 2, sm_handle_list_groups},
-    {SM_API_API_VERSIONS, 0, 2, sm_handle_api_versions},
-    {SM_API_CREATE_TOPICS, 0, 4, sm_handle_create_topics},
-    {SM_API_DELETE_TOPICS, 0, 3, sm_handle_delete_topics},
-    {SM_API_DELETE_RECORDS, 0, 1, sm_handle_delete_records},
-    {SM_API_INIT_PRODUCER_ID, 0, 1, sm_handle_init_producer_id},
-    {SM_API_DESCRIBE_CONFIGS, 0, 2, sm_handle_describe_configs},
-    {SM_API_ALTER_CONFIGS, 0, 1, sm_handle_alter_configs},
-    {SM_API_CREATE_PARTITIONS, 0, 1, sm_handle_create_partitions},
-    {SM_API_DELETE_GROUPS, 0, 1, sm_handle_delete_groups},
-    {SM_API_OFFSET_DELETE, 0, 0, sm_handle_offset_delete},
-};
-#define N_APIS ((int)(sizeof api_table / sizeof api_table[0]))
-
-const sm_api_def *sm_api_find(int16_t key)
-{
-    for (int i = 0; i < N_APIS; i++)
-        if (api_table[i].key == key)
-            return &api_table[i];
-    return NULL;
-}
-
-void sm_handle_api_versions(sm_req *req)
-{
-    sm_api_range ranges[N_APIS];
-    for (int i = 0; i < N_APIS; i++)
-        ranges[i] = (sm_api_range){api_table[i].key, api_table[i].min_version,
-                                   api_table[i].max_version};
-    const sm_api_def *self = sm_api_find(SM_API_API_VERSIONS);
-    sm_resp_begin(req);
-    if (req->hdr.api_version > self->max_version) {
-        /* KIP-511: answer in the v0 shape; the client retries at our max */
-        sm_api_versions_resp_encode(&req->w, 0, SM_KERR_UNSUPPORTED_VERSION, ranges, N_APIS);
-    } else if (sm_api_versions_req_decode(&req->body, req->hdr.api_version, &req->arena) != SM_OK) {
-        sm_req_fail_connection(req, "malformed ApiVersions request");
-        return;
-    } else {
-        sm_api_versions_resp_encode(&req->w, req->hdr.api_version, SM_KERR_NONE, ranges, N_APIS);
-    }
-    sm_req_complete(req);
-}
 
 /* ---- log directories ---------------------------------------------------------- */
 

@@ -11,6 +11,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "base/arena.h"
 #include "base/buf.h"
@@ -28,6 +29,8 @@ typedef struct sm_req sm_req;
 typedef struct sm_topic sm_topic;
 typedef struct sm_partition sm_partition;
 typedef struct sm_offsets sm_offsets;
+
+#include "broker/partition.h"
 
 /* ---- output ---------------------------------------------------------------- */
 
@@ -68,6 +71,14 @@ struct sm_req {
 void sm_resp_begin(sm_req *req);
 /* Appends a file range to the response (takes over the slice's reference). */
 int sm_resp_add_slice(sm_req *req, sm_slice *slice);
+/* A copy of the C string s in the request's arena, for a response field
+ * (SM_STR_NULL if the arena is exhausted). */
+static inline sm_str sm_req_str(sm_req *req, const char *s)
+{
+    size_t n = strlen(s);
+    char *p = sm_arena_strndup(&req->arena, s, n);
+    return p ? (sm_str){p, (int32_t)n} : SM_STR_NULL;
+}
 /* Finishes the response (fills in Size) and hands it to the connection. */
 void sm_req_complete(sm_req *req);
 /* Finishes a request that has no response (acks=0). */
@@ -129,34 +140,6 @@ void sm_conns_reap(sm_broker *b);
 void sm_conns_stop_reading(sm_broker *b);
 
 /* ---- topics and partitions ------------------------------------------------ */
-
-typedef struct sm_fetch_wait sm_fetch_wait;
-
-/* Something waiting for a partition's log to be durable up to `target`
- * (an acks=all produce, an offset commit). `done` is called exactly once on
- * the loop thread, with SM_OK or SM_EIO (the fsync failed). Embed it. */
-typedef struct sm_ack_wait {
-    struct sm_ack_wait *next;
-    int64_t target;
-    void (*done)(struct sm_ack_wait *aw, int rc);
-} sm_ack_wait;
-
-/* A waiter node that links a parked Fetch to one partition. */
-typedef struct sm_wait_link {
-    struct sm_wait_link *prev, *next;
-    sm_fetch_wait *fw;
-} sm_wait_link;
-
-typedef struct sm_idem sm_idem;
-
-struct sm_partition {
-    sm_topic *topic; /* NULL for the broker's internal logs */
-    int32_t index;
-    sm_plog *log;
-    sm_idem *idem; /* idempotent producers' state, made on first use (idempotence.c) */
-    sm_wait_link fetch_waiters; /* list head (sentinel) */
-    sm_ack_wait *acks_head, *acks_tail; /* waiting on fsync, by target offset */
-};
 
 typedef struct sm_topic_cfg {
     sm_log_config log;
@@ -289,7 +272,10 @@ int sm_broker_init(sm_broker *b, char *err, size_t errlen);
 int sm_broker_run(sm_broker *b);
 void sm_broker_release(sm_broker *b);
 
+/* The API table (api.c): the entry for key, or NULL; every entry, *n of them. */
+#define SM_API_MAX_DEFS 64 /* api.c asserts the table fits */
 const sm_api_def *sm_api_find(int16_t key);
+const sm_api_def *sm_api_list(int *n);
 
 /* Handlers, one per API (h_*.c). */
 void sm_handle_api_versions(sm_req *req);
@@ -304,10 +290,6 @@ void sm_handle_delete_records(sm_req *req);
 void sm_handle_describe_configs(sm_req *req);
 void sm_handle_alter_configs(sm_req *req);
 
-/* Queues aw until p's log is durable past everything appended so far, and
- * asks the flusher for it. */
-void sm_partition_wait_durable(sm_broker *b, sm_partition *p, sm_ack_wait *aw);
-
 /* Idempotent producers (idempotence.c). sm_idem_check answers NONE (append),
  * DUPLICATE_SEQUENCE_NUMBER (already appended at *dup_base with MaxTimestamp
  * *dup_ts: answer success with that offset, and that time as the
@@ -315,20 +297,13 @@ void sm_partition_wait_durable(sm_broker *b, sm_partition *p, sm_ack_wait *aw);
 struct sm_batch_hdr;
 int16_t sm_idem_check(sm_partition *p, const struct sm_batch_hdr *h, int64_t *dup_base,
                       int64_t *dup_ts);
-/* Records the idempotent batches just appended (offsets already assigned). */
-void sm_idem_appended(sm_partition *p, const uint8_t *batches, size_t len);
+/* Records the batch with header h just appended at base_offset (if idempotent). */
+void sm_idem_appended(sm_partition *p, const struct sm_batch_hdr *h, int64_t base_offset);
 void sm_idem_free(sm_partition *p);
+/* The next producer id, from a block reserved durably on disk first (a
+ * restart never hands one out twice); SM_EIO (errno set) when the block
+ * cannot be written. */
+int sm_producer_id_next(sm_broker *b, int64_t *pid);
 void sm_handle_init_producer_id(sm_req *req);
-
-/* Produce/fetch plumbing between modules. */
-void sm_partition_appended(sm_broker *b, sm_partition *p, int64_t bytes);
-void sm_partition_flushed(sm_broker *b, sm_partition *p, int64_t durable, int rc);
-/* A partition is going away: answer everything waiting on it. At shutdown
- * (deleting false) waiting acks=all produces are answered after a synchronous
- * fsync; when its topic is being deleted they get UNKNOWN_TOPIC_OR_PARTITION.
- * Parked fetches are answered with what is there. */
-void sm_partition_detach_waiters(sm_broker *b, sm_partition *p, bool deleting);
-/* Answers every fetch parked on p now (h_fetch.c). */
-void sm_fetch_wake_all(sm_broker *b, sm_partition *p);
 
 #endif

@@ -103,7 +103,7 @@ int sm_resp_add_slice(sm_req *req, sm_slice *slice)
         /* small: copy it in, one writev beats a sendfile per partition */
         ssize_t want = (ssize_t)slice->len;
         uint8_t *dst = want ? sm_wbuf_room(&req->w, (size_t)want) : NULL;
-        ssize_t got = dst ? pread(slice->fd, dst, (size_t)want, slice->pos) : 0;
+        ssize_t got = dst ? sm_slice_read(slice, 0, dst, (size_t)want) : 0;
         sm_slice_release(slice);
         if ((want && !dst) || got != want) {
             req->w.oom = true; /* the frame cannot be completed: close the connection */

@@ -10,7 +10,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "base/clock.h"
 #include "base/err.h"
@@ -19,15 +18,22 @@
 #include "proto/batch.h"
 #include "proto/fetch.h"
 
+typedef struct sm_fetch_wait sm_fetch_wait;
+
+/* The node that parks a fetch on one partition. */
+typedef struct fetch_link {
+    sm_data_wait base;
+    sm_fetch_wait *fw;
+} fetch_link;
+
 struct sm_fetch_wait {
     sm_req *req;
     sm_fetch_req fr;
     sm_timer timer;
-    sm_wait_link *links;
+    fetch_link *links;
     int nlinks;
     int64_t seen; /* bytes available when parked, plus bytes appended since */
-    bool queued;  /* on a local wake-up list (sm_partition_appended) */
-    struct sm_fetch_wait *next_ready;
+    bool queued;  /* asked to be woken (sm_partition_appended) */
 };
 
 /* The bytes one partition would contribute, and its header fields. */
@@ -89,10 +95,7 @@ static int64_t evaluate(sm_broker *b, const sm_fetch_req *fr, part_eval *ev, boo
              * one whose first batch does not fit sends nothing (a partial
              * batch alone is an error to clients) */
             if (total > 0 && e->slice.len > room) {
-                uint8_t h[SM_BATCH_LOG_OVERHEAD];
-                int64_t first = -1;
-                if (pread(e->slice.fd, h, sizeof h, e->slice.pos) == (ssize_t)sizeof h)
-                    first = sm_batch_total_size(h, sizeof h);
+                int64_t first = sm_slice_first_batch_size(&e->slice);
                 if (first < 0 || first > room)
                     sm_slice_release(&e->slice);
                 else
@@ -158,14 +161,8 @@ static void answer_now(sm_req *req, const sm_fetch_req *fr)
 
 static void unpark(sm_fetch_wait *fw)
 {
-    for (int i = 0; i < fw->nlinks; i++) {
-        sm_wait_link *l = &fw->links[i];
-        if (l->next) {
-            l->prev->next = l->next;
-            l->next->prev = l->prev;
-            l->next = l->prev = NULL;
-        }
-    }
+    for (int i = 0; i < fw->nlinks; i++)
+        sm_data_wait_unlink(&fw->links[i].base);
     sm_timer_cancel(fw->req->b->loop, &fw->timer);
     fw->req->pending = NULL;
     fw->req->cancel = NULL;
@@ -175,6 +172,23 @@ static void wake(sm_fetch_wait *fw)
 {
     unpark(fw);
     answer_now(fw->req, &fw->fr);
+}
+
+/* A partition the fetch is parked on grew by bytes. */
+static bool on_appended(sm_data_wait *w, int64_t bytes)
+{
+    sm_fetch_wait *fw = ((fetch_link *)w)->fw;
+    fw->seen += bytes;
+    if (fw->seen >= fw->fr.min_bytes && !fw->queued) {
+        fw->queued = true;
+        return true;
+    }
+    return false;
+}
+
+static void on_wake(sm_data_wait *w)
+{
+    wake(((fetch_link *)w)->fw);
 }
 
 static void on_timeout(sm_timer *t)
@@ -267,12 +281,11 @@ void sm_handle_fetch(sm_req *req)
         sm_topic *t = sm_topic_find(b, fr->topics[i].topic);
         for (int32_t j = 0; j < fr->topics[i].partition_count; j++) {
             sm_partition *p = t->parts[fr->topics[i].partitions[j].partition];
-            sm_wait_link *l = &fw->links[fw->nlinks++];
+            fetch_link *l = &fw->links[fw->nlinks++];
             l->fw = fw;
-            l->next = p->fetch_waiters.next;
-            l->prev = &p->fetch_waiters;
-            p->fetch_waiters.next->prev = l;
-            p->fetch_waiters.next = l;
+            l->base.appended = on_appended;
+            l->base.wake = on_wake;
+            sm_partition_wait_data(p, &l->base);
         }
     }
     sm_timer_init(&fw->timer, on_timeout);
@@ -280,35 +293,4 @@ void sm_handle_fetch(sm_req *req)
     sm_timer_arm(b->loop, &fw->timer, sm_mono_ms() + wait);
     req->pending = fw;
     req->cancel = on_cancel;
-}
-
-void sm_partition_appended(sm_broker *b, sm_partition *p, int64_t bytes)
-{
-    (void)b;
-    sm_wait_link *head = &p->fetch_waiters;
-    if (head->next == head)
-        return;
-    /* collect first: waking unlinks a fetch from every list it is on */
-    sm_fetch_wait *ready = NULL;
-    for (sm_wait_link *l = head->next; l != head; l = l->next) {
-        sm_fetch_wait *fw = l->fw;
-        fw->seen += bytes;
-        if (fw->seen >= fw->fr.min_bytes && !fw->queued) {
-            fw->queued = true;
-            fw->next_ready = ready;
-            ready = fw;
-        }
-    }
-    while (ready) {
-        sm_fetch_wait *fw = ready;
-        ready = fw->next_ready;
-        wake(fw);
-    }
-}
-
-void sm_fetch_wake_all(sm_broker *b, sm_partition *p)
-{
-    (void)b;
-    while (p->fetch_waiters.next != &p->fetch_waiters)
-        wake(p->fetch_waiters.next->fw);
 }

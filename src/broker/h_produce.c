@@ -11,7 +11,6 @@
 #include <string.h>
 
 #include "base/clock.h"
-#include "base/crc32c.h"
 #include "base/err.h"
 #include "base/log.h"
 #include "broker/broker.h"
@@ -45,8 +44,10 @@ typedef struct produce_state {
 /* Checks a partition's records the way Kafka's broker does before appending
  * (ProduceRequest.validateRecords, then UnifiedLog's size and CRC checks,
  * then LogValidator: see sm_batch_check_produced); returns a Kafka error
- * code. Produce v0-v7 carry no ErrorMessage, so the reason is logged. */
-static int16_t check_records(sm_req *req, sm_topic *t, int32_t part, sm_str recs)
+ * code, and when it is NONE, *hp is the header of the one batch the records
+ * are. Produce v0-v7 carry no ErrorMessage, so the reason is logged. */
+static int16_t check_records(sm_req *req, sm_topic *t, int32_t part, sm_str recs,
+                             sm_batch_hdr *hp)
 {
     const uint8_t *p = (const uint8_t *)recs.p;
     size_t len = recs.len > 0 ? (size_t)recs.len : 0;
@@ -85,8 +86,10 @@ static int16_t check_records(sm_req *req, sm_topic *t, int32_t part, sm_str recs
         c = sm_batch_check_produced(p, &h, &rules, why, sizeof why);
     }
     kerr = c == SM_BATCH_OK ? SM_KERR_NONE : sm_batch_check_kerr(c);
-    if (kerr == SM_KERR_NONE)
+    if (kerr == SM_KERR_NONE) {
+        *hp = h;
         return kerr;
+    }
 refused:
     sm_log_limited(SM_LOG_WARN, "produce v%d from %s to %s-%d refused (%s): %s",
                    req->hdr.api_version, req->conn ? req->conn->peer : "-", t->name, part,
@@ -94,54 +97,15 @@ refused:
     return kerr;
 }
 
-/* Idempotent batches (ProducerId >= 0) against the partition's producer
- * state: NONE, DUPLICATE_SEQUENCE_NUMBER (all of them are already in the
- * log; *dup_base is where the first went, *dup_ts its MaxTimestamp) or an
- * error. */
-static int16_t idempotence_check(sm_partition *p, const uint8_t *recs, size_t len,
-                                 int64_t *dup_base, int64_t *dup_ts)
+/* An idempotent batch (ProducerId >= 0) against the partition's producer
+ * state: NONE, DUPLICATE_SEQUENCE_NUMBER (it is already in the log; *dup_base
+ * is where it went, *dup_ts its MaxTimestamp) or an error. */
+static int16_t idempotence_check(sm_partition *p, const sm_batch_hdr *h, int64_t *dup_base,
+                                 int64_t *dup_ts)
 {
-    size_t pos = 0;
-    int dups = 0, batches = 0;
-    while (pos + SM_BATCH_HEADER_LEN <= len) {
-        sm_batch_hdr h;
-        sm_batch_hdr_decode(recs + pos, &h);
-        pos += (size_t)h.batch_length + SM_BATCH_LOG_OVERHEAD;
-        batches++;
-        if (h.producer_id < 0)
-            continue;
-        int64_t base = -1, ts = -1;
-        int16_t err = sm_idem_check(p, &h, &base, &ts);
-        if (err == SM_KERR_DUPLICATE_SEQUENCE_NUMBER) {
-            if (dups++ == 0) {
-                *dup_base = base;
-                *dup_ts = ts;
-            }
-            continue;
-        }
-        if (err != SM_KERR_NONE)
-            return err;
-    }
-    if (dups == 0)
+    if (h->producer_id < 0)
         return SM_KERR_NONE;
-    /* a request mixing new and repeated batches is out of order */
-    return dups == batches ? SM_KERR_DUPLICATE_SEQUENCE_NUMBER
-                           : SM_KERR_OUT_OF_ORDER_SEQUENCE_NUMBER;
-}
-
-/* LogAppendTime topics: the broker's clock becomes MaxTimestamp. */
-static void stamp_log_append_time(uint8_t *p, size_t len, int64_t now)
-{
-    size_t pos = 0;
-    while (pos + SM_BATCH_HEADER_LEN <= len) {
-        uint8_t *b = p + pos;
-        size_t total = (size_t)sm_be32(b + 8) + SM_BATCH_LOG_OVERHEAD;
-        uint16_t attr = sm_be16(b + 21);
-        sm_put_be16(b + 21, (uint16_t)(attr | SM_ATTR_TIMESTAMP_LOG_APPEND));
-        sm_put_be64(b + 35, (uint64_t)now);
-        sm_put_be32(b + SM_BATCH_CRC_AT, sm_crc32c(0, b + SM_BATCH_CRC_START, total - SM_BATCH_CRC_START));
-        pos += total;
-    }
+    return sm_idem_check(p, h, dup_base, dup_ts);
 }
 
 static void produce_respond(sm_req *req, produce_state *st)
@@ -216,6 +180,7 @@ void sm_handle_produce(sm_req *req)
         sm_topic *t = acks_ok ? sm_topic_get_or_autocreate(b, rt->name, true, &ac, &terr) : NULL;
         for (int32_t j = 0; j < rt->partition_count; j++) {
             sm_produce_part *rp = &rt->partitions[j];
+            sm_batch_hdr h; /* the one batch of the partition's records, once checked */
             sm_produce_part_resp *slot = &topics[i].partitions[j];
             *slot = (sm_produce_part_resp){rp->index, SM_KERR_NONE, -1, -1, -1};
             if (!acks_ok) {
@@ -225,7 +190,7 @@ void sm_handle_produce(sm_req *req)
             } else if (rp->index < 0 || rp->index >= t->npart) {
                 slot->error_code = SM_KERR_UNKNOWN_TOPIC_OR_PARTITION;
             } else {
-                slot->error_code = check_records(req, t, rp->index, rp->records);
+                slot->error_code = check_records(req, t, rp->index, rp->records, &h);
             }
             if (slot->error_code != SM_KERR_NONE) {
                 any_error = true;
@@ -239,7 +204,7 @@ void sm_handle_produce(sm_req *req)
             }
             uint8_t *recs = (uint8_t *)rp->records.p; /* our own frame: writable */
             int64_t dup_base = -1, dup_ts = -1;
-            int16_t ierr = idempotence_check(p, recs, (size_t)rp->records.len, &dup_base, &dup_ts);
+            int16_t ierr = idempotence_check(p, &h, &dup_base, &dup_ts);
             if (ierr == SM_KERR_DUPLICATE_SEQUENCE_NUMBER) {
                 /* a retry of batches already in the log: the original answer
                  * (Kafka's: the stored MaxTimestamp as log_append_time) */
@@ -257,7 +222,7 @@ void sm_handle_produce(sm_req *req)
                 continue;
             }
             if (t->cfg.log_append_time) {
-                stamp_log_append_time(recs, (size_t)rp->records.len, now);
+                sm_batch_stamp_log_append_time(recs, &h, now);
                 slot->log_append_time_ms = now;
             }
             char err[256];
@@ -272,7 +237,7 @@ void sm_handle_produce(sm_req *req)
             slot->base_offset = base;
             slot->log_start_offset = sm_plog_start_offset(p->log);
             if (p->idem)
-                sm_idem_appended(p, recs, (size_t)rp->records.len);
+                sm_idem_appended(p, &h, base);
             sm_partition_appended(b, p, rp->records.len);
             if (pr.acks == -1) {
                 produce_wait *pw = sm_arena_alloc(&req->arena, sizeof *pw);
@@ -303,55 +268,4 @@ void sm_handle_produce(sm_req *req)
         produce_respond(req, st);
     }
     /* else answered by produce_durable when the last partition is durable */
-}
-
-void sm_partition_wait_durable(sm_broker *b, sm_partition *p, sm_ack_wait *aw)
-{
-    aw->next = NULL;
-    aw->target = sm_plog_end_offset(p->log);
-    if (p->acks_tail)
-        p->acks_tail->next = aw;
-    else
-        p->acks_head = aw;
-    p->acks_tail = aw;
-    sm_flusher_request(b->flusher, p->log);
-}
-
-void sm_partition_flushed(sm_broker *b, sm_partition *p, int64_t durable, int rc)
-{
-    (void)b;
-    if (rc != SM_OK && p->acks_head)
-        sm_log_limited(SM_LOG_ERROR, "fsync of %s failed: the requests waiting on it are answered "
-                       "with KAFKA_STORAGE_ERROR", sm_plog_dir(p->log));
-    if (rc == SM_OK && durable < 0)
-        return;
-    while (p->acks_head && (rc != SM_OK || p->acks_head->target <= durable)) {
-        sm_ack_wait *aw = p->acks_head;
-        p->acks_head = aw->next;
-        if (!p->acks_head)
-            p->acks_tail = NULL;
-        aw->done(aw, rc);
-    }
-}
-
-void sm_partition_detach_waiters(sm_broker *b, sm_partition *p, bool deleting)
-{
-    if (p->acks_head) {
-        if (deleting) {
-            /* no point making durable what is about to be deleted */
-            while (p->acks_head) {
-                sm_ack_wait *aw = p->acks_head;
-                p->acks_head = aw->next;
-                aw->done(aw, SM_ENOENT);
-            }
-            p->acks_tail = NULL;
-        } else {
-            char err[256];
-            int rc = sm_plog_sync(p->log, err, sizeof err);
-            if (rc != SM_OK)
-                sm_error("%s", err);
-            sm_partition_flushed(b, p, sm_plog_end_offset(p->log), rc);
-        }
-    }
-    sm_fetch_wake_all(b, p);
 }

@@ -1,5 +1,6 @@
-/* idempotence.c: idempotent producers: InitProducerId and the per-partition
- * producer state that makes a retried batch land once.
+/* idempotence.c: idempotent producers: producer ids and the per-partition
+ * producer state that makes a retried batch land once (InitProducerId itself
+ * is h_init_producer_id.c).
  *
  * Each partition remembers, per producer id, its epoch, the last sequence
  * number appended and the last five batches (first and last sequence, base
@@ -12,7 +13,6 @@
  * retrying across a broker restart is still deduplicated. Producer ids come
  * from blocks reserved on disk (`producer-id-block`), never handed out
  * twice. */
-#include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -25,7 +25,6 @@
 #include "base/log.h"
 #include "broker/broker.h"
 #include "proto/batch.h"
-#include "proto/init_producer_id.h"
 
 #define RECENT 5
 #define PID_BLOCK 1000
@@ -115,22 +114,20 @@ static void load_from_log(sm_partition *p)
             buf = nb;
             cap = (size_t)s.len;
         }
-        ssize_t got = pread(s.fd, buf, (size_t)s.len, s.pos);
+        ssize_t got = sm_slice_read(&s, 0, buf, (size_t)s.len);
         sm_slice_release(&s);
-        size_t len = got > 0 ? (size_t)got : 0, pos = 0;
         int64_t next = off;
-        while (pos + SM_BATCH_HEADER_LEN <= len) {
+        sm_batch_walk w;
+        sm_batch_walk_init(&w, buf, got > 0 ? (size_t)got : 0);
+        size_t pos, total;
+        while (sm_batch_walk_next(&w, &pos, &total)) { /* stops at a batch cut short */
             sm_batch_hdr h;
             sm_batch_hdr_decode(buf + pos, &h);
-            int64_t total = sm_batch_total_size(buf + pos, len - pos);
-            if (total < 0 || (size_t)total > len - pos)
-                break;
             if (h.producer_id >= 0 && h.base_offset + h.last_offset_delta >= off) {
                 remember(ix, &h, h.base_offset);
                 batches++;
             }
             next = h.base_offset + h.last_offset_delta + 1;
-            pos += (size_t)total;
         }
         if (next <= off)
             break;
@@ -172,16 +169,10 @@ int16_t sm_idem_check(sm_partition *p, const sm_batch_hdr *h, int64_t *dup_base,
     return SM_KERR_NONE;
 }
 
-void sm_idem_appended(sm_partition *p, const uint8_t *batches, size_t len)
+void sm_idem_appended(sm_partition *p, const sm_batch_hdr *h, int64_t base_offset)
 {
-    size_t pos = 0;
-    while (pos + SM_BATCH_HEADER_LEN <= len) {
-        sm_batch_hdr h;
-        sm_batch_hdr_decode(batches + pos, &h);
-        if (h.producer_id >= 0 && p->idem)
-            remember(p->idem, &h, h.base_offset);
-        pos += (size_t)h.batch_length + SM_BATCH_LOG_OVERHEAD;
-    }
+    if (h->producer_id >= 0 && p->idem)
+        remember(p->idem, h, base_offset);
 }
 
 void sm_idem_free(sm_partition *p)
@@ -231,33 +222,10 @@ static int reserve_block(sm_broker *b)
     return SM_OK;
 }
 
-void sm_handle_init_producer_id(sm_req *req)
+int sm_producer_id_next(sm_broker *b, int64_t *pid)
 {
-    sm_broker *b = req->b;
-    sm_init_producer_id_req ir;
-    if (sm_init_producer_id_req_decode(&req->body, req->hdr.api_version, &req->arena, &ir) !=
-        SM_OK) {
-        sm_req_fail_connection(req, "malformed InitProducerId request");
-        return;
-    }
-    sm_init_producer_id_resp resp = {0};
-    resp.producer_id = -1;
-    resp.producer_epoch = -1;
-    if (ir.transactional_id.len >= 0) {
-        /* transactions are not supported: a clear, fatal answer */
-        sm_log_limited(SM_LOG_WARN, "InitProducerId from %s for transactional.id '%.*s' refused: "
-                       "samsa-broker does not support transactions",
-                       req->conn ? req->conn->peer : "-", ir.transactional_id.len,
-                       ir.transactional_id.p ? ir.transactional_id.p : "");
-        resp.error_code = SM_KERR_TRANSACTIONAL_ID_AUTHORIZATION_FAILED;
-    } else if (b->next_pid >= b->pid_block_end && reserve_block(b) != SM_OK) {
-        sm_log_limited(SM_LOG_ERROR, "cannot reserve producer ids: %s", strerror(errno));
-        resp.error_code = SM_KERR_KAFKA_STORAGE_ERROR;
-    } else {
-        resp.producer_id = b->next_pid++;
-        resp.producer_epoch = 0;
-    }
-    sm_resp_begin(req);
-    sm_init_producer_id_resp_encode(&req->w, req->hdr.api_version, &resp);
-    sm_req_complete(req);
+    if (b->next_pid >= b->pid_block_end && reserve_block(b) != SM_OK)
+        return SM_EIO;
+    *pid = b->next_pid++;
+    return SM_OK;
 }

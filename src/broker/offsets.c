@@ -1,5 +1,5 @@
-/* offsets.c: committed offsets and their durable store, and the requests
- * that change them: OffsetCommit, OffsetFetch, OffsetDelete, DeleteGroups.
+/* offsets.c: committed offsets and their durable store (the requests that
+ * read and change them are h_offsets.c, and DeleteGroups h_group.c).
  *
  * The store is a partition log of the broker's own, `<first log dir>/
  * samsa-groups/`, holding records in Kafka's __consumer_offsets format
@@ -24,10 +24,6 @@
 #include "base/log.h"
 #include "broker/group.h"
 #include "proto/batch.h"
-#include "proto/delete_groups.h"
-#include "proto/offset_commit.h"
-#include "proto/offset_delete.h"
-#include "proto/offset_fetch.h"
 
 #define STORE_DIR "samsa-groups"
 #define BATCH_TARGET (256 * 1024)
@@ -78,15 +74,7 @@ static void group_value(sm_wbuf *w, const sm_group *g)
     sm_wbuf_i32(w, 0); /* members: membership is not restored after a restart */
 }
 
-/* A batch of records being built. */
-typedef struct rec_batch {
-    sm_wbuf w;
-    sm_batch_builder bb;
-    sm_wbuf key, val;
-    int n;
-} rec_batch;
-
-static void rb_begin(rec_batch *rb)
+void sm_offsets_batch_begin(sm_offsets_batch *rb)
 {
     sm_wbuf_init(&rb->w, 4096);
     sm_wbuf_init(&rb->key, 256);
@@ -96,7 +84,7 @@ static void rb_begin(rec_batch *rb)
 }
 
 /* Adds the record in rb->key / rb->val (val NULL: tombstone) and clears them. */
-static void rb_add(rec_batch *rb, bool tombstone)
+static void rb_add(sm_offsets_batch *rb, bool tombstone)
 {
     sm_str k = {(const char *)rb->key.p, (int32_t)rb->key.len};
     sm_str v = tombstone ? SM_STR_NULL : (sm_str){(const char *)rb->val.p, (int32_t)rb->val.len};
@@ -105,7 +93,7 @@ static void rb_add(rec_batch *rb, bool tombstone)
     rb->n++;
 }
 
-static void rb_release(rec_batch *rb)
+void sm_offsets_batch_release(sm_offsets_batch *rb)
 {
     sm_wbuf_release(&rb->w);
     sm_wbuf_release(&rb->key);
@@ -114,7 +102,7 @@ static void rb_release(rec_batch *rb)
 }
 
 /* Finishes and appends the batch to the store. */
-static int rb_append(sm_broker *b, rec_batch *rb)
+static int rb_append(sm_broker *b, sm_offsets_batch *rb)
 {
     sm_batch_finish(&rb->bb);
     if (rb->w.oom || rb->key.oom || rb->val.oom)
@@ -126,6 +114,27 @@ static int rb_append(sm_broker *b, rec_batch *rb)
     if (rc != SM_OK)
         sm_log_limited(SM_LOG_ERROR, "offsets store: append failed: %s", err);
     return rc;
+}
+
+void sm_offsets_batch_commit(sm_offsets_batch *rb, const char *group, const char *topic,
+                             int32_t partition, const sm_committed *c)
+{
+    offset_key(&rb->key, group, topic, partition);
+    offset_value(&rb->val, c);
+    rb_add(rb, false);
+}
+
+void sm_offsets_batch_delete_offset(sm_offsets_batch *rb, const char *group, const char *topic,
+                                    int32_t partition)
+{
+    offset_key(&rb->key, group, topic, partition);
+    rb_add(rb, true);
+}
+
+void sm_offsets_batch_delete_group(sm_offsets_batch *rb, const char *group)
+{
+    group_key(&rb->key, group);
+    rb_add(rb, true);
 }
 
 /* ---- in-memory state ---------------------------------------------------------------- */
@@ -165,7 +174,7 @@ void sm_group_offset_set(sm_group *g, const char *topic, int32_t partition, cons
     old->metadata = c->metadata ? strdup(c->metadata) : NULL;
 }
 
-static void group_remove(sm_broker *b, sm_group *g)
+void sm_group_remove(sm_broker *b, sm_group *g)
 {
     sm_offsets *st = b->offsets;
     if (st)
@@ -179,13 +188,13 @@ void sm_group_persist(sm_group *g)
     sm_broker *b = g->b;
     if (!b->offsets)
         return;
-    rec_batch rb;
-    rb_begin(&rb);
+    sm_offsets_batch rb;
+    sm_offsets_batch_begin(&rb);
     group_key(&rb.key, g->id);
     group_value(&rb.val, g);
     rb_add(&rb, false);
     rb_append(b, &rb);
-    rb_release(&rb);
+    sm_offsets_batch_release(&rb);
 }
 
 /* ---- replay -------------------------------------------------------------------------- */
@@ -232,7 +241,7 @@ static void apply_record(sm_broker *b, const sm_record *rec)
         sm_group *g = sm_group_find(b, group);
         if (rec->value.len < 0) {
             if (g)
-                group_remove(b, g);
+                sm_group_remove(b, g);
             return;
         }
         sm_rd v;
@@ -284,7 +293,7 @@ static int replay(sm_broker *b, char *err, size_t errlen)
             buf = nb;
             cap = (size_t)s.len;
         }
-        ssize_t got = pread(s.fd, buf, (size_t)s.len, s.pos);
+        ssize_t got = sm_slice_read(&s, 0, buf, (size_t)s.len);
         size_t len = got > 0 ? (size_t)got : 0;
         sm_slice_release(&s);
         size_t pos = 0;
@@ -387,8 +396,8 @@ static int compact(sm_broker *b)
     }
     int64_t before = sm_plog_size(st->part.log);
     int rc = SM_OK;
-    rec_batch rb;
-    rb_begin(&rb);
+    sm_offsets_batch rb;
+    sm_offsets_batch_begin(&rb);
     const char *gk;
     void *gv;
     for (size_t it = 0; rc == SM_OK && sm_map_next(&b->groups, &it, &gk, &gv);) {
@@ -411,8 +420,8 @@ static int compact(sm_broker *b)
             int64_t base;
             rc = rb.w.oom ? SM_ENOMEM
                           : sm_plog_append(nl, rb.w.p, rb.w.len, sm_wall_ms(), &base, err, sizeof err);
-            rb_release(&rb);
-            rb_begin(&rb);
+            sm_offsets_batch_release(&rb);
+            sm_offsets_batch_begin(&rb);
         }
     }
     if (rc == SM_OK && rb.n) {
@@ -421,7 +430,7 @@ static int compact(sm_broker *b)
         rc = rb.w.oom ? SM_ENOMEM
                       : sm_plog_append(nl, rb.w.p, rb.w.len, sm_wall_ms(), &base, err, sizeof err);
     }
-    rb_release(&rb);
+    sm_offsets_batch_release(&rb);
     if (rc == SM_OK)
         rc = sm_plog_sync(nl, err, sizeof err);
     int64_t after = sm_plog_size(nl);
@@ -468,8 +477,7 @@ int sm_offsets_open(sm_broker *b, char *err, size_t errlen)
     sm_offsets *st = calloc(1, sizeof *st);
     if (!st)
         return SM_ENOMEM;
-    st->part.index = 0;
-    st->part.fetch_waiters.next = st->part.fetch_waiters.prev = &st->part.fetch_waiters;
+    sm_partition_init(&st->part, NULL, 0);
     snprintf(st->dir, sizeof st->dir, "%s/%s", b->cfg.log_dirs[0], STORE_DIR);
     b->offsets = st;
     /* finish or undo a compaction a crash interrupted */
@@ -527,8 +535,8 @@ void sm_offsets_housekeep(sm_broker *b)
         return;
     int64_t now = sm_wall_ms();
     int64_t retention = b->cfg.offsets_retention_minutes * 60000;
-    rec_batch rb;
-    rb_begin(&rb);
+    sm_offsets_batch rb;
+    sm_offsets_batch_begin(&rb);
     const char *gk;
     void *gv;
     int expired = 0, dropped = 0;
@@ -555,13 +563,13 @@ void sm_offsets_housekeep(sm_broker *b)
         if (g->offsets.len == 0 && now - g->state_ts >= retention) {
             group_key(&rb.key, g->id);
             rb_add(&rb, true);
-            group_remove(b, g);
+            sm_group_remove(b, g);
             dropped++;
         }
     }
     if (rb.n)
         rb_append(b, &rb);
-    rb_release(&rb);
+    sm_offsets_batch_release(&rb);
     if (expired || dropped)
         sm_info("offsets retention: %d offset(s) expired, %d empty group(s) removed "
                 "(offsets.retention.minutes=%lld)",
@@ -572,8 +580,8 @@ void sm_offsets_housekeep(sm_broker *b)
 
 int sm_offsets_topic_deleted(sm_broker *b, const char *topic, char *err, size_t errlen)
 {
-    rec_batch rb;
-    rb_begin(&rb);
+    sm_offsets_batch rb;
+    sm_offsets_batch_begin(&rb);
     size_t tlen = strlen(topic);
     int dropped = 0;
     const char *gk;
@@ -598,7 +606,7 @@ int sm_offsets_topic_deleted(sm_broker *b, const char *topic, char *err, size_t 
     int rc = SM_OK;
     if (rb.n && (rc = rb_append(b, &rb)) != SM_OK)
         sm_fail(err, errlen, rc, "offsets store: cannot write the tombstones of topic %s", topic);
-    rb_release(&rb);
+    sm_offsets_batch_release(&rb);
     if (rc == SM_OK && rb.n)
         rc = sm_plog_sync(b->offsets->part.log, err, errlen);
     if (dropped)
@@ -608,31 +616,14 @@ int sm_offsets_topic_deleted(sm_broker *b, const char *topic, char *err, size_t 
 
 /* ---- writes waiting for durability ------------------------------------------------------ */
 
-typedef struct offset_update {
-    const char *topic;
-    int32_t partition;
-    sm_committed c;
-    int16_t *error_code; /* the response slot */
-} offset_update;
-
-typedef struct pending_write {
-    sm_ack_wait base;
-    sm_req *req;
-    char *group_id;
-    offset_update *updates;
-    int nupdates;
-    void (*respond)(struct pending_write *pw);
-    void *resp;
-} pending_write;
-
 static void write_done(sm_ack_wait *aw, int rc)
 {
-    pending_write *pw = (pending_write *)aw;
+    sm_offsets_write_wait *pw = (sm_offsets_write_wait *)aw;
     sm_req *req = pw->req;
     sm_group *g = pw->group_id ? sm_map_get(&req->b->groups, pw->group_id, strlen(pw->group_id))
                                : NULL;
     for (int i = 0; i < pw->nupdates; i++) {
-        offset_update *u = &pw->updates[i];
+        sm_offset_update *u = &pw->updates[i];
         if (rc != SM_OK)
             *u->error_code = SM_KERR_KAFKA_STORAGE_ERROR;
         else if (g)
@@ -645,9 +636,7 @@ static void write_done(sm_ack_wait *aw, int rc)
         sm_req_free(req);
 }
 
-/* Appends rb; then answers through pw->respond once it is durable (or
- * at once, with KAFKA_STORAGE_ERROR, if the append fails). */
-static void write_then_respond(sm_req *req, rec_batch *rb, pending_write *pw)
+void sm_offsets_write(sm_req *req, sm_offsets_batch *rb, sm_offsets_write_wait *pw)
 {
     sm_broker *b = req->b;
     pw->req = req;
@@ -658,432 +647,6 @@ static void write_then_respond(sm_req *req, rec_batch *rb, pending_write *pw)
     req->pending = pw;
     pw->base.done = write_done;
     sm_partition_wait_durable(b, &b->offsets->part, &pw->base);
-}
-
-/* ---- OffsetCommit ------------------------------------------------------------------------- */
-
-static void commit_respond(pending_write *pw)
-{
-    sm_req *req = pw->req;
-    sm_resp_begin(req);
-    sm_offset_commit_resp_encode(&req->w, req->hdr.api_version, pw->resp);
-    sm_req_complete(req);
-}
-
-/* The group-level verdict on a commit (Kafka's rules). */
-static int16_t commit_allowed(sm_broker *b, const sm_offset_commit_req *cr, sm_group **gout)
-{
-    *gout = NULL;
-    if (cr->group_id.len <= 0)
-        return SM_KERR_INVALID_GROUP_ID;
-    sm_group *g = sm_group_find(b, cr->group_id);
-    bool simple = cr->generation_id < 0 && cr->member_id.len <= 0;
-    if (simple) {
-        /* a commit outside group management: only while no member is in the group */
-        if (!g)
-            g = sm_group_get(b, cr->group_id);
-        if (!g)
-            return SM_KERR_UNKNOWN_SERVER_ERROR;
-        if (g->state != SM_GROUP_EMPTY)
-            return SM_KERR_UNKNOWN_MEMBER_ID;
-        *gout = g;
-        return SM_KERR_NONE;
-    }
-    if (!g || g->state == SM_GROUP_EMPTY || g->state == SM_GROUP_DEAD)
-        return SM_KERR_UNKNOWN_MEMBER_ID;
-    sm_member *m = NULL;
-    for (sm_member *x = g->members; x; x = x->next)
-        if (!x->pending && sm_str_eqc(cr->member_id, x->id))
-            m = x;
-    if (!m) {
-        if (cr->group_instance_id.len >= 0)
-            for (sm_member *x = g->members; x; x = x->next)
-                if (x->instance_id && sm_str_eqc(cr->group_instance_id, x->instance_id))
-                    return SM_KERR_FENCED_INSTANCE_ID;
-        return SM_KERR_UNKNOWN_MEMBER_ID;
-    }
-    if (cr->group_instance_id.len >= 0 &&
-        (!m->instance_id || !sm_str_eqc(cr->group_instance_id, m->instance_id)))
-        return SM_KERR_FENCED_INSTANCE_ID;
-    if (cr->generation_id != g->generation)
-        return SM_KERR_ILLEGAL_GENERATION;
-    if (g->state == SM_GROUP_COMPLETING_REBALANCE)
-        return SM_KERR_REBALANCE_IN_PROGRESS;
-    /* a commit is a sign of life, as a heartbeat is */
-    sm_timer_arm(b->loop, &m->session_timer, sm_mono_ms() + m->session_timeout_ms);
-    *gout = g;
-    return SM_KERR_NONE;
-}
-
-void sm_handle_offset_commit(sm_req *req)
-{
-    sm_broker *b = req->b;
-    sm_offset_commit_req cr;
-    if (sm_offset_commit_req_decode(&req->body, req->hdr.api_version, &req->arena, &cr) != SM_OK) {
-        sm_req_fail_connection(req, "malformed OffsetCommit request");
-        return;
-    }
-    sm_offset_commit_resp *resp = sm_arena_alloc(&req->arena, sizeof *resp);
-    pending_write *pw = sm_arena_alloc(&req->arena, sizeof *pw);
-    int total = 0;
-    for (int32_t i = 0; i < cr.topic_count; i++)
-        total += cr.topics[i].partition_count;
-    offset_update *ups = sm_arena_calloc(&req->arena, (size_t)total + 1, sizeof *ups);
-    if (resp)
-        resp->topics = sm_arena_calloc(&req->arena, (size_t)cr.topic_count + 1, sizeof *resp->topics);
-    if (!resp || !pw || !ups || !resp->topics) {
-        sm_req_fail_connection(req, "out of memory");
-        return;
-    }
-    sm_group *g;
-    int16_t gerr = commit_allowed(b, &cr, &g);
-    char *gid = sm_arena_strndup(&req->arena, cr.group_id.p ? cr.group_id.p : "",
-                                 cr.group_id.len > 0 ? (size_t)cr.group_id.len : 0);
-    rec_batch rb;
-    rb_begin(&rb);
-    int64_t now = sm_wall_ms();
-    resp->topic_count = cr.topic_count;
-    for (int32_t i = 0; i < cr.topic_count; i++) {
-        sm_offset_commit_topic *ct = &cr.topics[i];
-        sm_offset_commit_topic_resp *rt = &resp->topics[i];
-        rt->name = ct->name;
-        rt->partition_count = ct->partition_count;
-        rt->partitions = sm_arena_calloc(&req->arena, (size_t)ct->partition_count + 1,
-                                         sizeof *rt->partitions);
-        if (!rt->partitions) {
-            rb_release(&rb);
-            sm_req_fail_connection(req, "out of memory");
-            return;
-        }
-        sm_topic *t = sm_topic_find(b, ct->name);
-        char *tname = ct->name.len > 0 ? sm_arena_strndup(&req->arena, ct->name.p, (size_t)ct->name.len)
-                                       : NULL;
-        for (int32_t j = 0; j < ct->partition_count; j++) {
-            sm_offset_commit_partition *cp = &ct->partitions[j];
-            sm_offset_commit_partition_resp *rp = &rt->partitions[j];
-            rp->partition_index = cp->partition_index;
-            if (gerr != SM_KERR_NONE) {
-                rp->error_code = gerr;
-                continue;
-            }
-            if (!t || !tname || cp->partition_index < 0 || cp->partition_index >= t->npart) {
-                rp->error_code = SM_KERR_UNKNOWN_TOPIC_OR_PARTITION;
-                continue;
-            }
-            if (cp->committed_metadata.len > b->cfg.offset_metadata_max_bytes) {
-                rp->error_code = SM_KERR_OFFSET_METADATA_TOO_LARGE;
-                continue;
-            }
-            offset_update *u = &ups[pw->nupdates++];
-            u->topic = tname;
-            u->partition = cp->partition_index;
-            u->c.offset = cp->committed_offset;
-            u->c.leader_epoch = cp->committed_leader_epoch;
-            u->c.commit_ts = now;
-            u->c.metadata = cp->committed_metadata.len >= 0
-                                ? sm_arena_strndup(&req->arena, cp->committed_metadata.p,
-                                                   (size_t)cp->committed_metadata.len)
-                                : NULL;
-            u->error_code = &rp->error_code;
-            offset_key(&rb.key, gid, tname, cp->partition_index);
-            offset_value(&rb.val, &u->c);
-            rb_add(&rb, false);
-        }
-    }
-    pw->group_id = gid;
-    pw->updates = ups;
-    pw->resp = resp;
-    pw->respond = commit_respond;
-    pw->req = req;
-    if (gerr != SM_KERR_NONE && gerr != SM_KERR_UNKNOWN_TOPIC_OR_PARTITION)
-        sm_log_limited(SM_LOG_INFO, "OffsetCommit for group %s from %s refused: %s", gid,
-                       req->conn ? req->conn->peer : "-", sm_kerr_name(gerr));
-    if (rb.n == 0) {
-        rb_release(&rb);
-        commit_respond(pw);
-        return;
-    }
-    write_then_respond(req, &rb, pw);
-    rb_release(&rb);
-}
-
-/* ---- OffsetFetch --------------------------------------------------------------------------- */
-
-static int cmp_keys(const void *a, const void *b)
-{
-    const char *x = *(const char *const *)a, *y = *(const char *const *)b;
-    const char *cx = strrchr(x, ':'), *cy = strrchr(y, ':');
-    size_t lx = (size_t)(cx - x), ly = (size_t)(cy - y);
-    int c = strncmp(x, y, lx < ly ? lx : ly);
-    if (c || lx != ly)
-        return c ? c : (lx < ly ? -1 : 1);
-    return atoi(cx + 1) - atoi(cy + 1);
-}
-
-void sm_handle_offset_fetch(sm_req *req)
-{
-    sm_offset_fetch_req fr;
-    if (sm_offset_fetch_req_decode(&req->body, req->hdr.api_version, &req->arena, &fr) != SM_OK) {
-        sm_req_fail_connection(req, "malformed OffsetFetch request");
-        return;
-    }
-    sm_group *g = sm_group_find(req->b, fr.group_id);
-    sm_offset_fetch_resp resp = {0};
-    if (fr.group_id.len <= 0)
-        resp.error_code = SM_KERR_INVALID_GROUP_ID;
-    if (fr.topic_count >= 0) {
-        resp.topic_count = fr.topic_count;
-        resp.topics = sm_arena_calloc(&req->arena, (size_t)fr.topic_count + 1, sizeof *resp.topics);
-        if (!resp.topics) {
-            sm_req_fail_connection(req, "out of memory");
-            return;
-        }
-        for (int32_t i = 0; i < fr.topic_count; i++) {
-            sm_offset_fetch_topic *ft = &fr.topics[i];
-            sm_offset_fetch_topic_resp *rt = &resp.topics[i];
-            rt->name = ft->name;
-            rt->partition_count = ft->partition_index_count;
-            rt->partitions = sm_arena_calloc(&req->arena, (size_t)ft->partition_index_count + 1,
-                                             sizeof *rt->partitions);
-            if (!rt->partitions) {
-                sm_req_fail_connection(req, "out of memory");
-                return;
-            }
-            for (int32_t j = 0; j < ft->partition_index_count; j++) {
-                sm_offset_fetch_partition_resp *rp = &rt->partitions[j];
-                rp->partition_index = ft->partition_indexes[j];
-                rp->committed_offset = -1;
-                rp->committed_leader_epoch = -1;
-                rp->metadata = SM_STR_LIT("");
-                char key[SM_TOPIC_NAME_MAX + 16];
-                int n = ft->name.len > 0 && ft->name.len <= SM_TOPIC_NAME_MAX
-                            ? snprintf(key, sizeof key, "%.*s:%d", (int)ft->name.len, ft->name.p,
-                                       rp->partition_index)
-                            : 0;
-                sm_committed *c = g && n ? sm_map_get(&g->offsets, key, (size_t)n) : NULL;
-                if (c) {
-                    rp->committed_offset = c->offset;
-                    rp->committed_leader_epoch = c->leader_epoch;
-                    rp->metadata = c->metadata ? sm_str_c(c->metadata) : SM_STR_NULL;
-                }
-            }
-        }
-    } else if (g && g->offsets.len) {
-        /* every committed offset of the group, by topic */
-        const char **keys = sm_arena_calloc(&req->arena, g->offsets.len, sizeof *keys);
-        resp.topics = sm_arena_calloc(&req->arena, g->offsets.len, sizeof *resp.topics);
-        sm_offset_fetch_partition_resp *parts =
-            sm_arena_calloc(&req->arena, g->offsets.len, sizeof *parts);
-        if (!keys || !resp.topics || !parts) {
-            sm_req_fail_connection(req, "out of memory");
-            return;
-        }
-        size_t n = 0;
-        const char *k;
-        for (size_t it = 0; sm_map_next(&g->offsets, &it, &k, NULL);)
-            keys[n++] = k;
-        qsort(keys, n, sizeof *keys, cmp_keys);
-        for (size_t i = 0; i < n; i++) {
-            const char *colon = strrchr(keys[i], ':');
-            sm_str tname = {keys[i], (int32_t)(colon - keys[i])};
-            sm_offset_fetch_topic_resp *rt =
-                resp.topic_count ? &resp.topics[resp.topic_count - 1] : NULL;
-            if (!rt || !sm_str_eq(rt->name, tname)) {
-                rt = &resp.topics[resp.topic_count++];
-                rt->name = tname;
-                rt->partitions = &parts[i];
-            }
-            sm_committed *c = sm_map_get(&g->offsets, keys[i], strlen(keys[i]));
-            sm_offset_fetch_partition_resp *rp = &rt->partitions[rt->partition_count++];
-            rp->partition_index = atoi(colon + 1);
-            rp->committed_offset = c->offset;
-            rp->committed_leader_epoch = c->leader_epoch;
-            rp->metadata = c->metadata ? sm_str_c(c->metadata) : SM_STR_NULL;
-        }
-    }
-    sm_resp_begin(req);
-    sm_offset_fetch_resp_encode(&req->w, req->hdr.api_version, &resp);
-    sm_req_complete(req);
-}
-
-/* ---- OffsetDelete --------------------------------------------------------------------------- */
-
-/* Whether a member of g subscribes to topic, read from the consumer
- * protocol's subscription (Version int16, Topics [STRING], ...). */
-static bool subscribed(sm_group *g, sm_str topic)
-{
-    if (!g->protocol_type || strcmp(g->protocol_type, "consumer") || !g->protocol)
-        return false;
-    for (sm_member *m = g->members; m; m = m->next) {
-        for (int i = 0; i < m->nprotocols; i++) {
-            if (strcmp(m->protocols[i].name, g->protocol))
-                continue;
-            sm_rd r;
-            sm_rd_init(&r, m->protocols[i].metadata, (size_t)m->protocols[i].metadata_len);
-            (void)sm_rd_i16(&r);
-            int32_t n = sm_rd_array(&r, 2, false);
-            for (int32_t j = 0; j < n && !r.err; j++)
-                if (sm_str_eq(sm_rd_str(&r), topic))
-                    return true;
-        }
-    }
-    return false;
-}
-
-typedef struct delete_state {
-    sm_offset_delete_resp resp;
-} delete_state;
-
-static void offset_delete_respond(pending_write *pw)
-{
-    sm_req *req = pw->req;
-    sm_resp_begin(req);
-    sm_offset_delete_resp_encode(&req->w, req->hdr.api_version, pw->resp);
-    sm_req_complete(req);
-}
-
-void sm_handle_offset_delete(sm_req *req)
-{
-    sm_broker *b = req->b;
-    sm_offset_delete_req dr;
-    if (sm_offset_delete_req_decode(&req->body, req->hdr.api_version, &req->arena, &dr) != SM_OK) {
-        sm_req_fail_connection(req, "malformed OffsetDelete request");
-        return;
-    }
-    sm_offset_delete_resp *resp = sm_arena_alloc(&req->arena, sizeof *resp);
-    pending_write *pw = sm_arena_alloc(&req->arena, sizeof *pw);
-    if (!resp || !pw) {
-        sm_req_fail_connection(req, "out of memory");
-        return;
-    }
-    pw->req = req;
-    pw->resp = resp;
-    pw->respond = offset_delete_respond;
-    sm_group *g = sm_group_find(b, dr.group_id);
-    if (dr.group_id.len <= 0)
-        resp->error_code = SM_KERR_INVALID_GROUP_ID;
-    else if (!g)
-        resp->error_code = SM_KERR_GROUP_ID_NOT_FOUND;
-    if (resp->error_code != SM_KERR_NONE) {
-        offset_delete_respond(pw);
-        return;
-    }
-    resp->topics = sm_arena_calloc(&req->arena, (size_t)dr.topic_count + 1, sizeof *resp->topics);
-    if (!resp->topics) {
-        sm_req_fail_connection(req, "out of memory");
-        return;
-    }
-    resp->topic_count = dr.topic_count;
-    rec_batch rb;
-    rb_begin(&rb);
-    for (int32_t i = 0; i < dr.topic_count; i++) {
-        sm_offset_delete_topic *dt = &dr.topics[i];
-        sm_offset_delete_topic_resp *rt = &resp->topics[i];
-        rt->name = dt->name;
-        rt->partition_count = dt->partition_count;
-        rt->partitions =
-            sm_arena_calloc(&req->arena, (size_t)dt->partition_count + 1, sizeof *rt->partitions);
-        if (!rt->partitions) {
-            rb_release(&rb);
-            sm_req_fail_connection(req, "out of memory");
-            return;
-        }
-        bool busy = subscribed(g, dt->name);
-        char tname[SM_TOPIC_NAME_MAX + 1];
-        bool named = dt->name.len > 0 && dt->name.len <= SM_TOPIC_NAME_MAX;
-        if (named) {
-            memcpy(tname, dt->name.p, (size_t)dt->name.len);
-            tname[dt->name.len] = 0;
-        }
-        for (int32_t j = 0; j < dt->partition_count; j++) {
-            sm_offset_delete_partition_resp *rp = &rt->partitions[j];
-            rp->partition_index = dt->partitions[j].partition_index;
-            if (!named || !sm_topic_find(b, dt->name)) {
-                rp->error_code = SM_KERR_UNKNOWN_TOPIC_OR_PARTITION;
-            } else if (busy) {
-                rp->error_code = SM_KERR_GROUP_SUBSCRIBED_TO_TOPIC;
-            } else {
-                offset_key(&rb.key, g->id, tname, rp->partition_index);
-                rb_add(&rb, true);
-                sm_group_offset_set(g, tname, rp->partition_index, NULL);
-            }
-        }
-    }
-    if (rb.n == 0) {
-        rb_release(&rb);
-        offset_delete_respond(pw);
-        return;
-    }
-    write_then_respond(req, &rb, pw);
-    rb_release(&rb);
-}
-
-/* ---- DeleteGroups ---------------------------------------------------------------------------- */
-
-static void delete_groups_respond(pending_write *pw)
-{
-    sm_req *req = pw->req;
-    sm_resp_begin(req);
-    sm_delete_groups_resp_encode(&req->w, req->hdr.api_version, pw->resp);
-    sm_req_complete(req);
-}
-
-void sm_handle_delete_groups(sm_req *req)
-{
-    sm_broker *b = req->b;
-    sm_delete_groups_req dr;
-    if (sm_delete_groups_req_decode(&req->body, req->hdr.api_version, &req->arena, &dr) != SM_OK) {
-        sm_req_fail_connection(req, "malformed DeleteGroups request");
-        return;
-    }
-    sm_delete_groups_resp *resp = sm_arena_alloc(&req->arena, sizeof *resp);
-    pending_write *pw = sm_arena_alloc(&req->arena, sizeof *pw);
-    if (resp)
-        resp->results =
-            sm_arena_calloc(&req->arena, (size_t)dr.groups_name_count + 1, sizeof *resp->results);
-    if (!resp || !pw || !resp->results) {
-        sm_req_fail_connection(req, "out of memory");
-        return;
-    }
-    pw->req = req;
-    pw->resp = resp;
-    pw->respond = delete_groups_respond;
-    resp->result_count = dr.groups_name_count;
-    rec_batch rb;
-    rb_begin(&rb);
-    for (int32_t i = 0; i < dr.groups_name_count; i++) {
-        sm_delete_groups_result *r = &resp->results[i];
-        r->group_id = dr.groups_names[i];
-        sm_group *g = sm_group_find(b, dr.groups_names[i]);
-        if (dr.groups_names[i].len <= 0) {
-            r->error_code = SM_KERR_INVALID_GROUP_ID;
-        } else if (!g) {
-            r->error_code = SM_KERR_GROUP_ID_NOT_FOUND;
-        } else if (g->state != SM_GROUP_EMPTY || g->members) {
-            r->error_code = SM_KERR_NON_EMPTY_GROUP;
-        } else {
-            const char *ok;
-            void *ov;
-            for (size_t jt = 0; sm_map_next(&g->offsets, &jt, &ok, &ov);) {
-                const char *colon = strrchr(ok, ':');
-                char topic[SM_TOPIC_NAME_MAX + 1];
-                snprintf(topic, sizeof topic, "%.*s", (int)(colon - ok), ok);
-                offset_key(&rb.key, g->id, topic, atoi(colon + 1));
-                rb_add(&rb, true);
-            }
-            group_key(&rb.key, g->id);
-            rb_add(&rb, true);
-            sm_info("group %s deleted (%zu committed offset(s))", g->id, g->offsets.len);
-            group_remove(b, g);
-        }
-    }
-    if (rb.n == 0) {
-        rb_release(&rb);
-        delete_groups_respond(pw);
-        return;
-    }
-    write_then_respond(req, &rb, pw);
-    rb_release(&rb);
 }
 
 void sm_offsets_drain(sm_broker *b)

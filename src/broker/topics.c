@@ -865,9 +865,7 @@ static sm_partition *partition_open(sm_broker *b, sm_topic *t, int32_t index, co
         sm_fail(msg, msglen, SM_ENOMEM, "out of memory");
         return NULL;
     }
-    p->topic = t;
-    p->index = index;
-    p->fetch_waiters.next = p->fetch_waiters.prev = &p->fetch_waiters;
+    sm_partition_init(p, t, index);
     if (sm_plog_open(&p->log, path, &t->cfg.log, clean, msg, msglen) != SM_OK) {
         free(p);
         return NULL;

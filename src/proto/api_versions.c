@@ -2,14 +2,13 @@
 #include "proto/api_versions.h"
 
 #include "base/err.h"
+#include "proto/codec_int.h"
 
 int sm_api_versions_req_decode(sm_rd *r, int16_t version, sm_arena *a)
 {
     (void)version;
     (void)a;
-    if (sm_rd_left(r) != 0)
-        sm_rd_fail(r);
-    return r->err ? SM_ECORRUPT : SM_OK;
+    return sm_codec_finish(r);
 }
 
 void sm_api_versions_resp_encode(sm_wbuf *w, int16_t version, int16_t error_code,

@@ -16,26 +16,51 @@
 
 void sm_batch_hdr_decode(const uint8_t *p, sm_batch_hdr *h)
 {
-    h->base_offset = (int64_t)sm_be64(p);
-    h->batch_length = (int32_t)sm_be32(p + 8);
-    h->partition_leader_epoch = (int32_t)sm_be32(p + 12);
-    h->magic = (int8_t)p[16];
-    h->crc = sm_be32(p + 17);
-    h->attributes = (int16_t)sm_be16(p + 21);
-    h->last_offset_delta = (int32_t)sm_be32(p + 23);
-    h->base_timestamp = (int64_t)sm_be64(p + 27);
-    h->max_timestamp = (int64_t)sm_be64(p + 35);
-    h->producer_id = (int64_t)sm_be64(p + 43);
-    h->producer_epoch = (int16_t)sm_be16(p + 51);
-    h->base_sequence = (int32_t)sm_be32(p + 53);
-    h->record_count = (int32_t)sm_be32(p + 57);
+    h->base_offset = (int64_t)sm_be64(p + SM_BATCH_BASE_OFFSET_AT);
+    h->batch_length = (int32_t)sm_be32(p + SM_BATCH_LENGTH_AT);
+    h->partition_leader_epoch = (int32_t)sm_be32(p + SM_BATCH_LEADER_EPOCH_AT);
+    h->magic = (int8_t)p[SM_BATCH_MAGIC_AT];
+    h->crc = sm_be32(p + SM_BATCH_CRC_AT);
+    h->attributes = (int16_t)sm_be16(p + SM_BATCH_ATTRIBUTES_AT);
+    h->last_offset_delta = (int32_t)sm_be32(p + SM_BATCH_LAST_OFFSET_DELTA_AT);
+    h->base_timestamp = (int64_t)sm_be64(p + SM_BATCH_BASE_TIMESTAMP_AT);
+    h->max_timestamp = (int64_t)sm_be64(p + SM_BATCH_MAX_TIMESTAMP_AT);
+    h->producer_id = (int64_t)sm_be64(p + SM_BATCH_PRODUCER_ID_AT);
+    h->producer_epoch = (int16_t)sm_be16(p + SM_BATCH_PRODUCER_EPOCH_AT);
+    h->base_sequence = (int32_t)sm_be32(p + SM_BATCH_BASE_SEQUENCE_AT);
+    h->record_count = (int32_t)sm_be32(p + SM_BATCH_RECORD_COUNT_AT);
+}
+
+bool sm_batch_walk_next(sm_batch_walk *w, size_t *at, size_t *total)
+{
+    size_t left = w->len - w->pos;
+    if (left < SM_BATCH_HEADER_LEN)
+        return false;
+    int64_t n = (int64_t)sm_batch_length(w->buf + w->pos) + SM_BATCH_LOG_OVERHEAD;
+    if (n < SM_BATCH_HEADER_LEN || (uint64_t)n > left)
+        return false;
+    *at = w->pos;
+    *total = (size_t)n;
+    w->pos += (size_t)n;
+    return true;
+}
+
+void sm_batch_stamp_log_append_time(uint8_t *p, sm_batch_hdr *h, int64_t now_ms)
+{
+    size_t total = (size_t)h->batch_length + SM_BATCH_LOG_OVERHEAD;
+    h->attributes = (int16_t)(h->attributes | SM_ATTR_TIMESTAMP_LOG_APPEND);
+    h->max_timestamp = now_ms;
+    sm_put_be16(p + SM_BATCH_ATTRIBUTES_AT, (uint16_t)h->attributes);
+    sm_put_be64(p + SM_BATCH_MAX_TIMESTAMP_AT, (uint64_t)now_ms);
+    sm_put_be32(p + SM_BATCH_CRC_AT, sm_crc32c(0, p + SM_BATCH_CRC_START, total - SM_BATCH_CRC_START));
+    h->crc = sm_be32(p + SM_BATCH_CRC_AT);
 }
 
 int64_t sm_batch_total_size(const uint8_t *p, size_t avail)
 {
     if (avail < SM_BATCH_LOG_OVERHEAD)
         return -1;
-    int32_t bl = (int32_t)sm_be32(p + 8);
+    int32_t bl = sm_batch_length(p);
     if (bl < SM_BATCH_HEADER_LEN - SM_BATCH_LOG_OVERHEAD)
         return -1;
     return (int64_t)bl + SM_BATCH_LOG_OVERHEAD;
@@ -489,17 +514,17 @@ void sm_batch_finish(sm_batch_builder *bb)
         return;
     uint8_t *h = w->p + bb->start;
     size_t total = w->len - bb->start;
-    sm_put_be64(h, 0);                                             /* BaseOffset */
-    sm_put_be32(h + 8, (uint32_t)(total - SM_BATCH_LOG_OVERHEAD));  /* BatchLength */
-    sm_put_be32(h + 12, 0);                                        /* PartitionLeaderEpoch */
-    h[16] = 2;                                                     /* Magic */
-    sm_put_be16(h + 21, 0);                                        /* Attributes */
-    sm_put_be32(h + 23, (uint32_t)(bb->count > 0 ? bb->count - 1 : 0)); /* LastOffsetDelta */
-    sm_put_be64(h + 27, (uint64_t)bb->base_ts);
-    sm_put_be64(h + 35, (uint64_t)bb->max_ts);
-    sm_put_be64(h + 43, (uint64_t)-1);                              /* ProducerId */
-    sm_put_be16(h + 51, (uint16_t)-1);                              /* ProducerEpoch */
-    sm_put_be32(h + 53, (uint32_t)-1);                              /* BaseSequence */
-    sm_put_be32(h + 57, (uint32_t)bb->count);
+    sm_put_be64(h + SM_BATCH_BASE_OFFSET_AT, 0);
+    sm_put_be32(h + SM_BATCH_LENGTH_AT, (uint32_t)(total - SM_BATCH_LOG_OVERHEAD));
+    sm_put_be32(h + SM_BATCH_LEADER_EPOCH_AT, 0);
+    h[SM_BATCH_MAGIC_AT] = 2;
+    sm_put_be16(h + SM_BATCH_ATTRIBUTES_AT, 0);
+    sm_put_be32(h + SM_BATCH_LAST_OFFSET_DELTA_AT, (uint32_t)(bb->count > 0 ? bb->count - 1 : 0));
+    sm_put_be64(h + SM_BATCH_BASE_TIMESTAMP_AT, (uint64_t)bb->base_ts);
+    sm_put_be64(h + SM_BATCH_MAX_TIMESTAMP_AT, (uint64_t)bb->max_ts);
+    sm_put_be64(h + SM_BATCH_PRODUCER_ID_AT, (uint64_t)-1);
+    sm_put_be16(h + SM_BATCH_PRODUCER_EPOCH_AT, (uint16_t)-1);
+    sm_put_be32(h + SM_BATCH_BASE_SEQUENCE_AT, (uint32_t)-1);
+    sm_put_be32(h + SM_BATCH_RECORD_COUNT_AT, (uint32_t)bb->count);
     sm_put_be32(h + SM_BATCH_CRC_AT, sm_crc32c(0, h + SM_BATCH_CRC_START, total - SM_BATCH_CRC_START));
 }

@@ -19,9 +19,24 @@
 
 #define SM_BATCH_LOG_OVERHEAD 12 /* BaseOffset + BatchLength */
 #define SM_BATCH_HEADER_LEN 61
-#define SM_BATCH_CRC_START 21    /* offset of Attributes */
+
+/* Where each header field sits, in bytes from BaseOffset: the only place
+ * the layout is written down. Read the fields with sm_batch_hdr_decode or
+ * the accessors below, never by hand. */
+#define SM_BATCH_BASE_OFFSET_AT 0
+#define SM_BATCH_LENGTH_AT 8
+#define SM_BATCH_LEADER_EPOCH_AT 12
 #define SM_BATCH_MAGIC_AT 16
 #define SM_BATCH_CRC_AT 17
+#define SM_BATCH_ATTRIBUTES_AT 21
+#define SM_BATCH_LAST_OFFSET_DELTA_AT 23
+#define SM_BATCH_BASE_TIMESTAMP_AT 27
+#define SM_BATCH_MAX_TIMESTAMP_AT 35
+#define SM_BATCH_PRODUCER_ID_AT 43
+#define SM_BATCH_PRODUCER_EPOCH_AT 51
+#define SM_BATCH_BASE_SEQUENCE_AT 53
+#define SM_BATCH_RECORD_COUNT_AT 57
+#define SM_BATCH_CRC_START SM_BATCH_ATTRIBUTES_AT /* the CRC covers Attributes to the end */
 
 #define SM_ATTR_COMPRESSION_MASK 0x07
 #define SM_ATTR_TIMESTAMP_LOG_APPEND 0x08
@@ -49,6 +64,29 @@ typedef struct sm_batch_hdr {
 /* Decodes the fixed 61-byte header; p must hold at least SM_BATCH_HEADER_LEN
  * bytes. Checks nothing. */
 void sm_batch_hdr_decode(const uint8_t *p, sm_batch_hdr *h);
+
+/* Single fields of the header at p (which holds at least the field). */
+static inline int64_t sm_batch_base_offset(const uint8_t *p)
+{
+    return (int64_t)sm_be64(p + SM_BATCH_BASE_OFFSET_AT);
+}
+static inline int32_t sm_batch_length(const uint8_t *p)
+{
+    return (int32_t)sm_be32(p + SM_BATCH_LENGTH_AT);
+}
+static inline int8_t sm_batch_magic(const uint8_t *p) { return (int8_t)p[SM_BATCH_MAGIC_AT]; }
+static inline int16_t sm_batch_attributes(const uint8_t *p)
+{
+    return (int16_t)sm_be16(p + SM_BATCH_ATTRIBUTES_AT);
+}
+static inline int32_t sm_batch_last_offset_delta(const uint8_t *p)
+{
+    return (int32_t)sm_be32(p + SM_BATCH_LAST_OFFSET_DELTA_AT);
+}
+static inline int64_t sm_batch_max_timestamp(const uint8_t *p)
+{
+    return (int64_t)sm_be64(p + SM_BATCH_MAX_TIMESTAMP_AT);
+}
 
 /* Total size of the batch starting at p (12 + BatchLength), or -1 if fewer
  * than 12 bytes are available or BatchLength is impossible. */
@@ -109,9 +147,42 @@ sm_batch_check sm_batch_check_produced(const uint8_t *p, const sm_batch_hdr *h,
                                        const sm_batch_rules *r, char *why, size_t whylen);
 
 /* Rewrites BaseOffset in place (outside the CRC). */
-static inline void sm_batch_set_base_offset(uint8_t *p, int64_t off) { sm_put_be64(p, (uint64_t)off); }
+static inline void sm_batch_set_base_offset(uint8_t *p, int64_t off)
+{
+    sm_put_be64(p + SM_BATCH_BASE_OFFSET_AT, (uint64_t)off);
+}
 /* Rewrites PartitionLeaderEpoch in place (outside the CRC). */
-static inline void sm_batch_set_leader_epoch(uint8_t *p, int32_t e) { sm_put_be32(p + 12, (uint32_t)e); }
+static inline void sm_batch_set_leader_epoch(uint8_t *p, int32_t e)
+{
+    sm_put_be32(p + SM_BATCH_LEADER_EPOCH_AT, (uint32_t)e);
+}
+/* LogAppendTime: sets the timestamp type and MaxTimestamp of the whole
+ * batch at p, whose header h is (sm_batch_validate's), and its CRC again;
+ * h follows. */
+void sm_batch_stamp_log_append_time(uint8_t *p, sm_batch_hdr *h, int64_t now_ms);
+
+/* Walks a run of whole batches, as a log append or a segment read holds them:
+ *
+ *   sm_batch_walk w;
+ *   sm_batch_walk_init(&w, buf, len);
+ *   size_t at, total;
+ *   while (sm_batch_walk_next(&w, &at, &total))
+ *       use(buf + at, total);
+ *   w.pos < len: the walk stopped at a batch cut short (fewer than
+ *   SM_BATCH_HEADER_LEN bytes left, or BatchLength impossible or running past
+ *   the end); nothing in it is checked beyond that. */
+typedef struct sm_batch_walk {
+    const uint8_t *buf;
+    size_t len, pos;
+} sm_batch_walk;
+
+static inline void sm_batch_walk_init(sm_batch_walk *w, const uint8_t *buf, size_t len)
+{
+    w->buf = buf;
+    w->len = len;
+    w->pos = 0;
+}
+bool sm_batch_walk_next(sm_batch_walk *w, size_t *at, size_t *total);
 
 /* One record of a batch. With key/value wanted (sm_rec_iter_init's keep),
  * key, value and the raw headers point into the batch (or, for a compressed

@@ -2,6 +2,7 @@
 #include "proto/fetch.h"
 
 #include "base/err.h"
+#include "proto/codec_int.h"
 
 int sm_fetch_req_decode(sm_rd *r, int16_t version, sm_arena *a, sm_fetch_req *out)
 {
@@ -19,7 +20,7 @@ int sm_fetch_req_decode(sm_rd *r, int16_t version, sm_arena *a, sm_fetch_req *ou
     size_t part_min = 16 + (version >= 5 ? 8 : 0) + (version >= 9 ? 4 : 0);
     for (int32_t i = 0; i < out->topic_count && !r->err; i++) {
         sm_fetch_topic *t = &out->topics[i];
-        t->topic = sm_rd_str(r);
+        t->topic = sm_codec_rd_str(r);
         t->partition_count = sm_rd_array(r, part_min, false);
         t->partitions = sm_arena_calloc(a, (size_t)t->partition_count, sizeof *t->partitions);
         if (t->partition_count && !t->partitions)
@@ -37,16 +38,14 @@ int sm_fetch_req_decode(sm_rd *r, int16_t version, sm_arena *a, sm_fetch_req *ou
     if (version >= 7) {
         int32_t n = sm_rd_array(r, 6, false);
         for (int32_t i = 0; i < n && !r->err; i++) {
-            (void)sm_rd_str(r);
+            (void)sm_codec_rd_str(r);
             int32_t np = sm_rd_array(r, 4, false);
             (void)sm_rd_take(r, (size_t)np * 4);
         }
         out->forgotten_count = n;
     }
-    out->rack_id = version >= 11 ? sm_rd_str(r) : SM_STR_NULL;
-    if (!r->err && sm_rd_left(r) != 0)
-        sm_rd_fail(r);
-    return r->err ? SM_ECORRUPT : SM_OK;
+    out->rack_id = version >= 11 ? sm_codec_rd_str(r) : SM_STR_NULL;
+    return sm_codec_finish(r);
 }
 
 void sm_fetch_resp_begin(sm_wbuf *w, int16_t version, int16_t error_code, int32_t session_id,
@@ -62,7 +61,7 @@ void sm_fetch_resp_begin(sm_wbuf *w, int16_t version, int16_t error_code, int32_
 
 void sm_fetch_topic_encode(sm_wbuf *w, sm_str topic, int32_t partition_count)
 {
-    sm_wbuf_str(w, topic);
+    sm_codec_put_str(w, topic);
     sm_wbuf_i32(w, partition_count);
 }
 

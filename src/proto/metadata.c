@@ -2,6 +2,7 @@
 #include "proto/metadata.h"
 
 #include "base/err.h"
+#include "proto/codec_int.h"
 
 int sm_metadata_req_decode(sm_rd *r, int16_t version, sm_arena *a, sm_metadata_req *out)
 {
@@ -12,14 +13,12 @@ int sm_metadata_req_decode(sm_rd *r, int16_t version, sm_arena *a, sm_metadata_r
         if (!out->topics)
             return SM_ENOMEM;
         for (int32_t i = 0; i < out->topic_count && !r->err; i++)
-            out->topics[i] = sm_rd_str(r);
+            out->topics[i] = sm_codec_rd_str(r);
     }
     if (version == 0 && out->topic_count == 0)
         out->topic_count = -1; /* v0: an empty list means every topic */
     out->allow_auto_topic_creation = version >= 4 ? sm_rd_bool(r) : true;
-    if (!r->err && sm_rd_left(r) != 0)
-        sm_rd_fail(r);
-    return r->err ? SM_ECORRUPT : SM_OK;
+    return sm_codec_finish(r);
 }
 
 void sm_metadata_resp_encode(sm_wbuf *w, int16_t version, const sm_metadata_resp *resp)
@@ -30,20 +29,20 @@ void sm_metadata_resp_encode(sm_wbuf *w, int16_t version, const sm_metadata_resp
     for (int32_t i = 0; i < resp->broker_count; i++) {
         const sm_metadata_broker *b = &resp->brokers[i];
         sm_wbuf_i32(w, b->node_id);
-        sm_wbuf_str(w, b->host);
+        sm_codec_put_str(w, b->host);
         sm_wbuf_i32(w, b->port);
         if (version >= 1)
-            sm_wbuf_str(w, b->rack);
+            sm_codec_put_nstr(w, b->rack);
     }
     if (version >= 2)
-        sm_wbuf_str(w, resp->cluster_id);
+        sm_codec_put_nstr(w, resp->cluster_id);
     if (version >= 1)
         sm_wbuf_i32(w, resp->controller_id);
     sm_wbuf_i32(w, resp->topic_count);
     for (int32_t i = 0; i < resp->topic_count; i++) {
         const sm_metadata_topic *t = &resp->topics[i];
         sm_wbuf_i16(w, t->error_code);
-        sm_wbuf_str(w, t->name);
+        sm_codec_put_str(w, t->name);
         if (version >= 1)
             sm_wbuf_bool(w, t->is_internal);
         sm_wbuf_i32(w, t->partition_count);

@@ -2,6 +2,7 @@
 #include "proto/produce.h"
 
 #include "base/err.h"
+#include "proto/codec_int.h"
 
 int sm_produce_req_decode(sm_rd *r, int16_t version, sm_arena *a, sm_produce_req *out)
 {
@@ -14,7 +15,7 @@ int sm_produce_req_decode(sm_rd *r, int16_t version, sm_arena *a, sm_produce_req
         return SM_ENOMEM;
     for (int32_t i = 0; i < out->topic_count && !r->err; i++) {
         sm_produce_topic *t = &out->topics[i];
-        t->name = sm_rd_str(r);
+        t->name = sm_codec_rd_str(r); /* STRING: a null fails the request */
         t->partition_count = sm_rd_array(r, 8, false);
         t->partitions = sm_arena_calloc(a, (size_t)t->partition_count, sizeof *t->partitions);
         if (t->partition_count && !t->partitions)
@@ -24,9 +25,7 @@ int sm_produce_req_decode(sm_rd *r, int16_t version, sm_arena *a, sm_produce_req
             t->partitions[j].records = sm_rd_bytes(r);
         }
     }
-    if (!r->err && sm_rd_left(r) != 0)
-        sm_rd_fail(r);
-    return r->err ? SM_ECORRUPT : SM_OK;
+    return sm_codec_finish(r);
 }
 
 void sm_produce_resp_encode(sm_wbuf *w, int16_t version, const sm_produce_resp *resp)
@@ -34,7 +33,7 @@ void sm_produce_resp_encode(sm_wbuf *w, int16_t version, const sm_produce_resp *
     sm_wbuf_i32(w, resp->topic_count);
     for (int32_t i = 0; i < resp->topic_count; i++) {
         const sm_produce_topic_resp *t = &resp->topics[i];
-        sm_wbuf_str(w, t->name);
+        sm_codec_put_str(w, t->name);
         sm_wbuf_i32(w, t->partition_count);
         for (int32_t j = 0; j < t->partition_count; j++) {
             const sm_produce_part_resp *p = &t->partitions[j];

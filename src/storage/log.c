@@ -357,22 +357,25 @@ int sm_plog_append(sm_plog *l, uint8_t *buf, size_t len, int64_t now_ms, int64_t
 
     /* walk the headers: the caller validated them; check what offsets rely on */
     int64_t count = 0, max_ts = SM_NO_TIMESTAMP, first_ts = SM_NO_TIMESTAMP;
-    for (size_t pos = 0; pos < len;) {
+    sm_batch_walk w;
+    sm_batch_walk_init(&w, buf, len);
+    size_t pos, total;
+    while (sm_batch_walk_next(&w, &pos, &total)) {
         const uint8_t *p = buf + pos;
-        if (len - pos < SM_BATCH_HEADER_LEN)
-            return sm_fail(err, errlen, SM_EINVAL, "%s: truncated batch at byte %zu", l->dir, pos);
-        int64_t total = (int64_t)(int32_t)sm_be32(p + 8) + SM_BATCH_LOG_OVERHEAD;
-        int32_t lod = (int32_t)sm_be32(p + 23);
-        if (total < SM_BATCH_HEADER_LEN || total > (int64_t)(len - pos) ||
-            p[SM_BATCH_MAGIC_AT] != 2 || lod < 0)
+        int32_t lod = sm_batch_last_offset_delta(p);
+        if (sm_batch_magic(p) != 2 || lod < 0)
             return sm_fail(err, errlen, SM_EINVAL, "%s: malformed batch at byte %zu", l->dir, pos);
-        int64_t ts = (int64_t)sm_be64(p + 35);
+        int64_t ts = sm_batch_max_timestamp(p);
         if (pos == 0)
             first_ts = ts;
         if (ts > max_ts)
             max_ts = ts;
         count += (int64_t)lod + 1;
-        pos += (size_t)total;
+    }
+    if (w.pos < len) {
+        if (len - w.pos < SM_BATCH_HEADER_LEN)
+            return sm_fail(err, errlen, SM_EINVAL, "%s: truncated batch at byte %zu", l->dir, w.pos);
+        return sm_fail(err, errlen, SM_EINVAL, "%s: malformed batch at byte %zu", l->dir, w.pos);
     }
 
     sm_segment *s = active(l);
@@ -388,16 +391,15 @@ int sm_plog_append(sm_plog *l, uint8_t *buf, size_t len, int64_t now_ms, int64_t
     int64_t s_max_ts = s->max_ts, s_max_ts_offset = s->max_ts_offset;
     int64_t s_since = s->bytes_since_index;
     int64_t next = l->end_offset;
-    for (size_t pos = 0; pos < len;) {
+    sm_batch_walk_init(&w, buf, len); /* the same walk: every batch is whole */
+    while (sm_batch_walk_next(&w, &pos, &total)) {
         uint8_t *p = buf + pos;
-        int64_t total = (int64_t)(int32_t)sm_be32(p + 8) + SM_BATCH_LOG_OVERHEAD;
-        int32_t lod = (int32_t)sm_be32(p + 23);
+        int32_t lod = sm_batch_last_offset_delta(p);
         sm_batch_set_base_offset(p, next);
         sm_batch_set_leader_epoch(p, 0);
-        sm_seg_note_batch(s, s->size + (int64_t)pos, next + lod, (int64_t)sm_be64(p + 35), total,
-                          l->cfg.index_interval_bytes);
+        sm_seg_note_batch(s, s->size + (int64_t)pos, next + lod, sm_batch_max_timestamp(p),
+                          (int64_t)total, l->cfg.index_interval_bytes);
         next += (int64_t)lod + 1;
-        pos += (size_t)total;
     }
 
     int fd = sm_seg_fd(s);
@@ -489,6 +491,23 @@ void sm_slice_release(sm_slice *s)
     s->seg = NULL;
     s->fd = -1;
     s->pos = s->len = 0;
+}
+
+ssize_t sm_slice_read(const sm_slice *s, int64_t at, void *buf, size_t len)
+{
+    if (at < 0 || at >= s->len || s->fd < 0)
+        return 0;
+    if ((uint64_t)len > (uint64_t)(s->len - at))
+        len = (size_t)(s->len - at);
+    return pread(s->fd, buf, len, s->pos + at);
+}
+
+int64_t sm_slice_first_batch_size(const sm_slice *s)
+{
+    uint8_t h[SM_BATCH_LOG_OVERHEAD];
+    if (s->fd < 0 || pread(s->fd, h, sizeof h, s->pos) != (ssize_t)sizeof h)
+        return -1;
+    return sm_batch_total_size(h, sizeof h);
 }
 
 /* ---- durability --------------------------------------------------------------- */

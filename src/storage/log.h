@@ -26,6 +26,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 typedef struct sm_log_config {
     int64_t segment_bytes;        /* log.segment.bytes: roll before a segment exceeds this */
@@ -169,6 +170,14 @@ typedef struct sm_slice {
  * SM_EIO if the log is offline: answer KAFKA_STORAGE_ERROR. */
 int sm_plog_read(sm_plog *l, int64_t offset, int64_t max_bytes, sm_slice *out);
 void sm_slice_release(sm_slice *s);
+/* Copies bytes [at, at + len) of the slice (clipped to its end) into buf, for
+ * a reader that wants them in memory rather than sendfile'd: returns the
+ * bytes copied (fewer only if the file is shorter than the slice), or -1
+ * with errno set. The only read of segment bytes outside storage/. */
+ssize_t sm_slice_read(const sm_slice *s, int64_t at, void *buf, size_t len);
+/* The size of the slice's first batch (BaseOffset and BatchLength included),
+ * or -1 if it cannot be read or its BatchLength is impossible. */
+int64_t sm_slice_first_batch_size(const sm_slice *s);
 
 /* ListOffsets by time: the earliest offset at or above the log start
  * offset whose record timestamp is >= ts (exact for uncompressed batches;

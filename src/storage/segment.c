@@ -597,10 +597,10 @@ int sm_cursor_batch(sm_cursor *c, int64_t pos, int64_t expect, sm_bref *b, char 
     if (!p)
         return sm_fail(why, whylen, rc, "cannot read the batch header: %s",
                        rc == SM_EIO ? strerror(errno) : "file shorter than expected");
-    int64_t base = (int64_t)sm_be64(p);
-    int32_t blen = (int32_t)sm_be32(p + 8);
-    int8_t magic = (int8_t)p[SM_BATCH_MAGIC_AT];
-    int32_t lod = (int32_t)sm_be32(p + 23);
+    int64_t base = sm_batch_base_offset(p);
+    int32_t blen = sm_batch_length(p);
+    int8_t magic = sm_batch_magic(p);
+    int32_t lod = sm_batch_last_offset_delta(p);
     if (blen < SM_BATCH_HEADER_LEN - SM_BATCH_LOG_OVERHEAD)
         return sm_fail(why, whylen, SM_ECORRUPT, "BatchLength %d is smaller than a batch header",
                        blen);
@@ -623,8 +623,8 @@ int sm_cursor_batch(sm_cursor *c, int64_t pos, int64_t expect, sm_bref *b, char 
     b->size = (int64_t)blen + SM_BATCH_LOG_OVERHEAD;
     b->base_offset = base;
     b->last_offset = base + lod;
-    b->max_ts = (int64_t)sm_be64(p + 35);
-    b->attributes = (int16_t)sm_be16(p + 21);
+    b->max_ts = sm_batch_max_timestamp(p);
+    b->attributes = sm_batch_attributes(p);
     return SM_OK;
 }
 

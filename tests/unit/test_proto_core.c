@@ -156,6 +156,21 @@ static void test_produce(void)
     CHECK(a.used < 4096);
     sm_arena_release(&a);
     sm_wbuf_release(&w);
+
+    /* a null topic name (STRING, not nullable) fails the request, as in
+     * Kafka's generated readers (codec_int.h) */
+    sm_wbuf_init(&w, 0);
+    sm_wbuf_str(&w, SM_STR_NULL); /* TransactionalId */
+    sm_wbuf_i16(&w, 1);
+    sm_wbuf_i32(&w, 1000);
+    sm_wbuf_i32(&w, 1);
+    sm_wbuf_str(&w, SM_STR_NULL); /* Name */
+    sm_wbuf_i32(&w, 0);
+    sm_arena_init(&a);
+    sm_rd_init(&r, w.p, w.len);
+    CHECK(sm_produce_req_decode(&r, 7, &a, &pr) == SM_ECORRUPT);
+    sm_arena_release(&a);
+    sm_wbuf_release(&w);
 }
 
 static void test_fetch(void)
@@ -274,6 +289,18 @@ static void test_metadata(void)
         sm_arena_init(&a);
         sm_rd_init(&r, w.p, w.len);
         CHECK(sm_metadata_req_decode(&r, v, &a, &mr) == SM_OK && mr.topic_count == -1);
+        sm_arena_release(&a);
+        sm_wbuf_release(&w);
+
+        /* a null topic name fails the request (the array may be null, a name not) */
+        sm_wbuf_init(&w, 0);
+        sm_wbuf_i32(&w, 1);
+        sm_wbuf_str(&w, SM_STR_NULL);
+        if (v >= 4)
+            sm_wbuf_bool(&w, true);
+        sm_arena_init(&a);
+        sm_rd_init(&r, w.p, w.len);
+        CHECK(sm_metadata_req_decode(&r, v, &a, &mr) == SM_ECORRUPT);
         sm_arena_release(&a);
         sm_wbuf_release(&w);
 

@@ -754,8 +754,54 @@ static void test_check_outcomes(void)
     CHECK_EQ_I64(sm_batch_check_kerr((sm_batch_check)99), -1);
 }
 
+static void test_walk_and_stamp(void)
+{
+    TEST_SECTION("sm_batch_walk: whole batches, then a stop at one cut short; LogAppendTime stamp");
+    sm_wbuf w;
+    sm_wbuf_init(&w, 0);
+    sm_batch_builder bb;
+    for (int b = 0; b < 2; b++) {
+        sm_batch_begin(&bb, &w, 1000);
+        sm_batch_add(&bb, SM_STR_LIT("k"), SM_STR_LIT("v"), 1000 + b);
+        sm_batch_finish(&bb);
+    }
+    size_t whole = w.len;
+    sm_batch_walk wk;
+    size_t at, total, n = 0, seen = 0;
+    sm_batch_walk_init(&wk, w.p, whole - 1); /* the second batch lacks its last byte */
+    while (sm_batch_walk_next(&wk, &at, &total)) {
+        CHECK_EQ_I64(at, seen);
+        CHECK_EQ_I64(total, (int64_t)sm_batch_length(w.p + at) + SM_BATCH_LOG_OVERHEAD);
+        seen += total;
+        n++;
+    }
+    CHECK_EQ_I64(n, 1);
+    CHECK(wk.pos == seen && wk.pos < whole - 1);
+    sm_batch_walk_init(&wk, w.p, whole);
+    for (n = 0; sm_batch_walk_next(&wk, &at, &total);)
+        n++;
+    CHECK_EQ_I64(n, 2);
+    CHECK(wk.pos == whole);
+    printf("   2 whole batches walked; cut one byte short, the walk stops after the first\n");
+
+    sm_batch_hdr h;
+    CHECK(sm_batch_validate(w.p, seen, &h) == SM_BATCH_OK);
+    CHECK(!(h.attributes & SM_ATTR_TIMESTAMP_LOG_APPEND));
+    sm_batch_stamp_log_append_time(w.p, &h, 123456789);
+    sm_batch_hdr again;
+    CHECK(sm_batch_validate(w.p, seen, &again) == SM_BATCH_OK); /* the CRC was redone */
+    CHECK(again.attributes & SM_ATTR_TIMESTAMP_LOG_APPEND);
+    CHECK_EQ_I64(again.max_timestamp, 123456789);
+    CHECK_EQ_I64(sm_batch_max_timestamp(w.p), 123456789);
+    CHECK(h.attributes == again.attributes && h.max_timestamp == again.max_timestamp &&
+          h.crc == again.crc);
+    printf("   stamped: LogAppendTime set, MaxTimestamp the broker's, CRC valid, header in step\n");
+    sm_wbuf_release(&w);
+}
+
 int main(void)
 {
+    test_walk_and_stamp();
     test_streams_at_once();
     test_check_outcomes();
     test_round_trip();
