@@ -380,15 +380,15 @@ static int parse_where(sm_cli *c, const char *s, where_kind *w, int64_t *arg)
     }
     if (s[0] == '@') {
         *w = W_TIME;
-        return sm_parse_time(c, "-o @TIME", s + 1, arg);
+        return sm_cli_parse_time(c, "-o @TIME", s + 1, arg);
     }
     if (s[0] == '-' && s[1] >= '0' && s[1] <= '9') {
         *w = W_TAIL;
-        return sm_parse_i64(c, "-o -N", s + 1, 1, INT64_MAX / 2, arg);
+        return sm_cli_parse_i64(c, "-o -N", s + 1, 1, INT64_MAX / 2, arg);
     }
     if (s[0] >= '0' && s[0] <= '9') {
         *w = W_OFFSET;
-        return sm_parse_i64(c, "-o/--offset", s, 0, INT64_MAX / 2, arg);
+        return sm_cli_parse_i64(c, "-o/--offset", s, 0, INT64_MAX / 2, arg);
     }
     return sm_cli_fail(c, SM_EXIT_USAGE,
                        "-o '%s': expected beginning, end, an offset, -N or @TIME", s);
@@ -426,7 +426,7 @@ int sm_cmd_consume(sm_cli *c, int argc, char **argv)
             r.topic = val;
             break;
         case O_PARTITION:
-            if (sm_parse_i32(c, "-p/--partition", val, 0, 1000000, &only))
+            if (sm_cli_parse_i32(c, "-p/--partition", val, 0, 1000000, &only))
                 return SM_EXIT_USAGE;
             break;
         case O_OFFSET:
@@ -444,7 +444,7 @@ int sm_cmd_consume(sm_cli *c, int argc, char **argv)
             group = val;
             break;
         case O_COUNT:
-            if (sm_parse_i64(c, "-n/--count", val, 1, INT64_MAX, &r.count))
+            if (sm_cli_parse_i64(c, "-n/--count", val, 1, INT64_MAX, &r.count))
                 return SM_EXIT_USAGE;
             break;
         case O_EXIT:

@@ -642,7 +642,7 @@ static int add_topic_spec(sm_cli *c, const rd_kafka_metadata_t *md, const char *
         memcpy(num, p, n);
         num[n] = 0;
         int32_t part;
-        if (sm_parse_i32(c, "--topic partition", num, 0, 1000000, &part))
+        if (sm_cli_parse_i32(c, "--topic partition", num, 0, 1000000, &part))
             return SM_EXIT_USAGE;
         if (part >= mt->partition_cnt)
             return sm_cli_fail(c, SM_EXIT_NOTFOUND, "topic '%s' has no partition %d (it has %d)",
@@ -688,17 +688,17 @@ static int group_reset_offsets(sm_cli *c, int argc, char **argv)
             break;
         case O_TO_OFFSET:
             k = R_OFFSET;
-            if (sm_parse_i64(c, "--to-offset", val, 0, INT64_MAX / 2, &arg))
+            if (sm_cli_parse_i64(c, "--to-offset", val, 0, INT64_MAX / 2, &arg))
                 return SM_EXIT_USAGE;
             break;
         case O_TO_TIME:
             k = R_TIME;
-            if (sm_parse_time(c, "--to-datetime", val, &arg))
+            if (sm_cli_parse_time(c, "--to-datetime", val, &arg))
                 return SM_EXIT_USAGE;
             break;
         case O_SHIFT_BY:
             k = R_SHIFT;
-            if (sm_parse_i64(c, "--shift-by", val, -(INT64_MAX / 2), INT64_MAX / 2, &arg))
+            if (sm_cli_parse_i64(c, "--shift-by", val, -(INT64_MAX / 2), INT64_MAX / 2, &arg))
                 return SM_EXIT_USAGE;
             break;
         case O_EXECUTE:

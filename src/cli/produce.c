@@ -221,7 +221,7 @@ int sm_cmd_produce(sm_cli *c, int argc, char **argv)
             headers[nh++] = val;
             break;
         case O_PARTITION:
-            if (sm_parse_i32(c, "-p/--partition", val, 0, 1000000, &partition))
+            if (sm_cli_parse_i32(c, "-p/--partition", val, 0, 1000000, &partition))
                 return SM_EXIT_USAGE;
             break;
         case O_ACKS:
