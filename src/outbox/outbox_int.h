@@ -57,6 +57,11 @@ typedef struct sm_store_ops {
     int (*wait)(sm_store *s, int timeout_ms, char *err, size_t errlen);
     int (*wait_fd)(sm_store *s);
     uint64_t (*owned)(const sm_store *s);
+    /* where claims start (store.h: sm_store_set_claim_cursor, sm_store_rewind) */
+    void (*set_claim_cursor)(sm_store *s, bool on);
+    void (*rewind)(sm_store *s, int64_t id);
+    /* slot leases; NULL where there are none (SQLite: one relay) */
+    void (*set_lease_ms)(sm_store *s, int64_t ms);
 } sm_store_ops;
 
 /* The part every store shares; implementations embed it first. */

@@ -567,33 +567,21 @@ static void takeover(pg_store *s, const char *relay_id)
     PQclear(r);
 }
 
-/* store_sqlite.c's side of the two calls below */
-void sm_store_sqlite_set_claim_cursor(sm_store *base, bool on);
-void sm_store_sqlite_rewind(sm_store *base, int64_t id);
-
-void sm_store_set_claim_cursor(sm_store *base, bool on)
+static void pg_set_claim_cursor(sm_store *base, bool on)
 {
-    if (base && base->is_pg)
-        PG(base)->cur.on = on;
-    else if (base)
-        sm_store_sqlite_set_claim_cursor(base, on);
+    PG(base)->cur.on = on;
 }
 
-void sm_store_rewind(sm_store *base, int64_t id)
+static void pg_rewind(sm_store *base, int64_t id)
 {
-    if (base && !base->is_pg)
-        sm_store_sqlite_rewind(base, id);
-    if (!base || !base->is_pg)
-        return;
     sm_claim_cursor *u = &PG(base)->cur;
     if (id - 1 < u->rewind_to)
         u->rewind_to = id - 1;
 }
 
-void sm_store_set_lease_ms(sm_store *base, int64_t ms)
+static void pg_set_lease_ms(sm_store *base, int64_t ms)
 {
-    if (base && base->is_pg)
-        PG(base)->lease_ms = ms;
+    PG(base)->lease_ms = ms;
 }
 
 static int pg_balance(sm_store *base, const char *relay_id, uint64_t busy, uint64_t *owned,
@@ -1419,6 +1407,9 @@ static const sm_store_ops pg_ops = {
     .wait = pg_wait,
     .wait_fd = pg_wait_fd,
     .owned = pg_owned,
+    .set_claim_cursor = pg_set_claim_cursor,
+    .rewind = pg_rewind,
+    .set_lease_ms = pg_set_lease_ms,
 };
 
 int sm_store_pg_open(sm_store **out, const char *url, char *err, size_t errlen)
