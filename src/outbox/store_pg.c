@@ -567,18 +567,6 @@ static void takeover(pg_store *s, const char *relay_id)
     PQclear(r);
 }
 
-static void pg_set_claim_cursor(sm_store *base, bool on)
-{
-    PG(base)->cur.on = on;
-}
-
-static void pg_rewind(sm_store *base, int64_t id)
-{
-    sm_claim_cursor *u = &PG(base)->cur;
-    if (id - 1 < u->rewind_to)
-        u->rewind_to = id - 1;
-}
-
 static void pg_set_lease_ms(sm_store *base, int64_t ms)
 {
     PG(base)->lease_ms = ms;
@@ -939,6 +927,18 @@ static int claim_end(pg_store *s, bool ok, char *err, size_t errlen)
         rc = ok ? fail(s, "claim: commit", r, err, errlen) : SM_EIO;
     PQclear(r);
     return rc;
+}
+
+static void pg_set_claim_cursor(sm_store *base, bool on)
+{
+    PG(base)->cur.on = on;
+}
+
+static void pg_rewind(sm_store *base, int64_t id)
+{
+    sm_claim_cursor *u = &PG(base)->cur;
+    if (id - 1 < u->rewind_to)
+        u->rewind_to = id - 1;
 }
 
 static int pg_claim(sm_store *base, uint64_t owned, int max, sm_row_skip_fn skip, void *arg,
