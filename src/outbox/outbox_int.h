@@ -21,7 +21,7 @@
  * SM_PG_LOCK_CLASS, n). n in [0, 64): the relay slots (session locks);
  * SM_PG_LOCK_MIGRATE: schema migrations (transaction lock); SM_PG_LOCK_WAKE:
  * a relay waiting for NOTIFY holds it exclusively, and the insert trigger on
- * samsa_outbox notifies only when it cannot take it shared (see store_pg.c). */
+ * samsa_outbox notifies only when it cannot take it shared (see store_pg_claim.c). */
 #define SM_PG_LOCK_CLASS 1396788563 /* "SAMS" */
 #define SM_PG_LOCK_MIGRATE 100
 #define SM_PG_LOCK_WAKE 101
