@@ -1,4 +1,5 @@
-/* config.c: the property table and its parser.
+/* config.c: the broker's property table and its special setters (the engine
+ * that reads, checks and parses is base/config.c).
  *
  * Loading is two passes: every key set in the file or on the command line
  * must be in the table (or be a known Kafka property with no effect here),
@@ -20,21 +21,17 @@
 #include "base/err.h"
 #include "base/log.h"
 
-typedef enum { P_INT, P_LONG, P_BOOL, P_SPECIAL, P_NOOP } ptype;
-
-typedef struct pdef {
-    const char *name;
-    ptype type;
-    const char *def; /* default as text; NULL: unset unless given */
-    int64_t min, max;
-    size_t off; /* into sm_broker_config, for P_INT/P_LONG/P_BOOL */
-    const char *doc;
-} pdef;
+/* the table's types, short (base/config.h) */
+#define P_INT SM_CONFIG_INT
+#define P_LONG SM_CONFIG_LONG
+#define P_BOOL SM_CONFIG_BOOL
+#define P_SPECIAL SM_CONFIG_SPECIAL
+#define P_NOOP SM_CONFIG_NOOP
 
 #define OFF(f) offsetof(sm_broker_config, f)
 #define DAY_MS (24LL * 3600 * 1000)
 
-static const pdef defs[] = {
+static const sm_config_def defs[] = {
     {"node.id", P_INT, "0", 0, INT32_MAX, OFF(node_id), "this broker's id, reported in metadata"},
     {"broker.id", P_INT, NULL, 0, INT32_MAX, OFF(node_id), "older name of node.id"},
     {"listeners", P_SPECIAL, "PLAINTEXT://127.0.0.1:9092", 0, 0, 0,
@@ -139,44 +136,6 @@ static const pdef defs[] = {
     {"unclean.leader.election.enable", P_NOOP, NULL, 0, 0, 0, NULL},
 };
 #define NDEFS (sizeof defs / sizeof defs[0])
-
-static const pdef *find_def(const char *name)
-{
-    for (size_t i = 0; i < NDEFS; i++)
-        if (!strcmp(defs[i].name, name))
-            return &defs[i];
-    return NULL;
-}
-
-int sm_parse_i64(const char *s, int64_t min, int64_t max, int64_t *out)
-{
-    while (*s == ' ' || *s == '\t')
-        s++;
-    if (!*s)
-        return SM_EINVAL;
-    errno = 0;
-    char *end;
-    long long v = strtoll(s, &end, 10);
-    while (*end == ' ' || *end == '\t')
-        end++;
-    if (errno || *end || v < min || v > max)
-        return SM_EINVAL;
-    *out = v;
-    return SM_OK;
-}
-
-int sm_parse_bool(const char *s, bool *out)
-{
-    if (!strcasecmp(s, "true")) {
-        *out = true;
-        return SM_OK;
-    }
-    if (!strcasecmp(s, "false")) {
-        *out = false;
-        return SM_OK;
-    }
-    return SM_EINVAL;
-}
 
 int sm_endpoint_parse(sm_endpoint *ep, const char *s, char *err, size_t errlen)
 {
@@ -504,67 +463,41 @@ static int time_prop(const sm_props *ps, const char *const *names, const int64_t
     return SM_OK;
 }
 
+/* Pass 1 of the load, per key set: security properties stop start-up;
+ * Kafka's properties with no effect here are reported once. */
+static int check_name(const sm_prop *p, const sm_config_def *d, void *arg, char *err,
+                      size_t errlen)
+{
+    const char *feature = security_feature(p->key, p->value);
+    if (feature)
+        return sm_fail(err, errlen, SM_EINVAL,
+                       "%s (%s): samsa-broker does not support %s yet; it refuses to start "
+                       "rather than run without it (remove the property to run unsecured)",
+                       p->key, p->origin, feature);
+    if (d && d->type == P_NOOP)
+        sm_info("property %s (%s) has no effect on a single-node samsa-broker", p->key,
+                p->origin);
+    return SM_OK;
+}
+
 int sm_broker_config_load(sm_broker_config *cfg, const char *file, char **overrides,
                           int n_overrides, char *err, size_t errlen)
 {
     memset(cfg, 0, sizeof *cfg);
     sm_props_init(&cfg->all);
     int rc;
-    if (file && (rc = sm_props_load_file(&cfg->all, file, err, errlen)) != SM_OK)
+    if ((rc = sm_config_read(&cfg->all, file, overrides, n_overrides, err, errlen)) != SM_OK)
         return rc;
-    for (int i = 0; i < n_overrides; i++)
-        if ((rc = sm_props_add_override(&cfg->all, overrides[i], err, errlen)) != SM_OK)
-            return rc;
 
-    /* pass 1: every key must be known */
-    for (size_t i = 0; i < cfg->all.n; i++) {
-        const sm_prop *p = &cfg->all.v[i];
-        const char *feature = security_feature(p->key, p->value);
-        if (feature)
-            return sm_fail(err, errlen, SM_EINVAL,
-                           "%s (%s): samsa-broker does not support %s yet; it refuses to start "
-                           "rather than run without it (remove the property to run unsecured)",
-                           p->key, p->origin, feature);
-        const pdef *d = find_def(p->key);
-        if (!d)
-            return sm_fail(err, errlen, SM_EINVAL,
-                           "unknown property '%s' (%s); see samsa-broker --help for the list",
-                           p->key, p->origin);
-        if (d->type == P_NOOP)
-            sm_info("property %s (%s) has no effect on a single-node samsa-broker", p->key,
-                    p->origin);
-    }
+    /* pass 1: every key must be known, and none may ask for security */
+    if ((rc = sm_config_check_names(defs, NDEFS, &cfg->all, "samsa-broker", check_name, NULL,
+                                    err, errlen)) != SM_OK)
+        return rc;
 
-    /* pass 2: defaults, then values */
+    /* pass 2: defaults, then values; the special ones below */
     sm_log_config_default(&cfg->log);
-    for (size_t i = 0; i < NDEFS; i++) {
-        const pdef *d = &defs[i];
-        if (d->type != P_INT && d->type != P_LONG && d->type != P_BOOL)
-            continue;
-        const sm_prop *p = sm_props_find(&cfg->all, d->name);
-        const char *val = p ? p->value : d->def;
-        if (!val)
-            continue;
-        char *field = (char *)cfg + d->off;
-        if (d->type == P_BOOL) {
-            bool b;
-            if (sm_parse_bool(val, &b) != SM_OK)
-                return sm_fail(err, errlen, SM_EINVAL, "%s (%s): '%s' is not true or false",
-                               d->name, p ? p->origin : "default", val);
-            *(bool *)field = b;
-        } else {
-            int64_t v;
-            if (sm_parse_i64(val, d->min, d->max, &v) != SM_OK)
-                return sm_fail(err, errlen, SM_EINVAL,
-                               "%s (%s): '%s' is not a whole number in [%lld, %lld]", d->name,
-                               p ? p->origin : "default", val, (long long)d->min,
-                               (long long)d->max);
-            if (d->type == P_INT)
-                *(int32_t *)field = (int32_t)v;
-            else
-                *(int64_t *)field = v;
-        }
-    }
+    if ((rc = sm_config_apply(cfg, defs, NDEFS, &cfg->all, NULL, err, errlen)) != SM_OK)
+        return rc;
     if (sm_props_find(&cfg->all, "node.id") && sm_props_find(&cfg->all, "broker.id")) {
         int64_t a = 0, b = 0;
         sm_parse_i64(sm_props_get(&cfg->all, "node.id"), 0, INT32_MAX, &a);
@@ -709,7 +642,7 @@ void sm_broker_config_visit(const sm_broker_config *cfg, sm_config_visit fn, voi
 {
     char buf[64];
     for (size_t i = 0; i < NDEFS; i++) {
-        const pdef *d = &defs[i];
+        const sm_config_def *d = &defs[i];
         if (d->type == P_NOOP || !strcmp(d->name, "broker.id") || !strcmp(d->name, "log.dir"))
             continue;
         const sm_prop *p = sm_props_find(&cfg->all, d->name);
@@ -741,13 +674,7 @@ void sm_broker_config_visit(const sm_broker_config *cfg, sm_config_visit fn, voi
 void sm_broker_config_print_help(void)
 {
     printf("Properties (Kafka's names; set in the file or with --override KEY=VALUE):\n");
-    for (size_t i = 0; i < NDEFS; i++) {
-        const pdef *d = &defs[i];
-        if (d->type == P_NOOP)
-            continue;
-        printf("  %-34s %s%s%s%s\n", d->name, d->doc, d->def ? " [default: " : "",
-               d->def ? d->def : "", d->def ? "]" : "");
-    }
+    sm_config_print_table(defs, NDEFS, 34);
     printf("Accepted with no effect on a single node:");
     for (size_t i = 0, col = 0; i < NDEFS; i++) {
         if (defs[i].type != P_NOOP)

@@ -14,6 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "base/config.h" /* sm_parse_i64, sm_parse_bool: topic configs use them too */
 #include "base/props.h"
 #include "storage/log.h"
 
@@ -92,10 +93,5 @@ void sm_broker_config_print_help(void);
 
 /* Parses "NAME://host:port" (host may be empty or [v6]); port 0 means any. */
 int sm_endpoint_parse(sm_endpoint *ep, const char *s, char *err, size_t errlen);
-
-/* Number parsing shared with topic configs: the whole string must be a
- * decimal integer within [min, max]. */
-int sm_parse_i64(const char *s, int64_t min, int64_t max, int64_t *out);
-int sm_parse_bool(const char *s, bool *out);
 
 #endif

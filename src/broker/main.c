@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/config.h"
 #include "base/err.h"
 #include "base/log.h"
 #include "broker/broker.h"
@@ -32,50 +33,38 @@ static void usage(FILE *f)
 
 int main(int argc, char **argv)
 {
-    const char *file = NULL;
-    char **overrides = calloc((size_t)argc + 1, sizeof *overrides);
-    int n_over = 0;
-    if (!overrides)
+    sm_config_args args;
+    char err[1024];
+    if (sm_config_args_init(&args, argc) != SM_OK)
         return 1;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
             usage(stdout);
             sm_broker_config_print_help();
-            free(overrides);
+            sm_config_args_release(&args);
             return 0;
         }
         if (!strcmp(a, "--version") || !strcmp(a, "-v")) {
             printf("samsa-broker %s\n", SAMSA_VERSION);
-            free(overrides);
+            sm_config_args_release(&args);
             return 0;
         }
-        if (!strcmp(a, "--override")) {
-            if (i + 1 >= argc) {
-                fprintf(stderr, "samsa-broker: --override needs KEY=VALUE\n");
-                free(overrides);
-                return 2;
-            }
-            overrides[n_over++] = argv[++i];
-        } else if (!strncmp(a, "--override=", 11)) {
-            overrides[n_over++] = argv[i] + 11;
-        } else if (a[0] == '-') {
+        int rc = sm_config_args_take(&args, argc, argv, &i, err, sizeof err);
+        if (rc == SM_ENOENT)
             fprintf(stderr, "samsa-broker: unknown option '%s' (see --help)\n", a);
-            free(overrides);
-            return 2;
-        } else if (!file) {
-            file = a;
-        } else {
-            fprintf(stderr, "samsa-broker: more than one properties file ('%s', '%s')\n", file, a);
-            free(overrides);
+        else if (rc != SM_OK)
+            fprintf(stderr, "samsa-broker: %s\n", err);
+        if (rc != SM_OK) {
+            sm_config_args_release(&args);
             return 2;
         }
     }
 
     static sm_broker b;
-    char err[1024];
-    int rc = sm_broker_config_load(&b.cfg, file, overrides, n_over, err, sizeof err);
-    free(overrides);
+    int rc = sm_broker_config_load(&b.cfg, args.file, args.overrides, args.n_overrides, err,
+                                   sizeof err);
+    sm_config_args_release(&args);
     if (rc != SM_OK) {
         fprintf(stderr, "samsa-broker: configuration error: %s\n", err);
         sm_broker_config_release(&b.cfg);

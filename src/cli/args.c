@@ -12,6 +12,8 @@
 #include <time.h>
 
 #include "base/clock.h"
+#include "base/config.h"
+#include "base/err.h"
 #include "cli/cli.h"
 
 const sm_opt sm_common_kafka_opts[] = {
@@ -114,7 +116,7 @@ static int apply_common(sm_args *a, const sm_opt *o, const char *val)
         return 0;
     case SM_OPT_TIMEOUT: {
         int32_t ms;
-        if (sm_parse_i32(c, "--timeout", val, 1, INT32_MAX, &ms))
+        if (sm_cli_parse_i32(c, "--timeout", val, 1, INT32_MAX, &ms))
             return SM_OPT_BAD;
         c->timeout_ms = ms;
         return 0;
@@ -288,13 +290,14 @@ int sm_subcmd_dispatch(sm_cli *c, const char *path, const char *summary, const s
 
 /* ---- values ------------------------------------------------------------------ */
 
-int sm_parse_i64(sm_cli *c, const char *what, const char *s, int64_t min, int64_t max,
-                 int64_t *out)
+int sm_cli_parse_i64(sm_cli *c, const char *what, const char *s, int64_t min, int64_t max,
+                     int64_t *out)
 {
-    char *end;
-    errno = 0;
-    long long v = strtoll(s, &end, 10);
-    if (!*s || *end || errno)
+    /* base's parser (base/config.h), without the trailing blanks it allows */
+    size_t n = strlen(s);
+    int64_t v;
+    if (!n || s[n - 1] == ' ' || s[n - 1] == '\t' ||
+        sm_parse_i64(s, INT64_MIN, INT64_MAX, &v) != SM_OK)
         return sm_cli_fail(c, SM_EXIT_USAGE, "%s '%s': expected an integer", what, s);
     if (v < min || v > max) {
         if (max >= INT32_MAX)
@@ -307,11 +310,11 @@ int sm_parse_i64(sm_cli *c, const char *what, const char *s, int64_t min, int64_
     return SM_EXIT_OK;
 }
 
-int sm_parse_i32(sm_cli *c, const char *what, const char *s, int32_t min, int32_t max,
-                 int32_t *out)
+int sm_cli_parse_i32(sm_cli *c, const char *what, const char *s, int32_t min, int32_t max,
+                     int32_t *out)
 {
     int64_t v = 0;
-    int rc = sm_parse_i64(c, what, s, min, max, &v);
+    int rc = sm_cli_parse_i64(c, what, s, min, max, &v);
     if (!rc)
         *out = (int32_t)v;
     return rc;
@@ -354,7 +357,7 @@ static int parse_duration(const char *s, int64_t *ms)
     return 0;
 }
 
-int sm_parse_time(sm_cli *c, const char *what, const char *s, int64_t *ms)
+int sm_cli_parse_time(sm_cli *c, const char *what, const char *s, int64_t *ms)
 {
     if (s[0] == '-') {
         int64_t d;

@@ -131,14 +131,14 @@ int sm_subcmd_dispatch(sm_cli *c, const char *path, const char *summary, const s
 
 /* Number parsing for option values; on failure prints "<what>: ..." and
  * returns SM_EXIT_USAGE. */
-int sm_parse_i64(sm_cli *c, const char *what, const char *s, int64_t min, int64_t max,
-                 int64_t *out);
-int sm_parse_i32(sm_cli *c, const char *what, const char *s, int32_t min, int32_t max,
-                 int32_t *out);
+int sm_cli_parse_i64(sm_cli *c, const char *what, const char *s, int64_t min, int64_t max,
+                     int64_t *out);
+int sm_cli_parse_i32(sm_cli *c, const char *what, const char *s, int32_t min, int32_t max,
+                     int32_t *out);
 /* A time: milliseconds since the epoch, or ISO 8601 UTC ("2024-05-01",
  * "2024-05-01T12:00:00Z", "...T12:00:00.250Z", "...+02:00"), or
  * "-DURATION" before now ("-15m", "-2h", "-1d", "-30s", "-500ms"). */
-int sm_parse_time(sm_cli *c, const char *what, const char *s, int64_t *ms);
+int sm_cli_parse_time(sm_cli *c, const char *what, const char *s, int64_t *ms);
 /* "KEY=VALUE": splits into the two (key non-empty); returns 0 or -1. */
 int sm_split_kv(const char *s, char *key, size_t keylen, const char **value);
 

@@ -380,15 +380,15 @@ static int parse_where(sm_cli *c, const char *s, where_kind *w, int64_t *arg)
     }
     if (s[0] == '@') {
         *w = W_TIME;
-        return sm_parse_time(c, "-o @TIME", s + 1, arg);
+        return sm_cli_parse_time(c, "-o @TIME", s + 1, arg);
     }
     if (s[0] == '-' && s[1] >= '0' && s[1] <= '9') {
         *w = W_TAIL;
-        return sm_parse_i64(c, "-o -N", s + 1, 1, INT64_MAX / 2, arg);
+        return sm_cli_parse_i64(c, "-o -N", s + 1, 1, INT64_MAX / 2, arg);
     }
     if (s[0] >= '0' && s[0] <= '9') {
         *w = W_OFFSET;
-        return sm_parse_i64(c, "-o/--offset", s, 0, INT64_MAX / 2, arg);
+        return sm_cli_parse_i64(c, "-o/--offset", s, 0, INT64_MAX / 2, arg);
     }
     return sm_cli_fail(c, SM_EXIT_USAGE,
                        "-o '%s': expected beginning, end, an offset, -N or @TIME", s);
@@ -402,31 +402,41 @@ static int set(sm_cli *c, rd_kafka_conf_t *conf, const char *k, const char *v)
     return SM_EXIT_OK;
 }
 
-int sm_cmd_consume(sm_cli *c, int argc, char **argv)
+/* consume in steps: parse the command line, set up (the consumer, the
+ * topic's partitions), start (subscribe with -g, else assign from where -o
+ * says), read until done. */
+typedef struct consume_req {
+    const char *group, *format;
+    where_kind where;
+    int64_t where_arg;
+    bool where_given, progress;
+    int32_t only; /* -p; -1: every partition */
+} consume_req;
+
+/* Fills q and r's options; SM_EXIT_OK with *help set: --help was printed. */
+static int consume_parse(sm_cli *c, int argc, char **argv, consume_req *q, consume_run *r,
+                         bool *help)
 {
     sm_args a;
     sm_args_init(&a, c, &sm_help_consume, argc, argv);
     const char *val, *group = NULL, *format = NULL;
-    consume_run r;
-    memset(&r, 0, sizeof r);
-    r.c = c;
-    r.keysep = "\t";
-    r.count = -1;
     where_kind where = W_END;
     int64_t where_arg = 0;
     bool where_given = false, progress = true;
     int32_t only = -1;
-    int id, rc;
+    int id;
+    memset(q, 0, sizeof *q);
+    *help = false;
     while ((id = sm_args_next(&a, &val)) != SM_OPT_END) {
         switch (id) {
         case SM_OPT_POS:
-            if (r.topic)
+            if (r->topic)
                 return sm_cli_fail(c, SM_EXIT_USAGE, "one topic at a time ('%s' and '%s')",
-                                   r.topic, val);
-            r.topic = val;
+                                   r->topic, val);
+            r->topic = val;
             break;
         case O_PARTITION:
-            if (sm_parse_i32(c, "-p/--partition", val, 0, 1000000, &only))
+            if (sm_cli_parse_i32(c, "-p/--partition", val, 0, 1000000, &only))
                 return SM_EXIT_USAGE;
             break;
         case O_OFFSET:
@@ -444,39 +454,40 @@ int sm_cmd_consume(sm_cli *c, int argc, char **argv)
             group = val;
             break;
         case O_COUNT:
-            if (sm_parse_i64(c, "-n/--count", val, 1, INT64_MAX, &r.count))
+            if (sm_cli_parse_i64(c, "-n/--count", val, 1, INT64_MAX, &r->count))
                 return SM_EXIT_USAGE;
             break;
         case O_EXIT:
-            r.exit_at_end = true;
+            r->exit_at_end = true;
             break;
         case O_FORMAT:
             format = val;
             break;
         case O_KEYSEP:
-            r.keysep = val;
+            r->keysep = val;
             break;
         case O_NO_PROGRESS:
             progress = false;
             break;
         case SM_OPT_HELP:
+            *help = true;
             return SM_EXIT_OK;
         default:
             return SM_EXIT_USAGE;
         }
     }
-    if (!r.topic)
+    if (!r->topic)
         return sm_cli_fail(c, SM_EXIT_USAGE, "which topic? (samsa consume TOPIC)");
     if (!format)
         format = c->output == SM_OUT_JSON ? "json" : "plain";
     if (!strcmp(format, "plain") || !strcmp(format, "value"))
-        r.fmt = F_PLAIN;
+        r->fmt = F_PLAIN;
     else if (!strcmp(format, "kv"))
-        r.fmt = F_KV;
+        r->fmt = F_KV;
     else if (!strcmp(format, "json"))
-        r.fmt = F_JSON;
+        r->fmt = F_JSON;
     else if (strchr(format, '%'))
-        r.fmt = F_CUSTOM, r.fmtstr = format;
+        r->fmt = F_CUSTOM, r->fmtstr = format;
     else
         return sm_cli_fail(c, SM_EXIT_USAGE,
                            "-f '%s': expected plain, kv, json or a format string with %%v, %%k...",
@@ -489,8 +500,24 @@ int sm_cmd_consume(sm_cli *c, int argc, char **argv)
     if (group && only >= 0)
         return sm_cli_fail(c, SM_EXIT_USAGE,
                            "-p and -g exclude each other: the group assigns the partitions");
-    r.group = group != NULL;
+    r->group = group != NULL;
+    q->group = group;
+    q->format = format;
+    q->where = where;
+    q->where_arg = where_arg;
+    q->where_given = where_given;
+    q->progress = progress;
+    q->only = only;
+    return SM_EXIT_OK;
+}
 
+/* The consumer (r->rk; NULL on failure) and the topic's partitions. */
+static int consume_setup(sm_cli *c, const consume_req *q, consume_run *r)
+{
+    const char *group = q->group;
+    where_kind where = q->where;
+    int32_t only = q->only;
+    int rc;
     rd_kafka_conf_t *conf = sm_kafka_conf(c, &rc);
     if (!conf)
         return rc;
@@ -517,87 +544,95 @@ int sm_cmd_consume(sm_cli *c, int argc, char **argv)
         rd_kafka_conf_destroy(conf);
         return rc;
     }
-    r.rk = sm_kafka_new(c, RD_KAFKA_CONSUMER, conf, &rc);
-    if (!r.rk)
+    r->rk = sm_kafka_new(c, RD_KAFKA_CONSUMER, conf, &rc);
+    if (!r->rk)
         return rc;
     const rd_kafka_metadata_t *md;
     const rd_kafka_metadata_topic_t *mt;
-    rd_kafka_topic_partition_list_t *tl = NULL;
-    rc = sm_kafka_topic(c, r.rk, r.topic, &md, &mt);
+    rc = sm_kafka_topic(c, r->rk, r->topic, &md, &mt);
     if (rc) {
-        rd_kafka_destroy(r.rk);
+        rd_kafka_destroy(r->rk);
+        r->rk = NULL;
         return rc;
     }
-    r.nparts = mt->partition_cnt;
+    r->nparts = mt->partition_cnt;
     rd_kafka_metadata_destroy(md);
-    if (only >= r.nparts) {
+    if (only >= r->nparts) {
         rc = sm_cli_fail(c, SM_EXIT_NOTFOUND, "topic '%s' has no partition %d (it has %d)",
-                         r.topic, (int)only, r.nparts);
-        rd_kafka_destroy(r.rk);
+                         r->topic, (int)only, r->nparts);
+        rd_kafka_destroy(r->rk);
+        r->rk = NULL;
         return rc;
     }
-    r.parts = calloc((size_t)r.nparts, sizeof *r.parts);
-    for (int p = 0; p < r.nparts; p++)
-        r.parts[p].stop_at = -1;
-    rd_kafka_poll_set_consumer(r.rk);
-    g_run = &r;
+    r->parts = calloc((size_t)r->nparts, sizeof *r->parts);
+    for (int p = 0; p < r->nparts; p++)
+        r->parts[p].stop_at = -1;
+    rd_kafka_poll_set_consumer(r->rk);
+    return SM_EXIT_OK;
+}
 
-    int64_t total = -1;
-    int assigned = 0;
-    if (group) {
-        tl = rd_kafka_topic_partition_list_new(1);
-        rd_kafka_topic_partition_list_add(tl, r.topic, RD_KAFKA_PARTITION_UA);
-        rd_kafka_resp_err_t err = rd_kafka_subscribe(r.rk, tl);
-        if (err) {
-            rc = sm_cli_fail(c, sm_cli_exit_of(err), "subscribe to '%s': %s", r.topic,
-                             rd_kafka_err2str(err));
-            goto out;
-        }
+/* Subscribes (-g) or assigns each partition its start; *total: records up
+ * to the ends (-1: unknown), *assigned: partitions assigned now. */
+static int consume_start(sm_cli *c, const consume_req *q, consume_run *r,
+                         rd_kafka_topic_partition_list_t **tlp, int64_t *total, int *assigned)
+{
+    int rc;
+    rd_kafka_topic_partition_list_t *tl;
+    if (q->group) {
+        *tlp = tl = rd_kafka_topic_partition_list_new(1);
+        rd_kafka_topic_partition_list_add(tl, r->topic, RD_KAFKA_PARTITION_UA);
+        rd_kafka_resp_err_t err = rd_kafka_subscribe(r->rk, tl);
+        if (err)
+            return sm_cli_fail(c, sm_cli_exit_of(err), "subscribe to '%s': %s", r->topic,
+                               rd_kafka_err2str(err));
     } else {
-        tl = rd_kafka_topic_partition_list_new(r.nparts);
-        rc = resolve_starts(&r, where, where_arg, only, tl, &total);
+        *tlp = tl = rd_kafka_topic_partition_list_new(r->nparts);
+        rc = resolve_starts(r, q->where, q->where_arg, q->only, tl, total);
         if (rc)
-            goto out;
-        rd_kafka_resp_err_t err = rd_kafka_assign(r.rk, tl);
-        if (err) {
-            rc = sm_cli_fail(c, sm_cli_exit_of(err), "assign: %s", rd_kafka_err2str(err));
-            goto out;
-        }
-        assigned = tl->cnt;
+            return rc;
+        rd_kafka_resp_err_t err = rd_kafka_assign(r->rk, tl);
+        if (err)
+            return sm_cli_fail(c, sm_cli_exit_of(err), "assign: %s", rd_kafka_err2str(err));
+        *assigned = tl->cnt;
     }
-    /* what the progress line counts towards, when known */
-    int64_t expect = !group && r.exit_at_end ? total : -1;
-    if (r.count >= 0 && (expect < 0 || r.count < expect))
-        expect = r.count;
+    return SM_EXIT_OK;
+}
 
+/* Reads and prints until -n, -e (every partition at its end), a signal, an
+ * error or a failed write. */
+static int consume_loop(sm_cli *c, const consume_req *q, consume_run *r, int64_t expect,
+                        int assigned)
+{
+    int rc = SM_EXIT_OK;
+    const char *group = q->group;
     sm_cli_catch_signals();
     sm_progress pr;
-    sm_progress_init(&pr, progress && !isatty(STDOUT_FILENO), expect, false, "records");
-    while (!sm_cli_stop && !r.write_failed) {
-        if (r.count >= 0 && r.printed >= r.count)
+    sm_progress_init(&pr, q->progress && !isatty(STDOUT_FILENO), expect, false, "records");
+    while (!sm_cli_stop && !r->write_failed) {
+        if (r->count >= 0 && r->printed >= r->count)
             break;
         if (group)
             assigned = g_assigned;
-        if (all_done(&r, assigned))
+        if (all_done(r, assigned))
             break;
-        if (group && r.exit_at_end && g_got_assignment && assigned == 0) {
+        if (group && r->exit_at_end && g_got_assignment && assigned == 0) {
             /* -e as one of more members than partitions: nothing is ours to read */
             if (c->verbose || isatty(STDERR_FILENO))
                 fprintf(stderr, "samsa consume: the group assigned no partition to this member\n");
             break;
         }
-        rd_kafka_message_t *m = rd_kafka_consumer_poll(r.rk, 0);
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(r->rk, 0);
         if (!m) {
             /* idle: what was printed reaches a pipe now, not at exit */
             if (fflush(stdout))
-                r.write_failed = true;
-            m = rd_kafka_consumer_poll(r.rk, 100);
+                r->write_failed = true;
+            m = rd_kafka_consumer_poll(r->rk, 100);
         }
-        sm_progress_update(&pr, r.printed, r.bytes);
+        sm_progress_update(&pr, r->printed, r->bytes);
         if (!m)
             continue;
         if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
-            part_done(&r, m->partition);
+            part_done(r, m->partition);
         } else if (m->err) {
             rd_kafka_resp_err_t err = m->err;
             char msg[512];
@@ -611,24 +646,53 @@ int sm_cmd_consume(sm_cli *c, int argc, char **argv)
             }
             rc = sm_cli_fail(c, sm_cli_exit_of(err), "%s", msg);
             break;
-        } else if (m->partition >= 0 && m->partition < r.nparts) {
-            part_state *ps = &r.parts[m->partition];
+        } else if (m->partition >= 0 && m->partition < r->nparts) {
+            part_state *ps = &r->parts[m->partition];
             /* without a group, -e reads each partition up to where it ended
              * when we started; records arriving later are not printed */
-            if (!(r.exit_at_end && !group && ps->done))
-                print_message(&r, m);
-            if (r.exit_at_end && ps->stop_at >= 0 && m->offset + 1 >= ps->stop_at)
-                part_done(&r, m->partition);
+            if (!(r->exit_at_end && !group && ps->done))
+                print_message(r, m);
+            if (r->exit_at_end && ps->stop_at >= 0 && m->offset + 1 >= ps->stop_at)
+                part_done(r, m->partition);
         }
         rd_kafka_message_destroy(m);
     }
     sm_progress_end(&pr);
     if (fflush(stdout) && errno != EPIPE)
         rc = sm_cli_fail(c, SM_EXIT_FAIL, "writing the output: %s", strerror(errno));
-out:
+    return rc;
+}
+
+int sm_cmd_consume(sm_cli *c, int argc, char **argv)
+{
+    consume_req q;
+    consume_run r;
+    memset(&r, 0, sizeof r);
+    r.c = c;
+    r.keysep = "\t";
+    r.count = -1;
+    bool help;
+    int rc = consume_parse(c, argc, argv, &q, &r, &help);
+    if (rc || help)
+        return rc;
+    if ((rc = consume_setup(c, &q, &r)))
+        return rc;
+    g_run = &r;
+
+    rd_kafka_topic_partition_list_t *tl = NULL;
+    int64_t total = -1;
+    int assigned = 0;
+    rc = consume_start(c, &q, &r, &tl, &total, &assigned);
+    if (!rc) {
+        /* what the progress line counts towards, when known */
+        int64_t expect = !q.group && r.exit_at_end ? total : -1;
+        if (r.count >= 0 && (expect < 0 || r.count < expect))
+            expect = r.count;
+        rc = consume_loop(c, &q, &r, expect, assigned);
+    }
     if (tl)
         rd_kafka_topic_partition_list_destroy(tl);
-    if (group)
+    if (q.group)
         rd_kafka_consumer_close(r.rk); /* commits what was printed */
     rd_kafka_destroy(r.rk);
     g_run = NULL;

@@ -642,7 +642,7 @@ static int add_topic_spec(sm_cli *c, const rd_kafka_metadata_t *md, const char *
         memcpy(num, p, n);
         num[n] = 0;
         int32_t part;
-        if (sm_parse_i32(c, "--topic partition", num, 0, 1000000, &part))
+        if (sm_cli_parse_i32(c, "--topic partition", num, 0, 1000000, &part))
             return SM_EXIT_USAGE;
         if (part >= mt->partition_cnt)
             return sm_cli_fail(c, SM_EXIT_NOTFOUND, "topic '%s' has no partition %d (it has %d)",
@@ -654,31 +654,50 @@ static int add_topic_spec(sm_cli *c, const rd_kafka_metadata_t *md, const char *
     return SM_EXIT_OK;
 }
 
-static int group_reset_offsets(sm_cli *c, int argc, char **argv)
+/* reset-offsets in four steps: parse the command line, plan (the partitions
+ * and their new offsets), execute (only with --execute), print. */
+typedef struct reset_req {
+    const char *group;
+    const char *specs[64];
+    int nspec;
+    bool all_topics, execute;
+    reset_kind kind;
+    int64_t arg; /* --to-offset, --to-datetime (ms) or --shift-by */
+} reset_req;
+
+/* The plan: each partition's offset in plan is the new one; cur[i] is
+ * plan->elems[i]'s committed offset (-1: none). */
+typedef struct reset_plan {
+    rd_kafka_topic_partition_list_t *plan;
+    int64_t *cur;
+} reset_plan;
+
+/* SM_EXIT_OK with *help set: --help was printed, nothing more to do. */
+static int reset_parse(sm_cli *c, int argc, char **argv, reset_req *q, bool *help)
 {
     sm_args a;
     sm_args_init(&a, c, &sm_help_group_reset_offsets, argc, argv);
-    const char *val, *group = NULL, *specs[64];
-    int nspec = 0, id, rc;
-    bool all_topics = false, execute = false;
-    reset_kind kind = R_NONE;
-    int64_t arg = 0;
+    const char *val;
+    int id;
+    memset(q, 0, sizeof *q);
+    q->kind = R_NONE;
+    *help = false;
     while ((id = sm_args_next(&a, &val)) != SM_OPT_END) {
         reset_kind k = R_NONE;
         switch (id) {
         case SM_OPT_POS:
-            if (group)
-                return sm_cli_fail(c, SM_EXIT_USAGE, "one group at a time ('%s' and '%s')", group,
-                                   val);
-            group = val;
+            if (q->group)
+                return sm_cli_fail(c, SM_EXIT_USAGE, "one group at a time ('%s' and '%s')",
+                                   q->group, val);
+            q->group = val;
             break;
         case O_TOPIC:
-            if (nspec == 64)
+            if (q->nspec == 64)
                 return sm_cli_fail(c, SM_EXIT_USAGE, "at most 64 --topic");
-            specs[nspec++] = val;
+            q->specs[q->nspec++] = val;
             break;
         case O_ALL_TOPICS:
-            all_topics = true;
+            q->all_topics = true;
             break;
         case O_TO_EARLIEST:
             k = R_EARLIEST;
@@ -688,102 +707,92 @@ static int group_reset_offsets(sm_cli *c, int argc, char **argv)
             break;
         case O_TO_OFFSET:
             k = R_OFFSET;
-            if (sm_parse_i64(c, "--to-offset", val, 0, INT64_MAX / 2, &arg))
+            if (sm_cli_parse_i64(c, "--to-offset", val, 0, INT64_MAX / 2, &q->arg))
                 return SM_EXIT_USAGE;
             break;
         case O_TO_TIME:
             k = R_TIME;
-            if (sm_parse_time(c, "--to-datetime", val, &arg))
+            if (sm_cli_parse_time(c, "--to-datetime", val, &q->arg))
                 return SM_EXIT_USAGE;
             break;
         case O_SHIFT_BY:
             k = R_SHIFT;
-            if (sm_parse_i64(c, "--shift-by", val, -(INT64_MAX / 2), INT64_MAX / 2, &arg))
+            if (sm_cli_parse_i64(c, "--shift-by", val, -(INT64_MAX / 2), INT64_MAX / 2, &q->arg))
                 return SM_EXIT_USAGE;
             break;
         case O_EXECUTE:
-            execute = true;
+            q->execute = true;
             break;
         case O_DRY_RUN:
-            execute = false;
+            q->execute = false;
             break;
         case SM_OPT_HELP:
+            *help = true;
             return SM_EXIT_OK;
         default:
             return SM_EXIT_USAGE;
         }
         if (k != R_NONE) {
-            if (kind != R_NONE)
+            if (q->kind != R_NONE)
                 return sm_cli_fail(c, SM_EXIT_USAGE,
                                    "give one of --to-earliest, --to-latest, --to-offset,"
                                    " --to-datetime, --shift-by");
-            kind = k;
+            q->kind = k;
         }
     }
-    if (!group)
+    if (!q->group)
         return sm_cli_fail(c, SM_EXIT_USAGE, "which group? (samsa group reset-offsets GROUP ...)");
-    if (!nspec && !all_topics)
+    if (!q->nspec && !q->all_topics)
         return sm_cli_fail(c, SM_EXIT_USAGE, "which partitions? give --topic TOPIC or --all-topics");
-    if (nspec && all_topics)
+    if (q->nspec && q->all_topics)
         return sm_cli_fail(c, SM_EXIT_USAGE, "--topic and --all-topics exclude each other");
-    if (kind == R_NONE)
+    if (q->kind == R_NONE)
         return sm_cli_fail(c, SM_EXIT_USAGE,
                            "where to? give --to-earliest, --to-latest, --to-offset N,"
                            " --to-datetime TIME or --shift-by N");
+    return SM_EXIT_OK;
+}
 
-    rd_kafka_t *rk = sm_kafka_client(c, RD_KAFKA_PRODUCER, &rc);
-    if (!rk)
-        return rc;
-    const rd_kafka_metadata_t *md = NULL;
-    rd_kafka_event_t *dev = NULL;
-    rd_kafka_topic_partition_list_t *offs = NULL, *plan = NULL;
-    const rd_kafka_ConsumerGroupDescription_t *d;
-    rc = sm_kafka_metadata(c, rk, &md);
-    if (rc)
-        goto out;
-    rc = describe_group(c, rk, group, true, &dev, &d);
-    if (rc)
-        goto out;
-    size_t nmembers = d ? rd_kafka_ConsumerGroupDescription_member_count(d) : 0;
-    if (execute && nmembers) {
-        rc = sm_cli_fail(c, SM_EXIT_FAIL,
-                         "group '%s' has %zu active member%s; stop %s before resetting offsets"
-                         " (without --execute the plan is shown anyway)",
-                         group, nmembers, nmembers == 1 ? "" : "s",
-                         nmembers == 1 ? "it" : "them");
-        goto out;
-    }
-    rc = committed_offsets(c, rk, group, &offs);
-    if (rc)
-        goto out;
-    plan = rd_kafka_topic_partition_list_new(16);
-    if (all_topics) {
+/* The partitions: every one the group has committed offsets for, or those
+ * the --topic specs name; sorted. */
+static int reset_partitions(sm_cli *c, const reset_req *q, const rd_kafka_metadata_t *md,
+                            const rd_kafka_topic_partition_list_t *offs,
+                            rd_kafka_topic_partition_list_t *plan)
+{
+    int rc;
+    if (q->all_topics) {
         for (int i = 0; i < offs->cnt; i++)
             rd_kafka_topic_partition_list_add(plan, offs->elems[i].topic, offs->elems[i].partition);
-        if (!plan->cnt) {
-            rc = sm_cli_fail(c, SM_EXIT_NOTFOUND,
-                             "group '%s' has no committed offsets; name the topic with --topic",
-                             group);
-            goto out;
-        }
+        if (!plan->cnt)
+            return sm_cli_fail(c, SM_EXIT_NOTFOUND,
+                               "group '%s' has no committed offsets; name the topic with --topic",
+                               q->group);
     } else {
-        for (int i = 0; i < nspec; i++)
-            if ((rc = add_topic_spec(c, md, specs[i], plan)))
-                goto out;
+        for (int i = 0; i < q->nspec; i++)
+            if ((rc = add_topic_spec(c, md, q->specs[i], plan)))
+                return rc;
     }
     rd_kafka_topic_partition_list_sort(plan, cmp_tp, NULL);
+    return SM_EXIT_OK;
+}
 
-    /* new offsets: watermarks, then the kind's rule */
-    int64_t *cur = calloc((size_t)plan->cnt, sizeof *cur);
+/* New offsets: watermarks, then the kind's rule; --to-datetime through
+ * offsets_for_times (nothing at or after the time: the end). */
+static int reset_offsets(sm_cli *c, rd_kafka_t *rk, const reset_req *q,
+                         const rd_kafka_topic_partition_list_t *offs, reset_plan *p)
+{
+    int rc = SM_EXIT_OK;
+    rd_kafka_topic_partition_list_t *plan = p->plan;
+    int64_t arg = q->arg;
     for (int i = 0; i < plan->cnt; i++) {
         rd_kafka_topic_partition_t *tp = &plan->elems[i];
         rd_kafka_topic_partition_t *had =
             rd_kafka_topic_partition_list_find(offs, tp->topic, tp->partition);
-        cur[i] = had && had->offset >= 0 ? had->offset : -1;
+        p->cur[i] = had && had->offset >= 0 ? had->offset : -1;
         int64_t lo, hi;
         if ((rc = sm_kafka_watermarks(c, rk, tp->topic, tp->partition, &lo, &hi)))
             break;
-        switch (kind) {
+        switch (q->kind) {
         case R_EARLIEST:
             tp->offset = lo;
             break;
@@ -802,13 +811,15 @@ static int group_reset_offsets(sm_cli *c, int argc, char **argv)
             tp->offset = arg;
             break;
         case R_SHIFT:
-            if (cur[i] < 0) {
+            if (p->cur[i] < 0) {
                 rc = sm_cli_fail(c, SM_EXIT_NOTFOUND,
-                                 "group '%s' has no committed offset on %s [%d] to shift", group,
-                                 tp->topic, (int)tp->partition);
+                                 "group '%s' has no committed offset on %s [%d] to shift",
+                                 q->group, tp->topic, (int)tp->partition);
                 break;
             }
-            tp->offset = cur[i] + arg < lo ? lo : cur[i] + arg > hi ? hi : cur[i] + arg;
+            tp->offset = p->cur[i] + arg < lo   ? lo
+                         : p->cur[i] + arg > hi ? hi
+                                                : p->cur[i] + arg;
             break;
         case R_TIME:
             tp->offset = arg; /* resolved below */
@@ -819,7 +830,7 @@ static int group_reset_offsets(sm_cli *c, int argc, char **argv)
         if (rc)
             break;
     }
-    if (!rc && kind == R_TIME) {
+    if (!rc && q->kind == R_TIME) {
         rd_kafka_resp_err_t err = rd_kafka_offsets_for_times(rk, plan, c->timeout_ms);
         if (err)
             rc = sm_cli_fail(c, sm_cli_exit_of(err), "offsets for the time: %s",
@@ -836,56 +847,110 @@ static int group_reset_offsets(sm_cli *c, int argc, char **argv)
             }
         }
     }
-    if (rc) {
-        free(cur);
+    return rc;
+}
+
+/* The plan: the group must be empty to --execute; its committed offsets,
+ * the partitions, their new offsets. */
+static int reset_make_plan(sm_cli *c, rd_kafka_t *rk, const reset_req *q, reset_plan *p)
+{
+    const rd_kafka_metadata_t *md = NULL;
+    rd_kafka_event_t *dev = NULL;
+    rd_kafka_topic_partition_list_t *offs = NULL;
+    const rd_kafka_ConsumerGroupDescription_t *d;
+    int rc = sm_kafka_metadata(c, rk, &md);
+    if (rc)
+        goto out;
+    rc = describe_group(c, rk, q->group, true, &dev, &d);
+    if (rc)
+        goto out;
+    size_t nmembers = d ? rd_kafka_ConsumerGroupDescription_member_count(d) : 0;
+    if (q->execute && nmembers) {
+        rc = sm_cli_fail(c, SM_EXIT_FAIL,
+                         "group '%s' has %zu active member%s; stop %s before resetting offsets"
+                         " (without --execute the plan is shown anyway)",
+                         q->group, nmembers, nmembers == 1 ? "" : "s",
+                         nmembers == 1 ? "it" : "them");
         goto out;
     }
+    rc = committed_offsets(c, rk, q->group, &offs);
+    if (rc)
+        goto out;
+    p->plan = rd_kafka_topic_partition_list_new(16);
+    if ((rc = reset_partitions(c, q, md, offs, p->plan)))
+        goto out;
+    p->cur = calloc((size_t)p->plan->cnt, sizeof *p->cur);
+    rc = reset_offsets(c, rk, q, offs, p);
+out:
+    if (offs)
+        rd_kafka_topic_partition_list_destroy(offs);
+    if (dev)
+        rd_kafka_event_destroy(dev);
+    if (md)
+        rd_kafka_metadata_destroy(md);
+    return rc;
+}
 
-    /* apply */
-    rd_kafka_topic_partition_list_t *applied = NULL;
-    if (execute) {
-        rd_kafka_AlterConsumerGroupOffsets_t *req =
-            rd_kafka_AlterConsumerGroupOffsets_new(group, plan);
-        rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
-        rd_kafka_AdminOptions_t *o =
-            sm_kafka_admin_options(c, rk, RD_KAFKA_ADMIN_OP_ALTERCONSUMERGROUPOFFSETS);
-        rd_kafka_AlterConsumerGroupOffsets(rk, &req, 1, o, q);
-        rd_kafka_event_t *ev =
-            sm_kafka_admin_wait(c, rk, q, RD_KAFKA_EVENT_ALTERCONSUMERGROUPOFFSETS_RESULT, &rc);
-        rd_kafka_AdminOptions_destroy(o);
-        rd_kafka_AlterConsumerGroupOffsets_destroy(req);
-        rd_kafka_queue_destroy(q);
-        if (ev) {
-            size_t cnt;
-            const rd_kafka_group_result_t **gr = rd_kafka_AlterConsumerGroupOffsets_result_groups(
-                rd_kafka_event_AlterConsumerGroupOffsets_result(ev), &cnt);
-            const rd_kafka_error_t *e = cnt == 1 ? rd_kafka_group_result_error(gr[0]) : NULL;
-            if (cnt != 1) {
-                rc = sm_cli_fail(c, SM_EXIT_FAIL, "group '%s': %zu groups in the answer", group,
-                                 cnt);
-            } else if (e) {
-                rc = sm_cli_fail(c, sm_cli_exit_of(rd_kafka_error_code(e)), "group '%s': %s",
-                                 group, rd_kafka_error_string(e));
-            } else {
-                const rd_kafka_topic_partition_list_t *pl = rd_kafka_group_result_partitions(gr[0]);
-                applied = pl ? rd_kafka_topic_partition_list_copy(pl) : NULL;
-            }
-            rd_kafka_event_destroy(ev);
+/* AlterConsumerGroupOffsets with the plan; *applied: the partitions as the
+ * broker answered them (NULL when the request failed). */
+static int reset_execute(sm_cli *c, rd_kafka_t *rk, const reset_req *q,
+                         const reset_plan *p, rd_kafka_topic_partition_list_t **applied)
+{
+    int rc = SM_EXIT_OK;
+    *applied = NULL;
+    rd_kafka_AlterConsumerGroupOffsets_t *req =
+        rd_kafka_AlterConsumerGroupOffsets_new(q->group, p->plan);
+    rd_kafka_queue_t *qu = rd_kafka_queue_new(rk);
+    rd_kafka_AdminOptions_t *o =
+        sm_kafka_admin_options(c, rk, RD_KAFKA_ADMIN_OP_ALTERCONSUMERGROUPOFFSETS);
+    rd_kafka_AlterConsumerGroupOffsets(rk, &req, 1, o, qu);
+    rd_kafka_event_t *ev =
+        sm_kafka_admin_wait(c, rk, qu, RD_KAFKA_EVENT_ALTERCONSUMERGROUPOFFSETS_RESULT, &rc);
+    rd_kafka_AdminOptions_destroy(o);
+    rd_kafka_AlterConsumerGroupOffsets_destroy(req);
+    rd_kafka_queue_destroy(qu);
+    if (ev) {
+        size_t cnt;
+        const rd_kafka_group_result_t **gr = rd_kafka_AlterConsumerGroupOffsets_result_groups(
+            rd_kafka_event_AlterConsumerGroupOffsets_result(ev), &cnt);
+        const rd_kafka_error_t *e = cnt == 1 ? rd_kafka_group_result_error(gr[0]) : NULL;
+        if (cnt != 1) {
+            rc = sm_cli_fail(c, SM_EXIT_FAIL, "group '%s': %zu groups in the answer", q->group,
+                             cnt);
+        } else if (e) {
+            rc = sm_cli_fail(c, sm_cli_exit_of(rd_kafka_error_code(e)), "group '%s': %s",
+                             q->group, rd_kafka_error_string(e));
+        } else {
+            const rd_kafka_topic_partition_list_t *pl = rd_kafka_group_result_partitions(gr[0]);
+            *applied = pl ? rd_kafka_topic_partition_list_copy(pl) : NULL;
         }
+        rd_kafka_event_destroy(ev);
     }
+    return rc;
+}
+
+/* The table (or JSON) of the plan, with each partition's result when
+ * executed; a partition the broker refused fails the command (unless rc
+ * already says why). Returns rc or that failure. */
+static int reset_print(sm_cli *c, const reset_req *q, const reset_plan *p,
+                       const rd_kafka_topic_partition_list_t *applied, int rc)
+{
+    const rd_kafka_topic_partition_list_t *plan = p->plan;
+    bool execute = q->execute;
     static const char *const head[] = {"TOPIC", "PARTITION", "CURRENT", "NEW", "RESULT"};
     sm_table t;
     sm_table_init(&t, execute ? 5 : 4, head, 2u | 4u | 8u);
     json_t *jp = json_array();
     for (int i = 0; i < plan->cnt && (!execute || applied); i++) {
-        rd_kafka_topic_partition_t *tp = &plan->elems[i];
+        const rd_kafka_topic_partition_t *tp = &plan->elems[i];
         rd_kafka_topic_partition_t *ap =
-            applied ? rd_kafka_topic_partition_list_find(applied, tp->topic, tp->partition) : NULL;
+            applied ? rd_kafka_topic_partition_list_find(applied, tp->topic, tp->partition)
+                    : NULL;
         rd_kafka_resp_err_t perr = ap ? ap->err : RD_KAFKA_RESP_ERR_NO_ERROR;
         sm_table_cell(&t, "%s", tp->topic);
         sm_table_cell(&t, "%d", (int)tp->partition);
-        if (cur[i] >= 0)
-            sm_table_cell(&t, "%lld", (long long)cur[i]);
+        if (p->cur[i] >= 0)
+            sm_table_cell(&t, "%lld", (long long)p->cur[i]);
         else
             sm_table_cell(&t, "-");
         sm_table_cell(&t, "%lld", (long long)tp->offset);
@@ -893,7 +958,7 @@ static int group_reset_offsets(sm_cli *c, int argc, char **argv)
             sm_table_cell(&t, "%s", perr ? rd_kafka_err2str(perr) : "ok");
         json_t *e = json_pack("{s:s,s:i,s:o,s:I}", "topic", tp->topic, "partition",
                               (int)tp->partition, "current",
-                              cur[i] >= 0 ? json_integer(cur[i]) : json_null(), "new",
+                              p->cur[i] >= 0 ? json_integer(p->cur[i]) : json_null(), "new",
                               (json_int_t)tp->offset);
         if (perr) {
             json_object_set_new(e, "error", json_string(rd_kafka_err2str(perr)));
@@ -905,31 +970,45 @@ static int group_reset_offsets(sm_cli *c, int argc, char **argv)
     }
     if (!execute || applied) {
         if (c->output == SM_OUT_JSON) {
-            sm_json_print(json_pack("{s:s,s:b,s:o}", "group", group, "executed", execute,
+            sm_json_print(json_pack("{s:s,s:b,s:o}", "group", q->group, "executed", execute,
                                     "partitions", jp));
             jp = NULL;
         } else {
             sm_table_print(&t, stdout);
             if (execute)
-                printf("group %s: offsets reset\n", group);
+                printf("group %s: offsets reset\n", q->group);
             else
                 printf("dry run: nothing changed; add --execute to apply\n");
         }
     }
     json_decref(jp);
     sm_table_release(&t);
+    return rc;
+}
+
+static int group_reset_offsets(sm_cli *c, int argc, char **argv)
+{
+    reset_req q;
+    bool help;
+    int rc = reset_parse(c, argc, argv, &q, &help);
+    if (rc || help)
+        return rc;
+    rd_kafka_t *rk = sm_kafka_client(c, RD_KAFKA_PRODUCER, &rc);
+    if (!rk)
+        return rc;
+    reset_plan p = {NULL, NULL};
+    rd_kafka_topic_partition_list_t *applied = NULL;
+    rc = reset_make_plan(c, rk, &q, &p);
+    if (!rc) {
+        if (q.execute)
+            rc = reset_execute(c, rk, &q, &p, &applied);
+        rc = reset_print(c, &q, &p, applied, rc);
+    }
     if (applied)
         rd_kafka_topic_partition_list_destroy(applied);
-    free(cur);
-out:
-    if (plan)
-        rd_kafka_topic_partition_list_destroy(plan);
-    if (offs)
-        rd_kafka_topic_partition_list_destroy(offs);
-    if (dev)
-        rd_kafka_event_destroy(dev);
-    if (md)
-        rd_kafka_metadata_destroy(md);
+    free(p.cur);
+    if (p.plan)
+        rd_kafka_topic_partition_list_destroy(p.plan);
     rd_kafka_destroy(rk);
     return rc;
 }

@@ -319,12 +319,12 @@ static int list_rows(sm_cli *c, const sm_cmd_help *help, bool dead, int argc, ch
             f.key = val;
             break;
         case O_LIMIT:
-            if (sm_parse_i32(c, "-n/--limit", val, 1, 1000000, &limit))
+            if (sm_cli_parse_i32(c, "-n/--limit", val, 1, 1000000, &limit))
                 return SM_EXIT_USAGE;
             f.limit = limit;
             break;
         case O_AFTER:
-            if (sm_parse_i64(c, "--after", val, 0, INT64_MAX, &f.after_id))
+            if (sm_cli_parse_i64(c, "--after", val, 0, INT64_MAX, &f.after_id))
                 return SM_EXIT_USAGE;
             break;
         case O_NEWEST:
@@ -530,7 +530,7 @@ static int outbox_retry(sm_cli *c, int argc, char **argv)
         case SM_OPT_POS:
             if (nids == 256)
                 return sm_cli_fail(c, SM_EXIT_USAGE, "at most 256 ids at once (or --all)");
-            if (sm_parse_i64(c, "row id", val, 1, INT64_MAX, &ids[nids++]))
+            if (sm_cli_parse_i64(c, "row id", val, 1, INT64_MAX, &ids[nids++]))
                 return SM_EXIT_USAGE;
             break;
         case SM_OPT_HELP:

@@ -184,94 +184,104 @@ static int set(sm_cli *c, rd_kafka_conf_t *conf, const char *opt, const char *k,
     return SM_EXIT_OK;
 }
 
-int sm_cmd_produce(sm_cli *c, int argc, char **argv)
+/* produce in four steps: parse the command line, set up (the producer, the
+ * topic and partition checked, the headers), send every line, print what
+ * was delivered. */
+typedef struct produce_req {
+    const char *topic, *file, *keysep, *key;
+    const char *acks, *codec;
+    const char *headers[64];
+    int nh;
+    int32_t partition;
+    bool quiet, progress;
+} produce_req;
+
+/* SM_EXIT_OK with *help set: --help was printed, nothing more to do. */
+static int produce_parse(sm_cli *c, int argc, char **argv, produce_req *q, bool *help)
 {
     sm_args a;
     sm_args_init(&a, c, &sm_help_produce, argc, argv);
-    const char *val, *topic = NULL, *file = NULL, *keysep = NULL, *key = NULL;
-    const char *acks = "all", *codec = NULL;
-    const char *headers[64];
-    int nh = 0, id, rc;
-    int32_t partition = RD_KAFKA_PARTITION_UA;
-    bool quiet = false, progress = true;
+    const char *val;
+    int id;
+    memset(q, 0, sizeof *q);
+    q->acks = "all";
+    q->partition = RD_KAFKA_PARTITION_UA;
+    q->progress = true;
+    *help = false;
     while ((id = sm_args_next(&a, &val)) != SM_OPT_END) {
         switch (id) {
         case SM_OPT_POS:
-            if (topic)
+            if (q->topic)
                 return sm_cli_fail(c, SM_EXIT_USAGE, "one topic at a time ('%s' and '%s')",
-                                   topic, val);
-            topic = val;
+                                   q->topic, val);
+            q->topic = val;
             break;
         case O_FILE:
-            file = val;
+            q->file = val;
             break;
         case O_KEYSEP:
             if (!*val)
                 return sm_cli_fail(c, SM_EXIT_USAGE, "-K: the key separator is empty");
-            keysep = val;
+            q->keysep = val;
             break;
         case O_KEY:
-            key = val;
+            q->key = val;
             break;
         case O_HEADER:
             if (!strchr(val, '=') || val[0] == '=')
                 return sm_cli_fail(c, SM_EXIT_USAGE, "-H '%s': expected NAME=VALUE", val);
-            if (nh == 64)
+            if (q->nh == 64)
                 return sm_cli_fail(c, SM_EXIT_USAGE, "at most 64 headers");
-            headers[nh++] = val;
+            q->headers[q->nh++] = val;
             break;
         case O_PARTITION:
-            if (sm_parse_i32(c, "-p/--partition", val, 0, 1000000, &partition))
+            if (sm_cli_parse_i32(c, "-p/--partition", val, 0, 1000000, &q->partition))
                 return SM_EXIT_USAGE;
             break;
         case O_ACKS:
             if (strcmp(val, "0") && strcmp(val, "1") && strcmp(val, "all") && strcmp(val, "-1"))
                 return sm_cli_fail(c, SM_EXIT_USAGE, "--acks '%s': expected 0, 1 or all", val);
-            acks = val;
+            q->acks = val;
             break;
         case O_COMPRESSION:
-            codec = val;
+            q->codec = val;
             break;
         case O_QUIET:
-            quiet = true;
+            q->quiet = true;
             break;
         case O_NO_PROGRESS:
-            progress = false;
+            q->progress = false;
             break;
         case SM_OPT_HELP:
+            *help = true;
             return SM_EXIT_OK;
         default:
             return SM_EXIT_USAGE;
         }
     }
-    if (!topic)
+    if (!q->topic)
         return sm_cli_fail(c, SM_EXIT_USAGE, "which topic? (samsa produce TOPIC)");
-    if (key && keysep)
+    if (q->key && q->keysep)
         return sm_cli_fail(c, SM_EXIT_USAGE, "-k and -K exclude each other");
+    return SM_EXIT_OK;
+}
 
-    FILE *in = stdin;
-    int64_t in_size = -1;
-    if (file && strcmp(file, "-")) {
-        in = fopen(file, "rb");
-        if (!in)
-            return sm_cli_fail(c, SM_EXIT_USAGE, "%s: %s", file, strerror(errno));
-        struct stat sb;
-        if (!fstat(fileno(in), &sb) && S_ISREG(sb.st_mode))
-            in_size = sb.st_size;
-    }
-
-    static produce_state st; /* large; one produce per process */
-    memset(&st, 0, sizeof st);
-    st.c = c;
-    rd_kafka_t *rk = NULL;
-    rd_kafka_headers_t *hdrs = NULL;
+/* The producer (options given here win over -X), the topic made sure of and
+ * the partition checked, the headers every record carries (*hdrs, NULL for
+ * none). *rk is NULL when the producer could not be made. */
+static int produce_setup(sm_cli *c, const produce_req *q, rd_kafka_t **rk,
+                         rd_kafka_headers_t **hdrs)
+{
+    int rc;
+    *rk = NULL;
+    *hdrs = NULL;
     rd_kafka_conf_t *conf = sm_kafka_conf(c, &rc);
     if (!conf)
-        goto out;
+        return rc;
     /* -X was applied by sm_kafka_conf; options given here win over it */
-    rc = set(c, conf, "--acks", "acks", acks);
-    if (!rc && codec)
-        rc = set(c, conf, "--compression", "compression.codec", codec);
+    rc = set(c, conf, "--acks", "acks", q->acks);
+    if (!rc && q->codec)
+        rc = set(c, conf, "--compression", "compression.codec", q->codec);
     if (!rc && !sm_props_get(&c->xprops, "linger.ms"))
         rc = set(c, conf, "linger.ms", "linger.ms", "5");
     if (!rc && !sm_props_get(&c->xprops, "message.timeout.ms")) {
@@ -281,39 +291,48 @@ int sm_cmd_produce(sm_cli *c, int argc, char **argv)
     }
     if (rc) {
         rd_kafka_conf_destroy(conf);
-        goto out;
+        return rc;
     }
     rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
     rd_kafka_conf_set_opaque(conf, c);
-    rk = sm_kafka_new(c, RD_KAFKA_PRODUCER, conf, &rc);
-    if (!rk)
-        goto out;
+    *rk = sm_kafka_new(c, RD_KAFKA_PRODUCER, conf, &rc);
+    if (!*rk)
+        return rc;
     int partitions = 0;
-    rc = ensure_topic(c, rk, topic, &partitions);
+    rc = ensure_topic(c, *rk, q->topic, &partitions);
     if (rc)
-        goto out;
-    warn_uncompressed(c, rk, codec);
-    if (partition != RD_KAFKA_PARTITION_UA && partition >= partitions) {
-        rc = sm_cli_fail(c, SM_EXIT_NOTFOUND, "topic '%s' has no partition %d (it has %d)", topic,
-                         (int)partition, partitions);
-        goto out;
-    }
-    if (nh) {
-        hdrs = rd_kafka_headers_new((size_t)nh);
-        for (int i = 0; i < nh; i++) {
-            const char *eq = strchr(headers[i], '=');
-            rd_kafka_header_add(hdrs, headers[i], eq - headers[i], eq + 1, -1);
+        return rc;
+    warn_uncompressed(c, *rk, q->codec);
+    if (q->partition != RD_KAFKA_PARTITION_UA && q->partition >= partitions)
+        return sm_cli_fail(c, SM_EXIT_NOTFOUND, "topic '%s' has no partition %d (it has %d)",
+                           q->topic, (int)q->partition, partitions);
+    if (q->nh) {
+        *hdrs = rd_kafka_headers_new((size_t)q->nh);
+        for (int i = 0; i < q->nh; i++) {
+            const char *eq = strchr(q->headers[i], '=');
+            rd_kafka_header_add(*hdrs, q->headers[i], eq - q->headers[i], eq + 1, -1);
         }
     }
+    return SM_EXIT_OK;
+}
 
+/* Sends every line of in (KEY<sep>VALUE with -K), then waits for the
+ * delivery of what was sent, whatever stopped the reading; *sent: records
+ * handed to the producer. */
+static int produce_send(sm_cli *c, const produce_req *q, FILE *in, int64_t in_size,
+                        rd_kafka_t *rk, const rd_kafka_headers_t *hdrs, produce_state *st,
+                        int64_t *sent_out)
+{
+    int rc = SM_EXIT_OK;
+    const char *key = q->key, *keysep = q->keysep, *topic = q->topic;
+    int32_t partition = q->partition;
     sm_cli_catch_signals();
     sm_progress pr;
-    sm_progress_init(&pr, progress, in_size, in_size > 0, "records");
+    sm_progress_init(&pr, q->progress, in_size, in_size > 0, "records");
     char *line = NULL;
     size_t cap = 0;
     ssize_t len;
     int64_t lineno = 0, sent = 0, read_bytes = 0;
-    int64_t t0 = sm_mono_ms();
     while (!sm_cli_stop && (len = getline(&line, &cap, in)) >= 0) {
         lineno++;
         read_bytes += len;
@@ -340,7 +359,7 @@ int sm_cmd_produce(sm_cli *c, int argc, char **argv)
             rd_kafka_resp_err_t err = rd_kafka_producev(
                 rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_PARTITION(partition),
                 RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_KEY(k, k ? klen : 0),
-                RD_KAFKA_V_VALUE(v, vlen), RD_KAFKA_V_HEADERS(h), RD_KAFKA_V_OPAQUE(&st),
+                RD_KAFKA_V_VALUE(v, vlen), RD_KAFKA_V_HEADERS(h), RD_KAFKA_V_OPAQUE(st),
                 RD_KAFKA_V_END);
             if (!err)
                 break;
@@ -357,28 +376,37 @@ int sm_cmd_produce(sm_cli *c, int argc, char **argv)
         if (rc)
             break;
         sent++;
-        st.bytes += (int64_t)(klen + vlen);
+        st->bytes += (int64_t)(klen + vlen);
         rd_kafka_poll(rk, 0);
-        sm_progress_update(&pr, sent, in_size > 0 ? read_bytes : st.bytes);
+        sm_progress_update(&pr, sent, in_size > 0 ? read_bytes : st->bytes);
     }
     free(line);
     if (!rc && ferror(in) && !sm_cli_stop) /* Ctrl-C interrupts a read: not an error */
-        rc = sm_cli_fail(c, SM_EXIT_FAIL, "reading %s: %s", file ? file : "stdin",
+        rc = sm_cli_fail(c, SM_EXIT_FAIL, "reading %s: %s", q->file ? q->file : "stdin",
                          strerror(errno));
     /* deliver what was read, whatever stopped the loop */
-    while (rd_kafka_outq_len(rk) > 0 && st.delivered + st.failed < sent) {
+    while (rd_kafka_outq_len(rk) > 0 && st->delivered + st->failed < sent) {
         rd_kafka_flush(rk, 100);
-        sm_progress_update(&pr, st.delivered, in_size > 0 ? read_bytes : st.bytes);
+        sm_progress_update(&pr, st->delivered, in_size > 0 ? read_bytes : st->bytes);
     }
     rd_kafka_poll(rk, 0);
     sm_progress_end(&pr);
-    double secs = (double)(sm_mono_ms() - t0) / 1000.0;
-    if (st.failed) {
-        int frc = sm_cli_fail(c, sm_cli_exit_of(st.first_err) == SM_EXIT_NOTFOUND
+    *sent_out = sent;
+    return rc;
+}
+
+/* What was delivered, per partition (table line or JSON); records not
+ * delivered fail the command (unless rc already says why). */
+static int produce_print(sm_cli *c, const produce_req *q, const produce_state *st, int64_t sent,
+                         double secs, int rc)
+{
+    const char *topic = q->topic;
+    if (st->failed) {
+        int frc = sm_cli_fail(c, sm_cli_exit_of(st->first_err) == SM_EXIT_NOTFOUND
                                      ? SM_EXIT_NOTFOUND
                                      : SM_EXIT_FAIL,
                               "%lld of %lld records were not delivered: %s",
-                              (long long)st.failed, (long long)sent, st.first_errstr);
+                              (long long)st->failed, (long long)sent, st->first_errstr);
         if (!rc)
             rc = frc;
     }
@@ -386,37 +414,69 @@ int sm_cmd_produce(sm_cli *c, int argc, char **argv)
         rc = SM_EXIT_INTR;
     if (c->output == SM_OUT_JSON) {
         json_t *parts = json_array();
-        for (int32_t p = 0; p < st.nparts; p++)
-            if (st.count[p])
+        for (int32_t p = 0; p < st->nparts; p++)
+            if (st->count[p])
                 json_array_append_new(
                     parts, json_pack("{s:i,s:I,s:o,s:o}", "partition", p, "records",
-                                     (json_int_t)st.count[p], "first_offset",
+                                     (json_int_t)st->count[p], "first_offset",
                                      /* acks=0: the broker tells no offsets */
-                                     st.first_off[p] >= 0 ? json_integer(st.first_off[p])
-                                                          : json_null(),
+                                     st->first_off[p] >= 0 ? json_integer(st->first_off[p])
+                                                           : json_null(),
                                      "last_offset",
-                                     st.last_off[p] >= 0 ? json_integer(st.last_off[p])
-                                                         : json_null()));
+                                     st->last_off[p] >= 0 ? json_integer(st->last_off[p])
+                                                          : json_null()));
         sm_json_print(json_pack("{s:s,s:I,s:I,s:I,s:o}", "topic", topic, "records",
-                                (json_int_t)st.delivered, "failed", (json_int_t)st.failed,
-                                "bytes", (json_int_t)st.bytes, "partitions", parts));
-    } else if (!quiet) {
-        printf("produced %lld record%s (%lld bytes) to %s in %.2f s", (long long)st.delivered,
-               st.delivered == 1 ? "" : "s", (long long)st.bytes, topic, secs);
+                                (json_int_t)st->delivered, "failed", (json_int_t)st->failed,
+                                "bytes", (json_int_t)st->bytes, "partitions", parts));
+    } else if (!q->quiet) {
+        printf("produced %lld record%s (%lld bytes) to %s in %.2f s", (long long)st->delivered,
+               st->delivered == 1 ? "" : "s", (long long)st->bytes, topic, secs);
         const char *sep = ": ";
-        for (int32_t p = 0; p < st.nparts; p++)
-            if (st.count[p]) {
-                if (st.first_off[p] >= 0)
+        for (int32_t p = 0; p < st->nparts; p++)
+            if (st->count[p]) {
+                if (st->first_off[p] >= 0)
                     printf("%spartition %d offsets %lld..%lld", sep, (int)p,
-                           (long long)st.first_off[p], (long long)st.last_off[p]);
+                           (long long)st->first_off[p], (long long)st->last_off[p]);
                 else
                     printf("%spartition %d: %lld record%s (no offsets with acks=0)", sep, (int)p,
-                           (long long)st.count[p], st.count[p] == 1 ? "" : "s");
+                           (long long)st->count[p], st->count[p] == 1 ? "" : "s");
                 sep = ", ";
             }
         printf("\n");
     }
-out:
+    return rc;
+}
+
+int sm_cmd_produce(sm_cli *c, int argc, char **argv)
+{
+    produce_req q;
+    bool help;
+    int rc = produce_parse(c, argc, argv, &q, &help);
+    if (rc || help)
+        return rc;
+
+    FILE *in = stdin;
+    int64_t in_size = -1;
+    if (q.file && strcmp(q.file, "-")) {
+        in = fopen(q.file, "rb");
+        if (!in)
+            return sm_cli_fail(c, SM_EXIT_USAGE, "%s: %s", q.file, strerror(errno));
+        struct stat sb;
+        if (!fstat(fileno(in), &sb) && S_ISREG(sb.st_mode))
+            in_size = sb.st_size;
+    }
+
+    static produce_state st; /* large; one produce per process */
+    memset(&st, 0, sizeof st);
+    st.c = c;
+    rd_kafka_t *rk = NULL;
+    rd_kafka_headers_t *hdrs = NULL;
+    rc = produce_setup(c, &q, &rk, &hdrs);
+    if (!rc) {
+        int64_t sent = 0, t0 = sm_mono_ms();
+        rc = produce_send(c, &q, in, in_size, rk, hdrs, &st, &sent);
+        rc = produce_print(c, &q, &st, sent, (double)(sm_mono_ms() - t0) / 1000.0, rc);
+    }
     if (hdrs)
         rd_kafka_headers_destroy(hdrs);
     if (rk)

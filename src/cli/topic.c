@@ -138,11 +138,11 @@ static int topic_create(sm_cli *c, int argc, char **argv)
             topics[n++] = val;
             break;
         case O_PARTITIONS:
-            if (sm_parse_i32(c, "-p/--partitions", val, 1, 1000000, &partitions))
+            if (sm_cli_parse_i32(c, "-p/--partitions", val, 1, 1000000, &partitions))
                 return SM_EXIT_USAGE;
             break;
         case O_REPLICAS:
-            if (sm_parse_i32(c, "-r/--replicas", val, 1, 32767, &replicas))
+            if (sm_cli_parse_i32(c, "-r/--replicas", val, 1, 32767, &replicas))
                 return SM_EXIT_USAGE;
             break;
         case O_CONFIG:
@@ -820,7 +820,7 @@ static int topic_add_partitions(sm_cli *c, int argc, char **argv)
                                    topic, val);
             topic = val;
         } else if (id == O_PARTITIONS) {
-            if (sm_parse_i32(c, "-p/--partitions", val, 1, 1000000, &total))
+            if (sm_cli_parse_i32(c, "-p/--partitions", val, 1, 1000000, &total))
                 return SM_EXIT_USAGE;
         } else if (id == O_VALIDATE) {
             validate = true;

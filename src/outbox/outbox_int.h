@@ -21,7 +21,7 @@
  * SM_PG_LOCK_CLASS, n). n in [0, 64): the relay slots (session locks);
  * SM_PG_LOCK_MIGRATE: schema migrations (transaction lock); SM_PG_LOCK_WAKE:
  * a relay waiting for NOTIFY holds it exclusively, and the insert trigger on
- * samsa_outbox notifies only when it cannot take it shared (see store_pg.c). */
+ * samsa_outbox notifies only when it cannot take it shared (see store_pg_claim.c). */
 #define SM_PG_LOCK_CLASS 1396788563 /* "SAMS" */
 #define SM_PG_LOCK_MIGRATE 100
 #define SM_PG_LOCK_WAKE 101
@@ -57,6 +57,11 @@ typedef struct sm_store_ops {
     int (*wait)(sm_store *s, int timeout_ms, char *err, size_t errlen);
     int (*wait_fd)(sm_store *s);
     uint64_t (*owned)(const sm_store *s);
+    /* where claims start (store.h: sm_store_set_claim_cursor, sm_store_rewind) */
+    void (*set_claim_cursor)(sm_store *s, bool on);
+    void (*rewind)(sm_store *s, int64_t id);
+    /* slot leases; NULL where there are none (SQLite: one relay) */
+    void (*set_lease_ms)(sm_store *s, int64_t ms);
 } sm_store_ops;
 
 /* The part every store shares; implementations embed it first. */

@@ -54,6 +54,24 @@ int sm_store_balance_busy(sm_store *s, const char *relay_id, uint64_t busy, uint
 
 uint64_t sm_store_owned(const sm_store *s) { return s->ops->owned(s); }
 
+void sm_store_set_claim_cursor(sm_store *s, bool on)
+{
+    if (s)
+        s->ops->set_claim_cursor(s, on);
+}
+
+void sm_store_rewind(sm_store *s, int64_t id)
+{
+    if (s)
+        s->ops->rewind(s, id);
+}
+
+void sm_store_set_lease_ms(sm_store *s, int64_t ms)
+{
+    if (s && s->ops->set_lease_ms)
+        s->ops->set_lease_ms(s, ms);
+}
+
 int sm_store_claim(sm_store *s, uint64_t owned, int max, sm_row_skip_fn skip, void *arg,
                    sm_row **rows, int *n, char *err, size_t errlen)
 {

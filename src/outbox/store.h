@@ -1,7 +1,7 @@
 /* store.h: the relay's view of an outbox database (SQLite or PostgreSQL),
  * behind one interface. The contract of the tables is docs/outbox.md.
  *
- * Implementations: store_sqlite.c, store_pg.c. Every function returns SM_OK
+ * Implementations: store_sqlite.c, store_pg*.c. Every function returns SM_OK
  * or a negative code (base/err.h) and fills err with a message naming the
  * database and the problem. A store is used by one thread.
  *
@@ -96,7 +96,7 @@ uint64_t sm_store_owned(const sm_store *s);
 typedef bool (*sm_row_skip_fn)(int64_t id, const char *key, const char *topic, void *arg);
 int sm_store_claim(sm_store *s, uint64_t owned, int max, sm_row_skip_fn skip, void *arg,
                    sm_row **rows, int *n, char *err, size_t errlen);
-/* The claim cursor (store_pg.c "capture", store_sqlite.c), off by default.
+/* The claim cursor (store_pg_claim.c, store_sqlite.c), off by default.
  * On, claims start above a floor below which every committed row is visible
  * and was looked at, instead of at the lowest INIT row, so rows in flight
  * are not read again and again; the claim is then no longer "every INIT
@@ -209,7 +209,7 @@ int sm_store_wait_fd(sm_store *s);
 
 /* Options (additive; defaults in brackets). Poll interval [10 ms]: SQLite's
  * wait checks for commits of other connections this often; PostgreSQL's wait
- * falls back to it while it cannot arm the wake-up (see store_pg.c).
+ * falls back to it while it cannot arm the wake-up (see store_pg_claim.c).
  * Heartbeat TTL [10000 ms]: a relay not seen for this long no longer counts
  * towards the fair share (PostgreSQL). */
 void sm_store_set_poll_ms(sm_store *s, int ms);

@@ -1,97 +1,12 @@
 /* store_pg.c: the relay's store on a PostgreSQL outbox, shareable by several
- * relays.
+ * relays: its statements, sessions, lifecycle, marking and ops table. The
+ * slots are in store_pg_slots.c, capture and waiting in store_pg_claim.c.
  *
  * Speed: every statement is prepared once per session and speaks binary
  * (arrays of ids, offsets and slots as parameters, bytea payloads as raw
  * bytes), so a batch is one round trip: claim is two (ids, then rows),
- * mark_published one UPDATE ... FROM unnest(arrays).
- *
- * Claim: by status, never by "id above the last seen": committed INIT rows,
- * due, of owned slots, in id order. A first query reads only (id, key) a page
- * at a time and asks skip() about each; the second fetches the full rows of
- * the chosen ids. Rows the relay holds or has in flight cost a few bytes each,
- * and eligible rows behind them are still found. No row locks are taken: the
- * slot locks already make this relay the only one claiming these keys, and a
- * FOR UPDATE would end with the claim's own transaction anyway.
- *
- * Slots: samsa_outbox.slot is a stored generated column,
- * hashtext(key) & 63 (0 for NULL keys). A relay owns a slot while it holds
- * the session advisory lock (SM_PG_LOCK_CLASS, slot). sm_store_balance
- * writes a heartbeat row (relay_id, backend pid, now()), counts the live
- * relays (seen within the TTL and whose backend still exists, so a dead
- * relay stops counting at once), and moves towards ceil(64 / live) slots:
- * extras are released (after they drain, with sm_store_balance_busy), free
- * slots are taken with pg_try_advisory_lock. A lost connection loses every
- * lock with its session: the call that sees it returns SM_EIO and says so,
- * the store owns nothing, and the next call reconnects.
- *
- * Wake-up: the statement connection LISTENs on samsa_outbox (it is idle
- * whenever the relay sleeps, and PostgreSQL delivers notifications only to
- * idle sessions); its socket is sm_store_wait_fd. The insert trigger
- * notifies only while some relay holds, or waits for, the wake lock
- * (SM_PG_LOCK_WAKE) exclusively: NOTIFY serializes the commits of all
- * notifying transactions, so a busy relay must not make every commit pay
- * for it. sm_store_wait "arms" on a second connection that does nothing
- * else: pg_try_advisory_lock; when that fails (a transaction that did not
- * notify is still open: it holds the lock shared until it ends; or another
- * relay is armed), it sends pg_advisory_lock asynchronously, followed in the
- * same statement by a pg_notify of its own. While that request is queued,
- * every new committer already notifies (a shared try fails behind a queued
- * exclusive request); when it is granted, every transaction that did not
- * notify has ended, and its own notification wakes the socket. Either way,
- * wait returns SM_OK right after arming, so the caller claims once more and
- * sees those rows. A claim that returns rows disarms (unlock, or cancel the
- * queued request): the relay is busy and commits stop notifying. No row is
- * ever left waiting for a timer. */
-#include <errno.h>
-#include <inttypes.h>
-#include <poll.h>
-#include <sys/epoll.h>
-#include <unistd.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-
-#include "base/clock.h"
-#include "base/err.h"
-#include "base/log.h"
-#include "outbox/outbox_int.h"
-
-#define STR_(x) #x
-#define STR(x) STR_(x)
-#define LOCK_CLASS STR(SM_PG_LOCK_CLASS)
-#define MS " * interval '1 millisecond'"
-
-enum {
-    P_CLAIM_IDS,
-    P_CLAIM_ROWS,
-    P_MARK_PUB,
-    P_RETRY,
-    P_DEAD,
-    P_COMPLETE,
-    P_COMPLETE_ANY,
-    P_PARTS,
-    P_NEW_INC,
-    P_REQUEUE_INC,
-    P_REQUEUE,
-    P_CLEAN_DEL_DONE,
-    P_CLEAN_DEL_PUB,
-    P_CLEAN_ARCH_DONE,
-    P_CLEAN_ARCH_PUB,
-    P_STATS,
-    P_HEARTBEAT,
-    P_LOCK,
-    P_UNLOCK,
-    P_BYE,
-    P_TAKEOVER,
-    P_N
-};
-
-typedef struct pg_def {
-    const char *sql;
-    int nparams;
-    Oid types[5];
-} pg_def;
+ * mark_published one UPDATE ... FROM unnest(arrays). */
+#include "outbox/store_pg_int.h"
 
 #define ARCH_COLS                                                                                 \
     "id, event_id, topic, key, type, payload, headers, created_at, status, attempts,"             \
@@ -281,51 +196,6 @@ static const pg_def defs[P_N] = {
                     2, {SM_OID_TEXT, SM_OID_INT8}},
 };
 
-typedef enum { WAKE_IDLE, WAKE_PENDING, WAKE_ARMED, WAKE_CANCEL } wake_state;
-
-/* The claim cursor (see "capture" below). A checkpoint says: the claims up
- * to now have looked at every id <= c; a row <= c that they could not see
- * belongs to a transaction whose xid is below x (or that had none yet); x is
- * an xid assigned after that claim's snapshot was taken. */
-#define CLAIM_CHECKPOINTS 64
-#define CLAIM_FULL_MS 2000 /* a claim from the lowest INIT row this often */
-typedef struct claim_cp {
-    int64_t c, x;
-    int gen; /* 0: waiting for the horizon; 1: once more (see below) */
-} claim_cp;
-typedef struct sm_claim_cursor {
-    int64_t floor;     /* claims start above it */
-    int64_t rewind_to; /* lowest (id - 1) asked for by sm_store_rewind */
-    int64_t cursor;    /* the highest id a claim has looked at */
-    int64_t final_to;  /* ids <= it are final: every committed row is visible */
-    int64_t next_full; /* mono ms */
-    bool full;         /* the next claim starts from the lowest INIT row */
-    bool on;           /* sm_store_set_claim_cursor */
-    claim_cp cp[CLAIM_CHECKPOINTS];
-    int ncp;
-    /* figures, for tests and the debug log */
-    int64_t claims, full_claims, rows_read;
-} sm_claim_cursor;
-
-typedef struct pg_store {
-    sm_store base;
-    PGconn *c;         /* every statement, and LISTEN */
-    PGconn *w;         /* the wake lock only */
-    bool prepared[P_N];
-    uint64_t held;     /* slot locks this session holds */
-    uint64_t draining; /* held, given up, released once no longer busy */
-    wake_state wake;   /* see "the wake connection" */
-    int epfd;          /* sm_store_wait_fd: both sockets */
-    int64_t lease_ms;  /* a relay whose heartbeat is older loses its slots */
-    sm_claim_cursor cur; /* where claims start (see "capture") */
-    char *relay_id;
-} pg_store;
-
-#define PG(s) ((pg_store *)(s))
-#define CLEAN_BATCH 10000
-#define CLAIM_PAGE_MIN 256
-#define CLAIM_PAGE_MAX 10000
-
 static void conn_lost(pg_store *s)
 {
     if (s->held)
@@ -336,7 +206,7 @@ static void conn_lost(pg_store *s)
     s->cur.full = true; /* slots come back, maybe with rows another relay left */
 }
 
-static int fail(pg_store *s, const char *op, const PGresult *r, char *err, size_t errlen)
+int sm_store_pg_fail_(pg_store *s, const char *op, const PGresult *r, char *err, size_t errlen)
 {
     int rc = sm_pg_fail(err, errlen, s->base.name, op, s->c, r);
     if (rc == SM_EIO) {
@@ -377,13 +247,13 @@ static int after_connect(pg_store *s, char *err, size_t errlen)
 {
     memset(s->prepared, 0, sizeof s->prepared);
     PGresult *r = PQexec(s->c, SESSION_SQL "; LISTEN " SM_PG_CHANNEL);
-    int rc = sm_pg_ok(r, PGRES_COMMAND_OK) ? SM_OK : fail(s, "listen", r, err, errlen);
+    int rc = sm_pg_ok(r, PGRES_COMMAND_OK) ? SM_OK : sm_store_pg_fail_(s, "listen", r, err, errlen);
     PQclear(r);
     return rc;
 }
 
 /* Reconnects a lost session (its locks and prepared statements are gone). */
-static int ensure(pg_store *s, const char *op, char *err, size_t errlen)
+int sm_store_pg_ensure_(pg_store *s, const char *op, char *err, size_t errlen)
 {
     if (PQstatus(s->c) == CONNECTION_OK)
         return SM_OK;
@@ -398,19 +268,20 @@ static int ensure(pg_store *s, const char *op, char *err, size_t errlen)
 
 /* Executes prepared statement q (preparing it first in this session) with
  * binary parameters and results. Returns the result or NULL (err filled). */
-static PGresult *run(pg_store *s, int q, const char *const *vals, const int *lens, const char *op,
-                     ExecStatusType want, int *rc, char *err, size_t errlen)
+PGresult *sm_store_pg_run_(pg_store *s, int q, const char *const *vals, const int *lens,
+                           const char *op,
+                           ExecStatusType want, int *rc, char *err, size_t errlen)
 {
     static const int fmts[5] = {1, 1, 1, 1, 1};
     char name[32];
-    *rc = ensure(s, op, err, errlen);
+    *rc = sm_store_pg_ensure_(s, op, err, errlen);
     if (*rc)
         return NULL;
     snprintf(name, sizeof name, "sm_store_%d", q);
     if (!s->prepared[q]) {
         PGresult *p = PQprepare(s->c, name, defs[q].sql, defs[q].nparams, defs[q].types);
         if (!sm_pg_ok(p, PGRES_COMMAND_OK)) {
-            *rc = fail(s, op, p, err, errlen);
+            *rc = sm_store_pg_fail_(s, op, p, err, errlen);
             PQclear(p);
             return NULL;
         }
@@ -419,15 +290,13 @@ static PGresult *run(pg_store *s, int q, const char *const *vals, const int *len
     }
     PGresult *r = PQexecPrepared(s->c, name, defs[q].nparams, vals, lens, fmts, 1);
     if (!sm_pg_ok(r, want)) {
-        *rc = fail(s, op, r, err, errlen);
+        *rc = sm_store_pg_fail_(s, op, r, err, errlen);
         PQclear(r);
         return NULL;
     }
     *rc = SM_OK;
     return r;
 }
-
-static void wake_disarm(pg_store *s);
 
 /* ---- lifecycle and schema ---------------------------------------------------- */
 
@@ -440,7 +309,8 @@ static void pg_close(sm_store *base)
         int lens[1] = {(int)strlen(s->relay_id)};
         int rc;
         char err[256];
-        PGresult *r = run(s, P_BYE, vals, lens, "close", PGRES_COMMAND_OK, &rc, err, sizeof err);
+        PGresult *r = sm_store_pg_run_(s, P_BYE, vals, lens, "close", PGRES_COMMAND_OK, &rc, err,
+                                       sizeof err);
         if (!r)
             sm_warn("%s", err);
         PQclear(r);
@@ -452,7 +322,7 @@ static void pg_close(sm_store *base)
         PQclear(r);
     }
     if (s->wake != WAKE_IDLE && PQstatus(s->w) == CONNECTION_OK)
-        wake_disarm(s);
+        sm_store_pg_wake_disarm_(s);
     PQfinish(s->w);
     PQfinish(s->c);
     if (s->epfd >= 0)
@@ -464,7 +334,7 @@ static void pg_close(sm_store *base)
 static int pg_migrate(sm_store *base, char *err, size_t errlen)
 {
     pg_store *s = PG(base);
-    int rc = ensure(s, "migrate", err, errlen);
+    int rc = sm_store_pg_ensure_(s, "migrate", err, errlen);
     if (rc)
         return rc;
     rc = sm_schema_apply_pg(s->c, base->name, err, errlen);
@@ -476,624 +346,12 @@ static int pg_migrate(sm_store *base, char *err, size_t errlen)
 static int pg_schema_version(sm_store *base, int *version, char *err, size_t errlen)
 {
     pg_store *s = PG(base);
-    int rc = ensure(s, "schema version", err, errlen);
+    int rc = sm_store_pg_ensure_(s, "schema version", err, errlen);
     if (rc)
         return rc;
     rc = sm_schema_version_pg(s->c, base->name, version, err, errlen);
     if (rc == SM_EIO)
         conn_lost(s);
-    return rc;
-}
-
-/* ---- slots ------------------------------------------------------------------- */
-
-static int slot_array(sm_wbuf *w, uint64_t bits)
-{
-    int16_t v[SM_STORE_SLOTS];
-    int n = 0;
-    for (int i = 0; i < SM_STORE_SLOTS; i++)
-        if (bits & ((uint64_t)1 << i))
-            v[n++] = (int16_t)i;
-    sm_pg_arr_int2(w, v, n);
-    return n;
-}
-
-static uint64_t pg_owned(const sm_store *base)
-{
-    const pg_store *s = (const pg_store *)base;
-    return s->held & ~s->draining;
-}
-
-/* Runs P_LOCK or P_UNLOCK for the slots in bits; P_LOCK returns the slots it
- * got in *got. */
-static int lock_slots(pg_store *s, int q, uint64_t bits, uint64_t *got, char *err, size_t errlen)
-{
-    sm_wbuf w;
-    sm_wbuf_init(&w, 64 * 6 + 20);
-    slot_array(&w, bits);
-    if (w.oom) {
-        sm_wbuf_release(&w);
-        return sm_fail(err, errlen, SM_ENOMEM, "%s: balance: out of memory", s->base.name);
-    }
-    const char *vals[1] = {(const char *)w.p};
-    int lens[1] = {(int)w.len}, rc;
-    PGresult *r = run(s, q, vals, lens, q == P_LOCK ? "balance: lock slots" : "balance: release",
-                      PGRES_TUPLES_OK, &rc, err, errlen);
-    sm_wbuf_release(&w);
-    if (!r)
-        return rc;
-    if (got) {
-        *got = 0;
-        for (int i = 0; i < PQntuples(r); i++) {
-            int slot = sm_pg_get_i16(r, i, 0);
-            if (slot >= 0 && slot < SM_STORE_SLOTS)
-                *got |= (uint64_t)1 << slot;
-        }
-    }
-    PQclear(r);
-    return SM_OK;
-}
-
-/* Lease expiry: ends the sessions of relays that hold slots and have not
- * written their heartbeat for lease_ms (see P_TAKEOVER), so their slots can
- * be taken in this very balance. A failure (e.g. a role without the right
- * to end other sessions: grant it pg_signal_backend) is logged, not fatal. */
-static void takeover(pg_store *s, const char *relay_id)
-{
-    if (s->lease_ms <= 0)
-        return;
-    uint8_t lease_be[8];
-    sm_put_be64(lease_be, (uint64_t)s->lease_ms);
-    const char *vals[2] = {relay_id, (const char *)lease_be};
-    int lens[2] = {(int)strlen(relay_id), 8}, rc;
-    char err[512];
-    PGresult *r = run(s, P_TAKEOVER, vals, lens, "balance: lease expiry", PGRES_TUPLES_OK, &rc,
-                      err, sizeof err);
-    if (!r) {
-        sm_log_limited(SM_LOG_WARN, "%s", err);
-        return;
-    }
-    for (int i = 0; i < PQntuples(r); i++) {
-        bool ok = true;
-        char *id = sm_pg_get_dup(r, i, 0, NULL, &ok);
-        sm_warn("%s: relay %s (backend pid %d) holds slots but has not written its heartbeat"
-                " for %.1f s (lease %.1f s): it looks hung; its database session %s, so its"
-                " slots can be taken (it reconnects when it wakes up)",
-                s->base.name, id ? id : "?", (int)sm_pg_get_i32(r, i, 1),
-                (double)sm_pg_get_i64(r, i, 2) / 1000.0, (double)s->lease_ms / 1000.0,
-                sm_pg_get_bool(r, i, 3) ? "was ended" : "is being ended");
-        free(id);
-    }
-    PQclear(r);
-}
-
-/* store_sqlite.c's side of the two calls below */
-void sm_store_sqlite_set_claim_cursor(sm_store *base, bool on);
-void sm_store_sqlite_rewind(sm_store *base, int64_t id);
-
-void sm_store_set_claim_cursor(sm_store *base, bool on)
-{
-    if (base && base->is_pg)
-        PG(base)->cur.on = on;
-    else if (base)
-        sm_store_sqlite_set_claim_cursor(base, on);
-}
-
-void sm_store_rewind(sm_store *base, int64_t id)
-{
-    if (base && !base->is_pg)
-        sm_store_sqlite_rewind(base, id);
-    if (!base || !base->is_pg)
-        return;
-    sm_claim_cursor *u = &PG(base)->cur;
-    if (id - 1 < u->rewind_to)
-        u->rewind_to = id - 1;
-}
-
-void sm_store_set_lease_ms(sm_store *base, int64_t ms)
-{
-    if (base && base->is_pg)
-        PG(base)->lease_ms = ms;
-}
-
-static int pg_balance(sm_store *base, const char *relay_id, uint64_t busy, uint64_t *owned,
-                      char *err, size_t errlen)
-{
-    pg_store *s = PG(base);
-    int rc;
-    *owned = pg_owned(base);
-    if (!s->relay_id || strcmp(s->relay_id, relay_id)) {
-        char *id = strdup(relay_id);
-        if (!id)
-            return sm_fail(err, errlen, SM_ENOMEM, "%s: balance: out of memory", base->name);
-        free(s->relay_id);
-        s->relay_id = id;
-    }
-    takeover(s, relay_id);
-    uint8_t mine_be[8], ttl_be[8];
-    uint64_t mine = s->held & ~s->draining;
-    sm_put_be64(mine_be, mine);
-    sm_put_be64(ttl_be, (uint64_t)base->heartbeat_ttl_ms);
-    const char *vals[3] = {relay_id, (const char *)mine_be, (const char *)ttl_be};
-    int lens[3] = {(int)strlen(relay_id), 8, 8};
-    PGresult *r = run(s, P_HEARTBEAT, vals, lens, "balance: heartbeat", PGRES_TUPLES_OK, &rc, err,
-                      errlen);
-    if (!r)
-        return rc;
-    int live = 1 + sm_pg_get_i32(r, 0, 0);
-    uint64_t others = (uint64_t)sm_pg_get_i64(r, 0, 1);
-    PQclear(r);
-    mine = s->held & ~s->draining; /* a reconnect inside run() may have cleared it */
-    int target = (SM_STORE_SLOTS + live - 1) / live;
-    int n = __builtin_popcountll(mine);
-
-    if (n < target) {
-        /* take back slots still draining before asking for new ones */
-        for (int i = 0; i < SM_STORE_SLOTS && n < target; i++) {
-            uint64_t bit = (uint64_t)1 << i;
-            if (s->draining & bit) {
-                s->draining &= ~bit;
-                s->cur.full = true; /* not claimed meanwhile: start low once */
-                n++;
-            }
-        }
-    } else if (n > target) {
-        /* give up extras: idle slots first, from the top */
-        int extra = n - target;
-        for (int pass = 0; pass < 2 && extra; pass++)
-            for (int i = SM_STORE_SLOTS - 1; i >= 0 && extra; i--) {
-                uint64_t bit = (uint64_t)1 << i;
-                bool is_busy = (busy & bit) != 0;
-                if ((mine & bit) && is_busy == (pass == 1)) {
-                    s->draining |= bit;
-                    extra--;
-                }
-            }
-    }
-    uint64_t release = s->draining & ~busy;
-    if (release) {
-        rc = lock_slots(s, P_UNLOCK, release, NULL, err, errlen);
-        if (rc)
-            return rc;
-        s->held &= ~release;
-        s->draining &= ~release;
-    }
-    mine = s->held & ~s->draining;
-    n = __builtin_popcountll(mine);
-    if (n < target) {
-        /* free slots, tried from a point that depends on the relay id so
-         * that relays starting together do not all race for slot 0 */
-        uint64_t avail = ~s->held & ~others, want = 0;
-        int start = sm_slot_of(relay_id, strlen(relay_id));
-        for (int k = 0; k < SM_STORE_SLOTS && n < target; k++) {
-            uint64_t bit = (uint64_t)1 << ((start + k) % SM_STORE_SLOTS);
-            if (avail & bit) {
-                want |= bit;
-                n++;
-            }
-        }
-        if (want) {
-            uint64_t got;
-            rc = lock_slots(s, P_LOCK, want, &got, err, errlen);
-            if (rc)
-                return rc;
-            s->held |= got;
-            if (got)
-                s->cur.full = true; /* rows its last owner left are below the floor */
-        }
-    }
-    *owned = pg_owned(base);
-    return SM_OK;
-}
-
-/* ---- capture ----------------------------------------------------------------- */
-
-/* ---- the wake connection ------------------------------------------------------ */
-
-/* The loop thread never waits on w for a lock. States:
- *   IDLE     nothing held, nothing in flight;
- *   PENDING  pg_advisory_lock in flight (queued behind the holders), wanted;
- *   ARMED    the lock is held;
- *   CANCEL   pg_advisory_lock in flight, no longer wanted: a cancel was sent,
- *            and the reply (an error, or the lock after all: then it is
- *            released at once) is read whenever it comes.
- * A cancel can be lost (it reaches the backend before the query does); the
- * request then stays queued until granted, or until w's lock_timeout ends
- * it, so a stale request costs commits a NOTIFY for at most that long and
- * never stalls the loop. (A blocking wait for that reply was the hang of a
- * relay whose cancel was lost while another relay held the lock.) */
-#define WAKE_KEY LOCK_CLASS ", " STR(SM_PG_LOCK_WAKE)
-/* w's session: a queued lock request ends after this long (the relay queues
- * a new one if it still wants to wait); never waits on anything else */
-#define WAKE_SESSION_SQL "SET lock_timeout = 5000; SET statement_timeout = 0"
-
-static int wake_fail(pg_store *s, const char *op, const PGresult *r, char *err, size_t errlen)
-{
-    int rc = sm_pg_fail(err, errlen, s->base.name, op, s->w, r);
-    if (PQstatus(s->w) == CONNECTION_BAD)
-        s->wake = WAKE_IDLE; /* the lock went with the session */
-    return rc;
-}
-
-static int wake_session(pg_store *s, char *err, size_t errlen)
-{
-    PGresult *r = PQexec(s->w, WAKE_SESSION_SQL);
-    int rc = sm_pg_ok(r, PGRES_COMMAND_OK) ? SM_OK : wake_fail(s, "wait: session", r, err, errlen);
-    PQclear(r);
-    return rc;
-}
-
-static int wake_ensure(pg_store *s, char *err, size_t errlen)
-{
-    if (PQstatus(s->w) == CONNECTION_OK)
-        return SM_OK;
-    s->wake = WAKE_IDLE;
-    PQreset(s->w);
-    if (PQstatus(s->w) != CONNECTION_OK)
-        return sm_fail(err, errlen, SM_EIO, "%s: wait: reconnect failed: %s", s->base.name,
-                       PQerrorMessage(s->w));
-    return wake_session(s, err, errlen);
-}
-
-/* Reads what the statement connection has: notifications (*woke). */
-static int listen_drain(pg_store *s, bool *woke, char *err, size_t errlen)
-{
-    if (!PQconsumeInput(s->c))
-        return fail(s, "wait", NULL, err, errlen);
-    PGnotify *nt;
-    while ((nt = PQnotifies(s->c)) != NULL) {
-        *woke = true;
-        PQfreemem(nt);
-    }
-    return SM_OK;
-}
-
-static void wake_unlock(pg_store *s)
-{
-    PGresult *r = PQexec(s->w, "SELECT pg_advisory_unlock(" WAKE_KEY ")");
-    if (!sm_pg_ok(r, PGRES_TUPLES_OK)) {
-        char err[512];
-        wake_fail(s, "disarm", r, err, sizeof err);
-        sm_warn("%s", err);
-    }
-    PQclear(r);
-    s->wake = WAKE_IDLE;
-}
-
-/* Reads the reply to a lock request in flight, if it came, without
- * blocking. PENDING: granted is ARMED (*armed_now), an error (lock_timeout,
- * a late cancel) is IDLE; CANCEL: granted is released at once. */
-static int wake_drain(pg_store *s, bool *armed_now, char *err, size_t errlen)
-{
-    /* whatever the state: a readable socket is read (a session ended by
-     * the server shows here) */
-    if (!PQconsumeInput(s->w) || PQstatus(s->w) == CONNECTION_BAD)
-        return wake_fail(s, "wait", NULL, err, errlen);
-    if (s->wake != WAKE_PENDING && s->wake != WAKE_CANCEL)
-        return SM_OK;
-    if (PQisBusy(s->w))
-        return SM_OK;
-    PGresult *r;
-    bool got = false, failed = false;
-    while ((r = PQgetResult(s->w)) != NULL) {
-        if (sm_pg_ok(r, PGRES_TUPLES_OK))
-            got = true;
-        else
-            failed = true;
-        PQclear(r);
-    }
-    if (PQstatus(s->w) == CONNECTION_BAD)
-        return wake_fail(s, "wait: arm", NULL, err, errlen);
-    (void)failed; /* lock_timeout or a cancel: not an error, just not armed */
-    if (s->wake == WAKE_CANCEL) {
-        if (got)
-            wake_unlock(s);
-        s->wake = WAKE_IDLE;
-        return SM_OK;
-    }
-    s->wake = got ? WAKE_ARMED : WAKE_IDLE;
-    *armed_now = got;
-    return SM_OK;
-}
-
-/* Arms: the wake lock at once if free, else a queued request. */
-static int wake_arm(pg_store *s, bool *armed_now, char *err, size_t errlen)
-{
-    PGresult *r = PQexec(s->w, "SELECT pg_try_advisory_lock(" WAKE_KEY ")");
-    if (!sm_pg_ok(r, PGRES_TUPLES_OK) || PQntuples(r) != 1) {
-        int rc = wake_fail(s, "wait: arm", r, err, errlen);
-        PQclear(r);
-        return rc;
-    }
-    bool got = PQgetvalue(r, 0, 0)[0] == 't';
-    PQclear(r);
-    if (got) {
-        s->wake = WAKE_ARMED;
-        *armed_now = true;
-        return SM_OK;
-    }
-    /* granted means: every transaction that did not notify has ended; the
-     * notification then wakes the statement connection's socket */
-    if (!PQsendQuery(s->w, "SELECT pg_advisory_lock(" WAKE_KEY "),"
-                           " pg_notify('" SM_PG_CHANNEL "', '')"))
-        return wake_fail(s, "wait: arm", NULL, err, errlen);
-    s->wake = WAKE_PENDING;
-    return SM_OK;
-}
-
-/* The relay is busy: commits need not notify any more. Never waits for
- * the lock: a queued request is cancelled and its reply read later. */
-static void wake_disarm(pg_store *s)
-{
-    if (s->wake == WAKE_ARMED) {
-        wake_unlock(s);
-    } else if (s->wake == WAKE_PENDING) {
-        char buf[256];
-        PGcancel *cn = PQgetCancel(s->w);
-        if (cn) {
-            if (!PQcancel(cn, buf, sizeof buf))
-                sm_warn("%s: disarm: cancel: %s", s->base.name, buf);
-            PQfreeCancel(cn);
-        }
-        s->wake = WAKE_CANCEL;
-    }
-}
-
-/* The fd the relay polls: an epoll set of both connections' sockets (the
- * statement connection for NOTIFY, the wake connection for the reply to a
- * queued lock request). Sockets are (re-)added at every call: a reconnect
- * may have changed them, and a closed socket leaves the set by itself. */
-static int wait_fd_refresh(pg_store *s)
-{
-    if (s->epfd < 0)
-        return PQsocket(s->c);
-    PGconn *conns[2] = {s->c, s->w};
-    for (int i = 0; i < 2; i++) {
-        int fd = PQsocket(conns[i]);
-        if (fd < 0)
-            continue;
-        struct epoll_event ev = {.events = EPOLLIN, .data.fd = fd};
-        if (epoll_ctl(s->epfd, EPOLL_CTL_ADD, fd, &ev) != 0 && errno != EEXIST)
-            sm_debug("%s: epoll_ctl: %s", s->base.name, strerror(errno));
-    }
-    return s->epfd;
-}
-
-static int decode_rows(pg_store *s, PGresult *r, sm_row **out, int *nout, char *err,
-                       size_t errlen)
-{
-    int nt = PQntuples(r);
-    *out = NULL;
-    *nout = 0;
-    if (!nt)
-        return SM_OK;
-    sm_row *rows = calloc((size_t)nt, sizeof *rows);
-    if (!rows)
-        return sm_fail(err, errlen, SM_ENOMEM, "%s: claim: out of memory", s->base.name);
-    bool ok = true;
-    for (int i = 0; i < nt; i++) {
-        sm_row *w = &rows[i];
-        w->id = sm_pg_get_i64(r, i, 0);
-        w->event_id = sm_pg_get_dup(r, i, 1, NULL, &ok);
-        w->topic = sm_pg_get_dup(r, i, 2, NULL, &ok);
-        w->key = sm_pg_get_dup(r, i, 3, &w->key_len, &ok);
-        w->type = sm_pg_get_dup(r, i, 4, NULL, &ok);
-        w->payload = (uint8_t *)sm_pg_get_dup(r, i, 5, &w->payload_len, &ok);
-        w->headers_json = sm_pg_get_dup(r, i, 6, NULL, &ok);
-        w->created_at_ms = sm_pg_get_ts_ms(r, i, 7);
-        w->attempts = sm_pg_get_i32(r, i, 8);
-        w->slot = sm_pg_get_i16(r, i, 9);
-        w->incarnation = sm_pg_get_i32(r, i, 10);
-    }
-    if (!ok) {
-        sm_rows_free(rows, nt);
-        return sm_fail(err, errlen, SM_ENOMEM, "%s: claim: out of memory", s->base.name);
-    }
-    *out = rows;
-    *nout = nt;
-    return SM_OK;
-}
-
-/* After a claim: the horizon moves checkpoints on, and the floor rises to
- * what is final and was looked at by this claim (which started at or below
- * the floor). xmin: the first page's snapshot; xnext: the last page's own xid. */
-static void cursor_after_claim(sm_claim_cursor *u, int64_t start, int64_t looked_to, bool at_end,
-                               int64_t xmin, int64_t xnext)
-{
-    int k = 0;
-    for (int i = 0; i < u->ncp; i++) {
-        claim_cp *cp = &u->cp[i];
-        if (cp->x <= xmin && cp->gen == 0) {
-            /* every transaction with an xid when c was passed has ended. One
-             * that had called nextval() but had no xid yet (the instant
-             * between the two inside its INSERT) got a later xid: wait once
-             * more, for the transactions running now */
-            cp->gen = 1;
-            cp->x = xnext;
-        } else if (cp->x <= xmin) {
-            if (cp->c > u->final_to)
-                u->final_to = cp->c;
-            continue;
-        }
-        u->cp[k++] = *cp;
-    }
-    u->ncp = k;
-    if (start <= u->floor) {
-        /* at the end, nothing visible lies between looked_to and final_to */
-        int64_t seen = at_end ? INT64_MAX : looked_to;
-        int64_t f = u->final_to < seen ? u->final_to : seen;
-        if (f > u->floor)
-            u->floor = f;
-    }
-    if (looked_to > u->cursor) {
-        u->cursor = looked_to;
-        if (u->ncp == CLAIM_CHECKPOINTS) {
-            /* merge into the newest: waits for the later horizon (safe) */
-            claim_cp *last = &u->cp[u->ncp - 1];
-            last->c = u->cursor;
-            last->x = xnext > last->x ? xnext : last->x;
-            last->gen = 0;
-        } else {
-            u->cp[u->ncp++] = (claim_cp){u->cursor, xnext, 0};
-        }
-    }
-}
-
-/* Ends the claim's transaction (read only in effect: COMMIT and ROLLBACK
- * do the same; a failed statement needs the ROLLBACK). */
-static int claim_end(pg_store *s, bool ok, char *err, size_t errlen)
-{
-    if (PQstatus(s->c) != CONNECTION_OK)
-        return ok ? fail(s, "claim: end", NULL, err, errlen) : SM_EIO;
-    PGresult *r = PQexec(s->c, ok ? "COMMIT" : "ROLLBACK");
-    int rc = SM_OK;
-    if (!sm_pg_ok(r, PGRES_COMMAND_OK))
-        rc = ok ? fail(s, "claim: commit", r, err, errlen) : SM_EIO;
-    PQclear(r);
-    return rc;
-}
-
-static int pg_claim(sm_store *base, uint64_t owned, int max, sm_row_skip_fn skip, void *arg,
-                    sm_row **out, int *nout, char *err, size_t errlen)
-{
-    pg_store *s = PG(base);
-    sm_claim_cursor *u = &s->cur;
-
-    int rc = ensure(s, "claim", err, errlen);
-    if (rc)
-        return rc;
-    owned &= s->held & ~s->draining; /* never claim a slot without its lock */
-    if (s->wake == WAKE_PENDING || s->wake == WAKE_CANCEL) {
-        /* the reply to a lock request may be in: read it without waiting (a
-         * cancelled request granted after all is released here) */
-        bool armed_now = false;
-        char werr[256];
-        if (wake_drain(s, &armed_now, werr, sizeof werr) != SM_OK)
-            sm_debug("%s", werr);
-    }
-    if (!owned)
-        return SM_OK;
-    if (u->rewind_to < u->floor)
-        u->floor = u->rewind_to;
-    u->rewind_to = INT64_MAX;
-    int64_t now = sm_mono_ms();
-    if (!u->on) {
-        u->floor = 0; /* the plain claim: from the lowest INIT row, every time */
-    } else if (u->full || now >= u->next_full) {
-        /* from the lowest INIT row again; the floor climbs back as the
-         * claims look at the rows in id order */
-        u->floor = 0;
-        u->full = false;
-        u->next_full = now + CLAIM_FULL_MS;
-        u->full_claims++;
-    }
-    int64_t start = u->floor;
-    u->claims++;
-    /* Every page and the rows query read one snapshot: with a snapshot per
-     * page, a transaction that committed between two pages had its ids
-     * above the boundary claimed first and those below in a later claim,
-     * publishing its later events of a key before its earlier ones. */
-    PGresult *b = PQexec(s->c, "BEGIN ISOLATION LEVEL REPEATABLE READ");
-    if (!sm_pg_ok(b, PGRES_COMMAND_OK)) {
-        rc = fail(s, "claim: begin", b, err, errlen);
-        PQclear(b);
-        return rc;
-    }
-    PQclear(b);
-    /* the first page is what is wanted; when skip() turns rows down, the
-     * next pages grow, so a long run of held rows costs few round trips */
-    int page = max < CLAIM_PAGE_MIN ? CLAIM_PAGE_MIN : max;
-    int64_t *ids = malloc((size_t)max * sizeof *ids);
-    if (!ids) {
-        claim_end(s, false, err, errlen);
-        return sm_fail(err, errlen, SM_ENOMEM, "%s: claim: out of memory", base->name);
-    }
-    int k = 0;
-    int64_t after = start, looked_to = start, xmin = -1, xnext = 0;
-    bool at_end = false;
-    uint8_t slots_be[8], after_be[8], page_be[4];
-    sm_put_be64(slots_be, owned);
-    for (;;) {
-        sm_put_be64(after_be, (uint64_t)after);
-        sm_put_be32(page_be, (uint32_t)page);
-        const char dead = base->dead_holds_key ? 1 : 0;
-        const char *vals[4] = {(const char *)slots_be, (const char *)after_be,
-                               (const char *)page_be, &dead};
-        int lens[4] = {8, 8, 4, 1};
-        PGresult *r = run(s, P_CLAIM_IDS, vals, lens, "claim", PGRES_TUPLES_OK, &rc, err, errlen);
-        if (!r)
-            goto out;
-        if (PQtransactionStatus(s->c) != PQTRANS_INTRANS) {
-            /* run() reconnected: the locks and the snapshot are gone */
-            PQclear(r);
-            rc = sm_fail(err, errlen, SM_EIO, "%s: claim: the connection was reset", base->name);
-            goto out;
-        }
-        int nt = PQntuples(r), got = 0;
-        for (int i = 0; i < nt && k < max; i++) {
-            int64_t id = sm_pg_get_i64(r, i, 0);
-            if (id == 0) { /* the snapshot row */
-                if (xmin < 0)
-                    xmin = sm_pg_get_i64(r, i, 2);
-                xnext = sm_pg_get_i64(r, i, 3);
-                continue;
-            }
-            got++;
-            looked_to = after = id;
-            const char *key = PQgetisnull(r, i, 1) ? NULL : PQgetvalue(r, i, 1);
-            if (!skip || !skip(id, key, PQgetvalue(r, i, 4), arg))
-                ids[k++] = id;
-        }
-        u->rows_read += got;
-        PQclear(r);
-        if (nt - 1 < page) {
-            at_end = k < max || got == nt - 1;
-            break;
-        }
-        if (k == max)
-            break;
-        if (page < CLAIM_PAGE_MAX)
-            page = page * 2 > CLAIM_PAGE_MAX ? CLAIM_PAGE_MAX : page * 2;
-    }
-    /* at the end of the rows: every visible INIT row above start was seen;
-     * rows not visible yet are above the cursor or covered by a checkpoint */
-    if (xmin >= 0)
-        cursor_after_claim(u, start, looked_to, at_end, xmin, xnext);
-    sm_debug("%s: claim from id %" PRId64 " to %" PRId64 "%s: %d taken; floor %" PRId64
-             ", final %" PRId64 ", cursor %" PRId64 ", %d checkpoints", base->name, start,
-             looked_to, at_end ? " (the end)" : "", k, u->floor, u->final_to, u->cursor, u->ncp);
-    if (k == 0) {
-        rc = SM_OK;
-        goto out;
-    }
-    sm_wbuf arr;
-    sm_wbuf_init(&arr, (size_t)k * 12 + 20);
-    sm_pg_arr_int8(&arr, ids, k);
-    if (arr.oom) {
-        sm_wbuf_release(&arr);
-        rc = sm_fail(err, errlen, SM_ENOMEM, "%s: claim: out of memory", base->name);
-        goto out;
-    }
-    const char *vals[1] = {(const char *)arr.p};
-    int lens[1] = {(int)arr.len};
-    PGresult *r = run(s, P_CLAIM_ROWS, vals, lens, "claim: rows", PGRES_TUPLES_OK, &rc, err,
-                      errlen);
-    sm_wbuf_release(&arr);
-    if (!r)
-        goto out;
-    rc = decode_rows(s, r, out, nout, err, errlen);
-    PQclear(r);
-out:
-    free(ids);
-    int erc = claim_end(s, rc == SM_OK, err, errlen);
-    if (erc != SM_OK && rc == SM_OK) {
-        sm_rows_free(*out, *nout);
-        *out = NULL;
-        *nout = 0;
-        return erc;
-    }
-    if (rc == SM_OK && *nout > 0 && s->wake != WAKE_IDLE)
-        wake_disarm(s);
     return rc;
 }
 
@@ -1133,8 +391,9 @@ static int pg_mark_published(sm_store *base, const sm_published *v, int n, char 
         vals[j] = (const char *)a[j].p;
         lens[j] = (int)a[j].len;
     }
-    PGresult *r = run(s, P_MARK_PUB, vals, lens, "mark published", PGRES_COMMAND_OK, &rc, err,
-                      errlen);
+    PGresult *r = sm_store_pg_run_(s, P_MARK_PUB, vals, lens, "mark published", PGRES_COMMAND_OK,
+                                   &rc, err,
+                                   errlen);
     PQclear(r);
     goto out;
 oom:
@@ -1157,8 +416,9 @@ static int pg_mark_retry(sm_store *base, int64_t id, int32_t attempts, int64_t n
     const char *vals[4] = {(const char *)id_be, (const char *)att_be, (const char *)next_be,
                            error};
     int lens[4] = {8, 4, 8, error ? (int)strlen(error) : 0}, rc;
-    PGresult *r = run(PG(base), P_RETRY, vals, lens, "mark retry", PGRES_COMMAND_OK, &rc, err,
-                      errlen);
+    PGresult *r = sm_store_pg_run_(PG(base), P_RETRY, vals, lens, "mark retry", PGRES_COMMAND_OK,
+                                   &rc, err,
+                                   errlen);
     PQclear(r);
     return rc;
 }
@@ -1171,8 +431,9 @@ static int pg_mark_dead(sm_store *base, int64_t id, int32_t attempts, const char
     sm_put_be32(att_be, (uint32_t)attempts);
     const char *vals[3] = {(const char *)id_be, (const char *)att_be, error};
     int lens[3] = {8, 4, error ? (int)strlen(error) : 0}, rc;
-    PGresult *r = run(PG(base), P_DEAD, vals, lens, "mark dead", PGRES_COMMAND_OK, &rc, err,
-                      errlen);
+    PGresult *r = sm_store_pg_run_(PG(base), P_DEAD, vals, lens, "mark dead", PGRES_COMMAND_OK,
+                                   &rc, err,
+                                   errlen);
     PQclear(r);
     return rc;
 }
@@ -1193,8 +454,9 @@ static int pg_complete(sm_store *base, const char *topic, int32_t partition, int
         lens[2] = 8;
     }
     *changed = 0;
-    PGresult *r = run(PG(base), inc < 0 ? P_COMPLETE_ANY : P_COMPLETE, vals, lens, "complete",
-                      PGRES_COMMAND_OK, &rc, err, errlen);
+    PGresult *r = sm_store_pg_run_(PG(base), inc < 0 ? P_COMPLETE_ANY : P_COMPLETE, vals, lens,
+                                   "complete",
+                                   PGRES_COMMAND_OK, &rc, err, errlen);
     if (r)
         *changed = sm_pg_cmd_rows(r);
     PQclear(r);
@@ -1218,8 +480,9 @@ static int pg_published_partitions(sm_store *base, sm_tp **out, int *nout, char 
                                    size_t errlen)
 {
     int rc;
-    PGresult *r = run(PG(base), P_PARTS, NULL, NULL, "published partitions", PGRES_TUPLES_OK,
-                      &rc, err, errlen);
+    PGresult *r = sm_store_pg_run_(PG(base), P_PARTS, NULL, NULL, "published partitions",
+                                   PGRES_TUPLES_OK,
+                                   &rc, err, errlen);
     if (!r)
         return rc;
     int nt = PQntuples(r);
@@ -1252,8 +515,9 @@ static int pg_new_incarnation(sm_store *base, const char *topic, int32_t inc, co
     const char *vals[3] = {topic, (const char *)inc_be, reason};
     int lens[3] = {(int)strlen(topic), 4, (int)strlen(reason)}, rc;
     *started = false;
-    PGresult *r = run(PG(base), P_NEW_INC, vals, lens, "new incarnation", PGRES_TUPLES_OK, &rc,
-                      err, errlen);
+    PGresult *r = sm_store_pg_run_(PG(base), P_NEW_INC, vals, lens, "new incarnation",
+                                   PGRES_TUPLES_OK, &rc,
+                                   err, errlen);
     if (!r)
         return rc;
     if (PQntuples(r) == 1) {
@@ -1270,8 +534,9 @@ static int pg_requeue_incarnations(sm_store *base, const char *topic, const char
     const char *vals[2] = {topic, reason};
     int lens[2] = {(int)strlen(topic), (int)strlen(reason)}, rc;
     *changed = 0;
-    PGresult *r = run(PG(base), P_REQUEUE_INC, vals, lens, "requeue other incarnations",
-                      PGRES_COMMAND_OK, &rc, err, errlen);
+    PGresult *r = sm_store_pg_run_(PG(base), P_REQUEUE_INC, vals, lens,
+                                   "requeue other incarnations",
+                                   PGRES_COMMAND_OK, &rc, err, errlen);
     if (r)
         *changed = sm_pg_cmd_rows(r);
     if (*changed)
@@ -1288,8 +553,9 @@ static int pg_requeue_stale(sm_store *base, int64_t age_ms, int64_t *changed, ch
     const char *vals[1] = {(const char *)age_be};
     int lens[1] = {8}, rc;
     *changed = 0;
-    PGresult *r = run(PG(base), P_REQUEUE, vals, lens, "requeue stale", PGRES_COMMAND_OK, &rc,
-                      err, errlen);
+    PGresult *r = sm_store_pg_run_(PG(base), P_REQUEUE, vals, lens, "requeue stale",
+                                   PGRES_COMMAND_OK, &rc,
+                                   err, errlen);
     if (r)
         *changed = sm_pg_cmd_rows(r);
     if (*changed)
@@ -1313,9 +579,10 @@ static int pg_cleanup(sm_store *base, int64_t age_ms, bool include_published, bo
         for (;;) {
             const char *vals[2] = {(const char *)age_be, (const char *)lim_be};
             int lens[2] = {8, 4}, rc;
-            PGresult *r = run(PG(base), q, vals, lens,
-                              archive ? "cleanup: archive" : "cleanup: delete", PGRES_TUPLES_OK,
-                              &rc, err, errlen);
+            PGresult *r = sm_store_pg_run_(PG(base), q, vals, lens,
+                                           archive ? "cleanup: archive" : "cleanup: delete",
+                                           PGRES_TUPLES_OK,
+                                           &rc, err, errlen);
             if (!r)
                 return rc;
             int64_t n = sm_pg_get_i64(r, 0, 0);
@@ -1331,7 +598,8 @@ static int pg_cleanup(sm_store *base, int64_t age_ms, bool include_published, bo
 static int pg_stats(sm_store *base, sm_store_stats *st, char *err, size_t errlen)
 {
     int rc;
-    PGresult *r = run(PG(base), P_STATS, NULL, NULL, "stats", PGRES_TUPLES_OK, &rc, err, errlen);
+    PGresult *r = sm_store_pg_run_(PG(base), P_STATS, NULL, NULL, "stats", PGRES_TUPLES_OK, &rc,
+                                   err, errlen);
     if (!r)
         return rc;
     st->init = sm_pg_get_i64(r, 0, 0);
@@ -1348,64 +616,12 @@ static int pg_stats(sm_store *base, sm_store_stats *st, char *err, size_t errlen
     return SM_OK;
 }
 
-/* ---- waiting ----------------------------------------------------------------- */
-
-/* One look: notifications, the reply to a queued lock request, and arming
- * when nothing is armed or queued. SM_OK: claim (a notification, or armed
- * just now: rows committed before did not notify); SM_AGAIN: nothing yet (a
- * queued request covers the rows committed before it: when it is granted,
- * its own notification comes). */
-static int wait_step(pg_store *s, char *err, size_t errlen)
-{
-    bool woke = false, armed_now = false;
-    int rc = listen_drain(s, &woke, err, errlen);
-    if (!rc)
-        rc = wake_ensure(s, err, errlen);
-    if (!rc)
-        rc = wake_drain(s, &armed_now, err, errlen);
-    if (rc)
-        return rc;
-    /* waiting again while a cancelled request is still in flight: it serves
-     * as the queued request (its reply is read as PENDING's) */
-    if (s->wake == WAKE_CANCEL)
-        s->wake = WAKE_PENDING;
-    if (!woke && !armed_now && s->wake == WAKE_IDLE)
-        rc = wake_arm(s, &armed_now, err, errlen);
-    if (rc)
-        return rc;
-    return woke || armed_now ? SM_OK : SM_AGAIN;
-}
-
-static int pg_wait(sm_store *base, int timeout_ms, char *err, size_t errlen)
-{
-    pg_store *s = PG(base);
-    int64_t deadline = sm_mono_ms() + timeout_ms;
-    int rc = ensure(s, "wait", err, errlen);
-    if (rc)
-        return rc;
-    for (;;) {
-        rc = wait_step(s, err, errlen);
-        if (rc != SM_AGAIN)
-            return rc;
-        int64_t left = deadline - sm_mono_ms();
-        if (left <= 0)
-            return SM_AGAIN;
-        struct pollfd pfd[2] = {{.fd = PQsocket(s->c), .events = POLLIN},
-                                {.fd = PQsocket(s->w), .events = POLLIN}};
-        if (pfd[0].fd < 0)
-            return fail(s, "wait", NULL, err, errlen);
-        poll(pfd, 2, (int)left);
-    }
-}
-
-static int pg_wait_fd(sm_store *base) { return wait_fd_refresh(PG(base)); }
-
 static const sm_store_ops pg_ops = {
     .close = pg_close,
     .migrate = pg_migrate,
     .schema_version = pg_schema_version,
-    .balance = pg_balance,
-    .claim = pg_claim,
+    .balance = sm_store_pg_balance_,
+    .claim = sm_store_pg_claim_,
     .mark_published = pg_mark_published,
     .mark_retry = pg_mark_retry,
     .mark_dead = pg_mark_dead,
@@ -1416,9 +632,12 @@ static const sm_store_ops pg_ops = {
     .requeue_stale = pg_requeue_stale,
     .cleanup = pg_cleanup,
     .stats = pg_stats,
-    .wait = pg_wait,
-    .wait_fd = pg_wait_fd,
-    .owned = pg_owned,
+    .wait = sm_store_pg_wait_,
+    .wait_fd = sm_store_pg_wait_fd_,
+    .owned = sm_store_pg_owned_,
+    .set_claim_cursor = sm_store_pg_set_claim_cursor_,
+    .rewind = sm_store_pg_rewind_,
+    .set_lease_ms = sm_store_pg_set_lease_ms_,
 };
 
 int sm_store_pg_open(sm_store **out, const char *url, char *err, size_t errlen)
@@ -1452,23 +671,23 @@ int sm_store_pg_open(sm_store **out, const char *url, char *err, size_t errlen)
             s->w = c;
         if (!c) {
             rc = sm_fail(err, errlen, SM_ENOMEM, "%s: connect: out of memory", s->base.name);
-            goto fail;
+            goto sm_store_pg_fail_;
         }
         if (PQstatus(c) != CONNECTION_OK) {
             rc = sm_pg_fail(err, errlen, s->base.name, "connect", c, NULL);
-            goto fail;
+            goto sm_store_pg_fail_;
         }
         PQsetNoticeProcessor(c, notice, s);
     }
     sm_pg_name_conn(s->c, s->base.name, sizeof s->base.name);
     rc = after_connect(s, err, errlen);
     if (!rc)
-        rc = wake_session(s, err, errlen);
+        rc = sm_store_pg_wake_session_(s, err, errlen);
     if (rc)
-        goto fail;
+        goto sm_store_pg_fail_;
     *out = &s->base;
     return SM_OK;
-fail:
+sm_store_pg_fail_:
     PQfinish(s->w);
     PQfinish(s->c);
     if (s->epfd >= 0)

@@ -197,15 +197,12 @@ typedef struct sq_store {
 #define SQ_CLAIM_FULL_MS 2000
 #define SQ_BUSY_MS 5000 /* the outbox connection's busy timeout */
 
-void sm_store_sqlite_set_claim_cursor(sm_store *base, bool on);
-void sm_store_sqlite_rewind(sm_store *base, int64_t id);
-
-void sm_store_sqlite_set_claim_cursor(sm_store *base, bool on)
+static void sq_set_claim_cursor(sm_store *base, bool on)
 {
     SQ(base)->cursor_on = on;
 }
 
-void sm_store_sqlite_rewind(sm_store *base, int64_t id)
+static void sq_rewind(sm_store *base, int64_t id)
 {
     sq_store *s = SQ(base);
     if (id - 1 < s->rewind_to)
@@ -1213,6 +1210,8 @@ static const sm_store_ops sq_ops = {
     .wait = sq_wait,
     .wait_fd = sq_wait_fd,
     .owned = sq_owned,
+    .set_claim_cursor = sq_set_claim_cursor,
+    .rewind = sq_rewind,
 };
 
 int sm_store_sqlite_open(sm_store **out, const char *path, char *err, size_t errlen)

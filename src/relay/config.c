@@ -1,4 +1,5 @@
-/* config.c: the relay's property table and its parser.
+/* config.c: the relay's property table and its special setters (the
+ * engine that reads, checks and parses is base/config.c).
  *
  * Loading: the file, then the overrides, into one property set (a later
  * setting wins). Each key is either a relay property (the table below) or
@@ -18,25 +19,22 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "base/config.h"
 #include "base/err.h"
 #include "base/log.h"
 #include "relay/record.h"
 
-typedef enum { P_STR, P_INT, P_LONG, P_BOOL, P_SPECIAL } ptype;
-
-typedef struct pdef {
-    const char *name;
-    ptype type;
-    const char *def; /* default as text; NULL: unset unless given */
-    int64_t min, max;
-    size_t off; /* into sm_relay_config, for P_STR/P_INT/P_LONG/P_BOOL */
-    const char *doc;
-} pdef;
+/* the table's types, short (base/config.h) */
+#define P_STR SM_CONFIG_STR
+#define P_INT SM_CONFIG_INT
+#define P_LONG SM_CONFIG_LONG
+#define P_BOOL SM_CONFIG_BOOL
+#define P_SPECIAL SM_CONFIG_SPECIAL
 
 #define OFF(f) offsetof(sm_relay_config, f)
 #define DAY_MS (24LL * 3600 * 1000)
 
-static const pdef defs[] = {
+static const sm_config_def defs[] = {
     {"outbox.db", P_STR, NULL, 0, 0, OFF(outbox_db),
      "the outbox database: sqlite:PATH or a postgresql:// URL (required)"},
     {"bootstrap.servers", P_STR, NULL, 0, 0, OFF(bootstrap_servers),
@@ -132,42 +130,6 @@ static const struct {
     {"enable.gapless.guarantee", "the relay sets it per producer (on for first attempts, off "
                                  "for the one-message retry producer)"},
 };
-
-static const pdef *find_def(const char *name)
-{
-    for (size_t i = 0; i < NDEFS; i++)
-        if (!strcmp(defs[i].name, name))
-            return &defs[i];
-    return NULL;
-}
-
-static int parse_i64(const char *s, int64_t min, int64_t max, int64_t *out)
-{
-    while (*s == ' ' || *s == '\t')
-        s++;
-    if (!*s)
-        return SM_EINVAL;
-    errno = 0;
-    char *end;
-    long long v = strtoll(s, &end, 10);
-    while (*end == ' ' || *end == '\t')
-        end++;
-    if (errno || *end || v < min || v > max)
-        return SM_EINVAL;
-    *out = v;
-    return SM_OK;
-}
-
-static int parse_bool(const char *s, bool *out)
-{
-    if (!strcasecmp(s, "true"))
-        *out = true;
-    else if (!strcasecmp(s, "false"))
-        *out = false;
-    else
-        return SM_EINVAL;
-    return SM_OK;
-}
 
 static int check_kafka(const sm_prop *p, const char *name, rd_kafka_conf_t *scratch, char *err,
                        size_t errlen)
@@ -290,7 +252,7 @@ static int set_listen(sm_relay_config *cfg, const char *v, const char *origin, c
         return sm_fail(err, errlen, SM_EINVAL,
                        "metrics.listen (%s): '%s' is not a numeric IPv4 address", origin, host);
     int64_t port;
-    if (parse_i64(colon + 1, 0, 65535, &port) != SM_OK)
+    if (sm_parse_i64(colon + 1, 0, 65535, &port) != SM_OK)
         return sm_fail(err, errlen, SM_EINVAL, "metrics.listen (%s): port must be 0..65535",
                        origin);
     snprintf(cfg->metrics_host, sizeof cfg->metrics_host, "%s", host);
@@ -318,9 +280,14 @@ static int set_dlt(sm_relay_config *cfg, const char *v, const char *origin, char
     return SM_OK;
 }
 
-static int set_special(sm_relay_config *cfg, const pdef *d, const sm_prop *p, const char *val,
-                       const char *origin, char *err, size_t errlen)
+/* The SPECIAL entries of the table, in its order (sm_config_apply); p is the
+ * property as set, NULL when it is not. */
+static int set_special(void *obj, const sm_config_def *d, const sm_prop *p, char *err,
+                       size_t errlen)
 {
+    sm_relay_config *cfg = obj;
+    const char *val = p ? p->value : d->def;
+    const char *origin = p ? p->origin : "default";
     if (!strcmp(d->name, "relay.id")) {
         char buf[300];
         if (!val) {
@@ -379,39 +346,6 @@ static int set_special(sm_relay_config *cfg, const pdef *d, const sm_prop *p, co
     return SM_OK;
 }
 
-static int set_value(sm_relay_config *cfg, const pdef *d, const sm_prop *p, char *err,
-                     size_t errlen)
-{
-    const char *val = p ? p->value : d->def;
-    const char *origin = p ? p->origin : "default";
-    if (d->type == P_SPECIAL)
-        return set_special(cfg, d, p, val, origin, err, errlen);
-    if (!val)
-        return SM_OK;
-    char *field = (char *)cfg + d->off;
-    if (d->type == P_STR) {
-        if (!*val)
-            return sm_fail(err, errlen, SM_EINVAL, "%s (%s): empty value", d->name, origin);
-        return (*(char **)field = strdup(val)) ? SM_OK : SM_ENOMEM;
-    }
-    if (d->type == P_BOOL) {
-        if (parse_bool(val, (bool *)field) != SM_OK)
-            return sm_fail(err, errlen, SM_EINVAL, "%s (%s): '%s' is not true or false", d->name,
-                           origin, val);
-        return SM_OK;
-    }
-    int64_t v;
-    if (parse_i64(val, d->min, d->max, &v) != SM_OK)
-        return sm_fail(err, errlen, SM_EINVAL,
-                       "%s (%s): '%s' is not a whole number in [%lld, %lld]", d->name, origin,
-                       val, (long long)d->min, (long long)d->max);
-    if (d->type == P_INT)
-        *(int32_t *)field = (int32_t)v;
-    else
-        *(int64_t *)field = v;
-    return SM_OK;
-}
-
 int sm_relay_config_load(sm_relay_config *cfg, const char *file, char **overrides,
                          int n_overrides, bool need_kafka, char *err, size_t errlen)
 {
@@ -419,17 +353,12 @@ int sm_relay_config_load(sm_relay_config *cfg, const char *file, char **override
     sm_props_init(&cfg->all);
     sm_props_init(&cfg->kafka);
     int rc;
-    if (file && (rc = sm_props_load_file(&cfg->all, file, err, errlen)) != SM_OK)
+    if ((rc = sm_config_read(&cfg->all, file, overrides, n_overrides, err, errlen)) != SM_OK)
         return rc;
-    for (int i = 0; i < n_overrides; i++)
-        if ((rc = sm_props_add_override(&cfg->all, overrides[i], err, errlen)) != SM_OK)
-            return rc;
 
     /* relay properties */
-    for (size_t i = 0; i < NDEFS; i++)
-        if ((rc = set_value(cfg, &defs[i], sm_props_find(&cfg->all, defs[i].name), err,
-                            errlen)) != SM_OK)
-            return rc;
+    if ((rc = sm_config_apply(cfg, defs, NDEFS, &cfg->all, set_special, err, errlen)) != SM_OK)
+        return rc;
 
     /* everything else goes to librdkafka, checked now */
     rd_kafka_conf_t *scratch = rd_kafka_conf_new();
@@ -438,7 +367,7 @@ int sm_relay_config_load(sm_relay_config *cfg, const char *file, char **override
     rc = SM_OK;
     for (size_t i = 0; i < cfg->all.n && rc == SM_OK; i++) {
         const sm_prop *p = &cfg->all.v[i];
-        if (find_def(p->key))
+        if (sm_config_find(defs, NDEFS, p->key))
             continue;
         const char *name = p->key;
         if (!strncmp(name, "producer.", 9) && name[9])
@@ -547,11 +476,7 @@ void sm_relay_redact_url(const char *url, char *out, size_t outlen)
 void sm_relay_config_print_help(void)
 {
     printf("Properties (set in the file or with --override KEY=VALUE):\n");
-    for (size_t i = 0; i < NDEFS; i++) {
-        const pdef *d = &defs[i];
-        printf("  %-28s %s%s%s%s\n", d->name, d->doc, d->def ? " [default: " : "",
-               d->def ? d->def : "", d->def ? "]" : "");
-    }
+    sm_config_print_table(defs, NDEFS, 28);
     printf("\nAny other property is a librdkafka producer property and is passed to it\n"
            "(e.g. linger.ms, compression.type, security.protocol, sasl.*); prefix it with\n"
            "\"producer.\" when the relay uses the name itself (producer.batch.size).\n"

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/config.h"
 #include "base/err.h"
 #include "base/log.h"
 #include "relay/config.h"
@@ -50,53 +51,43 @@ static void usage(FILE *f)
 
 int main(int argc, char **argv)
 {
-    const char *file = NULL;
+    sm_config_args args;
+    char err[1024];
     bool init_schema = false;
-    char **overrides = calloc((size_t)argc + 1, sizeof *overrides);
-    int n_over = 0;
-    if (!overrides)
+    if (sm_config_args_init(&args, argc) != SM_OK)
         return 1;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
             usage(stdout);
             sm_relay_config_print_help();
-            free(overrides);
+            sm_config_args_release(&args);
             return 0;
         }
         if (!strcmp(a, "--version") || !strcmp(a, "-v")) {
             printf("samsa-relay %s\n", SAMSA_VERSION);
-            free(overrides);
+            sm_config_args_release(&args);
             return 0;
         }
         if (!strcmp(a, "--init-schema")) {
             init_schema = true;
-        } else if (!strcmp(a, "--override")) {
-            if (i + 1 >= argc) {
-                fprintf(stderr, "samsa-relay: --override needs KEY=VALUE\n");
-                free(overrides);
-                return 2;
-            }
-            overrides[n_over++] = argv[++i];
-        } else if (!strncmp(a, "--override=", 11)) {
-            overrides[n_over++] = argv[i] + 11;
-        } else if (a[0] == '-') {
+            continue;
+        }
+        int rc = sm_config_args_take(&args, argc, argv, &i, err, sizeof err);
+        if (rc == SM_ENOENT)
             fprintf(stderr, "samsa-relay: unknown option '%s' (see --help)\n", a);
-            free(overrides);
-            return 2;
-        } else if (!file) {
-            file = a;
-        } else {
-            fprintf(stderr, "samsa-relay: more than one properties file ('%s', '%s')\n", file, a);
-            free(overrides);
+        else if (rc != SM_OK)
+            fprintf(stderr, "samsa-relay: %s\n", err);
+        if (rc != SM_OK) {
+            sm_config_args_release(&args);
             return 2;
         }
     }
 
     sm_relay_config cfg;
-    char err[1024];
-    int rc = sm_relay_config_load(&cfg, file, overrides, n_over, !init_schema, err, sizeof err);
-    free(overrides);
+    int rc = sm_relay_config_load(&cfg, args.file, args.overrides, args.n_overrides, !init_schema,
+                                  err, sizeof err);
+    sm_config_args_release(&args);
     if (rc != SM_OK) {
         fprintf(stderr, "samsa-relay: configuration error: %s\n", err);
         sm_relay_config_release(&cfg);

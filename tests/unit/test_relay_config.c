@@ -208,8 +208,8 @@ static void test_track_groups(void)
     TEST_SECTION("track.groups: group (every topic) or group:topic; slot.lease.ms");
     sm_relay_config cfg;
     char err[512];
-    char *ov[3] = {BASE, "track.groups=shop-stock:shop.orders, shop-sink:shop.payments,audit,"
-                         "shop-stock:shop.orders,ns:team:*,shop-stock:shop.rooms"};
+    char *ov[3] = {BASE, ("track.groups=shop-stock:shop.orders, shop-sink:shop.payments,audit,"
+                          "shop-stock:shop.orders,ns:team:*,shop-stock:shop.rooms")};
     int rc = load(&cfg, NULL, ov, 3, err, sizeof err);
     if (rc != SM_OK)
         fprintf(stderr, "%s\n", err);
