@@ -351,16 +351,12 @@ int sm_check_init(sm_check **out, const sm_relay_config *cfg, int wake_fd, char 
     if (!c)
         return sm_fail(err, errlen, SM_ENOMEM, "out of memory");
     c->wake_fd = wake_fd;
-    rd_kafka_conf_t *conf = rd_kafka_conf_new();
-    char why[512];
-    for (size_t i = 0; i < cfg->kafka.n; i++) {
-        const sm_prop *p = &cfg->kafka.v[i];
-        if (rd_kafka_conf_set(conf, p->key, p->value, why, sizeof why) != RD_KAFKA_CONF_OK) {
-            rd_kafka_conf_destroy(conf);
-            free(c);
-            return sm_fail(err, errlen, SM_EINVAL, "%s (%s): %s", p->key, p->origin, why);
-        }
+    rd_kafka_conf_t *conf = sm_relay_kafka_conf(cfg, err, errlen);
+    if (!conf) {
+        free(c);
+        return SM_EINVAL;
     }
+    char why[512];
     char cid[256];
     snprintf(cid, sizeof cid, "samsa-relay-%s-check", cfg->relay_id);
     const char *forced[][2] = {

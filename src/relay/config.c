@@ -488,3 +488,18 @@ void sm_relay_config_print_help(void)
            "enable.gapless.guarantee=true on the main producer, and the retry producer sends\n"
            "one message per batch (batch.num.messages=1, linger.ms=0).\n");
 }
+
+rd_kafka_conf_t *sm_relay_kafka_conf(const sm_relay_config *cfg, char *err, size_t errlen)
+{
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    char why[512];
+    for (size_t i = 0; i < cfg->kafka.n; i++) {
+        const sm_prop *p = &cfg->kafka.v[i];
+        if (rd_kafka_conf_set(conf, p->key, p->value, why, sizeof why) != RD_KAFKA_CONF_OK) {
+            rd_kafka_conf_destroy(conf);
+            sm_fail(err, errlen, SM_EINVAL, "%s (%s): %s", p->key, p->origin, why);
+            return NULL;
+        }
+    }
+    return conf;
+}

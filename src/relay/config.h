@@ -67,6 +67,12 @@ void sm_relay_config_release(sm_relay_config *cfg);
  * "${topic}" replaced. Returns a malloc'd string (NULL: out of memory). */
 char *sm_relay_dlt_name(const sm_relay_config *cfg, const char *topic);
 
+/* A new librdkafka configuration holding every kafka property of cfg (the
+ * relay's producers, its group readers and its record checker all start
+ * from it); NULL with a message naming the property it refused. The caller
+ * owns the result (rd_kafka_new takes it, or rd_kafka_conf_destroy). */
+struct rd_kafka_conf_s *sm_relay_kafka_conf(const sm_relay_config *cfg, char *err, size_t errlen);
+
 /* url with any password replaced by "***", for logs; into out. */
 void sm_relay_redact_url(const char *url, char *out, size_t outlen);
 

@@ -22,16 +22,10 @@ static void log_cb(const rd_kafka_t *rk, int level, const char *fac, const char 
 lane *sm_relay_lane_new_(sm_relay *r, bool serial, char *err, size_t errlen)
 {
     const sm_relay_config *cfg = r->cfg;
-    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    rd_kafka_conf_t *conf = sm_relay_kafka_conf(cfg, err, errlen);
+    if (!conf)
+        return NULL;
     char why[512];
-    for (size_t i = 0; i < cfg->kafka.n; i++) {
-        const sm_prop *p = &cfg->kafka.v[i];
-        if (rd_kafka_conf_set(conf, p->key, p->value, why, sizeof why) != RD_KAFKA_CONF_OK) {
-            rd_kafka_conf_destroy(conf);
-            sm_fail(err, errlen, SM_EINVAL, "%s (%s): %s", p->key, p->origin, why);
-            return NULL;
-        }
-    }
     char cid[256], bsize[32];
     snprintf(cid, sizeof cid, "samsa-relay-%s%s", cfg->relay_id, serial ? "-retry" : "");
     snprintf(bsize, sizeof bsize, "%" PRId64, r->main_batch_bytes);

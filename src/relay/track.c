@@ -92,16 +92,10 @@ static int groups_build(sm_track *t, const sm_relay_config *cfg, char *err, size
 static rd_kafka_t *group_consumer(const sm_relay_config *cfg, const char *group, char *err,
                                   size_t errlen)
 {
-    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    rd_kafka_conf_t *conf = sm_relay_kafka_conf(cfg, err, errlen);
+    if (!conf)
+        return NULL;
     char why[512];
-    for (size_t i = 0; i < cfg->kafka.n; i++) {
-        const sm_prop *p = &cfg->kafka.v[i];
-        if (rd_kafka_conf_set(conf, p->key, p->value, why, sizeof why) != RD_KAFKA_CONF_OK) {
-            rd_kafka_conf_destroy(conf);
-            sm_fail(err, errlen, SM_EINVAL, "%s (%s): %s", p->key, p->origin, why);
-            return NULL;
-        }
-    }
     char cid[256];
     snprintf(cid, sizeof cid, "samsa-relay-%s-track", cfg->relay_id);
     const char *set[][2] = {
