@@ -1093,8 +1093,21 @@ static int64_t room_of(const sm_relay *r)
     return room < all ? room : all;
 }
 
+/* A topic at its probe cap has room again: its skipped rows, which the
+ * claim cursor passed, are looked at again. Applied before every claim: a
+ * row landing in the poll at the top of a turn must not let that turn's
+ * claim start past them, or it takes later rows of their keys first. */
+static bool topics_rewind(sm_relay *r)
+{
+    int64_t id = sm_topics_take_rewind(&r->topics);
+    if (id)
+        sm_store_rewind(r->store, id);
+    return id != 0;
+}
+
 static void claim(sm_relay *r)
 {
+    (void)topics_rewind(r);
     int64_t room = room_of(r);
     r->last_full = false;
     if (room <= 0 || r->room_blocked) {
@@ -1475,11 +1488,8 @@ static void iterate(sm_relay *r)
      * written (the store may hold rows behind an unwritten one) */
     if (!writes_pending(r) && sm_keys_take_wake(&r->keys))
         r->keys_released = true;
-    int64_t topic_rewind = sm_topics_take_rewind(&r->topics);
-    if (topic_rewind) { /* a limited topic has room again: look at its rows */
-        sm_store_rewind(r->store, topic_rewind);
+    if (topics_rewind(r)) /* a limited topic has room again: look at its rows */
         r->want_claim = true;
-    }
     atomic_store(&r->metrics.inflight, (int64_t)r->keys.inflight);
 
     /* sleep until the next thing to do (or a wake-up on the pipe or the
