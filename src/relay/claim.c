@@ -133,8 +133,21 @@ int64_t sm_relay_room_of_(const sm_relay *r)
     return room < all ? room : all;
 }
 
+/* A topic at its probe cap has room again: its skipped rows, which the
+ * claim cursor passed, are looked at again. Applied before every claim: a
+ * row landing in the poll at the top of a turn must not let that turn's
+ * claim start past them, or it takes later rows of their keys first. */
+bool sm_relay_topics_rewind_(sm_relay *r)
+{
+    int64_t id = sm_topics_take_rewind(&r->topics);
+    if (id)
+        sm_store_rewind(r->store, id);
+    return id != 0;
+}
+
 void sm_relay_claim_(sm_relay *r)
 {
+    (void)sm_relay_topics_rewind_(r);
     int64_t room = sm_relay_room_of_(r);
     r->last_full = false;
     if (room <= 0 || r->room_blocked) {

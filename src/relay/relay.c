@@ -232,11 +232,8 @@ static void iterate(sm_relay *r)
      * written (the store may hold rows behind an unwritten one) */
     if (!sm_relay_writes_pending_(r) && sm_keys_take_wake(&r->keys))
         r->keys_released = true;
-    int64_t topic_rewind = sm_topics_take_rewind(&r->topics);
-    if (topic_rewind) { /* a limited topic has room again: look at its rows */
-        sm_store_rewind(r->store, topic_rewind);
+    if (sm_relay_topics_rewind_(r)) /* a limited topic has room again: look at its rows */
         r->want_claim = true;
-    }
     atomic_store(&r->metrics.inflight, (int64_t)r->keys.inflight);
 
     /* sleep until the next thing to do (or a wake-up on the pipe or the

@@ -200,6 +200,9 @@ void sm_relay_dr_cb_(rd_kafka_t *rk, const rd_kafka_message_t *km, void *opaque)
 void sm_relay_error_cb_(rd_kafka_t *rk, int err, const char *reason, void *opaque);
 /* claim.c */
 int64_t sm_relay_room_of_(const sm_relay *r);
+/* Applies a pending rewind of a topic that has room again (true: there
+ * was one); sm_relay_claim_ does it first. */
+bool sm_relay_topics_rewind_(sm_relay *r);
 void sm_relay_claim_(sm_relay *r);
 /* periodic.c */
 extern const sm_track_cbs sm_relay_complete_cbs_;
