@@ -39,7 +39,7 @@ rc=0
 # shellcheck disable=SC2086
 # SAMSA_COVERAGE_KILL: the harness's kill -9 lets a process write its counts
 # first (tests/coverage/dump_on_signal.c), so a crash test's coverage counts
-(cd "$build" && SAMSA_COVERAGE_KILL=1 ctest -j"$jobs" --timeout 900 ${SAMSA_COV_CTEST_ARGS:-} >"$build/coverage-ctest.log" 2>&1) || rc=$?
+(cd "$build" && SAMSA_COVERAGE_KILL=1 ctest -j"$jobs" --timeout 900 --output-on-failure ${SAMSA_COV_CTEST_ARGS:-} >"$build/coverage-ctest.log" 2>&1) || rc=$?
 tail -n 4 "$build/coverage-ctest.log" | sed 's/^/ctest: /'
 
 lcov --quiet --capture --directory "$build" --output-file "$build/all.info" --rc lcov_branch_coverage=0 2>/dev/null
