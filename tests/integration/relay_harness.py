@@ -370,6 +370,76 @@ def _rec(m):
             "value": m.value(), "headers": h, "timestamp": m.timestamp()[1]}
 
 
+class AppOutbox:
+    """The outbox table of one test, PostgreSQL or SQLite, from the
+    application's side: a database of st's (kind "pg" or "sqlite"), one
+    connection kept, queries written with %s placeholders for both."""
+
+    def __init__(self, st, kind):
+        self.kind = kind
+        if kind == "pg":
+            self.db = self.url = st.new_db()
+        else:
+            self.path = st.new_sqlite()
+            self.db = "sqlite:" + self.path
+        self.conn = None
+
+    def _c(self):
+        if self.conn is None:
+            if self.kind == "pg":
+                self.conn = pg_connect(self.url, autocommit=True)
+            else:
+                import sqlite3
+                self.conn = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+                self.conn.execute("PRAGMA busy_timeout = 30000")
+        return self.conn
+
+    def q(self, sql, args=()):
+        if self.kind == "pg":
+            return q(self._c(), sql, args)
+        return self._c().execute(sql.replace("%s", "?"), args).fetchall()
+
+    def insert_rows(self, topic, rows):
+        """rows: [(key, seq)] committed in one transaction; their event ids
+        in order."""
+        out = []
+        if self.kind == "pg":
+            c = pg_connect(self.url)
+            cur = c.cursor()
+            for key, seq in rows:
+                cur.execute("INSERT INTO samsa_outbox (topic, key, payload) VALUES (%s, %s, %s)"
+                            " RETURNING event_id::text", (topic, key, payload(key, seq)))
+                out.append(cur.fetchone()[0])
+            c.commit()
+            c.close()
+        else:
+            c = self._c()
+            c.execute("BEGIN IMMEDIATE")
+            for key, seq in rows:
+                out.append(c.execute("INSERT INTO samsa_outbox (topic, key, payload) VALUES (?, ?, ?)"
+                                     " RETURNING event_id", (topic, key, payload(key, seq))).fetchone()[0])
+            c.execute("COMMIT")
+        return out
+
+    def counts(self):
+        return dict(self.q("SELECT status, count(*) FROM samsa_outbox GROUP BY status"))
+
+    def close(self):
+        if self.conn is not None:
+            self.conn.close()
+            self.conn = None
+
+
+def rounds_pass(relay, n, what, timeout=60):
+    """Waits for n more completion tracking rounds applied by relay (each
+    read every tracked group's commits and marked what they allow), so
+    "nothing changed" is seen over n rounds, not over a guessed sleep."""
+    start = relay.metric("samsa_relay_complete_rounds_total")
+    check(start is not None, "the relay counts its tracking rounds (samsa_relay_complete_rounds_total)")
+    wait_for(lambda: relay.metric("samsa_relay_complete_rounds_total") >= start + n, timeout,
+             "%d more tracking rounds (%s)" % (n, what), 0.05)
+
+
 def payload(key, seq, extra=b""):
     return json.dumps({"k": key, "seq": seq}).encode() + extra
 

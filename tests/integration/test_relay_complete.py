@@ -56,7 +56,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import check, check_eq, unique, wait_for  # noqa: E402
-from relay_harness import Stack, consume_all, payload, pg_connect, q, run_outbox_tests, status_counts  # noqa: E402
+from relay_harness import Stack, consume_all, payload, pg_connect, q, rounds_pass, run_outbox_tests, status_counts  # noqa: E402
 
 
 def consume_and_commit(bootstrap, group, topic, upto):
@@ -86,16 +86,6 @@ def consume_and_commit(bootstrap, group, topic, upto):
 
 def statuses(url):
     return q(url, "SELECT kafka_offset, status FROM samsa_outbox ORDER BY kafka_offset")
-
-
-def rounds_pass(relay, n, what):
-    """Waits for n more completion tracking rounds applied by relay (each
-    read every tracked group's commits and marked what they allow), so
-    "nothing changed" is seen over n rounds, not over a guessed sleep."""
-    start = relay.metric("samsa_relay_complete_rounds_total")
-    check(start is not None, "the relay counts its tracking rounds (samsa_relay_complete_rounds_total)")
-    wait_for(lambda: relay.metric("samsa_relay_complete_rounds_total") >= start + n, 60,
-             "%d more tracking rounds (%s)" % (n, what), 0.05)
 
 
 def expect_complete_below(url, bound, what, relay):

@@ -25,76 +25,26 @@ test_mark_durable_{pg,sqlite}: 4000 rows, the relay publishing; as soon as
 
 import os
 import signal
-import sqlite3
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import check, check_eq, unique, wait_for  # noqa: E402
-from relay_harness import (Stack, check_order, check_per_key_order, consume_all, payload, pg_connect,  # noqa: E402
+from relay_harness import (AppOutbox, Stack, check_order, check_per_key_order, consume_all,  # noqa: E402
                            q, run_outbox_tests)
 
 
-class Outbox:
+class Outbox(AppOutbox):
     """The outbox table of one test, PostgreSQL or SQLite, from the
     application's side."""
 
-    def __init__(self, st, kind):
-        self.kind = kind
-        if kind == "pg":
-            self.db = self.url = st.new_db()
-        else:
-            self.path = st.new_sqlite()
-            self.db = "sqlite:" + self.path
-        self.conn = None
-
-    def _c(self):
-        if self.conn is None:
-            if self.kind == "pg":
-                self.conn = pg_connect(self.url, autocommit=True)
-            else:
-                self.conn = sqlite3.connect(self.path, timeout=30, isolation_level=None)
-                self.conn.execute("PRAGMA busy_timeout = 30000")
-        return self.conn
-
-    def q(self, sql, args=()):
-        if self.kind == "pg":
-            return q(self._c(), sql, args)
-        return self._c().execute(sql.replace("%s", "?"), args).fetchall()
-
     def insert(self, topic, rows):
         """rows: [(key, seq)]; one transaction. Returns {event_id: (key, seq)}."""
-        out = {}
-        c = self._c()
-        if self.kind == "pg":
-            c2 = pg_connect(self.url)
-            cur = c2.cursor()
-            for key, seq in rows:
-                cur.execute("INSERT INTO samsa_outbox (topic, key, payload) VALUES (%s, %s, %s)"
-                            " RETURNING event_id::text", (topic, key, payload(key, seq)))
-                out[cur.fetchone()[0]] = (key, seq)
-            c2.commit()
-            c2.close()
-        else:
-            c.execute("BEGIN IMMEDIATE")
-            for key, seq in rows:
-                eid = c.execute("INSERT INTO samsa_outbox (topic, key, payload) VALUES (?, ?, ?)"
-                                " RETURNING event_id", (topic, key, payload(key, seq))).fetchone()[0]
-                out[eid] = (key, seq)
-            c.execute("COMMIT")
-        return out
-
-    def counts(self):
-        return dict(self.q("SELECT status, count(*) FROM samsa_outbox GROUP BY status"))
+        return dict(zip(self.insert_rows(topic, rows), rows))
 
     def published(self):
         """{event_id: (partition, offset)} of the PUBLISHED rows."""
         return {r[0]: (r[1], r[2]) for r in self.q(
             "SELECT event_id, kafka_partition, kafka_offset FROM samsa_outbox WHERE status = 'PUBLISHED'")}
-
-    def close(self):
-        if self.conn is not None:
-            self.conn.close()
-            self.conn = None
 
 
 def mark_after_ack(st, kind):

@@ -40,7 +40,6 @@ topic (on.topic.recreated=republish, the default), the new rows once.
 """
 
 import os
-import sqlite3
 import subprocess
 import sys
 import time
@@ -48,7 +47,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
 from harness import check, check_eq, unique, wait_for  # noqa: E402
-from relay_harness import Stack, consume_all, payload, pg_connect, q, run_outbox_tests  # noqa: E402
+from relay_harness import AppOutbox, Stack, consume_all, rounds_pass, run_outbox_tests  # noqa: E402
 
 
 def samsa_binary():
@@ -76,57 +75,13 @@ def recreate(st, topic):
     samsa(st, "topic", "create", topic, "-p", "1")
 
 
-class Outbox:
+class Outbox(AppOutbox):
     """The outbox of one test, PostgreSQL or SQLite, from the application's
     side."""
 
-    def __init__(self, st, kind):
-        self.kind = kind
-        if kind == "pg":
-            self.db = self.url = st.new_db()
-        else:
-            self.path = st.new_sqlite()
-            self.db = "sqlite:" + self.path
-        self.conn = None
-
-    def _c(self):
-        if self.conn is None:
-            if self.kind == "pg":
-                self.conn = pg_connect(self.url, autocommit=True)
-            else:
-                self.conn = sqlite3.connect(self.path, timeout=30, isolation_level=None)
-                self.conn.execute("PRAGMA busy_timeout = 30000")
-        return self.conn
-
-    def q(self, sql, args=()):
-        if self.kind == "pg":
-            return q(self._c(), sql, args)
-        return self._c().execute(sql.replace("%s", "?"), args).fetchall()
-
     def insert(self, topic, first, n):
         """n rows on keys k0..k3 in one transaction; their event ids."""
-        rows = [("k%d" % (i % 4), i) for i in range(first, first + n)]
-        out = []
-        if self.kind == "pg":
-            c = pg_connect(self.url)
-            cur = c.cursor()
-            for key, seq in rows:
-                cur.execute("INSERT INTO samsa_outbox (topic, key, payload) VALUES (%s, %s, %s)"
-                            " RETURNING event_id::text", (topic, key, payload(key, seq)))
-                out.append(cur.fetchone()[0])
-            c.commit()
-            c.close()
-        else:
-            c = self._c()
-            c.execute("BEGIN IMMEDIATE")
-            for key, seq in rows:
-                out.append(c.execute("INSERT INTO samsa_outbox (topic, key, payload) VALUES (?, ?, ?)"
-                                     " RETURNING event_id", (topic, key, payload(key, seq))).fetchone()[0])
-            c.execute("COMMIT")
-        return out
-
-    def counts(self):
-        return dict(self.q("SELECT status, count(*) FROM samsa_outbox GROUP BY status"))
+        return self.insert_rows(topic, [("k%d" % (i % 4), i) for i in range(first, first + n)])
 
     def rows(self):
         """[(event_id, status, kafka_offset, kafka_incarnation)] in id order."""
@@ -137,11 +92,6 @@ class Outbox:
     def incarnations(self, topic):
         return self.q("SELECT incarnation, reason FROM samsa_topic_incarnation WHERE topic = %s",
                       (topic,))
-
-    def close(self):
-        if self.conn is not None:
-            self.conn.close()
-            self.conn = None
 
 
 def records(st, topic):
@@ -185,15 +135,6 @@ def group_commit(st, group, topic, upto):
         raise AssertionError("group %s: offset %d not reached" % (group, upto - 1))
     finally:
         c.close()
-
-
-def rounds_pass(relay, n, what):
-    """n more completion rounds of relay (every tracked group's commits read
-    and its records checked), counted by the relay, not guessed from a sleep."""
-    start = relay.metric("samsa_relay_complete_rounds_total")
-    check(start is not None, "the relay counts its tracking rounds")
-    wait_for(lambda: relay.metric("samsa_relay_complete_rounds_total") >= start + n, 120,
-             "%d more tracking rounds (%s)" % (n, what), 0.05)
 
 
 def check_consumed(st, ob, topic, committed, what, exempt=()):
@@ -271,7 +212,7 @@ def live(st, kind):
     relay.props["complete.interval.ms"] = 100
     relay.start()
     group_commit(st, "g", topic, 50)
-    rounds_pass(relay, 11, "the group at 50")
+    rounds_pass(relay, 11, "the group at 50", timeout=120)
     done = check_consumed(st, ob, topic, 50, "group at 50")
     below = [r for r in ob.rows() if r[2] is not None and r[2] < 50 and r[1] in ("PUBLISHED", "COMPLETE")]
     check_eq(len(done), len(below), "every row at an offset below 50 of the new topic is COMPLETE")
@@ -317,7 +258,7 @@ def refilled(st, kind, keep=False):
     wait_for(lambda: all(r[2] is not None and (r[2] >= 300 or r[0] in old) for r in ob.rows()), 60,
              "the 20 new rows published after the other producer's 300 records")
     group_commit(st, "g", topic, 320)
-    rounds_pass(relay, 11, "the group at 320")
+    rounds_pass(relay, 11, "the group at 320", timeout=120)
     check_consumed(st, ob, topic, 320, "group at 320")
     inc = ob.incarnations(topic)
     check(len(inc) == 1 and inc[0][0] == 1, "samsa_topic_incarnation: incarnation 1 (%s)" % (inc,))
@@ -328,7 +269,7 @@ def refilled(st, kind, keep=False):
         return
     # keep: the rows published before the new incarnation began stay PUBLISHED
     group_commit(st, "g", topic, high_watermark(st, topic))
-    rounds_pass(relay, 11, "the group at the end")
+    rounds_pass(relay, 11, "the group at the end", timeout=120)
     check_consumed(st, ob, topic, high_watermark(st, topic), "keep, group at the end")
     rows = ob.rows()
     check(all(r[1] == "PUBLISHED" and r[3] == 0 for r in rows if r[0] in old),
@@ -383,13 +324,13 @@ def test_shorter_sqlite(st):
     # the 100 rows consumed in the old topic stay COMPLETE (at their old offsets)
     consumed_before = set(old[:100])
     group_commit(st, "g", topic, 50)
-    rounds_pass(relay, 11, "the group at 50")
+    rounds_pass(relay, 11, "the group at 50", timeout=120)
     check_consumed(st, ob, topic, 50, "group at 50", consumed_before)
     new2 = ob.insert(topic, 250, 150)
     wait_for(lambda: all(r[1] != "INIT" for r in ob.rows() if r[0] in new2), 60,
              "150 more rows published")
     group_commit(st, "g", topic, 200)
-    rounds_pass(relay, 11, "the group at 200")
+    rounds_pass(relay, 11, "the group at 200", timeout=120)
     check_consumed(st, ob, topic, 200, "group at 200", consumed_before)
     group_commit(st, "g", topic, high_watermark(st, topic))
     wait_for(lambda: ob.counts() == {"COMPLETE": 400}, 60, "every row COMPLETE")
