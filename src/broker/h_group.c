@@ -33,7 +33,11 @@ void sm_handle_find_coordinator(sm_req *req)
     }
     sm_find_coordinator_resp resp = {0};
     if (fr.key_type != 0) {
-        resp.error_code = SM_KERR_COORDINATOR_NOT_AVAILABLE;
+        /* No transactions: a fatal answer the client reports at once (Kafka's
+         * TRANSACTIONAL_ID_AUTHORIZATION_FAILED, as InitProducerId answers).
+         * COORDINATOR_NOT_AVAILABLE is retriable: the Java producer's
+         * initTransactions() retried it until max.block.ms and timed out. */
+        resp.error_code = SM_KERR_TRANSACTIONAL_ID_AUTHORIZATION_FAILED;
         resp.error_message = SM_STR_LIT("transactions are not supported by samsa-broker");
         resp.node_id = -1;
         resp.host = SM_STR_LIT("");

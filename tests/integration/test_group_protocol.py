@@ -621,7 +621,8 @@ def test_every_version():
         check(res == (0, 0, "127.0.0.1", broker.port) and r.at_end(),
               "FindCoordinator v%d: this broker (node 0, 127.0.0.1:%d), whole response" % (v, broker.port), res)
     r = call(gw.FIND_COORDINATOR, 1, gw.find_coordinator_body(1, "a-transactional-id", key_type=1))
-    check_eq(gw.parse_find_coordinator(r, 1)[0], 15, "FindCoordinator for a transaction: COORDINATOR_NOT_AVAILABLE")
+    check_eq(gw.parse_find_coordinator(r, 1)[0], 53,
+             "FindCoordinator for a transaction: TRANSACTIONAL_ID_AUTHORIZATION_FAILED (fatal, not retried)")
     for v in range(4):
         r = call(gw.HEARTBEAT, v, gw.heartbeat_body(v, g, gen, mid, "every-version"))
         check(gw.parse_error_only(r, v) == 0 and r.at_end(), "Heartbeat v%d: error 0, whole response" % v)
