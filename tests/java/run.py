@@ -40,7 +40,7 @@ def main():
                   "openjdk-17-jdk-headless and maven)" % (args.step, tool), flush=True)
             return 77
 
-    mvn = ["mvn", "-B", "-q", "-f", os.path.join(HERE, "pom.xml"), "-Djava.build=" + os.path.abspath(args.build)]
+    mvn = ["mvn", "-B", "-q", "-Dstyle.color=never", "-f", os.path.join(HERE, "pom.xml"), "-Djava.build=" + os.path.abspath(args.build)]
     if args.step == "setup":
         # test-compile, then Surefire with a filter no test matches: it resolves its JUnit provider
         r = subprocess.run(mvn + ["test", "-Dtest=NoSuchTest", "-Dsurefire.failIfNoSpecifiedTests=false",
@@ -60,6 +60,11 @@ def main():
         print("java.clients: tests tagged %s are left out (see tests/java/CMakeLists.txt)" % args.exclude)
     r = subprocess.run(cmd)
 
+    if r.returncode != 0 and not glob.glob(os.path.join(reports, "TEST-*.xml")):
+        # no test ran: show the compiler's warnings too (-q hides them, -Werror fails on them)
+        out = subprocess.run(mvn[:2] + mvn[3:] + ["-o", "test-compile"], stdout=subprocess.PIPE,
+                             stderr=subprocess.STDOUT).stdout.decode("utf-8", "replace")
+        print("\n".join(l for l in out.splitlines() if l.startswith(("[WARNING]", "[ERROR]")) and ".java" in l))
     tests = failures = skipped = 0
     for f in sorted(glob.glob(os.path.join(reports, "TEST-*.xml"))):
         root = ET.parse(f).getroot()

@@ -3,6 +3,9 @@ package dev.samsa.clients;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.fail;
 
+import java.nio.ByteBuffer;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -10,6 +13,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Properties;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.stream.Stream;
 
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.AdminClientConfig;
@@ -171,4 +175,32 @@ abstract class BrokerTest {
             m.put(kv[i], kv[i + 1]);
         return m;
     }
+
+    /**
+     * Each batch of a partition's segment files: {attributes, producer id
+     * high, low, epoch, base sequence, record count} (Kafka's record batch v2
+     * layout, which samsa-broker stores unchanged).
+     */
+    static List<int[]> batchesOnDisk(String topic, int partition) throws Exception {
+        Path dir = broker.dataDir().resolve(topic + "-" + partition);
+        List<Path> logs;
+        try (Stream<Path> s = Files.list(dir)) {
+            logs = s.filter(p -> p.toString().endsWith(".log")).sorted().toList();
+        }
+        List<int[]> out = new ArrayList<>();
+        for (Path log : logs) {
+            ByteBuffer b = ByteBuffer.wrap(Files.readAllBytes(log));
+            while (b.remaining() >= 61) {
+                int start = b.position();
+                int len = b.getInt(start + 8);
+                if (len <= 0 || start + 12 + len > b.limit())
+                    break;
+                out.add(new int[] {b.getShort(start + 21), b.getInt(start + 43), b.getInt(start + 47),
+                    b.getShort(start + 51), b.getInt(start + 53), b.getInt(start + 57)});
+                b.position(start + 12 + len);
+            }
+        }
+        return out;
+    }
+
 }

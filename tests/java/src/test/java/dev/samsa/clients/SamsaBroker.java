@@ -92,6 +92,14 @@ final class SamsaBroker {
         return dir.resolve("data");
     }
 
+    /** cluster.id from the data dir's meta.properties. */
+    String clusterId() throws IOException {
+        for (String l : Files.readAllLines(dataDir().resolve("meta.properties")))
+            if (l.startsWith("cluster.id="))
+                return l.substring("cluster.id=".length()).trim();
+        throw new IllegalStateException("no cluster.id in meta.properties");
+    }
+
     long pid() {
         return proc.pid();
     }
