@@ -17,7 +17,7 @@ import java.util.stream.Stream;
 
 /**
  * One samsa-broker for a test class: the binary named by the system property
- * samsa.broker (set by tests/java/run.sh from the ctest registration), started
+ * samsa.broker (set by tests/java/run.py from the ctest registration), started
  * on 127.0.0.1:0 (the port it chose is read from its ready line) with a
  * temporary data directory, its output in a log file there. stop() sends
  * SIGTERM to its pid, waits, then SIGKILL; it reports whether the broker was
@@ -50,7 +50,7 @@ final class SamsaBroker {
     static SamsaBroker start(Map<String, String> overrides) throws IOException, InterruptedException {
         String bin = System.getProperty("samsa.broker", "");
         if (bin.isEmpty())
-            throw new IllegalStateException("no broker binary: run with -Dsamsa.broker=/path/to/samsa-broker (tests/java/run.sh)");
+            throw new IllegalStateException("no broker binary: run with -Dsamsa.broker=/path/to/samsa-broker (tests/java/run.py)");
         Path dir = Files.createTempDirectory("samsa-java-");
         Path data = Files.createDirectory(dir.resolve("data"));
         Path log = dir.resolve("broker.log");
