@@ -177,30 +177,43 @@ grep '^{' "$work/fsync.out" >>"$results" || true
 grep '^#' "$work/fsync.out" >&2 || true
 
 # ---- start-up ---------------------------------------------------------------
-for t in $targets; do
-    say "== $t: start-up, $startup_runs runs"
+startup_of() { # target, runs
+    local t=$1 n=$2 bin
     if [[ $t == samsa || $t == samsa-base ]]; then
         bin=$broker; [[ $t == samsa-base ]] && bin=$base_broker
         mkdir -p "$work/startup-data-$t"
         # shellcheck disable=SC2086
-        "$bench" startup --label "$t" --runs "$startup_runs" -- "$bin" \
+        "$bench" startup --label "$t" --runs "$n" -- "$bin" \
             --override "listeners=PLAINTEXT://127.0.0.1:{port}" \
             --override log.dirs="$work/startup-data-$t" $broker_args >"$work/startup.out" 2>"$work/startup-$t.err" ||
-            { say "run.sh: samsa start-up measurement failed:"; cat "$work/startup-$t.err" >&2; }
+            { say "run.sh: $t start-up measurement failed:"; cat "$work/startup-$t.err" >&2; }
     elif [[ $t == kafka* ]]; then
         # a JVM start takes seconds: at most 5 runs
         # shellcheck disable=SC2046
         /usr/bin/python3 "$root/bench/kafka_target.py" startup --label "$t" \
-            --runs $(( startup_runs < 5 ? startup_runs : 5 )) $(kafka_props "$t") \
+            --runs $(( n < 5 ? n : 5 )) $(kafka_props "$t") \
             >"$work/startup.out" 2>"$work/startup-$t.err" ||
             { say "run.sh: $t start-up measurement failed:"; tail -5 "$work/startup-$t.err" >&2; }
     else
-        "$bench" startup --label mock --runs "$startup_runs" -- "$bench" serve-mock \
+        "$bench" startup --label mock --runs "$n" -- "$bench" serve-mock \
             >"$work/startup.out" 2>"$work/startup-$t.err" || true
     fi
     grep '^{' "$work/startup.out" >>"$results" || true
+}
+for t in $targets; do
+    # samsa and samsa-base alternate run by run below, so both see the same noise
+    [[ -n $base_broker && ($t == samsa || $t == samsa-base) ]] && continue
+    say "== $t: start-up, $startup_runs runs"
+    startup_of "$t" "$startup_runs"
     grep '^#' "$work/startup.out" >&2 || true
 done
+if [[ -n $base_broker && " $targets " == *" samsa "* ]]; then
+    say "== samsa and samsa-base: start-up, $startup_runs runs each, alternating"
+    for i in $(seq "$startup_runs"); do
+        if (( i % 2 )); then startup_of samsa 1; startup_of samsa-base 1
+        else startup_of samsa-base 1; startup_of samsa 1; fi
+    done
+fi
 
 # ---- servers, idle RSS ------------------------------------------------------
 for t in $targets; do
