@@ -48,7 +48,10 @@
 #include "base/clock.h"
 #include "base/err.h"
 #include "base/log.h"
+#include "broker/api.h"
 #include "broker/broker.h"
+#include "broker/conn.h"
+#include "proto/kafka.h"
 
 #define IBUF_SIZE (64 * 1024)
 #define MAX_INFLIGHT 64
