@@ -44,7 +44,7 @@ typedef struct sm_req sm_req;
 /* ---- output ---------------------------------------------------------------- */
 
 /* A piece of a response on a connection's output queue: bytes in memory, or
- * a range of a segment file sent with sendfile(2). */
+ * a range of a segment file (sent with sm_slice_send, zero-copy). */
 typedef struct sm_chunk {
     struct sm_chunk *next;
     bool is_file;
