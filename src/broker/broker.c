@@ -27,7 +27,10 @@
 #include "base/clock.h"
 #include "base/err.h"
 #include "base/log.h"
+#include "broker/conn.h"
 #include "broker/group.h"
+#include "broker/partition.h"
+#include "broker/topics.h"
 
 #define CLEAN_MARKER ".samsa_cleanshutdown"
 #define LOCK_FILE ".lock"

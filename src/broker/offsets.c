@@ -22,8 +22,12 @@
 #include "base/clock.h"
 #include "base/err.h"
 #include "base/log.h"
+#include "broker/broker.h"
+#include "broker/conn.h"
 #include "broker/group.h"
+#include "broker/partition.h"
 #include "proto/batch.h"
+#include "proto/kafka.h"
 
 #define STORE_DIR "samsa-groups"
 #define BATCH_TARGET (256 * 1024)

@@ -32,7 +32,12 @@
 #include "base/err.h"
 #include "base/log.h"
 #include "broker/broker.h"
+#include "broker/conn.h"
 #include "broker/group.h"
+#include "broker/idempotence.h"
+#include "broker/partition.h"
+#include "broker/topics.h"
+#include "proto/kafka.h"
 
 #define MAX_PARTITIONS 10000
 

@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/sendfile.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <dirent.h>
@@ -500,6 +501,15 @@ ssize_t sm_slice_read(const sm_slice *s, int64_t at, void *buf, size_t len)
     if ((uint64_t)len > (uint64_t)(s->len - at))
         len = (size_t)(s->len - at);
     return pread(s->fd, buf, len, s->pos + at);
+}
+
+ssize_t sm_slice_send(const sm_slice *s, int64_t at, int sock)
+{
+    off_t pos = (off_t)(s->pos + at);
+    size_t want = (size_t)(s->len - at);
+    if (want > (1u << 30))
+        want = 1u << 30;
+    return sendfile(sock, s->fd, &pos, want);
 }
 
 int64_t sm_slice_first_batch_size(const sm_slice *s)
