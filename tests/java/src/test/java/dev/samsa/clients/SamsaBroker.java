@@ -54,7 +54,13 @@ final class SamsaBroker {
         Path dir = Files.createTempDirectory("samsa-java-");
         Path data = Files.createDirectory(dir.resolve("data"));
         Path log = dir.resolve("broker.log");
-        List<String> args = new ArrayList<>(List.of(bin,
+        List<String> args = new ArrayList<>();
+        // setpriv (util-linux) sets PR_SET_PDEATHSIG and execs the broker (same pid): a test JVM
+        // killed outright (a ctest timeout) takes its brokers with it. The JVM's shutdown hook
+        // below covers an ordinary exit.
+        if (Files.isExecutable(Path.of("/usr/bin/setpriv")))
+            args.addAll(List.of("/usr/bin/setpriv", "--pdeathsig", "KILL", "--"));
+        args.addAll(List.of(bin,
             "--override", "listeners=PLAINTEXT://127.0.0.1:0",
             "--override", "log.dirs=" + data));
         overrides.forEach((k, v) -> {
