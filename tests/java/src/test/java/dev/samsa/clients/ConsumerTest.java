@@ -204,7 +204,10 @@ class ConsumerTest extends BrokerTest {
             ConsumerConfig.GROUP_INSTANCE_ID_CONFIG, "instance-b"));
         Member a2 = null;
         try {
+            // a first, alone: it leads the group (and keeps leading when b joins), so its
+            // return is a static leader's, the case Kafka takes most care of
             a.subscribe(List.of(topic));
+            pollUntil(List.of(a), "a alone with both partitions", () -> a.assignment().size() == 2);
             b.subscribe(List.of(topic));
             pollUntil(List.of(a, b), "one partition each", () -> a.assignment().size() == 1 && b.assignment().size() == 1);
             Set<TopicPartition> aHad = a.assignment();
