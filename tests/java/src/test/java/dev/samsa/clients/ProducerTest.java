@@ -49,6 +49,10 @@ class ProducerTest extends BrokerTest {
     @ValueSource(strings = {"none", "gzip", "snappy", "lz4", "zstd"})
     void idempotentAcksAllEveryCodec(String codec) throws Exception {
         String topic = createTopic("codec-" + codec, 2);
+        // what the producer below runs with when nothing is set: Kafka 4.x's defaults
+        ProducerConfig defaults = new ProducerConfig(producerProps());
+        assertEquals("-1", defaults.getString(ProducerConfig.ACKS_CONFIG), "acks=all by default");
+        assertTrue(defaults.getBoolean(ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG), "idempotence by default");
         int n = 200;
         List<Future<RecordMetadata>> sent = new ArrayList<>();
         try (KafkaProducer<String, String> p = producer(Map.of(
