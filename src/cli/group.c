@@ -26,21 +26,6 @@ enum {
 
 /* ---- shared ------------------------------------------------------------------ */
 
-static rd_kafka_t *admin_open(sm_cli *c, int *rc)
-{
-    rd_kafka_t *rk = sm_kafka_client(c, RD_KAFKA_PRODUCER, rc);
-    if (!rk)
-        return NULL;
-    const rd_kafka_metadata_t *md;
-    *rc = sm_kafka_metadata(c, rk, &md);
-    if (*rc) {
-        rd_kafka_destroy(rk);
-        return NULL;
-    }
-    rd_kafka_metadata_destroy(md);
-    return rk;
-}
-
 static const char *state_name(rd_kafka_consumer_group_state_t s)
 {
     return rd_kafka_consumer_group_state_name(s);
@@ -195,7 +180,7 @@ static int group_list(sm_cli *c, int argc, char **argv)
             return sm_cli_fail(c, SM_EXIT_USAGE, "unexpected argument '%s'", val);
         return SM_EXIT_USAGE;
     }
-    rd_kafka_t *rk = admin_open(c, &rc);
+    rd_kafka_t *rk = sm_kafka_admin_open(c, NULL, &rc);
     if (!rk)
         return rc;
     rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
@@ -560,7 +545,7 @@ static int group_describe(sm_cli *c, int argc, char **argv)
     }
     if (!n)
         return sm_cli_fail(c, SM_EXIT_USAGE, "which group? (samsa group describe GROUP)");
-    rd_kafka_t *rk = admin_open(c, &rc);
+    rd_kafka_t *rk = sm_kafka_admin_open(c, NULL, &rc);
     if (!rk)
         return rc;
     json_t *out = json_array();
@@ -603,7 +588,7 @@ static int group_delete(sm_cli *c, int argc, char **argv)
     }
     if (!n)
         return sm_cli_fail(c, SM_EXIT_USAGE, "which group? (samsa group delete GROUP)");
-    rd_kafka_t *rk = admin_open(c, &rc);
+    rd_kafka_t *rk = sm_kafka_admin_open(c, NULL, &rc);
     if (!rk)
         return rc;
     rd_kafka_DeleteGroup_t *dg[64];

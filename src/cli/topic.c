@@ -83,20 +83,6 @@ static int describe_configs(sm_cli *c, rd_kafka_t *rk, const char *topic, rd_kaf
     return SM_EXIT_OK;
 }
 
-/* Opens an admin client and checks the cluster answers. */
-static rd_kafka_t *admin_open(sm_cli *c, const rd_kafka_metadata_t **md, int *rc)
-{
-    rd_kafka_t *rk = sm_kafka_client(c, RD_KAFKA_PRODUCER, rc);
-    if (!rk)
-        return NULL;
-    *rc = sm_kafka_metadata(c, rk, md);
-    if (*rc) {
-        rd_kafka_destroy(rk);
-        return NULL;
-    }
-    return rk;
-}
-
 static int worse(int a, int b) { return a ? a : b; }
 
 /* ---- create ------------------------------------------------------------------ */
@@ -293,11 +279,9 @@ static int topic_create(sm_cli *c, int argc, char **argv)
     int rc = create_parse(c, argc, argv, &q, &help);
     if (rc || help)
         return rc;
-    const rd_kafka_metadata_t *md;
-    rd_kafka_t *rk = admin_open(c, &md, &rc);
+    rd_kafka_t *rk = sm_kafka_admin_open(c, NULL, &rc);
     if (!rk)
         return rc;
-    rd_kafka_metadata_destroy(md);
     rd_kafka_NewTopic_t *nt[64];
     rc = create_make_plan(c, &q, nt);
     if (!rc) {
@@ -350,7 +334,7 @@ static int topic_list(sm_cli *c, int argc, char **argv)
             return SM_EXIT_USAGE;
     }
     const rd_kafka_metadata_t *md;
-    rd_kafka_t *rk = admin_open(c, &md, &rc);
+    rd_kafka_t *rk = sm_kafka_admin_open(c, &md, &rc);
     if (!rk)
         return rc;
     const rd_kafka_metadata_topic_t **v = calloc((size_t)md->topic_cnt + 1, sizeof *v);
@@ -618,7 +602,7 @@ static int topic_describe(sm_cli *c, int argc, char **argv)
     if (!n)
         return sm_cli_fail(c, SM_EXIT_USAGE, "which topic? (samsa topic describe TOPIC)");
     const rd_kafka_metadata_t *md;
-    rd_kafka_t *rk = admin_open(c, &md, &rc);
+    rd_kafka_t *rk = sm_kafka_admin_open(c, &md, &rc);
     if (!rk)
         return rc;
     json_t *out = json_array();
@@ -671,7 +655,7 @@ static int topic_delete(sm_cli *c, int argc, char **argv)
     if (!n)
         return sm_cli_fail(c, SM_EXIT_USAGE, "which topic? (samsa topic delete TOPIC)");
     const rd_kafka_metadata_t *md;
-    rd_kafka_t *rk = admin_open(c, &md, &rc);
+    rd_kafka_t *rk = sm_kafka_admin_open(c, &md, &rc);
     if (!rk)
         return rc;
     rd_kafka_DeleteTopic_t *dt[64];
@@ -960,11 +944,9 @@ static int topic_alter_config(sm_cli *c, int argc, char **argv)
     int rc = alter_parse(c, argc, argv, &q, &help);
     if (rc || help)
         return rc;
-    const rd_kafka_metadata_t *md;
-    rd_kafka_t *rk = admin_open(c, &md, &rc);
+    rd_kafka_t *rk = sm_kafka_admin_open(c, NULL, &rc);
     if (!rk)
         return rc;
-    rd_kafka_metadata_destroy(md);
     alter_plan p;
     rc = alter_make_plan(c, rk, &q, &p);
     if (!rc)
