@@ -118,7 +118,11 @@ public final class SamsaBroker implements AutoCloseable {
             deleteTree(dir);
             throw e;
         }
-        Thread hook = new Thread(() -> kill(p), "samsa-broker-" + p.pid() + "-stop");
+        Thread hook = new Thread(() -> {
+            kill(p);
+            if (!Boolean.getBoolean("samsa.keepTmp"))
+                deleteTree(dir);
+        }, "samsa-broker-" + p.pid() + "-stop");
         Runtime.getRuntime().addShutdownHook(hook);
         SamsaBroker b = null;
         try {

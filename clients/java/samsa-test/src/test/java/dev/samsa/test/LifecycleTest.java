@@ -142,6 +142,7 @@ class LifecycleTest {
         long pid = Long.parseLong(m.group(1));
         // the hook waits for the broker before the child JVM ends: gone now, not a zombie of ours
         assertFalse(alive(pid), "broker pid " + pid + " outlived its JVM");
+        assertFalse(Files.exists(Path.of(m.group(2))), m.group(2) + " left behind");
     }
 
     /** Pids of samsa-broker processes that are children of this JVM. */
