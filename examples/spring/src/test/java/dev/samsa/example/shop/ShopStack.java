@@ -1,6 +1,5 @@
 package dev.samsa.example.shop;
 
-import dev.samsa.test.EmbeddedSamsaExtension;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -12,10 +11,10 @@ import org.junit.jupiter.api.extension.BeforeAllCallback;
 import org.junit.jupiter.api.extension.ExtensionContext;
 
 /**
- * Everything around the Spring service for a test class, after
- * {@code @EmbeddedSamsa} started the broker: PostgreSQL, samsa's tables
- * ({@code samsa-relay --init-schema}), samsa-relay on that outbox, and the
- * reference shop's C shop-stock on the same broker. Declared before
+ * Everything around the Spring service for a test class but the broker:
+ * PostgreSQL and samsa's tables ({@code samsa-relay --init-schema}) before
+ * the class; samsa-relay on that outbox and the reference shop's C
+ * shop-stock once the broker's address is known (startKafkaSide). Declared before
  * {@code @SpringBootTest}, so its afterAll runs after Spring closed the
  * context: the relay, shop-stock and PostgreSQL are stopped by their pids
  * (newest first) once nothing uses them.
@@ -28,6 +27,8 @@ final class ShopStack implements BeforeAllCallback, AfterAllCallback {
     static Child stock;
     static String stockUrl;
     static String bootstrap;
+    private static String relayBin;
+    private static String stockBin;
 
     static String binary(String property) {
         String v = System.getProperty(property);
@@ -39,17 +40,28 @@ final class ShopStack implements BeforeAllCallback, AfterAllCallback {
 
     @Override
     public void beforeAll(ExtensionContext ctx) throws Exception {
-        String relayBin = binary("samsa.relay");
-        String stockBin = binary("samsa.shop.stock");
-        bootstrap = EmbeddedSamsaExtension.bootstrapServers();
+        relayBin = binary("samsa.relay");
+        stockBin = binary("samsa.shop.stock");
         pg = new Postgres().start(DB);
         Path dir = pg.dir;
         // samsa's tables, as the database owner would create them once
         Process init = new ProcessBuilder(relayBin, "--init-schema", "--override", "outbox.db=" + pg.libpqUrl(DB),
-                "--override", "bootstrap.servers=" + bootstrap).redirectErrorStream(true)
+                "--override", "bootstrap.servers=127.0.0.1:9").redirectErrorStream(true)
                 .redirectOutput(dir.resolve("init-schema.log").toFile()).start();
         if (init.waitFor() != 0)
             throw new IllegalStateException("samsa-relay --init-schema failed:\n" + Files.readString(dir.resolve("init-schema.log")));
+    }
+
+    /**
+     * The processes that need the Kafka side's address: samsa-relay on the
+     * PostgreSQL outbox and shop-stock. Once per class (the broker may only
+     * be known once the Spring context runs, as with @EmbeddedKafka).
+     */
+    static synchronized void startKafkaSide(String bootstrapServers) throws Exception {
+        if (relay != null)
+            return;
+        bootstrap = bootstrapServers;
+        Path dir = pg.dir;
         Path props = dir.resolve("relay.properties");
         Files.writeString(props, "outbox.db=" + pg.libpqUrl(DB) + "\nbootstrap.servers=" + bootstrap
                 + "\nmetrics.listen=127.0.0.1:0\n");
@@ -69,8 +81,11 @@ final class ShopStack implements BeforeAllCallback, AfterAllCallback {
             if (relay != null)
                 relay.stop();
         } finally {
+            stock = null;
+            relay = null;
             if (pg != null)
                 pg.close();
+            pg = null;
         }
     }
 
