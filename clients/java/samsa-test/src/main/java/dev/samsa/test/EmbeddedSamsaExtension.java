@@ -17,6 +17,7 @@ public final class EmbeddedSamsaExtension implements BeforeAllCallback, AfterAll
     private static final ExtensionContext.Namespace NS = ExtensionContext.Namespace.create(EmbeddedSamsaExtension.class);
     private static final String BROKER = "broker";
     private static final String PREVIOUS = "previous-property";
+    private static final String OWNER = "owner";
 
     private static volatile SamsaBroker current;
 
@@ -43,6 +44,7 @@ public final class EmbeddedSamsaExtension implements BeforeAllCallback, AfterAll
                     + ": EmbeddedSamsaExtension needs @EmbeddedSamsa on the class");
         SamsaBroker b = SamsaBroker.start(Arrays.asList(cfg.brokerProperties()));
         ExtensionContext.Store store = ctx.getStore(NS);
+        store.put(OWNER, ctx.getUniqueId());
         store.put(BROKER, new Holder(b)); // closed by JUnit after the class, even on failure
         b.createTopics(cfg.partitions(), Arrays.asList(cfg.topics()));
         String prop = cfg.bootstrapServersProperty();
@@ -56,6 +58,8 @@ public final class EmbeddedSamsaExtension implements BeforeAllCallback, AfterAll
     @Override
     public void afterAll(ExtensionContext ctx) {
         ExtensionContext.Store store = ctx.getStore(NS);
+        if (!ctx.getUniqueId().equals(store.get(OWNER, String.class)))
+            return; // a @Nested class: its enclosing class stops the broker
         Previous prev = store.remove(PREVIOUS, Previous.class);
         if (prev != null) {
             if (prev.value == null)

@@ -86,6 +86,14 @@ class LifecycleTest {
     }
 
     @Test
+    void aNestedClassSharesTheBrokerAndLeavesItRunning() {
+        ScenarioNested.outer = null;
+        assertEquals(List.of(), run(ScenarioNested.class));
+        assertNotNull(ScenarioNested.outer, "the scenario did not run");
+        assertFalse(alive(ScenarioNested.outer.pid()), "broker still runs after the class");
+    }
+
+    @Test
     void stoppedWhenStartFailsHalfway() {
         List<Long> before = brokerPids();
         List<Throwable> f = run(ScenarioBadTopic.class);

@@ -42,7 +42,8 @@ final class ShopStack implements BeforeAllCallback, AfterAllCallback {
     public void beforeAll(ExtensionContext ctx) throws Exception {
         relayBin = binary("samsa.relay");
         stockBin = binary("samsa.shop.stock");
-        pg = new Postgres().start(DB);
+        pg = new Postgres(); // set first: afterAll stops it even if start fails halfway
+        pg.start(DB);
         Path dir = pg.dir;
         // samsa's tables, as the database owner would create them once
         Process init = new ProcessBuilder(relayBin, "--init-schema", "--override", "outbox.db=" + pg.libpqUrl(DB),
