@@ -177,6 +177,19 @@ abstract class ShopFlowChecks {
             got.put(p, cstock.path(p).asLong(-1));
         assertEquals(expected, got, "shop-stock's quantities vs the Spring catalogue");
         assertEquals(0, get(ShopStack.stockUrl + "/stats").path("rejected").asLong(), "shop-stock rejected events");
+
+        // ... and its payments side: C shop-sink POSTs each Spring payment.completed to shop-receiver,
+        // which stores exactly one per paid order, for the amount charged
+        long revenue = placed.values().stream().mapToLong(OrderService.Order::total).sum();
+        await("shop-receiver stores " + N + " payments", () -> get(ShopStack.receiverUrl + "/stats").path("stored").asLong() == N);
+        JsonNode rs = get(ShopStack.receiverUrl + "/stats");
+        assertEquals(revenue, rs.path("amount_total").asLong(), "receiver amount_total vs the orders' totals");
+        Set<String> stored = new HashSet<>();
+        rs.path("orders").forEach(o -> stored.add(o.asString()));
+        assertEquals(placed.keySet(), stored, "orders the receiver stored");
+        assertEquals(0, rs.path("refused").asLong(), "payments the receiver refused");
+        // the seed: u1..u90 with 10,000,000 cents each, u91..u100 with 0
+        assertEquals(revenue, 90 * 10_000_000L - count("SELECT sum(balance) FROM users"), "initial total - balances vs revenue");
     }
 
     long count(String sql) {
