@@ -6,6 +6,7 @@
  * (arrays of ids, offsets and slots as parameters, bytea payloads as raw
  * bytes), so a batch is one round trip: claim is two (ids, then rows),
  * mark_published one UPDATE ... FROM unnest(arrays). */
+#include "outbox/admin.h"
 #include "outbox/store_pg_int.h"
 
 #define ARCH_COLS                                                                                 \
@@ -144,15 +145,6 @@ static const pg_def defs[P_N] = {
     [P_CLEAN_ARCH_DONE] = {CLEAN_ARCH(CLEAN_DONE_SQL), 2, {SM_OID_INT8, SM_OID_INT4}},
     [P_CLEAN_ARCH_PUB] = {CLEAN_ARCH(CLEAN_PUB_SQL), 2, {SM_OID_INT8, SM_OID_INT4}},
     /* each count through the partial index that holds its status */
-    [P_STATS] = {"SELECT (SELECT count(*) FROM samsa_outbox WHERE status = 'INIT'),"
-                 " (SELECT count(*) FROM samsa_outbox WHERE status = 'PUBLISHED'),"
-                 " (SELECT count(*) FROM samsa_outbox WHERE status IN ('COMPLETE', 'DEAD')"
-                 "  AND status = 'COMPLETE'),"
-                 " (SELECT count(*) FROM samsa_outbox WHERE status IN ('COMPLETE', 'DEAD')"
-                 "  AND status = 'DEAD'),"
-                 " (SELECT (extract(epoch FROM now() - created_at) * 1000)::int8"
-                 "  FROM samsa_outbox WHERE status = 'INIT' ORDER BY id LIMIT 1)",
-                 0, {0}},
     /* $1 relay id, $2 owned bitmap, $3 TTL ms. Returns the other live relays
      * and the bitmap of slots other sessions hold. */
     [P_HEARTBEAT] = {"WITH hb AS (INSERT INTO samsa_relay_heartbeat (relay_id, pid, last_seen, owned)"
@@ -595,25 +587,18 @@ static int pg_cleanup(sm_store *base, int64_t age_ms, bool include_published, bo
     return SM_OK;
 }
 
+/* The counts are admin.c's, the same `samsa outbox status` shows. */
 static int pg_stats(sm_store *base, sm_store_stats *st, char *err, size_t errlen)
 {
-    int rc;
-    PGresult *r = sm_store_pg_run_(PG(base), P_STATS, NULL, NULL, "stats", PGRES_TUPLES_OK, &rc,
-                                   err, errlen);
-    if (!r)
+    int rc = sm_store_pg_ensure_(PG(base), "stats", err, errlen);
+    if (rc)
         return rc;
-    st->init = sm_pg_get_i64(r, 0, 0);
-    st->published = sm_pg_get_i64(r, 0, 1);
-    st->complete = sm_pg_get_i64(r, 0, 2);
-    st->dead = sm_pg_get_i64(r, 0, 3);
-    if (PQgetisnull(r, 0, 4)) {
-        st->oldest_init_age_ms = -1;
-    } else {
-        int64_t age = sm_pg_get_i64(r, 0, 4);
-        st->oldest_init_age_ms = age < 0 ? 0 : age;
-    }
-    PQclear(r);
-    return SM_OK;
+    sm_db db;
+    sm_db_wrap_pg(&db, PG(base)->c, base->name);
+    rc = sm_admin_stats(&db, st, err, errlen);
+    if (rc == SM_EIO)
+        conn_lost(PG(base)); /* as sm_store_pg_fail_: its slots are gone */
+    return rc;
 }
 
 static const sm_store_ops pg_ops = {

@@ -34,6 +34,7 @@
 #include "base/clock.h"
 #include "base/err.h"
 #include "base/log.h"
+#include "outbox/admin.h"
 #include "outbox/outbox_int.h"
 
 enum {
@@ -52,7 +53,6 @@ enum {
     Q_CLEAN_ARCH_PUB,
     Q_CLEAN_DEL_DONE,
     Q_CLEAN_DEL_PUB,
-    Q_STATS,
     Q_DATA_VERSION,
     Q_N
 };
@@ -153,13 +153,6 @@ static const char *const sql_of[Q_N] = {
     [Q_CLEAN_DEL_DONE] = "DELETE FROM samsa_outbox WHERE id IN (" CLEAN_DONE_SQL ")",
     [Q_CLEAN_DEL_PUB] = "DELETE FROM samsa_outbox WHERE id IN (" CLEAN_PUB_SQL ")",
     /* each count through the partial index that holds its status */
-    [Q_STATS] = "SELECT (SELECT count(*) FROM samsa_outbox WHERE status = 'INIT'),"
-                " (SELECT count(*) FROM samsa_outbox WHERE status = 'PUBLISHED'),"
-                " (SELECT count(*) FROM samsa_outbox WHERE status IN ('COMPLETE', 'DEAD')"
-                "  AND status = 'COMPLETE'),"
-                " (SELECT count(*) FROM samsa_outbox WHERE status IN ('COMPLETE', 'DEAD')"
-                "  AND status = 'DEAD'),"
-                " (SELECT created_at FROM samsa_outbox WHERE status = 'INIT' ORDER BY id LIMIT 1)",
     [Q_DATA_VERSION] = "PRAGMA data_version",
 };
 
@@ -1130,29 +1123,12 @@ static int sq_cleanup(sm_store *base, int64_t age_ms, bool include_published, bo
     return SM_OK;
 }
 
+/* The counts are admin.c's, the same `samsa outbox status` shows. */
 static int sq_stats(sm_store *base, sm_store_stats *out, char *err, size_t errlen)
 {
-    sq_store *s = SQ(base);
-    sqlite3_stmt *st = stmt(s, Q_STATS, "stats", err, errlen);
-    if (!st)
-        return SM_ERR;
-    if (sqlite3_step(st) != SQLITE_ROW) {
-        int rc = fail(s, "stats", err, errlen);
-        sqlite3_reset(st);
-        return rc;
-    }
-    out->init = sqlite3_column_int64(st, 0);
-    out->published = sqlite3_column_int64(st, 1);
-    out->complete = sqlite3_column_int64(st, 2);
-    out->dead = sqlite3_column_int64(st, 3);
-    if (sqlite3_column_type(st, 4) == SQLITE_NULL) {
-        out->oldest_init_age_ms = -1;
-    } else {
-        int64_t age = sm_wall_ms() - sqlite3_column_int64(st, 4);
-        out->oldest_init_age_ms = age < 0 ? 0 : age;
-    }
-    sqlite3_reset(st);
-    return SM_OK;
+    sm_db db;
+    sm_db_wrap_sqlite(&db, SQ(base)->db, base->name);
+    return sm_admin_stats(&db, out, err, errlen);
 }
 
 static void sleep_ms(int64_t ms)
