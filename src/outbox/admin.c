@@ -23,18 +23,14 @@
 
 int sm_admin_check_table(sm_db *db, char *err, size_t errlen)
 {
-    const char *sql = sm_db_is_pg(db) ? "SELECT to_regclass('samsa_outbox') IS NOT NULL"
+    const char *sql = sm_db_is_pg(db) ? "SELECT (to_regclass('samsa_outbox') IS NOT NULL)::int"
                                       : "SELECT count(*) > 0 FROM sqlite_master"
                                         " WHERE type = 'table' AND name = 'samsa_outbox'";
     sm_db_res r;
     int rc = sm_db_query(db, "looking for samsa_outbox", sql, NULL, 0, &r, err, errlen);
     if (rc)
         return rc;
-    bool exists = false;
-    if (sm_db_next(&r)) {
-        const char *v = sm_db_text(&r, 0);
-        exists = v && (!strcmp(v, "t") || !strcmp(v, "1"));
-    }
+    bool exists = sm_db_next(&r) && sm_db_i64(&r, 0, 0) > 0;
     if ((rc = sm_db_done(&r, err, errlen)))
         return rc;
     if (!exists)

@@ -6,7 +6,7 @@
  * (arrays of ids, offsets and slots as parameters, bytea payloads as raw
  * bytes), so a batch is one round trip: claim is two (ids, then rows),
  * mark_published one UPDATE ... FROM unnest(arrays). */
-#include "outbox/admin.h"
+#include "outbox/db.h"
 #include "outbox/store_pg_int.h"
 
 #define ARCH_COLS                                                                                 \
@@ -323,28 +323,18 @@ static void pg_close(sm_store *base)
     free(s);
 }
 
-static int pg_migrate(sm_store *base, char *err, size_t errlen)
+static int pg_db_begin(sm_store *base, const char *op, sm_db *db, char *err, size_t errlen)
 {
-    pg_store *s = PG(base);
-    int rc = sm_store_pg_ensure_(s, "migrate", err, errlen);
-    if (rc)
-        return rc;
-    rc = sm_schema_apply_pg(s->c, base->name, err, errlen);
-    if (rc == SM_EIO)
-        conn_lost(s);
+    int rc = sm_store_pg_ensure_(PG(base), op, err, errlen);
+    if (!rc)
+        sm_db_wrap_pg(db, PG(base)->c, base->name);
     return rc;
 }
 
-static int pg_schema_version(sm_store *base, int *version, char *err, size_t errlen)
+static void pg_db_end(sm_store *base, int rc)
 {
-    pg_store *s = PG(base);
-    int rc = sm_store_pg_ensure_(s, "schema version", err, errlen);
-    if (rc)
-        return rc;
-    rc = sm_schema_version_pg(s->c, base->name, version, err, errlen);
     if (rc == SM_EIO)
-        conn_lost(s);
-    return rc;
+        conn_lost(PG(base)); /* as sm_store_pg_fail_: its slots are gone */
 }
 
 /* ---- marking ----------------------------------------------------------------- */
@@ -587,24 +577,10 @@ static int pg_cleanup(sm_store *base, int64_t age_ms, bool include_published, bo
     return SM_OK;
 }
 
-/* The counts are admin.c's, the same `samsa outbox status` shows. */
-static int pg_stats(sm_store *base, sm_store_stats *st, char *err, size_t errlen)
-{
-    int rc = sm_store_pg_ensure_(PG(base), "stats", err, errlen);
-    if (rc)
-        return rc;
-    sm_db db;
-    sm_db_wrap_pg(&db, PG(base)->c, base->name);
-    rc = sm_admin_stats(&db, st, err, errlen);
-    if (rc == SM_EIO)
-        conn_lost(PG(base)); /* as sm_store_pg_fail_: its slots are gone */
-    return rc;
-}
-
 static const sm_store_ops pg_ops = {
     .close = pg_close,
-    .migrate = pg_migrate,
-    .schema_version = pg_schema_version,
+    .db_begin = pg_db_begin,
+    .db_end = pg_db_end,
     .balance = sm_store_pg_balance_,
     .claim = sm_store_pg_claim_,
     .mark_published = pg_mark_published,
@@ -616,7 +592,6 @@ static const sm_store_ops pg_ops = {
     .requeue_incarnations = pg_requeue_incarnations,
     .requeue_stale = pg_requeue_stale,
     .cleanup = pg_cleanup,
-    .stats = pg_stats,
     .wait = sm_store_pg_wait_,
     .wait_fd = sm_store_pg_wait_fd_,
     .owned = sm_store_pg_owned_,

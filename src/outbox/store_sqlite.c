@@ -34,7 +34,7 @@
 #include "base/clock.h"
 #include "base/err.h"
 #include "base/log.h"
-#include "outbox/admin.h"
+#include "outbox/db.h"
 #include "outbox/outbox_int.h"
 
 enum {
@@ -296,14 +296,19 @@ static void sq_close(sm_store *base)
     free(s);
 }
 
-static int sq_migrate(sm_store *base, char *err, size_t errlen)
+static int sq_db_begin(sm_store *base, const char *op, sm_db *db, char *err, size_t errlen)
 {
-    return sm_schema_apply_sqlite(SQ(base)->db, base->name, err, errlen);
+    (void)op;
+    (void)err;
+    (void)errlen;
+    sm_db_wrap_sqlite(db, SQ(base)->db, base->name);
+    return SM_OK;
 }
 
-static int sq_schema_version(sm_store *base, int *version, char *err, size_t errlen)
+static void sq_db_end(sm_store *base, int rc)
 {
-    return sm_schema_version_sqlite(SQ(base)->db, base->name, version, err, errlen);
+    (void)base;
+    (void)rc;
 }
 
 static int sq_balance(sm_store *base, const char *relay_id, uint64_t busy, uint64_t *owned,
@@ -1123,14 +1128,6 @@ static int sq_cleanup(sm_store *base, int64_t age_ms, bool include_published, bo
     return SM_OK;
 }
 
-/* The counts are admin.c's, the same `samsa outbox status` shows. */
-static int sq_stats(sm_store *base, sm_store_stats *out, char *err, size_t errlen)
-{
-    sm_db db;
-    sm_db_wrap_sqlite(&db, SQ(base)->db, base->name);
-    return sm_admin_stats(&db, out, err, errlen);
-}
-
 static void sleep_ms(int64_t ms)
 {
     struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000L};
@@ -1169,8 +1166,8 @@ static int sq_wait_fd(sm_store *base)
 
 static const sm_store_ops sq_ops = {
     .close = sq_close,
-    .migrate = sq_migrate,
-    .schema_version = sq_schema_version,
+    .db_begin = sq_db_begin,
+    .db_end = sq_db_end,
     .balance = sq_balance,
     .claim = sq_claim,
     .mark_published = sq_mark_published,
@@ -1182,7 +1179,6 @@ static const sm_store_ops sq_ops = {
     .requeue_incarnations = sq_requeue_incarnations,
     .requeue_stale = sq_requeue_stale,
     .cleanup = sq_cleanup,
-    .stats = sq_stats,
     .wait = sq_wait,
     .wait_fd = sq_wait_fd,
     .owned = sq_owned,

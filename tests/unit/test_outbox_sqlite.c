@@ -13,6 +13,7 @@
 #include "base/clock.h"
 #include "base/err.h"
 #include "check.h"
+#include "outbox/db.h"
 #include "outbox/outbox_int.h"
 #include "sqlite_journal.h"
 #include "outbox/samsa.h"
@@ -787,7 +788,9 @@ static void test_upgrade_v3(void)
     snprintf(jp, sizeof jp, "%s-samsa-acks", p2);
     sqlite3 *db = NULL;
     REQUIRE(sqlite3_open(p2, &db) == SQLITE_OK);
-    CHECK(sm_schema_apply_sqlite_to(db, "v2", 2, err, sizeof err) == SM_OK);
+    sm_db w;
+    sm_db_wrap_sqlite(&w, db, "v2");
+    CHECK(sm_schema_apply(&w, 2, err, sizeof err) == SM_OK);
     x(db, "INSERT INTO samsa_outbox (topic, key, payload, status, kafka_partition, kafka_offset,"
           " published_at) VALUES ('t', 'a', 'v', 'PUBLISHED', 0, 0, 1),"
           " ('t', 'a', 'v', 'COMPLETE', 0, 1, 1), ('t', 'a', 'v', 'INIT', NULL, NULL, NULL)");

@@ -18,6 +18,7 @@
 #include "base/clock.h"
 #include "base/err.h"
 #include "check.h"
+#include "outbox/db.h"
 #include "outbox/outbox_int.h"
 #include "outbox/samsa.h"
 #include "outbox/store.h"
@@ -97,6 +98,14 @@ static int64_t enqueue(PGconn *c, const char *topic, const char *key, const char
     int64_t id = q1(c, "SELECT currval('samsa_outbox_id_seq')");
     x(c, "COMMIT");
     return id;
+}
+
+/* Migrates c's database up to version target (0: the newest). */
+static int schema_to(PGconn *c, const char *name, int target, char *err, size_t errlen)
+{
+    sm_db w;
+    sm_db_wrap_pg(&w, c, name);
+    return sm_schema_apply(&w, target, err, errlen);
 }
 
 static sm_store *store_open(void)
@@ -198,13 +207,13 @@ static void test_ids(void)
     char err[512];
     x(c, "CREATE DATABASE samsa_ids");
     PGconn *d = connect_db("samsa_ids");
-    CHECK(sm_schema_apply_pg_to(d, "samsa_ids", 1, err, sizeof err) == SM_OK);
+    CHECK(schema_to(d, "samsa_ids", 1, err, sizeof err) == SM_OK);
     CHECK_EQ_I64(q1(d, "SELECT max(version) FROM samsa_schema_version"), 1);
     /* what v1 let through: explicit ids <= 0 and a huge one */
     x(d, "INSERT INTO samsa_outbox (topic, key, payload) VALUES ('t', 'a', '1')");
     x(d, "INSERT INTO samsa_outbox (id, topic, key, payload) VALUES (-3, 't', 'a', '2'),"
          " (0, 't', 'b', '3'), (1000000, 't', 'c', '4')");
-    CHECK(sm_schema_apply_pg_to(d, "samsa_ids", 2, err, sizeof err) == SM_OK);
+    CHECK(schema_to(d, "samsa_ids", 2, err, sizeof err) == SM_OK);
     CHECK_EQ_I64(q1(d, "SELECT max(version) FROM samsa_schema_version"), 2);
     CHECK_EQ_I64(q1(d, "SELECT count(*) FROM samsa_outbox"), 4);
     x(d, "INSERT INTO samsa_outbox (topic, key, payload) VALUES ('t', 'd', '5')");
@@ -392,11 +401,11 @@ static void test_upgrade_v3(void)
     char err[512];
     x(c, "CREATE DATABASE samsa_v3");
     PGconn *d = connect_db("samsa_v3");
-    CHECK(sm_schema_apply_pg_to(d, "samsa_v3", 2, err, sizeof err) == SM_OK);
+    CHECK(schema_to(d, "samsa_v3", 2, err, sizeof err) == SM_OK);
     x(d, "INSERT INTO samsa_outbox (topic, key, payload, status, kafka_partition, kafka_offset,"
          " published_at) VALUES ('t', 'a', 'v', 'PUBLISHED', 0, 0, now()),"
          " ('t', 'a', 'v', 'COMPLETE', 0, 1, now()), ('t', 'a', 'v', 'INIT', NULL, NULL, NULL)");
-    CHECK(sm_schema_apply_pg(d, "samsa_v3", err, sizeof err) == SM_OK);
+    CHECK(schema_to(d, "samsa_v3", 0, err, sizeof err) == SM_OK);
     CHECK_EQ_I64(q1(d, "SELECT max(version) FROM samsa_schema_version"), 3);
     CHECK_EQ_I64(q1(d, "SELECT count(*) FROM samsa_outbox WHERE kafka_incarnation = 0"
                        " AND status = 'PUBLISHED'"), 1);
