@@ -1,8 +1,11 @@
 /* test_outbox_sqlite.c: libsamsa and the relay's store on a real SQLite file
- * in a temporary directory: migrations, enqueue in committed and rolled-back
+ * in a temporary directory, what only SQLite does or what this file checks
+ * its own way: the switch to WAL, enqueue in committed and rolled-back
  * transactions, input checks, claim by status and skip(), marking, retry and
  * dead, completion, stale requeue, cleanup (delete and archive), stats,
- * wait, and the inbox. */
+ * wait, the acknowledgements journal, the v2 -> v3 upgrade with an old
+ * journal. What both databases promise alike (migrations, holds, the inbox,
+ * incarnations) is test_store_contract.c, run on SQLite and PostgreSQL. */
 #include <dirent.h>
 #include <sqlite3.h>
 #include <stdio.h>
@@ -18,13 +21,6 @@
 #include "sqlite_journal.h"
 #include "outbox/samsa.h"
 #include "outbox/store.h"
-
-#define CHECK_EQ_STR(a, b)                                                                        \
-    do {                                                                                          \
-        if (strcmp((a), (b)))                                                                     \
-            fprintf(stderr, "%s:%d: got '%s', want '%s'\n", __FILE__, __LINE__, (a), (b));     \
-        CHECK(!strcmp((a), (b)));                                                                 \
-    } while (0)
 
 static char dir[64];
 static char path[128];
@@ -95,31 +91,16 @@ static int64_t enqueue(sqlite3 *db, const char *topic, const char *key, const ch
     return sqlite3_last_insert_rowid(db);
 }
 
-static void test_migrations(void)
+static void test_wal(void)
 {
-    TEST_SECTION("migrations: fresh, again, inside a transaction refused, through the store");
+    TEST_SECTION("the relay's open switches the file to WAL, which persists (migrations:"
+                 " test_store_contract.c)");
     sqlite3 *db = app_open();
     char err[256];
-    int v = -1;
-    CHECK(samsa_schema_version_sqlite(db, &v, err, sizeof err) == 0 && v == 0);
-    CHECK(samsa_schema_apply_sqlite(db, err, sizeof err) == 0);
-    CHECK(samsa_schema_version_sqlite(db, &v, err, sizeof err) == 0 && v == SAMSA_SCHEMA_VERSION);
-    CHECK(samsa_schema_apply_sqlite(db, err, sizeof err) == 0);
-    CHECK_EQ_I64(q1(db, "SELECT count(*) FROM samsa_schema_version"), SAMSA_SCHEMA_VERSION);
-    x(db, "BEGIN");
-    CHECK(samsa_schema_apply_sqlite(db, err, sizeof err) == SAMSA_EINVAL);
-    CHECK(strstr(err, "inside a transaction") != NULL);
-    x(db, "ROLLBACK");
     sm_store *s = NULL;
-    CHECK(sm_store_open(&s, url, err, sizeof err) == SM_OK);
-    REQUIRE(s);
-    CHECK(!sm_store_is_pg(s));
-    CHECK(sm_store_migrate(s, err, sizeof err) == SM_OK);
-    CHECK(sm_store_schema_version(s, &v, err, sizeof err) == SM_OK && v == SAMSA_SCHEMA_VERSION);
-    CHECK(sm_store_wait_fd(s) == -1);
+    REQUIRE(sm_store_open(&s, url, err, sizeof err) == SM_OK);
+    REQUIRE(sm_store_migrate(s, err, sizeof err) == SM_OK);
     sm_store_close(s);
-    CHECK_EQ_I64(q1(db, "SELECT count(*) FROM samsa_schema_version"), SAMSA_SCHEMA_VERSION);
-    /* the relay's open switched the file to WAL, which persists */
     sqlite3_stmt *st;
     REQUIRE(sqlite3_prepare_v2(db, "PRAGMA journal_mode", -1, &st, NULL) == SQLITE_OK);
     CHECK(sqlite3_step(st) == SQLITE_ROW &&
@@ -422,46 +403,6 @@ static void test_marks(sm_store *s)
     sqlite3_close(db);
 }
 
-static void test_holds(sm_store *s)
-{
-    TEST_SECTION("holds in the database: a waiting retry or (if set) a DEAD row holds its key");
-    sqlite3 *db = app_open();
-    char err[256];
-    sm_row *rows;
-    int n;
-    int64_t a1 = enqueue(db, "t", "a", "1"), b1 = enqueue(db, "t", "b", "1");
-    int64_t a2 = enqueue(db, "t", "a", "2"), n1 = enqueue(db, "t", NULL, "1");
-    int64_t a3 = enqueue(db, "t", "a", "3"), n2 = enqueue(db, "t", NULL, "2");
-    int64_t now = sm_wall_ms();
-    /* a1 failed and waits: a2 and a3 wait behind it, b and keyless rows go */
-    CHECK(sm_store_mark_retry(s, a1, 1, now + 3600000, "down", err, sizeof err) == SM_OK);
-    CHECK(sm_store_claim(s, ~(uint64_t)0, 10, NULL, NULL, &rows, &n, err, sizeof err) == SM_OK);
-    CHECK(n == 3 && rows[0].id == b1 && rows[1].id == n1 && rows[2].id == n2);
-    sm_rows_free(rows, n);
-    /* due again: a1 comes first, then the rest of its key */
-    CHECK(sm_store_mark_retry(s, a1, 1, now - 1, "down", err, sizeof err) == SM_OK);
-    CHECK(sm_store_claim(s, ~(uint64_t)0, 10, NULL, NULL, &rows, &n, err, sizeof err) == SM_OK);
-    CHECK(n == 6 && rows[0].id == a1 && rows[2].id == a2 && rows[4].id == a3);
-    sm_rows_free(rows, n);
-    /* DEAD: holds only with on.dead=block */
-    CHECK(sm_store_mark_dead(s, a1, 2, "gave up", err, sizeof err) == SM_OK);
-    CHECK(sm_store_claim(s, ~(uint64_t)0, 10, NULL, NULL, &rows, &n, err, sizeof err) == SM_OK);
-    CHECK(n == 5 && rows[1].id == a2);
-    sm_rows_free(rows, n);
-    sm_store_set_dead_holds_key(s, true);
-    CHECK(sm_store_claim(s, ~(uint64_t)0, 10, NULL, NULL, &rows, &n, err, sizeof err) == SM_OK);
-    CHECK(n == 3 && rows[0].id == b1);
-    sm_rows_free(rows, n);
-    /* re-queued by an operator: published first, and the key flows again */
-    x(db, "UPDATE samsa_outbox SET status = 'INIT', attempts = 0 WHERE status = 'DEAD'");
-    CHECK(sm_store_claim(s, ~(uint64_t)0, 10, NULL, NULL, &rows, &n, err, sizeof err) == SM_OK);
-    CHECK(n == 6 && rows[0].id == a1);
-    sm_rows_free(rows, n);
-    sm_store_set_dead_holds_key(s, false);
-    x(db, "DELETE FROM samsa_outbox");
-    sqlite3_close(db);
-}
-
 static void test_requeue_cleanup(sm_store *s)
 {
     TEST_SECTION("requeue stale, cleanup: delete and archive, by age");
@@ -555,33 +496,6 @@ static void test_wait(sm_store *s)
     sqlite3_close(db);
 }
 
-static void test_inbox(void)
-{
-    TEST_SECTION("inbox: new, duplicate, rolled back leaves nothing, outside a transaction");
-    sqlite3 *db = app_open();
-    char err[256];
-    x(db, "BEGIN");
-    CHECK(samsa_inbox_begin_sqlite(db, "billing", "e-1", err, sizeof err) == 1);
-    x(db, "COMMIT");
-    x(db, "BEGIN");
-    CHECK(samsa_inbox_begin_sqlite(db, "billing", "e-1", err, sizeof err) == 0);
-    CHECK(samsa_inbox_begin_sqlite(db, "shipping", "e-1", err, sizeof err) == 1);
-    x(db, "COMMIT");
-    x(db, "BEGIN");
-    CHECK(samsa_inbox_begin_sqlite(db, "billing", "e-2", err, sizeof err) == 1);
-    x(db, "ROLLBACK");
-    x(db, "BEGIN");
-    CHECK(samsa_inbox_begin_sqlite(db, "billing", "e-2", err, sizeof err) == 1);
-    x(db, "ROLLBACK");
-    CHECK_EQ_I64(q1(db, "SELECT count(*) FROM samsa_inbox"), 2);
-    CHECK(samsa_inbox_begin_sqlite(db, "billing", "e-3", err, sizeof err) == SAMSA_EINVAL);
-    x(db, "BEGIN");
-    CHECK(samsa_inbox_begin_sqlite(db, "", "e-3", err, sizeof err) == SAMSA_EINVAL);
-    CHECK(samsa_inbox_begin_sqlite(db, "billing", NULL, err, sizeof err) == SAMSA_EINVAL);
-    x(db, "ROLLBACK");
-    sqlite3_close(db);
-}
-
 static void test_open_errors(void)
 {
     TEST_SECTION("open: bad URLs and paths say which");
@@ -651,128 +565,6 @@ static void test_journal(void)
     CHECK_EQ_I64(q1(db, sql), 111);
     sm_store_close(s);
     x(db, "DELETE FROM samsa_outbox");
-    sqlite3_close(db);
-}
-
-/* The PUBLISHED rows of a pair (topic, 0) as "offset:incarnation:status,..." */
-static void rows_of(sqlite3 *db, const char *topic, char *out, size_t len)
-{
-    char sql[300];
-    snprintf(sql, sizeof sql,
-             "SELECT group_concat(kafka_offset || ':' || coalesce(kafka_incarnation, 'null') || ':'"
-             " || status, ',') FROM (SELECT * FROM samsa_outbox WHERE topic = '%s' ORDER BY id)",
-             topic);
-    sqlite3_stmt *st = NULL;
-    out[0] = 0;
-    REQUIRE(sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK);
-    if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0))
-        snprintf(out, len, "%s", (const char *)sqlite3_column_text(st, 0));
-    sqlite3_finalize(st);
-}
-
-static void test_incarnations(sm_store *s)
-{
-    TEST_SECTION("incarnations: claims carry the topic's, marks record it, completion touches"
-                 " only the current one, a new one starts once, other ones re-queued");
-    sqlite3 *db = app_open();
-    char err[256], got[400], sql[300];
-    uint64_t owned = 0;
-    CHECK(sm_store_balance(s, "r", &owned, err, sizeof err) == SM_OK);
-    int64_t ids[4];
-    for (int i = 0; i < 4; i++)
-        ids[i] = enqueue(db, "inc", i < 3 ? "a" : "b", "v");
-    sm_row *rows = NULL;
-    int n = 0;
-    CHECK(sm_store_claim(s, owned, 10, NULL, NULL, &rows, &n, err, sizeof err) == SM_OK && n == 4);
-    for (int i = 0; i < n; i++)
-        CHECK(rows[i].incarnation == 0); /* no row in samsa_topic_incarnation: 0 */
-    int64_t now = sm_wall_ms();
-    sm_published pub[4] = {{ids[0], 0, 0, now, 0}, {ids[1], 0, 1, now, 0}, {ids[2], 0, 2, now, 0},
-                           {ids[3], 1, 5, now, 0}};
-    CHECK(sm_store_mark_published(s, pub, 4, err, sizeof err) == SM_OK);
-    marks_applied();
-    rows_of(db, "inc", got, sizeof got);
-    CHECK_EQ_STR(got, "0:0:PUBLISHED,1:0:PUBLISHED,2:0:PUBLISHED,5:0:PUBLISHED");
-
-    sm_tp *tps = NULL;
-    int ntp = 0;
-    CHECK(sm_store_published_partitions(s, &tps, &ntp, err, sizeof err) == SM_OK && ntp == 2);
-    if (ntp == 2) {
-        CHECK(tps[0].incarnation == 0 && tps[0].low.offset == 0 && tps[0].high.offset == 2);
-        CHECK(tps[0].low.same_offset == 1 && tps[0].high.same_offset == 1 && !tps[0].others);
-        CHECK(!strcmp(tps[0].low.event_id, rows[0].event_id));
-        CHECK(!strcmp(tps[0].high.event_id, rows[2].event_id));
-        CHECK(tps[0].low.created_at_ms == rows[0].created_at_ms);
-        CHECK(tps[1].partition == 1 && tps[1].low.offset == 5 && tps[1].high.offset == 5);
-    }
-    sm_tps_free(tps, ntp);
-    sm_rows_free(rows, n);
-
-    /* a committed offset of incarnation 0 completes from..below only */
-    int64_t changed = -1;
-    CHECK(sm_store_complete(s, "inc", 0, 0, 1, 2, &changed, err, sizeof err) == SM_OK);
-    CHECK(changed == 1);
-    rows_of(db, "inc", got, sizeof got);
-    CHECK_EQ_STR(got, "0:0:PUBLISHED,1:0:COMPLETE,2:0:PUBLISHED,5:0:PUBLISHED");
-
-    /* a new incarnation starts once, however many detect it */
-    int32_t cur = -1;
-    bool started = false;
-    CHECK(sm_store_new_incarnation(s, "inc", 0, "test: deleted", &cur, &started, err,
-                                   sizeof err) == SM_OK);
-    CHECK(started && cur == 1);
-    CHECK(sm_store_new_incarnation(s, "inc", 0, "test: again", &cur, &started, err,
-                                   sizeof err) == SM_OK);
-    CHECK(!started && cur == 1);
-    CHECK_EQ_I64(q1(db, "SELECT incarnation FROM samsa_topic_incarnation WHERE topic = 'inc'"
-                        " AND reason = 'test: deleted'"), 1);
-    /* offsets of incarnation 0 complete nothing any more */
-    CHECK(sm_store_complete(s, "inc", 0, 0, 0, 100, &changed, err, sizeof err) == SM_OK);
-    CHECK(changed == 0);
-    CHECK(sm_store_published_partitions(s, &tps, &ntp, err, sizeof err) == SM_OK && ntp == 2);
-    if (ntp == 2)
-        CHECK(tps[0].incarnation == 1 && tps[0].low.offset == -1 && tps[0].high.offset == -1 &&
-              tps[0].others);
-    sm_tps_free(tps, ntp);
-
-    /* new rows are claimed in incarnation 1 and complete by its offsets */
-    int64_t fresh = enqueue(db, "inc", "c", "v");
-    CHECK(sm_store_claim(s, owned, 10, NULL, NULL, &rows, &n, err, sizeof err) == SM_OK && n == 1);
-    CHECK(n == 1 && rows[0].incarnation == 1);
-    sm_rows_free(rows, n);
-    sm_published p1 = {fresh, 0, 0, now, 1};
-    CHECK(sm_store_mark_published(s, &p1, 1, err, sizeof err) == SM_OK);
-    marks_applied();
-    CHECK(sm_store_complete(s, "inc", 0, 1, 0, 1, &changed, err, sizeof err) == SM_OK);
-    CHECK(changed == 1);
-    rows_of(db, "inc", got, sizeof got);
-    CHECK_EQ_STR(got, "0:0:PUBLISHED,1:0:COMPLETE,2:0:PUBLISHED,5:0:PUBLISHED,0:1:COMPLETE");
-
-    /* rows of incarnation 0 back to INIT, with why */
-    CHECK(sm_store_requeue_incarnations(s, "inc", "recreated", &changed, err, sizeof err) ==
-          SM_OK);
-    CHECK(changed == 3);
-    snprintf(sql, sizeof sql, "SELECT count(*) FROM samsa_outbox WHERE topic = 'inc'"
-                              " AND status = 'INIT' AND last_error = 'recreated'");
-    CHECK_EQ_I64(q1(db, sql), 3);
-    CHECK(sm_store_claim(s, owned, 10, NULL, NULL, &rows, &n, err, sizeof err) == SM_OK);
-    CHECK(n == 3);
-    for (int i = 0; i < n; i++)
-        CHECK(rows[i].incarnation == 1);
-    /* two rows at one offset of one incarnation: the listing says so */
-    sm_published p2[2] = {{rows[0].id, 0, 7, now, 1}, {rows[1].id, 0, 7, now, 1}};
-    CHECK(sm_store_mark_published(s, p2, 2, err, sizeof err) == SM_OK);
-    marks_applied();
-    sm_rows_free(rows, n);
-    CHECK(sm_store_published_partitions(s, &tps, &ntp, err, sizeof err) == SM_OK && ntp == 1);
-    if (ntp == 1)
-        CHECK(tps[0].low.offset == 7 && tps[0].low.same_offset == 2 && !tps[0].others);
-    sm_tps_free(tps, ntp);
-    /* a topic nobody tracks: any incarnation */
-    CHECK(sm_store_complete(s, "inc", 0, -1, 0, INT64_MAX, &changed, err, sizeof err) == SM_OK);
-    CHECK(changed == 2);
-    x(db, "DELETE FROM samsa_outbox");
-    x(db, "DELETE FROM samsa_topic_incarnation");
     sqlite3_close(db);
 }
 
@@ -862,21 +654,18 @@ int main(void)
     REQUIRE(mkdtemp(dir) != NULL);
     snprintf(path, sizeof path, "%s/app.db", dir);
     snprintf(url, sizeof url, "sqlite:%s", path);
-    test_migrations();
+    test_wal();
     test_enqueue();
     char err[256];
     sm_store *s = NULL;
     REQUIRE(sm_store_open(&s, url, err, sizeof err) == SM_OK);
     test_claim(s);
     test_marks(s);
-    test_holds(s);
     test_requeue_cleanup(s);
     test_wait(s);
-    test_incarnations(s);
     sm_store_close(s);
     test_journal();
     test_upgrade_v3();
-    test_inbox();
     test_open_errors();
     rm_dir();
     return check_report("test_outbox_sqlite");

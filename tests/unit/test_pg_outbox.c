@@ -1,12 +1,15 @@
 /* test_pg_outbox.c: libsamsa and the relay's store against a real PostgreSQL
- * (tests/integration/pg.py starts one and sets SAMSA_PG_URL): migrations
- * (fresh, again, concurrent), enqueue in committed and rolled-back
+ * (tests/integration/pg.py starts one and sets SAMSA_PG_URL), what only
+ * PostgreSQL does or what this file checks its own way: concurrent
+ * migrations, ids (v1 -> v2), enqueue in committed and rolled-back
  * transactions, claim by status with out-of-order commits and skip(), the
  * claim cursor (a row committed late comes with the next claim), batch
- * marks, retry and dead, completion, requeue, cleanup, stats, the wake-up
- * (conditional NOTIFY, arming, timeouts), slot balancing between two relays
- * and after a lost connection, the inbox, and a claim+mark throughput
- * figure. */
+ * marks, retry and dead, completion, requeue, cleanup, stats, the index of
+ * held keys, the relay role's privileges, the wake-up (conditional NOTIFY,
+ * arming, timeouts), slot balancing between two relays and after a lost
+ * connection, and a claim+mark throughput figure. What both databases
+ * promise alike (migrations, holds, the inbox, incarnations) is
+ * test_store_contract.c, run on SQLite and PostgreSQL. */
 #include <libpq-fe.h>
 #include <poll.h>
 #include <pthread.h>
@@ -139,24 +142,11 @@ static void *migrate_thread(void *p)
 
 static void test_migrations(void)
 {
-    TEST_SECTION("migrations: fresh, again, inside a transaction refused, concurrent");
+    TEST_SECTION("migrations: concurrent (fresh, again, refused inside a transaction:"
+                 " test_store_contract.c)");
     PGconn *c = app();
     char err[512];
-    int v = -1;
-    CHECK(samsa_schema_version_pg(c, &v, err, sizeof err) == 0 && v == 0);
-    CHECK(samsa_schema_apply_pg(c, err, sizeof err) == 0);
-    CHECK(samsa_schema_version_pg(c, &v, err, sizeof err) == 0 && v == SAMSA_SCHEMA_VERSION);
-    CHECK(samsa_schema_apply_pg(c, err, sizeof err) == 0);
-    CHECK_EQ_I64(q1(c, "SELECT count(*) FROM samsa_schema_version"), SAMSA_SCHEMA_VERSION);
-    x(c, "BEGIN");
-    CHECK(samsa_schema_apply_pg(c, err, sizeof err) == SAMSA_EINVAL);
-    x(c, "ROLLBACK");
-    sm_store *s = store_open();
-    CHECK(sm_store_is_pg(s));
-    CHECK(sm_store_migrate(s, err, sizeof err) == SM_OK);
-    CHECK(sm_store_schema_version(s, &v, err, sizeof err) == SM_OK && v == SAMSA_SCHEMA_VERSION);
-    CHECK(sm_store_wait_fd(s) >= 0);
-    sm_store_close(s);
+    REQUIRE(samsa_schema_apply_pg(c, err, sizeof err) == 0);
 
     /* six processes' worth of migrators on an empty database at once */
     x(c, "CREATE DATABASE samsa_mig");
@@ -233,127 +223,20 @@ static void test_ids(void)
 
 /* ---- topic incarnations ---------------------------------------------------------- */
 
-/* The rows of topic as "offset:incarnation:status,..." in id order. */
-static void rows_of(PGconn *c, const char *topic, char *out, size_t len)
+static void test_incarnation_privileges(void)
 {
-    char sql[300];
-    snprintf(sql, sizeof sql,
-             "SELECT string_agg(kafka_offset || ':' || coalesce(kafka_incarnation::text, 'null')"
-             " || ':' || status, ',' ORDER BY id) FROM samsa_outbox WHERE topic = '%s'",
-             topic);
-    PGresult *r = PQexec(c, sql);
-    out[0] = 0;
-    if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1)
-        snprintf(out, len, "%s", PQgetvalue(r, 0, 0));
-    PQclear(r);
-}
-
-#define CHECK_EQ_STR(a, b)                                                                        \
-    do {                                                                                          \
-        if (strcmp((a), (b)))                                                                     \
-            fprintf(stderr, "%s:%d: got '%s', want '%s'\n", __FILE__, __LINE__, (a), (b));     \
-        CHECK(!strcmp((a), (b)));                                                                 \
-    } while (0)
-
-static void test_incarnations(void)
-{
-    TEST_SECTION("incarnations: claims carry the topic's, marks record it, completion touches"
-                 " only the current one, a new one starts once (also when two race), other ones"
-                 " re-queued");
+    TEST_SECTION("incarnations: the relay's privileges of docs/outbox.md are enough for"
+                 " all of it (the behaviour: test_store_contract.c)");
     PGconn *c = app();
-    sm_store *s = store_open(), *s2 = store_open();
-    char err[512], got[400];
+    char err[512];
     uint64_t owned = 0;
-    CHECK(sm_store_balance(s, "inc-r", &owned, err, sizeof err) == SM_OK);
-    x(c, "DELETE FROM samsa_outbox");
-    int64_t ids[4];
-    for (int i = 0; i < 4; i++)
-        ids[i] = enqueue(c, "inc", i < 3 ? "a" : "b", "v");
+    int64_t ids[1], changed = -1, now = sm_wall_ms();
+    int32_t cur = -1;
+    bool started = false;
     sm_row *rows = NULL;
     int n = 0;
-    CHECK(sm_store_claim(s, owned, 10, NULL, NULL, &rows, &n, err, sizeof err) == SM_OK && n == 4);
-    for (int i = 0; i < n; i++)
-        CHECK(rows[i].incarnation == 0);
-    int64_t now = sm_wall_ms();
-    sm_published pub[4] = {{ids[0], 0, 0, now, 0}, {ids[1], 0, 1, now, 0}, {ids[2], 0, 2, now, 0},
-                           {ids[3], 1, 5, now, 0}};
-    CHECK(sm_store_mark_published(s, pub, 4, err, sizeof err) == SM_OK);
-    rows_of(c, "inc", got, sizeof got);
-    CHECK_EQ_STR(got, "0:0:PUBLISHED,1:0:PUBLISHED,2:0:PUBLISHED,5:0:PUBLISHED");
     sm_tp *tps = NULL;
     int ntp = 0;
-    CHECK(sm_store_published_partitions(s, &tps, &ntp, err, sizeof err) == SM_OK && ntp == 2);
-    if (ntp == 2 && n == 4) {
-        CHECK(tps[0].incarnation == 0 && tps[0].low.offset == 0 && tps[0].high.offset == 2);
-        CHECK(tps[0].low.same_offset == 1 && tps[0].high.same_offset == 1 && !tps[0].others);
-        CHECK(!strcmp(tps[0].low.event_id, rows[0].event_id));
-        CHECK(!strcmp(tps[0].high.event_id, rows[2].event_id));
-        CHECK(tps[0].low.created_at_ms == rows[0].created_at_ms);
-        CHECK(tps[1].partition == 1 && tps[1].low.offset == 5 && tps[1].high.offset == 5);
-    }
-    sm_tps_free(tps, ntp);
-    sm_rows_free(rows, n);
-
-    int64_t changed = -1;
-    CHECK(sm_store_complete(s, "inc", 0, 0, 1, 2, &changed, err, sizeof err) == SM_OK);
-    CHECK(changed == 1);
-    rows_of(c, "inc", got, sizeof got);
-    CHECK_EQ_STR(got, "0:0:PUBLISHED,1:0:COMPLETE,2:0:PUBLISHED,5:0:PUBLISHED");
-
-    /* two relays detect the same re-creation: one begins incarnation 1 */
-    int32_t cur = -1, cur2 = -1;
-    bool started = false, started2 = false;
-    CHECK(sm_store_new_incarnation(s, "inc", 0, "test: deleted", &cur, &started, err,
-                                   sizeof err) == SM_OK);
-    CHECK(sm_store_new_incarnation(s2, "inc", 0, "test: again", &cur2, &started2, err,
-                                   sizeof err) == SM_OK);
-    CHECK(started && cur == 1 && !started2 && cur2 == 1);
-    CHECK_EQ_I64(q1(c, "SELECT incarnation FROM samsa_topic_incarnation WHERE topic = 'inc'"
-                       " AND reason = 'test: deleted'"), 1);
-    CHECK(sm_store_complete(s, "inc", 0, 0, 0, 100, &changed, err, sizeof err) == SM_OK);
-    CHECK(changed == 0);
-    CHECK(sm_store_published_partitions(s, &tps, &ntp, err, sizeof err) == SM_OK && ntp == 2);
-    if (ntp == 2)
-        CHECK(tps[0].incarnation == 1 && tps[0].low.offset == -1 && tps[0].high.offset == -1 &&
-              tps[0].others);
-    sm_tps_free(tps, ntp);
-
-    int64_t fresh = enqueue(c, "inc", "c", "v");
-    CHECK(sm_store_claim(s, owned, 10, NULL, NULL, &rows, &n, err, sizeof err) == SM_OK && n == 1);
-    CHECK(n == 1 && rows[0].incarnation == 1);
-    sm_rows_free(rows, n);
-    sm_published p1 = {fresh, 0, 0, now, 1};
-    CHECK(sm_store_mark_published(s, &p1, 1, err, sizeof err) == SM_OK);
-    CHECK(sm_store_complete(s, "inc", 0, 1, 0, 1, &changed, err, sizeof err) == SM_OK);
-    CHECK(changed == 1);
-    rows_of(c, "inc", got, sizeof got);
-    CHECK_EQ_STR(got, "0:0:PUBLISHED,1:0:COMPLETE,2:0:PUBLISHED,5:0:PUBLISHED,0:1:COMPLETE");
-
-    CHECK(sm_store_requeue_incarnations(s, "inc", "recreated", &changed, err, sizeof err) ==
-          SM_OK);
-    CHECK(changed == 3);
-    CHECK_EQ_I64(q1(c, "SELECT count(*) FROM samsa_outbox WHERE topic = 'inc'"
-                       " AND status = 'INIT' AND last_error = 'recreated'"), 3);
-    CHECK(sm_store_claim(s, owned, 10, NULL, NULL, &rows, &n, err, sizeof err) == SM_OK);
-    CHECK(n == 3);
-    for (int i = 0; i < n; i++)
-        CHECK(rows[i].incarnation == 1);
-    if (n >= 2) {
-        sm_published p2[2] = {{rows[0].id, 0, 7, now, 1}, {rows[1].id, 0, 7, now, 1}};
-        CHECK(sm_store_mark_published(s, p2, 2, err, sizeof err) == SM_OK);
-    }
-    sm_rows_free(rows, n);
-    CHECK(sm_store_published_partitions(s, &tps, &ntp, err, sizeof err) == SM_OK && ntp == 1);
-    if (ntp == 1)
-        CHECK(tps[0].low.offset == 7 && tps[0].low.same_offset == 2 && !tps[0].others);
-    sm_tps_free(tps, ntp);
-    CHECK(sm_store_complete(s, "inc", 0, -1, 0, INT64_MAX, &changed, err, sizeof err) == SM_OK);
-    CHECK(changed == 2);
-    x(c, "DELETE FROM samsa_outbox");
-    x(c, "DELETE FROM samsa_topic_incarnation");
-    sm_store_close(s);
-    sm_store_close(s2);
-
     /* the relay's privileges of docs/outbox.md are enough for all of it */
     x(c, "DROP ROLE IF EXISTS inc_relay");
     x(c, "CREATE ROLE inc_relay LOGIN");
@@ -874,41 +757,11 @@ static void test_marks(void)
     PQfinish(c);
 }
 
-static void test_holds(void)
+static void test_held_index(void)
 {
-    TEST_SECTION("holds in the database: a waiting retry or (if set) a DEAD row holds its key");
+    TEST_SECTION("holds: the probe goes through the small index of failed rows (the holds"
+                 " themselves: test_store_contract.c)");
     PGconn *c = app();
-    sm_store *s = store_open();
-    char err[512];
-    sm_row *rows;
-    int n;
-    uint64_t owned;
-    CHECK(sm_store_balance(s, "relay-a", &owned, err, sizeof err) == SM_OK);
-    int64_t a1 = enqueue(c, "t", "a", "1"), b1 = enqueue(c, "t", "b", "1");
-    int64_t a2 = enqueue(c, "t", "a", "2"), n1 = enqueue(c, "t", NULL, "1");
-    int64_t a3 = enqueue(c, "t", "a", "3"), n2 = enqueue(c, "t", NULL, "2");
-    int64_t now = sm_wall_ms();
-    CHECK(sm_store_mark_retry(s, a1, 1, now + 3600000, "down", err, sizeof err) == SM_OK);
-    CHECK(sm_store_claim(s, owned, 10, NULL, NULL, &rows, &n, err, sizeof err) == SM_OK);
-    CHECK(n == 3 && rows[0].id == b1 && rows[1].id == n1 && rows[2].id == n2);
-    sm_rows_free(rows, n);
-    CHECK(sm_store_mark_retry(s, a1, 1, now - 1, "down", err, sizeof err) == SM_OK);
-    CHECK(sm_store_claim(s, owned, 10, NULL, NULL, &rows, &n, err, sizeof err) == SM_OK);
-    CHECK(n == 6 && rows[0].id == a1 && rows[2].id == a2 && rows[4].id == a3);
-    sm_rows_free(rows, n);
-    CHECK(sm_store_mark_dead(s, a1, 2, "gave up", err, sizeof err) == SM_OK);
-    CHECK(sm_store_claim(s, owned, 10, NULL, NULL, &rows, &n, err, sizeof err) == SM_OK);
-    CHECK(n == 5 && rows[1].id == a2);
-    sm_rows_free(rows, n);
-    sm_store_set_dead_holds_key(s, true);
-    CHECK(sm_store_claim(s, owned, 10, NULL, NULL, &rows, &n, err, sizeof err) == SM_OK);
-    CHECK(n == 3 && rows[0].id == b1);
-    sm_rows_free(rows, n);
-    x(c, "UPDATE samsa_outbox SET status = 'INIT', attempts = 0 WHERE status = 'DEAD'");
-    CHECK(sm_store_claim(s, owned, 10, NULL, NULL, &rows, &n, err, sizeof err) == SM_OK);
-    CHECK(n == 6 && rows[0].id == a1);
-    sm_rows_free(rows, n);
-    /* the probe goes through the small index of failed rows */
     PGresult *r = PQexec(c, "EXPLAIN SELECT 1 FROM samsa_outbox e WHERE e.key = 'a' AND e.id < 5"
                             " AND (e.status = 'DEAD' OR (e.status = 'INIT' AND e.attempts > 0))");
     bool uses = false;
@@ -916,8 +769,6 @@ static void test_holds(void)
         uses = uses || strstr(PQgetvalue(r, i, 0), "samsa_outbox_held") != NULL;
     PQclear(r);
     CHECK(uses);
-    x(c, "TRUNCATE samsa_outbox");
-    sm_store_close(s);
     PQfinish(c);
 }
 
@@ -1254,33 +1105,6 @@ static void test_lost_connection(void)
 
 /* ---- inbox, names ------------------------------------------------------------------- */
 
-static void test_inbox(void)
-{
-    TEST_SECTION("inbox: new, duplicate, rolled back leaves nothing, outside a transaction");
-    PGconn *c = app();
-    char err[512];
-    x(c, "BEGIN");
-    CHECK(samsa_inbox_begin_pg(c, "billing", "e-1", err, sizeof err) == 1);
-    x(c, "COMMIT");
-    x(c, "BEGIN");
-    CHECK(samsa_inbox_begin_pg(c, "billing", "e-1", err, sizeof err) == 0);
-    CHECK(samsa_inbox_begin_pg(c, "shipping", "e-1", err, sizeof err) == 1);
-    x(c, "COMMIT");
-    x(c, "BEGIN");
-    CHECK(samsa_inbox_begin_pg(c, "billing", "e-2", err, sizeof err) == 1);
-    x(c, "ROLLBACK");
-    x(c, "BEGIN");
-    CHECK(samsa_inbox_begin_pg(c, "billing", "e-2", err, sizeof err) == 1);
-    x(c, "ROLLBACK");
-    CHECK_EQ_I64(q1(c, "SELECT count(*) FROM samsa_inbox"), 2);
-    CHECK(samsa_inbox_begin_pg(c, "billing", "e-3", err, sizeof err) == SAMSA_EINVAL);
-    x(c, "BEGIN");
-    CHECK(samsa_inbox_begin_pg(c, "billing", "", err, sizeof err) == SAMSA_EINVAL);
-    x(c, "ROLLBACK");
-    x(c, "TRUNCATE samsa_inbox");
-    PQfinish(c);
-}
-
 /* libsamsa's calls on a connection in every state but the right one, and a
  * migration that fails: rolled back whole. */
 static void test_library_errors(void)
@@ -1512,14 +1336,13 @@ int main(void)
     test_claim_cursor();
     test_claim_snapshot();
     test_marks();
-    test_holds();
+    test_held_index();
     test_requeue_cleanup();
-    test_incarnations();
+    test_incarnation_privileges();
     test_upgrade_v3();
     test_wait();
     test_balance();
     test_lost_connection();
-    test_inbox();
     test_library_errors();
     test_names();
     test_throughput();
