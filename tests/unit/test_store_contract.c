@@ -22,7 +22,9 @@
 #include "base/clock.h"
 #include "base/err.h"
 #include "check.h"
+#include "outbox/admin.h"
 #include "outbox/db.h"
+#include "outbox/outbox_int.h"
 #include "outbox/samsa.h"
 #include "outbox/store.h"
 #include "sqlite_journal.h"
@@ -91,6 +93,86 @@ static int inbox_begin(sm_db *db, const char *consumer, const char *event_id, ch
 {
     return pg ? samsa_inbox_begin_pg(db->pg, consumer, event_id, err, errlen)
               : samsa_inbox_begin_sqlite(db->sq, consumer, event_id, err, errlen);
+}
+
+static bool is_uuid4(const char *s)
+{
+    if (strlen(s) != 36 || s[14] != '4' || !strchr("89ab", s[19]))
+        return false;
+    for (int i = 0; i < 36; i++) {
+        if (i == 8 || i == 13 || i == 18 || i == 23) {
+            if (s[i] != '-')
+                return false;
+        } else if (!strchr("0123456789abcdef", s[i])) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* How messages name the database: "sqlite:PATH", or for PostgreSQL
+ * "postgresql://samsa@HOST:PORT/samsa" over TCP, "postgresql://samsa@/samsa"
+ * over a Unix socket (pg.py's; the socket dir is not named). */
+static const char *db_name(char *buf, size_t len)
+{
+    if (!pg) {
+        snprintf(buf, len, "sqlite:%s", path);
+        return buf;
+    }
+    PQconninfoOption *o = PQconninfoParse(url, NULL);
+    const char *host = NULL, *port = NULL;
+    for (PQconninfoOption *p = o; p && p->keyword; p++) {
+        if (!strcmp(p->keyword, "host"))
+            host = p->val;
+        else if (!strcmp(p->keyword, "port"))
+            port = p->val;
+    }
+    if (!host || host[0] == '/')
+        snprintf(buf, len, "postgresql://samsa@/samsa");
+    else
+        snprintf(buf, len, "postgresql://samsa@%s%s%s/samsa", host, port ? ":" : "",
+                 port ? port : "");
+    PQconninfoFree(o);
+    return buf;
+}
+
+/* A new empty database beside the test's (SQLite: a file in the temporary
+ * directory; PostgreSQL: CREATE DATABASE on the same server). */
+static sm_db *fresh_db(sm_db *app, const char *name)
+{
+    sm_db *d = calloc(1, sizeof *d);
+    REQUIRE(d != NULL);
+    d->owned = true;
+    snprintf(d->name, sizeof d->name, "%s", name);
+    if (pg) {
+        char sql[200];
+        snprintf(sql, sizeof sql, "CREATE DATABASE %s", name);
+        x(app, sql);
+        const char *const keys[] = {"dbname", "dbname", NULL};
+        const char *const vals[] = {url, name, NULL};
+        d->pg = PQconnectdbParams(keys, vals, 1);
+        REQUIRE(PQstatus(d->pg) == CONNECTION_OK);
+    } else {
+        char p[300];
+        snprintf(p, sizeof p, "%s/%s.db", dir, name);
+        REQUIRE(sqlite3_open(p, &d->sq) == SQLITE_OK);
+    }
+    return d;
+}
+
+static void fresh_db_drop(sm_db *app, sm_db *d)
+{
+    char sql[300];
+    snprintf(sql, sizeof sql, "DROP DATABASE %s", d->name);
+    sm_db_close(d);
+    if (pg)
+        x(app, sql);
+}
+
+static int enqueue_ev(sm_db *db, const samsa_event *ev, char *id, char *err, size_t errlen)
+{
+    return pg ? samsa_outbox_enqueue_pg(db->pg, ev, id, err, errlen)
+              : samsa_outbox_enqueue_sqlite(db->sq, ev, id, err, errlen);
 }
 
 /* One event in a transaction of its own; its row id. */
@@ -375,6 +457,150 @@ static void test_incarnations(void)
     sm_db_close(db);
 }
 
+/* ---- enqueue ------------------------------------------------------------------- */
+
+/* Input the library refuses before it touches the database (SAMSA_EINVAL),
+ * inside an open transaction. */
+static void refused(sm_db *db, const samsa_event *ev)
+{
+    char err[512];
+    samsa_event bad = *ev;
+    bad.headers_json = "{\"a\": ";
+    CHECK(enqueue_ev(db, &bad, NULL, err, sizeof err) == SAMSA_EINVAL);
+    CHECK(strstr(err, "headers: invalid JSON") != NULL);
+    bad.headers_json = "{\"a\": tru}";
+    CHECK(enqueue_ev(db, &bad, NULL, err, sizeof err) == SAMSA_EINVAL);
+    CHECK(strstr(err, "headers: invalid JSON") != NULL);
+    bad.headers_json = "[1,2]";
+    CHECK(enqueue_ev(db, &bad, NULL, err, sizeof err) == SAMSA_EINVAL);
+    CHECK(strstr(err, "not a JSON object") != NULL);
+    bad.headers_json = "\"s\"";
+    CHECK(enqueue_ev(db, &bad, NULL, err, sizeof err) == SAMSA_EINVAL);
+    bad.headers_json = "{\"n\": 5}";
+    CHECK(enqueue_ev(db, &bad, NULL, err, sizeof err) == SAMSA_EINVAL);
+    CHECK(strstr(err, "strings") != NULL);
+    bad.headers_json = "{\"n\": null}";
+    CHECK(enqueue_ev(db, &bad, NULL, err, sizeof err) == SAMSA_EINVAL);
+    bad.headers_json = "{\"samsa.type\": \"x\"}";
+    CHECK(enqueue_ev(db, &bad, NULL, err, sizeof err) == SAMSA_EINVAL);
+    bad = *ev;
+    bad.topic = "no spaces";
+    CHECK(enqueue_ev(db, &bad, NULL, err, sizeof err) == SAMSA_EINVAL);
+    CHECK(strstr(err, "topic") != NULL);
+    bad.topic = "";
+    CHECK(enqueue_ev(db, &bad, NULL, err, sizeof err) == SAMSA_EINVAL);
+    bad.topic = NULL;
+    CHECK(enqueue_ev(db, &bad, NULL, err, sizeof err) == SAMSA_EINVAL);
+    bad = *ev;
+    bad.event_id = "not-a-uuid";
+    CHECK(enqueue_ev(db, &bad, NULL, err, sizeof err) == SAMSA_EINVAL);
+    bad.event_id = "5a1d7c9e0b3f4d2a9c8e1f2a3b4c5d6e";
+    CHECK(enqueue_ev(db, &bad, NULL, err, sizeof err) == SAMSA_EINVAL);
+    bad = *ev;
+    bad.payload = NULL;
+    CHECK(enqueue_ev(db, &bad, NULL, err, sizeof err) == SAMSA_EINVAL);
+}
+
+static void test_enqueue(void)
+{
+    TEST_SECTION("enqueue: committed row has its defaults, rolled back leaves none, bad input");
+    sm_db *db = app_open();
+    char err[512], id[SAMSA_EVENT_ID_SIZE], name[300];
+    const uint8_t bin[6] = {0, 1, 0xff, 0, '\\', 7};
+    samsa_event ev = {.topic = "orders", .key = "order-1", .payload = bin, .payload_len = 6,
+                      .type = "order.created", .headers_json = "{\"trace\":\"t1\",\"n\":\"\"}"};
+    int64_t before = sm_wall_ms();
+    x(db, "BEGIN");
+    CHECK(enqueue_ev(db, &ev, id, err, sizeof err) == 0);
+    x(db, "COMMIT");
+    int64_t after = sm_wall_ms();
+    CHECK(is_uuid4(id));
+    /* the row as the operator's view reads it (times in ms on both) */
+    sm_admin_row r;
+    REQUIRE(sm_admin_get(db, id, &r, err, sizeof err) == SM_OK);
+    CHECK(!strcmp(r.event_id, id) && !strcmp(r.topic, "orders"));
+    CHECK(r.key && !strcmp(r.key, "order-1") && r.type && !strcmp(r.type, "order.created"));
+    CHECK(r.payload_len == 6 && !memcmp(r.payload, bin, 6));
+    /* SQLite keeps the text given, PostgreSQL's jsonb its own form */
+    CHECK(r.headers && !strcmp(r.headers, pg ? "{\"n\": \"\", \"trace\": \"t1\"}"
+                                             : "{\"trace\":\"t1\",\"n\":\"\"}"));
+    CHECK(!strcmp(r.status, "INIT") && r.attempts == 0 && r.last_error == NULL);
+    CHECK(r.created_at >= before - 5 && r.created_at <= after + 5);
+    CHECK(r.next_attempt_at >= before - 5 && r.next_attempt_at <= after + 5);
+    CHECK(r.partition == -1 && r.offset == -1 && r.published_at == -1 && r.archived_at == -1);
+    sm_admin_row_release(&r);
+
+    /* a given event id (upper case) is stored canonical; empty payload is
+     * empty, not NULL; no key is NULL */
+    samsa_event ev2 = {.topic = "orders", .event_id = "5A1D7C9E-0B3F-4D2A-9C8E-1F2A3B4C5D6E"};
+    x(db, "BEGIN");
+    CHECK(enqueue_ev(db, &ev2, id, err, sizeof err) == 0);
+    x(db, "COMMIT");
+    CHECK(!strcmp(id, "5a1d7c9e-0b3f-4d2a-9c8e-1f2a3b4c5d6e"));
+    REQUIRE(sm_admin_get(db, id, &r, err, sizeof err) == SM_OK);
+    CHECK(r.key == NULL && r.payload != NULL && r.payload_len == 0);
+    sm_admin_row_release(&r);
+
+    int64_t n0 = q1(db, "SELECT count(*) FROM samsa_outbox");
+    x(db, "BEGIN");
+    CHECK(enqueue_ev(db, &ev, NULL, err, sizeof err) == 0);
+    x(db, "ROLLBACK");
+    CHECK_EQ_I64(q1(db, "SELECT count(*) FROM samsa_outbox"), n0);
+
+    /* outside a transaction: refused, nothing written, the database named */
+    CHECK(enqueue_ev(db, &ev, NULL, err, sizeof err) == SAMSA_EINVAL);
+    CHECK(strstr(err, "not inside a transaction") != NULL);
+    CHECK(strstr(err, db_name(name, sizeof name)) != NULL);
+    /* bad input: nothing written, even when the transaction commits */
+    x(db, "BEGIN");
+    refused(db, &ev);
+    x(db, "COMMIT");
+    CHECK_EQ_I64(q1(db, "SELECT count(*) FROM samsa_outbox"), n0);
+    /* and rejected input did not spoil the transaction */
+    x(db, "BEGIN");
+    refused(db, &ev);
+    CHECK(enqueue_ev(db, &ev, NULL, err, sizeof err) == 0);
+    x(db, "ROLLBACK");
+    CHECK_EQ_I64(q1(db, "SELECT count(*) FROM samsa_outbox"), n0);
+    x(db, "DELETE FROM samsa_outbox");
+    sm_db_close(db);
+}
+
+/* ---- upgrades ------------------------------------------------------------------- */
+
+static void test_upgrade_v3(void)
+{
+    TEST_SECTION("schema v2 -> v3 keeps rows, PUBLISHED ones in incarnation 0, the completion"
+                 " index on (topic, partition, incarnation, offset), the archive's column");
+    sm_db *app = app_open();
+    sm_db *d = fresh_db(app, "samsa_v3");
+    char err[512], sql[400];
+    CHECK(sm_schema_apply(d, 2, err, sizeof err) == SM_OK);
+    snprintf(sql, sizeof sql,
+             "INSERT INTO samsa_outbox (topic, key, payload, status, kafka_partition, kafka_offset,"
+             " published_at) VALUES ('t', 'a', 'v', 'PUBLISHED', 0, 0, %s),"
+             " ('t', 'a', 'v', 'COMPLETE', 0, 1, %s), ('t', 'a', 'v', 'INIT', NULL, NULL, NULL)",
+             pg ? "now()" : "1", pg ? "now()" : "1");
+    x(d, sql);
+    CHECK(sm_schema_apply(d, 0, err, sizeof err) == SM_OK);
+    CHECK_EQ_I64(q1(d, "SELECT max(version) FROM samsa_schema_version"), 3);
+    CHECK_EQ_I64(q1(d, "SELECT count(*) FROM samsa_outbox WHERE kafka_incarnation = 0"
+                       " AND status = 'PUBLISHED'"), 1);
+    CHECK_EQ_I64(q1(d, "SELECT count(*) FROM samsa_outbox WHERE kafka_incarnation IS NULL"), 2);
+    CHECK_EQ_I64(q1(d, pg ? "SELECT indnatts FROM pg_index"
+                            " WHERE indexrelid = 'samsa_outbox_published'::regclass"
+                          : "SELECT count(*) FROM pragma_index_info('samsa_outbox_published')"),
+                 4);
+    CHECK_EQ_I64(q1(d, pg ? "SELECT count(*) FROM information_schema.columns"
+                            " WHERE table_name = 'samsa_outbox_archive'"
+                            " AND column_name = 'kafka_incarnation'"
+                          : "SELECT count(*) FROM pragma_table_info('samsa_outbox_archive')"
+                            " WHERE name = 'kafka_incarnation'"),
+                 1);
+    fresh_db_drop(app, d);
+    sm_db_close(app);
+}
+
 static void rm_dir(void)
 {
     DIR *d = opendir(dir);
@@ -413,9 +639,11 @@ int main(int argc, char **argv)
         snprintf(url, sizeof url, "sqlite:%s", path);
     }
     test_migrations();
+    test_enqueue();
     test_holds();
     test_inbox();
     test_incarnations();
+    test_upgrade_v3();
     if (!pg)
         rm_dir();
     return check_report(prog);
