@@ -1,11 +1,11 @@
 /* test_outbox_sqlite.c: libsamsa and the relay's store on a real SQLite file
  * in a temporary directory, what only SQLite does or what this file checks
- * its own way: the switch to WAL, enqueue in committed and rolled-back
- * transactions, input checks, claim by status and skip(), marking, retry and
- * dead, completion, stale requeue, cleanup (delete and archive), stats,
- * wait, the acknowledgements journal, the v2 -> v3 upgrade with an old
- * journal. What both databases promise alike (migrations, holds, the inbox,
- * incarnations) is test_store_contract.c, run on SQLite and PostgreSQL. */
+ * its own way: the switch to WAL, claim by status and skip() (explicit ids
+ * refused), wait, the acknowledgements journal, an old journal after the
+ * v2 -> v3 upgrade, open errors. What both databases promise alike
+ * (migrations, enqueue, marks, requeue and cleanup, holds, the inbox,
+ * incarnations, the upgrade) is test_store_contract.c, run on SQLite and
+ * PostgreSQL. */
 #include <dirent.h>
 #include <sqlite3.h>
 #include <stdio.h>
@@ -227,147 +227,6 @@ static void test_claim(sm_store *s)
     sqlite3_close(db);
 }
 
-static void test_marks(sm_store *s)
-{
-    TEST_SECTION("mark published (batch), retry, dead, complete, partitions");
-    sqlite3 *db = app_open();
-    char err[256];
-    int64_t ids[6];
-    const char *keys[6] = {"k0", "k1", "k2", "k3", "k4", "k5"};
-    for (int i = 0; i < 6; i++)
-        ids[i] = enqueue(db, i < 4 ? "alpha" : "beta", keys[i], "v");
-    int64_t now = sm_wall_ms();
-    sm_published pub[4] = {{ids[0], 0, 10, now, 0}, {ids[1], 0, 11, now, 0}, {ids[2], 1, 5, now, 0},
-                           {ids[4], 3, 7, now, 0}};
-    CHECK(sm_store_mark_published(s, pub, 4, err, sizeof err) == SM_OK);
-    marks_applied();
-    CHECK_EQ_I64(q1(db, "SELECT count(*) FROM samsa_outbox WHERE status = 'PUBLISHED'"), 4);
-    char sql[200];
-    snprintf(sql, sizeof sql,
-             "SELECT kafka_offset * 1000 + kafka_partition FROM samsa_outbox WHERE id = %lld",
-             (long long)ids[2]);
-    CHECK_EQ_I64(q1(db, sql), 5001);
-    snprintf(sql, sizeof sql, "SELECT published_at FROM samsa_outbox WHERE id = %lld",
-             (long long)ids[4]);
-    CHECK_EQ_I64(q1(db, sql), now);
-
-    sm_tp *tps = NULL;
-    int ntp = 0;
-    CHECK(sm_store_published_partitions(s, &tps, &ntp, err, sizeof err) == SM_OK);
-    CHECK(ntp == 3);
-    if (ntp == 3) {
-        CHECK(!strcmp(tps[0].topic, "alpha") && tps[0].partition == 0);
-        CHECK(!strcmp(tps[1].topic, "alpha") && tps[1].partition == 1);
-        CHECK(!strcmp(tps[2].topic, "beta") && tps[2].partition == 3);
-    }
-    sm_tps_free(tps, ntp);
-
-    int64_t changed = -1;
-    CHECK(sm_store_complete(s, "alpha", 0, 0, 0, 11, &changed, err, sizeof err) == SM_OK);
-    CHECK(changed == 1); /* offset 10 only: 11 is not below 11 */
-    CHECK(sm_store_complete(s, "alpha", 0, 0, 0, 12, &changed, err, sizeof err) == SM_OK);
-    CHECK(changed == 1);
-    CHECK(sm_store_complete(s, "alpha", 0, 0, 0, 100, &changed, err, sizeof err) == SM_OK);
-    CHECK(changed == 0);
-    CHECK_EQ_I64(q1(db, "SELECT count(*) FROM samsa_outbox WHERE status = 'COMPLETE'"), 2);
-
-    /* retry: attempts counts up, not due until next_attempt */
-    CHECK(sm_store_mark_retry(s, ids[3], 1, now + 3600000, "broker down", err, sizeof err) ==
-          SM_OK);
-    snprintf(sql, sizeof sql,
-             "SELECT attempts FROM samsa_outbox WHERE id = %lld AND last_error = 'broker down'"
-             " AND next_attempt_at = %lld",
-             (long long)ids[3], (long long)(now + 3600000));
-    CHECK_EQ_I64(q1(db, sql), 1);
-    sm_row *rows;
-    int n;
-    CHECK(sm_store_claim(s, ~(uint64_t)0, 10, NULL, NULL, &rows, &n, err, sizeof err) == SM_OK);
-    CHECK(n == 1 && rows[0].id == ids[5]);
-    sm_rows_free(rows, n);
-    /* the count is stored as given */
-    CHECK(sm_store_mark_retry(s, ids[3], 2, now - 1, "again", err, sizeof err) == SM_OK);
-    snprintf(sql, sizeof sql, "SELECT attempts FROM samsa_outbox WHERE id = %lld",
-             (long long)ids[3]);
-    CHECK_EQ_I64(q1(db, sql), 2);
-    CHECK(sm_store_claim(s, ~(uint64_t)0, 10, NULL, NULL, &rows, &n, err, sizeof err) == SM_OK);
-    CHECK(n == 2 && rows[0].id == ids[3] && rows[0].attempts == 2);
-    sm_rows_free(rows, n);
-    CHECK(sm_store_mark_dead(s, ids[3], 3, "too large; dead letter in alpha.dlq", err,
-                             sizeof err) == SM_OK);
-    snprintf(sql, sizeof sql,
-             "SELECT attempts FROM samsa_outbox WHERE id = %lld AND status = 'DEAD'"
-             " AND last_error LIKE 'too large%%'",
-             (long long)ids[3]);
-    CHECK_EQ_I64(q1(db, sql), 3);
-    /* a dead row is no longer marked by a late retry */
-    CHECK(sm_store_mark_retry(s, ids[3], 9, now, "late", err, sizeof err) == SM_OK);
-    CHECK_EQ_I64(q1(db, sql), 3);
-
-    sm_store_stats st;
-    CHECK(sm_store_stats_get(s, &st, err, sizeof err) == SM_OK);
-    CHECK(st.init == 1 && st.published == 2 && st.complete == 2 && st.dead == 1);
-    CHECK(st.oldest_init_age_ms >= 0 && st.oldest_init_age_ms < 60000);
-    x(db, "DELETE FROM samsa_outbox");
-    CHECK(sm_store_stats_get(s, &st, err, sizeof err) == SM_OK);
-    CHECK(st.init == 0 && st.oldest_init_age_ms == -1);
-    sqlite3_close(db);
-}
-
-static void test_requeue_cleanup(sm_store *s)
-{
-    TEST_SECTION("requeue stale, cleanup: delete and archive, by age");
-    sqlite3 *db = app_open();
-    char err[256];
-    int64_t now = sm_wall_ms();
-    int64_t ids[6];
-    for (int i = 0; i < 6; i++)
-        ids[i] = enqueue(db, "t", "k", "v");
-    /* 0,1: published long ago; 2: published just now; 3,4: complete long
-     * ago; 5: INIT */
-    sm_published pub[5] = {{ids[0], 0, 1, now - 600000, 0}, {ids[1], 0, 2, now - 600000, 0},
-                           {ids[2], 0, 3, now, 0},          {ids[3], 0, 4, now - 600000, 0},
-                           {ids[4], 0, 5, now - 600000, 0}};
-    CHECK(sm_store_mark_published(s, pub, 5, err, sizeof err) == SM_OK);
-    marks_applied();
-    int64_t changed = -1;
-    CHECK(sm_store_complete(s, "t", 0, 0, 0, 6, &changed, err, sizeof err) == SM_OK && changed == 5);
-    /* back to PUBLISHED for 0..2 to have both kinds */
-    x(db, "UPDATE samsa_outbox SET status = 'PUBLISHED' WHERE kafka_offset <= 3");
-    CHECK(sm_store_requeue_stale(s, 60000, &changed, err, sizeof err) == SM_OK);
-    CHECK(changed == 2);
-    CHECK_EQ_I64(q1(db, "SELECT count(*) FROM samsa_outbox WHERE status = 'INIT'"), 3);
-    /* put them back */
-    CHECK(sm_store_mark_published(s, pub, 2, err, sizeof err) == SM_OK);
-    marks_applied();
-
-    int64_t removed = -1;
-    CHECK(sm_store_cleanup(s, 60000, false, false, &removed, err, sizeof err) == SM_OK);
-    CHECK(removed == 2); /* the two old COMPLETE rows */
-    CHECK(sm_store_cleanup(s, 60000, true, true, &removed, err, sizeof err) == SM_OK);
-    CHECK(removed == 2); /* the two old PUBLISHED rows, archived */
-    CHECK_EQ_I64(q1(db, "SELECT count(*) FROM samsa_outbox_archive WHERE status = 'PUBLISHED'"
-                        " AND archived_at > 0 AND payload = CAST('v' AS BLOB)"),
-                 2);
-    CHECK_EQ_I64(q1(db, "SELECT count(*) FROM samsa_outbox"), 2);
-    CHECK(sm_store_cleanup(s, 0, true, false, &removed, err, sizeof err) == SM_OK);
-    CHECK(removed == 1); /* the fresh PUBLISHED one, with age 0 */
-    CHECK_EQ_I64(q1(db, "SELECT count(*) FROM samsa_outbox WHERE status = 'INIT'"), 1);
-    x(db, "DELETE FROM samsa_outbox");
-
-    /* many rows: batches of 10000 */
-    x(db, "BEGIN");
-    x(db, "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 25000)"
-          " INSERT INTO samsa_outbox (topic, key, payload, status, kafka_partition,"
-          " kafka_offset, published_at) SELECT 't', 'k', 'v', 'COMPLETE', 0, i, 1 FROM n");
-    x(db, "COMMIT");
-    CHECK(sm_store_cleanup(s, 1000, false, true, &removed, err, sizeof err) == SM_OK);
-    CHECK(removed == 25000);
-    CHECK_EQ_I64(q1(db, "SELECT count(*) FROM samsa_outbox"), 0);
-    CHECK_EQ_I64(q1(db, "SELECT count(*) FROM samsa_outbox_archive"), 25002);
-    x(db, "DELETE FROM samsa_outbox_archive");
-    sqlite3_close(db);
-}
-
 static void test_wait(sm_store *s)
 {
     TEST_SECTION("wait: times out when nothing commits, wakes on another connection's commit");
@@ -564,8 +423,6 @@ int main(void)
     sm_store *s = NULL;
     REQUIRE(sm_store_open(&s, url, err, sizeof err) == SM_OK);
     test_claim(s);
-    test_marks(s);
-    test_requeue_cleanup(s);
     test_wait(s);
     sm_store_close(s);
     test_journal();

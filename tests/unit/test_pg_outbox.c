@@ -1,15 +1,16 @@
 /* test_pg_outbox.c: libsamsa and the relay's store against a real PostgreSQL
  * (tests/integration/pg.py starts one and sets SAMSA_PG_URL), what only
  * PostgreSQL does or what this file checks its own way: concurrent
- * migrations, ids (v1 -> v2), enqueue in committed and rolled-back
- * transactions, claim by status with out-of-order commits and skip(), the
- * claim cursor (a row committed late comes with the next claim), batch
- * marks, retry and dead, completion, requeue, cleanup, stats, the index of
- * held keys, the relay role's privileges, the wake-up (conditional NOTIFY,
- * arming, timeouts), slot balancing between two relays and after a lost
- * connection, and a claim+mark throughput figure. What both databases
- * promise alike (migrations, holds, the inbox, incarnations) is
- * test_store_contract.c, run on SQLite and PostgreSQL. */
+ * migrations, ids (v1 -> v2), enqueue's slot column, database errors and
+ * lost prepared statements, claim by status with out-of-order commits and
+ * skip(), the claim cursor (a row committed late comes with the next
+ * claim), one snapshot per claim, the index of held keys, the relay role's
+ * privileges, the wake-up (conditional NOTIFY, arming, timeouts), slot
+ * balancing between two relays and after a lost connection, and a
+ * claim+mark throughput figure. What both databases promise alike
+ * (migrations, enqueue, marks, requeue and cleanup, holds, the inbox,
+ * incarnations, the upgrade) is test_store_contract.c, run on SQLite and
+ * PostgreSQL. */
 #include <libpq-fe.h>
 #include <poll.h>
 #include <pthread.h>
@@ -604,94 +605,6 @@ static void test_claim_snapshot(void)
 
 /* ---- marks ------------------------------------------------------------------------ */
 
-static void test_marks(void)
-{
-    TEST_SECTION("mark published in one batch, retry, dead, complete, partitions, stats");
-    PGconn *c = app();
-    sm_store *s = store_open();
-    char err[512], sql[512];
-    uint64_t owned;
-    CHECK(sm_store_balance(s, "relay-a", &owned, err, sizeof err) == SM_OK);
-    x(c, "INSERT INTO samsa_outbox (topic, key, payload)"
-         " SELECT CASE WHEN i <= 1500 THEN 'alpha' ELSE 'beta' END, 'k' || (i % 50), 'v'"
-         " FROM generate_series(1, 2000) i");
-    int64_t first = q1(c, "SELECT min(id) FROM samsa_outbox");
-    enum { N = 2000 };
-    static sm_published pub[N];
-    int64_t now = sm_wall_ms();
-    for (int i = 0; i < N; i++)
-        pub[i] = (sm_published){first + i, i < 1500 ? i % 3 : 7, i, now - i, 0};
-    CHECK(sm_store_mark_published(s, pub, N - 2, err, sizeof err) == SM_OK);
-    CHECK_EQ_I64(q1(c, "SELECT count(*) FROM samsa_outbox WHERE status = 'PUBLISHED'"), N - 2);
-    snprintf(sql, sizeof sql,
-             "SELECT count(*) FROM samsa_outbox WHERE status = 'PUBLISHED' AND kafka_offset ="
-             " id - %lld AND (extract(epoch FROM published_at) * 1000)::int8 = %lld - (id - %lld)",
-             (long long)first, (long long)now, (long long)first);
-    CHECK_EQ_I64(q1(c, sql), N - 2);
-
-    sm_tp *tps = NULL;
-    int ntp = 0;
-    CHECK(sm_store_published_partitions(s, &tps, &ntp, err, sizeof err) == SM_OK);
-    CHECK(ntp == 4);
-    if (ntp == 4) {
-        CHECK(!strcmp(tps[0].topic, "alpha") && tps[0].partition == 0);
-        CHECK(!strcmp(tps[2].topic, "alpha") && tps[2].partition == 2);
-        CHECK(!strcmp(tps[3].topic, "beta") && tps[3].partition == 7);
-    }
-    sm_tps_free(tps, ntp);
-
-    int64_t changed = -1;
-    /* alpha/0 holds offsets 0, 3, 6, ...: below 9 are 0, 3, 6 */
-    CHECK(sm_store_complete(s, "alpha", 0, 0, 0, 9, &changed, err, sizeof err) == SM_OK);
-    CHECK(changed == 3);
-    CHECK(sm_store_complete(s, "alpha", 0, 0, 0, 9, &changed, err, sizeof err) == SM_OK);
-    CHECK(changed == 0);
-    CHECK(sm_store_complete(s, "beta", 7, 0, 0, 100000, &changed, err, sizeof err) == SM_OK);
-    CHECK(changed == 498);
-    CHECK_EQ_I64(q1(c, "SELECT count(*) FROM samsa_outbox WHERE status = 'COMPLETE'"), 501);
-
-    int64_t r1 = first + N - 2, r2 = first + N - 1;
-    CHECK(sm_store_mark_retry(s, r1, 1, now + 3600000, "broker down", err, sizeof err) == SM_OK);
-    snprintf(sql, sizeof sql,
-             "SELECT attempts FROM samsa_outbox WHERE id = %lld AND status = 'INIT'"
-             " AND last_error = 'broker down' AND next_attempt_at > now() + interval '59 min'",
-             (long long)r1);
-    CHECK_EQ_I64(q1(c, sql), 1);
-    sm_row *rows;
-    int n;
-    CHECK(sm_store_claim(s, owned, 10, NULL, NULL, &rows, &n, err, sizeof err) == SM_OK);
-    CHECK(n == 1 && rows[0].id == r2);
-    sm_rows_free(rows, n);
-    CHECK(sm_store_mark_retry(s, r1, 2, now - 1, "again", err, sizeof err) == SM_OK);
-    CHECK(sm_store_claim(s, owned, 10, NULL, NULL, &rows, &n, err, sizeof err) == SM_OK);
-    CHECK(n == 2 && rows[0].id == r1 && rows[0].attempts == 2);
-    sm_rows_free(rows, n);
-    CHECK(sm_store_mark_dead(s, r1, 3, "message too large; dead letter at alpha.dlq/0@5", err,
-                             sizeof err) == SM_OK);
-    snprintf(sql, sizeof sql,
-             "SELECT attempts FROM samsa_outbox WHERE id = %lld AND status = 'DEAD'"
-             " AND last_error LIKE 'message too large%%'",
-             (long long)r1);
-    CHECK_EQ_I64(q1(c, sql), 3);
-    CHECK(sm_store_mark_retry(s, r1, 9, now, "late", err, sizeof err) == SM_OK);
-    CHECK_EQ_I64(q1(c, sql), 3);
-    /* a PUBLISHED row is not marked DEAD by a late report */
-    CHECK(sm_store_mark_dead(s, first + 1, 9, "late", err, sizeof err) == SM_OK);
-    snprintf(sql, sizeof sql, "SELECT count(*) FROM samsa_outbox WHERE id = %lld AND status ="
-             " 'PUBLISHED'", (long long)first + 1);
-    CHECK_EQ_I64(q1(c, sql), 1);
-
-    sm_store_stats st;
-    CHECK(sm_store_stats_get(s, &st, err, sizeof err) == SM_OK);
-    CHECK(st.init == 1 && st.published == N - 2 - 501 && st.complete == 501 && st.dead == 1);
-    CHECK(st.oldest_init_age_ms >= 0 && st.oldest_init_age_ms < 60000);
-    x(c, "TRUNCATE samsa_outbox");
-    CHECK(sm_store_stats_get(s, &st, err, sizeof err) == SM_OK);
-    CHECK(st.init == 0 && st.published == 0 && st.oldest_init_age_ms == -1);
-    sm_store_close(s);
-    PQfinish(c);
-}
-
 static void test_held_index(void)
 {
     TEST_SECTION("holds: the probe goes through the small index of failed rows (the holds"
@@ -704,48 +617,6 @@ static void test_held_index(void)
         uses = uses || strstr(PQgetvalue(r, i, 0), "samsa_outbox_held") != NULL;
     PQclear(r);
     CHECK(uses);
-    PQfinish(c);
-}
-
-static void test_requeue_cleanup(void)
-{
-    TEST_SECTION("requeue stale, cleanup: delete and archive in batches, by age");
-    PGconn *c = app();
-    sm_store *s = store_open();
-    char err[512];
-    /* 25000 COMPLETE and 3 PUBLISHED published 10 minutes ago, 2 PUBLISHED
-     * now, 1 INIT */
-    x(c, "INSERT INTO samsa_outbox (topic, key, payload, status, kafka_partition, kafka_offset,"
-         " published_at) SELECT 't', 'k', 'v', 'COMPLETE', 0, i, now() - interval '10 min'"
-         " FROM generate_series(1, 25000) i");
-    x(c, "INSERT INTO samsa_outbox (topic, key, payload, status, kafka_partition, kafka_offset,"
-         " published_at) VALUES"
-         " ('t', 'k', 'v', 'PUBLISHED', 0, 1, now() - interval '10 min'),"
-         " ('t', 'k', 'v', 'PUBLISHED', 0, 2, now() - interval '10 min'),"
-         " ('t', 'k', 'v', 'PUBLISHED', 0, 3, now() - interval '10 min'),"
-         " ('t', 'k', 'v', 'PUBLISHED', 0, 4, now()), ('t', 'k', 'v', 'PUBLISHED', 0, 5, now())");
-    x(c, "INSERT INTO samsa_outbox (topic, key, payload) VALUES ('t', 'k', 'v')");
-    int64_t changed = -1;
-    CHECK(sm_store_requeue_stale(s, 60000, &changed, err, sizeof err) == SM_OK && changed == 3);
-    CHECK_EQ_I64(q1(c, "SELECT count(*) FROM samsa_outbox WHERE status = 'INIT'"
-                       " AND next_attempt_at <= now()"),
-                 4);
-    x(c, "UPDATE samsa_outbox SET status = 'PUBLISHED' WHERE status = 'INIT'"
-         " AND kafka_offset IS NOT NULL");
-    int64_t removed = -1;
-    CHECK(sm_store_cleanup(s, 60000, false, false, &removed, err, sizeof err) == SM_OK);
-    CHECK(removed == 25000);
-    CHECK(sm_store_cleanup(s, 60000, true, true, &removed, err, sizeof err) == SM_OK);
-    CHECK(removed == 3);
-    CHECK_EQ_I64(q1(c, "SELECT count(*) FROM samsa_outbox_archive WHERE status = 'PUBLISHED'"
-                       " AND payload = 'v' AND archived_at > now() - interval '1 min'"),
-                 3);
-    CHECK_EQ_I64(q1(c, "SELECT count(*) FROM samsa_outbox"), 3);
-    CHECK(sm_store_cleanup(s, 0, true, true, &removed, err, sizeof err) == SM_OK);
-    CHECK(removed == 2);
-    CHECK_EQ_I64(q1(c, "SELECT count(*) FROM samsa_outbox WHERE status = 'INIT'"), 1);
-    x(c, "TRUNCATE samsa_outbox, samsa_outbox_archive");
-    sm_store_close(s);
     PQfinish(c);
 }
 
@@ -1270,9 +1141,7 @@ int main(void)
     test_claim();
     test_claim_cursor();
     test_claim_snapshot();
-    test_marks();
     test_held_index();
-    test_requeue_cleanup();
     test_incarnation_privileges();
     test_wait();
     test_balance();

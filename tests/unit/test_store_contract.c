@@ -9,10 +9,13 @@
  * The application's connection is db.h's (one SQL text on both); what only
  * one database does stays in test_outbox_sqlite.c and test_pg_outbox.c.
  * Checked: migrations (fresh, again, refused inside a transaction, through
- * the store), holds of a key in the database (a waiting retry, a DEAD row
- * with on.dead=block), the inbox, and topic incarnations (claims carry
- * them, marks record them, completion touches only the current one, a new
- * one starts once, rows of other ones re-queued). */
+ * the store), enqueue (defaults, canonical event id, rollback, refused
+ * input), marks (published in batches, retry, dead, completion below an
+ * offset, partitions, stats), stale requeue and cleanup (delete, archive,
+ * batches), holds of a key in the database (a waiting retry, a DEAD row
+ * with on.dead=block), the inbox, topic incarnations (claims carry them,
+ * marks record them, completion touches only the current one, a new one
+ * starts once, rows of other ones re-queued) and the v2 -> v3 upgrade. */
 #include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -239,6 +242,245 @@ static void test_migrations(void)
         CHECK(sm_store_wait_fd(s) == -1);
     sm_store_close(s);
     CHECK_EQ_I64(q1(db, "SELECT count(*) FROM samsa_schema_version"), SAMSA_SCHEMA_VERSION);
+    sm_db_close(db);
+}
+
+/* ---- marks ------------------------------------------------------------------------ */
+
+/* An integer column of row id (-1: NULL, -999: no row). */
+static int64_t col_of(sm_db *db, const char *col, int64_t id, const char *where)
+{
+    char sql[400];
+    snprintf(sql, sizeof sql, "SELECT %s FROM samsa_outbox WHERE id = %lld%s%s", col,
+             (long long)id, where ? " AND " : "", where ? where : "");
+    return q1(db, sql);
+}
+
+/* A time column of row id in ms since the epoch. */
+static int64_t ms_of(sm_db *db, const char *col, int64_t id)
+{
+    char expr[200];
+    if (pg)
+        snprintf(expr, sizeof expr, "floor(extract(epoch FROM %s) * 1000)::bigint", col);
+    else
+        snprintf(expr, sizeof expr, "%s", col);
+    return col_of(db, expr, id, NULL);
+}
+
+static void test_marks(void)
+{
+    TEST_SECTION("mark published (batch), retry, dead, complete, partitions, stats");
+    sm_db *db = app_open();
+    sm_store *s = store_open();
+    char err[512];
+    uint64_t owned = 0;
+    CHECK(sm_store_balance(s, "relay-a", &owned, err, sizeof err) == SM_OK);
+    int64_t ids[6];
+    const char *keys[6] = {"k0", "k1", "k2", "k3", "k4", "k5"};
+    for (int i = 0; i < 6; i++)
+        ids[i] = enqueue(db, i < 4 ? "alpha" : "beta", keys[i], "v");
+    int64_t now = sm_wall_ms();
+    sm_published pub[4] = {{ids[0], 0, 10, now, 0}, {ids[1], 0, 11, now, 0}, {ids[2], 1, 5, now, 0},
+                           {ids[4], 3, 7, now, 0}};
+    CHECK(sm_store_mark_published(s, pub, 4, err, sizeof err) == SM_OK);
+    marks_applied();
+    CHECK_EQ_I64(q1(db, "SELECT count(*) FROM samsa_outbox WHERE status = 'PUBLISHED'"), 4);
+    CHECK_EQ_I64(col_of(db, "kafka_offset * 1000 + kafka_partition", ids[2], NULL), 5001);
+    CHECK_EQ_I64(ms_of(db, "published_at", ids[4]), now);
+
+    sm_tp *tps = NULL;
+    int ntp = 0;
+    CHECK(sm_store_published_partitions(s, &tps, &ntp, err, sizeof err) == SM_OK);
+    CHECK(ntp == 3);
+    if (ntp == 3) {
+        CHECK(!strcmp(tps[0].topic, "alpha") && tps[0].partition == 0);
+        CHECK(!strcmp(tps[1].topic, "alpha") && tps[1].partition == 1);
+        CHECK(!strcmp(tps[2].topic, "beta") && tps[2].partition == 3);
+    }
+    sm_tps_free(tps, ntp);
+
+    int64_t changed = -1;
+    CHECK(sm_store_complete(s, "alpha", 0, 0, 0, 11, &changed, err, sizeof err) == SM_OK);
+    CHECK(changed == 1); /* offset 10 only: 11 is not below 11 */
+    CHECK(sm_store_complete(s, "alpha", 0, 0, 0, 12, &changed, err, sizeof err) == SM_OK);
+    CHECK(changed == 1);
+    CHECK(sm_store_complete(s, "alpha", 0, 0, 0, 100, &changed, err, sizeof err) == SM_OK);
+    CHECK(changed == 0);
+    CHECK_EQ_I64(q1(db, "SELECT count(*) FROM samsa_outbox WHERE status = 'COMPLETE'"), 2);
+
+    /* retry: attempts counts up, not due until next_attempt */
+    CHECK(sm_store_mark_retry(s, ids[3], 1, now + 3600000, "broker down", err, sizeof err) ==
+          SM_OK);
+    CHECK_EQ_I64(col_of(db, "attempts", ids[3], "status = 'INIT' AND last_error = 'broker down'"),
+                 1);
+    CHECK_EQ_I64(ms_of(db, "next_attempt_at", ids[3]), now + 3600000);
+    sm_row *rows;
+    int n;
+    CHECK(sm_store_claim(s, owned, 10, NULL, NULL, &rows, &n, err, sizeof err) == SM_OK);
+    CHECK(n == 1 && rows[0].id == ids[5]);
+    sm_rows_free(rows, n);
+    /* the count is stored as given */
+    CHECK(sm_store_mark_retry(s, ids[3], 2, now - 1, "again", err, sizeof err) == SM_OK);
+    CHECK_EQ_I64(col_of(db, "attempts", ids[3], NULL), 2);
+    CHECK(sm_store_claim(s, owned, 10, NULL, NULL, &rows, &n, err, sizeof err) == SM_OK);
+    CHECK(n == 2 && rows[0].id == ids[3] && rows[0].attempts == 2);
+    sm_rows_free(rows, n);
+    CHECK(sm_store_mark_dead(s, ids[3], 3, "too large; dead letter in alpha.dlq", err,
+                             sizeof err) == SM_OK);
+    const char *dead = "status = 'DEAD' AND last_error LIKE 'too large%'";
+    CHECK_EQ_I64(col_of(db, "attempts", ids[3], dead), 3);
+    /* a dead row is no longer marked by a late retry */
+    CHECK(sm_store_mark_retry(s, ids[3], 9, now, "late", err, sizeof err) == SM_OK);
+    CHECK_EQ_I64(col_of(db, "attempts", ids[3], dead), 3);
+    /* a PUBLISHED row is not marked DEAD by a late report */
+    CHECK(sm_store_mark_dead(s, ids[4], 9, "late", err, sizeof err) == SM_OK);
+    CHECK_EQ_I64(col_of(db, "count(*)", ids[4], "status = 'PUBLISHED'"), 1);
+
+    sm_store_stats st;
+    CHECK(sm_store_stats_get(s, &st, err, sizeof err) == SM_OK);
+    CHECK(st.init == 1 && st.published == 2 && st.complete == 2 && st.dead == 1);
+    CHECK(st.oldest_init_age_ms >= 0 && st.oldest_init_age_ms < 60000);
+    x(db, "DELETE FROM samsa_outbox");
+    CHECK(sm_store_stats_get(s, &st, err, sizeof err) == SM_OK);
+    CHECK(st.init == 0 && st.published == 0 && st.oldest_init_age_ms == -1);
+    sm_store_close(s);
+    sm_db_close(db);
+}
+
+static void test_marks_batch(void)
+{
+    TEST_SECTION("mark published: 1998 rows in one batch, completion by offsets, stats");
+    sm_db *db = app_open();
+    sm_store *s = store_open();
+    char err[512], sql[600];
+    uint64_t owned;
+    CHECK(sm_store_balance(s, "relay-a", &owned, err, sizeof err) == SM_OK);
+    x(db, pg ? "INSERT INTO samsa_outbox (topic, key, payload)"
+               " SELECT CASE WHEN i <= 1500 THEN 'alpha' ELSE 'beta' END, 'k' || (i % 50), 'v'"
+               " FROM generate_series(1, 2000) i"
+             : "WITH RECURSIVE g(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM g WHERE i < 2000)"
+               " INSERT INTO samsa_outbox (topic, key, payload)"
+               " SELECT CASE WHEN i <= 1500 THEN 'alpha' ELSE 'beta' END, 'k' || (i % 50), 'v'"
+               " FROM g");
+    int64_t first = q1(db, "SELECT min(id) FROM samsa_outbox");
+    enum { N = 2000 };
+    static sm_published pub[N];
+    int64_t now = sm_wall_ms();
+    for (int i = 0; i < N; i++)
+        pub[i] = (sm_published){first + i, i < 1500 ? i % 3 : 7, i, now - i, 0};
+    CHECK(sm_store_mark_published(s, pub, N - 2, err, sizeof err) == SM_OK);
+    marks_applied();
+    CHECK_EQ_I64(q1(db, "SELECT count(*) FROM samsa_outbox WHERE status = 'PUBLISHED'"), N - 2);
+    snprintf(sql, sizeof sql,
+             "SELECT count(*) FROM samsa_outbox WHERE status = 'PUBLISHED' AND kafka_offset ="
+             " id - %lld AND %s = %lld - (id - %lld)",
+             (long long)first,
+             pg ? "floor(extract(epoch FROM published_at) * 1000)::bigint" : "published_at",
+             (long long)now, (long long)first);
+    CHECK_EQ_I64(q1(db, sql), N - 2);
+
+    sm_tp *tps = NULL;
+    int ntp = 0;
+    CHECK(sm_store_published_partitions(s, &tps, &ntp, err, sizeof err) == SM_OK);
+    CHECK(ntp == 4);
+    if (ntp == 4) {
+        CHECK(!strcmp(tps[0].topic, "alpha") && tps[0].partition == 0);
+        CHECK(!strcmp(tps[2].topic, "alpha") && tps[2].partition == 2);
+        CHECK(!strcmp(tps[3].topic, "beta") && tps[3].partition == 7);
+    }
+    sm_tps_free(tps, ntp);
+
+    int64_t changed = -1;
+    /* alpha/0 holds offsets 0, 3, 6, ...: below 9 are 0, 3, 6 */
+    CHECK(sm_store_complete(s, "alpha", 0, 0, 0, 9, &changed, err, sizeof err) == SM_OK);
+    CHECK(changed == 3);
+    CHECK(sm_store_complete(s, "alpha", 0, 0, 0, 9, &changed, err, sizeof err) == SM_OK);
+    CHECK(changed == 0);
+    CHECK(sm_store_complete(s, "beta", 7, 0, 0, 100000, &changed, err, sizeof err) == SM_OK);
+    CHECK(changed == 498);
+    CHECK_EQ_I64(q1(db, "SELECT count(*) FROM samsa_outbox WHERE status = 'COMPLETE'"), 501);
+    sm_store_stats st;
+    CHECK(sm_store_stats_get(s, &st, err, sizeof err) == SM_OK);
+    CHECK(st.init == 2 && st.published == N - 2 - 501 && st.complete == 501 && st.dead == 0);
+    x(db, "DELETE FROM samsa_outbox");
+    sm_store_close(s);
+    sm_db_close(db);
+}
+
+/* ---- requeue and cleanup ---------------------------------------------------------- */
+
+/* n rows ('t', 'k', 'v') with status, partition 0, offsets 1..n and
+ * published_at ago_ms before now, in one statement. */
+static void insert_published(sm_db *db, int n, const char *status, int64_t ago_ms)
+{
+    char sql[600], when[120];
+    if (pg)
+        snprintf(when, sizeof when, "now() - interval '%lld milliseconds'", (long long)ago_ms);
+    else
+        snprintf(when, sizeof when, "%lld", (long long)(sm_wall_ms() - ago_ms));
+    snprintf(sql, sizeof sql,
+             pg ? "INSERT INTO samsa_outbox (topic, key, payload, status, kafka_partition,"
+                  " kafka_offset, published_at) SELECT 't', 'k', 'v', '%s', 0, i, %s"
+                  " FROM generate_series(1, %d) i"
+                : "WITH RECURSIVE g(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM g WHERE i < %3$d)"
+                  " INSERT INTO samsa_outbox (topic, key, payload, status, kafka_partition,"
+                  " kafka_offset, published_at)"
+                  " SELECT 't', 'k', CAST('v' AS BLOB), '%1$s', 0, i, %2$s FROM g",
+             status, when, n);
+    x(db, sql);
+}
+
+static void test_requeue_cleanup(void)
+{
+    TEST_SECTION("requeue stale, cleanup: delete and archive in batches, by age");
+    sm_db *db = app_open();
+    sm_store *s = store_open();
+    char err[512];
+    /* 25000 COMPLETE and 3 PUBLISHED published 10 minutes ago, 2 PUBLISHED
+     * now, 1 INIT */
+    insert_published(db, 25000, "COMPLETE", 600000);
+    insert_published(db, 3, "PUBLISHED", 600000);
+    insert_published(db, 2, "PUBLISHED", 0);
+    x(db, "INSERT INTO samsa_outbox (topic, key, payload) VALUES ('t', 'k', 'v')");
+    int64_t changed = -1;
+    CHECK(sm_store_requeue_stale(s, 60000, &changed, err, sizeof err) == SM_OK && changed == 3);
+    /* back to INIT and due now */
+    char sql[300];
+    if (pg)
+        snprintf(sql, sizeof sql, "SELECT count(*) FROM samsa_outbox WHERE status = 'INIT'"
+                                  " AND next_attempt_at <= now()");
+    else
+        snprintf(sql, sizeof sql, "SELECT count(*) FROM samsa_outbox WHERE status = 'INIT'"
+                                  " AND next_attempt_at <= %lld", (long long)sm_wall_ms());
+    CHECK_EQ_I64(q1(db, sql), 4);
+    x(db, "UPDATE samsa_outbox SET status = 'PUBLISHED' WHERE status = 'INIT'"
+          " AND kafka_offset IS NOT NULL");
+    int64_t removed = -1;
+    CHECK(sm_store_cleanup(s, 60000, false, false, &removed, err, sizeof err) == SM_OK);
+    CHECK(removed == 25000); /* the old COMPLETE rows, deleted */
+    CHECK(sm_store_cleanup(s, 60000, true, true, &removed, err, sizeof err) == SM_OK);
+    CHECK(removed == 3); /* the old PUBLISHED rows, archived */
+    snprintf(sql, sizeof sql,
+             "SELECT count(*) FROM samsa_outbox_archive WHERE status = 'PUBLISHED'"
+             " AND payload = %s AND %s > %lld",
+             pg ? "'v'" : "CAST('v' AS BLOB)",
+             pg ? "floor(extract(epoch FROM archived_at) * 1000)::bigint" : "archived_at",
+             (long long)(sm_wall_ms() - 60000));
+    CHECK_EQ_I64(q1(db, sql), 3);
+    CHECK_EQ_I64(q1(db, "SELECT count(*) FROM samsa_outbox"), 3);
+    CHECK(sm_store_cleanup(s, 0, true, false, &removed, err, sizeof err) == SM_OK);
+    CHECK(removed == 2); /* the fresh PUBLISHED ones, with age 0 */
+    CHECK_EQ_I64(q1(db, "SELECT count(*) FROM samsa_outbox WHERE status = 'INIT'"), 1);
+    x(db, "DELETE FROM samsa_outbox");
+
+    /* many rows archived: batches of 10000 */
+    insert_published(db, 25000, "COMPLETE", 600000);
+    CHECK(sm_store_cleanup(s, 1000, false, true, &removed, err, sizeof err) == SM_OK);
+    CHECK(removed == 25000);
+    CHECK_EQ_I64(q1(db, "SELECT count(*) FROM samsa_outbox"), 0);
+    CHECK_EQ_I64(q1(db, "SELECT count(*) FROM samsa_outbox_archive"), 25003);
+    x(db, "DELETE FROM samsa_outbox_archive");
+    sm_store_close(s);
     sm_db_close(db);
 }
 
@@ -640,6 +882,9 @@ int main(int argc, char **argv)
     }
     test_migrations();
     test_enqueue();
+    test_marks();
+    test_marks_batch();
+    test_requeue_cleanup();
     test_holds();
     test_inbox();
     test_incarnations();
