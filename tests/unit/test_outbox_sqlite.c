@@ -62,21 +62,6 @@ static int64_t journal_rows(void) { return sq_journal_rows(path); }
  * waits until it has applied them all (the journal is empty). */
 static void marks_applied(void) { CHECK_EQ_I64(sq_marks_applied(path, 30000), 0); }
 
-static bool is_uuid4(const char *s)
-{
-    if (strlen(s) != 36 || s[14] != '4' || !strchr("89ab", s[19]))
-        return false;
-    for (int i = 0; i < 36; i++) {
-        if (i == 8 || i == 13 || i == 18 || i == 23) {
-            if (s[i] != '-')
-                return false;
-        } else if (!strchr("0123456789abcdef", s[i])) {
-            return false;
-        }
-    }
-    return true;
-}
-
 static int64_t enqueue(sqlite3 *db, const char *topic, const char *key, const char *payload)
 {
     samsa_event ev = {.topic = topic, .key = key, .payload = payload,
@@ -109,28 +94,6 @@ static void test_wal(void)
     sqlite3_close(db);
 }
 
-typedef struct skip_ctx {
-    const char *held_key;
-    int64_t inflight[16];
-    int ninflight;
-    int calls;
-    int wrong_topic; /* skip() called without the row's topic */
-} skip_ctx;
-
-static bool skip_fn(int64_t id, const char *key, const char *topic, void *arg)
-{
-    skip_ctx *c = arg;
-    c->calls++;
-    if (!topic || strcmp(topic, "t"))
-        c->wrong_topic++;
-    if (c->held_key && key && !strcmp(key, c->held_key))
-        return true;
-    for (int i = 0; i < c->ninflight; i++)
-        if (c->inflight[i] == id)
-            return true;
-    return false;
-}
-
 static int64_t count_rows(sqlite3 *db)
 {
     sqlite3_stmt *st = NULL;
@@ -142,19 +105,12 @@ static int64_t count_rows(sqlite3 *db)
     return n;
 }
 
-static void test_claim(sm_store *s)
+static void test_explicit_ids(void)
 {
-    TEST_SECTION("claim: by status in id order, late lower ids, skip() not counted, due only");
+    TEST_SECTION("ids come from the database only (schema v2's triggers; the claim:"
+                 " test_store_contract.c)");
     sqlite3 *db = app_open();
-    char err[256];
-    sm_row *rows = NULL;
-    int n = -1;
-    uint64_t owned = 0;
-    CHECK(sm_store_balance(s, "relay-1", &owned, err, sizeof err) == SM_OK);
-    CHECK(owned == ~(uint64_t)0 && sm_store_owned(s) == owned);
-
-    /* ids come from the database only (schema v2): an explicit one, of any
-     * value, is refused and nothing is written */
+    /* an explicit id, of any value, is refused and nothing is written */
     const char *given[] = {"100", "0", "-1", "-5", "1000000"};
     for (size_t i = 0; i < sizeof given / sizeof given[0]; i++) {
         char sql[160], *msg = NULL;
@@ -167,62 +123,6 @@ static void test_claim(sm_store *s)
     }
     CHECK(count_rows(db) == 0);
     x(db, "INSERT INTO samsa_outbox (id, topic, key, payload) VALUES (NULL, 't', 'k0', 'p')");
-    x(db, "DELETE FROM samsa_outbox");
-
-    x(db, "INSERT INTO samsa_outbox (topic, key, payload) VALUES ('t', 'k100', x'00ff')");
-    int64_t id100 = sqlite3_last_insert_rowid(db);
-    CHECK(sm_store_claim(s, owned, 10, NULL, NULL, &rows, &n, err, sizeof err) == SM_OK);
-    CHECK(n == 1 && rows[0].id == id100 && rows[0].payload_len == 2 && rows[0].payload[1] == 0xff);
-    CHECK(rows[0].slot >= 0 && rows[0].slot < SM_STORE_SLOTS && rows[0].key_len == 4);
-    CHECK(rows[0].headers_json == NULL && rows[0].type == NULL && rows[0].attempts == 0);
-    CHECK(is_uuid4(rows[0].event_id) && !strcmp(rows[0].topic, "t"));
-    /* the relay may take a pointer over */
-    uint8_t *taken = rows[0].payload;
-    rows[0].payload = NULL;
-    free(taken);
-    sm_rows_free(rows, n);
-
-    /* rows the relay has in flight are skipped, and later ones still come */
-    x(db, "INSERT INTO samsa_outbox (topic, key, payload) VALUES ('t', 'k50', 'p')");
-    int64_t id50 = sqlite3_last_insert_rowid(db);
-    skip_ctx sc = {.inflight = {id100}, .ninflight = 1};
-    CHECK(sm_store_claim(s, owned, 10, skip_fn, &sc, &rows, &n, err, sizeof err) == SM_OK);
-    CHECK(n == 1 && rows[0].id == id50);
-    sm_rows_free(rows, n);
-    x(db, "DELETE FROM samsa_outbox");
-
-    /* 300 rows of a held key lead the queue; later rows still come, and the
-     * held ones do not count towards max */
-    x(db, "BEGIN");
-    for (int i = 0; i < 300; i++)
-        x(db, "INSERT INTO samsa_outbox (topic, key, payload) VALUES ('t', 'held', 'h')");
-    x(db, "INSERT INTO samsa_outbox (topic, key, payload) VALUES ('t', 'a', '1')");
-    x(db, "INSERT INTO samsa_outbox (topic, key, payload) VALUES ('t', NULL, '2')");
-    x(db, "INSERT INTO samsa_outbox (topic, key, payload) VALUES ('t', 'b', '3')");
-    x(db, "INSERT INTO samsa_outbox (topic, key, payload) VALUES ('t', 'c', '4')");
-    x(db, "COMMIT");
-    skip_ctx held = {.held_key = "held"};
-    CHECK(sm_store_claim(s, owned, 3, skip_fn, &held, &rows, &n, err, sizeof err) == SM_OK);
-    CHECK(n == 3);
-    if (n == 3) {
-        CHECK(rows[0].id < rows[1].id && rows[1].id < rows[2].id);
-        CHECK(!strcmp(rows[0].key, "a") && rows[1].key == NULL && rows[1].key_len == -1);
-        CHECK(rows[1].slot == 0 && !strcmp(rows[2].key, "b"));
-        CHECK(rows[1].payload_len == 1 && rows[1].payload[0] == '2');
-    }
-    CHECK(held.calls == 303);
-    CHECK(held.wrong_topic == 0);
-    sm_rows_free(rows, n);
-    /* without skip, max holds and the order is ids */
-    CHECK(sm_store_claim(s, owned, 5, NULL, NULL, &rows, &n, err, sizeof err) == SM_OK);
-    CHECK(n == 5 && rows[0].id < rows[4].id && !strcmp(rows[4].key, "held"));
-    sm_rows_free(rows, n);
-    /* only owned slots */
-    CHECK(sm_store_claim(s, 0, 5, NULL, NULL, &rows, &n, err, sizeof err) == SM_OK && n == 0);
-    CHECK(rows == NULL);
-    /* not yet due: left alone */
-    x(db, "UPDATE samsa_outbox SET next_attempt_at = next_attempt_at + 3600000");
-    CHECK(sm_store_claim(s, owned, 5, NULL, NULL, &rows, &n, err, sizeof err) == SM_OK && n == 0);
     x(db, "DELETE FROM samsa_outbox");
     sqlite3_close(db);
 }
@@ -419,10 +319,10 @@ int main(void)
     snprintf(path, sizeof path, "%s/app.db", dir);
     snprintf(url, sizeof url, "sqlite:%s", path);
     test_wal();
+    test_explicit_ids();
     char err[256];
     sm_store *s = NULL;
     REQUIRE(sm_store_open(&s, url, err, sizeof err) == SM_OK);
-    test_claim(s);
     test_wait(s);
     sm_store_close(s);
     test_journal();

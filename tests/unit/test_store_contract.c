@@ -10,7 +10,8 @@
  * one database does stays in test_outbox_sqlite.c and test_pg_outbox.c.
  * Checked: migrations (fresh, again, refused inside a transaction, through
  * the store), enqueue (defaults, canonical event id, rollback, refused
- * input), marks (published in batches, retry, dead, completion below an
+ * input), claim (by status in id order, skip() not counted, owned slots, due
+ * only, the row's fields), marks (published in batches, retry, dead, completion below an
  * offset, partitions, stats), stale requeue and cleanup (delete, archive,
  * batches), holds of a key in the database (a waiting retry, a DEAD row
  * with on.dead=block), the inbox, topic incarnations (claims carry them,
@@ -242,6 +243,124 @@ static void test_migrations(void)
         CHECK(sm_store_wait_fd(s) == -1);
     sm_store_close(s);
     CHECK_EQ_I64(q1(db, "SELECT count(*) FROM samsa_schema_version"), SAMSA_SCHEMA_VERSION);
+    sm_db_close(db);
+}
+
+/* ---- claim ------------------------------------------------------------------------ */
+
+typedef struct skip_ctx {
+    const char *held_key;
+    int64_t inflight[16];
+    int ninflight;
+    int calls;
+    int wrong_topic; /* skip() called without the row's topic */
+} skip_ctx;
+
+static bool skip_fn(int64_t id, const char *key, const char *topic, void *arg)
+{
+    skip_ctx *c = arg;
+    c->calls++;
+    if (!topic || strcmp(topic, "t"))
+        c->wrong_topic++;
+    if (c->held_key && key && !strcmp(key, c->held_key))
+        return true;
+    for (int i = 0; i < c->ninflight; i++)
+        if (c->inflight[i] == id)
+            return true;
+    return false;
+}
+
+/* The slot of key as the store computes it (PostgreSQL in SQL, SQLite in C). */
+static int64_t slot_of(sm_db *db, const char *key)
+{
+    if (!pg)
+        return sm_slot_of(key, strlen(key));
+    char sql[200];
+    snprintf(sql, sizeof sql, "SELECT hashtext('%s') & 63", key);
+    return q1(db, sql);
+}
+
+static void test_claim(void)
+{
+    TEST_SECTION("claim: by status in id order, skip() not counted, owned slots, due only");
+    sm_db *db = app_open();
+    sm_store *s = store_open();
+    char err[512];
+    sm_row *rows = NULL;
+    int n = -1;
+    uint64_t owned = 0;
+    CHECK(sm_store_balance(s, "relay-1", &owned, err, sizeof err) == SM_OK);
+    CHECK(owned == ~(uint64_t)0 && sm_store_owned(s) == owned); /* the only relay */
+
+    int64_t t0 = sm_wall_ms();
+    x(db, pg ? "INSERT INTO samsa_outbox (topic, key, payload) VALUES ('t', 'k100', '\\x00ff')"
+             : "INSERT INTO samsa_outbox (topic, key, payload) VALUES ('t', 'k100', x'00ff')");
+    int64_t id100 = q1(db, "SELECT max(id) FROM samsa_outbox");
+    CHECK(sm_store_claim(s, owned, 10, NULL, NULL, &rows, &n, err, sizeof err) == SM_OK);
+    CHECK(n == 1 && rows[0].id == id100 && rows[0].payload_len == 2 && rows[0].payload[1] == 0xff);
+    if (n == 1) {
+        CHECK(rows[0].slot == slot_of(db, "k100") && rows[0].key_len == 4);
+        CHECK(rows[0].headers_json == NULL && rows[0].type == NULL && rows[0].attempts == 0);
+        CHECK(is_uuid4(rows[0].event_id) && !strcmp(rows[0].topic, "t"));
+        CHECK(rows[0].created_at_ms >= t0 - 1000 && rows[0].created_at_ms <= sm_wall_ms() + 1000);
+        /* the relay may take a pointer over */
+        uint8_t *taken = rows[0].payload;
+        rows[0].payload = NULL;
+        free(taken);
+    }
+    sm_rows_free(rows, n);
+
+    /* rows the relay has in flight are skipped, and later ones still come */
+    int64_t id50 = enqueue(db, "t", "k50", "p");
+    skip_ctx sc = {.inflight = {id100}, .ninflight = 1};
+    CHECK(sm_store_claim(s, owned, 10, skip_fn, &sc, &rows, &n, err, sizeof err) == SM_OK);
+    CHECK(n == 1 && rows[0].id == id50);
+    sm_rows_free(rows, n);
+    x(db, "DELETE FROM samsa_outbox");
+
+    /* 1000 rows of a held key lead the queue; later rows still come, and the
+     * held ones do not count towards max */
+    x(db, pg ? "INSERT INTO samsa_outbox (topic, key, payload)"
+               " SELECT 't', 'held', 'h' FROM generate_series(1, 1000)"
+             : "WITH RECURSIVE g(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM g WHERE i < 1000)"
+               " INSERT INTO samsa_outbox (topic, key, payload) SELECT 't', 'held', 'h' FROM g");
+    x(db, "INSERT INTO samsa_outbox (topic, key, payload, headers, type) VALUES"
+          " ('t', 'a', '1', '{\"x\": \"y\"}', 'ty'), ('t', NULL, '2', NULL, NULL),"
+          " ('t', 'b', NULL, NULL, NULL), ('t', 'c', '4', NULL, NULL)");
+    skip_ctx held = {.held_key = "held"};
+    CHECK(sm_store_claim(s, owned, 3, skip_fn, &held, &rows, &n, err, sizeof err) == SM_OK);
+    CHECK(n == 3);
+    if (n == 3) {
+        CHECK(rows[0].id < rows[1].id && rows[1].id < rows[2].id);
+        CHECK(!strcmp(rows[0].key, "a") && !strcmp(rows[0].headers_json, "{\"x\": \"y\"}"));
+        CHECK(!strcmp(rows[0].type, "ty") && rows[0].slot == slot_of(db, "a"));
+        CHECK(rows[1].key == NULL && rows[1].key_len == -1 && rows[1].slot == 0);
+        CHECK(rows[1].payload_len == 1 && rows[1].payload[0] == '2');
+        CHECK(!strcmp(rows[2].key, "b") && rows[2].payload == NULL && rows[2].payload_len == -1);
+    }
+    CHECK(held.calls == 1003);
+    CHECK(held.wrong_topic == 0);
+    sm_rows_free(rows, n);
+    /* without skip, max holds and the order is ids */
+    CHECK(sm_store_claim(s, owned, 5, NULL, NULL, &rows, &n, err, sizeof err) == SM_OK);
+    CHECK(n == 5 && rows[0].id < rows[4].id && !strcmp(rows[4].key, "held"));
+    sm_rows_free(rows, n);
+    /* only owned slots: none, or the one of key a */
+    CHECK(sm_store_claim(s, 0, 5, NULL, NULL, &rows, &n, err, sizeof err) == SM_OK && n == 0);
+    CHECK(rows == NULL);
+    int64_t slot_a = slot_of(db, "a");
+    CHECK(sm_store_claim(s, (uint64_t)1 << slot_a, 10, skip_fn, &held, &rows, &n, err,
+                         sizeof err) == SM_OK);
+    CHECK(n >= 1);
+    for (int i = 0; i < n; i++)
+        CHECK(rows[i].slot == slot_a);
+    sm_rows_free(rows, n);
+    /* not yet due: left alone */
+    x(db, pg ? "UPDATE samsa_outbox SET next_attempt_at = now() + interval '1 hour'"
+             : "UPDATE samsa_outbox SET next_attempt_at = next_attempt_at + 3600000");
+    CHECK(sm_store_claim(s, owned, 5, NULL, NULL, &rows, &n, err, sizeof err) == SM_OK && n == 0);
+    x(db, "DELETE FROM samsa_outbox");
+    sm_store_close(s);
     sm_db_close(db);
 }
 
@@ -882,6 +1001,7 @@ int main(int argc, char **argv)
     }
     test_migrations();
     test_enqueue();
+    test_claim();
     test_marks();
     test_marks_batch();
     test_requeue_cleanup();
