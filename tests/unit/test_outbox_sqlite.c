@@ -6,7 +6,6 @@
  * (migrations, enqueue, marks, requeue and cleanup, holds, the inbox,
  * incarnations, the upgrade) is test_store_contract.c, run on SQLite and
  * PostgreSQL. */
-#include <dirent.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +15,7 @@
 #include "base/clock.h"
 #include "base/err.h"
 #include "check.h"
+#include "outbox_test.h"
 #include "outbox/db.h"
 #include "outbox/outbox_int.h"
 #include "sqlite_journal.h"
@@ -295,23 +295,6 @@ static void test_upgrade_v3(void)
     sqlite3_close(db);
 }
 
-static void rm_dir(void)
-{
-    DIR *d = opendir(dir);
-    if (!d)
-        return;
-    struct dirent *e;
-    char p[400];
-    while ((e = readdir(d)) != NULL) {
-        if (e->d_name[0] == '.')
-            continue;
-        snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
-        unlink(p);
-    }
-    closedir(d);
-    rmdir(dir);
-}
-
 int main(void)
 {
     snprintf(dir, sizeof dir, "/tmp/samsa-outbox-XXXXXX");
@@ -328,6 +311,6 @@ int main(void)
     test_journal();
     test_upgrade_v3();
     test_open_errors();
-    rm_dir();
+    rm_tmpdir(dir);
     return check_report("test_outbox_sqlite");
 }

@@ -22,6 +22,7 @@
 #include "base/clock.h"
 #include "base/err.h"
 #include "check.h"
+#include "outbox_test.h"
 #include "outbox/db.h"
 #include "outbox/outbox_int.h"
 #include "outbox/samsa.h"
@@ -42,27 +43,6 @@ static PGconn *connect_db(const char *dbname)
 }
 
 static PGconn *app(void) { return connect_db("samsa"); }
-
-/* How messages name database samsa of this server: "postgresql://samsa@HOST:PORT/samsa"
- * over TCP, "postgresql://samsa@/samsa" over a Unix socket (pg.py's; the
- * socket dir is not named). */
-static const char *samsa_db_name(char *buf, size_t len)
-{
-    PQconninfoOption *o = PQconninfoParse(pg_url, NULL);
-    const char *host = NULL, *port = NULL;
-    for (PQconninfoOption *p = o; p && p->keyword; p++) {
-        if (!strcmp(p->keyword, "host"))
-            host = p->val;
-        else if (!strcmp(p->keyword, "port"))
-            port = p->val;
-    }
-    if (!host || host[0] == '/')
-        snprintf(buf, len, "postgresql://samsa@/samsa");
-    else
-        snprintf(buf, len, "postgresql://samsa@%s%s%s/samsa", host, port ? ":" : "", port ? port : "");
-    PQconninfoFree(o);
-    return buf;
-}
 
 static void x(PGconn *c, const char *sql)
 {
@@ -335,28 +315,6 @@ static void test_enqueue(void)
 }
 
 /* ---- claim ------------------------------------------------------------------------ */
-
-typedef struct skip_ctx {
-    const char *held_key;
-    int64_t inflight[16];
-    int ninflight;
-    int calls;
-    int wrong_topic; /* skip() called without the row's topic */
-} skip_ctx;
-
-static bool skip_fn(int64_t id, const char *key, const char *topic, void *arg)
-{
-    skip_ctx *c = arg;
-    c->calls++;
-    if (!topic || strcmp(topic, "t"))
-        c->wrong_topic++;
-    if (c->held_key && key && !strcmp(key, c->held_key))
-        return true;
-    for (int i = 0; i < c->ninflight; i++)
-        if (c->inflight[i] == id)
-            return true;
-    return false;
-}
 
 static void test_claim(void)
 {
@@ -848,7 +806,7 @@ static void test_lost_connection(void)
     int n;
     CHECK(sm_store_claim(s, owned, 10, NULL, NULL, &rows, &n, err, sizeof err) == SM_EIO);
     char name[300], want[340];
-    snprintf(want, sizeof want, "%s: claim: ", samsa_db_name(name, sizeof name));
+    snprintf(want, sizeof want, "%s: claim: ", pg_samsa_name(pg_url, name, sizeof name));
     CHECK(strstr(err, want) != NULL);
     CHECK(sm_store_owned(s) == 0);
     CHECK(sm_store_claim(s, owned, 10, NULL, NULL, &rows, &n, err, sizeof err) == SM_OK);

@@ -17,7 +17,6 @@
  * with on.dead=block), the inbox, topic incarnations (claims carry them,
  * marks record them, completion touches only the current one, a new one
  * starts once, rows of other ones re-queued) and the v2 -> v3 upgrade. */
-#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +25,7 @@
 #include "base/clock.h"
 #include "base/err.h"
 #include "check.h"
+#include "outbox_test.h"
 #include "outbox/admin.h"
 #include "outbox/db.h"
 #include "outbox/outbox_int.h"
@@ -114,29 +114,12 @@ static bool is_uuid4(const char *s)
     return true;
 }
 
-/* How messages name the database: "sqlite:PATH", or for PostgreSQL
- * "postgresql://samsa@HOST:PORT/samsa" over TCP, "postgresql://samsa@/samsa"
- * over a Unix socket (pg.py's; the socket dir is not named). */
+/* How messages name the database. */
 static const char *db_name(char *buf, size_t len)
 {
-    if (!pg) {
-        snprintf(buf, len, "sqlite:%s", path);
-        return buf;
-    }
-    PQconninfoOption *o = PQconninfoParse(url, NULL);
-    const char *host = NULL, *port = NULL;
-    for (PQconninfoOption *p = o; p && p->keyword; p++) {
-        if (!strcmp(p->keyword, "host"))
-            host = p->val;
-        else if (!strcmp(p->keyword, "port"))
-            port = p->val;
-    }
-    if (!host || host[0] == '/')
-        snprintf(buf, len, "postgresql://samsa@/samsa");
-    else
-        snprintf(buf, len, "postgresql://samsa@%s%s%s/samsa", host, port ? ":" : "",
-                 port ? port : "");
-    PQconninfoFree(o);
+    if (pg)
+        return pg_samsa_name(url, buf, len);
+    snprintf(buf, len, "sqlite:%s", path);
     return buf;
 }
 
@@ -247,28 +230,6 @@ static void test_migrations(void)
 }
 
 /* ---- claim ------------------------------------------------------------------------ */
-
-typedef struct skip_ctx {
-    const char *held_key;
-    int64_t inflight[16];
-    int ninflight;
-    int calls;
-    int wrong_topic; /* skip() called without the row's topic */
-} skip_ctx;
-
-static bool skip_fn(int64_t id, const char *key, const char *topic, void *arg)
-{
-    skip_ctx *c = arg;
-    c->calls++;
-    if (!topic || strcmp(topic, "t"))
-        c->wrong_topic++;
-    if (c->held_key && key && !strcmp(key, c->held_key))
-        return true;
-    for (int i = 0; i < c->ninflight; i++)
-        if (c->inflight[i] == id)
-            return true;
-    return false;
-}
 
 /* The slot of key as the store computes it (PostgreSQL in SQL, SQLite in C). */
 static int64_t slot_of(sm_db *db, const char *key)
@@ -962,23 +923,6 @@ static void test_upgrade_v3(void)
     sm_db_close(app);
 }
 
-static void rm_dir(void)
-{
-    DIR *d = opendir(dir);
-    if (!d)
-        return;
-    struct dirent *e;
-    char p[400];
-    while ((e = readdir(d)) != NULL) {
-        if (e->d_name[0] == '.')
-            continue;
-        snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
-        unlink(p);
-    }
-    closedir(d);
-    rmdir(dir);
-}
-
 int main(int argc, char **argv)
 {
     if (argc != 2 || (strcmp(argv[1], "sqlite") && strcmp(argv[1], "pg"))) {
@@ -1010,6 +954,6 @@ int main(int argc, char **argv)
     test_incarnations();
     test_upgrade_v3();
     if (!pg)
-        rm_dir();
+        rm_tmpdir(dir);
     return check_report(prog);
 }
