@@ -5,7 +5,7 @@
  * Parameters are text or 64-bit integers; rows come out as text, integers
  * and blobs, whichever database answered. What differs between the two
  * (timestamptz vs milliseconds, bytea vs blob) the caller writes in its
- * column list; see admin.c's SM_DB_MS.
+ * column list (admin.c's PG_COLS and SQ_COLS).
  *
  * The layer is for statements that are not on a hot path: migrations,
  * counts, the operator's listing and re-queueing. The relay's claim and
