@@ -4,7 +4,7 @@ the samsa-broker binary given. ctest registers two steps:
 
   run.py setup --build DIR           compile the tests and fetch everything Maven needs
                                      (kafka-clients, JUnit, Surefire's JUnit provider) from
-                                     Maven Central into ~/.m2; the fixture java.setup
+                                     Maven Central into ~/.m2; the fixture java.clients_setup
   run.py test --build DIR --broker BIN [--exclude TAG,...]
                                      run them offline (-o): every class starts its own
                                      samsa-broker; Surefire's reports in DIR/surefire-reports
@@ -49,8 +49,9 @@ def main():
 
     for tool in ("java", "mvn"):
         if not shutil.which(tool):
-            print("SKIPPED java.%s: no %s on the PATH (scripts/deps.sh test installs "
-                  "openjdk-17-jdk-headless and maven)" % (args.step, tool), flush=True)
+            print("SKIPPED %s: no %s on the PATH (scripts/deps.sh test installs "
+                  "openjdk-17-jdk-headless and maven)" % ("java.clients_setup" if args.step == "setup" else "java.clients",
+                                                          tool), flush=True)
             return 77
 
     mvn = ["mvn", "-B", "-q", "-Dstyle.color=never", "-f", os.path.join(HERE, "pom.xml"), "-Djava.build=" + os.path.abspath(args.build)]

@@ -7,7 +7,7 @@ import org.junit.jupiter.api.Test;
 
 /**
  * No broker: the kafka-clients jar on the test classpath is the version
- * pom.xml pins. java.setup runs this class alone, which also makes Surefire
+ * pom.xml pins. java.clients_setup runs this class alone, which also makes Surefire
  * fetch its JUnit provider, so that java.clients can run offline.
  */
 class ClientVersionTest {
