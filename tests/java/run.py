@@ -10,8 +10,9 @@ the samsa-broker binary given. ctest registers two steps:
                                      samsa-broker; Surefire's reports in DIR/surefire-reports
 
 Exit 77 (skipped, the reason printed) only when java or mvn is missing
-(scripts/deps.sh test installs both). After the tests it prints the totals
-from Surefire's reports; no test run is a failure.
+(scripts/deps.sh test installs both). After the tests it prints each test and
+the totals from Surefire's reports; no test run, or a test Surefire reports
+skipped, is a failure.
 """
 
 import argparse
@@ -91,7 +92,8 @@ def main():
                                            case.get("name"), t))
     print("java.clients: %d passed, %d failed, %d skipped (Surefire reports: %s)"
           % (tests - failures - skipped, failures, skipped, reports), flush=True)
-    if rc == 0 and (tests == 0 or failures):
+    if rc == 0 and (tests == 0 or failures or skipped):
+        # no test ran, or one was skipped (nothing here may skip: tags leave tests out)
         return 1
     if rc != 0 and failures:
         print("each test's client log: %s/*-output.txt" % reports)
