@@ -22,7 +22,7 @@ static const sm_api_def api_table[] = {
     {SM_API_SYNC_GROUP, 0, 3, sm_handle_sync_group},
     {SM_API_DESCRIBE_GROUPS, 0, 4, sm_handle_describe_groups},
     {SM_API_LIST_GROUPS, 0, 2, sm_handle_list_groups},
-    {SM_API_API_VERSIONS, 0, 2, sm_handle_api_versions},
+    {SM_API_API_VERSIONS, 0, 4, sm_handle_api_versions},
     {SM_API_CREATE_TOPICS, 0, 4, sm_handle_create_topics},
     {SM_API_DELETE_TOPICS, 0, 3, sm_handle_delete_topics},
     {SM_API_DELETE_RECORDS, 0, 1, sm_handle_delete_records},

@@ -46,7 +46,7 @@ static const sm_fuzz_api apis[] = {
     {SM_API_PRODUCE, 0, 7},
     {SM_API_FETCH, 4, 11},
     {SM_API_METADATA, 0, 6},
-    {SM_API_API_VERSIONS, 0, 2},
+    {SM_API_API_VERSIONS, 0, 4},
     {SM_API_LIST_OFFSETS, 0, 3},
     {SM_API_CREATE_TOPICS, 0, 4},
     {SM_API_DELETE_TOPICS, 0, 3},
@@ -194,13 +194,12 @@ int sm_fuzz_decode(int16_t key, int16_t version, sm_rd *r, sm_arena *a)
         sm_metadata_req q;
         return sm_metadata_req_decode(r, version, a, &q);
     }
-    case SM_API_API_VERSIONS:
-        return sm_api_versions_req_decode(r, version, a);
 #define DECODE(name)                                                                              \
     do {                                                                                          \
         sm_##name##_req q;                                                                        \
         return sm_##name##_req_decode(r, version, a, &q);                                         \
     } while (0)
+    case SM_API_API_VERSIONS: DECODE(api_versions);
     case SM_API_LIST_OFFSETS: DECODE(list_offsets);
     case SM_API_CREATE_TOPICS: DECODE(create_topics);
     case SM_API_DELETE_TOPICS: DECODE(delete_topics);

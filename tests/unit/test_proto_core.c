@@ -404,28 +404,74 @@ static void test_metadata(void)
 
 static void test_api_versions(void)
 {
-    TEST_SECTION("ApiVersions v0-v2, and the v0-shaped refusal");
-    sm_api_range apis[2] = {{0, 3, 7}, {18, 0, 2}};
-    for (int16_t v = 0; v <= 2; v++) {
+    TEST_SECTION("ApiVersions v0-v4, and the v0-shaped refusal");
+    sm_api_range apis[2] = {{0, 3, 7}, {18, 0, 4}};
+    for (int16_t v = 0; v <= 4; v++) {
+        bool fx = v >= 3;
         sm_arena a;
         sm_arena_init(&a);
         sm_rd r;
-        sm_rd_init(&r, "", 0);
-        CHECK(sm_api_versions_req_decode(&r, v, &a) == SM_OK);
+        sm_api_versions_req q;
+        /* v3+: ClientSoftwareName, ClientSoftwareVersion (compact), tags */
+        const uint8_t body3[] = {0x0b, 'l', 'i', 'b', 'r', 'd', 'k', 'a', 'f', 'k', 'a',
+                                 0x06, '2', '.', '1', '0', '0', 0x00};
+        if (fx) {
+            sm_rd_init(&r, body3, sizeof body3);
+            CHECK(sm_api_versions_req_decode(&r, v, &a, &q) == SM_OK);
+            CHECK(sm_str_eqc(q.client_software_name, "librdkafka"));
+            CHECK(sm_str_eqc(q.client_software_version, "2.100"));
+            CHECK(sm_api_versions_req_valid(v, &q));
+            for (size_t cut = 0; cut < sizeof body3; cut++) {
+                sm_rd_init(&r, body3, cut);
+                CHECK(sm_api_versions_req_decode(&r, v, &a, &q) == SM_ECORRUPT);
+            }
+            /* an unknown tag is skipped */
+            const uint8_t tagged[] = {0x02, 'j', 0x02, '1', 0x01, 0x09, 0x02, 'h', 'i'};
+            sm_rd_init(&r, tagged, sizeof tagged);
+            CHECK(sm_api_versions_req_decode(&r, v, &a, &q) == SM_OK);
+            CHECK(sm_str_eqc(q.client_software_name, "j"));
+            /* a null name (non-nullable) fails; empty or odd names are invalid, not corrupt */
+            const uint8_t nul[] = {0x00, 0x02, '1', 0x00};
+            sm_rd_init(&r, nul, sizeof nul);
+            CHECK(sm_api_versions_req_decode(&r, v, &a, &q) == SM_ECORRUPT);
+            const char *bad[] = {"", "-x", "x-", "a b", "x_y", "."};
+            for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+                q.client_software_name = sm_str_c(bad[i]);
+                q.client_software_version = sm_str_c("1.0");
+                CHECK(!sm_api_versions_req_valid(v, &q));
+            }
+            q.client_software_name = sm_str_c("apache-kafka-java");
+            q.client_software_version = sm_str_c("4.1.1");
+            CHECK(sm_api_versions_req_valid(v, &q));
+            q.client_software_version = sm_str_c("4.1.1-SNAPSHOT");
+            CHECK(sm_api_versions_req_valid(v, &q));
+            q.client_software_version = sm_str_c("4.1.1+x");
+            CHECK(!sm_api_versions_req_valid(v, &q));
+        } else {
+            sm_rd_init(&r, "", 0);
+            CHECK(sm_api_versions_req_decode(&r, v, &a, &q) == SM_OK);
+            CHECK(sm_api_versions_req_valid(v, &q));
+        }
         sm_rd_init(&r, "x", 1);
-        CHECK(sm_api_versions_req_decode(&r, v, &a) == SM_ECORRUPT);
+        CHECK(sm_api_versions_req_decode(&r, v, &a, &q) == SM_ECORRUPT);
         sm_arena_release(&a);
         sm_wbuf o;
         sm_wbuf_init(&o, 0);
         sm_api_versions_resp_encode(&o, v, 0, apis, 2);
-        sm_rd_init(&r, o.p, o.len);
-        CHECK(sm_rd_i16(&r) == 0);
-        CHECK(sm_rd_i32(&r) == 2);
-        CHECK(sm_rd_i16(&r) == 0 && sm_rd_i16(&r) == 3 && sm_rd_i16(&r) == 7);
-        CHECK(sm_rd_i16(&r) == 18 && sm_rd_i16(&r) == 0 && sm_rd_i16(&r) == 2);
-        if (v >= 1)
-            CHECK(sm_rd_i32(&r) == 0);
-        CHECK(r.err == 0 && sm_rd_left(&r) == 0);
+        if (fx) {
+            const uint8_t want[] = {0, 0, 0x03, 0, 0, 0, 3, 0, 7, 0, 0, 18, 0, 0, 0, 4, 0,
+                                    0, 0, 0, 0, 0};
+            CHECK(o.len == sizeof want && memcmp(o.p, want, sizeof want) == 0);
+        } else {
+            sm_rd_init(&r, o.p, o.len);
+            CHECK(sm_rd_i16(&r) == 0);
+            CHECK(sm_rd_i32(&r) == 2);
+            CHECK(sm_rd_i16(&r) == 0 && sm_rd_i16(&r) == 3 && sm_rd_i16(&r) == 7);
+            CHECK(sm_rd_i16(&r) == 18 && sm_rd_i16(&r) == 0 && sm_rd_i16(&r) == 4);
+            if (v >= 1)
+                CHECK(sm_rd_i32(&r) == 0);
+            CHECK(r.err == 0 && sm_rd_left(&r) == 0);
+        }
         sm_wbuf_release(&o);
     }
 }
