@@ -45,7 +45,7 @@ static const sm_fuzz_api apis[] = {
     {SM_FUZZ_KEY_COMPACT, 0, 0},
     {SM_API_PRODUCE, 0, 7},
     {SM_API_FETCH, 4, 11},
-    {SM_API_METADATA, 0, 6},
+    {SM_API_METADATA, 0, 9},
     {SM_API_API_VERSIONS, 0, 4},
     {SM_API_LIST_OFFSETS, 0, 3},
     {SM_API_CREATE_TOPICS, 0, 4},

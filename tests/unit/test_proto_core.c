@@ -318,8 +318,8 @@ static void test_fetch(void)
 
 static void test_metadata(void)
 {
-    TEST_SECTION("Metadata v0-v6 request, response");
-    for (int16_t v = 0; v <= 6; v++) {
+    TEST_SECTION("Metadata v0-v8 request, response");
+    for (int16_t v = 0; v <= 8; v++) {
         sm_wbuf w;
         sm_wbuf_init(&w, 0);
         sm_wbuf_i32(&w, 2);
@@ -327,6 +327,10 @@ static void test_metadata(void)
         sm_wbuf_cstr(&w, "bb");
         if (v >= 4)
             sm_wbuf_bool(&w, false);
+        if (v >= 8) {
+            sm_wbuf_bool(&w, true);  /* IncludeClusterAuthorizedOperations */
+            sm_wbuf_bool(&w, false); /* IncludeTopicAuthorizedOperations */
+        }
         sm_arena a;
         sm_arena_init(&a);
         sm_rd r;
@@ -335,6 +339,8 @@ static void test_metadata(void)
         CHECK(sm_metadata_req_decode(&r, v, &a, &mr) == SM_OK);
         CHECK(mr.topic_count == 2 && sm_str_eqc(mr.topics[1], "bb"));
         CHECK(mr.allow_auto_topic_creation == (v < 4));
+        CHECK(mr.include_cluster_authorized_operations == (v >= 8));
+        CHECK(!mr.include_topic_authorized_operations);
         sm_arena_release(&a);
         check_truncations("Metadata", &w, v, dec_metadata);
         sm_wbuf_release(&w);
@@ -344,6 +350,10 @@ static void test_metadata(void)
         sm_wbuf_i32(&w, v == 0 ? 0 : -1);
         if (v >= 4)
             sm_wbuf_bool(&w, true);
+        if (v >= 8) {
+            sm_wbuf_bool(&w, false);
+            sm_wbuf_bool(&w, true);
+        }
         sm_arena_init(&a);
         sm_rd_init(&r, w.p, w.len);
         CHECK(sm_metadata_req_decode(&r, v, &a, &mr) == SM_OK && mr.topic_count == -1);
@@ -356,6 +366,10 @@ static void test_metadata(void)
         sm_wbuf_str(&w, SM_STR_NULL);
         if (v >= 4)
             sm_wbuf_bool(&w, true);
+        if (v >= 8) {
+            sm_wbuf_bool(&w, false);
+            sm_wbuf_bool(&w, false);
+        }
         sm_arena_init(&a);
         sm_rd_init(&r, w.p, w.len);
         CHECK(sm_metadata_req_decode(&r, v, &a, &mr) == SM_ECORRUPT);
@@ -364,8 +378,8 @@ static void test_metadata(void)
 
         sm_metadata_broker br = {0, SM_STR_LIT("127.0.0.1"), 9092, SM_STR_NULL};
         sm_metadata_part parts[2] = {{0, 0, 0}, {0, 1, 0}};
-        sm_metadata_topic tp = {0, SM_STR_LIT("a"), false, 2, parts};
-        sm_metadata_resp resp = {1, &br, SM_STR_LIT("cid"), 0, 1, &tp};
+        sm_metadata_topic tp = {0, SM_STR_LIT("a"), false, 2, parts, SM_ACL_OPS_TOPIC};
+        sm_metadata_resp resp = {1, &br, SM_STR_LIT("cid"), 0, 1, &tp, SM_ACL_OPS_OMITTED};
         sm_wbuf o;
         sm_wbuf_init(&o, 0);
         sm_metadata_resp_encode(&o, v, &resp);
@@ -392,14 +406,80 @@ static void test_metadata(void)
             CHECK(sm_rd_i16(&r) == 0);
             CHECK(sm_rd_i32(&r) == i);
             CHECK(sm_rd_i32(&r) == 0);
+            if (v >= 7)
+                CHECK(sm_rd_i32(&r) == -1); /* LeaderEpoch: unknown */
             CHECK(sm_rd_i32(&r) == 1 && sm_rd_i32(&r) == 0); /* replicas */
             CHECK(sm_rd_i32(&r) == 1 && sm_rd_i32(&r) == 0); /* isr */
             if (v >= 5)
                 CHECK(sm_rd_i32(&r) == 0);
         }
+        if (v >= 8) {
+            CHECK(sm_rd_i32(&r) == 0xdf8);     /* TopicAuthorizedOperations */
+            CHECK(sm_rd_i32(&r) == INT32_MIN); /* ClusterAuthorizedOperations: not asked */
+        }
         CHECK(r.err == 0 && sm_rd_left(&r) == 0);
         sm_wbuf_release(&o);
     }
+}
+
+/* Metadata v9, the first flexible version, byte by byte from Kafka's JSON. */
+static void test_metadata_flexible(void)
+{
+    TEST_SECTION("Metadata v9 (flexible) request and response layouts");
+    /* Topics: compact [ {Name "ab", tags: one unknown} ], AllowAutoTopicCreation,
+     * IncludeClusterAuthorizedOperations, IncludeTopicAuthorizedOperations, tags */
+    const uint8_t req[] = {0x02, 0x03, 'a', 'b', 0x01, 0x63, 0x01, 0x00, 0x01, 0x00, 0x01, 0x00};
+    sm_arena a;
+    sm_arena_init(&a);
+    sm_rd r;
+    sm_metadata_req mr;
+    sm_rd_init(&r, req, sizeof req);
+    CHECK(sm_metadata_req_decode(&r, 9, &a, &mr) == SM_OK);
+    CHECK(mr.topic_count == 1 && sm_str_eqc(mr.topics[0], "ab"));
+    CHECK(mr.allow_auto_topic_creation && !mr.include_cluster_authorized_operations);
+    CHECK(mr.include_topic_authorized_operations);
+    check_truncations("Metadata", &(sm_wbuf){(uint8_t *)req, sizeof req, sizeof req, false}, 9,
+                      dec_metadata);
+    /* all topics: a null compact array (0) */
+    const uint8_t all[] = {0x00, 0x00, 0x00, 0x00, 0x00};
+    sm_rd_init(&r, all, sizeof all);
+    CHECK(sm_metadata_req_decode(&r, 9, &a, &mr) == SM_OK && mr.topic_count == -1);
+    /* a null name */
+    const uint8_t nul[] = {0x02, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00};
+    sm_rd_init(&r, nul, sizeof nul);
+    CHECK(sm_metadata_req_decode(&r, 9, &a, &mr) == SM_ECORRUPT);
+    sm_arena_release(&a);
+
+    sm_metadata_broker br = {1, SM_STR_LIT("h"), 9092, SM_STR_NULL};
+    sm_metadata_part part = {0, 0, 1};
+    sm_metadata_topic tp = {0, SM_STR_LIT("t"), false, 1, &part, SM_ACL_OPS_OMITTED};
+    sm_metadata_resp resp = {1, &br, SM_STR_LIT("c"), 1, 1, &tp, SM_ACL_OPS_CLUSTER};
+    sm_wbuf o;
+    sm_wbuf_init(&o, 0);
+    sm_metadata_resp_encode(&o, 9, &resp);
+    const uint8_t want[] = {
+        0, 0, 0, 0,                         /* ThrottleTimeMs */
+        0x02,                               /* Brokers: 1 */
+        0, 0, 0, 1, 0x02, 'h', 0, 0, 0x23, 0x84, 0x00, 0x00, /* NodeId, Host, Port, Rack null, tags */
+        0x02, 'c',                          /* ClusterId */
+        0, 0, 0, 1,                         /* ControllerId */
+        0x02,                               /* Topics: 1 */
+        0, 0, 0x02, 't', 0x00,              /* ErrorCode, Name, IsInternal */
+        0x02,                               /* Partitions: 1 */
+        0, 0, 0, 0, 0, 0, 0, 0, 0, 1,       /* ErrorCode, PartitionIndex, LeaderId */
+        0xff, 0xff, 0xff, 0xff,             /* LeaderEpoch -1 */
+        0x02, 0, 0, 0, 1, 0x02, 0, 0, 0, 1, /* ReplicaNodes, IsrNodes */
+        0x01, 0x00,                         /* OfflineReplicas: empty, partition tags */
+        0x80, 0, 0, 0, 0x00,                /* TopicAuthorizedOperations: not asked; topic tags */
+        0x00,                               /* tags (ClusterAuthorizedOperations is v8-v10 but */
+    };
+    /* ... v9 still has it: insert it before the final tags */
+    uint8_t full[sizeof want + 4];
+    memcpy(full, want, sizeof want - 1);
+    sm_put_be32(full + sizeof want - 1, SM_ACL_OPS_CLUSTER);
+    full[sizeof want + 3] = 0x00;
+    CHECK(o.len == sizeof full && memcmp(o.p, full, sizeof full) == 0);
+    sm_wbuf_release(&o);
 }
 
 static void test_api_versions(void)
@@ -558,6 +638,7 @@ int main(void)
     test_produce();
     test_fetch();
     test_metadata();
+    test_metadata_flexible();
     test_api_versions();
     return check_report("test_proto_core");
 }
