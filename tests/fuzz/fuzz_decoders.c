@@ -43,7 +43,7 @@
 static const sm_fuzz_api apis[] = {
     {SM_FUZZ_KEY_HEADER_V2, 0, 0},
     {SM_FUZZ_KEY_COMPACT, 0, 0},
-    {SM_API_PRODUCE, 0, 7},
+    {SM_API_PRODUCE, 0, 9},
     {SM_API_FETCH, 4, 11},
     {SM_API_METADATA, 0, 9},
     {SM_API_API_VERSIONS, 0, 4},
@@ -83,7 +83,10 @@ static void fuzz_records(sm_str records)
                     sm_crc32c(0, p + SM_BATCH_CRC_START, (size_t)total - SM_BATCH_CRC_START));
     sm_batch_hdr h;
     if (sm_batch_validate(p, len, &h) == SM_BATCH_OK) {
-        const sm_batch_rules rules = {1700000000000LL, INT64_MAX, 3600000, false, 1 << 20};
+        sm_batch_ts_error ts_errors[64];
+        int32_t ts_errors_n = 0;
+        const sm_batch_rules rules = {1700000000000LL, INT64_MAX, 3600000, false, 1 << 20,
+                                      ts_errors, 64, &ts_errors_n};
         char why[256];
         (void)sm_batch_check_produced(p, &h, &rules, why, sizeof why);
         sm_rec_iter it;

@@ -186,6 +186,45 @@ def test_api_versions_bad_software():
     healthy("ApiVersions v3 with a bad software name")
 
 
+def test_produce_v9_record_errors():
+    """Produce v9 (flexible; v8's RecordErrors, KIP-467): a batch whose records
+    are stamped two hours ahead (past message.timestamp.after.max.ms, 1 h)
+    is refused INVALID_TIMESTAMP, every record listed by its index with
+    Kafka's message, under Kafka's summary; response header v1 (tags after
+    the correlation id). A good batch next to it is appended."""
+    topic = unique("badinput-v9")
+    now = int(time.time() * 1000)
+    bad = record_batch([(b"k", b"v0"), (b"k", b"v1"), (b"k", b"v2")], ts=now + 2 * 3600 * 1000)
+    good = record_batch([(b"k", b"ok")])
+    body = (uvarint(0) + i16(1) + i32(10000) + uvarint(2)
+            + compact_string(topic) + uvarint(3)
+            + i32(0) + uvarint(len(bad) + 1) + bad + uvarint(0)
+            + i32(1) + uvarint(len(good) + 1) + good + uvarint(0)
+            + uvarint(0) + uvarint(0))
+    corr = 9009
+    # the topic is auto-created with one partition: make it two first
+    wire.create_topics(broker.port, [(topic, 2, {})])
+    r = rpc(0, 9, body, corr=corr, flexible=True)
+    check_eq(r.tags(), {}, "Produce v9: response header v1 (empty tags after the correlation id)")
+    topics = r.compact_array(lambda x: (x.compact_string(), x.compact_array(lambda y: (
+        y.i32(), y.i16(), y.i64(), y.i64(), y.i64(),
+        y.compact_array(lambda z: (z.i32(), z.compact_string(), z.tags())), y.compact_string(), y.tags())),
+        x.tags()))
+    r.i32()
+    r.tags()
+    check(r.at_end(), "Produce v9 answer fully parsed", "%d bytes left" % (len(r.d) - r.p))
+    parts = {p[0]: p for p in topics[0][1]}
+    check_eq(parts[0][1], 32, "the batch from the future: INVALID_TIMESTAMP")
+    check_eq([e[0] for e in parts[0][5]], [0, 1, 2], "RecordErrors lists every record by its index")
+    check(all("is out of range" in (e[1] or "") for e in parts[0][5]), "each with Kafka's message",
+          parts[0][5])
+    check_eq(parts[0][6], "One or more records have been rejected due to invalid timestamp",
+             "ErrorMessage: Kafka's summary")
+    check(parts[1][1] == 0 and parts[1][2] == 0 and parts[1][5] == [] and parts[1][6] is None,
+          "the good batch beside it: appended at offset 0, no record errors, no message", parts[1])
+    healthy("Produce v9 with a batch from the future")
+
+
 def test_garbage():
     expect_closed(b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n", "an HTTP request (size field 0x47455420)")
     healthy("an HTTP request")
@@ -406,7 +445,7 @@ def main():
         print("broker pid %d on %s, socket.request.max.bytes=%d" % (broker.pid, broker.bootstrap, MAX_REQUEST),
               flush=True)
         rc = run_tests([test_baseline_api_versions, test_api_versions_v3, test_api_versions_unsupported,
-                        test_api_versions_bad_software, test_garbage, test_truncated_frame,
+                        test_api_versions_bad_software, test_produce_v9_record_errors, test_garbage, test_truncated_frame,
                         test_lying_length, test_frame_over_max, test_unknown_api_and_version, test_corrupt_crc,
                         test_bad_topic_names, test_half_frames_beside_a_working_client], [broker])
         return broker.finish(rc)

@@ -141,23 +141,67 @@ static void test_header_flexible(void)
     sm_wbuf_release(&w);
 }
 
+/* Either encoding by hand, for the layouts of flexible versions (KIP-482):
+ * compact lengths are unsigned varints of length + 1, 0 for null. */
+static void w_str(sm_wbuf *w, sm_str s, bool fx)
+{
+    if (fx)
+        sm_wbuf_compact_str(w, s);
+    else
+        sm_wbuf_str(w, s);
+}
+static void w_bytes(sm_wbuf *w, sm_str s, bool fx)
+{
+    if (fx)
+        sm_wbuf_compact_bytes(w, s);
+    else
+        sm_wbuf_bytes(w, s);
+}
+static void w_count(sm_wbuf *w, int32_t n, bool fx)
+{
+    if (fx)
+        sm_wbuf_uvarint(w, (uint32_t)(n + 1));
+    else
+        sm_wbuf_i32(w, n);
+}
+/* one unknown tag (to be skipped), flexible only */
+static void w_tags(sm_wbuf *w, bool fx)
+{
+    if (fx) {
+        sm_wbuf_uvarint(w, 1);
+        sm_wbuf_tag(w, 77, "\x01", 1);
+    }
+}
+static sm_str r_str(sm_rd *r, bool fx) { return fx ? sm_rd_compact_str(r) : sm_rd_str(r); }
+static int32_t r_count(sm_rd *r, bool fx)
+{
+    return fx ? (int32_t)sm_rd_uvarint(r) - 1 : sm_rd_i32(r);
+}
+/* an empty tag section, flexible only */
+static bool r_tags0(sm_rd *r, bool fx) { return !fx || sm_rd_uvarint(r) == 0; }
+
 static void test_produce(void)
 {
-    TEST_SECTION("Produce v0-v7 request, response");
-    for (int16_t v = 0; v <= 7; v++) {
+    TEST_SECTION("Produce v0-v9 request, response");
+    for (int16_t v = 0; v <= 9; v++) {
+        bool fx = v >= 9;
         sm_wbuf w;
         sm_wbuf_init(&w, 0);
         if (v >= 3)
-            sm_wbuf_str(&w, SM_STR_NULL); /* TransactionalId */
+            w_str(&w, SM_STR_NULL, fx); /* TransactionalId */
         sm_wbuf_i16(&w, -1);
         sm_wbuf_i32(&w, 30000);
-        sm_wbuf_i32(&w, 1);
-        sm_wbuf_cstr(&w, "orders");
-        sm_wbuf_i32(&w, 2);
+        w_count(&w, 1, fx);
+        w_str(&w, SM_STR_LIT("orders"), fx);
+        w_count(&w, 2, fx);
         sm_wbuf_i32(&w, 0);
-        sm_wbuf_bytes(&w, SM_STR_LIT("batch-bytes-0"));
+        w_bytes(&w, SM_STR_LIT("batch-bytes-0"), fx);
+        w_tags(&w, fx);
         sm_wbuf_i32(&w, 1);
-        sm_wbuf_bytes(&w, SM_STR_NULL);
+        w_bytes(&w, SM_STR_NULL, fx);
+        w_tags(&w, fx);
+        w_tags(&w, fx); /* topic */
+        w_tags(&w, fx); /* body */
         sm_arena a;
         sm_arena_init(&a);
         sm_rd r;
@@ -174,29 +218,65 @@ static void test_produce(void)
         sm_arena_release(&a);
         check_truncations("Produce", &w, v, dec_produce);
 
-        /* response */
-        sm_produce_part_resp parts[1] = {{4, SM_KERR_NONE, 1234, -1, 10}};
-        sm_produce_topic_resp topics[1] = {{SM_STR_LIT("orders"), 1, parts}};
+        /* response: one partition answered, one refused with two record errors */
+        sm_produce_record_error rerr[2] = {{1, SM_STR_LIT("ts")}, {3, SM_STR_NULL}};
+        sm_produce_part_resp parts[2] = {
+            {4, SM_KERR_NONE, 1234, -1, 10, 0, NULL, SM_STR_NULL},
+            {5, SM_KERR_INVALID_TIMESTAMP, -1, -1, -1, 2, rerr, SM_STR_LIT("why")}};
+        sm_produce_topic_resp topics[1] = {{SM_STR_LIT("orders"), 2, parts}};
         sm_produce_resp resp = {1, topics, 0};
         sm_wbuf o;
         sm_wbuf_init(&o, 0);
         sm_produce_resp_encode(&o, v, &resp);
         sm_rd_init(&r, o.p, o.len);
-        CHECK(sm_rd_i32(&r) == 1);
-        CHECK(sm_str_eqc(sm_rd_str(&r), "orders"));
-        CHECK(sm_rd_i32(&r) == 1);
-        CHECK(sm_rd_i32(&r) == 4);
-        CHECK(sm_rd_i16(&r) == 0);
-        CHECK(sm_rd_i64(&r) == 1234);
-        if (v >= 2)
-            CHECK(sm_rd_i64(&r) == -1);
-        if (v >= 5)
-            CHECK(sm_rd_i64(&r) == 10);
+        CHECK(r_count(&r, fx) == 1);
+        CHECK(sm_str_eqc(r_str(&r, fx), "orders"));
+        CHECK(r_count(&r, fx) == 2);
+        for (int k = 0; k < 2; k++) {
+            CHECK(sm_rd_i32(&r) == 4 + k);
+            CHECK(sm_rd_i16(&r) == (k ? SM_KERR_INVALID_TIMESTAMP : 0));
+            CHECK(sm_rd_i64(&r) == (k ? -1 : 1234));
+            if (v >= 2)
+                CHECK(sm_rd_i64(&r) == -1);
+            if (v >= 5)
+                CHECK(sm_rd_i64(&r) == (k ? -1 : 10));
+            if (v >= 8) {
+                int32_t n = r_count(&r, fx);
+                CHECK(n == (k ? 2 : 0));
+                for (int32_t e = 0; e < n; e++) {
+                    CHECK(sm_rd_i32(&r) == (e ? 3 : 1));
+                    sm_str m = r_str(&r, fx);
+                    CHECK(e ? sm_str_is_null(m) : sm_str_eqc(m, "ts"));
+                    CHECK(r_tags0(&r, fx));
+                }
+                sm_str em = r_str(&r, fx);
+                CHECK(k ? sm_str_eqc(em, "why") : sm_str_is_null(em));
+            }
+            CHECK(r_tags0(&r, fx));
+        }
+        CHECK(r_tags0(&r, fx));
         if (v >= 1)
             CHECK(sm_rd_i32(&r) == 0);
+        CHECK(r_tags0(&r, fx));
         CHECK(r.err == 0 && sm_rd_left(&r) == 0);
         sm_wbuf_release(&o);
         sm_wbuf_release(&w);
+    }
+    {
+        /* v9 byte layout: TransactionalId null, Acks 1, TimeoutMs 5, one topic "t" with
+         * partition 0 and 1 byte of records, no tags */
+        const uint8_t v9[] = {0x00, 0, 1, 0, 0, 0, 5, 0x02, 0x02, 't', 0x02, 0, 0, 0, 0,
+                              0x02, 0xaa, 0x00, 0x00, 0x00};
+        sm_arena a;
+        sm_arena_init(&a);
+        sm_rd r;
+        sm_rd_init(&r, v9, sizeof v9);
+        sm_produce_req pr;
+        CHECK(sm_produce_req_decode(&r, 9, &a, &pr) == SM_OK);
+        CHECK(pr.acks == 1 && pr.topic_count == 1 && pr.topics[0].partitions[0].records.len == 1);
+        sm_rd_init(&r, v9, sizeof v9);
+        CHECK(sm_produce_req_decode(&r, 8, &a, &pr) == SM_ECORRUPT); /* not v8's layout */
+        sm_arena_release(&a);
     }
     /* a lying topic count */
     sm_wbuf w;
