@@ -20,7 +20,8 @@ static bool fill_topic(sm_req *req, sm_metadata_topic *mt, sm_topic *t, bool ops
     if (!mt->partitions)
         return false;
     for (int32_t i = 0; i < t->npart; i++)
-        mt->partitions[i] = (sm_metadata_part){SM_KERR_NONE, i, req->b->cfg.node_id};
+        mt->partitions[i] =
+            (sm_metadata_part){SM_KERR_NONE, i, req->b->cfg.node_id, SM_LEADER_EPOCH};
     return true;
 }
 

@@ -70,7 +70,7 @@ void sm_metadata_resp_encode(sm_wbuf *w, int16_t version, const sm_metadata_resp
             sm_wbuf_i32(w, p->partition_index);
             sm_wbuf_i32(w, p->leader_id);
             if (version >= 7)
-                sm_wbuf_i32(w, -1); /* LeaderEpoch: samsa-broker keeps none (unknown) */
+                sm_wbuf_i32(w, p->leader_epoch);
             put_nodes(w, p->leader_id, fx); /* ReplicaNodes */
             put_nodes(w, p->leader_id, fx); /* IsrNodes */
             if (version >= 5)

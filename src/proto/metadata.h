@@ -3,7 +3,7 @@
  * v1 makes the topic array nullable (null: all topics) and adds Rack,
  * ControllerId, IsInternal; v2 ClusterId; v3 ThrottleTimeMs; v4
  * AllowAutoTopicCreation; v5 OfflineReplicas; v7 LeaderEpoch per partition
- * (samsa-broker keeps no leader epochs: -1, "unknown", Kafka's default); v8
+ * (SM_LEADER_EPOCH, kafka.h); v8
  * IncludeClusterAuthorizedOperations / IncludeTopicAuthorizedOperations and
  * the bit fields they ask for (INT32_MIN when not asked); v9 is the first
  * flexible version. v10+ carries topic ids (KIP-516), which samsa-broker
@@ -50,6 +50,7 @@ typedef struct sm_metadata_part {
     int16_t error_code;
     int32_t partition_index;
     int32_t leader_id;
+    int32_t leader_epoch; /* v7+ */
     /* single node: replicas and ISR are both [leader_id] */
 } sm_metadata_part;
 

@@ -313,8 +313,9 @@ static void test_produce(void)
 
 static void test_fetch(void)
 {
-    TEST_SECTION("Fetch v4-v11 request, response pieces");
-    for (int16_t v = 4; v <= 11; v++) {
+    TEST_SECTION("Fetch v4-v12 request, response pieces");
+    for (int16_t v = 4; v <= 12; v++) {
+        bool fx = v >= 12;
         sm_wbuf w;
         sm_wbuf_init(&w, 0);
         sm_wbuf_i32(&w, -1);
@@ -326,24 +327,33 @@ static void test_fetch(void)
             sm_wbuf_i32(&w, 0);
             sm_wbuf_i32(&w, -1);
         }
-        sm_wbuf_i32(&w, 1);
-        sm_wbuf_cstr(&w, "t");
-        sm_wbuf_i32(&w, 1);
+        w_count(&w, 1, fx);
+        w_str(&w, SM_STR_LIT("t"), fx);
+        w_count(&w, 1, fx);
         sm_wbuf_i32(&w, 2);
         if (v >= 9)
             sm_wbuf_i32(&w, 5);
         sm_wbuf_i64(&w, 99);
+        if (v >= 12)
+            sm_wbuf_i32(&w, 4); /* LastFetchedEpoch */
         if (v >= 5)
             sm_wbuf_i64(&w, -1);
         sm_wbuf_i32(&w, 1048576);
+        w_tags(&w, fx);
+        w_tags(&w, fx);
         if (v >= 7) {
-            sm_wbuf_i32(&w, 1); /* ForgottenTopicsData */
-            sm_wbuf_cstr(&w, "old");
-            sm_wbuf_i32(&w, 1);
+            w_count(&w, 1, fx); /* ForgottenTopicsData */
+            w_str(&w, SM_STR_LIT("old"), fx);
+            w_count(&w, 1, fx);
             sm_wbuf_i32(&w, 3);
+            w_tags(&w, fx);
         }
         if (v >= 11)
-            sm_wbuf_cstr(&w, "rack-a");
+            w_str(&w, SM_STR_LIT("rack-a"), fx);
+        if (fx) { /* ClusterId (tag 0): skipped */
+            sm_wbuf_uvarint(&w, 1);
+            sm_wbuf_tag(&w, 0, "\x02x", 2);
+        }
         sm_arena a;
         sm_arena_init(&a);
         sm_rd r;
@@ -357,6 +367,7 @@ static void test_fetch(void)
         sm_fetch_part *p = &fr.topics[0].partitions[0];
         CHECK(p->partition == 2 && p->fetch_offset == 99 && p->partition_max_bytes == 1048576);
         CHECK(p->current_leader_epoch == (v >= 9 ? 5 : -1));
+        CHECK(p->last_fetched_epoch == (v >= 12 ? 4 : -1));
         if (v >= 7)
             CHECK(fr.forgotten_count == 1);
         if (v >= 11)
@@ -368,29 +379,48 @@ static void test_fetch(void)
         sm_wbuf o;
         sm_wbuf_init(&o, 0);
         sm_fetch_resp_begin(&o, v, 0, 0, 1);
-        sm_fetch_topic_encode(&o, SM_STR_LIT("t"), 1);
-        sm_fetch_part_resp pr = {2, 0, 100, 100, 7, 3};
+        sm_fetch_topic_encode(&o, v, SM_STR_LIT("t"), 2);
+        sm_fetch_part_resp pr = {2, 0, 100, 100, 7, 3, false, 0, 0};
         sm_fetch_part_encode(&o, v, &pr);
         sm_wbuf_raw(&o, "abc", 3);
+        sm_fetch_part_end(&o, v, &pr);
+        sm_fetch_part_resp dv = {3, 0, 100, 100, 7, 0, true, 0, 100};
+        sm_fetch_part_encode(&o, v, &dv);
+        sm_fetch_part_end(&o, v, &dv);
+        sm_fetch_topic_end(&o, v);
+        sm_fetch_resp_end(&o, v);
         sm_rd_init(&r, o.p, o.len);
         CHECK(sm_rd_i32(&r) == 0); /* throttle */
         if (v >= 7) {
             CHECK(sm_rd_i16(&r) == 0);
             CHECK(sm_rd_i32(&r) == 0);
         }
-        CHECK(sm_rd_i32(&r) == 1);
-        CHECK(sm_str_eqc(sm_rd_str(&r), "t"));
-        CHECK(sm_rd_i32(&r) == 1);
-        CHECK(sm_rd_i32(&r) == 2);
-        CHECK(sm_rd_i16(&r) == 0);
-        CHECK(sm_rd_i64(&r) == 100);
-        CHECK(sm_rd_i64(&r) == 100);
-        if (v >= 5)
-            CHECK(sm_rd_i64(&r) == 7);
-        CHECK(sm_rd_i32(&r) == 0); /* aborted transactions: empty */
-        if (v >= 11)
-            CHECK(sm_rd_i32(&r) == -1);
-        CHECK(sm_str_eqc(sm_rd_bytes(&r), "abc"));
+        CHECK(r_count(&r, fx) == 1);
+        CHECK(sm_str_eqc(r_str(&r, fx), "t"));
+        CHECK(r_count(&r, fx) == 2);
+        for (int k = 0; k < 2; k++) {
+            CHECK(sm_rd_i32(&r) == 2 + k);
+            CHECK(sm_rd_i16(&r) == 0);
+            CHECK(sm_rd_i64(&r) == 100);
+            CHECK(sm_rd_i64(&r) == 100);
+            if (v >= 5)
+                CHECK(sm_rd_i64(&r) == 7);
+            CHECK(r_count(&r, fx) == 0); /* aborted transactions: empty */
+            if (v >= 11)
+                CHECK(sm_rd_i32(&r) == -1);
+            sm_str recs = fx ? sm_rd_compact_bytes(&r) : sm_rd_bytes(&r);
+            CHECK(k ? recs.len == 0 : sm_str_eqc(recs, "abc"));
+            if (fx && k == 1) {
+                /* DivergingEpoch: one tag 0 of 13 bytes: Epoch 0, EndOffset 100, no tags */
+                const uint8_t want[] = {1, 0, 13, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 100, 0};
+                const uint8_t *q = sm_rd_take(&r, sizeof want);
+                CHECK(q && memcmp(q, want, sizeof want) == 0);
+            } else {
+                CHECK(r_tags0(&r, fx));
+            }
+        }
+        CHECK(r_tags0(&r, fx));
+        CHECK(r_tags0(&r, fx));
         CHECK(r.err == 0 && sm_rd_left(&r) == 0);
         sm_wbuf_release(&o);
     }
@@ -457,7 +487,7 @@ static void test_metadata(void)
         sm_wbuf_release(&w);
 
         sm_metadata_broker br = {0, SM_STR_LIT("127.0.0.1"), 9092, SM_STR_NULL};
-        sm_metadata_part parts[2] = {{0, 0, 0}, {0, 1, 0}};
+        sm_metadata_part parts[2] = {{0, 0, 0, 0}, {0, 1, 0, 0}};
         sm_metadata_topic tp = {0, SM_STR_LIT("a"), false, 2, parts, SM_ACL_OPS_TOPIC};
         sm_metadata_resp resp = {1, &br, SM_STR_LIT("cid"), 0, 1, &tp, SM_ACL_OPS_OMITTED};
         sm_wbuf o;
@@ -487,7 +517,7 @@ static void test_metadata(void)
             CHECK(sm_rd_i32(&r) == i);
             CHECK(sm_rd_i32(&r) == 0);
             if (v >= 7)
-                CHECK(sm_rd_i32(&r) == -1); /* LeaderEpoch: unknown */
+                CHECK(sm_rd_i32(&r) == 0); /* LeaderEpoch */
             CHECK(sm_rd_i32(&r) == 1 && sm_rd_i32(&r) == 0); /* replicas */
             CHECK(sm_rd_i32(&r) == 1 && sm_rd_i32(&r) == 0); /* isr */
             if (v >= 5)
@@ -531,7 +561,7 @@ static void test_metadata_flexible(void)
     sm_arena_release(&a);
 
     sm_metadata_broker br = {1, SM_STR_LIT("h"), 9092, SM_STR_NULL};
-    sm_metadata_part part = {0, 0, 1};
+    sm_metadata_part part = {0, 0, 1, 7};
     sm_metadata_topic tp = {0, SM_STR_LIT("t"), false, 1, &part, SM_ACL_OPS_OMITTED};
     sm_metadata_resp resp = {1, &br, SM_STR_LIT("c"), 1, 1, &tp, SM_ACL_OPS_CLUSTER};
     sm_wbuf o;
@@ -547,7 +577,7 @@ static void test_metadata_flexible(void)
         0, 0, 0x02, 't', 0x00,              /* ErrorCode, Name, IsInternal */
         0x02,                               /* Partitions: 1 */
         0, 0, 0, 0, 0, 0, 0, 0, 0, 1,       /* ErrorCode, PartitionIndex, LeaderId */
-        0xff, 0xff, 0xff, 0xff,             /* LeaderEpoch -1 */
+        0, 0, 0, 7,                         /* LeaderEpoch */
         0x02, 0, 0, 0, 1, 0x02, 0, 0, 0, 1, /* ReplicaNodes, IsrNodes */
         0x01, 0x00,                         /* OfflineReplicas: empty, partition tags */
         0x80, 0, 0, 0, 0x00,                /* TopicAuthorizedOperations: not asked; topic tags */
