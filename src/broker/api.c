@@ -11,7 +11,7 @@ static const sm_api_def api_table[] = {
      * (librdkafka < 2.11); their old message sets are refused (INVALID_RECORD) */
     {SM_API_PRODUCE, 0, 9, sm_handle_produce},
     {SM_API_FETCH, 4, 12, sm_handle_fetch},
-    {SM_API_LIST_OFFSETS, 0, 3, sm_handle_list_offsets},
+    {SM_API_LIST_OFFSETS, 0, 10, sm_handle_list_offsets},
     {SM_API_METADATA, 0, 9, sm_handle_metadata},
     {SM_API_OFFSET_COMMIT, 0, 7, sm_handle_offset_commit},
     {SM_API_OFFSET_FETCH, 0, 5, sm_handle_offset_fetch},

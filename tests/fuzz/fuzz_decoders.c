@@ -47,7 +47,7 @@ static const sm_fuzz_api apis[] = {
     {SM_API_FETCH, 4, 12},
     {SM_API_METADATA, 0, 9},
     {SM_API_API_VERSIONS, 0, 4},
-    {SM_API_LIST_OFFSETS, 0, 3},
+    {SM_API_LIST_OFFSETS, 0, 10},
     {SM_API_CREATE_TOPICS, 0, 4},
     {SM_API_DELETE_TOPICS, 0, 3},
     {SM_API_DELETE_RECORDS, 0, 1},

@@ -556,6 +556,26 @@ static void run_decoder(const decoder_case *c)
         CHECK_EQ_I64(sm_rd_left(r), 0);                                                           \
     } while (0)
 
+/* Reading a response back in either encoding (fx: a flexible version). */
+static inline sm_str rd_str_fx(sm_rd *r, bool fx)
+{
+    return fx ? sm_rd_compact_str(r) : sm_rd_str(r);
+}
+static inline sm_str rd_bytes_fx(sm_rd *r, bool fx)
+{
+    return fx ? sm_rd_compact_bytes(r) : sm_rd_bytes(r);
+}
+static inline int32_t rd_count_fx(sm_rd *r, bool fx)
+{
+    return fx ? (int32_t)sm_rd_uvarint(r) - 1 : sm_rd_i32(r);
+}
+/* An empty tagged-field section (flexible versions only). */
+#define CHECK_TAGS0(r, fx)                                                                        \
+    do {                                                                                          \
+        if (fx)                                                                                   \
+            CHECK_EQ_I64(sm_rd_uvarint(r), 0);                                                    \
+    } while (0)
+
 static inline bool str_is(sm_str s, const char *c) { return c ? sm_str_eqc(s, c) : s.len == -1; }
 
 #endif
