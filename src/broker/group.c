@@ -338,12 +338,18 @@ void sm_join_answer(sm_member *m)
     sm_join_send(req, &resp);
 }
 
-void sm_sync_send(sm_req *req, int16_t err, const uint8_t *assignment, int32_t len)
+void sm_sync_send(sm_req *req, int16_t err, const sm_group *g, const uint8_t *assignment,
+                  int32_t len)
 {
     req->pending = NULL;
     req->cancel = NULL;
     sm_sync_group_resp resp = {0};
     resp.error_code = err;
+    resp.protocol_type = resp.protocol_name = SM_STR_NULL; /* v5+: the group's on success */
+    if (err == SM_KERR_NONE && g) {
+        resp.protocol_type = g->protocol_type ? sm_str_c(g->protocol_type) : SM_STR_NULL;
+        resp.protocol_name = g->protocol ? sm_str_c(g->protocol) : SM_STR_NULL;
+    }
     resp.assignment = assignment ? (sm_str){(const char *)assignment, len} : SM_STR_LIT("");
     sm_resp_begin(req);
     sm_sync_group_resp_encode(&req->w, req->hdr.api_version, &resp);
@@ -357,9 +363,9 @@ void sm_sync_answer(sm_member *m, int16_t err)
         return;
     m->sync_req = NULL;
     if (err == SM_KERR_NONE)
-        sm_sync_send(req, err, m->assignment, m->assignment_len);
+        sm_sync_send(req, err, m->g, m->assignment, m->assignment_len);
     else
-        sm_sync_send(req, err, NULL, 0);
+        sm_sync_send(req, err, NULL, NULL, 0);
 }
 
 /* Answers m's parked requests with err and removes it from the group. */

@@ -122,7 +122,8 @@ void sm_join_send(sm_req *req, const sm_join_group_resp *resp);
 void sm_join_error(sm_req *req, int16_t err, const char *member_id);
 void sm_join_answer(sm_member *m);
 /* Answers a SyncGroup, or m's parked one (its assignment when err is NONE). */
-void sm_sync_send(sm_req *req, int16_t err, const uint8_t *assignment, int32_t len);
+void sm_sync_send(sm_req *req, int16_t err, const sm_group *g, const uint8_t *assignment,
+                  int32_t len);
 void sm_sync_answer(sm_member *m, int16_t err);
 
 /* After members left: rebalance the rest, or settle as Empty. */

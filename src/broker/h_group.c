@@ -32,16 +32,27 @@ void sm_handle_find_coordinator(sm_req *req)
         return;
     }
     sm_find_coordinator_resp resp = {0};
-    if (fr.key_type != 0) {
-        resp.error_code = SM_KERR_COORDINATOR_NOT_AVAILABLE;
-        resp.error_message = SM_STR_LIT("transactions are not supported by samsa-broker");
-        resp.node_id = -1;
-        resp.host = SM_STR_LIT("");
-        resp.port = -1;
-    } else {
-        resp.node_id = b->cfg.node_id;
-        resp.host = sm_str_c(b->adv_host);
-        resp.port = b->adv_port;
+    resp.coordinator_count = fr.key_count;
+    resp.coordinators =
+        sm_arena_calloc(&req->arena, (size_t)fr.key_count + 1, sizeof *resp.coordinators);
+    if (!resp.coordinators) {
+        sm_req_fail_connection(req, "out of memory");
+        return;
+    }
+    for (int32_t i = 0; i < fr.key_count; i++) {
+        sm_find_coordinator_one *c = &resp.coordinators[i];
+        c->key = fr.keys[i];
+        if (fr.key_type != 0) {
+            c->error_code = SM_KERR_COORDINATOR_NOT_AVAILABLE;
+            c->error_message = SM_STR_LIT("transactions are not supported by samsa-broker");
+            c->node_id = -1;
+            c->host = SM_STR_LIT("");
+            c->port = -1;
+        } else {
+            c->node_id = b->cfg.node_id;
+            c->host = sm_str_c(b->adv_host);
+            c->port = b->adv_port;
+        }
     }
     sm_resp_begin(req);
     sm_find_coordinator_resp_encode(&req->w, req->hdr.api_version, &resp);
@@ -384,24 +395,31 @@ void sm_handle_sync_group(sm_req *req)
     int16_t err = resolve_member(g, sr.member_id, sr.group_instance_id, &m);
     if (err == SM_KERR_NONE && sr.generation_id != g->generation)
         err = SM_KERR_ILLEGAL_GENERATION;
+    /* v5 (KIP-559): a type or protocol named must be the group's */
+    if (err == SM_KERR_NONE && sr.protocol_type.len >= 0 &&
+        !(g->protocol_type && sm_group_str_is(g->protocol_type, sr.protocol_type)))
+        err = SM_KERR_INCONSISTENT_GROUP_PROTOCOL;
+    if (err == SM_KERR_NONE && sr.protocol_name.len >= 0 &&
+        !(g->protocol && sm_group_str_is(g->protocol, sr.protocol_name)))
+        err = SM_KERR_INCONSISTENT_GROUP_PROTOCOL;
     if (err == SM_KERR_NONE && g->state == SM_GROUP_PREPARING_REBALANCE)
         err = SM_KERR_REBALANCE_IN_PROGRESS;
     if (err == SM_KERR_NONE && g->state == SM_GROUP_EMPTY)
         err = SM_KERR_UNKNOWN_MEMBER_ID;
     if (err != SM_KERR_NONE) {
-        sm_sync_send(req, err, NULL, 0);
+        sm_sync_send(req, err, NULL, NULL, 0);
         return;
     }
     sm_member_touch(m);
     if (g->state == SM_GROUP_STABLE) {
-        sm_sync_send(req, SM_KERR_NONE, m->assignment, m->assignment_len);
+        sm_sync_send(req, SM_KERR_NONE, g, m->assignment, m->assignment_len);
         return;
     }
     /* CompletingRebalance: wait for the leader's assignment */
     if (m->sync_req) {
         sm_req *old = m->sync_req;
         m->sync_req = NULL;
-        sm_sync_send(old, SM_KERR_REBALANCE_IN_PROGRESS, NULL, 0);
+        sm_sync_send(old, SM_KERR_REBALANCE_IN_PROGRESS, NULL, NULL, 0);
     }
     m->sync_req = req;
     req->pending = m;
@@ -487,6 +505,9 @@ void sm_handle_leave_group(sm_req *req)
             err = resolve_member(g, lm->member_id, lm->group_instance_id, &m);
         }
         out->error_code = err;
+        if (m && lm->reason.len > 0)
+            sm_info("group %s: member %s leaves: %.*s", g->id, m->id, (int)lm->reason.len,
+                    lm->reason.p);
         if (m) {
             sm_member_remove(g, m, SM_KERR_UNKNOWN_MEMBER_ID, "LeaveGroup");
             left++;
