@@ -16,7 +16,7 @@ static const sm_api_def api_table[] = {
     {SM_API_OFFSET_COMMIT, 0, 7, sm_handle_offset_commit},
     {SM_API_OFFSET_FETCH, 0, 5, sm_handle_offset_fetch},
     {SM_API_FIND_COORDINATOR, 0, 5, sm_handle_find_coordinator},
-    {SM_API_JOIN_GROUP, 0, 5, sm_handle_join_group},
+    {SM_API_JOIN_GROUP, 0, 9, sm_handle_join_group},
     {SM_API_HEARTBEAT, 0, 4, sm_handle_heartbeat},
     {SM_API_LEAVE_GROUP, 0, 5, sm_handle_leave_group},
     {SM_API_SYNC_GROUP, 0, 5, sm_handle_sync_group},

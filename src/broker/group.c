@@ -305,6 +305,24 @@ void sm_join_error(sm_req *req, int16_t err, const char *member_id)
     sm_join_send(req, &resp);
 }
 
+bool sm_join_members(sm_group *g, sm_req *req, sm_join_group_resp *resp)
+{
+    resp->members = sm_arena_calloc(&req->arena, (size_t)g->nmembers + 1, sizeof *resp->members);
+    if (!resp->members)
+        return false;
+    resp->member_count = 0;
+    for (sm_member *x = g->members; x; x = x->next) {
+        if (x->pending)
+            continue;
+        const sm_member_protocol *p = sm_member_protocol_find(x, g->protocol);
+        sm_join_group_member *jm = &resp->members[resp->member_count++];
+        jm->member_id = sm_str_c(x->id);
+        jm->group_instance_id = x->instance_id ? sm_str_c(x->instance_id) : SM_STR_NULL;
+        jm->metadata = p ? (sm_str){(const char *)p->metadata, p->metadata_len} : SM_STR_LIT("");
+    }
+    return true;
+}
+
 /* The JoinGroup answer of the current generation, for m. */
 void sm_join_answer(sm_member *m)
 {
@@ -315,25 +333,13 @@ void sm_join_answer(sm_member *m)
     sm_group *g = m->g;
     sm_join_group_resp resp = {0};
     resp.generation_id = g->generation;
+    resp.protocol_type = g->protocol_type ? sm_str_c(g->protocol_type) : SM_STR_NULL;
     resp.protocol_name = sm_str_c(g->protocol ? g->protocol : "");
     resp.leader = sm_str_c(g->leader ? g->leader : "");
     resp.member_id = sm_str_c(m->id);
-    if (g->leader && !strcmp(g->leader, m->id)) {
-        resp.members = sm_arena_calloc(&req->arena, (size_t)g->nmembers + 1, sizeof *resp.members);
-        if (!resp.members) {
-            sm_join_error(req, SM_KERR_UNKNOWN_SERVER_ERROR, m->id);
-            return;
-        }
-        for (sm_member *x = g->members; x; x = x->next) {
-            if (x->pending)
-                continue;
-            const sm_member_protocol *p = sm_member_protocol_find(x, g->protocol);
-            sm_join_group_member *jm = &resp.members[resp.member_count++];
-            jm->member_id = sm_str_c(x->id);
-            jm->group_instance_id = x->instance_id ? sm_str_c(x->instance_id) : SM_STR_NULL;
-            jm->metadata = p ? (sm_str){(const char *)p->metadata, p->metadata_len}
-                             : SM_STR_LIT("");
-        }
+    if (g->leader && !strcmp(g->leader, m->id) && !sm_join_members(g, req, &resp)) {
+        sm_join_error(req, SM_KERR_UNKNOWN_SERVER_ERROR, m->id);
+        return;
     }
     sm_join_send(req, &resp);
 }

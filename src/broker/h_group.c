@@ -112,15 +112,27 @@ static void park_join(sm_member *m, sm_req *req)
 }
 
 /* The JoinGroup answer of a static member back in a Stable group: the
- * current generation, no member list, leader as given. */
+ * current generation, no member list, leader as given. From v9 (KIP-814),
+ * as Kafka answers: the leader is named as it is now, and a returning
+ * leader gets the members with SkipAssignment set. */
 static void answer_static_rejoin(sm_member *m, sm_req *req, const char *leader)
 {
     sm_group *g = m->g;
     sm_join_group_resp resp = {0};
     resp.generation_id = g->generation;
+    resp.protocol_type = g->protocol_type ? sm_str_c(g->protocol_type) : SM_STR_NULL;
     resp.protocol_name = sm_str_c(g->protocol ? g->protocol : "");
     resp.leader = sm_str_c(leader ? leader : "");
     resp.member_id = sm_str_c(m->id);
+    if (req->hdr.api_version >= 9) {
+        bool is_leader = g->leader && !strcmp(g->leader, m->id);
+        resp.leader = sm_str_c(g->leader ? g->leader : "");
+        if (is_leader && !sm_join_members(g, req, &resp)) {
+            sm_join_error(req, SM_KERR_UNKNOWN_SERVER_ERROR, m->id);
+            return;
+        }
+        resp.skip_assignment = is_leader;
+    }
     sm_join_send(req, &resp);
 }
 
@@ -321,6 +333,10 @@ void sm_handle_join_group(sm_req *req)
         sm_join_error(req, SM_KERR_INVALID_GROUP_ID, mid);
         return;
     }
+    if (jr.reason.len > 0) /* v8+ (KIP-800) */
+        sm_info("group %.*s: JoinGroup from %s (member '%s'): %.*s", (int)jr.group_id.len,
+                jr.group_id.p, req->conn ? req->conn->peer : "-", mid, (int)jr.reason.len,
+                jr.reason.p);
     if (jr.session_timeout_ms < b->cfg.group_min_session_timeout_ms ||
         jr.session_timeout_ms > b->cfg.group_max_session_timeout_ms) {
         sm_log_limited(SM_LOG_INFO, "JoinGroup %.*s from %s: session.timeout.ms %d outside "

@@ -57,7 +57,7 @@ static const sm_fuzz_api apis[] = {
     {SM_API_OFFSET_COMMIT, 0, 7},
     {SM_API_OFFSET_FETCH, 0, 5},
     {SM_API_FIND_COORDINATOR, 0, 5},
-    {SM_API_JOIN_GROUP, 0, 5},
+    {SM_API_JOIN_GROUP, 0, 9},
     {SM_API_HEARTBEAT, 0, 4},
     {SM_API_LEAVE_GROUP, 0, 5},
     {SM_API_SYNC_GROUP, 0, 5},

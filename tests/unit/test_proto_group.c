@@ -150,6 +150,7 @@ static void test_find_coordinator_resp(void)
 
 static void build_join_group(pb *b, int16_t v)
 {
+    pb_flex(b, v >= SM_JOIN_GROUP_FLEX);
     pb_str(b, "shop-payments");
     pb_i32(b, 45000); /* SessionTimeoutMs */
     if (v >= 1)
@@ -161,8 +162,13 @@ static void build_join_group(pb *b, int16_t v)
     pb_count(b, 2);
     pb_str(b, "range");
     pb_bytes(b, subscription, (int32_t)sizeof subscription);
+    pb_tags(b);
     pb_str(b, "roundrobin");
     pb_bytes(b, subscription, 0);
+    pb_tags(b);
+    if (v >= 8)
+        pb_nstr(b, v == 8 ? "rebalance failed" : NULL); /* Reason */
+    pb_tags(b);
 }
 
 static void verify_join_group(const void *o, int16_t v)
@@ -182,6 +188,7 @@ static void verify_join_group(const void *o, int16_t v)
     CHECK(bytes_are(q->protocols[0].metadata, subscription, sizeof subscription));
     CHECK(sm_str_eqc(q->protocols[1].name, "roundrobin"));
     CHECK_EQ_I64(q->protocols[1].metadata.len, 0);
+    CHECK(str_is(q->reason, v == 8 ? "rebalance failed" : NULL));
 }
 
 static void walk_join_group(const void *o, int16_t v)
@@ -197,6 +204,7 @@ static void walk_join_group(const void *o, int16_t v)
         walk_str(q->protocols[i].name);
         walk_str(q->protocols[i].metadata);
     }
+    walk_str(q->reason);
 }
 
 static int dec_join_group(sm_rd *r, int16_t v, sm_arena *a, void *out)
@@ -210,11 +218,13 @@ static void test_join_group_resp(void)
         {S("m-1"), S("pay-1"), BYTES(subscription)},
         {S("m-2"), SM_STR_NULL, {NULL, 0}}, /* unset metadata goes out as empty BYTES */
     };
-    sm_join_group_resp leader = {0, SM_KERR_NONE, 3, S("range"), S("m-1"), S("m-1"), 2, members};
-    /* v4+: the first join of a member without an id; unset strings go out "" */
-    sm_join_group_resp required = {0, SM_KERR_MEMBER_ID_REQUIRED, -1, {NULL, 0}, {NULL, 0},
-                                   S("m-new"), 0, NULL};
-    for (int16_t v = 0; v <= 5; v++) {
+    sm_join_group_resp leader = {0,      SM_KERR_NONE, 3, S("consumer"), S("range"),
+                                 S("m-1"), true,         S("m-1"), 2,    members};
+    /* v4+: the first join of a member without an id; unset strings go out "" (null v7+) */
+    sm_join_group_resp required = {0, SM_KERR_MEMBER_ID_REQUIRED, -1, SM_STR_NULL, {NULL, 0},
+                                   {NULL, 0}, false, S("m-new"), 0, NULL};
+    for (int16_t v = 0; v <= 9; v++) {
+        bool fx = v >= SM_JOIN_GROUP_FLEX;
         for (int k = 0; k < 2; k++) {
             const sm_join_group_resp *resp = k == 0 ? &leader : &required;
             sm_wbuf w;
@@ -227,26 +237,35 @@ static void test_join_group_resp(void)
                 CHECK_EQ_I64(sm_rd_i32(&r), resp->throttle_time_ms);
             CHECK_EQ_I64(sm_rd_i16(&r), resp->error_code);
             CHECK_EQ_I64(sm_rd_i32(&r), resp->generation_id);
-            CHECK(sm_str_eqc(sm_rd_str(&r), k == 0 ? "range" : "")); /* ProtocolName */
-            CHECK(sm_str_eqc(sm_rd_str(&r), k == 0 ? "m-1" : ""));   /* Leader */
-            CHECK(sm_str_eqc(sm_rd_str(&r), k == 0 ? "m-1" : "m-new"));
-            CHECK_COUNT(&r, resp->member_count);
+            if (v >= 7) {
+                CHECK(str_is(rd_str_fx(&r, fx), k == 0 ? "consumer" : NULL)); /* ProtocolType */
+                CHECK(str_is(rd_str_fx(&r, fx), k == 0 ? "range" : NULL));    /* ProtocolName */
+            } else {
+                CHECK(sm_str_eqc(rd_str_fx(&r, fx), k == 0 ? "range" : "")); /* ProtocolName */
+            }
+            CHECK(sm_str_eqc(rd_str_fx(&r, fx), k == 0 ? "m-1" : "")); /* Leader */
+            if (v >= 9)
+                CHECK_EQ_I64(sm_rd_i8(&r), k == 0 ? 1 : 0); /* SkipAssignment */
+            CHECK(sm_str_eqc(rd_str_fx(&r, fx), k == 0 ? "m-1" : "m-new"));
+            CHECK_EQ_I64(rd_count_fx(&r, fx), resp->member_count);
             for (int i = 0; i < resp->member_count; i++) {
-                CHECK(sm_str_eq(sm_rd_str(&r), members[i].member_id));
+                CHECK(sm_str_eq(rd_str_fx(&r, fx), members[i].member_id));
                 if (v >= 5)
-                    CHECK(str_is(sm_rd_str(&r), i == 0 ? "pay-1" : NULL));
-                sm_str md = sm_rd_bytes(&r);
+                    CHECK(str_is(rd_str_fx(&r, fx), i == 0 ? "pay-1" : NULL));
+                sm_str md = rd_bytes_fx(&r, fx);
                 if (i == 0)
                     CHECK(bytes_are(md, subscription, sizeof subscription));
                 else
                     CHECK(md.len == 0);
+                CHECK_TAGS0(&r, fx);
             }
+            CHECK_TAGS0(&r, fx);
             CHECK_RESP_END(&r);
             sm_wbuf_release(&w);
         }
     }
-    printf("   JoinGroup response v0-5 read back (leader with members, MEMBER_ID_REQUIRED shape, "
-           "v2+ throttle, v5+ GroupInstanceId)\n");
+    printf("   JoinGroup response v0-9 read back (leader with members, MEMBER_ID_REQUIRED shape, "
+           "v2+ throttle, v5+ GroupInstanceId, v6+ flexible, v7+ ProtocolType, v9 SkipAssignment)\n");
 }
 
 /* ======================================================================== */
@@ -1128,7 +1147,7 @@ static void test_golden(void)
 static const decoder_case cases[] = {
     {"FindCoordinator", 0, 5, build_find_coordinator, dec_find_coordinator,
      verify_find_coordinator, walk_find_coordinator, sizeof(sm_find_coordinator_req)},
-    {"JoinGroup", 0, 5, build_join_group, dec_join_group, verify_join_group, walk_join_group,
+    {"JoinGroup", 0, 9, build_join_group, dec_join_group, verify_join_group, walk_join_group,
      sizeof(sm_join_group_req)},
     {"SyncGroup", 0, 5, build_sync_group, dec_sync_group, verify_sync_group, walk_sync_group,
      sizeof(sm_sync_group_req)},
