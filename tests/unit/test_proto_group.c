@@ -545,6 +545,7 @@ static const struct {
 
 static void build_offset_commit(pb *b, int16_t v)
 {
+    pb_flex(b, v >= SM_OFFSET_COMMIT_FLEX);
     pb_str(b, "shop-payments");
     if (v >= 1) {
         pb_i32(b, 3); /* GenerationIdOrMemberEpoch */
@@ -568,8 +569,11 @@ static void build_offset_commit(pb *b, int16_t v)
             if (v == 1)
                 pb_i64(b, oc_parts[i].commit_timestamp);
             pb_nstr(b, oc_parts[i].metadata);
+            pb_tags(b);
         }
+        pb_tags(b);
     }
+    pb_tags(b);
 }
 
 static void verify_offset_commit(const void *o, int16_t v)
@@ -624,7 +628,8 @@ static void test_offset_commit_resp(void)
     sm_offset_commit_partition_resp p1[] = {{3, SM_KERR_OFFSET_METADATA_TOO_LARGE}};
     sm_offset_commit_topic_resp topics[] = {{S("orders"), 2, p0}, {S("payments"), 1, p1}};
     sm_offset_commit_resp resp = {8, 2, topics};
-    for (int16_t v = 0; v <= 7; v++) {
+    for (int16_t v = 0; v <= 8; v++) {
+        bool fx = v >= SM_OFFSET_COMMIT_FLEX;
         sm_wbuf w;
         sm_wbuf_init(&w, 0);
         sm_offset_commit_resp_encode(&w, v, &resp);
@@ -633,19 +638,22 @@ static void test_offset_commit_resp(void)
         sm_rd_init(&r, w.p, w.len);
         if (v >= 3)
             CHECK_EQ_I64(sm_rd_i32(&r), 8);
-        CHECK_COUNT(&r, 2);
+        CHECK_EQ_I64(rd_count_fx(&r, fx), 2);
         for (int t = 0; t < 2; t++) {
-            CHECK(sm_str_eq(sm_rd_str(&r), topics[t].name));
-            CHECK_COUNT(&r, topics[t].partition_count);
+            CHECK(sm_str_eq(rd_str_fx(&r, fx), topics[t].name));
+            CHECK_EQ_I64(rd_count_fx(&r, fx), topics[t].partition_count);
             for (int i = 0; i < topics[t].partition_count; i++) {
                 CHECK_EQ_I64(sm_rd_i32(&r), topics[t].partitions[i].partition_index);
                 CHECK_EQ_I64(sm_rd_i16(&r), topics[t].partitions[i].error_code);
+                CHECK_TAGS0(&r, fx);
             }
+            CHECK_TAGS0(&r, fx);
         }
+        CHECK_TAGS0(&r, fx);
         CHECK_RESP_END(&r);
         sm_wbuf_release(&w);
     }
-    printf("   OffsetCommit response v0-7 read back (v3+ throttle first)\n");
+    printf("   OffsetCommit response v0-8 read back (v3+ throttle first, v8 flexible)\n");
 }
 
 /* ======================================================================== */
@@ -657,29 +665,36 @@ static bool of_all_topics(int16_t v) { return v == 2 || v == 4; }
 
 static void build_offset_fetch(pb *b, int16_t v)
 {
+    pb_flex(b, v >= SM_OFFSET_FETCH_FLEX);
     pb_str(b, "shop-payments");
     if (of_all_topics(v)) {
         pb_ncount(b, -1);
-        return;
+    } else {
+        if (v >= 2)
+            pb_ncount(b, 2);
+        else
+            pb_count(b, 2);
+        pb_str(b, "orders");
+        pb_count(b, 3);
+        pb_i32(b, 0);
+        pb_i32(b, 1);
+        pb_i32(b, 2);
+        pb_tags(b);
+        pb_str(b, "payments");
+        pb_count(b, 1);
+        pb_i32(b, 3);
+        pb_tags(b);
     }
-    if (v >= 2)
-        pb_ncount(b, 2);
-    else
-        pb_count(b, 2);
-    pb_str(b, "orders");
-    pb_count(b, 3);
-    pb_i32(b, 0);
-    pb_i32(b, 1);
-    pb_i32(b, 2);
-    pb_str(b, "payments");
-    pb_count(b, 1);
-    pb_i32(b, 3);
+    if (v >= 7)
+        pb_bool(b, true); /* RequireStable */
+    pb_tags(b);
 }
 
 static void verify_offset_fetch(const void *o, int16_t v)
 {
     const sm_offset_fetch_req *q = o;
     CHECK(sm_str_eqc(q->group_id, "shop-payments"));
+    CHECK(q->require_stable == (v >= 7));
     if (of_all_topics(v)) {
         CHECK_EQ_I64(q->topic_count, -1);
         CHECK(q->topics == NULL);
@@ -723,7 +738,8 @@ static void test_offset_fetch_resp(void)
     sm_offset_fetch_topic_resp topics[] = {{S("orders"), 2, p0}, {S("ghost"), 1, p1}};
     sm_offset_fetch_resp resp = {11, 2, topics, SM_KERR_COORDINATOR_LOAD_IN_PROGRESS};
     static const char *meta[2][2] = {{"host-a", NULL}, {"", NULL}};
-    for (int16_t v = 0; v <= 5; v++) {
+    for (int16_t v = 0; v <= 7; v++) {
+        bool fx = v >= SM_OFFSET_FETCH_FLEX;
         sm_wbuf w;
         sm_wbuf_init(&w, 0);
         sm_offset_fetch_resp_encode(&w, v, &resp);
@@ -732,27 +748,30 @@ static void test_offset_fetch_resp(void)
         sm_rd_init(&r, w.p, w.len);
         if (v >= 3)
             CHECK_EQ_I64(sm_rd_i32(&r), 11);
-        CHECK_COUNT(&r, 2);
+        CHECK_EQ_I64(rd_count_fx(&r, fx), 2);
         for (int t = 0; t < 2; t++) {
-            CHECK(sm_str_eq(sm_rd_str(&r), topics[t].name));
-            CHECK_COUNT(&r, topics[t].partition_count);
+            CHECK(sm_str_eq(rd_str_fx(&r, fx), topics[t].name));
+            CHECK_EQ_I64(rd_count_fx(&r, fx), topics[t].partition_count);
             for (int i = 0; i < topics[t].partition_count; i++) {
                 const sm_offset_fetch_partition_resp *p = &topics[t].partitions[i];
                 CHECK_EQ_I64(sm_rd_i32(&r), p->partition_index);
                 CHECK_EQ_I64(sm_rd_i64(&r), p->committed_offset);
                 if (v >= 5)
                     CHECK_EQ_I64(sm_rd_i32(&r), p->committed_leader_epoch);
-                CHECK(str_is(sm_rd_str(&r), meta[t][i]));
+                CHECK(str_is(rd_str_fx(&r, fx), meta[t][i]));
                 CHECK_EQ_I64(sm_rd_i16(&r), p->error_code);
+                CHECK_TAGS0(&r, fx);
             }
+            CHECK_TAGS0(&r, fx);
         }
         if (v >= 2) /* the top-level ErrorCode comes last */
             CHECK_EQ_I64(sm_rd_i16(&r), SM_KERR_COORDINATOR_LOAD_IN_PROGRESS);
+        CHECK_TAGS0(&r, fx);
         CHECK_RESP_END(&r);
         sm_wbuf_release(&w);
     }
-    printf("   OffsetFetch response v0-5 read back (v2+ ErrorCode last, v3+ throttle first, v5+ "
-           "CommittedLeaderEpoch)\n");
+    printf("   OffsetFetch response v0-7 read back (v2+ ErrorCode last, v3+ throttle first, v5+ "
+           "CommittedLeaderEpoch, v6+ flexible)\n");
 }
 
 /* ======================================================================== */
@@ -1155,9 +1174,9 @@ static const decoder_case cases[] = {
      sizeof(sm_heartbeat_req)},
     {"LeaveGroup", 0, 5, build_leave_group, dec_leave_group, verify_leave_group,
      walk_leave_group, sizeof(sm_leave_group_req)},
-    {"OffsetCommit", 0, 7, build_offset_commit, dec_offset_commit, verify_offset_commit,
+    {"OffsetCommit", 0, 8, build_offset_commit, dec_offset_commit, verify_offset_commit,
      walk_offset_commit, sizeof(sm_offset_commit_req)},
-    {"OffsetFetch", 0, 5, build_offset_fetch, dec_offset_fetch, verify_offset_fetch,
+    {"OffsetFetch", 0, 7, build_offset_fetch, dec_offset_fetch, verify_offset_fetch,
      walk_offset_fetch, sizeof(sm_offset_fetch_req)},
     {"DescribeGroups", 0, 4, build_describe_groups, dec_describe_groups, verify_describe_groups,
      walk_describe_groups, sizeof(sm_describe_groups_req)},
