@@ -2,8 +2,7 @@
  * speaks and its handler. conn.c dispatches through it (a key not here
  * closes the connection); ApiVersions advertises exactly these ranges. A new
  * API is one line here and one h_*.c file. */
-#include "broker/broker.h"
-#include "broker/group.h"
+#include "broker/api.h"
 #include "proto/kafka.h"
 
 static const sm_api_def api_table[] = {

@@ -5,8 +5,10 @@
 
 #include "base/err.h"
 #include "base/log.h"
-#include "broker/broker.h"
+#include "broker/api.h"
+#include "broker/conn.h"
 #include "proto/api_versions.h"
+#include "proto/kafka.h"
 
 static void copy_str(char *dst, size_t cap, sm_str s)
 {

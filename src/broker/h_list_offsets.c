@@ -8,7 +8,12 @@
  * epoch, SM_LEADER_EPOCH) once the log has had a record, -1 for an offset
  * not found or a log never written. */
 #include "base/err.h"
+#include "broker/api.h"
 #include "broker/broker.h"
+#include "broker/conn.h"
+#include "broker/partition.h"
+#include "broker/topics.h"
+#include "proto/kafka.h"
 #include "proto/list_offsets.h"
 
 void sm_handle_list_offsets(sm_req *req)
