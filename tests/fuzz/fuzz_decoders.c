@@ -49,11 +49,11 @@ static const sm_fuzz_api apis[] = {
     {SM_API_API_VERSIONS, 0, 4},
     {SM_API_LIST_OFFSETS, 0, 10},
     {SM_API_CREATE_TOPICS, 0, 4},
-    {SM_API_DELETE_TOPICS, 0, 3},
-    {SM_API_DELETE_RECORDS, 0, 1},
+    {SM_API_DELETE_TOPICS, 0, 4},
+    {SM_API_DELETE_RECORDS, 0, 2},
     {SM_API_DESCRIBE_CONFIGS, 0, 2},
-    {SM_API_ALTER_CONFIGS, 0, 1},
-    {SM_API_CREATE_PARTITIONS, 0, 1},
+    {SM_API_ALTER_CONFIGS, 0, 2},
+    {SM_API_CREATE_PARTITIONS, 0, 3},
     {SM_API_OFFSET_COMMIT, 0, 8},
     {SM_API_OFFSET_FETCH, 0, 7},
     {SM_API_FIND_COORDINATOR, 0, 5},
@@ -65,7 +65,7 @@ static const sm_fuzz_api apis[] = {
     {SM_API_LIST_GROUPS, 0, 2},
     {SM_API_DELETE_GROUPS, 0, 2},
     {SM_API_OFFSET_DELETE, 0, 0},
-    {SM_API_INIT_PRODUCER_ID, 0, 1},
+    {SM_API_INIT_PRODUCER_ID, 0, 2},
 };
 
 static void fuzz_records(sm_str records)

@@ -1070,8 +1070,10 @@ static void test_offset_delete_resp(void)
 
 static void build_init_producer_id(pb *b, int16_t v)
 {
+    pb_flex(b, v >= SM_INIT_PRODUCER_ID_FLEX);
     pb_nstr(b, v == 0 ? NULL : "shop-tx-1"); /* TransactionalId */
     pb_i32(b, 60000);
+    pb_tags(b);
 }
 
 static void verify_init_producer_id(const void *o, int16_t v)
@@ -1095,7 +1097,7 @@ static int dec_init_producer_id(sm_rd *r, int16_t v, sm_arena *a, void *out)
 static void test_init_producer_id_resp(void)
 {
     sm_init_producer_id_resp resp = {0, SM_KERR_NONE, 4000, 0};
-    for (int16_t v = 0; v <= 1; v++) {
+    for (int16_t v = 0; v <= 2; v++) {
         sm_wbuf w;
         sm_wbuf_init(&w, 0);
         sm_init_producer_id_resp_encode(&w, v, &resp);
@@ -1106,11 +1108,12 @@ static void test_init_producer_id_resp(void)
         CHECK_EQ_I64(sm_rd_i16(&r), SM_KERR_NONE);
         CHECK_EQ_I64(sm_rd_i64(&r), 4000);
         CHECK_EQ_I64(sm_rd_i16(&r), 0);
+        CHECK_TAGS0(&r, v >= SM_INIT_PRODUCER_ID_FLEX);
         CHECK_RESP_END(&r);
-        CHECK_EQ_I64(w.len, 16);
+        CHECK_EQ_I64(w.len, v >= 2 ? 17 : 16);
         sm_wbuf_release(&w);
     }
-    printf("   InitProducerId response v0-1 read back\n");
+    printf("   InitProducerId response v0-2 read back (v2 flexible)\n");
 }
 
 /* ======================================================================== */
@@ -1196,7 +1199,7 @@ static const decoder_case cases[] = {
      walk_delete_groups, sizeof(sm_delete_groups_req)},
     {"OffsetDelete", 0, 0, build_offset_delete, dec_offset_delete, verify_offset_delete,
      walk_offset_delete, sizeof(sm_offset_delete_req)},
-    {"InitProducerId", 0, 1, build_init_producer_id, dec_init_producer_id,
+    {"InitProducerId", 0, 2, build_init_producer_id, dec_init_producer_id,
      verify_init_producer_id, walk_init_producer_id, sizeof(sm_init_producer_id_req)},
 };
 
