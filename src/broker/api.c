@@ -8,7 +8,7 @@
 static const sm_api_def api_table[] = {
     /* v0-2 are listed for clients that key gzip/snappy support on Produce v0
      * (librdkafka < 2.11); their old message sets are refused (INVALID_RECORD) */
-    {SM_API_PRODUCE, 0, 9, sm_handle_produce},
+    {SM_API_PRODUCE, 0, 11, sm_handle_produce},
     {SM_API_FETCH, 4, 12, sm_handle_fetch},
     {SM_API_LIST_OFFSETS, 0, 10, sm_handle_list_offsets},
     {SM_API_METADATA, 0, 9, sm_handle_metadata},

@@ -43,7 +43,7 @@
 static const sm_fuzz_api apis[] = {
     {SM_FUZZ_KEY_HEADER_V2, 0, 0},
     {SM_FUZZ_KEY_COMPACT, 0, 0},
-    {SM_API_PRODUCE, 0, 9},
+    {SM_API_PRODUCE, 0, 11},
     {SM_API_FETCH, 4, 12},
     {SM_API_METADATA, 0, 9},
     {SM_API_API_VERSIONS, 0, 4},
