@@ -72,7 +72,7 @@ void sm_resp_begin(sm_req *req)
 {
     sm_wbuf_init(&req->w, 256);
     sm_wbuf_i32(&req->w, 0); /* Size, filled in by sm_req_complete */
-    sm_wbuf_i32(&req->w, req->hdr.correlation_id);
+    sm_resp_hdr_encode(&req->w, &req->hdr); /* v0, or v1 when flexible */
 }
 
 static void req_push_chunk(sm_req *req, sm_chunk *ch)
@@ -292,10 +292,13 @@ void sm_req_fail_connection(sm_req *req, const char *why)
         sm_req_free(req);
         return;
     }
-    sm_log_limited(SM_LOG_WARN, "closing connection %s (client id '%.*s'): %s (key %d) v%d: %s",
+    sm_log_limited(SM_LOG_WARN,
+                   "closing connection %s (client id '%.*s', software '%s' '%s'): %s (key %d) v%d: "
+                   "%s",
                    c->peer, req->hdr.client_id.len > 0 ? (int)req->hdr.client_id.len : 0,
-                   req->hdr.client_id.len > 0 ? req->hdr.client_id.p : "",
-                   sm_api_name(req->hdr.api_key), req->hdr.api_key, req->hdr.api_version, why);
+                   req->hdr.client_id.len > 0 ? req->hdr.client_id.p : "", c->software_name,
+                   c->software_version, sm_api_name(req->hdr.api_key), req->hdr.api_key,
+                   req->hdr.api_version, why);
     sm_conn_close(c, why); /* frees req, which is done and on c's list */
 }
 

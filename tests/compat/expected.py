@@ -64,14 +64,12 @@ DIFFS = [
     # so Metadata lists no internal topic
     # D6: DescribeConfigs v0-v2 only: no config types (v3+); kafka-python shows None, Java UNKNOWN
     Diff("D6", ("kafka-python", "java"), "topic_configs", "described.*", kafka=ANY, samsa=ANY),
-    # D7: no topic ids (Metadata v10+, KIP-516): the Java client sees none
+    # D7: no topic ids (Metadata v10+, KIP-516; samsa speaks up to v9): the Java client sees none
     Diff("D7", ("java", "franz-go"), "metadata", "topic_id_set", kafka=True, samsa=False),
-    # D8: ListOffsets v0-v3 only: no max timestamp lookup (v7, KIP-734)
-    Diff("D8", "java", "list_offsets_by_time", "list_offsets.max_timestamp", kafka=[2, True],
-         samsa="UnsupportedVersionException"),
+    # D8 (compressed batches only, not in these scenarios): ListOffsets v7+ MAX_TIMESTAMP is spoken
     # D9: ListGroups v0-v2 only: no group state or type in the listing (v4+, KIP-518 and KIP-848)
     Diff("D9", "java", "describe_groups", "listed", kafka=[False, "Empty", "Classic"], samsa=[False, None, None]),
-    # D10: DescribeGroups v0-v4 only: an unknown group is described as Dead with no members, as Kafka
+    # D10: DescribeGroups v0-v5 only: an unknown group is described as Dead with no members, as Kafka
     # 3.x did; Kafka 4 (v6, KIP-1043) answers GROUP_ID_NOT_FOUND
     Diff("D10", "java", "describe_groups", "unknown_group", kafka="GroupIdNotFoundException", samsa="Dead"),
     Diff("D5", ("rdkafka-debian", "rdkafka-pypi", "kafka-python", "java", "kafkajs"), "metadata", "internal_topics_listed", kafka=["__consumer_offsets"], samsa=[]),

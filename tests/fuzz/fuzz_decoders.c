@@ -41,29 +41,31 @@
 #include "proto/produce.h"
 
 static const sm_fuzz_api apis[] = {
-    {SM_API_PRODUCE, 0, 7},
-    {SM_API_FETCH, 4, 11},
-    {SM_API_METADATA, 0, 6},
-    {SM_API_API_VERSIONS, 0, 2},
-    {SM_API_LIST_OFFSETS, 0, 3},
+    {SM_FUZZ_KEY_HEADER_V2, 0, 0},
+    {SM_FUZZ_KEY_COMPACT, 0, 0},
+    {SM_API_PRODUCE, 0, 11},
+    {SM_API_FETCH, 4, 12},
+    {SM_API_METADATA, 0, 9},
+    {SM_API_API_VERSIONS, 0, 4},
+    {SM_API_LIST_OFFSETS, 0, 10},
     {SM_API_CREATE_TOPICS, 0, 4},
-    {SM_API_DELETE_TOPICS, 0, 3},
-    {SM_API_DELETE_RECORDS, 0, 1},
+    {SM_API_DELETE_TOPICS, 0, 4},
+    {SM_API_DELETE_RECORDS, 0, 2},
     {SM_API_DESCRIBE_CONFIGS, 0, 2},
-    {SM_API_ALTER_CONFIGS, 0, 1},
-    {SM_API_CREATE_PARTITIONS, 0, 1},
-    {SM_API_OFFSET_COMMIT, 0, 7},
-    {SM_API_OFFSET_FETCH, 0, 5},
-    {SM_API_FIND_COORDINATOR, 0, 2},
-    {SM_API_JOIN_GROUP, 0, 5},
-    {SM_API_HEARTBEAT, 0, 3},
-    {SM_API_LEAVE_GROUP, 0, 3},
-    {SM_API_SYNC_GROUP, 0, 3},
-    {SM_API_DESCRIBE_GROUPS, 0, 4},
+    {SM_API_ALTER_CONFIGS, 0, 2},
+    {SM_API_CREATE_PARTITIONS, 0, 3},
+    {SM_API_OFFSET_COMMIT, 0, 8},
+    {SM_API_OFFSET_FETCH, 0, 7},
+    {SM_API_FIND_COORDINATOR, 0, 5},
+    {SM_API_JOIN_GROUP, 0, 9},
+    {SM_API_HEARTBEAT, 0, 4},
+    {SM_API_LEAVE_GROUP, 0, 5},
+    {SM_API_SYNC_GROUP, 0, 5},
+    {SM_API_DESCRIBE_GROUPS, 0, 5},
     {SM_API_LIST_GROUPS, 0, 2},
-    {SM_API_DELETE_GROUPS, 0, 1},
+    {SM_API_DELETE_GROUPS, 0, 2},
     {SM_API_OFFSET_DELETE, 0, 0},
-    {SM_API_INIT_PRODUCER_ID, 0, 1},
+    {SM_API_INIT_PRODUCER_ID, 0, 2},
 };
 
 static void fuzz_records(sm_str records)
@@ -81,7 +83,10 @@ static void fuzz_records(sm_str records)
                     sm_crc32c(0, p + SM_BATCH_CRC_START, (size_t)total - SM_BATCH_CRC_START));
     sm_batch_hdr h;
     if (sm_batch_validate(p, len, &h) == SM_BATCH_OK) {
-        const sm_batch_rules rules = {1700000000000LL, INT64_MAX, 3600000, false, 1 << 20};
+        sm_batch_ts_error ts_errors[64];
+        int32_t ts_errors_n = 0;
+        const sm_batch_rules rules = {1700000000000LL, INT64_MAX, 3600000, false, 1 << 20,
+                                      ts_errors, 64, &ts_errors_n};
         char why[256];
         (void)sm_batch_check_produced(p, &h, &rules, why, sizeof why);
         sm_rec_iter it;
@@ -101,6 +106,55 @@ static void fuzz_records(sm_str records)
         (void)sink;
     }
     free(p);
+}
+
+/* Request header v2: Metadata v12 (flexible) in front of the body. */
+static int fuzz_header_v2(sm_rd *r)
+{
+    size_t len = sm_rd_left(r);
+    uint8_t *p = malloc(len + 4);
+    if (!p)
+        return -1;
+    const uint8_t head[4] = {0, SM_API_METADATA, 0, 12};
+    memcpy(p, head, 4);
+    if (len)
+        memcpy(p + 4, r->p, len);
+    sm_rd h;
+    sm_rd_init(&h, p, len + 4);
+    sm_req_hdr hdr;
+    int rc = sm_req_hdr_decode(&h, &hdr);
+    free(p);
+    return rc;
+}
+
+static bool fuzz_tag(sm_rd *f, uint32_t tag, void *ctx)
+{
+    (void)ctx;
+    if (tag != 0)
+        return false;
+    (void)sm_rd_compact_str(f);
+    return true;
+}
+
+/* Compact primitives and tagged fields until the input ends or fails. */
+static int fuzz_compact(sm_rd *r)
+{
+    unsigned sum = 0;
+    while (!r->err && sm_rd_left(r)) {
+        sm_str s = sm_rd_compact_str(r);
+        sm_str b = sm_rd_compact_bytes(r);
+        for (int32_t i = 0; i < s.len; i++)
+            sum += (uint8_t)s.p[i];
+        for (int32_t i = 0; i < b.len; i++)
+            sum += (uint8_t)b.p[i];
+        int32_t n = sm_rd_compact_array(r, 1, true);
+        for (int32_t i = 0; i < n; i++)
+            sum += (uint8_t)sm_rd_i8(r);
+        sm_rd_tags(r, fuzz_tag, NULL);
+    }
+    volatile unsigned sink = sum;
+    (void)sink;
+    return r->err ? -1 : 0;
 }
 
 const sm_fuzz_api *sm_fuzz_apis(int *n)
@@ -123,6 +177,10 @@ int sm_fuzz_decode(int16_t key, int16_t version, sm_rd *r, sm_arena *a)
         return sm_req_hdr_decode(r, &h);
     }
     switch (key) {
+    case SM_FUZZ_KEY_HEADER_V2:
+        return fuzz_header_v2(r);
+    case SM_FUZZ_KEY_COMPACT:
+        return fuzz_compact(r);
     case SM_API_PRODUCE: {
         sm_produce_req q;
         int rc = sm_produce_req_decode(r, version, a, &q);
@@ -139,13 +197,12 @@ int sm_fuzz_decode(int16_t key, int16_t version, sm_rd *r, sm_arena *a)
         sm_metadata_req q;
         return sm_metadata_req_decode(r, version, a, &q);
     }
-    case SM_API_API_VERSIONS:
-        return sm_api_versions_req_decode(r, version, a);
 #define DECODE(name)                                                                              \
     do {                                                                                          \
         sm_##name##_req q;                                                                        \
         return sm_##name##_req_decode(r, version, a, &q);                                         \
     } while (0)
+    case SM_API_API_VERSIONS: DECODE(api_versions);
     case SM_API_LIST_OFFSETS: DECODE(list_offsets);
     case SM_API_CREATE_TOPICS: DECODE(create_topics);
     case SM_API_DELETE_TOPICS: DECODE(delete_topics);
