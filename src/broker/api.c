@@ -1,7 +1,14 @@
 /* api.c: the API table: every API key the broker answers, the versions it
- * speaks and its handler. conn.c dispatches through it (a key not here
- * closes the connection); ApiVersions advertises exactly these ranges. A new
- * API is one line here and one h_*.c file. */
+ * speaks and its handler. conn.c dispatches through it; ApiVersions
+ * advertises exactly these ranges. A new API is one line here and one h_*.c
+ * file.
+ *
+ * A second table lists APIs Kafka defines that samsa-broker does not
+ * implement, with the versions whose response layout h_unimplemented.c
+ * knows: such a request is answered with that API's error response (as a
+ * client that skipped ApiVersions can read it) and the connection stays
+ * open. A key in neither table, or a version outside the ranges, closes the
+ * connection, as Kafka does for a request it cannot parse. */
 #include "broker/broker.h"
 #include "broker/group.h"
 #include "proto/kafka.h"
@@ -32,6 +39,19 @@ static const sm_api_def api_table[] = {
     {SM_API_CREATE_PARTITIONS, 0, 1, sm_handle_create_partitions},
     {SM_API_DELETE_GROUPS, 0, 1, sm_handle_delete_groups},
     {SM_API_OFFSET_DELETE, 0, 0, sm_handle_offset_delete},
+    {SM_API_DESCRIBE_ACLS, 0, 1, sm_handle_describe_acls},
+    {SM_API_CREATE_ACLS, 0, 1, sm_handle_create_acls},
+    {SM_API_DELETE_ACLS, 0, 1, sm_handle_delete_acls},
+    {SM_API_DESCRIBE_LOG_DIRS, 0, 1, sm_handle_describe_log_dirs},
+    {SM_API_INCREMENTAL_ALTER_CONFIGS, 0, 0, sm_handle_incremental_alter_configs},
+};
+
+/* Not implemented; answered with the API's error (h_unimplemented.c). */
+static const sm_api_def unimplemented_table[] = {
+    {SM_API_SASL_HANDSHAKE, 0, 1, sm_handle_unimplemented},
+    {SM_API_ADD_OFFSETS_TO_TXN, 0, 2, sm_handle_unimplemented},
+    {SM_API_END_TXN, 0, 2, sm_handle_unimplemented},
+    {SM_API_SASL_AUTHENTICATE, 0, 1, sm_handle_unimplemented},
 };
 
 _Static_assert(sizeof api_table / sizeof api_table[0] <= SM_API_MAX_DEFS,
@@ -42,6 +62,14 @@ const sm_api_def *sm_api_find(int16_t key)
     for (size_t i = 0; i < sizeof api_table / sizeof api_table[0]; i++)
         if (api_table[i].key == key)
             return &api_table[i];
+    return NULL;
+}
+
+const sm_api_def *sm_api_find_unimplemented(int16_t key)
+{
+    for (size_t i = 0; i < sizeof unimplemented_table / sizeof unimplemented_table[0]; i++)
+        if (unimplemented_table[i].key == key)
+            return &unimplemented_table[i];
     return NULL;
 }
 

@@ -275,6 +275,9 @@ void sm_broker_release(sm_broker *b);
 /* The API table (api.c): the entry for key, or NULL; every entry, *n of them. */
 #define SM_API_MAX_DEFS 64 /* api.c asserts the table fits */
 const sm_api_def *sm_api_find(int16_t key);
+/* An API Kafka defines that the broker does not implement but answers with
+ * its error response (never advertised), or NULL. */
+const sm_api_def *sm_api_find_unimplemented(int16_t key);
 const sm_api_def *sm_api_list(int *n);
 
 /* Handlers, one per API (h_*.c). */
@@ -289,6 +292,15 @@ void sm_handle_create_partitions(sm_req *req);
 void sm_handle_delete_records(sm_req *req);
 void sm_handle_describe_configs(sm_req *req);
 void sm_handle_alter_configs(sm_req *req);
+void sm_handle_incremental_alter_configs(sm_req *req);
+void sm_handle_describe_acls(sm_req *req);
+void sm_handle_create_acls(sm_req *req);
+void sm_handle_delete_acls(sm_req *req);
+void sm_handle_describe_cluster(sm_req *req);
+void sm_handle_describe_log_dirs(sm_req *req);
+void sm_handle_list_partition_reassignments(sm_req *req);
+void sm_handle_describe_producers(sm_req *req);
+void sm_handle_unimplemented(sm_req *req);
 
 /* Idempotent producers (idempotence.c). sm_idem_check answers NONE (append),
  * DUPLICATE_SEQUENCE_NUMBER (already appended at *dup_base with MaxTimestamp
@@ -300,6 +312,13 @@ int16_t sm_idem_check(sm_partition *p, const struct sm_batch_hdr *h, int64_t *du
 /* Records the batch with header h just appended at base_offset (if idempotent). */
 void sm_idem_appended(sm_partition *p, const struct sm_batch_hdr *h, int64_t base_offset);
 void sm_idem_free(sm_partition *p);
+/* Calls fn for every producer p keeps state for (rebuilding it from the log
+ * first if no idempotent batch has come since start-up): its id, epoch, last
+ * sequence and the MaxTimestamp of its last batch (-1 if none is kept).
+ * SM_ENOMEM if the state cannot be made. */
+typedef void (*sm_idem_visit_fn)(int64_t producer_id, int16_t epoch, int32_t last_seq,
+                                 int64_t last_timestamp, void *arg);
+int sm_idem_visit(sm_partition *p, sm_idem_visit_fn fn, void *arg);
 /* The next producer id, from a block reserved durably on disk first (a
  * restart never hands one out twice); SM_EIO (errno set) when the block
  * cannot be written. */

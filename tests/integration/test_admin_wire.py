@@ -359,7 +359,8 @@ def test_delete_topics_disabled():
 # The versions the broker speaks (broker.c's table; docs/broker.md)
 VERSIONS = {0: (0, 7), 1: (4, 11), 2: (0, 3), 3: (0, 6), 8: (0, 7), 9: (0, 5), 10: (0, 2), 11: (0, 5),
             12: (0, 3), 13: (0, 3), 14: (0, 3), 15: (0, 4), 16: (0, 2), 18: (0, 2), 19: (0, 4), 20: (0, 3),
-            21: (0, 1), 22: (0, 1), 32: (0, 2), 33: (0, 1), 37: (0, 1), 42: (0, 1), 47: (0, 0)}
+            21: (0, 1), 22: (0, 1), 29: (0, 1), 30: (0, 1), 31: (0, 1), 32: (0, 2), 33: (0, 1), 35: (0, 1),
+            37: (0, 1), 42: (0, 1), 44: (0, 0), 47: (0, 0)}
 # Flexible (KIP-482) from these versions on, per Kafka's JSON files; samsa
 # speaks none of them, so every version above is read with header v1.
 
