@@ -89,6 +89,70 @@ int32_t sm_rd_array(sm_rd *r, size_t min_elem, bool nullable)
     return n;
 }
 
+sm_str sm_rd_compact_str(sm_rd *r)
+{
+    uint32_t u = sm_rd_uvarint(r);
+    if (r->err || u == 0)
+        return SM_STR_NULL;
+    if (u - 1 > 0x7fff) {
+        sm_rd_fail(r);
+        return SM_STR_NULL;
+    }
+    const uint8_t *q = sm_rd_take(r, u - 1);
+    return q ? (sm_str){(const char *)q, (int32_t)(u - 1)} : SM_STR_NULL;
+}
+
+sm_str sm_rd_compact_bytes(sm_rd *r)
+{
+    uint32_t u = sm_rd_uvarint(r);
+    if (r->err || u == 0)
+        return SM_STR_NULL;
+    const uint8_t *q = sm_rd_take(r, u - 1); /* more than the frame holds fails here */
+    return q ? (sm_str){(const char *)q, (int32_t)(u - 1)} : SM_STR_NULL;
+}
+
+int32_t sm_rd_compact_array(sm_rd *r, size_t min_elem, bool nullable)
+{
+    uint32_t u = sm_rd_uvarint(r);
+    if (r->err)
+        return 0;
+    if (u == 0) {
+        if (nullable)
+            return -1;
+        sm_rd_fail(r);
+        return 0;
+    }
+    if (min_elem == 0)
+        min_elem = 1;
+    if ((size_t)(u - 1) > sm_rd_left(r) / min_elem) {
+        sm_rd_fail(r);
+        return 0;
+    }
+    return (int32_t)(u - 1);
+}
+
+void sm_rd_tags(sm_rd *r, sm_rd_tag_fn fn, void *ctx)
+{
+    uint32_t n = sm_rd_uvarint(r);
+    if (r->err)
+        return;
+    if ((size_t)n > sm_rd_left(r) / 2) { /* a field takes at least Tag and Size */
+        sm_rd_fail(r);
+        return;
+    }
+    for (uint32_t i = 0; i < n && !r->err; i++) {
+        uint32_t tag = sm_rd_uvarint(r);
+        uint32_t size = sm_rd_uvarint(r);
+        const uint8_t *q = sm_rd_take(r, size);
+        if (!q)
+            return;
+        sm_rd field;
+        sm_rd_init(&field, q, size);
+        if (fn && fn(&field, tag, ctx) && (field.err || sm_rd_left(&field) != 0))
+            sm_rd_fail(r);
+    }
+}
+
 void sm_wbuf_init(sm_wbuf *w, size_t cap)
 {
     w->p = cap ? malloc(cap) : NULL;
@@ -174,6 +238,25 @@ void sm_wbuf_uvarint(sm_wbuf *w, uint32_t v)
     }
     tmp[n++] = (uint8_t)v;
     sm_wbuf_raw(w, tmp, n);
+}
+
+void sm_wbuf_compact_str(sm_wbuf *w, sm_str s)
+{
+    if (!s.p || s.len < 0) {
+        sm_wbuf_uvarint(w, 0);
+        return;
+    }
+    sm_wbuf_uvarint(w, (uint32_t)s.len + 1u);
+    sm_wbuf_raw(w, s.p, (size_t)s.len);
+}
+
+void sm_wbuf_compact_bytes(sm_wbuf *w, sm_str b) { sm_wbuf_compact_str(w, b); }
+
+void sm_wbuf_tag(sm_wbuf *w, uint32_t tag, const void *p, size_t n)
+{
+    sm_wbuf_uvarint(w, tag);
+    sm_wbuf_uvarint(w, (uint32_t)n);
+    sm_wbuf_raw(w, p, n);
 }
 
 void sm_wbuf_varint(sm_wbuf *w, int32_t v)

@@ -134,6 +134,28 @@ sm_str sm_rd_bytes(sm_rd *r);
  * allocation bigger than the frame itself. */
 int32_t sm_rd_array(sm_rd *r, size_t min_elem, bool nullable);
 
+/* Compact forms of flexible versions (KIP-482): an unsigned varint holding
+ * length + 1, so 0 is null. COMPACT_STRING / COMPACT_NULLABLE_STRING: a
+ * length over 32767 fails (as Kafka's readers do); a null comes back as
+ * SM_STR_NULL for the codec to refuse where the schema is not nullable. */
+sm_str sm_rd_compact_str(sm_rd *r);
+/* COMPACT_BYTES / COMPACT_NULLABLE_BYTES / COMPACT_RECORDS. */
+sm_str sm_rd_compact_bytes(sm_rd *r);
+/* COMPACT_ARRAY count: as sm_rd_array (capped by the bytes left at
+ * min_elem bytes each; null is -1 only if nullable, else fails). */
+int32_t sm_rd_compact_array(sm_rd *r, size_t min_elem, bool nullable);
+
+/* A tagged-field section: count, then per field Tag, Size (unsigned
+ * varints) and Size bytes. fn (may be NULL) is called for each field with a
+ * reader over exactly its bytes; it returns true when it knows the tag and
+ * has read the field, which must then be consumed exactly, and false to skip
+ * an unknown tag. A count that cannot fit in the bytes left, a Size past
+ * the end, an over-long varint, or a known field read short or long fails
+ * the reader. */
+typedef bool (*sm_rd_tag_fn)(sm_rd *field, uint32_t tag, void *ctx);
+void sm_rd_tags(sm_rd *r, sm_rd_tag_fn fn, void *ctx);
+static inline void sm_rd_tags_skip(sm_rd *r) { sm_rd_tags(r, NULL, NULL); }
+
 /* ---- writer ---------------------------------------------------------------- */
 
 typedef struct sm_wbuf {
@@ -205,5 +227,18 @@ void sm_wbuf_uvarint(sm_wbuf *w, uint32_t v);
 void sm_wbuf_varint(sm_wbuf *w, int32_t v);
 void sm_wbuf_varlong(sm_wbuf *w, int64_t v);
 void sm_wbuf_vbytes(sm_wbuf *w, sm_str b);
+
+/* Compact forms (flexible versions): a string or bytes with len < 0 (or
+ * p == NULL) goes out as null; a count n < 0 as a null array. */
+void sm_wbuf_compact_str(sm_wbuf *w, sm_str s);
+void sm_wbuf_compact_bytes(sm_wbuf *w, sm_str b);
+static inline void sm_wbuf_compact_count(sm_wbuf *w, int32_t n)
+{
+    sm_wbuf_uvarint(w, n < 0 ? 0u : (uint32_t)n + 1u);
+}
+/* An empty tagged-field section. A section with fields is its count
+ * (sm_wbuf_uvarint) then sm_wbuf_tag per field, tags in increasing order. */
+static inline void sm_wbuf_tags_none(sm_wbuf *w) { sm_wbuf_uvarint(w, 0); }
+void sm_wbuf_tag(sm_wbuf *w, uint32_t tag, const void *p, size_t n);
 
 #endif

@@ -28,7 +28,7 @@ static const sm_api_def api_table[] = {
     {SM_API_LEAVE_GROUP, 0, 3, sm_handle_leave_group},
     {SM_API_SYNC_GROUP, 0, 3, sm_handle_sync_group},
     {SM_API_DESCRIBE_GROUPS, 0, 4, sm_handle_describe_groups},
-    {SM_API_LIST_GROUPS, 0, 2, sm_handle_list_groups},
+    {SM_API_LIST_GROUPS, 0, 5, sm_handle_list_groups},
     {SM_API_API_VERSIONS, 0, 2, sm_handle_api_versions},
     {SM_API_CREATE_TOPICS, 0, 4, sm_handle_create_topics},
     {SM_API_DELETE_TOPICS, 0, 3, sm_handle_delete_topics},
@@ -39,19 +39,22 @@ static const sm_api_def api_table[] = {
     {SM_API_CREATE_PARTITIONS, 0, 1, sm_handle_create_partitions},
     {SM_API_DELETE_GROUPS, 0, 1, sm_handle_delete_groups},
     {SM_API_OFFSET_DELETE, 0, 0, sm_handle_offset_delete},
-    {SM_API_DESCRIBE_ACLS, 0, 1, sm_handle_describe_acls},
-    {SM_API_CREATE_ACLS, 0, 1, sm_handle_create_acls},
-    {SM_API_DELETE_ACLS, 0, 1, sm_handle_delete_acls},
-    {SM_API_DESCRIBE_LOG_DIRS, 0, 1, sm_handle_describe_log_dirs},
-    {SM_API_INCREMENTAL_ALTER_CONFIGS, 0, 0, sm_handle_incremental_alter_configs},
+    {SM_API_DESCRIBE_ACLS, 0, 3, sm_handle_describe_acls},
+    {SM_API_CREATE_ACLS, 0, 3, sm_handle_create_acls},
+    {SM_API_DELETE_ACLS, 0, 3, sm_handle_delete_acls},
+    {SM_API_DESCRIBE_LOG_DIRS, 0, 4, sm_handle_describe_log_dirs},
+    {SM_API_INCREMENTAL_ALTER_CONFIGS, 0, 1, sm_handle_incremental_alter_configs},
+    {SM_API_LIST_PARTITION_REASSIGNMENTS, 0, 0, sm_handle_list_partition_reassignments},
+    {SM_API_DESCRIBE_CLUSTER, 0, 1, sm_handle_describe_cluster},
+    {SM_API_DESCRIBE_PRODUCERS, 0, 0, sm_handle_describe_producers},
 };
 
 /* Not implemented; answered with the API's error (h_unimplemented.c). */
 static const sm_api_def unimplemented_table[] = {
     {SM_API_SASL_HANDSHAKE, 0, 1, sm_handle_unimplemented},
-    {SM_API_ADD_OFFSETS_TO_TXN, 0, 2, sm_handle_unimplemented},
-    {SM_API_END_TXN, 0, 2, sm_handle_unimplemented},
-    {SM_API_SASL_AUTHENTICATE, 0, 1, sm_handle_unimplemented},
+    {SM_API_ADD_OFFSETS_TO_TXN, 0, 4, sm_handle_unimplemented},
+    {SM_API_END_TXN, 0, 4, sm_handle_unimplemented},
+    {SM_API_SASL_AUTHENTICATE, 0, 2, sm_handle_unimplemented},
 };
 
 _Static_assert(sizeof api_table / sizeof api_table[0] <= SM_API_MAX_DEFS,

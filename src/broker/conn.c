@@ -69,7 +69,7 @@ void sm_resp_begin(sm_req *req)
 {
     sm_wbuf_init(&req->w, 256);
     sm_wbuf_i32(&req->w, 0); /* Size, filled in by sm_req_complete */
-    sm_wbuf_i32(&req->w, req->hdr.correlation_id);
+    sm_resp_hdr_encode(&req->w, &req->hdr); /* v0, or v1 when flexible */
 }
 
 static void req_push_chunk(sm_req *req, sm_chunk *ch)

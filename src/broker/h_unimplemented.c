@@ -23,10 +23,10 @@ static const layout layouts[] = {
     {SM_API_SASL_HANDSHAKE, 0, 1, "EA", SM_KERR_ILLEGAL_SASL_STATE, NULL},
     {SM_API_SASL_AUTHENTICATE, 0, 0, "EMB", SM_KERR_ILLEGAL_SASL_STATE,
      "SaslAuthenticate request received after successful authentication"},
-    {SM_API_SASL_AUTHENTICATE, 1, 1, "EMBL", SM_KERR_ILLEGAL_SASL_STATE,
+    {SM_API_SASL_AUTHENTICATE, 1, 2, "EMBL", SM_KERR_ILLEGAL_SASL_STATE,
      "SaslAuthenticate request received after successful authentication"},
-    {SM_API_ADD_OFFSETS_TO_TXN, 0, 2, "TE", SM_KERR_TRANSACTIONAL_ID_AUTHORIZATION_FAILED, NULL},
-    {SM_API_END_TXN, 0, 2, "TE", SM_KERR_TRANSACTIONAL_ID_AUTHORIZATION_FAILED, NULL},
+    {SM_API_ADD_OFFSETS_TO_TXN, 0, 4, "TE", SM_KERR_TRANSACTIONAL_ID_AUTHORIZATION_FAILED, NULL},
+    {SM_API_END_TXN, 0, 4, "TE", SM_KERR_TRANSACTIONAL_ID_AUTHORIZATION_FAILED, NULL},
 };
 
 void sm_handle_unimplemented(sm_req *req)
@@ -49,6 +49,7 @@ void sm_handle_unimplemented(sm_req *req)
                    sm_kerr_name(l->error_code));
     /* the body is not decoded: nothing in it changes the answer */
     sm_resp_begin(req);
-    sm_error_resp_encode(&req->w, l->fields, l->error_code, sm_str_c(l->message));
+    sm_error_resp_encode(&req->w, l->fields, sm_api_flexible(req->hdr.api_key, req->hdr.api_version),
+                         l->error_code, sm_str_c(l->message));
     sm_req_complete(req);
 }

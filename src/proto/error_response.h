@@ -11,13 +11,18 @@
  *   M  ErrorMessage (nullable string: the message, or null)
  *   A  an empty array                N  a null array
  *   B  empty bytes                   L  an int64 0
- * Only layouts whose first error field answers the whole request belong
- * here (the per-item answers of, say, AddPartitionsToTxn do not). */
+ * In a flexible version (fx) strings, bytes and arrays take their compact
+ * forms and the body ends with an empty tagged-field section. Only layouts
+ * whose first error field answers the whole request belong here (the
+ * per-item answers of, say, AddPartitionsToTxn do not). */
 #ifndef SM_PROTO_ERROR_RESPONSE_H
 #define SM_PROTO_ERROR_RESPONSE_H
 
+#include <stdbool.h>
+
 #include "proto/header.h"
 
-void sm_error_resp_encode(sm_wbuf *w, const char *layout, int16_t error_code, sm_str message);
+void sm_error_resp_encode(sm_wbuf *w, const char *layout, bool fx, int16_t error_code,
+                          sm_str message);
 
 #endif

@@ -1,6 +1,8 @@
-/* kafka.c: names for codes, and topic-name validation. */
+/* kafka.c: names for codes, each API's first flexible version, and topic-name
+ * validation. */
 #include "proto/kafka.h"
 
+#include <stdbool.h>
 #include <stddef.h>
 
 const char *sm_kerr_name(int16_t code)
@@ -91,4 +93,31 @@ int sm_topic_name_valid(const char *p, int32_t len)
             return 0;
     }
     return 1;
+}
+
+/* flexibleVersions of each <Name>Request.json in apache/kafka
+ * (clients/src/main/resources/common/message), keys 0-87; -1 is "none"
+ * (SaslHandshake, OffsetDelete). */
+static const int8_t first_flexible[] = {
+    9, 12, 6, 9, 4, 2, 6, 3, 8, 6, 3, 6,
+    4, 4, 4, 5, 3, -1, 3, 5, 4, 2, 2, 4,
+    3, 3, 3, 1, 3, 2, 2, 2, 4, 2, 2, 2,
+    2, 2, 2, 2, 2, 2, 2, 2, 1, 0, 0, -1,
+    1, 1, 0, 0, 0, 1, 1, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0,
+};
+
+int16_t sm_api_first_flexible(int16_t key)
+{
+    if (key < 0 || (size_t)key >= sizeof first_flexible / sizeof first_flexible[0])
+        return -1;
+    return first_flexible[key];
+}
+
+bool sm_api_flexible(int16_t key, int16_t version)
+{
+    int16_t first = sm_api_first_flexible(key);
+    return first >= 0 && version >= first;
 }

@@ -4,6 +4,7 @@
 #ifndef SM_KAFKA_H
 #define SM_KAFKA_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 enum sm_api_key {
@@ -123,6 +124,13 @@ enum sm_kerr {
 const char *sm_kerr_name(int16_t code);
 /* Kafka's name for an API key ("Produce"), or "Unknown". */
 const char *sm_api_name(int16_t key);
+
+/* The first flexible version (KIP-482: compact strings and arrays, tagged
+ * fields, request header v2, response header v1) of an API key, as Kafka's
+ * message definitions give it; -1 for an API with none, or a key past
+ * Kafka's table. sm_api_flexible: whether (key, version) is flexible. */
+int16_t sm_api_first_flexible(int16_t key);
+bool sm_api_flexible(int16_t key, int16_t version);
 
 /* Kafka's legal topic names: 1..249 chars of [a-zA-Z0-9._-], not "." or "..". */
 #define SM_TOPIC_NAME_MAX 249

@@ -2,19 +2,19 @@
  * / ListGroupsResponse.json; flexible from v3). */
 #include "proto/list_groups.h"
 
-#include "proto/codec_ver.h"
+#include "proto/codec_int.h"
 
 #define LG_FIRST_FLEX 3
 
 static int32_t rd_strings(sm_rd *r, sm_arena *a, sm_str **out, int *oom)
 {
-    int32_t n = sm_cv_rd_array(r, 1, false, true);
+    int32_t n = sm_codec_rd_array_fx(r, 1, false, true);
     sm_str *v = sm_codec_alloc(a, n, sizeof *v, oom);
     *out = v;
     if (!v)
         return 0;
     for (int32_t i = 0; i < n && !r->err; i++)
-        v[i] = sm_cv_rd_str(r, true);
+        v[i] = sm_codec_rd_str_fx(r, true);
     return n;
 }
 
@@ -28,7 +28,7 @@ int sm_list_groups_req_decode(sm_rd *r, int16_t version, sm_arena *a, sm_list_gr
         out->states_filter_count = rd_strings(r, a, &out->states_filter, &oom);
     if (version >= 5)
         out->types_filter_count = rd_strings(r, a, &out->types_filter, &oom);
-    sm_cv_rd_tags(r, flex);
+    sm_codec_rd_tags(r, flex);
     if (oom)
         return SM_ENOMEM;
     return sm_codec_finish(r); /* before v3 any byte at all is trailing */
@@ -40,16 +40,16 @@ void sm_list_groups_resp_encode(sm_wbuf *w, int16_t version, const sm_list_group
     if (version >= 1)
         sm_wbuf_i32(w, resp->throttle_time_ms);
     sm_wbuf_i16(w, resp->error_code);
-    sm_cv_put_count(w, resp->group_count, flex);
+    sm_codec_put_count_fx(w, resp->group_count, flex);
     for (int32_t i = 0; i < resp->group_count; i++) {
         const sm_list_groups_group *g = &resp->groups[i];
-        sm_cv_put_str(w, g->group_id, flex);
-        sm_cv_put_str(w, g->protocol_type, flex);
+        sm_codec_put_str_fx(w, g->group_id, flex);
+        sm_codec_put_str_fx(w, g->protocol_type, flex);
         if (version >= 4)
-            sm_cv_put_str(w, g->group_state, flex);
+            sm_codec_put_str_fx(w, g->group_state, flex);
         if (version >= 5)
-            sm_cv_put_str(w, g->group_type, flex);
-        sm_cv_put_tags(w, flex);
+            sm_codec_put_str_fx(w, g->group_type, flex);
+        sm_codec_put_tags(w, flex);
     }
-    sm_cv_put_tags(w, flex);
+    sm_codec_put_tags(w, flex);
 }

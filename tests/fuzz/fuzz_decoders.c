@@ -41,6 +41,8 @@
 #include "proto/produce.h"
 
 static const sm_fuzz_api apis[] = {
+    {SM_FUZZ_KEY_HEADER_V2, 0, 0},
+    {SM_FUZZ_KEY_COMPACT, 0, 0},
     {SM_API_PRODUCE, 0, 7},
     {SM_API_FETCH, 4, 11},
     {SM_API_METADATA, 0, 6},
@@ -103,6 +105,55 @@ static void fuzz_records(sm_str records)
     free(p);
 }
 
+/* Request header v2: Metadata v12 (flexible) in front of the body. */
+static int fuzz_header_v2(sm_rd *r)
+{
+    size_t len = sm_rd_left(r);
+    uint8_t *p = malloc(len + 4);
+    if (!p)
+        return -1;
+    const uint8_t head[4] = {0, SM_API_METADATA, 0, 12};
+    memcpy(p, head, 4);
+    if (len)
+        memcpy(p + 4, r->p, len);
+    sm_rd h;
+    sm_rd_init(&h, p, len + 4);
+    sm_req_hdr hdr;
+    int rc = sm_req_hdr_decode(&h, &hdr);
+    free(p);
+    return rc;
+}
+
+static bool fuzz_tag(sm_rd *f, uint32_t tag, void *ctx)
+{
+    (void)ctx;
+    if (tag != 0)
+        return false;
+    (void)sm_rd_compact_str(f);
+    return true;
+}
+
+/* Compact primitives and tagged fields until the input ends or fails. */
+static int fuzz_compact(sm_rd *r)
+{
+    unsigned sum = 0;
+    while (!r->err && sm_rd_left(r)) {
+        sm_str s = sm_rd_compact_str(r);
+        sm_str b = sm_rd_compact_bytes(r);
+        for (int32_t i = 0; i < s.len; i++)
+            sum += (uint8_t)s.p[i];
+        for (int32_t i = 0; i < b.len; i++)
+            sum += (uint8_t)b.p[i];
+        int32_t n = sm_rd_compact_array(r, 1, true);
+        for (int32_t i = 0; i < n; i++)
+            sum += (uint8_t)sm_rd_i8(r);
+        sm_rd_tags(r, fuzz_tag, NULL);
+    }
+    volatile unsigned sink = sum;
+    (void)sink;
+    return r->err ? -1 : 0;
+}
+
 const sm_fuzz_api *sm_fuzz_apis(int *n)
 {
     *n = (int)(sizeof apis / sizeof apis[0]);
@@ -123,6 +174,10 @@ int sm_fuzz_decode(int16_t key, int16_t version, sm_rd *r, sm_arena *a)
         return sm_req_hdr_decode(r, &h);
     }
     switch (key) {
+    case SM_FUZZ_KEY_HEADER_V2:
+        return fuzz_header_v2(r);
+    case SM_FUZZ_KEY_COMPACT:
+        return fuzz_compact(r);
     case SM_API_PRODUCE: {
         sm_produce_req q;
         int rc = sm_produce_req_decode(r, version, a, &q);

@@ -9,6 +9,12 @@
 #include "base/arena.h"
 #include "base/buf.h"
 
+/* Pseudo keys, for the primitives under every flexible decoder: a request
+ * header v2 (the body follows a flexible ApiKey/ApiVersion), and a stream
+ * of compact strings, bytes, arrays and tagged-field sections. */
+#define SM_FUZZ_KEY_HEADER_V2 (-2)
+#define SM_FUZZ_KEY_COMPACT (-3)
+
 int sm_fuzz_decode(int16_t key, int16_t version, sm_rd *r, sm_arena *a);
 /* The (key, min, max) triples covered, for seeding. */
 typedef struct sm_fuzz_api {

@@ -205,6 +205,171 @@ static void test_reader(void)
     CHECK(r.err == SM_ECORRUPT);
 }
 
+/* A known tag (7) holds an int32 in these tests. */
+static bool tag7(sm_rd *f, uint32_t tag, void *ctx)
+{
+    if (tag != 7)
+        return false;
+    *(int32_t *)ctx = sm_rd_i32(f);
+    return true;
+}
+
+static void test_compact(void)
+{
+    TEST_SECTION("compact strings, bytes, arrays (KIP-482): layouts, nulls, lying lengths");
+    sm_wbuf w;
+    sm_wbuf_init(&w, 0);
+    sm_wbuf_uvarint(&w, 300);                       /* ac 02 */
+    sm_wbuf_compact_str(&w, SM_STR_LIT("abc"));     /* 04 'a' 'b' 'c' */
+    sm_wbuf_compact_str(&w, SM_STR_NULL);           /* 00 */
+    sm_wbuf_compact_str(&w, SM_STR_LIT(""));        /* 01 */
+    sm_wbuf_compact_bytes(&w, SM_STR_LIT("\x01\x02")); /* 03 01 02 */
+    sm_wbuf_compact_count(&w, 2);                   /* 03 */
+    sm_wbuf_compact_count(&w, -1);                  /* 00 */
+    const uint8_t want[] = {0xac, 0x02, 0x04, 'a', 'b', 'c', 0x00, 0x01, 0x03, 1, 2, 0x03, 0x00};
+    CHECK(w.len == sizeof want && memcmp(w.p, want, sizeof want) == 0);
+    /* a count and a tag of 128+ take two varint bytes */
+    sm_wbuf_compact_count(&w, 127);
+    CHECK(w.len == sizeof want + 2 && w.p[sizeof want] == 0x80 && w.p[sizeof want + 1] == 0x01);
+    w.len = sizeof want;
+
+    sm_rd r;
+    sm_rd_init(&r, w.p, w.len);
+    CHECK_EQ_I64(sm_rd_uvarint(&r), 300);
+    CHECK(sm_str_eqc(sm_rd_compact_str(&r), "abc"));
+    CHECK(sm_str_is_null(sm_rd_compact_str(&r)));
+    sm_str e = sm_rd_compact_str(&r);
+    CHECK(e.len == 0 && !sm_str_is_null(e));
+    sm_str b = sm_rd_compact_bytes(&r);
+    CHECK(b.len == 2 && b.p[0] == 1 && b.p[1] == 2);
+    /* the array of 2 has nothing behind it: two elements of >= 1 byte cannot fit */
+    sm_rd t = r;
+    CHECK_EQ_I64(sm_rd_compact_array(&t, 1, false), 0);
+    CHECK(t.err == SM_ECORRUPT);
+    (void)sm_rd_uvarint(&r);
+    CHECK_EQ_I64(sm_rd_compact_array(&r, 1, true), -1);
+    CHECK(r.err == 0 && sm_rd_left(&r) == 0);
+    /* null where the array is not nullable */
+    uint8_t zero[] = {0x00};
+    sm_rd_init(&r, zero, 1);
+    (void)sm_rd_compact_array(&r, 4, false);
+    CHECK(r.err == SM_ECORRUPT);
+    /* a count of 2 with 8 bytes left is fine at 4 bytes each, not at 5 */
+    uint8_t two[] = {0x03, 0, 0, 0, 1, 0, 0, 0, 2};
+    sm_rd_init(&r, two, sizeof two);
+    CHECK_EQ_I64(sm_rd_compact_array(&r, 4, false), 2);
+    sm_rd_init(&r, two, sizeof two);
+    (void)sm_rd_compact_array(&r, 5, false);
+    CHECK(r.err == SM_ECORRUPT);
+    /* a count of 2^32-2 (length+1 = ff ff ff ff 0f) never drives an allocation */
+    uint8_t huge[] = {0xff, 0xff, 0xff, 0xff, 0x0f, 1, 2, 3};
+    sm_rd_init(&r, huge, sizeof huge);
+    CHECK_EQ_I64(sm_rd_compact_array(&r, 1, true), 0);
+    CHECK(r.err == SM_ECORRUPT);
+    sm_rd_init(&r, huge, sizeof huge);
+    CHECK(sm_str_is_null(sm_rd_compact_bytes(&r)) && r.err == SM_ECORRUPT);
+    /* a string length past the frame, and one over 32767 (Kafka's limit) */
+    uint8_t lie[] = {0x05, 'a', 'b'};
+    sm_rd_init(&r, lie, sizeof lie);
+    CHECK(sm_str_is_null(sm_rd_compact_str(&r)) && r.err == SM_ECORRUPT);
+    sm_wbuf big;
+    sm_wbuf_init(&big, 0);
+    sm_wbuf_uvarint(&big, 32769); /* length 32768 */
+    for (int i = 0; i < 32768; i++)
+        sm_wbuf_i8(&big, 'x');
+    sm_rd_init(&r, big.p, big.len);
+    (void)sm_rd_compact_str(&r);
+    CHECK(r.err == SM_ECORRUPT);
+    sm_rd_init(&r, big.p, big.len);
+    CHECK(sm_rd_compact_bytes(&r).len == 32768 && r.err == 0); /* bytes have no such limit */
+    big.len = 0;
+    sm_wbuf_uvarint(&big, 32768); /* length 32767: the longest string */
+    for (int i = 0; i < 32767; i++)
+        sm_wbuf_i8(&big, 'x');
+    sm_rd_init(&r, big.p, big.len);
+    CHECK(sm_rd_compact_str(&r).len == 32767 && r.err == 0);
+    sm_wbuf_release(&big);
+    /* an over-long length varint */
+    uint8_t over[] = {0x80, 0x80, 0x80, 0x80, 0x80, 0x00};
+    sm_rd_init(&r, over, sizeof over);
+    (void)sm_rd_compact_str(&r);
+    CHECK(r.err == SM_ECORRUPT);
+    /* every truncation fails cleanly */
+    for (size_t cut = 0; cut < sizeof want; cut++) {
+        sm_rd_init(&t, want, cut);
+        (void)sm_rd_uvarint(&t);
+        (void)sm_rd_compact_str(&t); (void)sm_rd_compact_str(&t); (void)sm_rd_compact_str(&t);
+        (void)sm_rd_compact_bytes(&t);
+        (void)sm_rd_uvarint(&t); (void)sm_rd_uvarint(&t);
+        CHECK(t.err == SM_ECORRUPT);
+    }
+    sm_wbuf_release(&w);
+}
+
+static void test_tags(void)
+{
+    TEST_SECTION("tagged fields: unknown skipped, known read, malformed refused");
+    sm_wbuf w;
+    sm_wbuf_init(&w, 0);
+    sm_wbuf_tags_none(&w);
+    CHECK(w.len == 1 && w.p[0] == 0);
+    w.len = 0;
+    uint8_t v7[4];
+    sm_put_be32(v7, 0x01020304);
+    sm_wbuf_uvarint(&w, 3);
+    sm_wbuf_tag(&w, 1, "xyz", 3);
+    sm_wbuf_tag(&w, 7, v7, 4);
+    sm_wbuf_tag(&w, 200, "", 0);
+    sm_wbuf_i8(&w, 0x42); /* the field after the section */
+    const uint8_t want[] = {3, 1, 3, 'x', 'y', 'z', 7, 4, 1, 2, 3, 4, 0xc8, 0x01, 0, 0x42};
+    CHECK(w.len == sizeof want && memcmp(w.p, want, sizeof want) == 0);
+    sm_rd r;
+    /* skipping all */
+    sm_rd_init(&r, w.p, w.len);
+    sm_rd_tags_skip(&r);
+    CHECK(r.err == 0 && sm_rd_i8(&r) == 0x42 && sm_rd_left(&r) == 0);
+    /* reading tag 7, skipping the others */
+    int32_t got = 0;
+    sm_rd_init(&r, w.p, w.len);
+    sm_rd_tags(&r, tag7, &got);
+    CHECK(r.err == 0 && got == 0x01020304 && sm_rd_i8(&r) == 0x42);
+    /* a known field longer than what its reader takes is refused */
+    uint8_t longer[] = {1, 7, 5, 1, 2, 3, 4, 5};
+    sm_rd_init(&r, longer, sizeof longer);
+    sm_rd_tags(&r, tag7, &got);
+    CHECK(r.err == SM_ECORRUPT);
+    sm_rd_init(&r, longer, sizeof longer);
+    sm_rd_tags_skip(&r); /* but fine to skip */
+    CHECK(r.err == 0 && sm_rd_left(&r) == 0);
+    /* and shorter */
+    uint8_t shorter[] = {1, 7, 2, 1, 2};
+    sm_rd_init(&r, shorter, sizeof shorter);
+    sm_rd_tags(&r, tag7, &got);
+    CHECK(r.err == SM_ECORRUPT);
+    /* a Size past the end */
+    uint8_t past[] = {1, 9, 9, 1, 2};
+    sm_rd_init(&r, past, sizeof past);
+    sm_rd_tags_skip(&r);
+    CHECK(r.err == SM_ECORRUPT);
+    /* a count that cannot fit in the bytes left */
+    uint8_t many[] = {0xff, 0xff, 0x03, 0, 0};
+    sm_rd_init(&r, many, sizeof many);
+    sm_rd_tags_skip(&r);
+    CHECK(r.err == SM_ECORRUPT);
+    /* an over-long tag varint */
+    uint8_t over[] = {1, 0xff, 0xff, 0xff, 0xff, 0x7f, 0};
+    sm_rd_init(&r, over, sizeof over);
+    sm_rd_tags_skip(&r);
+    CHECK(r.err == SM_ECORRUPT);
+    /* every truncation fails */
+    for (size_t cut = 0; cut + 1 < sizeof want; cut++) {
+        sm_rd_init(&r, want, cut);
+        sm_rd_tags_skip(&r);
+        CHECK(r.err == SM_ECORRUPT);
+    }
+    sm_wbuf_release(&w);
+}
+
 static void test_props(void)
 {
     TEST_SECTION("properties files and overrides");
@@ -375,6 +540,8 @@ int main(void)
     test_crc_paths();
     test_varints();
     test_reader();
+    test_compact();
+    test_tags();
     test_props();
     test_arena();
     test_map();

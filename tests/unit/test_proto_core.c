@@ -83,6 +83,64 @@ static void test_header(void)
     sm_wbuf_release(&w);
 }
 
+static void test_header_flexible(void)
+{
+    TEST_SECTION("request header v2, response headers v0/v1 (KIP-482)");
+    /* the first flexible version of each API we answer, per Kafka's JSON */
+    CHECK(sm_api_first_flexible(SM_API_PRODUCE) == 9 && sm_api_first_flexible(SM_API_FETCH) == 12);
+    CHECK(sm_api_first_flexible(SM_API_METADATA) == 9);
+    CHECK(sm_api_first_flexible(SM_API_API_VERSIONS) == 3);
+    CHECK(sm_api_first_flexible(SM_API_OFFSET_DELETE) == -1);
+    CHECK(sm_api_first_flexible(-1) == -1 && sm_api_first_flexible(30000) == -1);
+    CHECK(!sm_api_flexible(SM_API_METADATA, 8) && sm_api_flexible(SM_API_METADATA, 9));
+
+    /* Metadata v9: ClientId keeps its int16 length, then tags (one unknown) */
+    const uint8_t v2[] = {0, 3, 0, 9, 0, 0, 0, 42, 0, 2, 'c', 'l', 1, 5, 2, 'z', 'z', 0xee};
+    sm_rd r;
+    sm_req_hdr h;
+    sm_rd_init(&r, v2, sizeof v2);
+    CHECK(sm_req_hdr_decode(&r, &h) == SM_OK);
+    CHECK(h.api_key == 3 && h.api_version == 9 && h.correlation_id == 42 && h.header_version == 2);
+    CHECK(sm_str_eqc(h.client_id, "cl"));
+    CHECK(sm_rd_left(&r) == 1 && sm_rd_i8(&r) == (int8_t)0xee); /* the body starts after the tags */
+    for (size_t cut = 0; cut + 1 < sizeof v2; cut++) {
+        sm_rd_init(&r, v2, cut);
+        CHECK(sm_req_hdr_decode(&r, &h) == SM_ECORRUPT);
+    }
+    /* a null ClientId in v2 */
+    const uint8_t nul[] = {0, 18, 0, 3, 0, 0, 0, 1, 0xff, 0xff, 0};
+    sm_rd_init(&r, nul, sizeof nul);
+    CHECK(sm_req_hdr_decode(&r, &h) == SM_OK && sm_str_is_null(h.client_id));
+    CHECK(h.header_version == 2 && sm_rd_left(&r) == 0);
+    /* the same bytes as Metadata v8 are header v1: the tag byte is body */
+    const uint8_t v1[] = {0, 3, 0, 8, 0, 0, 0, 42, 0, 2, 'c', 'l', 0};
+    sm_rd_init(&r, v1, sizeof v1);
+    CHECK(sm_req_hdr_decode(&r, &h) == SM_OK && h.header_version == 1 && sm_rd_left(&r) == 1);
+    /* a tag Size past the end of the frame */
+    const uint8_t bad[] = {0, 3, 0, 9, 0, 0, 0, 42, 0xff, 0xff, 1, 0, 9, 1};
+    sm_rd_init(&r, bad, sizeof bad);
+    CHECK(sm_req_hdr_decode(&r, &h) == SM_ECORRUPT);
+
+    /* responses: v1 adds an empty tag section; ApiVersions stays v0 */
+    sm_wbuf w;
+    sm_wbuf_init(&w, 0);
+    sm_req_hdr q = {.api_key = SM_API_METADATA, .api_version = 9, .correlation_id = 7};
+    CHECK(sm_resp_hdr_version(q.api_key, q.api_version) == 1);
+    sm_resp_hdr_encode(&w, &q);
+    CHECK(w.len == 5 && w.p[3] == 7 && w.p[4] == 0);
+    w.len = 0;
+    q.api_version = 8;
+    CHECK(sm_resp_hdr_version(q.api_key, q.api_version) == 0);
+    sm_resp_hdr_encode(&w, &q);
+    CHECK(w.len == 4 && w.p[3] == 7);
+    w.len = 0;
+    q = (sm_req_hdr){.api_key = SM_API_API_VERSIONS, .api_version = 3, .correlation_id = 7};
+    CHECK(sm_resp_hdr_version(q.api_key, q.api_version) == 0);
+    sm_resp_hdr_encode(&w, &q);
+    CHECK(w.len == 4 && w.p[3] == 7);
+    sm_wbuf_release(&w);
+}
+
 static void test_produce(void)
 {
     TEST_SECTION("Produce v0-v7 request, response");
@@ -450,6 +508,7 @@ int main(void)
 {
     test_names();
     test_header();
+    test_header_flexible();
     test_produce();
     test_fetch();
     test_metadata();

@@ -424,19 +424,19 @@ static void test_error_resp(void)
 {
     sm_wbuf w;
     sm_wbuf_init(&w, 0);
-    sm_error_resp_encode(&w, "TEMANBL", 34, S("m"));
+    sm_error_resp_encode(&w, "TEMANBL", false, 34, S("m"));
     static const uint8_t want[] = {0, 0, 0, 0, 0, 34, 0, 1, 'm', 0, 0, 0, 0, 0xff, 0xff, 0xff, 0xff,
                                    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
     CHECK(!w.oom);
     CHECK(w.len == sizeof want && memcmp(w.p, want, w.len) == 0);
     sm_wbuf_release(&w);
     sm_wbuf_init(&w, 0);
-    sm_error_resp_encode(&w, "EM", 35, SM_STR_NULL);
+    sm_error_resp_encode(&w, "EM", false, 35, SM_STR_NULL);
     static const uint8_t want2[] = {0, 35, 0xff, 0xff};
     CHECK(w.len == sizeof want2 && memcmp(w.p, want2, w.len) == 0);
     sm_wbuf_release(&w);
     sm_wbuf_init(&w, 0);
-    sm_error_resp_encode(&w, "EX", 35, SM_STR_NULL);
+    sm_error_resp_encode(&w, "EX", false, 35, SM_STR_NULL);
     CHECK(w.oom); /* a layout code it does not know: the response is not sent */
     sm_wbuf_release(&w);
     printf("   error responses from layouts, to the byte; an unknown layout code fails\n");
