@@ -29,6 +29,13 @@ int sm_list_groups_req_decode(sm_rd *r, int16_t version, sm_arena *a, sm_list_gr
     if (version >= 5)
         out->types_filter_count = rd_strings(r, a, &out->types_filter, &oom);
     sm_codec_rd_tags(r, flex);
+    /* librdkafka (2.0.2, Debian 12's) ends its ListGroups v3+ with two
+     * empty tag sections (rd_kafka_ListGroupsRequest writes one and
+     * rd_kafka_buf_finalize another); Kafka's parser never looks past the
+     * body, so it answers, and so must we: one extra empty section is
+     * allowed here, nothing else */
+    if (flex && !r->err && sm_rd_left(r) == 1 && r->p[0] == 0)
+        sm_rd_take(r, 1);
     if (oom)
         return SM_ENOMEM;
     return sm_codec_finish(r); /* before v3 any byte at all is trailing */

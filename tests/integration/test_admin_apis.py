@@ -17,8 +17,26 @@ load, over raw frames, each answer read field by field to its last byte:
       INVALID_REQUEST), unknown topic (3), an invalid value (40); a broker
       resource: SET refused (its configs are static), DELETE accepted,
       another broker id refused
+  flexible versions  DescribeAcls/CreateAcls/DeleteAcls v2-v3, DescribeLogDirs
+      v2-v4 (v3 top-level error, v4 total and usable bytes of the file system,
+      usable <= total, both > 0), IncrementalAlterConfigs v1: the same answers
+      in the compact forms with tagged-field sections, response header v1
+  DescribeCluster v0-v1   this broker (node id, advertised host and port, no
+      rack), the cluster id Metadata gives, controller = this broker,
+      authorized operations INT32_MIN unless asked for, then the CLUSTER
+      operations a broker without authorizer grants; endpoint type 2
+      (controllers) MISMATCHED_ENDPOINT_TYPE (114), 7 UNSUPPORTED_ENDPOINT_TYPE
+      (115)
+  ListPartitionReassignments v0   none under way, for every topic or named ones
+  DescribeProducers v0   an idempotent producer's id, epoch, last sequence and
+      last timestamp on the partitions it wrote, none on the others;
+      coordinator epoch and txn start offset -1; unknown topic (3 with
+      Kafka's message), a partition the topic lacks (3), an invalid name (17)
+  ListGroups v3-v5   states (Empty, Stable) and type classic; the states
+      filter (any case), the types filter (consumer: none)
   unimplemented API keys  SaslHandshake (ILLEGAL_SASL_STATE, no mechanisms),
-      SaslAuthenticate, EndTxn, AddOffsetsToTxn: the API's error response and
+      SaslAuthenticate (v1, v2 flexible), EndTxn (v0, v3 flexible),
+      AddOffsetsToTxn: the API's error response and
       the connection stays open; a key Kafka does not define, and a version
       outside the known layouts, close the connection; the broker serves on
 
@@ -50,6 +68,52 @@ def corr():
 
 def rpc(api, version, body):
     return wire.rpc(broker.port, api, version, body, corr=corr())
+
+
+class FReader(wire.Reader):
+    """A Reader of flexible versions: compact strings and arrays, tagged fields."""
+
+    def uvarint(self):
+        v = shift = 0
+        while True:
+            b = self.take(1)[0]
+            v |= (b & 0x7F) << shift
+            if b < 0x80:
+                return v
+            shift += 7
+
+    def cstring(self):
+        n = self.uvarint()
+        return None if n == 0 else self.take(n - 1).decode()
+
+    def carray(self, fn):
+        n = self.uvarint()
+        return None if n == 0 else [fn(self) for _ in range(n - 1)]
+
+    def tags(self):
+        check_eq(self.uvarint(), 0, "no tagged fields")
+
+
+def cstring(s):
+    return wire.uvarint(0) if s is None else wire.compact_string(s)
+
+
+def carray(items):
+    return wire.uvarint(len(items) + 1) + b"".join(items)
+
+
+NO_TAGS = wire.uvarint(0)
+
+
+def frpc(api, version, body):
+    """A flexible request (header v2); the answer after its correlation id
+    and the response header's tags, as an FReader."""
+    c = corr()
+    resp = wire.roundtrip(broker.port, wire.frame(api, version, c, body, flexible=True))
+    r = FReader(resp)
+    check_eq(r.i32(), c, "api %d v%d: the answer carries its correlation id" % (api, version))
+    r.tags()   # response header v1
+    return r
 
 
 class Conn:
@@ -294,6 +358,276 @@ def test_incremental_alter_configs():
     check_eq(err[0], INVALID_REQUEST, "an unknown resource type")
 
 
+# -- flexible versions ---------------------------------------------------------------
+
+
+def cacl_filter(version, name="orders"):
+    return (i8(2) + cstring(name) + i8(3) + cstring("User:alice") + cstring(None) + i8(4) + i8(3))
+
+
+def test_acls_flexible():
+    for v in (2, 3):
+        r = frpc(29, v, cacl_filter(v) + NO_TAGS)
+        r.i32()
+        check_eq((r.i16(), r.cstring(), r.carray(lambda x: x.cstring())),
+                 (SECURITY_DISABLED, "No Authorizer is configured on the broker", []),
+                 "DescribeAcls v%d: SECURITY_DISABLED, no resources" % v)
+        r.tags()
+        check(r.at_end(), "DescribeAcls v%d answer read to its last byte" % v)
+        creation = i8(2) + cstring("orders") + i8(3) + cstring("User:alice") + cstring("*") + i8(4) + i8(3) + NO_TAGS
+        r = frpc(30, v, carray([creation, creation]) + NO_TAGS)
+        r.i32()
+
+        def result(x):
+            out = (x.i16(), x.cstring())
+            x.tags()
+            return out
+        check_eq(r.carray(result), [(SECURITY_DISABLED, "No Authorizer is configured.")] * 2,
+                 "CreateAcls v%d: one result per creation" % v)
+        r.tags()
+        check(r.at_end(), "CreateAcls v%d answer read to its last byte" % v)
+        r = frpc(31, v, carray([cacl_filter(v) + NO_TAGS]) + NO_TAGS)
+        r.i32()
+
+        def fresult(x):
+            out = (x.i16(), x.cstring(), x.carray(lambda y: y.i16()))
+            x.tags()
+            return out
+        check_eq(r.carray(fresult), [(SECURITY_DISABLED, "No Authorizer is configured.", [])],
+                 "DeleteAcls v%d: one result per filter" % v)
+        r.tags()
+        check(r.at_end(), "DeleteAcls v%d answer read to its last byte" % v)
+
+
+def test_describe_log_dirs_flexible():
+    topic = unique("dldf")
+    create_topic(topic, 2)
+    produce(topic, 1, 4)
+    for v in (2, 3, 4):
+        body = carray([cstring(topic) + carray([i32(0), i32(1)]) + NO_TAGS]) + NO_TAGS
+        r = frpc(35, v, body)
+        r.i32()
+        if v >= 3:
+            check_eq(r.i16(), 0, "DescribeLogDirs v%d: top-level error 0" % v)
+
+        def part(x):
+            out = (x.i32(), x.i64(), x.i64(), x.i8())
+            x.tags()
+            return out
+
+        def topic_(x):
+            out = (x.cstring(), x.carray(part))
+            x.tags()
+            return out
+
+        def result(x):
+            out = [x.i16(), x.cstring(), x.carray(topic_)]
+            if v >= 4:
+                out += [x.i64(), x.i64()]
+            x.tags()
+            return out
+        res = r.carray(result)
+        r.tags()
+        check(r.at_end(), "DescribeLogDirs v%d answer read to its last byte" % v)
+        check_eq(sorted(x[1] for x in res), sorted(dirs()), "DescribeLogDirs v%d: both log dirs" % v)
+        sizes = {(t, p): size for x in res for t, ps in x[2] for p, size, _, _ in ps}
+        check_eq(sizes, {(topic, 0): disk_size(topic, 0), (topic, 1): disk_size(topic, 1)},
+                 "DescribeLogDirs v%d: both partitions with their sizes on disk" % v)
+        if v >= 4:
+            for x in res:
+                check(0 < x[4] <= x[3], "v4 %s: usable bytes %d within total %d" % (x[1], x[4], x[3]))
+
+
+def test_iac_flexible():
+    topic = unique("iacf")
+    create_topic(topic, 1)
+    body = carray([i8(2) + cstring(topic) + carray([cstring("retention.ms") + i8(SET) + cstring("60000") + NO_TAGS,
+                                                   cstring("segment.ms") + i8(SET) + cstring(None) + NO_TAGS])
+                   + NO_TAGS,
+                   i8(2) + cstring(topic + "-none") + carray([cstring("retention.ms") + i8(SET) + cstring("1") + NO_TAGS])
+                   + NO_TAGS]) + i8(0) + NO_TAGS
+    r = frpc(44, 1, body)
+    r.i32()
+
+    def res(x):
+        out = (x.i16(), x.cstring(), x.i8(), x.cstring())
+        x.tags()
+        return out
+    check_eq(r.carray(res), [(INVALID_REQUEST, "Null value not supported for : segment.ms", 2, topic),
+                             (UNKNOWN_TOPIC, "no such topic", 2, topic + "-none")],
+             "IncrementalAlterConfigs v1: a null SET value, an unknown topic")
+    r.tags()
+    check(r.at_end(), "IncrementalAlterConfigs v1 answer read to its last byte")
+    body = carray([i8(2) + cstring(topic) + carray([cstring("retention.ms") + i8(SET) + cstring("60000") + NO_TAGS])
+                   + NO_TAGS]) + i8(0) + NO_TAGS
+    r = frpc(44, 1, body)
+    r.i32()
+    check_eq(r.carray(res), [(0, None, 2, topic)], "IncrementalAlterConfigs v1 SET")
+    check_eq(overrides(topic), {"retention.ms": "60000"}, "and it is set")
+
+
+# -- DescribeCluster, ListPartitionReassignments, DescribeProducers, ListGroups ----------
+
+
+def metadata_cluster():
+    """(cluster id, controller id, [(node, host, port)]) from Metadata v2."""
+    r = rpc(3, 2, i32(0))
+    brokers = r.array(lambda x: (x.i32(), x.string(), x.i32(), x.string()))
+    cluster_id, controller = r.string(), r.i32()
+    return cluster_id, controller, [(n, h, p) for n, h, p, _ in brokers]
+
+
+def describe_cluster(v, include_ops=False, endpoint_type=None):
+    body = i8(1 if include_ops else 0) + (i8(endpoint_type) if v >= 1 else b"") + NO_TAGS
+    r = frpc(60, v, body)
+    out = {"throttle": r.i32(), "error": r.i16(), "message": r.cstring()}
+    if v >= 1:
+        out["endpoint_type"] = r.i8()
+    out["cluster_id"] = r.cstring()
+    out["controller"] = r.i32()
+
+    def brk(x):
+        o = (x.i32(), x.cstring(), x.i32(), x.cstring())
+        x.tags()
+        return o
+    out["brokers"] = r.carray(brk)
+    out["ops"] = r.i32()
+    r.tags()
+    check(r.at_end(), "DescribeCluster v%d answer read to its last byte" % v)
+    return out
+
+
+def test_describe_cluster():
+    cluster_id, controller, nodes = metadata_cluster()
+    for v in (0, 1):
+        d = describe_cluster(v, endpoint_type=1)
+        check_eq((d["error"], d["message"]), (0, None), "DescribeCluster v%d: no error" % v)
+        check_eq(d["cluster_id"], cluster_id, "DescribeCluster v%d: the cluster id Metadata gives" % v)
+        check_eq(d["controller"], controller, "DescribeCluster v%d: controller as in Metadata (this broker)" % v)
+        check_eq([(n, h, p) for n, h, p, _ in d["brokers"]], nodes, "DescribeCluster v%d: the brokers Metadata lists" % v)
+        check_eq(d["brokers"][0][3], None, "no rack")
+        check_eq(d["ops"], -2147483648, "authorized operations not asked for: INT32_MIN")
+        if v >= 1:
+            check_eq(d["endpoint_type"], 1, "endpoint type brokers")
+        ops = describe_cluster(v, include_ops=True, endpoint_type=1)["ops"]
+        check_eq(sorted(b for b in range(32) if ops >> b & 1), [5, 7, 8, 9, 10, 11, 12],
+                 "DescribeCluster v%d: every CLUSTER operation (no authorizer)" % v)
+    d = describe_cluster(1, endpoint_type=2)
+    check_eq((d["error"], d["cluster_id"], d["brokers"]), (114, "", []),
+             "DescribeCluster v1 for controllers: MISMATCHED_ENDPOINT_TYPE, nothing listed")
+    d = describe_cluster(1, endpoint_type=7)
+    check_eq((d["error"], d["message"]), (115, "Unsupported endpoint type 7"), "endpoint type 7: UNSUPPORTED_ENDPOINT_TYPE")
+
+
+def test_list_partition_reassignments():
+    topic = unique("lpr")
+    create_topic(topic, 2)
+    for topics in (None, [(topic, [0, 1])], [("no-such-topic", [0])]):
+        body = i32(30000) + (wire.uvarint(0) if topics is None else
+                             carray([cstring(t) + carray([i32(p) for p in ps]) + NO_TAGS for t, ps in topics])) + NO_TAGS
+        r = frpc(46, 0, body)
+        got = (r.i32(), r.i16(), r.cstring(), r.carray(lambda x: x.cstring()))
+        r.tags()
+        check(r.at_end(), "ListPartitionReassignments answer read to its last byte")
+        check_eq(got, (0, 0, None, []), "ListPartitionReassignments of %s: none under way" % (topics or "every topic"))
+
+
+def describe_producers(topics):
+    body = carray([cstring(t) + carray([i32(p) for p in ps]) + NO_TAGS for t, ps in topics]) + NO_TAGS
+    r = frpc(61, 0, body)
+    r.i32()
+
+    def prod(x):
+        o = (x.i64(), x.i32(), x.i32(), x.i64(), x.i32(), x.i64())
+        x.tags()
+        return o
+
+    def part(x):
+        o = (x.i32(), x.i16(), x.cstring(), x.carray(prod))
+        x.tags()
+        return o
+
+    def top(x):
+        o = (x.cstring(), x.carray(part))
+        x.tags()
+        return o
+    out = r.carray(top)
+    r.tags()
+    check(r.at_end(), "DescribeProducers answer read to its last byte")
+    return out
+
+
+def test_describe_producers():
+    topic = unique("dp")
+    create_topic(topic, 3)
+    r = rpc(22, 1, wire.init_producer_id_v1())
+    r.i32()
+    check_eq(r.i16(), 0, "InitProducerId")
+    pid, epoch = r.i64(), r.i16()
+    ts = 1700000000000
+    for seq, n in ((0, 3), (3, 2)):
+        batch = wire.record_batch([(b"k", b"v")] * n, ts=ts + seq, producer_id=pid, producer_epoch=epoch,
+                                  base_sequence=seq)
+        resp = wire.roundtrip(broker.port, wire.produce_request(corr(), {(topic, 1): batch}, version=3))
+        check_eq(list(wire.parse_produce(resp, _corr[0]).values())[0][0], 0, "idempotent batch seq %d" % seq)
+    produce(topic, 2, 2)   # not idempotent
+    got = describe_producers([(topic, [0, 1, 2, 7]), ("no-such-topic", [0]), ("bad name!", [1])])
+    check_eq(got[0][0], topic, "the topic asked for")
+    by_part = {p[0]: p for p in got[0][1]}
+    check_eq(by_part[0][1:], (0, None, []), "partition 0: no producer")
+    check_eq(by_part[1][1:3], (0, None), "partition 1: no error")
+    check_eq(by_part[1][3], [(pid, epoch, 4, ts + 3, -1, -1)],
+             "partition 1: the producer, its epoch, last sequence 4, the last batch's timestamp, -1 -1")
+    check_eq(by_part[2][1:], (0, None, []), "partition 2 (plain produce): no producer")
+    check_eq(by_part[7][1:], (UNKNOWN_TOPIC, None, []), "partition 7 (the topic has 3): UNKNOWN_TOPIC_OR_PARTITION")
+    check_eq(got[1], ("no-such-topic", [(0, UNKNOWN_TOPIC, "This server does not host this topic-partition.", [])]),
+             "unknown topic: 3 with Kafka's message")
+    check_eq(got[2][1][0][1], 17, "an invalid topic name: INVALID_TOPIC_EXCEPTION")
+
+
+def list_groups(v, states=(), types=()):
+    body = b""
+    if v >= 4:
+        body += carray([cstring(x) for x in states])
+    if v >= 5:
+        body += carray([cstring(x) for x in types])
+    r = frpc(16, v, body + NO_TAGS)
+    r.i32()
+    check_eq(r.i16(), 0, "ListGroups v%d: no error" % v)
+
+    def grp(x):
+        o = [x.cstring(), x.cstring()]
+        if v >= 4:
+            o.append(x.cstring())
+        if v >= 5:
+            o.append(x.cstring())
+        x.tags()
+        return tuple(o)
+    out = r.carray(grp)
+    r.tags()
+    check(r.at_end(), "ListGroups v%d answer read to its last byte" % v)
+    return out
+
+
+def test_list_groups_states():
+    topic = unique("lg")
+    create_topic(topic, 1)
+    empty = unique("lg-empty")
+    # an offsets-only group (Empty): OffsetCommit v2 with generation -1
+    body = (string(empty) + i32(-1) + string("") + wire.i64(-1)
+            + array([string(topic) + array([i32(0) + wire.i64(1) + nullable_string(None)])]))
+    r = rpc(8, 2, body)
+    r.array(lambda x: (x.string(), x.array(lambda y: (y.i32(), y.i16()))))
+    mine = lambda gs: sorted(g for g in gs if g[0] == empty)  # noqa: E731
+    check_eq(mine(list_groups(3)), [(empty, "")], "ListGroups v3 lists the group")
+    check_eq(mine(list_groups(4)), [(empty, "", "Empty")], "ListGroups v4: its state Empty")
+    check_eq(mine(list_groups(5)), [(empty, "", "Empty", "classic")], "ListGroups v5: state and type classic")
+    check_eq(mine(list_groups(4, states=["eMpTy"])), [(empty, "", "Empty")], "the states filter, any case")
+    check_eq(mine(list_groups(4, states=["Stable", "PreparingRebalance"])), [], "a states filter it does not match")
+    check_eq(mine(list_groups(5, types=["Classic"])), [(empty, "", "Empty", "classic")], "the types filter classic")
+    check_eq(mine(list_groups(5, types=["consumer"])), [], "the types filter consumer: not listed")
+
+
 # -- unimplemented and unknown keys ---------------------------------------------------
 
 
@@ -311,6 +645,16 @@ def test_unimplemented_keys():
                  (34, "SaslAuthenticate request received after successful authentication", b"", 0),
                  "SaslAuthenticate: ILLEGAL_SASL_STATE with Kafka's message")
         check(r.at_end(), "SaslAuthenticate answer read to its last byte")
+        r = frpc(36, 2, wire.uvarint(1) + NO_TAGS)   # SaslAuthenticate v2 (flexible): empty AuthBytes
+        check_eq((r.i16(), r.cstring(), r.uvarint(), r.i64()),
+                 (34, "SaslAuthenticate request received after successful authentication", 1, 0),
+                 "SaslAuthenticate v2: the same answer in the compact forms (empty bytes)")
+        r.tags()
+        check(r.at_end(), "SaslAuthenticate v2 answer read to its last byte")
+        r = frpc(26, 3, cstring("txn") + wire.i64(1) + i16(0) + i8(1) + NO_TAGS)
+        check_eq((r.i32(), r.i16()), (0, 53), "EndTxn v3 (flexible): TRANSACTIONAL_ID_AUTHORIZATION_FAILED")
+        r.tags()
+        check(r.at_end(), "EndTxn v3 answer read to its last byte")
         for key, name in ((26, "EndTxn"), (25, "AddOffsetsToTxn")):
             r = conn.call(key, 0, string("txn") + wire.i64(1) + i16(0) + (i8(1) if key == 26 else string("g")))
             check(r is not None, "%s v0 answered" % name)
@@ -342,7 +686,9 @@ def main():
         broker.overrides["log.dirs"] = ",".join(os.path.join(broker.dir, d) for d in ("d1", "d2"))
         broker.start()
         print("broker pid %d on %s" % (broker.pid, broker.bootstrap), flush=True)
-        rc = run_tests([test_acls, test_describe_log_dirs, test_incremental_alter_configs,
+        rc = run_tests([test_acls, test_describe_log_dirs, test_incremental_alter_configs, test_acls_flexible,
+                        test_describe_log_dirs_flexible, test_iac_flexible, test_describe_cluster,
+                        test_list_partition_reassignments, test_describe_producers, test_list_groups_states,
                         test_unimplemented_keys], [broker])
         return broker.finish(rc)
     finally:
