@@ -34,6 +34,10 @@
 #   SAMSA_BENCH_PERF []          1: after the measured rounds, one more round against samsa-broker
 #                                under `perf record`; profiles in bench/results/<timestamp>-perf-*.txt
 #   SAMSA_BENCH_KEEP []          1: keep the temporary directory (data, logs)
+#   SAMSA_BENCH_BASE []          a git revision: also build samsa-broker at that revision (a
+#                                detached worktree in the temp dir, Release) and run it as the
+#                                target samsa-base beside samsa, interleaved, with samsa/samsa-base
+#                                ratios: a before/after comparison in one run (e.g. a refactor)
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -54,6 +58,7 @@ export SAMSA_KAFKA_JVM_OPTS=${SAMSA_KAFKA_JVM_OPTS:--server -XX:+UseG1GC -XX:Max
 kafka_py=$root/tests/compat/kafka_cluster.py
 kafka_props() { [[ $1 == kafka-flush ]] && echo "--prop log.flush.interval.messages=1"; true; }
 broker_args=${SAMSA_BENCH_BROKER_ARGS:-}
+base_rev=${SAMSA_BENCH_BASE:-}
 
 stamp=$(date -u +%Y%m%dT%H%M%SZ)
 perf_on=${SAMSA_BENCH_PERF:-}
@@ -74,6 +79,7 @@ cleanup() {
     for d in "$work"/kafka-*/; do
         [[ -d $d ]] && /usr/bin/python3 "$kafka_py" stop --dir "$d" >/dev/null 2>&1
     done
+    [[ -d $work/base-src ]] && git -C "$root" worktree remove --force "$work/base-src" >/dev/null 2>&1
     [[ -n "${SAMSA_BENCH_KEEP:-}" ]] && say "run.sh: kept $work" || rm -rf "$work"
 }
 trap cleanup EXIT
@@ -95,8 +101,20 @@ if [[ " $targets " == *" samsa "* ]]; then
     if ! cmake --build "$build" -j"$(nproc)" --target samsa-broker >"$work/broker-build.log" 2>&1; then
         say "run.sh: samsa-broker does not build; running the mock only. The build said:"
         grep -E 'error|Error' "$work/broker-build.log" | head -20 >&2 || true
-        targets=${targets//samsa/}
+        targets=$(echo " $targets " | sed "s/ samsa / /")
     fi
+fi
+base_broker=
+if [[ -n $base_rev ]]; then
+    base_sha=$(git -C "$root" rev-parse --verify "$base_rev^{commit}") ||
+        { say "run.sh: SAMSA_BENCH_BASE=$base_rev is not a commit"; exit 1; }
+    say "== building samsa-broker at $base_rev (${base_sha:0:12}) in $work/base-build"
+    git -C "$root" worktree add --detach "$work/base-src" "$base_sha" >"$work/base-build.log" 2>&1 &&
+    cmake -S "$work/base-src" -B "$work/base-build" -DCMAKE_BUILD_TYPE=Release >>"$work/base-build.log" 2>&1 &&
+    cmake --build "$work/base-build" -j"$(nproc)" --target samsa-broker >>"$work/base-build.log" 2>&1 ||
+        { tail -40 "$work/base-build.log" >&2; exit 1; }
+    base_broker=$work/base-build/src/samsa-broker
+    targets="$targets samsa-base"
 fi
 if [[ " $targets " == *" kafka"* ]]; then
     if ! /usr/bin/python3 "$kafka_py" libs >"$work/kafka-libs.log" 2>&1; then
@@ -126,10 +144,11 @@ start_server() {
         pids+=("$srv_pid")
         return 0
     fi
-    if [[ $t == samsa ]]; then
-        mkdir -p "$work/data"
+    if [[ $t == samsa || $t == samsa-base ]]; then
+        local bin=$broker; [[ $t == samsa-base ]] && bin=$base_broker
+        mkdir -p "$work/data-$t"
         # shellcheck disable=SC2086
-        "$broker" --override listeners=PLAINTEXT://127.0.0.1:0 --override log.dirs="$work/data" \
+        "$bin" --override listeners=PLAINTEXT://127.0.0.1:0 --override log.dirs="$work/data-$t" \
             --override num.partitions="$parts" $broker_args 2>"$log" >&2 &
     else
         "$bench" serve-mock -p "$parts" --topics bench-acks1,bench-acksall,bench-rate >"$log" 2>&1 &
@@ -158,29 +177,43 @@ grep '^{' "$work/fsync.out" >>"$results" || true
 grep '^#' "$work/fsync.out" >&2 || true
 
 # ---- start-up ---------------------------------------------------------------
-for t in $targets; do
-    say "== $t: start-up, $startup_runs runs"
-    if [[ $t == samsa ]]; then
-        mkdir -p "$work/startup-data"
+startup_of() { # target, runs
+    local t=$1 n=$2 bin
+    if [[ $t == samsa || $t == samsa-base ]]; then
+        bin=$broker; [[ $t == samsa-base ]] && bin=$base_broker
+        mkdir -p "$work/startup-data-$t"
         # shellcheck disable=SC2086
-        "$bench" startup --label samsa --runs "$startup_runs" -- "$broker" \
+        "$bench" startup --label "$t" --runs "$n" -- "$bin" \
             --override "listeners=PLAINTEXT://127.0.0.1:{port}" \
-            --override log.dirs="$work/startup-data" $broker_args >"$work/startup.out" 2>"$work/startup-$t.err" ||
-            { say "run.sh: samsa start-up measurement failed:"; cat "$work/startup-$t.err" >&2; }
+            --override log.dirs="$work/startup-data-$t" $broker_args >"$work/startup.out" 2>"$work/startup-$t.err" ||
+            { say "run.sh: $t start-up measurement failed:"; cat "$work/startup-$t.err" >&2; }
     elif [[ $t == kafka* ]]; then
         # a JVM start takes seconds: at most 5 runs
         # shellcheck disable=SC2046
         /usr/bin/python3 "$root/bench/kafka_target.py" startup --label "$t" \
-            --runs $(( startup_runs < 5 ? startup_runs : 5 )) $(kafka_props "$t") \
+            --runs $(( n < 5 ? n : 5 )) $(kafka_props "$t") \
             >"$work/startup.out" 2>"$work/startup-$t.err" ||
             { say "run.sh: $t start-up measurement failed:"; tail -5 "$work/startup-$t.err" >&2; }
     else
-        "$bench" startup --label mock --runs "$startup_runs" -- "$bench" serve-mock \
+        "$bench" startup --label mock --runs "$n" -- "$bench" serve-mock \
             >"$work/startup.out" 2>"$work/startup-$t.err" || true
     fi
     grep '^{' "$work/startup.out" >>"$results" || true
+}
+for t in $targets; do
+    # samsa and samsa-base alternate run by run below, so both see the same noise
+    [[ -n $base_broker && ($t == samsa || $t == samsa-base) ]] && continue
+    say "== $t: start-up, $startup_runs runs"
+    startup_of "$t" "$startup_runs"
     grep '^#' "$work/startup.out" >&2 || true
 done
+if [[ -n $base_broker && " $targets " == *" samsa "* ]]; then
+    say "== samsa and samsa-base: start-up, $startup_runs runs each, alternating"
+    for i in $(seq "$startup_runs"); do
+        if (( i % 2 )); then startup_of samsa 1; startup_of samsa-base 1
+        else startup_of samsa-base 1; startup_of samsa 1; fi
+    done
+fi
 
 # ---- servers, idle RSS ------------------------------------------------------
 for t in $targets; do
@@ -280,7 +313,7 @@ for t in $targets; do
     printf '{"phase":"after","target":"%s","rss_kb":%s,"hwm_kb":%s}\n' "$t" \
         "$(rss_kb "$p" VmRSS)" "$(rss_kb "$p" VmHWM)" >>"$results"
 done
-du_kb=$(du -sk "$work/data" 2>/dev/null | cut -f1 || echo 0)
+du_kb=$(du -sk "$work/data-samsa" 2>/dev/null | cut -f1 || echo 0)
 mkdir -p "$root/bench/results"
 for t in $all_targets; do
     [[ -f $work/$t.log ]] && cp "$work/$t.log" "$root/bench/results/$stamp-$t.log"
@@ -293,10 +326,10 @@ mkdir -p "$root/bench/results"
 out=$root/bench/results/$stamp.md
 prov=$(provenance_lines)
 fs=$(df -T "$work" 2>/dev/null | awk 'NR == 2 { print $2 }')
-cmdline="SAMSA_BENCH_COUNT=$count SAMSA_BENCH_SIZE=$size SAMSA_BENCH_PARTITIONS=$parts SAMSA_BENCH_REPEAT=$repeat${extra:+ SAMSA_BENCH_ARGS=\"$extra\"} bench/run.sh"
+cmdline="SAMSA_BENCH_COUNT=$count SAMSA_BENCH_SIZE=$size SAMSA_BENCH_PARTITIONS=$parts SAMSA_BENCH_REPEAT=$repeat${extra:+ SAMSA_BENCH_ARGS=\"$extra\"}${base_rev:+ SAMSA_BENCH_BASE=$base_rev} SAMSA_BENCH_TARGETS=\"${SAMSA_BENCH_TARGETS:-samsa mock kafka kafka-flush}\" bench/run.sh"
 R_TARGETS=$targets R_ALL_TARGETS=$all_targets R_REPEAT=$repeat R_STAMP=$stamp R_CMDLINE=$cmdline \
 R_PROV=$prov R_FS=$fs R_COUNT=$count R_SIZE=$size R_PARTS=$parts R_LAT_RATE=$lat_rate \
-R_CONSUMERS=$consumers R_DU_KB=$du_kb python3 - "$results" "$out" <<'EOF'
+R_CONSUMERS=$consumers R_DU_KB=$du_kb R_BASE=${base_rev:+$base_rev (${base_sha:0:12})} python3 - "$results" "$out" <<'EOF'
 import json, os, statistics, sys
 E = os.environ
 rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
@@ -336,8 +369,10 @@ for r in rows:
                      % (r["fdatasync_p50_us"] / 1e3, r["fdatasync_p99_us"] / 1e3, r["mb_per_s"]))
 lines.append("")
 NAMES = {"samsa": "samsa-broker", "mock": "mock cluster", "kafka": "Apache Kafka",
-         "kafka-flush": "Kafka, flush each append"}
-cols = [t for t in ("samsa", "mock", "kafka", "kafka-flush") if t in all_targets]
+         "kafka-flush": "Kafka, flush each append", "samsa-base": "samsa-broker at " + E.get("R_BASE", "")}
+if E.get("R_BASE"):
+    lines.insert(-1, "- samsa-base: samsa-broker built from %s (Release), the same options, interleaved with samsa" % E["R_BASE"])
+cols = [t for t in ("samsa", "samsa-base", "mock", "kafka", "kafka-flush") if t in all_targets]
 others = [t for t in cols if t != "samsa"] if "samsa" in cols else []
 lines.append("| figure | " + " | ".join(NAMES[t] for t in cols) + "".join(" | samsa/%s" % t for t in others)
              + " | aim (samsa) |")

@@ -9,8 +9,7 @@
  * client that skipped ApiVersions can read it) and the connection stays
  * open. A key in neither table, or a version outside the ranges, closes the
  * connection, as Kafka does for a request it cannot parse. */
-#include "broker/broker.h"
-#include "broker/group.h"
+#include "broker/api.h"
 #include "proto/kafka.h"
 
 static const sm_api_def api_table[] = {

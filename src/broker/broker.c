@@ -24,26 +24,20 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "base/fsync.h"
 #include "base/clock.h"
 #include "base/err.h"
 #include "base/log.h"
+#include "broker/conn.h"
 #include "broker/group.h"
+#include "broker/partition.h"
+#include "broker/topics.h"
 
 #define CLEAN_MARKER ".samsa_cleanshutdown"
 #define LOCK_FILE ".lock"
 #define SHUTDOWN_DRAIN_MS 5000
 
 /* ---- log directories ---------------------------------------------------------- */
-
-static int fsync_dir(const char *path)
-{
-    int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0)
-        return -1;
-    int rc = fsync(fd);
-    close(fd);
-    return rc;
-}
 
 /* mkdir, and when that made the directory, fsync its parent: a log dir
  * created at start-up must itself survive a power cut, not only what the
@@ -54,11 +48,11 @@ static int mkdir_synced(char *buf)
         return errno == EEXIST ? 0 : -1;
     char *slash = strrchr(buf, '/');
     if (!slash)
-        return fsync_dir(".");
+        return sm_fsync_dir(".");
     if (slash == buf)
-        return fsync_dir("/");
+        return sm_fsync_dir("/");
     *slash = 0;
-    int rc = fsync_dir(buf);
+    int rc = sm_fsync_dir(buf);
     *slash = '/';
     return rc;
 }
@@ -105,7 +99,7 @@ static int prepare_log_dirs(sm_broker *b, char *err, size_t errlen)
         bool has_data = false;
         if (stat(path, &st) == 0) {
             unlink(path);
-            fsync_dir(dir);
+            sm_fsync_dir(dir);
         } else {
             /* a fresh directory is clean too: only one holding partitions counts */
             char meta[4200];
@@ -176,7 +170,7 @@ static int load_meta(sm_broker *b, char *err, size_t errlen)
             b->cfg.node_id);
     if (fflush(f) || fsync(fileno(f)) || fclose(f) || rename(tmp, path))
         return sm_fail(err, errlen, SM_EIO, "cannot write %s: %s", path, strerror(errno));
-    fsync_dir(b->cfg.log_dirs[0]);
+    sm_fsync_dir(b->cfg.log_dirs[0]);
     return SM_OK;
 }
 
@@ -561,7 +555,7 @@ void sm_broker_release(sm_broker *b)
             if (fd >= 0) {
                 fsync(fd);
                 close(fd);
-                fsync_dir(b->cfg.log_dirs[i]);
+                sm_fsync_dir(b->cfg.log_dirs[i]);
             }
         }
     }

@@ -6,9 +6,10 @@
  * read straight into its own allocation. The Size field and API key are
  * checked before anything is allocated for a frame.
  *
- * Output: memory chunks go out with writev, file ranges with sendfile, in
- * request order. Small file ranges are copied into the response instead, so
- * a typical fetch answer leaves in one writev.
+ * Output: memory chunks go out with writev, file ranges with storage's
+ * sm_slice_send (sendfile: zero-copy), in request order. Small file ranges
+ * are copied into the response instead, so a typical fetch answer leaves
+ * in one writev.
  *
  * Re-entrancy: finishing a request never writes or reads anything itself.
  * It only moves finished responses to the output queue and marks the
@@ -40,7 +41,6 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/mman.h>
-#include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -48,7 +48,10 @@
 #include "base/clock.h"
 #include "base/err.h"
 #include "base/log.h"
+#include "broker/api.h"
 #include "broker/broker.h"
+#include "broker/conn.h"
+#include "proto/kafka.h"
 
 #define IBUF_SIZE (64 * 1024)
 #define MAX_INFLIGHT 64
@@ -684,11 +687,7 @@ static void conn_write(sm_conn *c)
                 continue;
             }
         } else {
-            off_t pos = (off_t)(ch->slice.pos + (int64_t)ch->off);
-            size_t want = (size_t)ch->slice.len - ch->off;
-            if (want > (1u << 30))
-                want = 1u << 30;
-            n = sendfile(c->io.fd, ch->slice.fd, &pos, want);
+            n = sm_slice_send(&ch->slice, (int64_t)ch->off, c->io.fd);
             if (n > 0) {
                 c->oq_bytes -= n;
                 ch->off += (size_t)n;

@@ -19,7 +19,10 @@
 #include "base/clock.h"
 #include "base/err.h"
 #include "base/log.h"
+#include "broker/broker.h"
+#include "broker/conn.h"
 #include "proto/join_group.h"
+#include "proto/kafka.h"
 #include "proto/sync_group.h"
 
 

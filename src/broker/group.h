@@ -9,17 +9,35 @@
  * Stable. Members whose heartbeats stop for session.timeout.ms are removed
  * and the group rebalances. Committed offsets live in memory and in an
  * internal log (offsets.c), written in Kafka's __consumer_offsets
- * record format, replayed at start-up and compacted by rewriting it. */
+ * record format, replayed at start-up and compacted by rewriting it.
+ * The group APIs' handlers are declared in api.h.
+ *
+ * Threads: the event-loop thread only.
+ *
+ * Ownership: the broker's `groups` map owns every sm_group, a group its
+ * members and committed offsets (strings malloc'd, freed with them). A
+ * parked JoinGroup/SyncGroup (m->join_req, m->sync_req) stays its
+ * connection's request: the member only points at it until it answers it,
+ * or the connection's close cancels it.
+ *
+ * Errors: the state machine answers requests with Kafka error codes; the
+ * store's calls return SM_OK or a negative code from base/err.h with `err`
+ * filled, and a write that fails answers its waiters KAFKA_STORAGE_ERROR. */
 #ifndef SM_BROKER_GROUP_H
 #define SM_BROKER_GROUP_H
 
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "base/buf.h"
 #include "base/map.h"
-#include "broker/broker.h"
+#include "broker/conn.h"
+#include "broker/loop.h"
+#include "broker/partition.h"
 #include "proto/batch.h"
 #include "proto/join_group.h"
+
+typedef struct sm_broker sm_broker;
 
 typedef enum {
     SM_GROUP_EMPTY,
@@ -203,18 +221,5 @@ typedef struct sm_offsets_write_wait {
 void sm_offsets_write(sm_req *req, sm_offsets_batch *rb, sm_offsets_write_wait *pw);
 /* Removes the group from the broker and frees it (its records are the caller's). */
 void sm_group_remove(sm_broker *b, sm_group *g);
-
-/* Handlers: h_group.c (membership, DeleteGroups) and h_offsets.c (offsets). */
-void sm_handle_find_coordinator(sm_req *req);
-void sm_handle_join_group(sm_req *req);
-void sm_handle_sync_group(sm_req *req);
-void sm_handle_heartbeat(sm_req *req);
-void sm_handle_leave_group(sm_req *req);
-void sm_handle_describe_groups(sm_req *req);
-void sm_handle_list_groups(sm_req *req);
-void sm_handle_delete_groups(sm_req *req);
-void sm_handle_offset_commit(sm_req *req);
-void sm_handle_offset_fetch(sm_req *req);
-void sm_handle_offset_delete(sm_req *req);
 
 #endif

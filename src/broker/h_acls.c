@@ -5,8 +5,10 @@
  * result per creation, DeleteAcls one per filter with no matching ACLs. The
  * request is decoded all the same: a malformed one closes the connection. */
 #include "base/err.h"
-#include "broker/broker.h"
+#include "broker/api.h"
+#include "broker/conn.h"
 #include "proto/acls.h"
+#include "proto/kafka.h"
 
 /* Kafka's messages (AclApis.scala). */
 #define DESCRIBE_MSG "No Authorizer is configured on the broker"

@@ -1,8 +1,10 @@
 /* h_api_versions.c: ApiVersions: the versions of every API in the table
  * (api.c), as they are. */
 #include "base/err.h"
-#include "broker/broker.h"
+#include "broker/api.h"
+#include "broker/conn.h"
 #include "proto/api_versions.h"
+#include "proto/kafka.h"
 
 void sm_handle_api_versions(sm_req *req)
 {

@@ -10,10 +10,16 @@
 #include <sys/statvfs.h>
 
 #include "base/err.h"
+#include "broker/api.h"
 #include "broker/broker.h"
+#include "broker/conn.h"
+#include "broker/partition.h"
+#include "broker/topics.h"
 #include "proto/describe_cluster.h"
 #include "proto/describe_log_dirs.h"
+#include "proto/kafka.h"
 #include "proto/list_partition_reassignments.h"
+#include "storage/log.h"
 
 /* ---- DescribeCluster ------------------------------------------------------------------ */
 

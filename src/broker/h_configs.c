@@ -8,10 +8,14 @@
 
 #include "base/err.h"
 #include "base/log.h"
+#include "broker/api.h"
 #include "broker/broker.h"
+#include "broker/conn.h"
+#include "broker/topics.h"
 #include "proto/alter_configs.h"
 #include "proto/describe_configs.h"
 #include "proto/incremental_alter_configs.h"
+#include "proto/kafka.h"
 
 #define MSG_MAX 512
 

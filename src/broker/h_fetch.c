@@ -14,9 +14,14 @@
 #include "base/clock.h"
 #include "base/err.h"
 #include "base/log.h"
+#include "broker/api.h"
 #include "broker/broker.h"
+#include "broker/conn.h"
+#include "broker/partition.h"
+#include "broker/topics.h"
 #include "proto/batch.h"
 #include "proto/fetch.h"
+#include "proto/kafka.h"
 
 typedef struct sm_fetch_wait sm_fetch_wait;
 

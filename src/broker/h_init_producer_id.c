@@ -6,8 +6,12 @@
 
 #include "base/err.h"
 #include "base/log.h"
+#include "broker/api.h"
 #include "broker/broker.h"
+#include "broker/conn.h"
+#include "broker/idempotence.h"
 #include "proto/init_producer_id.h"
+#include "proto/kafka.h"
 
 void sm_handle_init_producer_id(sm_req *req)
 {

@@ -3,7 +3,12 @@
  * (the partition's time index, storage/timestamp.c). v0 answers the old
  * OldStyleOffsets array with that one offset. */
 #include "base/err.h"
+#include "broker/api.h"
 #include "broker/broker.h"
+#include "broker/conn.h"
+#include "broker/partition.h"
+#include "broker/topics.h"
+#include "proto/kafka.h"
 #include "proto/list_offsets.h"
 
 void sm_handle_list_offsets(sm_req *req)

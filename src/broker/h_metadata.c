@@ -5,7 +5,11 @@
 #include <string.h>
 
 #include "base/err.h"
+#include "broker/api.h"
 #include "broker/broker.h"
+#include "broker/conn.h"
+#include "broker/topics.h"
+#include "proto/kafka.h"
 #include "proto/metadata.h"
 
 static bool fill_topic(sm_req *req, sm_metadata_topic *mt, sm_topic *t)

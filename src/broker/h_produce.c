@@ -13,8 +13,14 @@
 #include "base/clock.h"
 #include "base/err.h"
 #include "base/log.h"
+#include "broker/api.h"
 #include "broker/broker.h"
+#include "broker/conn.h"
+#include "broker/idempotence.h"
+#include "broker/partition.h"
+#include "broker/topics.h"
 #include "proto/batch.h"
+#include "proto/kafka.h"
 #include "proto/produce.h"
 
 /* One acks=all partition waiting for durability. */

@@ -7,8 +7,13 @@
 #include <stdlib.h>
 
 #include "base/err.h"
-#include "broker/broker.h"
+#include "broker/api.h"
+#include "broker/conn.h"
+#include "broker/idempotence.h"
+#include "broker/partition.h"
+#include "broker/topics.h"
 #include "proto/describe_producers.h"
+#include "proto/kafka.h"
 
 typedef struct collect {
     sm_req *req;

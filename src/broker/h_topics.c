@@ -8,11 +8,16 @@
 
 #include "base/err.h"
 #include "base/log.h"
+#include "broker/api.h"
 #include "broker/broker.h"
+#include "broker/conn.h"
+#include "broker/partition.h"
+#include "broker/topics.h"
 #include "proto/create_partitions.h"
 #include "proto/create_topics.h"
 #include "proto/delete_records.h"
 #include "proto/delete_topics.h"
+#include "proto/kafka.h"
 
 #define MSG_MAX 512
 

@@ -8,8 +8,10 @@
  *   AddOffsetsToTxn, EndTxn: TRANSACTIONAL_ID_AUTHORIZATION_FAILED, the
  *     answer InitProducerId gives a transactional id (no transactions). */
 #include "base/log.h"
-#include "broker/broker.h"
+#include "broker/api.h"
+#include "broker/conn.h"
 #include "proto/error_response.h"
+#include "proto/kafka.h"
 
 typedef struct layout {
     int16_t key;

@@ -24,7 +24,10 @@
 #include "base/err.h"
 #include "base/log.h"
 #include "broker/broker.h"
+#include "broker/idempotence.h"
+#include "broker/partition.h"
 #include "proto/batch.h"
+#include "proto/kafka.h"
 
 #define RECENT 5
 #define PID_BLOCK 1000

@@ -19,11 +19,16 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "base/fsync.h"
 #include "base/clock.h"
 #include "base/err.h"
 #include "base/log.h"
+#include "broker/broker.h"
+#include "broker/conn.h"
 #include "broker/group.h"
+#include "broker/partition.h"
 #include "proto/batch.h"
+#include "proto/kafka.h"
 
 #define STORE_DIR "samsa-groups"
 #define BATCH_TARGET (256 * 1024)
@@ -343,14 +348,6 @@ static int rm_entry(const char *path, const struct stat *st, int flag, struct FT
     return remove(path);
 }
 
-static void fsync_dir(const char *path)
-{
-    int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd >= 0) {
-        fsync(fd);
-        close(fd);
-    }
-}
 
 static int open_log(sm_broker *b, bool clean, char *err, size_t errlen)
 {
@@ -454,7 +451,8 @@ static int compact(sm_broker *b)
         if (access(st->dir, F_OK) != 0)
             rename(old, st->dir);
     }
-    fsync_dir(parent);
+    if (sm_fsync_dir(parent) != SM_OK)
+        sm_warn("offsets store: fsync of %s after the swap: %s", parent, strerror(errno));
     nftw(old, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
     rc = open_log(b, true, err, sizeof err);
     if (rc != SM_OK) {

@@ -8,6 +8,7 @@
 #include "base/err.h"
 #include "base/log.h"
 #include "broker/broker.h"
+#include "broker/topics.h"
 #include "storage/flush.h"
 
 void sm_partition_init(sm_partition *p, sm_topic *t, int32_t index)

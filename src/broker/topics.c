@@ -28,11 +28,17 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "base/fsync.h"
 #include "base/crc32c.h"
 #include "base/err.h"
 #include "base/log.h"
 #include "broker/broker.h"
+#include "broker/conn.h"
 #include "broker/group.h"
+#include "broker/idempotence.h"
+#include "broker/partition.h"
+#include "broker/topics.h"
+#include "proto/kafka.h"
 
 #define MAX_PARTITIONS 10000
 
@@ -287,20 +293,6 @@ void sm_topic_config_visit(sm_broker *b, sm_topic *t, sm_topic_config_fn fn, voi
 
 static int parse_partition_dir(const char *name, char *topic, size_t tlen, int32_t *index);
 
-static int fsync_path(const char *path, int flags)
-{
-    int fd = open(path, flags | O_CLOEXEC);
-    if (fd < 0)
-        return -1;
-    int rc = fsync(fd);
-    int e = errno;
-    close(fd);
-    errno = e;
-    return rc;
-}
-
-static int fsync_dir(const char *path) { return fsync_path(path, O_RDONLY | O_DIRECTORY); }
-
 static void topics_dir(sm_broker *b, char *out, size_t outlen)
 {
     snprintf(out, outlen, "%s/" TOPICS_DIR, b->cfg.log_dirs[0]);
@@ -312,7 +304,7 @@ static int make_topics_dir(sm_broker *b, char *msg, size_t msglen)
     char dir[4200];
     topics_dir(b, dir, sizeof dir);
     if (mkdir(dir, 0755) == 0) {
-        if (fsync_dir(b->cfg.log_dirs[0]) != 0)
+        if (sm_fsync_dir(b->cfg.log_dirs[0]) != 0)
             return sm_fail(msg, msglen, SM_EIO, "fsync of %s: %s", b->cfg.log_dirs[0],
                            strerror(errno));
     } else if (errno != EEXIST) {
@@ -368,7 +360,7 @@ static int write_topic_config(sm_broker *b, const char *name, const sm_props *ov
     config_path(b, name, path, sizeof path, sub, sizeof sub);
     if (sub[0]) {
         if (mkdir(sub, 0755) == 0) {
-            if (fsync_dir(dir) != 0)
+            if (sm_fsync_dir(dir) != 0)
                 return sm_fail(msg, msglen, SM_EIO, "fsync of %s: %s", dir, strerror(errno));
         } else if (errno != EEXIST) {
             return sm_fail(msg, msglen, SM_EIO, "cannot create %s: %s", sub, strerror(errno));
@@ -393,7 +385,7 @@ static int write_topic_config(sm_broker *b, const char *name, const sm_props *ov
         unlink(tmp);
         return sm_fail(msg, msglen, SM_EIO, "cannot rename %s: %s", tmp, strerror(e));
     }
-    if (fsync_dir(sub[0] ? sub : dir) != 0)
+    if (sm_fsync_dir(sub[0] ? sub : dir) != 0)
         return sm_fail(msg, msglen, SM_EIO, "fsync of %s: %s", sub[0] ? sub : dir,
                        strerror(errno));
     return SM_OK;
@@ -410,11 +402,11 @@ static int remove_topic_config(sm_broker *b, const char *name, char *msg, size_t
             return SM_OK;
         return sm_fail(msg, msglen, SM_EIO, "cannot remove %s: %s", path, strerror(errno));
     }
-    if (fsync_dir(sub[0] ? sub : dir) != 0)
+    if (sm_fsync_dir(sub[0] ? sub : dir) != 0)
         return sm_fail(msg, msglen, SM_EIO, "fsync of %s: %s", sub[0] ? sub : dir,
                        strerror(errno));
     if (sub[0] && rmdir(sub) == 0)
-        fsync_dir(dir);
+        sm_fsync_dir(dir);
     return SM_OK;
 }
 
@@ -506,7 +498,7 @@ static int sync_asides(sm_broker *b, const aside_list *a, char *msg, size_t msgl
         bool used = false;
         for (int i = 0; i < a->n && !used; i++)
             used = !strncmp(a->v[i], ld, n) && a->v[i][n] == '/' && !strchr(a->v[i] + n + 1, '/');
-        if (used && fsync_dir(ld) != 0)
+        if (used && sm_fsync_dir(ld) != 0)
             return sm_fail(msg, msglen, SM_EIO, "fsync of %s: %s", ld, strerror(errno));
     }
     return SM_OK;
@@ -623,7 +615,7 @@ static int change_write(sm_broker *b, const char *op, const char *topic, int32_t
         unlink(tmp);
         return sm_fail(msg, msglen, SM_EIO, "cannot rename %s: %s", tmp, strerror(e));
     }
-    if (fsync_dir(dir) != 0) {
+    if (sm_fsync_dir(dir) != 0) {
         /* the record may not be durable: take it back, nothing was changed */
         int e = errno;
         unlink(path);
@@ -639,7 +631,7 @@ static int change_done(sm_broker *b, const char *path, char *msg, size_t msglen)
     topics_dir(b, dir, sizeof dir);
     if (unlink(path) != 0)
         return sm_fail(msg, msglen, SM_EIO, "cannot remove %s: %s", path, strerror(errno));
-    if (fsync_dir(dir) != 0)
+    if (sm_fsync_dir(dir) != 0)
         return sm_fail(msg, msglen, SM_EIO, "fsync of %s: %s", dir, strerror(errno));
     return SM_OK;
 }

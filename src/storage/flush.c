@@ -25,6 +25,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include "base/fsync.h"
 #include "base/err.h"
 #include "base/log.h"
 #include "storage/log_int.h"
@@ -124,7 +125,7 @@ static int sync_set(sm_plog *l, uint64_t *nsync)
     }
     if (rc == SM_OK && set->parent) {
         (*nsync)++;
-        if (sm_fsync_dir_(l->parent) == SM_OK) {
+        if (sm_fsync_dir(l->parent) == SM_OK) {
             atomic_store(&l->parent_synced, true);
         } else {
             sm_error("fsync of directory %s failed: %s", l->parent, strerror(errno));

@@ -17,10 +17,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/sendfile.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <dirent.h>
 
+#include "base/fsync.h"
 #include "base/crc32c.h"
 #include "base/err.h"
 #include "base/log.h"
@@ -33,18 +35,6 @@ static void atomic_max64(_Atomic int64_t *x, int64_t v)
     int64_t cur = atomic_load_explicit(x, memory_order_relaxed);
     while (cur < v && !atomic_compare_exchange_weak(x, &cur, v)) {
     }
-}
-
-int sm_fsync_dir_(const char *path)
-{
-    int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0)
-        return SM_EIO;
-    int rc = fsync(fd) == 0 ? SM_OK : SM_EIO;
-    int e = errno;
-    close(fd);
-    errno = e;
-    return rc;
 }
 
 const char *sm_plog_offline(sm_plog *l) { return sm_plog_offline_(l) ? l->failed_why : NULL; }
@@ -68,7 +58,7 @@ int sm_plog_fsync_dir_(const sm_plog *l)
     /* opened for each fsync: a partition holds no descriptor. A directory
      * that is gone (the partition was deleted meanwhile) has nothing left
      * to make durable, as fsync on a descriptor of it would have said. */
-    if (sm_fsync_dir_(l->dir) == SM_OK || errno == ENOENT)
+    if (sm_fsync_dir(l->dir) == SM_OK || errno == ENOENT)
         return SM_OK;
     return SM_EIO;
 }
@@ -502,6 +492,15 @@ ssize_t sm_slice_read(const sm_slice *s, int64_t at, void *buf, size_t len)
     return pread(s->fd, buf, len, s->pos + at);
 }
 
+ssize_t sm_slice_send(const sm_slice *s, int64_t at, int sock)
+{
+    off_t pos = (off_t)(s->pos + at);
+    size_t want = (size_t)(s->len - at);
+    if (want > (1u << 30))
+        want = 1u << 30;
+    return sendfile(sock, s->fd, &pos, want);
+}
+
 int64_t sm_slice_first_batch_size(const sm_slice *s)
 {
     uint8_t h[SM_BATCH_LOG_OVERHEAD];
@@ -551,7 +550,7 @@ int sm_plog_sync(sm_plog *l, char *err, size_t errlen)
         atomic_max64(&l->dir_synced_gen, gen);
     }
     if (l->new_dir && !atomic_load(&l->parent_synced)) {
-        if (sm_fsync_dir_(l->parent) != SM_OK)
+        if (sm_fsync_dir(l->parent) != SM_OK)
             return sm_fail(err, errlen, SM_EIO, "fsync of directory %s: %s", l->parent,
                            strerror(errno));
         atomic_store(&l->parent_synced, true);

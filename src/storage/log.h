@@ -147,10 +147,12 @@ int64_t sm_plog_active_base_offset(const sm_plog *l);
 int sm_plog_append(sm_plog *l, uint8_t *buf, size_t len, int64_t now_ms, int64_t *base_offset,
                    char *err, size_t errlen);
 
-/* A byte range of one segment file, for sendfile(2). Holds a reference on
- * the segment (seg is NULL, fd -1, when len is 0): release it with
+/* A byte range of one segment file, sent to a socket with sm_slice_send
+ * (zero-copy) or copied with sm_slice_read. Holds a reference on the
+ * segment (seg is NULL, fd -1, when len is 0): release it with
  * sm_slice_release, which is safe on an empty slice, twice, and from any
- * thread. */
+ * thread. seg and fd are storage's: outside storage/ a slice is its len,
+ * sent or read through the functions below. */
 typedef struct sm_slice {
     sm_segment *seg;
     int fd;       /* the segment's .log file, valid while the reference is held */
@@ -171,10 +173,20 @@ typedef struct sm_slice {
 int sm_plog_read(sm_plog *l, int64_t offset, int64_t max_bytes, sm_slice *out);
 void sm_slice_release(sm_slice *s);
 /* Copies bytes [at, at + len) of the slice (clipped to its end) into buf, for
- * a reader that wants them in memory rather than sendfile'd: returns the
- * bytes copied (fewer only if the file is shorter than the slice), or -1
- * with errno set. The only read of segment bytes outside storage/. */
+ * a reader that wants them in memory rather than sent: returns the bytes
+ * copied (fewer only if the file is shorter than the slice), or -1 with
+ * errno set. With sm_slice_send, the only reads of segment bytes outside
+ * storage/. */
 ssize_t sm_slice_read(const sm_slice *s, int64_t at, void *buf, size_t len);
+/* Sends bytes from `at` to the end of the slice to the socket `sock` with
+ * sendfile(2), never through memory, as much as one call takes (at most
+ * 1 GiB): returns the bytes sent, which may be fewer (a non-blocking socket
+ * that filled up: call again from at + n once it is writable); 0 if the file
+ * ends before the slice does (the segment is shorter than it was: the
+ * caller's frame cannot be completed); -1 with errno set (EAGAIN or
+ * EWOULDBLOCK: the socket is full, nothing was sent; EINTR: try again).
+ * Call it with at < len, on the thread that holds the slice. */
+ssize_t sm_slice_send(const sm_slice *s, int64_t at, int sock);
 /* The size of the slice's first batch (BaseOffset and BatchLength included),
  * or -1 if it cannot be read or its BatchLength is impossible. */
 int64_t sm_slice_first_batch_size(const sm_slice *s);

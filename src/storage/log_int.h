@@ -118,8 +118,6 @@ int sm_plog_seg_for_(const sm_plog *l, int64_t offset);
 int sm_plog_find_batch_(sm_plog *l, int i, int64_t offset, sm_bref *b);
 /* Deletes segs[0..n) (never the active one): files now, memory at the last unref. */
 void sm_plog_delete_front_(sm_plog *l, int n, const char *reason);
-/* fsyncs a directory by path. */
-int sm_fsync_dir_(const char *path);
 /* fsyncs the log's directory (any thread); one that no longer exists is SM_OK. */
 int sm_plog_fsync_dir_(const sm_plog *l);
 

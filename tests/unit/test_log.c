@@ -2,7 +2,8 @@
  * append, reads at every offset, KIP-74, rolls by size and time, retention
  * by time and size, DeleteRecords across restarts, clean and unclean
  * reopen, recovery from torn, corrupt, missing and stray files, time
- * lookups, segment references, and a failed write undone.
+ * lookups, segment references, a slice sent to a socket, and a failed
+ * write undone.
  *
  * A model of every batch appended (offsets, size, segment and position)
  * is kept beside each log; after every operation the log is read back at
@@ -18,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -1297,6 +1299,70 @@ static void test_refs(void)
     sm_slice_release(&s);
 }
 
+static void test_slice_send(void)
+{
+    TEST_SECTION("sm_slice_send: a slice reaches a socket whole across partial sends");
+    char dir[256], f[512];
+    new_dir(dir, sizeof dir);
+    sm_log_config c = small_cfg();
+    c.segment_bytes = 1 << 20;
+    sm_plog *l = open_log(dir, &c, true);
+    put(l, NULL, 100, 1000, 2000, 1000); /* one batch of about 200 KB */
+    sm_slice s;
+    REQUIRE(sm_plog_read(l, 0, 1 << 20, &s) == SM_OK && s.len > 100000);
+    uint8_t *want = malloc((size_t)s.len), *got = malloc((size_t)s.len);
+    REQUIRE(want && got);
+    REQUIRE(sm_slice_read(&s, 0, want, (size_t)s.len) == (ssize_t)s.len);
+
+    int sv[2];
+    REQUIRE(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0);
+    int small = 4096;
+    setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &small, sizeof small);
+    REQUIRE(fcntl(sv[0], F_SETFL, O_NONBLOCK) == 0);
+    int64_t at = 0, rcvd = 0;
+    int partial = 0, full = 0, calls = 0;
+    bool failed = false;
+    while (rcvd < s.len && !failed && calls++ < 100000) {
+        /* send until the socket is full, then drain it */
+        while (at < s.len) {
+            ssize_t n = sm_slice_send(&s, at, sv[0]);
+            if (n > 0) {
+                partial += n < s.len - at;
+                at += n;
+                continue;
+            }
+            if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+                full++;
+                break;
+            }
+            if (!(n < 0 && errno == EINTR)) {
+                failed = true;
+                break;
+            }
+        }
+        ssize_t r;
+        while ((r = recv(sv[1], got + rcvd, (size_t)(s.len - rcvd), MSG_DONTWAIT)) > 0)
+            rcvd += r;
+    }
+    CHECK(!failed);
+    CHECK_EQ_I64(at, s.len);
+    CHECK_EQ_I64(rcvd, s.len);
+    CHECK(partial > 0); /* the socket took less than was left */
+    CHECK(full > 0);    /* and said EAGAIN when full, having sent nothing */
+    CHECK(rcvd == s.len && !memcmp(got, want, (size_t)s.len));
+
+    TEST_SECTION("sm_slice_send: 0 when the file ends before the slice does");
+    seg_file(f, sizeof f, dir, 0, ".log");
+    REQUIRE(truncate(f, s.len / 2) == 0);
+    CHECK_EQ_I64(sm_slice_send(&s, s.len / 2, sv[0]), 0);
+    close(sv[0]);
+    close(sv[1]);
+    free(want);
+    free(got);
+    sm_slice_release(&s);
+    sm_plog_close(l);
+}
+
 static void test_failed_write(void)
 {
     TEST_SECTION("a failed write is undone: the log is exactly as before");
@@ -1679,6 +1745,7 @@ int main(void)
     test_random_index_damage();
     test_time();
     test_refs();
+    test_slice_send();
     test_failed_write();
     test_delete();
     test_damaged_tail_headers();
