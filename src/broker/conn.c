@@ -292,10 +292,13 @@ void sm_req_fail_connection(sm_req *req, const char *why)
         sm_req_free(req);
         return;
     }
-    sm_log_limited(SM_LOG_WARN, "closing connection %s (client id '%.*s'): %s (key %d) v%d: %s",
+    sm_log_limited(SM_LOG_WARN,
+                   "closing connection %s (client id '%.*s', software '%s' '%s'): %s (key %d) v%d: "
+                   "%s",
                    c->peer, req->hdr.client_id.len > 0 ? (int)req->hdr.client_id.len : 0,
-                   req->hdr.client_id.len > 0 ? req->hdr.client_id.p : "",
-                   sm_api_name(req->hdr.api_key), req->hdr.api_key, req->hdr.api_version, why);
+                   req->hdr.client_id.len > 0 ? req->hdr.client_id.p : "", c->software_name,
+                   c->software_version, sm_api_name(req->hdr.api_key), req->hdr.api_key,
+                   req->hdr.api_version, why);
     sm_conn_close(c, why); /* frees req, which is done and on c's list */
 }
 

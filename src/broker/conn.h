@@ -108,6 +108,9 @@ struct sm_conn {
     uint64_t id;
     char ip[46];   /* the client's address (max.connections.per.ip counts by it) */
     char peer[64]; /* ip:port, for log lines */
+    /* the client's software, from ApiVersions v3+ (KIP-511): "" until then */
+    char software_name[64];
+    char software_version[64];
     /* input: a buffer for small frames; a large frame is read straight into
      * its own allocation, reserved against queued.max.request.bytes first */
     uint8_t *ibuf;

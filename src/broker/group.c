@@ -308,6 +308,24 @@ void sm_join_error(sm_req *req, int16_t err, const char *member_id)
     sm_join_send(req, &resp);
 }
 
+bool sm_join_members(sm_group *g, sm_req *req, sm_join_group_resp *resp)
+{
+    resp->members = sm_arena_calloc(&req->arena, (size_t)g->nmembers + 1, sizeof *resp->members);
+    if (!resp->members)
+        return false;
+    resp->member_count = 0;
+    for (sm_member *x = g->members; x; x = x->next) {
+        if (x->pending)
+            continue;
+        const sm_member_protocol *p = sm_member_protocol_find(x, g->protocol);
+        sm_join_group_member *jm = &resp->members[resp->member_count++];
+        jm->member_id = sm_str_c(x->id);
+        jm->group_instance_id = x->instance_id ? sm_str_c(x->instance_id) : SM_STR_NULL;
+        jm->metadata = p ? (sm_str){(const char *)p->metadata, p->metadata_len} : SM_STR_LIT("");
+    }
+    return true;
+}
+
 /* The JoinGroup answer of the current generation, for m. */
 void sm_join_answer(sm_member *m)
 {
@@ -318,35 +336,29 @@ void sm_join_answer(sm_member *m)
     sm_group *g = m->g;
     sm_join_group_resp resp = {0};
     resp.generation_id = g->generation;
+    resp.protocol_type = g->protocol_type ? sm_str_c(g->protocol_type) : SM_STR_NULL;
     resp.protocol_name = sm_str_c(g->protocol ? g->protocol : "");
     resp.leader = sm_str_c(g->leader ? g->leader : "");
     resp.member_id = sm_str_c(m->id);
-    if (g->leader && !strcmp(g->leader, m->id)) {
-        resp.members = sm_arena_calloc(&req->arena, (size_t)g->nmembers + 1, sizeof *resp.members);
-        if (!resp.members) {
-            sm_join_error(req, SM_KERR_UNKNOWN_SERVER_ERROR, m->id);
-            return;
-        }
-        for (sm_member *x = g->members; x; x = x->next) {
-            if (x->pending)
-                continue;
-            const sm_member_protocol *p = sm_member_protocol_find(x, g->protocol);
-            sm_join_group_member *jm = &resp.members[resp.member_count++];
-            jm->member_id = sm_str_c(x->id);
-            jm->group_instance_id = x->instance_id ? sm_str_c(x->instance_id) : SM_STR_NULL;
-            jm->metadata = p ? (sm_str){(const char *)p->metadata, p->metadata_len}
-                             : SM_STR_LIT("");
-        }
+    if (g->leader && !strcmp(g->leader, m->id) && !sm_join_members(g, req, &resp)) {
+        sm_join_error(req, SM_KERR_UNKNOWN_SERVER_ERROR, m->id);
+        return;
     }
     sm_join_send(req, &resp);
 }
 
-void sm_sync_send(sm_req *req, int16_t err, const uint8_t *assignment, int32_t len)
+void sm_sync_send(sm_req *req, int16_t err, const sm_group *g, const uint8_t *assignment,
+                  int32_t len)
 {
     req->pending = NULL;
     req->cancel = NULL;
     sm_sync_group_resp resp = {0};
     resp.error_code = err;
+    resp.protocol_type = resp.protocol_name = SM_STR_NULL; /* v5+: the group's on success */
+    if (err == SM_KERR_NONE && g) {
+        resp.protocol_type = g->protocol_type ? sm_str_c(g->protocol_type) : SM_STR_NULL;
+        resp.protocol_name = g->protocol ? sm_str_c(g->protocol) : SM_STR_NULL;
+    }
     resp.assignment = assignment ? (sm_str){(const char *)assignment, len} : SM_STR_LIT("");
     sm_resp_begin(req);
     sm_sync_group_resp_encode(&req->w, req->hdr.api_version, &resp);
@@ -360,9 +372,9 @@ void sm_sync_answer(sm_member *m, int16_t err)
         return;
     m->sync_req = NULL;
     if (err == SM_KERR_NONE)
-        sm_sync_send(req, err, m->assignment, m->assignment_len);
+        sm_sync_send(req, err, m->g, m->assignment, m->assignment_len);
     else
-        sm_sync_send(req, err, NULL, 0);
+        sm_sync_send(req, err, NULL, NULL, 0);
 }
 
 /* Answers m's parked requests with err and removes it from the group. */

@@ -140,7 +140,12 @@ void sm_join_send(sm_req *req, const sm_join_group_resp *resp);
 void sm_join_error(sm_req *req, int16_t err, const char *member_id);
 void sm_join_answer(sm_member *m);
 /* Answers a SyncGroup, or m's parked one (its assignment when err is NONE). */
-void sm_sync_send(sm_req *req, int16_t err, const uint8_t *assignment, int32_t len);
+/* Fills resp's Members with the group's members and their metadata for
+ * the chosen protocol (the leader's JoinGroup answer); false when out of
+ * memory. */
+bool sm_join_members(sm_group *g, sm_req *req, sm_join_group_resp *resp);
+void sm_sync_send(sm_req *req, int16_t err, const sm_group *g, const uint8_t *assignment,
+                  int32_t len);
 void sm_sync_answer(sm_member *m, int16_t err);
 
 /* After members left: rebalance the rest, or settle as Empty. */

@@ -47,6 +47,32 @@ typedef struct part_eval {
     sm_slice slice;
 } part_eval;
 
+/* The fetcher's epochs against SM_LEADER_EPOCH, as Kafka's Partition checks
+ * them (the leader epoch cache of a log holds one epoch, 0, from its first
+ * append on): CurrentLeaderEpoch (v9+) newer than ours is
+ * UNKNOWN_LEADER_EPOCH. LastFetchedEpoch (v12+) that the log does not hold
+ * is OFFSET_OUT_OF_RANGE, as is a fetch offset below the log start; epoch
+ * 0 ending (at the log end) before the fetch offset is a DivergingEpoch
+ * answer with no records. */
+static int16_t check_epochs(const sm_fetch_part *fp, part_eval *e)
+{
+    if (fp->current_leader_epoch > SM_LEADER_EPOCH)
+        return SM_KERR_UNKNOWN_LEADER_EPOCH;
+    if (fp->last_fetched_epoch < 0)
+        return SM_KERR_NONE;
+    int64_t end = e->hdr.high_watermark;
+    if (fp->last_fetched_epoch != SM_LEADER_EPOCH || end <= 0)
+        return SM_KERR_OFFSET_OUT_OF_RANGE;
+    if (fp->fetch_offset < e->hdr.log_start_offset)
+        return SM_KERR_OFFSET_OUT_OF_RANGE;
+    if (end < fp->fetch_offset) {
+        e->hdr.diverging = true;
+        e->hdr.diverging_epoch = SM_LEADER_EPOCH;
+        e->hdr.diverging_end_offset = end;
+    }
+    return SM_KERR_NONE;
+}
+
 /* Evaluates every partition; returns total record bytes found. */
 static int64_t evaluate(sm_broker *b, const sm_fetch_req *fr, part_eval *ev, bool *any_error)
 {
@@ -76,6 +102,12 @@ static int64_t evaluate(sm_broker *b, const sm_fetch_req *fr, part_eval *ev, boo
             }
             e->hdr.high_watermark = e->hdr.last_stable_offset = sm_plog_end_offset(log);
             e->hdr.log_start_offset = sm_plog_start_offset(log);
+            int16_t eerr = check_epochs(fp, e);
+            if (eerr != SM_KERR_NONE || e->hdr.diverging) {
+                e->hdr.error_code = eerr;
+                *any_error = true; /* answered at once, as Kafka does */
+                continue;
+            }
             int64_t room = max_bytes - total;
             if (room <= 0 && total > 0)
                 continue; /* the response is full; this partition comes next time */
@@ -135,7 +167,7 @@ static void respond(sm_req *req, const sm_fetch_req *fr, part_eval *ev)
     int k = 0;
     for (int32_t i = 0; i < fr->topic_count; i++) {
         const sm_fetch_topic *ft = &fr->topics[i];
-        sm_fetch_topic_encode(&req->w, ft->topic.len < 0 ? SM_STR_LIT("") : ft->topic,
+        sm_fetch_topic_encode(&req->w, v, ft->topic.len < 0 ? SM_STR_LIT("") : ft->topic,
                               ft->partition_count);
         for (int32_t j = 0; j < ft->partition_count; j++, k++) {
             part_eval *e = &ev[k];
@@ -145,8 +177,11 @@ static void respond(sm_req *req, const sm_fetch_req *fr, part_eval *ev)
                 sm_resp_add_slice(req, &e->slice); /* takes the reference */
             else if (e->slice.seg)
                 sm_slice_release(&e->slice);
+            sm_fetch_part_end(&req->w, v, &e->hdr);
         }
+        sm_fetch_topic_end(&req->w, v);
     }
+    sm_fetch_resp_end(&req->w, v);
     sm_req_complete(req);
 }
 

@@ -37,16 +37,27 @@ void sm_handle_find_coordinator(sm_req *req)
         return;
     }
     sm_find_coordinator_resp resp = {0};
-    if (fr.key_type != 0) {
-        resp.error_code = SM_KERR_COORDINATOR_NOT_AVAILABLE;
-        resp.error_message = SM_STR_LIT("transactions are not supported by samsa-broker");
-        resp.node_id = -1;
-        resp.host = SM_STR_LIT("");
-        resp.port = -1;
-    } else {
-        resp.node_id = b->cfg.node_id;
-        resp.host = sm_str_c(b->adv_host);
-        resp.port = b->adv_port;
+    resp.coordinator_count = fr.key_count;
+    resp.coordinators =
+        sm_arena_calloc(&req->arena, (size_t)fr.key_count + 1, sizeof *resp.coordinators);
+    if (!resp.coordinators) {
+        sm_req_fail_connection(req, "out of memory");
+        return;
+    }
+    for (int32_t i = 0; i < fr.key_count; i++) {
+        sm_find_coordinator_one *c = &resp.coordinators[i];
+        c->key = fr.keys[i];
+        if (fr.key_type != 0) {
+            c->error_code = SM_KERR_COORDINATOR_NOT_AVAILABLE;
+            c->error_message = SM_STR_LIT("transactions are not supported by samsa-broker");
+            c->node_id = -1;
+            c->host = SM_STR_LIT("");
+            c->port = -1;
+        } else {
+            c->node_id = b->cfg.node_id;
+            c->host = sm_str_c(b->adv_host);
+            c->port = b->adv_port;
+        }
     }
     sm_resp_begin(req);
     sm_find_coordinator_resp_encode(&req->w, req->hdr.api_version, &resp);
@@ -106,15 +117,27 @@ static void park_join(sm_member *m, sm_req *req)
 }
 
 /* The JoinGroup answer of a static member back in a Stable group: the
- * current generation, no member list, leader as given. */
+ * current generation, no member list, leader as given. From v9 (KIP-814),
+ * as Kafka answers: the leader is named as it is now, and a returning
+ * leader gets the members with SkipAssignment set. */
 static void answer_static_rejoin(sm_member *m, sm_req *req, const char *leader)
 {
     sm_group *g = m->g;
     sm_join_group_resp resp = {0};
     resp.generation_id = g->generation;
+    resp.protocol_type = g->protocol_type ? sm_str_c(g->protocol_type) : SM_STR_NULL;
     resp.protocol_name = sm_str_c(g->protocol ? g->protocol : "");
     resp.leader = sm_str_c(leader ? leader : "");
     resp.member_id = sm_str_c(m->id);
+    if (req->hdr.api_version >= 9) {
+        bool is_leader = g->leader && !strcmp(g->leader, m->id);
+        resp.leader = sm_str_c(g->leader ? g->leader : "");
+        if (is_leader && !sm_join_members(g, req, &resp)) {
+            sm_join_error(req, SM_KERR_UNKNOWN_SERVER_ERROR, m->id);
+            return;
+        }
+        resp.skip_assignment = is_leader;
+    }
     sm_join_send(req, &resp);
 }
 
@@ -315,6 +338,10 @@ void sm_handle_join_group(sm_req *req)
         sm_join_error(req, SM_KERR_INVALID_GROUP_ID, mid);
         return;
     }
+    if (jr.reason.len > 0) /* v8+ (KIP-800) */
+        sm_info("group %.*s: JoinGroup from %s (member '%s'): %.*s", (int)jr.group_id.len,
+                jr.group_id.p, req->conn ? req->conn->peer : "-", mid, (int)jr.reason.len,
+                jr.reason.p);
     if (jr.session_timeout_ms < b->cfg.group_min_session_timeout_ms ||
         jr.session_timeout_ms > b->cfg.group_max_session_timeout_ms) {
         sm_log_limited(SM_LOG_INFO, "JoinGroup %.*s from %s: session.timeout.ms %d outside "
@@ -389,24 +416,31 @@ void sm_handle_sync_group(sm_req *req)
     int16_t err = resolve_member(g, sr.member_id, sr.group_instance_id, &m);
     if (err == SM_KERR_NONE && sr.generation_id != g->generation)
         err = SM_KERR_ILLEGAL_GENERATION;
+    /* v5 (KIP-559): a type or protocol named must be the group's */
+    if (err == SM_KERR_NONE && sr.protocol_type.len >= 0 &&
+        !(g->protocol_type && sm_group_str_is(g->protocol_type, sr.protocol_type)))
+        err = SM_KERR_INCONSISTENT_GROUP_PROTOCOL;
+    if (err == SM_KERR_NONE && sr.protocol_name.len >= 0 &&
+        !(g->protocol && sm_group_str_is(g->protocol, sr.protocol_name)))
+        err = SM_KERR_INCONSISTENT_GROUP_PROTOCOL;
     if (err == SM_KERR_NONE && g->state == SM_GROUP_PREPARING_REBALANCE)
         err = SM_KERR_REBALANCE_IN_PROGRESS;
     if (err == SM_KERR_NONE && g->state == SM_GROUP_EMPTY)
         err = SM_KERR_UNKNOWN_MEMBER_ID;
     if (err != SM_KERR_NONE) {
-        sm_sync_send(req, err, NULL, 0);
+        sm_sync_send(req, err, NULL, NULL, 0);
         return;
     }
     sm_member_touch(m);
     if (g->state == SM_GROUP_STABLE) {
-        sm_sync_send(req, SM_KERR_NONE, m->assignment, m->assignment_len);
+        sm_sync_send(req, SM_KERR_NONE, g, m->assignment, m->assignment_len);
         return;
     }
     /* CompletingRebalance: wait for the leader's assignment */
     if (m->sync_req) {
         sm_req *old = m->sync_req;
         m->sync_req = NULL;
-        sm_sync_send(old, SM_KERR_REBALANCE_IN_PROGRESS, NULL, 0);
+        sm_sync_send(old, SM_KERR_REBALANCE_IN_PROGRESS, NULL, NULL, 0);
     }
     m->sync_req = req;
     req->pending = m;
@@ -492,6 +526,9 @@ void sm_handle_leave_group(sm_req *req)
             err = resolve_member(g, lm->member_id, lm->group_instance_id, &m);
         }
         out->error_code = err;
+        if (m && lm->reason.len > 0)
+            sm_info("group %s: member %s leaves: %.*s", g->id, m->id, (int)lm->reason.len,
+                    lm->reason.p);
         if (m) {
             sm_member_remove(g, m, SM_KERR_UNKNOWN_MEMBER_ID, "LeaveGroup");
             left++;

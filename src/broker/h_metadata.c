@@ -12,9 +12,11 @@
 #include "proto/kafka.h"
 #include "proto/metadata.h"
 
-static bool fill_topic(sm_req *req, sm_metadata_topic *mt, sm_topic *t)
+static bool fill_topic(sm_req *req, sm_metadata_topic *mt, sm_topic *t, bool ops)
 {
     mt->error_code = SM_KERR_NONE;
+    /* no authorizer: every operation a topic supports, as Kafka answers */
+    mt->topic_authorized_operations = ops ? SM_ACL_OPS_TOPIC : SM_ACL_OPS_OMITTED;
     mt->name = sm_str_c(t->name);
     mt->is_internal = false;
     mt->partition_count = t->npart;
@@ -22,7 +24,8 @@ static bool fill_topic(sm_req *req, sm_metadata_topic *mt, sm_topic *t)
     if (!mt->partitions)
         return false;
     for (int32_t i = 0; i < t->npart; i++)
-        mt->partitions[i] = (sm_metadata_part){SM_KERR_NONE, i, req->b->cfg.node_id};
+        mt->partitions[i] =
+            (sm_metadata_part){SM_KERR_NONE, i, req->b->cfg.node_id, SM_LEADER_EPOCH};
     return true;
 }
 
@@ -38,7 +41,10 @@ void sm_handle_metadata(sm_req *req)
     sm_metadata_resp resp = {.broker_count = 1,
                              .brokers = &self,
                              .cluster_id = sm_str_c(b->cluster_id),
-                             .controller_id = b->cfg.node_id};
+                             .controller_id = b->cfg.node_id,
+                             .cluster_authorized_operations =
+                                 mr.include_cluster_authorized_operations ? SM_ACL_OPS_CLUSTER
+                                                                          : SM_ACL_OPS_OMITTED};
     if (mr.topic_count < 0) {
         resp.topic_count = (int32_t)b->topics.len;
         resp.topics = sm_arena_calloc(&req->arena, b->topics.len + 1, sizeof *resp.topics);
@@ -50,7 +56,7 @@ void sm_handle_metadata(sm_req *req)
         void *v;
         int32_t k = 0;
         for (size_t it = 0; sm_map_next(&b->topics, &it, &name, &v);) {
-            if (!fill_topic(req, &resp.topics[k++], v)) {
+            if (!fill_topic(req, &resp.topics[k++], v, mr.include_topic_authorized_operations)) {
                 sm_req_fail_connection(req, "out of memory");
                 return;
             }
@@ -83,13 +89,14 @@ void sm_handle_metadata(sm_req *req)
             sm_topic *t = sm_topic_get_or_autocreate(b, name, mr.allow_auto_topic_creation, &ac,
                                                      &err);
             if (t) {
-                if (!fill_topic(req, mt, t)) {
+                if (!fill_topic(req, mt, t, mr.include_topic_authorized_operations)) {
                     sm_map_release(&seen);
                     sm_req_fail_connection(req, "out of memory");
                     return;
                 }
             } else {
                 mt->error_code = err;
+                mt->topic_authorized_operations = SM_ACL_OPS_OMITTED;
                 /* Name is not nullable in the response */
                 mt->name = name.len < 0 ? SM_STR_LIT("") : name;
             }

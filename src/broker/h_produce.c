@@ -7,6 +7,7 @@
  * for the flusher to fsync the partition past the batch (group commit: all
  * requests appended before an fsync starts share it); acks=0 gets no answer,
  * and an error closes the connection so the producer notices. */
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -47,13 +48,77 @@ typedef struct produce_state {
  * bounds the compressed size; real data compresses 2-20 times. */
 #define DECOMPRESSED_PER_BATCH_BYTE 64
 
+static sm_str arena_printf(sm_arena *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static sm_str arena_printf(sm_arena *a, const char *fmt, ...)
+{
+    char tmp[512];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        return SM_STR_NULL;
+    if ((size_t)n >= sizeof tmp)
+        n = (int)sizeof tmp - 1;
+    char *p = sm_arena_alloc(a, (size_t)n + 1);
+    if (!p)
+        return SM_STR_NULL;
+    memcpy(p, tmp, (size_t)n + 1);
+    return (sm_str){p, n};
+}
+
+/* Produce v8+ (KIP-467): why a batch was dropped. Timestamps are checked
+ * per record, as Kafka's LogValidator does: each record outside the bounds
+ * (or every record, when the producer set LogAppendTime) is listed with
+ * Kafka's message, under Kafka's summary. Any other refusal is about the
+ * batch: no RecordErrors, and samsa's reason as ErrorMessage. */
+static void record_errors(sm_req *req, sm_produce_part_resp *slot, sm_batch_check c,
+                          const sm_batch_hdr *h, const sm_batch_ts_error *ts, int32_t nts,
+                          int64_t lo, int64_t hi, const char *why)
+{
+    sm_arena *a = &req->arena;
+    if (c != SM_BATCH_BAD_TIMESTAMP) {
+        slot->error_message = arena_printf(a, "%s", why);
+        return;
+    }
+    slot->error_message = SM_STR_LIT("One or more records have been rejected due to invalid "
+                                     "timestamp");
+    int32_t n = nts > 0 ? nts : h->record_count; /* none listed: LogAppendTime from the producer */
+    if (n <= 0)
+        return;
+    slot->record_errors = sm_arena_calloc(a, (size_t)n, sizeof *slot->record_errors);
+    if (!slot->record_errors)
+        return;
+    static const sm_str lat = SM_STR_LIT("Invalid timestamp type in message: Producer should not "
+                                         "set timestamp type to LogAppendTime.");
+    for (int32_t i = 0; i < n; i++) {
+        sm_produce_record_error *e = &slot->record_errors[i];
+        if (nts > 0) {
+            e->batch_index = ts[i].index;
+            e->message = arena_printf(a,
+                                      "Timestamp %lld of message with offset %lld is out of range. "
+                                      "The timestamp should be within [%lld, %lld]",
+                                      (long long)ts[i].timestamp,
+                                      (long long)(h->base_offset + ts[i].index), (long long)lo,
+                                      (long long)hi);
+        } else {
+            e->batch_index = i;
+            e->message = lat;
+        }
+    }
+    slot->record_error_count = n;
+}
+
 /* Checks a partition's records the way Kafka's broker does before appending
  * (ProduceRequest.validateRecords, then UnifiedLog's size and CRC checks,
  * then LogValidator: see sm_batch_check_produced); returns a Kafka error
  * code, and when it is NONE, *hp is the header of the one batch the records
- * are. Produce v0-v7 carry no ErrorMessage, so the reason is logged. */
+ * are. The reason is logged, and answered from v8 on: a batch refused for
+ * record timestamps lists each such record in RecordErrors with Kafka's
+ * message and summary (LogValidator's), any other refusal carries the
+ * reason as ErrorMessage. */
 static int16_t check_records(sm_req *req, sm_topic *t, int32_t part, sm_str recs,
-                             sm_batch_hdr *hp)
+                             sm_batch_hdr *hp, sm_produce_part_resp *slot)
 {
     const uint8_t *p = (const uint8_t *)recs.p;
     size_t len = recs.len > 0 ? (size_t)recs.len : 0;
@@ -61,6 +126,9 @@ static int16_t check_records(sm_req *req, sm_topic *t, int32_t part, sm_str recs
     sm_batch_hdr h;
     sm_batch_check c = SM_BATCH_INVALID;
     int16_t kerr;
+    int64_t lo = 0, hi = 0, now = 0;
+    sm_batch_ts_error *ts_errors = NULL;
+    int32_t ts_errors_n = 0;
     if (len == 0) {
         snprintf(why, sizeof why, "no record batch");
     } else if ((c = sm_batch_validate(p, len, &h)) != SM_BATCH_OK) {
@@ -82,13 +150,24 @@ static int16_t check_records(sm_req *req, sm_topic *t, int32_t part, sm_str recs
                  req->hdr.api_version);
         goto refused;
     } else {
+        now = sm_wall_ms();
+        /* RecordErrors (v8+): room for every record of the batch */
+        if (req->hdr.api_version >= 8 && h.record_count > 0)
+            ts_errors = sm_arena_calloc(&req->arena, (size_t)h.record_count, sizeof *ts_errors);
         sm_batch_rules rules = {
-            .now_ms = sm_wall_ms(),
+            .now_ms = now,
             .ts_before_max_ms = t->cfg.ts_before_max_ms,
             .ts_after_max_ms = t->cfg.ts_after_max_ms,
             .log_append_time = t->cfg.log_append_time,
             .max_decompressed = (uint64_t)t->cfg.max_message_bytes * DECOMPRESSED_PER_BATCH_BYTE,
+            .ts_errors = ts_errors,
+            .ts_errors_cap = ts_errors ? h.record_count : 0,
+            .ts_errors_n = &ts_errors_n,
         };
+        if (__builtin_sub_overflow(now, t->cfg.ts_before_max_ms, &lo))
+            lo = INT64_MIN;
+        if (__builtin_add_overflow(now, t->cfg.ts_after_max_ms, &hi))
+            hi = INT64_MAX;
         c = sm_batch_check_produced(p, &h, &rules, why, sizeof why);
     }
     kerr = c == SM_BATCH_OK ? SM_KERR_NONE : sm_batch_check_kerr(c);
@@ -100,6 +179,8 @@ refused:
     sm_log_limited(SM_LOG_WARN, "produce v%d from %s to %s-%d refused (%s): %s",
                    req->hdr.api_version, req->conn ? req->conn->peer : "-", t->name, part,
                    sm_kerr_name(kerr), why);
+    if (req->hdr.api_version >= 8)
+        record_errors(req, slot, c, &h, ts_errors, ts_errors_n, lo, hi, why);
     return kerr;
 }
 
@@ -188,7 +269,8 @@ void sm_handle_produce(sm_req *req)
             sm_produce_part *rp = &rt->partitions[j];
             sm_batch_hdr h; /* the one batch of the partition's records, once checked */
             sm_produce_part_resp *slot = &topics[i].partitions[j];
-            *slot = (sm_produce_part_resp){rp->index, SM_KERR_NONE, -1, -1, -1};
+            *slot = (sm_produce_part_resp){rp->index, SM_KERR_NONE, -1, -1, -1, 0, NULL,
+                                           SM_STR_NULL};
             if (!acks_ok) {
                 slot->error_code = SM_KERR_INVALID_REQUIRED_ACKS;
             } else if (!t) {
@@ -196,7 +278,7 @@ void sm_handle_produce(sm_req *req)
             } else if (rp->index < 0 || rp->index >= t->npart) {
                 slot->error_code = SM_KERR_UNKNOWN_TOPIC_OR_PARTITION;
             } else {
-                slot->error_code = check_records(req, t, rp->index, rp->records, &h);
+                slot->error_code = check_records(req, t, rp->index, rp->records, &h, slot);
             }
             if (slot->error_code != SM_KERR_NONE) {
                 any_error = true;

@@ -447,11 +447,16 @@ sm_batch_check sm_batch_check_produced(const uint8_t *p, const sm_batch_hdr *h,
             break;
         }
         int64_t ts;
-        if (!r->log_append_time && bad_ts_at < 0 &&
+        if (!r->log_append_time &&
             (__builtin_add_overflow(h->base_timestamp, rec.timestamp_delta, &ts) ||
              (ts != -1 && (ts < lo || ts > hi)))) {
-            bad_ts_at = it.index - 1;
-            bad_ts = (int64_t)((uint64_t)h->base_timestamp + (uint64_t)rec.timestamp_delta);
+            int64_t t = (int64_t)((uint64_t)h->base_timestamp + (uint64_t)rec.timestamp_delta);
+            if (bad_ts_at < 0) {
+                bad_ts_at = it.index - 1;
+                bad_ts = t;
+            }
+            if (r->ts_errors && r->ts_errors_n && *r->ts_errors_n < r->ts_errors_cap)
+                r->ts_errors[(*r->ts_errors_n)++] = (sm_batch_ts_error){it.index - 1, t};
         }
     }
     if (out == SM_BATCH_OK && rc < 0) {

@@ -119,6 +119,13 @@ const char *sm_batch_check_str(sm_batch_check c);
 /* The Kafka error code a Produce answers for c (NONE for SM_BATCH_OK). */
 int16_t sm_batch_check_kerr(sm_batch_check c);
 
+/* A record whose timestamp is outside the topic's bounds (Produce v8+
+ * RecordErrors): its index in the batch and its timestamp. */
+typedef struct sm_batch_ts_error {
+    int32_t index;
+    int64_t timestamp;
+} sm_batch_ts_error;
+
 /* What the broker demands of a producer's batch beyond its framing, as Kafka's
  * LogValidator does. */
 typedef struct sm_batch_rules {
@@ -127,6 +134,11 @@ typedef struct sm_batch_rules {
     int64_t ts_after_max_ms;  /* message.timestamp.after.max.ms */
     bool log_append_time;     /* the topic stamps LogAppendTime: record timestamps are not bounded */
     uint64_t max_decompressed; /* most bytes the records of a compressed batch may take */
+    /* optional (NULL): filled with every record whose timestamp is out of
+     * bounds, up to ts_errors_cap of them; *ts_errors_n is how many */
+    sm_batch_ts_error *ts_errors;
+    int32_t ts_errors_cap;
+    int32_t *ts_errors_n;
 } sm_batch_rules;
 
 /* Checks a batch that passed sm_batch_validate the way Kafka's broker checks

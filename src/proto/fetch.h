@@ -1,18 +1,33 @@
-/* fetch.h: Fetch (key 1), versions 4-11.
+/* fetch.h: Fetch (key 1), versions 4-12.
  *
  * The response is encoded in pieces so the broker can splice record bytes
  * in from segment files with sendfile(2): it writes each partition's
  * header with sm_fetch_part_encode, which ends with the RecordSet length,
- * and then queues `records_len` bytes straight from the file. */
+ * and then queues `records_len` bytes straight from the file, then
+ * sm_fetch_part_end (the partition's tagged fields); sm_fetch_topic_end
+ * after a topic's partitions, sm_fetch_resp_end at the end.
+ *
+ * v12 is the first flexible version and adds LastFetchedEpoch to each
+ * partition of the request (checked against the leader epoch, KIP-595),
+ * and the tagged DivergingEpoch (tag 0) to the answer when the fetcher's
+ * last epoch ends before its fetch offset. The other tagged fields
+ * (ClusterId in the request; CurrentLeader, SnapshotId in the answer) are
+ * for KRaft and leader changes: skipped, never sent. v13+ names topics by
+ * id (KIP-516): not spoken. */
 #ifndef SM_PROTO_FETCH_H
 #define SM_PROTO_FETCH_H
 
+#include <stdbool.h>
+
 #include "proto/header.h"
+
+#define SM_FETCH_FLEX 12 /* first flexible version */
 
 typedef struct sm_fetch_part {
     int32_t partition;
     int32_t current_leader_epoch; /* v9+ */
     int64_t fetch_offset;
+    int32_t last_fetched_epoch; /* v12+; -1 before (none) */
     int64_t log_start_offset; /* v5+, from followers only */
     int32_t partition_max_bytes;
 } sm_fetch_part;
@@ -43,7 +58,11 @@ int sm_fetch_req_decode(sm_rd *r, int16_t version, sm_arena *a, sm_fetch_req *ou
 void sm_fetch_resp_begin(sm_wbuf *w, int16_t version, int16_t error_code, int32_t session_id,
                          int32_t topic_count);
 /* Topic name and partition count. */
-void sm_fetch_topic_encode(sm_wbuf *w, sm_str topic, int32_t partition_count);
+void sm_fetch_topic_encode(sm_wbuf *w, int16_t version, sm_str topic, int32_t partition_count);
+/* After a topic's partitions: its tagged fields (v12+). */
+void sm_fetch_topic_end(sm_wbuf *w, int16_t version);
+/* The end of the response: its tagged fields (v12+). */
+void sm_fetch_resp_end(sm_wbuf *w, int16_t version);
 
 typedef struct sm_fetch_part_resp {
     int32_t partition;
@@ -52,10 +71,16 @@ typedef struct sm_fetch_part_resp {
     int64_t last_stable_offset;
     int64_t log_start_offset;
     int32_t records_len; /* -1 for null records */
+    bool diverging;      /* v12+: DivergingEpoch (tag 0) is sent */
+    int32_t diverging_epoch;
+    int64_t diverging_end_offset;
 } sm_fetch_part_resp;
 
 /* Everything of one partition up to and including the RecordSet length;
- * the caller appends records_len bytes of records after it. */
+ * the caller appends records_len bytes of records after it, then calls
+ * sm_fetch_part_end. */
 void sm_fetch_part_encode(sm_wbuf *w, int16_t version, const sm_fetch_part_resp *p);
+/* The partition's tagged fields (v12+): DivergingEpoch when set. */
+void sm_fetch_part_end(sm_wbuf *w, int16_t version, const sm_fetch_part_resp *p);
 
 #endif

@@ -1,12 +1,15 @@
-/* heartbeat.h: Heartbeat (key 12), versions 0-3.
+/* heartbeat.h: Heartbeat (key 12), versions 0-4.
  *
  * v1 adds ThrottleTimeMs (first field of the response); v2 is the same as
- * v1; v3 adds GroupInstanceId to the request. REBALANCE_IN_PROGRESS (27)
+ * v1; v3 adds GroupInstanceId to the request; v4 is the first flexible
+ * version. REBALANCE_IN_PROGRESS (27)
  * tells a member to rejoin. Conventions: see header.h. */
 #ifndef SM_PROTO_HEARTBEAT_H
 #define SM_PROTO_HEARTBEAT_H
 
 #include "proto/header.h"
+
+#define SM_HEARTBEAT_FLEX 4 /* first flexible version */
 
 typedef struct sm_heartbeat_req {
     sm_str group_id;

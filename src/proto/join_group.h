@@ -20,7 +20,16 @@
 #ifndef SM_PROTO_JOIN_GROUP_H
 #define SM_PROTO_JOIN_GROUP_H
 
+#include <stdbool.h>
+
 #include "proto/header.h"
+
+/* v6 is the first flexible version; v7 (KIP-559) adds ProtocolType to the
+ * answer and makes ProtocolName nullable (both null on an error); v8 adds
+ * the request's Reason (KIP-800, logged); v9 adds SkipAssignment (a static
+ * leader back in a Stable group gets the members and is told not to
+ * assign, KIP-814). */
+#define SM_JOIN_GROUP_FLEX 6
 
 typedef struct sm_join_group_protocol {
     sm_str name;     /* e.g. "range", "roundrobin", "cooperative-sticky" */
@@ -36,6 +45,7 @@ typedef struct sm_join_group_req {
     sm_str protocol_type;         /* e.g. "consumer" */
     int32_t protocol_count;
     sm_join_group_protocol *protocols;
+    sm_str reason; /* v8+, nullable; null before */
 } sm_join_group_req;
 
 int sm_join_group_req_decode(sm_rd *r, int16_t version, sm_arena *a, sm_join_group_req *out);
@@ -50,8 +60,10 @@ typedef struct sm_join_group_resp {
     int32_t throttle_time_ms; /* v2+ */
     int16_t error_code;
     int32_t generation_id;
-    sm_str protocol_name; /* the chosen protocol; a STRING (not nullable) up to v6 */
+    sm_str protocol_type; /* v7+, nullable: the group's on success, null on an error */
+    sm_str protocol_name; /* the chosen protocol; a STRING up to v6 ("" for null), nullable v7+ */
     sm_str leader;
+    bool skip_assignment; /* v9+ */
     sm_str member_id;
     int32_t member_count;
     sm_join_group_member *members;

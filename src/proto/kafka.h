@@ -109,6 +109,7 @@ enum sm_kerr {
     SM_KERR_GROUP_ID_NOT_FOUND = 69,
     SM_KERR_FETCH_SESSION_ID_NOT_FOUND = 70,
     SM_KERR_INVALID_FETCH_SESSION_EPOCH = 71,
+    SM_KERR_FENCED_LEADER_EPOCH = 74,
     SM_KERR_UNKNOWN_LEADER_EPOCH = 75,
     SM_KERR_UNSUPPORTED_COMPRESSION_TYPE = 76,
     SM_KERR_MEMBER_ID_REQUIRED = 79,
@@ -131,6 +132,13 @@ const char *sm_api_name(int16_t key);
  * Kafka's table. sm_api_flexible: whether (key, version) is flexible. */
 int16_t sm_api_first_flexible(int16_t key);
 bool sm_api_flexible(int16_t key, int16_t version);
+
+/* samsa-broker's leader epoch for every partition: one node leads every
+ * partition from its creation, so the epoch never moves from Kafka's first,
+ * 0. Appends stamp it into each batch's PartitionLeaderEpoch (storage);
+ * Metadata v7+ reports it, Fetch v9+ checks CurrentLeaderEpoch and v12+
+ * LastFetchedEpoch against it. */
+#define SM_LEADER_EPOCH 0
 
 /* Kafka's legal topic names: 1..249 chars of [a-zA-Z0-9._-], not "." or "..". */
 #define SM_TOPIC_NAME_MAX 249

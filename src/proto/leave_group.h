@@ -1,4 +1,4 @@
-/* leave_group.h: LeaveGroup (key 13), versions 0-3.
+/* leave_group.h: LeaveGroup (key 13), versions 0-5.
  *
  * v0-2 name one member (MemberId); v1 adds ThrottleTimeMs (first field of
  * the response); v3 is the batch form (KIP-345): the request names Members
@@ -12,9 +12,14 @@
 
 #include "proto/header.h"
 
+/* v4 is the first flexible version; v5 adds a Reason per member (KIP-800),
+ * which the broker logs. */
+#define SM_LEAVE_GROUP_FLEX 4
+
 typedef struct sm_leave_group_member {
     sm_str member_id;
     sm_str group_instance_id; /* nullable */
+    sm_str reason;            /* v5+, nullable; null before */
 } sm_leave_group_member;
 
 typedef struct sm_leave_group_req {

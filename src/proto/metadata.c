@@ -1,4 +1,5 @@
-/* metadata.c: Metadata request/response codec, versions 0-6. */
+/* metadata.c: Metadata request/response codec, versions 0-9 (fields per
+ * Kafka's MetadataRequest.json / MetadataResponse.json; v9 is flexible). */
 #include "proto/metadata.h"
 
 #include "base/err.h"
@@ -6,60 +7,81 @@
 
 int sm_metadata_req_decode(sm_rd *r, int16_t version, sm_arena *a, sm_metadata_req *out)
 {
-    out->topic_count = sm_rd_array(r, 2, version >= 1);
+    bool fx = version >= SM_METADATA_FLEX;
+    out->topic_count = sm_codec_rd_array_fx(r, 2, version >= 1, fx);
     out->topics = NULL;
     if (out->topic_count > 0) {
         out->topics = sm_arena_calloc(a, (size_t)out->topic_count, sizeof *out->topics);
         if (!out->topics)
             return SM_ENOMEM;
-        for (int32_t i = 0; i < out->topic_count && !r->err; i++)
-            out->topics[i] = sm_codec_rd_str(r);
+        for (int32_t i = 0; i < out->topic_count && !r->err; i++) {
+            out->topics[i] = sm_codec_rd_str_fx(r, fx);
+            sm_codec_rd_tags(r, fx);
+        }
     }
     if (version == 0 && out->topic_count == 0)
         out->topic_count = -1; /* v0: an empty list means every topic */
     out->allow_auto_topic_creation = version >= 4 ? sm_rd_bool(r) : true;
+    out->include_cluster_authorized_operations =
+        version >= 8 && version <= 10 ? sm_rd_bool(r) : false;
+    out->include_topic_authorized_operations = version >= 8 ? sm_rd_bool(r) : false;
+    sm_codec_rd_tags(r, fx);
     return sm_codec_finish(r);
+}
+
+static void put_nodes(sm_wbuf *w, int32_t leader_id, bool fx)
+{
+    int32_t n = leader_id >= 0 ? 1 : 0;
+    sm_codec_put_count_fx(w, n, fx);
+    if (n)
+        sm_wbuf_i32(w, leader_id);
 }
 
 void sm_metadata_resp_encode(sm_wbuf *w, int16_t version, const sm_metadata_resp *resp)
 {
+    bool fx = version >= SM_METADATA_FLEX;
     if (version >= 3)
         sm_wbuf_i32(w, 0); /* ThrottleTimeMs */
-    sm_wbuf_i32(w, resp->broker_count);
+    sm_codec_put_count_fx(w, resp->broker_count, fx);
     for (int32_t i = 0; i < resp->broker_count; i++) {
         const sm_metadata_broker *b = &resp->brokers[i];
         sm_wbuf_i32(w, b->node_id);
-        sm_codec_put_str(w, b->host);
+        sm_codec_put_str_fx(w, b->host, fx);
         sm_wbuf_i32(w, b->port);
         if (version >= 1)
-            sm_codec_put_nstr(w, b->rack);
+            sm_codec_put_nstr_fx(w, b->rack, fx);
+        sm_codec_put_tags(w, fx);
     }
     if (version >= 2)
-        sm_codec_put_nstr(w, resp->cluster_id);
+        sm_codec_put_nstr_fx(w, resp->cluster_id, fx);
     if (version >= 1)
         sm_wbuf_i32(w, resp->controller_id);
-    sm_wbuf_i32(w, resp->topic_count);
+    sm_codec_put_count_fx(w, resp->topic_count, fx);
     for (int32_t i = 0; i < resp->topic_count; i++) {
         const sm_metadata_topic *t = &resp->topics[i];
         sm_wbuf_i16(w, t->error_code);
-        sm_codec_put_str(w, t->name);
+        sm_codec_put_str_fx(w, t->name, fx);
         if (version >= 1)
             sm_wbuf_bool(w, t->is_internal);
-        sm_wbuf_i32(w, t->partition_count);
+        sm_codec_put_count_fx(w, t->partition_count, fx);
         for (int32_t j = 0; j < t->partition_count; j++) {
             const sm_metadata_part *p = &t->partitions[j];
             sm_wbuf_i16(w, p->error_code);
             sm_wbuf_i32(w, p->partition_index);
             sm_wbuf_i32(w, p->leader_id);
-            int n = p->leader_id >= 0 ? 1 : 0;
-            sm_wbuf_i32(w, n); /* ReplicaNodes */
-            if (n)
-                sm_wbuf_i32(w, p->leader_id);
-            sm_wbuf_i32(w, n); /* IsrNodes */
-            if (n)
-                sm_wbuf_i32(w, p->leader_id);
+            if (version >= 7)
+                sm_wbuf_i32(w, p->leader_epoch);
+            put_nodes(w, p->leader_id, fx); /* ReplicaNodes */
+            put_nodes(w, p->leader_id, fx); /* IsrNodes */
             if (version >= 5)
-                sm_wbuf_i32(w, 0); /* OfflineReplicas */
+                sm_codec_put_count_fx(w, 0, fx); /* OfflineReplicas */
+            sm_codec_put_tags(w, fx);
         }
+        if (version >= 8)
+            sm_wbuf_i32(w, t->topic_authorized_operations);
+        sm_codec_put_tags(w, fx);
     }
+    if (version >= 8 && version <= 10)
+        sm_wbuf_i32(w, resp->cluster_authorized_operations);
+    sm_codec_put_tags(w, fx);
 }

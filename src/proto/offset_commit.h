@@ -20,6 +20,11 @@
 
 #include "proto/header.h"
 
+/* v8 is the first flexible version. v9 carries KIP-848 member epochs
+ * (GROUP_ID_NOT_FOUND, STALE_MEMBER_EPOCH for consumer groups): not spoken;
+ * samsa has classic groups only. */
+#define SM_OFFSET_COMMIT_FLEX 8
+
 typedef struct sm_offset_commit_partition {
     int32_t partition_index;
     int64_t committed_offset;

@@ -17,7 +17,14 @@
 #ifndef SM_PROTO_OFFSET_FETCH_H
 #define SM_PROTO_OFFSET_FETCH_H
 
+#include <stdbool.h>
+
 #include "proto/header.h"
+
+/* v6 is the first flexible version; v7 adds RequireStable (wait out
+ * pending transactional offsets with UNSTABLE_OFFSET_COMMIT: samsa keeps no
+ * transactions, so every offset is stable). v8 batches groups: not spoken. */
+#define SM_OFFSET_FETCH_FLEX 6
 
 typedef struct sm_offset_fetch_topic {
     sm_str name;
@@ -29,6 +36,7 @@ typedef struct sm_offset_fetch_req {
     sm_str group_id;
     int32_t topic_count; /* -1: null, every topic (v2+ only) */
     sm_offset_fetch_topic *topics;
+    bool require_stable; /* v7+ */
 } sm_offset_fetch_req;
 
 int sm_offset_fetch_req_decode(sm_rd *r, int16_t version, sm_arena *a, sm_offset_fetch_req *out);

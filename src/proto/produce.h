@@ -1,12 +1,20 @@
-/* produce.h: Produce (key 0), versions 0-7. Versions 0-2 are decoded, but
+/* produce.h: Produce (key 0), versions 0-9. Versions 0-2 are decoded, but
  * the message sets they carry (magic 0 and 1) are refused per partition:
  * only record batches v2 are stored. They are advertised because clients
  * such as librdkafka < 2.11 enable gzip and snappy only for a broker that
- * lists Produce v0. */
+ * lists Produce v0.
+ *
+ * v8 adds RecordErrors (the index and message of each record that made the
+ * batch be dropped) and ErrorMessage to each partition's answer (KIP-467);
+ * v9 is the first flexible version. v10 adds the tagged CurrentLeader and
+ * NodeEndpoints for NOT_LEADER_OR_FOLLOWER, v11 TRANSACTION_ABORTABLE
+ * (KIP-890, transactions): not spoken yet. Conventions: see header.h. */
 #ifndef SM_PROTO_PRODUCE_H
 #define SM_PROTO_PRODUCE_H
 
 #include "proto/header.h"
+
+#define SM_PRODUCE_FLEX 9 /* first flexible version */
 
 typedef struct sm_produce_part {
     int32_t index;
@@ -29,12 +37,20 @@ typedef struct sm_produce_req {
 
 int sm_produce_req_decode(sm_rd *r, int16_t version, sm_arena *a, sm_produce_req *out);
 
+typedef struct sm_produce_record_error {
+    int32_t batch_index;
+    sm_str message; /* nullable */
+} sm_produce_record_error;
+
 typedef struct sm_produce_part_resp {
     int32_t index;
     int16_t error_code;
     int64_t base_offset;
     int64_t log_append_time_ms; /* -1 unless the topic uses LogAppendTime */
     int64_t log_start_offset;
+    int32_t record_error_count; /* v8+ */
+    sm_produce_record_error *record_errors;
+    sm_str error_message; /* v8+, nullable */
 } sm_produce_part_resp;
 
 typedef struct sm_produce_topic_resp {

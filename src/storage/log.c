@@ -26,6 +26,7 @@
 #include "base/crc32c.h"
 #include "base/err.h"
 #include "base/log.h"
+#include "proto/kafka.h"
 #include "storage/log_int.h"
 
 #define READ_WINDOW 8192
@@ -386,7 +387,7 @@ int sm_plog_append(sm_plog *l, uint8_t *buf, size_t len, int64_t now_ms, int64_t
         uint8_t *p = buf + pos;
         int32_t lod = sm_batch_last_offset_delta(p);
         sm_batch_set_base_offset(p, next);
-        sm_batch_set_leader_epoch(p, 0);
+        sm_batch_set_leader_epoch(p, SM_LEADER_EPOCH);
         sm_seg_note_batch(s, s->size + (int64_t)pos, next + lod, sm_batch_max_timestamp(p),
                           (int64_t)total, l->cfg.index_interval_bytes);
         next += (int64_t)lod + 1;

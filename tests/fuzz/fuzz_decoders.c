@@ -49,24 +49,24 @@
 static const sm_fuzz_api apis[] = {
     {SM_FUZZ_KEY_HEADER_V2, 0, 0},
     {SM_FUZZ_KEY_COMPACT, 0, 0},
-    {SM_API_PRODUCE, 0, 7},
-    {SM_API_FETCH, 4, 11},
-    {SM_API_METADATA, 0, 6},
-    {SM_API_API_VERSIONS, 0, 2},
-    {SM_API_LIST_OFFSETS, 0, 3},
+    {SM_API_PRODUCE, 0, 9},
+    {SM_API_FETCH, 4, 12},
+    {SM_API_METADATA, 0, 9},
+    {SM_API_API_VERSIONS, 0, 4},
+    {SM_API_LIST_OFFSETS, 0, 10},
     {SM_API_CREATE_TOPICS, 0, 4},
     {SM_API_DELETE_TOPICS, 0, 3},
     {SM_API_DELETE_RECORDS, 0, 1},
     {SM_API_DESCRIBE_CONFIGS, 0, 2},
     {SM_API_ALTER_CONFIGS, 0, 1},
     {SM_API_CREATE_PARTITIONS, 0, 1},
-    {SM_API_OFFSET_COMMIT, 0, 7},
-    {SM_API_OFFSET_FETCH, 0, 5},
-    {SM_API_FIND_COORDINATOR, 0, 2},
-    {SM_API_JOIN_GROUP, 0, 5},
-    {SM_API_HEARTBEAT, 0, 3},
-    {SM_API_LEAVE_GROUP, 0, 3},
-    {SM_API_SYNC_GROUP, 0, 3},
+    {SM_API_OFFSET_COMMIT, 0, 8},
+    {SM_API_OFFSET_FETCH, 0, 7},
+    {SM_API_FIND_COORDINATOR, 0, 5},
+    {SM_API_JOIN_GROUP, 0, 9},
+    {SM_API_HEARTBEAT, 0, 4},
+    {SM_API_LEAVE_GROUP, 0, 5},
+    {SM_API_SYNC_GROUP, 0, 5},
     {SM_API_DESCRIBE_GROUPS, 0, 4},
     {SM_API_LIST_GROUPS, 0, 5},
     {SM_API_DELETE_GROUPS, 0, 1},
@@ -97,7 +97,10 @@ static void fuzz_records(sm_str records)
                     sm_crc32c(0, p + SM_BATCH_CRC_START, (size_t)total - SM_BATCH_CRC_START));
     sm_batch_hdr h;
     if (sm_batch_validate(p, len, &h) == SM_BATCH_OK) {
-        const sm_batch_rules rules = {1700000000000LL, INT64_MAX, 3600000, false, 1 << 20};
+        sm_batch_ts_error ts_errors[64];
+        int32_t ts_errors_n = 0;
+        const sm_batch_rules rules = {1700000000000LL, INT64_MAX, 3600000, false, 1 << 20,
+                                      ts_errors, 64, &ts_errors_n};
         char why[256];
         (void)sm_batch_check_produced(p, &h, &rules, why, sizeof why);
         sm_rec_iter it;
@@ -208,13 +211,12 @@ int sm_fuzz_decode(int16_t key, int16_t version, sm_rd *r, sm_arena *a)
         sm_metadata_req q;
         return sm_metadata_req_decode(r, version, a, &q);
     }
-    case SM_API_API_VERSIONS:
-        return sm_api_versions_req_decode(r, version, a);
 #define DECODE(name)                                                                              \
     do {                                                                                          \
         sm_##name##_req q;                                                                        \
         return sm_##name##_req_decode(r, version, a, &q);                                         \
     } while (0)
+    case SM_API_API_VERSIONS: DECODE(api_versions);
     case SM_API_LIST_OFFSETS: DECODE(list_offsets);
     case SM_API_CREATE_TOPICS: DECODE(create_topics);
     case SM_API_DELETE_TOPICS: DECODE(delete_topics);

@@ -220,6 +220,31 @@ class Reader:
             return None
         return [fn(self) for _ in range(n)]
 
+    def uvarint(self):
+        v = shift = 0
+        while True:
+            b = self.i8() & 0xff
+            v |= (b & 0x7f) << shift
+            if not b & 0x80:
+                return v
+            shift += 7
+
+    def compact_string(self):
+        n = self.uvarint() - 1
+        return None if n < 0 else self.take(n).decode()
+
+    def compact_array(self, fn):
+        n = self.uvarint() - 1
+        return None if n < 0 else [fn(self) for _ in range(n)]
+
+    def tags(self):
+        """Skips a tagged-field section; returns {tag: bytes}."""
+        out = {}
+        for _ in range(self.uvarint()):
+            tag = self.uvarint()
+            out[tag] = self.take(self.uvarint())
+        return out
+
     def at_end(self):
         return self.p == len(self.d)
 

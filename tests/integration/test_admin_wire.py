@@ -7,6 +7,8 @@ decode closes the connection without harming the broker.
   ListOffsets v0-v3   unknown topic and partitions (3), a negative timestamp
                       other than -1/-2 (42), a timestamp after every record
                       (offset -1, no error), v0's old-style offset list
+  ListOffsets v4-v10  LeaderEpoch, CurrentLeaderEpoch 1 (75), MAX_TIMESTAMP,
+                      EARLIEST_LOCAL, LATEST_TIERED from their versions
   CreateTopics v0-v4  a name twice (42, the first one created), manual
                       assignment (39), a null config value, unknown configs,
                       values out of range, values samsa does not support
@@ -35,11 +37,13 @@ Usage: test_admin_wire.py [--broker BIN]   (or SAMSA_BROKER_BIN)
 import os
 import socket
 import sys
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import Broker, check, check_eq, run_tests, unique  # noqa: E402
 import kafka_wire as wire  # noqa: E402
-from kafka_wire import array, i8, i16, i32, i64, nullable_string, string  # noqa: E402
+from kafka_wire import (array, compact_string, i8, i16, i32, i64, nullable_string, string,  # noqa: E402
+                        uvarint)
 
 broker = Broker(overrides={"auto.create.topics.enable": "false", "num.partitions": "2",
                            "log.retention.hours": "100", "log.roll.hours": "10"}, name="admin")
@@ -158,6 +162,59 @@ def test_list_offsets():
         check_eq(got, want, "ListOffsets v%d: latest 3, earliest 0, partitions 2 and -1 and an unknown topic "
                  "UNKNOWN_TOPIC_OR_PARTITION, timestamp -3 INVALID_REQUEST, a timestamp after every record: "
                  "offset -1 without error" % v)
+
+
+def test_list_offsets_v4_v10():
+    """ListOffsets v4-v10 (v6+ flexible): LeaderEpoch in the answer (0 once
+    the log has a record, -1 for a log never written or no offset),
+    CurrentLeaderEpoch newer than 0 refused UNKNOWN_LEADER_EPOCH (75), and
+    the special timestamps from the version that brings them: -3
+    MAX_TIMESTAMP (v7), -4 EARLIEST_LOCAL (v8: the log start, nothing is
+    tiered), -5 LATEST_TIERED (v9: -1); before that version they are
+    INVALID_REQUEST (42)."""
+    topic = unique("lo4")
+    check_eq(create_topics([(topic, 2, 1, [], {})]), {topic: [(0, None)]}, "created %s" % topic)
+    t0 = int(time.time() * 1000)
+    produce(topic, 0, 3)
+    t1 = int(time.time() * 1000)
+    parts = [(0, -1, -1), (1, -1, -1), (0, -2, -1), (0, -3, -1), (0, -4, -1), (0, -5, -1), (0, -1, 1)]
+    for v in range(4, 11):
+        fx = v >= 6
+        if fx:
+            body = (i32(-1) + i8(0) + uvarint(2) + compact_string(topic) + uvarint(len(parts) + 1)
+                    + b"".join(i32(p) + i32(ce) + i64(ts) + uvarint(0) for p, ce, ts in
+                               [(p, ce, ts) for p, ts, ce in parts])
+                    + uvarint(0) + (i32(1000) if v >= 10 else b"") + uvarint(0))
+            _corr[0] += 1
+            r = wire.rpc(broker.port, 2, v, body, corr=_corr[0], flexible=True)
+            check_eq(r.tags(), {}, "ListOffsets v%d: response header v1" % v)
+            r.i32()
+            (name, got, _), = r.compact_array(lambda x: (x.compact_string(), x.compact_array(lambda y: (
+                y.i32(), y.i16(), y.i64(), y.i64(), y.i32(), y.tags())), x.tags()))
+            got = [g[:5] for g in got]
+            r.tags()
+        else:
+            body = i32(-1) + i8(0) + array([string(topic) + array([i32(p) + i32(ce) + i64(ts)
+                                                                   for p, ts, ce in parts])])
+            r = rpc(2, v, body)
+            r.i32()
+            (name, got), = r.array(lambda x: (x.string(), x.array(lambda y: (
+                y.i32(), y.i16(), y.i64(), y.i64(), y.i32()))))
+        check(r.at_end(), "ListOffsets v%d answer read to its last byte" % v)
+        bad = (0, 42, -1, -1, -1)
+        want = [(0, 0, -1, 3, 0), (1, 0, -1, 0, -1), (0, 0, -1, 0, 0),
+                None if v >= 7 else bad,
+                (0, 0, -1, 0, 0) if v >= 8 else bad,
+                (0, 0, -1, -1, -1) if v >= 9 else bad,
+                (0, 75, -1, -1, -1)]
+        if v >= 7:
+            p, err, ts, off, ep = got[3]
+            check(err == 0 and off == 0 and ep == 0 and t0 - 1000 <= ts <= t1 + 1000,
+                  "ListOffsets v%d MAX_TIMESTAMP: offset 0 (all three records share the largest timestamp), "
+                  "its timestamp, epoch 0" % v, got[3])
+            got[3] = None
+        check_eq(got, want, "ListOffsets v%d: latest 3 (epoch 0), an empty partition's latest 0 (epoch -1), "
+                 "earliest 0, the special timestamps, CurrentLeaderEpoch 1 refused" % v)
 
 
 def test_create_topics_refusals():
@@ -356,13 +413,18 @@ def test_delete_topics_disabled():
     check(topic.encode() in r.d, "and the topic is still there (Metadata)")
 
 
-# The versions the broker speaks (broker.c's table; docs/broker.md)
-VERSIONS = {0: (0, 7), 1: (4, 11), 2: (0, 3), 3: (0, 6), 8: (0, 7), 9: (0, 5), 10: (0, 2), 11: (0, 5),
-            12: (0, 3), 13: (0, 3), 14: (0, 3), 15: (0, 4), 16: (0, 2), 18: (0, 2), 19: (0, 4), 20: (0, 3),
-            21: (0, 1), 22: (0, 1), 29: (0, 1), 30: (0, 1), 31: (0, 1), 32: (0, 2), 33: (0, 1), 35: (0, 1),
-            37: (0, 1), 42: (0, 1), 44: (0, 0), 47: (0, 0)}
-# Flexible (KIP-482) from these versions on, per Kafka's JSON files; samsa
-# speaks none of them, so every version above is read with header v1.
+# Flexible (KIP-482) from these versions on, per Kafka's *Request.json
+# files: those versions are sent with request header v2.
+FIRST_FLEXIBLE = {0: 9, 1: 12, 2: 6, 3: 9, 8: 8, 9: 6, 10: 3, 11: 6, 12: 4, 13: 4, 14: 4, 15: 5, 16: 3,
+                  18: 3, 19: 5, 20: 4, 21: 2, 22: 2, 29: 2, 30: 2, 31: 2, 32: 4, 33: 2, 35: 2, 37: 2, 42: 2,
+                  44: 1, 46: 0, 60: 0, 61: 0}
+
+
+def broker_versions():
+    """The versions the broker speaks, from its ApiVersions v0 answer."""
+    r = rpc(18, 0, b"")
+    check_eq(r.i16(), 0, "ApiVersions v0")
+    return {k: (lo, hi) for k, lo, hi in r.array(lambda x: (x.i16(), x.i16(), x.i16()))}
 
 
 def healthy():
@@ -376,12 +438,14 @@ def test_undecodable_requests():
     # connection, as Kafka does; the broker goes on serving.
     bodies = [b"\x7f\xff\xff\xff", b"\x00\x05ab"]
     closed = answered = 0
-    for key, (lo, hi) in sorted(VERSIONS.items()):
+    versions = broker_versions()
+    for key, (lo, hi) in sorted(versions.items()):
         for v in range(lo, hi + 1):
             for body in bodies:
                 s = wire.connect(broker.port)
                 try:
-                    wire.send(s, wire.frame(key, v, 9, body))
+                    flexible = v >= FIRST_FLEXIBLE.get(key, 1 << 15)
+                    wire.send(s, wire.frame(key, v, 9, body, flexible=flexible))
                     resp = wire.read_response(s, 10)
                     if resp is None:
                         closed += 1
@@ -390,7 +454,7 @@ def test_undecodable_requests():
                         print("  answered: api %d v%d body %r" % (key, v, body))
                 finally:
                     s.close()
-    total = len(bodies) * sum(hi - lo + 1 for lo, hi in VERSIONS.values())
+    total = len(bodies) * sum(hi - lo + 1 for lo, hi in versions.values())
     check_eq((closed, answered), (total, 0), "undecodable bodies for every API key and version (%d requests): "
              "each closed its connection, none answered" % total)
     # a frame of 3 bytes: an API key the broker knows, then one byte
@@ -409,7 +473,7 @@ def main():
         broker.start()
         no_delete.start()
         print("broker pid %d on %s" % (broker.pid, broker.bootstrap), flush=True)
-        rc = run_tests([test_list_offsets, test_create_topics_refusals, test_metadata_named_twice, test_create_partitions_refusals,
+        rc = run_tests([test_list_offsets, test_list_offsets_v4_v10, test_create_topics_refusals, test_metadata_named_twice, test_create_partitions_refusals,
                         test_delete_records_refusals, test_describe_configs, test_alter_configs,
                         test_delete_topics_disabled, test_undecodable_requests], [broker, no_delete])
         rc = no_delete.finish(rc)

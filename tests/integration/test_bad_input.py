@@ -139,16 +139,90 @@ def test_baseline_api_versions():
 
 
 def test_api_versions_v3():
+    """ApiVersions v3 (flexible, KIP-511): the answer keeps response header v0
+    (no tag byte after the correlation id), a compact ApiKeys array whose
+    entries end with tags, ThrottleTimeMs, tags."""
     corr = 4242
     body = compact_string("itest") + compact_string("1.0") + uvarint(0)
     r = rpc(18, 3, body, corr=corr, flexible=True)
-    check_eq(r.i16(), 35, "ApiVersions v3: error 35 UNSUPPORTED_VERSION")
-    entries = r.array(lambda x: (x.i16(), x.i16(), x.i16()))
-    check(r.at_end(), "ApiVersions v3 answer has the v0 shape (error, [key, min, max]) and nothing more",
-          "%d bytes left" % (len(r.d) - r.p))
-    av = [e for e in entries if e[0] == 18]
-    check(not av or av[0][2] < 3, "any ApiVersions entry in it stops below v3", av)
+    check_eq(r.i16(), 0, "ApiVersions v3: error 0 (the first byte after the correlation id is the error code)")
+    entries = r.compact_array(lambda x: (x.i16(), x.i16(), x.i16(), x.tags()))
+    throttle = r.i32()
+    tags = r.tags()
+    check(r.at_end(), "ApiVersions v3 answer fully parsed", "%d bytes left" % (len(r.d) - r.p))
+    apis = {k: (lo, hi) for k, lo, hi, _ in entries}
+    check(apis.get(18, (0, 0))[1] >= 3 and 3 in apis, "ApiVersions v3 lists itself up to v3+ and Metadata",
+          apis)
+    check(throttle == 0 and tags == {}, "ApiVersions v3: throttle 0, no tagged fields", (throttle, tags))
     healthy("ApiVersions v3")
+
+
+def test_api_versions_unsupported():
+    """A version past ours: UNSUPPORTED_VERSION in the v0 shape, listing only
+    ApiVersions' own range (as Kafka answers), so the client can retry."""
+    corr = 4343
+    body = compact_string("itest") + compact_string("1.0") + uvarint(0)
+    r = rpc(18, 99, body, corr=corr, flexible=True)
+    check_eq(r.i16(), 35, "ApiVersions v99: error 35 UNSUPPORTED_VERSION")
+    entries = r.array(lambda x: (x.i16(), x.i16(), x.i16()))
+    check(r.at_end(), "ApiVersions v99 answer has the v0 shape (error, [key, min, max]) and nothing more",
+          "%d bytes left" % (len(r.d) - r.p))
+    check(len(entries) == 1 and entries[0][0] == 18 and entries[0][1] == 0 and entries[0][2] >= 3,
+          "it lists ApiVersions' own range only", entries)
+    healthy("ApiVersions v99")
+
+
+def test_api_versions_bad_software():
+    """KIP-511: a client software name Kafka's pattern refuses is answered
+    INVALID_REQUEST (42) with no ApiKeys, the connection kept."""
+    corr = 4444
+    body = compact_string("bad name!") + compact_string("1.0") + uvarint(0)
+    r = rpc(18, 3, body, corr=corr, flexible=True)
+    check_eq(r.i16(), 42, "ApiVersions v3 with software name 'bad name!': INVALID_REQUEST")
+    check_eq(r.compact_array(lambda x: x.i16()), [], "no ApiKeys")
+    r.i32()
+    r.tags()
+    check(r.at_end(), "answer fully parsed")
+    healthy("ApiVersions v3 with a bad software name")
+
+
+def test_produce_v9_record_errors():
+    """Produce v9 (flexible; v8's RecordErrors, KIP-467): a batch whose records
+    are stamped two hours ahead (past message.timestamp.after.max.ms, 1 h)
+    is refused INVALID_TIMESTAMP, every record listed by its index with
+    Kafka's message, under Kafka's summary; response header v1 (tags after
+    the correlation id). A good batch next to it is appended."""
+    topic = unique("badinput-v9")
+    now = int(time.time() * 1000)
+    bad = record_batch([(b"k", b"v0"), (b"k", b"v1"), (b"k", b"v2")], ts=now + 2 * 3600 * 1000)
+    good = record_batch([(b"k", b"ok")])
+    body = (uvarint(0) + i16(1) + i32(10000) + uvarint(2)
+            + compact_string(topic) + uvarint(3)
+            + i32(0) + uvarint(len(bad) + 1) + bad + uvarint(0)
+            + i32(1) + uvarint(len(good) + 1) + good + uvarint(0)
+            + uvarint(0) + uvarint(0))
+    corr = 9009
+    # the topic is auto-created with one partition: make it two first
+    wire.create_topics(broker.port, [(topic, 2, {})])
+    r = rpc(0, 9, body, corr=corr, flexible=True)
+    check_eq(r.tags(), {}, "Produce v9: response header v1 (empty tags after the correlation id)")
+    topics = r.compact_array(lambda x: (x.compact_string(), x.compact_array(lambda y: (
+        y.i32(), y.i16(), y.i64(), y.i64(), y.i64(),
+        y.compact_array(lambda z: (z.i32(), z.compact_string(), z.tags())), y.compact_string(), y.tags())),
+        x.tags()))
+    r.i32()
+    r.tags()
+    check(r.at_end(), "Produce v9 answer fully parsed", "%d bytes left" % (len(r.d) - r.p))
+    parts = {p[0]: p for p in topics[0][1]}
+    check_eq(parts[0][1], 32, "the batch from the future: INVALID_TIMESTAMP")
+    check_eq([e[0] for e in parts[0][5]], [0, 1, 2], "RecordErrors lists every record by its index")
+    check(all("is out of range" in (e[1] or "") for e in parts[0][5]), "each with Kafka's message",
+          parts[0][5])
+    check_eq(parts[0][6], "One or more records have been rejected due to invalid timestamp",
+             "ErrorMessage: Kafka's summary")
+    check(parts[1][1] == 0 and parts[1][2] == 0 and parts[1][5] == [] and parts[1][6] is None,
+          "the good batch beside it: appended at offset 0, no record errors, no message", parts[1])
+    healthy("Produce v9 with a batch from the future")
 
 
 def test_garbage():
@@ -370,7 +444,8 @@ def main():
         broker.start()
         print("broker pid %d on %s, socket.request.max.bytes=%d" % (broker.pid, broker.bootstrap, MAX_REQUEST),
               flush=True)
-        rc = run_tests([test_baseline_api_versions, test_api_versions_v3, test_garbage, test_truncated_frame,
+        rc = run_tests([test_baseline_api_versions, test_api_versions_v3, test_api_versions_unsupported,
+                        test_api_versions_bad_software, test_produce_v9_record_errors, test_garbage, test_truncated_frame,
                         test_lying_length, test_frame_over_max, test_unknown_api_and_version, test_corrupt_crc,
                         test_bad_topic_names, test_half_frames_beside_a_working_client], [broker])
         return broker.finish(rc)

@@ -2,20 +2,24 @@
 """Fetch semantics over raw Fetch v4 frames: long poll (max_wait_ms, min_bytes,
 woken by a produce), response and partition size limits (KIP-74: the first
 batch always whole), batches returned byte for byte as produced, and the
-errors for an offset past the end and an unknown topic.
+errors for an offset past the end and an unknown topic; Fetch v12 (flexible)
+with the leader-epoch checks (LastFetchedEpoch, DivergingEpoch,
+CurrentLeaderEpoch).
 
 Usage: test_fetch.py [--broker BIN]   (or SAMSA_BROKER_BIN)
 """
 
 import os
 import select
+import struct
 import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import Broker, check, check_eq, run_tests, unique  # noqa: E402
 import kafka_wire as wire  # noqa: E402
-from kafka_wire import array, batches, i8, i16, i32, i64, produce_v3, record_batch, string  # noqa: E402
+from kafka_wire import (array, batches, compact_string, i8, i16, i32, i64, produce_v3,  # noqa: E402
+                        record_batch, string, uvarint)
 
 broker = Broker(overrides={"auto.create.topics.enable": "false"}, name="fetch")
 corr_seq = [100]
@@ -250,12 +254,60 @@ def test_fetch_errors_and_mid_batch():
     check_eq(res[("no-such-topic-fetch", 0)]["err"], 3, "fetch of an unknown topic: UNKNOWN_TOPIC_OR_PARTITION (3)")
 
 
+def fetch_v12(topic, partition, offset, last_fetched_epoch=-1, current_leader_epoch=-1):
+    """One partition over Fetch v12 (flexible, KIP-482; LastFetchedEpoch,
+    KIP-595): (error, high watermark, records, tags of the partition)."""
+    corr = next_corr()
+    body = (i32(-1) + i32(0) + i32(0) + i32(1 << 20) + i8(0) + i32(0) + i32(-1)
+            + uvarint(2) + compact_string(topic) + uvarint(2)
+            + i32(partition) + i32(current_leader_epoch) + i64(offset) + i32(last_fetched_epoch)
+            + i64(-1) + i32(1 << 20) + uvarint(0) + uvarint(0)
+            + uvarint(1) + compact_string("") + uvarint(0))
+    r = wire.rpc(broker.port, 1, 12, body, corr=corr, flexible=True)
+    check_eq(r.tags(), {}, "Fetch v12: response header v1")
+    r.i32()
+    check_eq((r.i16(), r.i32()), (0, 0), "Fetch v12: no top-level error, session 0")
+    (_t, parts, _tt), = r.compact_array(lambda x: (x.compact_string(), x.compact_array(lambda y: (
+        y.i32(), y.i16(), y.i64(), y.i64(), y.i64(), y.compact_array(lambda z: (z.i64(), z.i64(), z.tags())),
+        y.i32(), y.take(y.uvarint() - 1), y.tags())), x.tags()))
+    r.tags()
+    check(r.at_end(), "Fetch v12 answer fully parsed")
+    (_p, err, hw, _lso, _ls, _ab, _pref, records, tags), = parts
+    return err, hw, records, tags
+
+
+def test_fetch_v12_epochs():
+    """Fetch v12 against the one leader epoch (0) samsa-broker stamps into
+    every batch, as Kafka checks a fetcher's epochs: LastFetchedEpoch 0 at a
+    valid offset reads; past the log end it is a DivergingEpoch (tag 0:
+    epoch 0, the log end offset) with no records; an epoch the log never had
+    is OFFSET_OUT_OF_RANGE; a CurrentLeaderEpoch newer than 0 is
+    UNKNOWN_LEADER_EPOCH."""
+    topic = create_topic(unique("fepoch"), 1)
+    produce(topic, 0, record_batch(filler(3, 10, b"e")))     # offsets 0..2
+    err, hw, records, tags = fetch_v12(topic, 0, 1, last_fetched_epoch=0)
+    got, _ = batches(records)
+    check(err == 0 and hw == 3 and got and tags == {}, "LastFetchedEpoch 0 at offset 1: the batch, no tags",
+          (err, hw, tags))
+    check_eq(struct.unpack(">i", records[12:16])[0], 0, "the batch's PartitionLeaderEpoch is 0")
+    err, hw, records, tags = fetch_v12(topic, 0, 5, last_fetched_epoch=0)
+    check_eq((err, records), (0, b""), "LastFetchedEpoch 0 at offset 5 (past the end 3): no error, no records")
+    check_eq(tags, {0: i32(0) + i64(3) + uvarint(0)}, "DivergingEpoch (tag 0): epoch 0 ends at 3")
+    err, _hw, _r, tags = fetch_v12(topic, 0, 1, last_fetched_epoch=4)
+    check_eq((err, tags), (1, {}), "LastFetchedEpoch 4 (never held): OFFSET_OUT_OF_RANGE")
+    err, _hw, _r, _t = fetch_v12(topic, 0, 1, current_leader_epoch=1)
+    check_eq(err, 75, "CurrentLeaderEpoch 1 (newer than 0): UNKNOWN_LEADER_EPOCH")
+    err, _hw, records, _t = fetch_v12(topic, 0, 0, current_leader_epoch=0)
+    check(err == 0 and records, "CurrentLeaderEpoch 0: read", err)
+
+
 def main():
     try:
         broker.start()
         print("broker pid %d on %s" % (broker.pid, broker.bootstrap), flush=True)
         rc = run_tests([test_long_poll_times_out, test_long_poll_wakes_on_produce, test_min_bytes,
-                        test_size_limits, test_response_room, test_fetch_errors_and_mid_batch], [broker])
+                        test_size_limits, test_response_room, test_fetch_errors_and_mid_batch,
+                        test_fetch_v12_epochs], [broker])
         return broker.finish(rc)
     finally:
         broker.cleanup()

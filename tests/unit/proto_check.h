@@ -12,6 +12,11 @@
  *   - every non-nullable STRING or BYTES patched to null (-1) fails, both
  *     with its contents left behind and with them cut out (so that the
  *     body is otherwise well formed);
+ *   - in a flexible version (the builder calls pb_flex), the same with the
+ *     compact forms: every count and length re-encoded as null (0), as
+ *     0x7fffffff, as the bytes left, as an over-long varint; every
+ *     tagged-field section (each holds one unknown tag, which must be
+ *     skipped) given a lying count and a Size past the end;
  *   - thousands of seeded random mutations decode to SM_OK or SM_ECORRUPT
  *     without a crash (ASan/UBSan watch), and whatever decodes is walked
  *     end to end: every string lies inside the input, every array is
@@ -31,22 +36,28 @@
 
 #define PB_MAX_MARKS 128
 
-enum pb_mark_kind { PB_COUNT, PB_NCOUNT, PB_STR, PB_BYTES };
+enum pb_mark_kind { PB_COUNT, PB_NCOUNT, PB_STR, PB_BYTES, PB_TAGS };
 
 typedef struct pb {
     sm_wbuf w;
+    bool fx; /* flexible version: compact forms, tagged fields */
     int nmarks;
     struct {
         size_t at;
+        size_t width; /* bytes of the count or length prefix */
         enum pb_mark_kind kind;
+        bool min1;    /* an array whose elements may take 1 byte (compact strings) */
     } marks[PB_MAX_MARKS];
 } pb;
 
 static inline void pb_init(pb *b)
 {
     sm_wbuf_init(&b->w, 64);
+    b->fx = false;
     b->nmarks = 0;
 }
+/* Called by a builder first: whether this version is flexible. */
+static inline void pb_flex(pb *b, bool fx) { b->fx = fx; }
 static inline void pb_release(pb *b) { sm_wbuf_release(&b->w); }
 
 static inline void pb_mark(pb *b, enum pb_mark_kind kind)
@@ -54,7 +65,14 @@ static inline void pb_mark(pb *b, enum pb_mark_kind kind)
     REQUIRE(b->nmarks < PB_MAX_MARKS);
     b->marks[b->nmarks].at = b->w.len;
     b->marks[b->nmarks].kind = kind;
+    b->marks[b->nmarks].width = 0;
+    b->marks[b->nmarks].min1 = false;
     b->nmarks++;
+}
+/* Ends the last mark's prefix here (compact forms: the varint's width). */
+static inline void pb_mark_end(pb *b, size_t prefix_end)
+{
+    b->marks[b->nmarks - 1].width = prefix_end - b->marks[b->nmarks - 1].at;
 }
 
 static inline void pb_i8(pb *b, int8_t v) { sm_wbuf_i8(&b->w, v); }
@@ -62,30 +80,80 @@ static inline void pb_i16(pb *b, int16_t v) { sm_wbuf_i16(&b->w, v); }
 static inline void pb_i32(pb *b, int32_t v) { sm_wbuf_i32(&b->w, v); }
 static inline void pb_i64(pb *b, int64_t v) { sm_wbuf_i64(&b->w, v); }
 static inline void pb_bool(pb *b, bool v) { sm_wbuf_bool(&b->w, v); }
-/* array count (non-nullable / nullable array) */
-static inline void pb_count(pb *b, int32_t n)
+/* array count (non-nullable / nullable array; -1 null) */
+static inline void pb_count_(pb *b, int32_t n, enum pb_mark_kind kind)
 {
-    pb_mark(b, PB_COUNT);
-    sm_wbuf_i32(&b->w, n);
+    pb_mark(b, kind);
+    if (b->fx)
+        sm_wbuf_compact_count(&b->w, n);
+    else
+        sm_wbuf_i32(&b->w, n);
+    pb_mark_end(b, b->w.len);
 }
-static inline void pb_ncount(pb *b, int32_t n)
+static inline void pb_count(pb *b, int32_t n) { pb_count_(b, n, PB_COUNT); }
+/* An array of compact strings (flexible []string): an element may be one
+ * byte, so a count equal to the bytes left passes the cap and is refused
+ * only when its elements run out; the arena then holds that many. */
+static inline void pb_count1(pb *b, int32_t n)
 {
-    pb_mark(b, PB_NCOUNT);
-    sm_wbuf_i32(&b->w, n);
+    pb_count_(b, n, PB_COUNT);
+    b->marks[b->nmarks - 1].min1 = true;
 }
+static inline void pb_ncount(pb *b, int32_t n) { pb_count_(b, n, PB_NCOUNT); }
 /* STRING (non-nullable) */
 static inline void pb_str(pb *b, const char *s)
 {
     pb_mark(b, PB_STR);
-    sm_wbuf_cstr(&b->w, s);
+    size_t n = strlen(s);
+    if (b->fx) {
+        sm_wbuf_uvarint(&b->w, (uint32_t)n + 1);
+        pb_mark_end(b, b->w.len);
+        sm_wbuf_raw(&b->w, s, n);
+    } else {
+        pb_mark_end(b, b->w.len + 2);
+        sm_wbuf_cstr(&b->w, s);
+    }
 }
 /* NULLABLE_STRING: NULL writes null */
-static inline void pb_nstr(pb *b, const char *s) { sm_wbuf_cstr(&b->w, s); }
+static inline void pb_nstr(pb *b, const char *s)
+{
+    if (b->fx)
+        sm_wbuf_compact_str(&b->w, sm_str_c(s));
+    else
+        sm_wbuf_cstr(&b->w, s);
+}
 /* BYTES (non-nullable) */
 static inline void pb_bytes(pb *b, const void *p, int32_t n)
 {
     pb_mark(b, PB_BYTES);
-    sm_wbuf_bytes(&b->w, (sm_str){(const char *)p, n});
+    if (b->fx) {
+        sm_wbuf_uvarint(&b->w, (uint32_t)n + 1);
+        pb_mark_end(b, b->w.len);
+        sm_wbuf_raw(&b->w, p, (size_t)n);
+    } else {
+        pb_mark_end(b, b->w.len + 4);
+        sm_wbuf_bytes(&b->w, (sm_str){(const char *)p, n});
+    }
+}
+/* NULLABLE_BYTES / RECORDS: NULL writes null */
+static inline void pb_nbytes(pb *b, const void *p, int32_t n)
+{
+    sm_str s = p ? (sm_str){(const char *)p, n} : SM_STR_NULL;
+    if (b->fx)
+        sm_wbuf_compact_bytes(&b->w, s);
+    else
+        sm_wbuf_bytes(&b->w, s);
+}
+/* The tagged fields ending a struct (flexible versions only): one unknown
+ * tag (a decoder must skip it) with 2 bytes. */
+static inline void pb_tags(pb *b)
+{
+    if (!b->fx)
+        return;
+    pb_mark(b, PB_TAGS);
+    sm_wbuf_uvarint(&b->w, 1);
+    pb_mark_end(b, b->w.len);
+    sm_wbuf_tag(&b->w, 1000, "\x5a\x5a", 2);
 }
 
 /* ---- deterministic PRNG (xorshift64*) --------------------------------------- */
@@ -232,6 +300,97 @@ static void check_spliced_null(const decoder_case *c, int16_t v, const pb *b, si
     free(q);
 }
 
+/* Replaces the varint prefix [at, at + width) by the unsigned varint val
+ * (or, with overlong, by six continuation bytes); cut_content also removes
+ * the n content bytes that followed it. Expects SM_ECORRUPT. */
+static void check_varint(const decoder_case *c, int16_t v, const pb *b, size_t at, size_t width,
+                         uint32_t val, bool overlong, size_t cut_content, const char *what,
+                         size_t max_used, int *bad, int *count)
+{
+    (*count)++;
+    uint8_t enc[8];
+    size_t en = 0;
+    if (overlong) {
+        memset(enc, 0xff, 6);
+        enc[5] = 0x7f;
+        en = 6;
+    } else {
+        uint32_t x = val;
+        while (x >= 0x80) {
+            enc[en++] = (uint8_t)(x | 0x80);
+            x >>= 7;
+        }
+        enc[en++] = (uint8_t)x;
+    }
+    size_t tail = at + width + cut_content;
+    REQUIRE(tail <= b->w.len);
+    size_t len = at + en + (b->w.len - tail);
+    uint8_t *q = malloc(len);
+    REQUIRE(q);
+    memcpy(q, b->w.p, at);
+    memcpy(q + at, enc, en);
+    memcpy(q + at + en, b->w.p + tail, b->w.len - tail);
+    size_t used = 0;
+    int rc = run_one(c, v, q, len, &used, true);
+    if (rc != SM_ECORRUPT || used > max_used) {
+        fprintf(stderr, "%s v%d: %s at offset %zu: rc %d, arena %zu\n", c->name, v, what, at, rc,
+                used);
+        (*bad)++;
+    }
+    free(q);
+}
+
+/* A compact mark's value: the varint at its offset. */
+static uint32_t mark_varint(const pb *b, size_t at)
+{
+    sm_rd r;
+    sm_rd_init(&r, b->w.p + at, b->w.len - at);
+    return sm_rd_uvarint(&r);
+}
+
+static void check_compact_marks(const decoder_case *c, int16_t v, const pb *b, size_t used,
+                                int *bad, int *patches)
+{
+    for (int i = 0; i < b->nmarks; i++) {
+        size_t at = b->marks[i].at, wd = b->marks[i].width;
+        uint32_t left = (uint32_t)(b->w.len - at - wd);
+        uint32_t val = mark_varint(b, at);
+        switch (b->marks[i].kind) {
+        case PB_COUNT:
+        case PB_NCOUNT:
+            if (b->marks[i].kind == PB_COUNT)
+                check_varint(c, v, b, at, wd, 0, false, 0, "null non-nullable compact array",
+                             used, bad, patches);
+            check_varint(c, v, b, at, wd, 0x7fffffff, false, 0, "lying compact count", used,
+                         bad, patches);
+            if (left > 0)
+                check_varint(c, v, b, at, wd, left + 1, false, 0, "compact count of the bytes left",
+                             b->marks[i].min1 ? used + (size_t)left * 64 : used, bad, patches);
+            check_varint(c, v, b, at, wd, 0, true, 0, "over-long compact count", used, bad,
+                         patches);
+            break;
+        case PB_STR:
+        case PB_BYTES:
+            check_varint(c, v, b, at, wd, 0, false, 0, "null compact STRING/BYTES", used, bad,
+                         patches);
+            check_varint(c, v, b, at, wd, 0, false, val - 1, "null compact STRING/BYTES, spliced",
+                         used, bad, patches);
+            check_varint(c, v, b, at, wd, left + 2, false, 0, "compact length past the end", used,
+                         bad, patches);
+            check_varint(c, v, b, at, wd, 0, true, 0, "over-long compact length", used, bad,
+                         patches);
+            break;
+        case PB_TAGS:
+            check_varint(c, v, b, at, wd, 0x7fffffff, false, 0, "lying tag count", used, bad,
+                         patches);
+            /* the unknown tag's Size (after its Tag varint, two bytes for 1000) past the end */
+            check_varint(c, v, b, at + wd + 2, 1, left + 1, false, 0, "tag Size past the end", used,
+                         bad, patches);
+            break;
+        }
+    }
+}
+
 static int fuzz_iterations = 3000;
 
 static void fuzz_one(const decoder_case *c, int16_t v, const pb *b, int *bad)
@@ -320,6 +479,8 @@ static void run_decoder(const decoder_case *c)
             memset(out, 0xa5, sizeof out);
             int rc = c->decode(&r, v, &a, out);
             CHECK_EQ_I64(rc, SM_OK);
+            if (rc != SM_OK)
+                fprintf(stderr, "%s v%d: the valid body does not decode\n", c->name, v);
             if (rc == SM_OK) {
                 c->verify(out, v);
                 walk_lo = q;
@@ -356,7 +517,9 @@ static void run_decoder(const decoder_case *c)
          * to the bytes left must be refused too: every element of every
          * array we decode takes at least 2 bytes. No refusal may take more
          * from the arena than the valid body did. */
-        for (int i = 0; i < b.nmarks; i++) {
+        if (b.fx)
+            check_compact_marks(c, v, &b, used, &bad, &patches);
+        for (int i = 0; i < b.nmarks && !b.fx; i++) {
             size_t at = b.marks[i].at;
             int32_t left = (int32_t)(b.w.len - at - 4);
             switch (b.marks[i].kind) {
@@ -382,6 +545,8 @@ static void run_decoder(const decoder_case *c)
                 check_spliced_null(c, v, &b, at, 4, used, &bad, &patches);
                 check_patch(c, v, &b, at, 4, 0x7fffffff, "long BYTES", used, &bad, &patches);
                 break;
+            case PB_TAGS: /* flexible versions only */
+                break;
             }
         }
 
@@ -401,6 +566,26 @@ static void run_decoder(const decoder_case *c)
     do {                                                                                          \
         CHECK((r)->err == 0);                                                                     \
         CHECK_EQ_I64(sm_rd_left(r), 0);                                                           \
+    } while (0)
+
+/* Reading a response back in either encoding (fx: a flexible version). */
+static inline sm_str rd_str_fx(sm_rd *r, bool fx)
+{
+    return fx ? sm_rd_compact_str(r) : sm_rd_str(r);
+}
+static inline sm_str rd_bytes_fx(sm_rd *r, bool fx)
+{
+    return fx ? sm_rd_compact_bytes(r) : sm_rd_bytes(r);
+}
+static inline int32_t rd_count_fx(sm_rd *r, bool fx)
+{
+    return fx ? (int32_t)sm_rd_uvarint(r) - 1 : sm_rd_i32(r);
+}
+/* An empty tagged-field section (flexible versions only). */
+#define CHECK_TAGS0(r, fx)                                                                        \
+    do {                                                                                          \
+        if (fx)                                                                                   \
+            CHECK_EQ_I64(sm_rd_uvarint(r), 0);                                                    \
     } while (0)
 
 static inline bool str_is(sm_str s, const char *c) { return c ? sm_str_eqc(s, c) : s.len == -1; }

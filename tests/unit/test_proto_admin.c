@@ -40,6 +40,7 @@ static const struct {
 
 static void build_list_offsets(pb *b, int16_t v)
 {
+    pb_flex(b, v >= SM_LIST_OFFSETS_FLEX);
     pb_i32(b, -1); /* ReplicaId */
     if (v >= 2)
         pb_i8(b, 1); /* IsolationLevel READ_COMMITTED */
@@ -50,11 +51,18 @@ static void build_list_offsets(pb *b, int16_t v)
         pb_count(b, n);
         for (int i = first; i < first + n; i++) {
             pb_i32(b, lo_parts[i].partition);
+            if (v >= 4)
+                pb_i32(b, i); /* CurrentLeaderEpoch */
             pb_i64(b, lo_parts[i].timestamp);
             if (v == 0)
                 pb_i32(b, lo_parts[i].max_num_offsets);
+            pb_tags(b);
         }
+        pb_tags(b);
     }
+    if (v >= 10)
+        pb_i32(b, 2500); /* TimeoutMs */
+    pb_tags(b);
 }
 
 static void verify_list_offsets(const void *o, int16_t v)
@@ -73,8 +81,10 @@ static void verify_list_offsets(const void *o, int16_t v)
             CHECK_EQ_I64(p->partition_index, lo_parts[first + i].partition);
             CHECK_EQ_I64(p->timestamp, lo_parts[first + i].timestamp);
             CHECK_EQ_I64(p->max_num_offsets, v == 0 ? lo_parts[first + i].max_num_offsets : 1);
+            CHECK_EQ_I64(p->current_leader_epoch, v >= 4 ? first + i : -1);
         }
     }
+    CHECK_EQ_I64(q->timeout_ms, v >= 10 ? 2500 : 0);
 }
 
 static void walk_list_offsets(const void *o, int16_t v)
@@ -99,13 +109,14 @@ static void test_list_offsets_resp(void)
     int64_t olds0[] = {42};
     int64_t olds2[] = {300, 200, 0};
     sm_list_offsets_partition_resp parts[] = {
-        {0, SM_KERR_NONE, 1, olds0, -1, 42},
-        {1, SM_KERR_UNKNOWN_TOPIC_OR_PARTITION, 0, NULL, -1, -1},
-        {2, SM_KERR_NONE, 3, olds2, 1700000000123LL, 77},
+        {0, SM_KERR_NONE, 1, olds0, -1, 42, 0},
+        {1, SM_KERR_UNKNOWN_TOPIC_OR_PARTITION, 0, NULL, -1, -1, -1},
+        {2, SM_KERR_NONE, 3, olds2, 1700000000123LL, 77, 5},
     };
     sm_list_offsets_topic_resp topics[] = {{S("orders"), 3, parts}, {S("payments"), 0, NULL}};
     sm_list_offsets_resp resp = {17, 2, topics};
-    for (int16_t v = 0; v <= 3; v++) {
+    for (int16_t v = 0; v <= 10; v++) {
+        bool fx = v >= SM_LIST_OFFSETS_FLEX;
         sm_wbuf w;
         sm_wbuf_init(&w, 0);
         sm_list_offsets_resp_encode(&w, v, &resp);
@@ -114,9 +125,9 @@ static void test_list_offsets_resp(void)
         sm_rd_init(&r, w.p, w.len);
         if (v >= 2)
             CHECK_EQ_I64(sm_rd_i32(&r), 17); /* ThrottleTimeMs */
-        CHECK_EQ_I64(sm_rd_i32(&r), 2);
-        CHECK(sm_str_eqc(sm_rd_str(&r), "orders"));
-        CHECK_EQ_I64(sm_rd_i32(&r), 3);
+        CHECK_EQ_I64(rd_count_fx(&r, fx), 2);
+        CHECK(sm_str_eqc(rd_str_fx(&r, fx), "orders"));
+        CHECK_EQ_I64(rd_count_fx(&r, fx), 3);
         for (int i = 0; i < 3; i++) {
             CHECK_EQ_I64(sm_rd_i32(&r), parts[i].partition_index);
             CHECK_EQ_I64(sm_rd_i16(&r), parts[i].error_code);
@@ -128,13 +139,19 @@ static void test_list_offsets_resp(void)
                 CHECK_EQ_I64(sm_rd_i64(&r), parts[i].timestamp);
                 CHECK_EQ_I64(sm_rd_i64(&r), parts[i].offset);
             }
+            if (v >= 4)
+                CHECK_EQ_I64(sm_rd_i32(&r), parts[i].leader_epoch);
+            CHECK_TAGS0(&r, fx);
         }
-        CHECK(sm_str_eqc(sm_rd_str(&r), "payments"));
-        CHECK_EQ_I64(sm_rd_i32(&r), 0);
+        CHECK_TAGS0(&r, fx);
+        CHECK(sm_str_eqc(rd_str_fx(&r, fx), "payments"));
+        CHECK_EQ_I64(rd_count_fx(&r, fx), 0);
+        CHECK_TAGS0(&r, fx);
+        CHECK_TAGS0(&r, fx);
         CHECK_RESP_END(&r);
         sm_wbuf_release(&w);
     }
-    printf("   ListOffsets response v0-3 read back (v0 OldStyleOffsets, v1+ Timestamp/Offset, "
+    printf("   ListOffsets response v0-10 read back (v0 OldStyleOffsets, v1+ Timestamp/Offset, "
            "v2+ throttle first)\n");
 }
 
@@ -738,6 +755,16 @@ static void test_golden(void)
     /* the same bytes are one byte short as v2 (IsolationLevel) */
     sm_rd_init(&r, lo_v1, sizeof lo_v1);
     CHECK_EQ_I64(sm_list_offsets_req_decode(&r, 2, &a, &q), SM_ECORRUPT);
+    /* ListOffsets v7 (flexible): ReplicaId -1, IsolationLevel 0, [ "t" : [ partition 0,
+     * CurrentLeaderEpoch -1, timestamp -3 (MAX_TIMESTAMP), tags ], tags ], tags */
+    static const uint8_t lo_v7[] = {0xff, 0xff, 0xff, 0xff, 0, 0x02, 0x02, 't', 0x02, 0, 0, 0, 0,
+                                    0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+                                    0xff, 0xfd, 0, 0, 0};
+    sm_rd_init(&r, lo_v7, sizeof lo_v7);
+    CHECK_EQ_I64(sm_list_offsets_req_decode(&r, 7, &a, &q), SM_OK);
+    CHECK(q.topic_count == 1 && sm_str_eqc(q.topics[0].name, "t"));
+    CHECK(q.topics[0].partitions[0].timestamp == SM_LIST_OFFSETS_MAX_TIMESTAMP);
+    CHECK(q.topics[0].partitions[0].current_leader_epoch == -1);
     sm_arena_release(&a);
 
     /* DeleteTopics v1 response: throttle 0, [ "t" error 3 ] */
@@ -753,7 +780,7 @@ static void test_golden(void)
 }
 
 static const decoder_case cases[] = {
-    {"ListOffsets", 0, 3, build_list_offsets, dec_list_offsets, verify_list_offsets,
+    {"ListOffsets", 0, 10, build_list_offsets, dec_list_offsets, verify_list_offsets,
      walk_list_offsets, sizeof(sm_list_offsets_req)},
     {"CreateTopics", 0, 4, build_create_topics, dec_create_topics, verify_create_topics,
      walk_create_topics, sizeof(sm_create_topics_req)},

@@ -141,23 +141,67 @@ static void test_header_flexible(void)
     sm_wbuf_release(&w);
 }
 
+/* Either encoding by hand, for the layouts of flexible versions (KIP-482):
+ * compact lengths are unsigned varints of length + 1, 0 for null. */
+static void w_str(sm_wbuf *w, sm_str s, bool fx)
+{
+    if (fx)
+        sm_wbuf_compact_str(w, s);
+    else
+        sm_wbuf_str(w, s);
+}
+static void w_bytes(sm_wbuf *w, sm_str s, bool fx)
+{
+    if (fx)
+        sm_wbuf_compact_bytes(w, s);
+    else
+        sm_wbuf_bytes(w, s);
+}
+static void w_count(sm_wbuf *w, int32_t n, bool fx)
+{
+    if (fx)
+        sm_wbuf_uvarint(w, (uint32_t)(n + 1));
+    else
+        sm_wbuf_i32(w, n);
+}
+/* one unknown tag (to be skipped), flexible only */
+static void w_tags(sm_wbuf *w, bool fx)
+{
+    if (fx) {
+        sm_wbuf_uvarint(w, 1);
+        sm_wbuf_tag(w, 77, "\x01", 1);
+    }
+}
+static sm_str r_str(sm_rd *r, bool fx) { return fx ? sm_rd_compact_str(r) : sm_rd_str(r); }
+static int32_t r_count(sm_rd *r, bool fx)
+{
+    return fx ? (int32_t)sm_rd_uvarint(r) - 1 : sm_rd_i32(r);
+}
+/* an empty tag section, flexible only */
+static bool r_tags0(sm_rd *r, bool fx) { return !fx || sm_rd_uvarint(r) == 0; }
+
 static void test_produce(void)
 {
-    TEST_SECTION("Produce v0-v7 request, response");
-    for (int16_t v = 0; v <= 7; v++) {
+    TEST_SECTION("Produce v0-v9 request, response");
+    for (int16_t v = 0; v <= 9; v++) {
+        bool fx = v >= 9;
         sm_wbuf w;
         sm_wbuf_init(&w, 0);
         if (v >= 3)
-            sm_wbuf_str(&w, SM_STR_NULL); /* TransactionalId */
+            w_str(&w, SM_STR_NULL, fx); /* TransactionalId */
         sm_wbuf_i16(&w, -1);
         sm_wbuf_i32(&w, 30000);
-        sm_wbuf_i32(&w, 1);
-        sm_wbuf_cstr(&w, "orders");
-        sm_wbuf_i32(&w, 2);
+        w_count(&w, 1, fx);
+        w_str(&w, SM_STR_LIT("orders"), fx);
+        w_count(&w, 2, fx);
         sm_wbuf_i32(&w, 0);
-        sm_wbuf_bytes(&w, SM_STR_LIT("batch-bytes-0"));
+        w_bytes(&w, SM_STR_LIT("batch-bytes-0"), fx);
+        w_tags(&w, fx);
         sm_wbuf_i32(&w, 1);
-        sm_wbuf_bytes(&w, SM_STR_NULL);
+        w_bytes(&w, SM_STR_NULL, fx);
+        w_tags(&w, fx);
+        w_tags(&w, fx); /* topic */
+        w_tags(&w, fx); /* body */
         sm_arena a;
         sm_arena_init(&a);
         sm_rd r;
@@ -174,29 +218,65 @@ static void test_produce(void)
         sm_arena_release(&a);
         check_truncations("Produce", &w, v, dec_produce);
 
-        /* response */
-        sm_produce_part_resp parts[1] = {{4, SM_KERR_NONE, 1234, -1, 10}};
-        sm_produce_topic_resp topics[1] = {{SM_STR_LIT("orders"), 1, parts}};
+        /* response: one partition answered, one refused with two record errors */
+        sm_produce_record_error rerr[2] = {{1, SM_STR_LIT("ts")}, {3, SM_STR_NULL}};
+        sm_produce_part_resp parts[2] = {
+            {4, SM_KERR_NONE, 1234, -1, 10, 0, NULL, SM_STR_NULL},
+            {5, SM_KERR_INVALID_TIMESTAMP, -1, -1, -1, 2, rerr, SM_STR_LIT("why")}};
+        sm_produce_topic_resp topics[1] = {{SM_STR_LIT("orders"), 2, parts}};
         sm_produce_resp resp = {1, topics, 0};
         sm_wbuf o;
         sm_wbuf_init(&o, 0);
         sm_produce_resp_encode(&o, v, &resp);
         sm_rd_init(&r, o.p, o.len);
-        CHECK(sm_rd_i32(&r) == 1);
-        CHECK(sm_str_eqc(sm_rd_str(&r), "orders"));
-        CHECK(sm_rd_i32(&r) == 1);
-        CHECK(sm_rd_i32(&r) == 4);
-        CHECK(sm_rd_i16(&r) == 0);
-        CHECK(sm_rd_i64(&r) == 1234);
-        if (v >= 2)
-            CHECK(sm_rd_i64(&r) == -1);
-        if (v >= 5)
-            CHECK(sm_rd_i64(&r) == 10);
+        CHECK(r_count(&r, fx) == 1);
+        CHECK(sm_str_eqc(r_str(&r, fx), "orders"));
+        CHECK(r_count(&r, fx) == 2);
+        for (int k = 0; k < 2; k++) {
+            CHECK(sm_rd_i32(&r) == 4 + k);
+            CHECK(sm_rd_i16(&r) == (k ? SM_KERR_INVALID_TIMESTAMP : 0));
+            CHECK(sm_rd_i64(&r) == (k ? -1 : 1234));
+            if (v >= 2)
+                CHECK(sm_rd_i64(&r) == -1);
+            if (v >= 5)
+                CHECK(sm_rd_i64(&r) == (k ? -1 : 10));
+            if (v >= 8) {
+                int32_t n = r_count(&r, fx);
+                CHECK(n == (k ? 2 : 0));
+                for (int32_t e = 0; e < n; e++) {
+                    CHECK(sm_rd_i32(&r) == (e ? 3 : 1));
+                    sm_str m = r_str(&r, fx);
+                    CHECK(e ? sm_str_is_null(m) : sm_str_eqc(m, "ts"));
+                    CHECK(r_tags0(&r, fx));
+                }
+                sm_str em = r_str(&r, fx);
+                CHECK(k ? sm_str_eqc(em, "why") : sm_str_is_null(em));
+            }
+            CHECK(r_tags0(&r, fx));
+        }
+        CHECK(r_tags0(&r, fx));
         if (v >= 1)
             CHECK(sm_rd_i32(&r) == 0);
+        CHECK(r_tags0(&r, fx));
         CHECK(r.err == 0 && sm_rd_left(&r) == 0);
         sm_wbuf_release(&o);
         sm_wbuf_release(&w);
+    }
+    {
+        /* v9 byte layout: TransactionalId null, Acks 1, TimeoutMs 5, one topic "t" with
+         * partition 0 and 1 byte of records, no tags */
+        const uint8_t v9[] = {0x00, 0, 1, 0, 0, 0, 5, 0x02, 0x02, 't', 0x02, 0, 0, 0, 0,
+                              0x02, 0xaa, 0x00, 0x00, 0x00};
+        sm_arena a;
+        sm_arena_init(&a);
+        sm_rd r;
+        sm_rd_init(&r, v9, sizeof v9);
+        sm_produce_req pr;
+        CHECK(sm_produce_req_decode(&r, 9, &a, &pr) == SM_OK);
+        CHECK(pr.acks == 1 && pr.topic_count == 1 && pr.topics[0].partitions[0].records.len == 1);
+        sm_rd_init(&r, v9, sizeof v9);
+        CHECK(sm_produce_req_decode(&r, 8, &a, &pr) == SM_ECORRUPT); /* not v8's layout */
+        sm_arena_release(&a);
     }
     /* a lying topic count */
     sm_wbuf w;
@@ -233,8 +313,9 @@ static void test_produce(void)
 
 static void test_fetch(void)
 {
-    TEST_SECTION("Fetch v4-v11 request, response pieces");
-    for (int16_t v = 4; v <= 11; v++) {
+    TEST_SECTION("Fetch v4-v12 request, response pieces");
+    for (int16_t v = 4; v <= 12; v++) {
+        bool fx = v >= 12;
         sm_wbuf w;
         sm_wbuf_init(&w, 0);
         sm_wbuf_i32(&w, -1);
@@ -246,24 +327,33 @@ static void test_fetch(void)
             sm_wbuf_i32(&w, 0);
             sm_wbuf_i32(&w, -1);
         }
-        sm_wbuf_i32(&w, 1);
-        sm_wbuf_cstr(&w, "t");
-        sm_wbuf_i32(&w, 1);
+        w_count(&w, 1, fx);
+        w_str(&w, SM_STR_LIT("t"), fx);
+        w_count(&w, 1, fx);
         sm_wbuf_i32(&w, 2);
         if (v >= 9)
             sm_wbuf_i32(&w, 5);
         sm_wbuf_i64(&w, 99);
+        if (v >= 12)
+            sm_wbuf_i32(&w, 4); /* LastFetchedEpoch */
         if (v >= 5)
             sm_wbuf_i64(&w, -1);
         sm_wbuf_i32(&w, 1048576);
+        w_tags(&w, fx);
+        w_tags(&w, fx);
         if (v >= 7) {
-            sm_wbuf_i32(&w, 1); /* ForgottenTopicsData */
-            sm_wbuf_cstr(&w, "old");
-            sm_wbuf_i32(&w, 1);
+            w_count(&w, 1, fx); /* ForgottenTopicsData */
+            w_str(&w, SM_STR_LIT("old"), fx);
+            w_count(&w, 1, fx);
             sm_wbuf_i32(&w, 3);
+            w_tags(&w, fx);
         }
         if (v >= 11)
-            sm_wbuf_cstr(&w, "rack-a");
+            w_str(&w, SM_STR_LIT("rack-a"), fx);
+        if (fx) { /* ClusterId (tag 0): skipped */
+            sm_wbuf_uvarint(&w, 1);
+            sm_wbuf_tag(&w, 0, "\x02x", 2);
+        }
         sm_arena a;
         sm_arena_init(&a);
         sm_rd r;
@@ -277,6 +367,7 @@ static void test_fetch(void)
         sm_fetch_part *p = &fr.topics[0].partitions[0];
         CHECK(p->partition == 2 && p->fetch_offset == 99 && p->partition_max_bytes == 1048576);
         CHECK(p->current_leader_epoch == (v >= 9 ? 5 : -1));
+        CHECK(p->last_fetched_epoch == (v >= 12 ? 4 : -1));
         if (v >= 7)
             CHECK(fr.forgotten_count == 1);
         if (v >= 11)
@@ -288,29 +379,48 @@ static void test_fetch(void)
         sm_wbuf o;
         sm_wbuf_init(&o, 0);
         sm_fetch_resp_begin(&o, v, 0, 0, 1);
-        sm_fetch_topic_encode(&o, SM_STR_LIT("t"), 1);
-        sm_fetch_part_resp pr = {2, 0, 100, 100, 7, 3};
+        sm_fetch_topic_encode(&o, v, SM_STR_LIT("t"), 2);
+        sm_fetch_part_resp pr = {2, 0, 100, 100, 7, 3, false, 0, 0};
         sm_fetch_part_encode(&o, v, &pr);
         sm_wbuf_raw(&o, "abc", 3);
+        sm_fetch_part_end(&o, v, &pr);
+        sm_fetch_part_resp dv = {3, 0, 100, 100, 7, 0, true, 0, 100};
+        sm_fetch_part_encode(&o, v, &dv);
+        sm_fetch_part_end(&o, v, &dv);
+        sm_fetch_topic_end(&o, v);
+        sm_fetch_resp_end(&o, v);
         sm_rd_init(&r, o.p, o.len);
         CHECK(sm_rd_i32(&r) == 0); /* throttle */
         if (v >= 7) {
             CHECK(sm_rd_i16(&r) == 0);
             CHECK(sm_rd_i32(&r) == 0);
         }
-        CHECK(sm_rd_i32(&r) == 1);
-        CHECK(sm_str_eqc(sm_rd_str(&r), "t"));
-        CHECK(sm_rd_i32(&r) == 1);
-        CHECK(sm_rd_i32(&r) == 2);
-        CHECK(sm_rd_i16(&r) == 0);
-        CHECK(sm_rd_i64(&r) == 100);
-        CHECK(sm_rd_i64(&r) == 100);
-        if (v >= 5)
-            CHECK(sm_rd_i64(&r) == 7);
-        CHECK(sm_rd_i32(&r) == 0); /* aborted transactions: empty */
-        if (v >= 11)
-            CHECK(sm_rd_i32(&r) == -1);
-        CHECK(sm_str_eqc(sm_rd_bytes(&r), "abc"));
+        CHECK(r_count(&r, fx) == 1);
+        CHECK(sm_str_eqc(r_str(&r, fx), "t"));
+        CHECK(r_count(&r, fx) == 2);
+        for (int k = 0; k < 2; k++) {
+            CHECK(sm_rd_i32(&r) == 2 + k);
+            CHECK(sm_rd_i16(&r) == 0);
+            CHECK(sm_rd_i64(&r) == 100);
+            CHECK(sm_rd_i64(&r) == 100);
+            if (v >= 5)
+                CHECK(sm_rd_i64(&r) == 7);
+            CHECK(r_count(&r, fx) == 0); /* aborted transactions: empty */
+            if (v >= 11)
+                CHECK(sm_rd_i32(&r) == -1);
+            sm_str recs = fx ? sm_rd_compact_bytes(&r) : sm_rd_bytes(&r);
+            CHECK(k ? recs.len == 0 : sm_str_eqc(recs, "abc"));
+            if (fx && k == 1) {
+                /* DivergingEpoch: one tag 0 of 13 bytes: Epoch 0, EndOffset 100, no tags */
+                const uint8_t want[] = {1, 0, 13, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 100, 0};
+                const uint8_t *q = sm_rd_take(&r, sizeof want);
+                CHECK(q && memcmp(q, want, sizeof want) == 0);
+            } else {
+                CHECK(r_tags0(&r, fx));
+            }
+        }
+        CHECK(r_tags0(&r, fx));
+        CHECK(r_tags0(&r, fx));
         CHECK(r.err == 0 && sm_rd_left(&r) == 0);
         sm_wbuf_release(&o);
     }
@@ -318,8 +428,8 @@ static void test_fetch(void)
 
 static void test_metadata(void)
 {
-    TEST_SECTION("Metadata v0-v6 request, response");
-    for (int16_t v = 0; v <= 6; v++) {
+    TEST_SECTION("Metadata v0-v8 request, response");
+    for (int16_t v = 0; v <= 8; v++) {
         sm_wbuf w;
         sm_wbuf_init(&w, 0);
         sm_wbuf_i32(&w, 2);
@@ -327,6 +437,10 @@ static void test_metadata(void)
         sm_wbuf_cstr(&w, "bb");
         if (v >= 4)
             sm_wbuf_bool(&w, false);
+        if (v >= 8) {
+            sm_wbuf_bool(&w, true);  /* IncludeClusterAuthorizedOperations */
+            sm_wbuf_bool(&w, false); /* IncludeTopicAuthorizedOperations */
+        }
         sm_arena a;
         sm_arena_init(&a);
         sm_rd r;
@@ -335,6 +449,8 @@ static void test_metadata(void)
         CHECK(sm_metadata_req_decode(&r, v, &a, &mr) == SM_OK);
         CHECK(mr.topic_count == 2 && sm_str_eqc(mr.topics[1], "bb"));
         CHECK(mr.allow_auto_topic_creation == (v < 4));
+        CHECK(mr.include_cluster_authorized_operations == (v >= 8));
+        CHECK(!mr.include_topic_authorized_operations);
         sm_arena_release(&a);
         check_truncations("Metadata", &w, v, dec_metadata);
         sm_wbuf_release(&w);
@@ -344,6 +460,10 @@ static void test_metadata(void)
         sm_wbuf_i32(&w, v == 0 ? 0 : -1);
         if (v >= 4)
             sm_wbuf_bool(&w, true);
+        if (v >= 8) {
+            sm_wbuf_bool(&w, false);
+            sm_wbuf_bool(&w, true);
+        }
         sm_arena_init(&a);
         sm_rd_init(&r, w.p, w.len);
         CHECK(sm_metadata_req_decode(&r, v, &a, &mr) == SM_OK && mr.topic_count == -1);
@@ -356,6 +476,10 @@ static void test_metadata(void)
         sm_wbuf_str(&w, SM_STR_NULL);
         if (v >= 4)
             sm_wbuf_bool(&w, true);
+        if (v >= 8) {
+            sm_wbuf_bool(&w, false);
+            sm_wbuf_bool(&w, false);
+        }
         sm_arena_init(&a);
         sm_rd_init(&r, w.p, w.len);
         CHECK(sm_metadata_req_decode(&r, v, &a, &mr) == SM_ECORRUPT);
@@ -363,9 +487,9 @@ static void test_metadata(void)
         sm_wbuf_release(&w);
 
         sm_metadata_broker br = {0, SM_STR_LIT("127.0.0.1"), 9092, SM_STR_NULL};
-        sm_metadata_part parts[2] = {{0, 0, 0}, {0, 1, 0}};
-        sm_metadata_topic tp = {0, SM_STR_LIT("a"), false, 2, parts};
-        sm_metadata_resp resp = {1, &br, SM_STR_LIT("cid"), 0, 1, &tp};
+        sm_metadata_part parts[2] = {{0, 0, 0, 0}, {0, 1, 0, 0}};
+        sm_metadata_topic tp = {0, SM_STR_LIT("a"), false, 2, parts, SM_ACL_OPS_TOPIC};
+        sm_metadata_resp resp = {1, &br, SM_STR_LIT("cid"), 0, 1, &tp, SM_ACL_OPS_OMITTED};
         sm_wbuf o;
         sm_wbuf_init(&o, 0);
         sm_metadata_resp_encode(&o, v, &resp);
@@ -392,40 +516,152 @@ static void test_metadata(void)
             CHECK(sm_rd_i16(&r) == 0);
             CHECK(sm_rd_i32(&r) == i);
             CHECK(sm_rd_i32(&r) == 0);
+            if (v >= 7)
+                CHECK(sm_rd_i32(&r) == 0); /* LeaderEpoch */
             CHECK(sm_rd_i32(&r) == 1 && sm_rd_i32(&r) == 0); /* replicas */
             CHECK(sm_rd_i32(&r) == 1 && sm_rd_i32(&r) == 0); /* isr */
             if (v >= 5)
                 CHECK(sm_rd_i32(&r) == 0);
+        }
+        if (v >= 8) {
+            CHECK(sm_rd_i32(&r) == 0xdf8);     /* TopicAuthorizedOperations */
+            CHECK(sm_rd_i32(&r) == INT32_MIN); /* ClusterAuthorizedOperations: not asked */
         }
         CHECK(r.err == 0 && sm_rd_left(&r) == 0);
         sm_wbuf_release(&o);
     }
 }
 
+/* Metadata v9, the first flexible version, byte by byte from Kafka's JSON. */
+static void test_metadata_flexible(void)
+{
+    TEST_SECTION("Metadata v9 (flexible) request and response layouts");
+    /* Topics: compact [ {Name "ab", tags: one unknown} ], AllowAutoTopicCreation,
+     * IncludeClusterAuthorizedOperations, IncludeTopicAuthorizedOperations, tags */
+    const uint8_t req[] = {0x02, 0x03, 'a', 'b', 0x01, 0x63, 0x01, 0x00, 0x01, 0x00, 0x01, 0x00};
+    sm_arena a;
+    sm_arena_init(&a);
+    sm_rd r;
+    sm_metadata_req mr;
+    sm_rd_init(&r, req, sizeof req);
+    CHECK(sm_metadata_req_decode(&r, 9, &a, &mr) == SM_OK);
+    CHECK(mr.topic_count == 1 && sm_str_eqc(mr.topics[0], "ab"));
+    CHECK(mr.allow_auto_topic_creation && !mr.include_cluster_authorized_operations);
+    CHECK(mr.include_topic_authorized_operations);
+    check_truncations("Metadata", &(sm_wbuf){(uint8_t *)req, sizeof req, sizeof req, false}, 9,
+                      dec_metadata);
+    /* all topics: a null compact array (0) */
+    const uint8_t all[] = {0x00, 0x00, 0x00, 0x00, 0x00};
+    sm_rd_init(&r, all, sizeof all);
+    CHECK(sm_metadata_req_decode(&r, 9, &a, &mr) == SM_OK && mr.topic_count == -1);
+    /* a null name */
+    const uint8_t nul[] = {0x02, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00};
+    sm_rd_init(&r, nul, sizeof nul);
+    CHECK(sm_metadata_req_decode(&r, 9, &a, &mr) == SM_ECORRUPT);
+    sm_arena_release(&a);
+
+    sm_metadata_broker br = {1, SM_STR_LIT("h"), 9092, SM_STR_NULL};
+    sm_metadata_part part = {0, 0, 1, 7};
+    sm_metadata_topic tp = {0, SM_STR_LIT("t"), false, 1, &part, SM_ACL_OPS_OMITTED};
+    sm_metadata_resp resp = {1, &br, SM_STR_LIT("c"), 1, 1, &tp, SM_ACL_OPS_CLUSTER};
+    sm_wbuf o;
+    sm_wbuf_init(&o, 0);
+    sm_metadata_resp_encode(&o, 9, &resp);
+    const uint8_t want[] = {
+        0, 0, 0, 0,                         /* ThrottleTimeMs */
+        0x02,                               /* Brokers: 1 */
+        0, 0, 0, 1, 0x02, 'h', 0, 0, 0x23, 0x84, 0x00, 0x00, /* NodeId, Host, Port, Rack null, tags */
+        0x02, 'c',                          /* ClusterId */
+        0, 0, 0, 1,                         /* ControllerId */
+        0x02,                               /* Topics: 1 */
+        0, 0, 0x02, 't', 0x00,              /* ErrorCode, Name, IsInternal */
+        0x02,                               /* Partitions: 1 */
+        0, 0, 0, 0, 0, 0, 0, 0, 0, 1,       /* ErrorCode, PartitionIndex, LeaderId */
+        0, 0, 0, 7,                         /* LeaderEpoch */
+        0x02, 0, 0, 0, 1, 0x02, 0, 0, 0, 1, /* ReplicaNodes, IsrNodes */
+        0x01, 0x00,                         /* OfflineReplicas: empty, partition tags */
+        0x80, 0, 0, 0, 0x00,                /* TopicAuthorizedOperations: not asked; topic tags */
+        0x00,                               /* tags (ClusterAuthorizedOperations is v8-v10 but */
+    };
+    /* ... v9 still has it: insert it before the final tags */
+    uint8_t full[sizeof want + 4];
+    memcpy(full, want, sizeof want - 1);
+    sm_put_be32(full + sizeof want - 1, SM_ACL_OPS_CLUSTER);
+    full[sizeof want + 3] = 0x00;
+    CHECK(o.len == sizeof full && memcmp(o.p, full, sizeof full) == 0);
+    sm_wbuf_release(&o);
+}
+
 static void test_api_versions(void)
 {
-    TEST_SECTION("ApiVersions v0-v2, and the v0-shaped refusal");
-    sm_api_range apis[2] = {{0, 3, 7}, {18, 0, 2}};
-    for (int16_t v = 0; v <= 2; v++) {
+    TEST_SECTION("ApiVersions v0-v4, and the v0-shaped refusal");
+    sm_api_range apis[2] = {{0, 3, 7}, {18, 0, 4}};
+    for (int16_t v = 0; v <= 4; v++) {
+        bool fx = v >= 3;
         sm_arena a;
         sm_arena_init(&a);
         sm_rd r;
-        sm_rd_init(&r, "", 0);
-        CHECK(sm_api_versions_req_decode(&r, v, &a) == SM_OK);
+        sm_api_versions_req q;
+        /* v3+: ClientSoftwareName, ClientSoftwareVersion (compact), tags */
+        const uint8_t body3[] = {0x0b, 'l', 'i', 'b', 'r', 'd', 'k', 'a', 'f', 'k', 'a',
+                                 0x06, '2', '.', '1', '0', '0', 0x00};
+        if (fx) {
+            sm_rd_init(&r, body3, sizeof body3);
+            CHECK(sm_api_versions_req_decode(&r, v, &a, &q) == SM_OK);
+            CHECK(sm_str_eqc(q.client_software_name, "librdkafka"));
+            CHECK(sm_str_eqc(q.client_software_version, "2.100"));
+            CHECK(sm_api_versions_req_valid(v, &q));
+            for (size_t cut = 0; cut < sizeof body3; cut++) {
+                sm_rd_init(&r, body3, cut);
+                CHECK(sm_api_versions_req_decode(&r, v, &a, &q) == SM_ECORRUPT);
+            }
+            /* an unknown tag is skipped */
+            const uint8_t tagged[] = {0x02, 'j', 0x02, '1', 0x01, 0x09, 0x02, 'h', 'i'};
+            sm_rd_init(&r, tagged, sizeof tagged);
+            CHECK(sm_api_versions_req_decode(&r, v, &a, &q) == SM_OK);
+            CHECK(sm_str_eqc(q.client_software_name, "j"));
+            /* a null name (non-nullable) fails; empty or odd names are invalid, not corrupt */
+            const uint8_t nul[] = {0x00, 0x02, '1', 0x00};
+            sm_rd_init(&r, nul, sizeof nul);
+            CHECK(sm_api_versions_req_decode(&r, v, &a, &q) == SM_ECORRUPT);
+            const char *bad[] = {"", "-x", "x-", "a b", "x_y", "."};
+            for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+                q.client_software_name = sm_str_c(bad[i]);
+                q.client_software_version = sm_str_c("1.0");
+                CHECK(!sm_api_versions_req_valid(v, &q));
+            }
+            q.client_software_name = sm_str_c("apache-kafka-java");
+            q.client_software_version = sm_str_c("4.1.1");
+            CHECK(sm_api_versions_req_valid(v, &q));
+            q.client_software_version = sm_str_c("4.1.1-SNAPSHOT");
+            CHECK(sm_api_versions_req_valid(v, &q));
+            q.client_software_version = sm_str_c("4.1.1+x");
+            CHECK(!sm_api_versions_req_valid(v, &q));
+        } else {
+            sm_rd_init(&r, "", 0);
+            CHECK(sm_api_versions_req_decode(&r, v, &a, &q) == SM_OK);
+            CHECK(sm_api_versions_req_valid(v, &q));
+        }
         sm_rd_init(&r, "x", 1);
-        CHECK(sm_api_versions_req_decode(&r, v, &a) == SM_ECORRUPT);
+        CHECK(sm_api_versions_req_decode(&r, v, &a, &q) == SM_ECORRUPT);
         sm_arena_release(&a);
         sm_wbuf o;
         sm_wbuf_init(&o, 0);
         sm_api_versions_resp_encode(&o, v, 0, apis, 2);
-        sm_rd_init(&r, o.p, o.len);
-        CHECK(sm_rd_i16(&r) == 0);
-        CHECK(sm_rd_i32(&r) == 2);
-        CHECK(sm_rd_i16(&r) == 0 && sm_rd_i16(&r) == 3 && sm_rd_i16(&r) == 7);
-        CHECK(sm_rd_i16(&r) == 18 && sm_rd_i16(&r) == 0 && sm_rd_i16(&r) == 2);
-        if (v >= 1)
-            CHECK(sm_rd_i32(&r) == 0);
-        CHECK(r.err == 0 && sm_rd_left(&r) == 0);
+        if (fx) {
+            const uint8_t want[] = {0, 0, 0x03, 0, 0, 0, 3, 0, 7, 0, 0, 18, 0, 0, 0, 4, 0,
+                                    0, 0, 0, 0, 0};
+            CHECK(o.len == sizeof want && memcmp(o.p, want, sizeof want) == 0);
+        } else {
+            sm_rd_init(&r, o.p, o.len);
+            CHECK(sm_rd_i16(&r) == 0);
+            CHECK(sm_rd_i32(&r) == 2);
+            CHECK(sm_rd_i16(&r) == 0 && sm_rd_i16(&r) == 3 && sm_rd_i16(&r) == 7);
+            CHECK(sm_rd_i16(&r) == 18 && sm_rd_i16(&r) == 0 && sm_rd_i16(&r) == 4);
+            if (v >= 1)
+                CHECK(sm_rd_i32(&r) == 0);
+            CHECK(r.err == 0 && sm_rd_left(&r) == 0);
+        }
         sm_wbuf_release(&o);
     }
 }
@@ -512,6 +748,7 @@ int main(void)
     test_produce();
     test_fetch();
     test_metadata();
+    test_metadata_flexible();
     test_api_versions();
     return check_report("test_proto_core");
 }

@@ -52,22 +52,41 @@ static bool bytes_are(sm_str s, const uint8_t *p, size_t n)
 
 static void build_find_coordinator(pb *b, int16_t v)
 {
-    pb_str(b, v == 2 ? "shop-tx-1" : "shop-payments"); /* Key */
+    pb_flex(b, v >= SM_FIND_COORDINATOR_FLEX);
+    if (v <= 3)
+        pb_str(b, v == 2 ? "shop-tx-1" : "shop-payments"); /* Key */
     if (v >= 1)
         pb_i8(b, v == 2 ? SM_COORDINATOR_KEY_TRANSACTION : SM_COORDINATOR_KEY_GROUP);
+    if (v >= 4) { /* CoordinatorKeys */
+        pb_count1(b, 2);
+        pb_str(b, "shop-payments");
+        pb_str(b, "shop-orders");
+    }
+    pb_tags(b);
 }
 
 static void verify_find_coordinator(const void *o, int16_t v)
 {
     const sm_find_coordinator_req *q = o;
-    CHECK(sm_str_eqc(q->key, v == 2 ? "shop-tx-1" : "shop-payments"));
     CHECK_EQ_I64(q->key_type, v == 2 ? SM_COORDINATOR_KEY_TRANSACTION : SM_COORDINATOR_KEY_GROUP);
+    if (v <= 3) {
+        CHECK(sm_str_eqc(q->key, v == 2 ? "shop-tx-1" : "shop-payments"));
+        REQUIRE(q->key_count == 1);
+        CHECK(sm_str_eqc(q->keys[0], v == 2 ? "shop-tx-1" : "shop-payments"));
+    } else {
+        REQUIRE(q->key_count == 2);
+        CHECK(sm_str_eqc(q->keys[0], "shop-payments") && sm_str_eqc(q->keys[1], "shop-orders"));
+    }
 }
 
 static void walk_find_coordinator(const void *o, int16_t v)
 {
     (void)v;
-    walk_str(((const sm_find_coordinator_req *)o)->key);
+    const sm_find_coordinator_req *q = o;
+    walk_str(q->key);
+    walk_array(q->keys, q->key_count, sizeof *q->keys);
+    for (int32_t i = 0; i < q->key_count; i++)
+        walk_str(q->keys[i]);
 }
 
 static int dec_find_coordinator(sm_rd *r, int16_t v, sm_arena *a, void *out)
@@ -77,12 +96,17 @@ static int dec_find_coordinator(sm_rd *r, int16_t v, sm_arena *a, void *out)
 
 static void test_find_coordinator_resp(void)
 {
-    sm_find_coordinator_resp ok = {12, SM_KERR_NONE, SM_STR_NULL, 1, S("broker.local"), 9092};
-    sm_find_coordinator_resp err = {0, SM_KERR_COORDINATOR_NOT_AVAILABLE,
-                                    S("The coordinator is not available."), -1, {NULL, 0}, -1};
-    for (int16_t v = 0; v <= 2; v++) {
+    sm_find_coordinator_one ok1 = {S("g1"), 1, S("broker.local"), 9092, SM_KERR_NONE, SM_STR_NULL};
+    sm_find_coordinator_one err1 = {S("tx"), -1, {NULL, 0}, -1, SM_KERR_COORDINATOR_NOT_AVAILABLE,
+                                    S("The coordinator is not available.")};
+    sm_find_coordinator_one both[2] = {ok1, err1};
+    sm_find_coordinator_resp ok = {12, 1, &ok1};
+    sm_find_coordinator_resp err = {0, 1, &err1};
+    sm_find_coordinator_resp two = {12, 2, both};
+    for (int16_t v = 0; v <= 5; v++) {
+        bool fx = v >= SM_FIND_COORDINATOR_FLEX;
         for (int k = 0; k < 2; k++) {
-            const sm_find_coordinator_resp *resp = k == 0 ? &ok : &err;
+            const sm_find_coordinator_resp *resp = v >= 4 ? &two : k == 0 ? &ok : &err;
             sm_wbuf w;
             sm_wbuf_init(&w, 0);
             sm_find_coordinator_resp_encode(&w, v, resp);
@@ -91,17 +115,33 @@ static void test_find_coordinator_resp(void)
             sm_rd_init(&r, w.p, w.len);
             if (v >= 1)
                 CHECK_EQ_I64(sm_rd_i32(&r), resp->throttle_time_ms);
-            CHECK_EQ_I64(sm_rd_i16(&r), resp->error_code);
-            if (v >= 1)
-                CHECK(str_is(sm_rd_str(&r), k == 0 ? NULL : "The coordinator is not available."));
-            CHECK_EQ_I64(sm_rd_i32(&r), resp->node_id);
-            CHECK(sm_str_eqc(sm_rd_str(&r), k == 0 ? "broker.local" : "")); /* never null */
-            CHECK_EQ_I64(sm_rd_i32(&r), resp->port);
+            if (v >= 4) {
+                CHECK_EQ_I64(rd_count_fx(&r, fx), 2);
+                for (int i = 0; i < 2; i++) {
+                    CHECK(sm_str_eqc(rd_str_fx(&r, fx), i == 0 ? "g1" : "tx"));
+                    CHECK_EQ_I64(sm_rd_i32(&r), both[i].node_id);
+                    CHECK(sm_str_eqc(rd_str_fx(&r, fx), i == 0 ? "broker.local" : ""));
+                    CHECK_EQ_I64(sm_rd_i32(&r), both[i].port);
+                    CHECK_EQ_I64(sm_rd_i16(&r), both[i].error_code);
+                    CHECK(str_is(rd_str_fx(&r, fx), i == 0 ? NULL : "The coordinator is not available."));
+                    CHECK_TAGS0(&r, fx);
+                }
+            } else {
+                const sm_find_coordinator_one *c = resp->coordinators;
+                CHECK_EQ_I64(sm_rd_i16(&r), c->error_code);
+                if (v >= 1)
+                    CHECK(str_is(rd_str_fx(&r, fx), k == 0 ? NULL : "The coordinator is not available."));
+                CHECK_EQ_I64(sm_rd_i32(&r), c->node_id);
+                CHECK(sm_str_eqc(rd_str_fx(&r, fx), k == 0 ? "broker.local" : "")); /* never null */
+                CHECK_EQ_I64(sm_rd_i32(&r), c->port);
+            }
+            CHECK_TAGS0(&r, fx);
             CHECK_RESP_END(&r);
             sm_wbuf_release(&w);
         }
     }
-    printf("   FindCoordinator response v0-2 read back (v1+ throttle first and ErrorMessage)\n");
+    printf("   FindCoordinator response v0-5 read back (v1+ throttle first and ErrorMessage, v3+ "
+           "flexible, v4+ one Coordinator per key)\n");
 }
 
 /* ======================================================================== */
@@ -110,6 +150,7 @@ static void test_find_coordinator_resp(void)
 
 static void build_join_group(pb *b, int16_t v)
 {
+    pb_flex(b, v >= SM_JOIN_GROUP_FLEX);
     pb_str(b, "shop-payments");
     pb_i32(b, 45000); /* SessionTimeoutMs */
     if (v >= 1)
@@ -121,8 +162,13 @@ static void build_join_group(pb *b, int16_t v)
     pb_count(b, 2);
     pb_str(b, "range");
     pb_bytes(b, subscription, (int32_t)sizeof subscription);
+    pb_tags(b);
     pb_str(b, "roundrobin");
     pb_bytes(b, subscription, 0);
+    pb_tags(b);
+    if (v >= 8)
+        pb_nstr(b, v == 8 ? "rebalance failed" : NULL); /* Reason */
+    pb_tags(b);
 }
 
 static void verify_join_group(const void *o, int16_t v)
@@ -142,6 +188,7 @@ static void verify_join_group(const void *o, int16_t v)
     CHECK(bytes_are(q->protocols[0].metadata, subscription, sizeof subscription));
     CHECK(sm_str_eqc(q->protocols[1].name, "roundrobin"));
     CHECK_EQ_I64(q->protocols[1].metadata.len, 0);
+    CHECK(str_is(q->reason, v == 8 ? "rebalance failed" : NULL));
 }
 
 static void walk_join_group(const void *o, int16_t v)
@@ -157,6 +204,7 @@ static void walk_join_group(const void *o, int16_t v)
         walk_str(q->protocols[i].name);
         walk_str(q->protocols[i].metadata);
     }
+    walk_str(q->reason);
 }
 
 static int dec_join_group(sm_rd *r, int16_t v, sm_arena *a, void *out)
@@ -170,11 +218,13 @@ static void test_join_group_resp(void)
         {S("m-1"), S("pay-1"), BYTES(subscription)},
         {S("m-2"), SM_STR_NULL, {NULL, 0}}, /* unset metadata goes out as empty BYTES */
     };
-    sm_join_group_resp leader = {0, SM_KERR_NONE, 3, S("range"), S("m-1"), S("m-1"), 2, members};
-    /* v4+: the first join of a member without an id; unset strings go out "" */
-    sm_join_group_resp required = {0, SM_KERR_MEMBER_ID_REQUIRED, -1, {NULL, 0}, {NULL, 0},
-                                   S("m-new"), 0, NULL};
-    for (int16_t v = 0; v <= 5; v++) {
+    sm_join_group_resp leader = {0,      SM_KERR_NONE, 3, S("consumer"), S("range"),
+                                 S("m-1"), true,         S("m-1"), 2,    members};
+    /* v4+: the first join of a member without an id; unset strings go out "" (null v7+) */
+    sm_join_group_resp required = {0, SM_KERR_MEMBER_ID_REQUIRED, -1, SM_STR_NULL, {NULL, 0},
+                                   {NULL, 0}, false, S("m-new"), 0, NULL};
+    for (int16_t v = 0; v <= 9; v++) {
+        bool fx = v >= SM_JOIN_GROUP_FLEX;
         for (int k = 0; k < 2; k++) {
             const sm_join_group_resp *resp = k == 0 ? &leader : &required;
             sm_wbuf w;
@@ -187,26 +237,35 @@ static void test_join_group_resp(void)
                 CHECK_EQ_I64(sm_rd_i32(&r), resp->throttle_time_ms);
             CHECK_EQ_I64(sm_rd_i16(&r), resp->error_code);
             CHECK_EQ_I64(sm_rd_i32(&r), resp->generation_id);
-            CHECK(sm_str_eqc(sm_rd_str(&r), k == 0 ? "range" : "")); /* ProtocolName */
-            CHECK(sm_str_eqc(sm_rd_str(&r), k == 0 ? "m-1" : ""));   /* Leader */
-            CHECK(sm_str_eqc(sm_rd_str(&r), k == 0 ? "m-1" : "m-new"));
-            CHECK_COUNT(&r, resp->member_count);
+            if (v >= 7) {
+                CHECK(str_is(rd_str_fx(&r, fx), k == 0 ? "consumer" : NULL)); /* ProtocolType */
+                CHECK(str_is(rd_str_fx(&r, fx), k == 0 ? "range" : NULL));    /* ProtocolName */
+            } else {
+                CHECK(sm_str_eqc(rd_str_fx(&r, fx), k == 0 ? "range" : "")); /* ProtocolName */
+            }
+            CHECK(sm_str_eqc(rd_str_fx(&r, fx), k == 0 ? "m-1" : "")); /* Leader */
+            if (v >= 9)
+                CHECK_EQ_I64(sm_rd_i8(&r), k == 0 ? 1 : 0); /* SkipAssignment */
+            CHECK(sm_str_eqc(rd_str_fx(&r, fx), k == 0 ? "m-1" : "m-new"));
+            CHECK_EQ_I64(rd_count_fx(&r, fx), resp->member_count);
             for (int i = 0; i < resp->member_count; i++) {
-                CHECK(sm_str_eq(sm_rd_str(&r), members[i].member_id));
+                CHECK(sm_str_eq(rd_str_fx(&r, fx), members[i].member_id));
                 if (v >= 5)
-                    CHECK(str_is(sm_rd_str(&r), i == 0 ? "pay-1" : NULL));
-                sm_str md = sm_rd_bytes(&r);
+                    CHECK(str_is(rd_str_fx(&r, fx), i == 0 ? "pay-1" : NULL));
+                sm_str md = rd_bytes_fx(&r, fx);
                 if (i == 0)
                     CHECK(bytes_are(md, subscription, sizeof subscription));
                 else
                     CHECK(md.len == 0);
+                CHECK_TAGS0(&r, fx);
             }
+            CHECK_TAGS0(&r, fx);
             CHECK_RESP_END(&r);
             sm_wbuf_release(&w);
         }
     }
-    printf("   JoinGroup response v0-5 read back (leader with members, MEMBER_ID_REQUIRED shape, "
-           "v2+ throttle, v5+ GroupInstanceId)\n");
+    printf("   JoinGroup response v0-9 read back (leader with members, MEMBER_ID_REQUIRED shape, "
+           "v2+ throttle, v5+ GroupInstanceId, v6+ flexible, v7+ ProtocolType, v9 SkipAssignment)\n");
 }
 
 /* ======================================================================== */
@@ -215,26 +274,35 @@ static void test_join_group_resp(void)
 
 static void build_sync_group(pb *b, int16_t v)
 {
+    pb_flex(b, v >= SM_SYNC_GROUP_FLEX);
     pb_str(b, "shop-payments");
     pb_i32(b, 3); /* GenerationId */
     pb_str(b, "m-1");
     if (v >= 3)
         pb_nstr(b, NULL); /* GroupInstanceId: null (dynamic member) */
+    if (v >= 5) {
+        pb_nstr(b, "consumer"); /* ProtocolType */
+        pb_nstr(b, NULL);       /* ProtocolName */
+    }
     pb_count(b, 2);
     pb_str(b, "m-1");
     pb_bytes(b, assignment, (int32_t)sizeof assignment);
+    pb_tags(b);
     pb_str(b, "m-2");
     pb_bytes(b, assignment, 0);
+    pb_tags(b);
+    pb_tags(b);
 }
 
 static void verify_sync_group(const void *o, int16_t v)
 {
-    (void)v;
     const sm_sync_group_req *q = o;
     CHECK(sm_str_eqc(q->group_id, "shop-payments"));
     CHECK_EQ_I64(q->generation_id, 3);
     CHECK(sm_str_eqc(q->member_id, "m-1"));
     CHECK(sm_str_is_null(q->group_instance_id));
+    CHECK(str_is(q->protocol_type, v >= 5 ? "consumer" : NULL));
+    CHECK(sm_str_is_null(q->protocol_name));
     REQUIRE(q->assignment_count == 2);
     CHECK(sm_str_eqc(q->assignments[0].member_id, "m-1"));
     CHECK(bytes_are(q->assignments[0].assignment, assignment, sizeof assignment));
@@ -263,9 +331,11 @@ static int dec_sync_group(sm_rd *r, int16_t v, sm_arena *a, void *out)
 
 static void test_sync_group_resp(void)
 {
-    sm_sync_group_resp ok = {4, SM_KERR_NONE, BYTES(assignment)};
-    sm_sync_group_resp err = {0, SM_KERR_REBALANCE_IN_PROGRESS, {NULL, 0}};
-    for (int16_t v = 0; v <= 3; v++) {
+    sm_sync_group_resp ok = {4, SM_KERR_NONE, S("consumer"), S("range"), BYTES(assignment)};
+    sm_sync_group_resp err = {0, SM_KERR_REBALANCE_IN_PROGRESS, SM_STR_NULL, SM_STR_NULL,
+                              {NULL, 0}};
+    for (int16_t v = 0; v <= 5; v++) {
+        bool fx = v >= SM_SYNC_GROUP_FLEX;
         for (int k = 0; k < 2; k++) {
             const sm_sync_group_resp *resp = k == 0 ? &ok : &err;
             sm_wbuf w;
@@ -277,16 +347,22 @@ static void test_sync_group_resp(void)
             if (v >= 1)
                 CHECK_EQ_I64(sm_rd_i32(&r), resp->throttle_time_ms);
             CHECK_EQ_I64(sm_rd_i16(&r), resp->error_code);
-            sm_str as = sm_rd_bytes(&r);
+            if (v >= 5) {
+                CHECK(str_is(rd_str_fx(&r, fx), k == 0 ? "consumer" : NULL));
+                CHECK(str_is(rd_str_fx(&r, fx), k == 0 ? "range" : NULL));
+            }
+            sm_str as = rd_bytes_fx(&r, fx);
             if (k == 0)
                 CHECK(bytes_are(as, assignment, sizeof assignment));
             else
                 CHECK(as.len == 0); /* empty, never null */
+            CHECK_TAGS0(&r, fx);
             CHECK_RESP_END(&r);
             sm_wbuf_release(&w);
         }
     }
-    printf("   SyncGroup response v0-3 read back (v1+ throttle first, Assignment never null)\n");
+    printf("   SyncGroup response v0-5 read back (v1+ throttle first, Assignment never null, v4+ "
+           "flexible, v5+ ProtocolType/ProtocolName)\n");
 }
 
 /* ======================================================================== */
@@ -295,11 +371,13 @@ static void test_sync_group_resp(void)
 
 static void build_heartbeat(pb *b, int16_t v)
 {
+    pb_flex(b, v >= SM_HEARTBEAT_FLEX);
     pb_str(b, "shop-payments");
     pb_i32(b, 3);
     pb_str(b, "m-1");
     if (v >= 3)
         pb_nstr(b, "pay-1");
+    pb_tags(b);
 }
 
 static void verify_heartbeat(const void *o, int16_t v)
@@ -328,7 +406,7 @@ static int dec_heartbeat(sm_rd *r, int16_t v, sm_arena *a, void *out)
 static void test_heartbeat_resp(void)
 {
     sm_heartbeat_resp resp = {6, SM_KERR_REBALANCE_IN_PROGRESS};
-    for (int16_t v = 0; v <= 3; v++) {
+    for (int16_t v = 0; v <= 4; v++) {
         sm_wbuf w;
         sm_wbuf_init(&w, 0);
         sm_heartbeat_resp_encode(&w, v, &resp);
@@ -338,10 +416,11 @@ static void test_heartbeat_resp(void)
         if (v >= 1)
             CHECK_EQ_I64(sm_rd_i32(&r), 6);
         CHECK_EQ_I64(sm_rd_i16(&r), SM_KERR_REBALANCE_IN_PROGRESS);
+        CHECK_TAGS0(&r, v >= SM_HEARTBEAT_FLEX);
         CHECK_RESP_END(&r);
         sm_wbuf_release(&w);
     }
-    printf("   Heartbeat response v0-3 read back (v1+ throttle first)\n");
+    printf("   Heartbeat response v0-4 read back (v1+ throttle first, v4 flexible)\n");
 }
 
 /* ======================================================================== */
@@ -350,6 +429,7 @@ static void test_heartbeat_resp(void)
 
 static void build_leave_group(pb *b, int16_t v)
 {
+    pb_flex(b, v >= SM_LEAVE_GROUP_FLEX);
     pb_str(b, "shop-payments");
     if (v <= 2) {
         pb_str(b, "m-1");
@@ -358,8 +438,15 @@ static void build_leave_group(pb *b, int16_t v)
     pb_count(b, 2);
     pb_str(b, "m-1");
     pb_nstr(b, NULL);
+    if (v >= 5)
+        pb_nstr(b, "the consumer is being closed"); /* Reason */
+    pb_tags(b);
     pb_str(b, "");
     pb_nstr(b, "pay-2");
+    if (v >= 5)
+        pb_nstr(b, NULL);
+    pb_tags(b);
+    pb_tags(b);
 }
 
 static void verify_leave_group(const void *o, int16_t v)
@@ -379,6 +466,8 @@ static void verify_leave_group(const void *o, int16_t v)
     CHECK(sm_str_is_null(q->members[0].group_instance_id));
     CHECK(sm_str_eqc(q->members[1].member_id, ""));
     CHECK(sm_str_eqc(q->members[1].group_instance_id, "pay-2"));
+    CHECK(str_is(q->members[0].reason, v >= 5 ? "the consumer is being closed" : NULL));
+    CHECK(sm_str_is_null(q->members[1].reason));
 }
 
 static void walk_leave_group(const void *o, int16_t v)
@@ -391,6 +480,7 @@ static void walk_leave_group(const void *o, int16_t v)
     for (int32_t i = 0; i < q->member_count; i++) {
         walk_str(q->members[i].member_id);
         walk_str(q->members[i].group_instance_id);
+        walk_str(q->members[i].reason);
     }
 }
 
@@ -406,7 +496,8 @@ static void test_leave_group_resp(void)
         {S(""), S("pay-2"), SM_KERR_UNKNOWN_MEMBER_ID},
     };
     sm_leave_group_resp resp = {2, SM_KERR_NONE, 2, members};
-    for (int16_t v = 0; v <= 3; v++) {
+    for (int16_t v = 0; v <= 5; v++) {
+        bool fx = v >= SM_LEAVE_GROUP_FLEX;
         sm_wbuf w;
         sm_wbuf_init(&w, 0);
         sm_leave_group_resp_encode(&w, v, &resp);
@@ -417,18 +508,22 @@ static void test_leave_group_resp(void)
             CHECK_EQ_I64(sm_rd_i32(&r), 2);
         CHECK_EQ_I64(sm_rd_i16(&r), SM_KERR_NONE);
         if (v >= 3) {
-            CHECK_COUNT(&r, 2);
-            CHECK(sm_str_eqc(sm_rd_str(&r), "m-1"));
-            CHECK(sm_str_is_null(sm_rd_str(&r)));
+            CHECK_EQ_I64(rd_count_fx(&r, fx), 2);
+            CHECK(sm_str_eqc(rd_str_fx(&r, fx), "m-1"));
+            CHECK(sm_str_is_null(rd_str_fx(&r, fx)));
             CHECK_EQ_I64(sm_rd_i16(&r), SM_KERR_NONE);
-            CHECK(sm_str_eqc(sm_rd_str(&r), ""));
-            CHECK(sm_str_eqc(sm_rd_str(&r), "pay-2"));
+            CHECK_TAGS0(&r, fx);
+            CHECK(sm_str_eqc(rd_str_fx(&r, fx), ""));
+            CHECK(sm_str_eqc(rd_str_fx(&r, fx), "pay-2"));
             CHECK_EQ_I64(sm_rd_i16(&r), SM_KERR_UNKNOWN_MEMBER_ID);
+            CHECK_TAGS0(&r, fx);
         }
+        CHECK_TAGS0(&r, fx);
         CHECK_RESP_END(&r);
         sm_wbuf_release(&w);
     }
-    printf("   LeaveGroup response v0-3 read back (v1+ throttle first, v3+ per-member errors)\n");
+    printf("   LeaveGroup response v0-5 read back (v1+ throttle first, v3+ per-member errors, v4+ "
+           "flexible)\n");
 }
 
 /* ======================================================================== */
@@ -450,6 +545,7 @@ static const struct {
 
 static void build_offset_commit(pb *b, int16_t v)
 {
+    pb_flex(b, v >= SM_OFFSET_COMMIT_FLEX);
     pb_str(b, "shop-payments");
     if (v >= 1) {
         pb_i32(b, 3); /* GenerationIdOrMemberEpoch */
@@ -473,8 +569,11 @@ static void build_offset_commit(pb *b, int16_t v)
             if (v == 1)
                 pb_i64(b, oc_parts[i].commit_timestamp);
             pb_nstr(b, oc_parts[i].metadata);
+            pb_tags(b);
         }
+        pb_tags(b);
     }
+    pb_tags(b);
 }
 
 static void verify_offset_commit(const void *o, int16_t v)
@@ -529,7 +628,8 @@ static void test_offset_commit_resp(void)
     sm_offset_commit_partition_resp p1[] = {{3, SM_KERR_OFFSET_METADATA_TOO_LARGE}};
     sm_offset_commit_topic_resp topics[] = {{S("orders"), 2, p0}, {S("payments"), 1, p1}};
     sm_offset_commit_resp resp = {8, 2, topics};
-    for (int16_t v = 0; v <= 7; v++) {
+    for (int16_t v = 0; v <= 8; v++) {
+        bool fx = v >= SM_OFFSET_COMMIT_FLEX;
         sm_wbuf w;
         sm_wbuf_init(&w, 0);
         sm_offset_commit_resp_encode(&w, v, &resp);
@@ -538,19 +638,22 @@ static void test_offset_commit_resp(void)
         sm_rd_init(&r, w.p, w.len);
         if (v >= 3)
             CHECK_EQ_I64(sm_rd_i32(&r), 8);
-        CHECK_COUNT(&r, 2);
+        CHECK_EQ_I64(rd_count_fx(&r, fx), 2);
         for (int t = 0; t < 2; t++) {
-            CHECK(sm_str_eq(sm_rd_str(&r), topics[t].name));
-            CHECK_COUNT(&r, topics[t].partition_count);
+            CHECK(sm_str_eq(rd_str_fx(&r, fx), topics[t].name));
+            CHECK_EQ_I64(rd_count_fx(&r, fx), topics[t].partition_count);
             for (int i = 0; i < topics[t].partition_count; i++) {
                 CHECK_EQ_I64(sm_rd_i32(&r), topics[t].partitions[i].partition_index);
                 CHECK_EQ_I64(sm_rd_i16(&r), topics[t].partitions[i].error_code);
+                CHECK_TAGS0(&r, fx);
             }
+            CHECK_TAGS0(&r, fx);
         }
+        CHECK_TAGS0(&r, fx);
         CHECK_RESP_END(&r);
         sm_wbuf_release(&w);
     }
-    printf("   OffsetCommit response v0-7 read back (v3+ throttle first)\n");
+    printf("   OffsetCommit response v0-8 read back (v3+ throttle first, v8 flexible)\n");
 }
 
 /* ======================================================================== */
@@ -562,29 +665,36 @@ static bool of_all_topics(int16_t v) { return v == 2 || v == 4; }
 
 static void build_offset_fetch(pb *b, int16_t v)
 {
+    pb_flex(b, v >= SM_OFFSET_FETCH_FLEX);
     pb_str(b, "shop-payments");
     if (of_all_topics(v)) {
         pb_ncount(b, -1);
-        return;
+    } else {
+        if (v >= 2)
+            pb_ncount(b, 2);
+        else
+            pb_count(b, 2);
+        pb_str(b, "orders");
+        pb_count(b, 3);
+        pb_i32(b, 0);
+        pb_i32(b, 1);
+        pb_i32(b, 2);
+        pb_tags(b);
+        pb_str(b, "payments");
+        pb_count(b, 1);
+        pb_i32(b, 3);
+        pb_tags(b);
     }
-    if (v >= 2)
-        pb_ncount(b, 2);
-    else
-        pb_count(b, 2);
-    pb_str(b, "orders");
-    pb_count(b, 3);
-    pb_i32(b, 0);
-    pb_i32(b, 1);
-    pb_i32(b, 2);
-    pb_str(b, "payments");
-    pb_count(b, 1);
-    pb_i32(b, 3);
+    if (v >= 7)
+        pb_bool(b, true); /* RequireStable */
+    pb_tags(b);
 }
 
 static void verify_offset_fetch(const void *o, int16_t v)
 {
     const sm_offset_fetch_req *q = o;
     CHECK(sm_str_eqc(q->group_id, "shop-payments"));
+    CHECK(q->require_stable == (v >= 7));
     if (of_all_topics(v)) {
         CHECK_EQ_I64(q->topic_count, -1);
         CHECK(q->topics == NULL);
@@ -628,7 +738,8 @@ static void test_offset_fetch_resp(void)
     sm_offset_fetch_topic_resp topics[] = {{S("orders"), 2, p0}, {S("ghost"), 1, p1}};
     sm_offset_fetch_resp resp = {11, 2, topics, SM_KERR_COORDINATOR_LOAD_IN_PROGRESS};
     static const char *meta[2][2] = {{"host-a", NULL}, {"", NULL}};
-    for (int16_t v = 0; v <= 5; v++) {
+    for (int16_t v = 0; v <= 7; v++) {
+        bool fx = v >= SM_OFFSET_FETCH_FLEX;
         sm_wbuf w;
         sm_wbuf_init(&w, 0);
         sm_offset_fetch_resp_encode(&w, v, &resp);
@@ -637,27 +748,30 @@ static void test_offset_fetch_resp(void)
         sm_rd_init(&r, w.p, w.len);
         if (v >= 3)
             CHECK_EQ_I64(sm_rd_i32(&r), 11);
-        CHECK_COUNT(&r, 2);
+        CHECK_EQ_I64(rd_count_fx(&r, fx), 2);
         for (int t = 0; t < 2; t++) {
-            CHECK(sm_str_eq(sm_rd_str(&r), topics[t].name));
-            CHECK_COUNT(&r, topics[t].partition_count);
+            CHECK(sm_str_eq(rd_str_fx(&r, fx), topics[t].name));
+            CHECK_EQ_I64(rd_count_fx(&r, fx), topics[t].partition_count);
             for (int i = 0; i < topics[t].partition_count; i++) {
                 const sm_offset_fetch_partition_resp *p = &topics[t].partitions[i];
                 CHECK_EQ_I64(sm_rd_i32(&r), p->partition_index);
                 CHECK_EQ_I64(sm_rd_i64(&r), p->committed_offset);
                 if (v >= 5)
                     CHECK_EQ_I64(sm_rd_i32(&r), p->committed_leader_epoch);
-                CHECK(str_is(sm_rd_str(&r), meta[t][i]));
+                CHECK(str_is(rd_str_fx(&r, fx), meta[t][i]));
                 CHECK_EQ_I64(sm_rd_i16(&r), p->error_code);
+                CHECK_TAGS0(&r, fx);
             }
+            CHECK_TAGS0(&r, fx);
         }
         if (v >= 2) /* the top-level ErrorCode comes last */
             CHECK_EQ_I64(sm_rd_i16(&r), SM_KERR_COORDINATOR_LOAD_IN_PROGRESS);
+        CHECK_TAGS0(&r, fx);
         CHECK_RESP_END(&r);
         sm_wbuf_release(&w);
     }
-    printf("   OffsetFetch response v0-5 read back (v2+ ErrorCode last, v3+ throttle first, v5+ "
-           "CommittedLeaderEpoch)\n");
+    printf("   OffsetFetch response v0-7 read back (v2+ ErrorCode last, v3+ throttle first, v5+ "
+           "CommittedLeaderEpoch, v6+ flexible)\n");
 }
 
 /* ======================================================================== */
@@ -1021,31 +1135,48 @@ static void test_golden(void)
     sm_arena_release(&a);
 
     /* FindCoordinator v0 response: error 0, node 1, host "h", port 9092 */
-    sm_find_coordinator_resp resp = {99, 0, S("ignored in v0"), 1, S("h"), 9092};
+    sm_find_coordinator_one one = {S("g"), 1, S("h"), 9092, 0, S("ignored in v0")};
+    sm_find_coordinator_resp resp = {99, 1, &one};
     sm_wbuf w;
     sm_wbuf_init(&w, 0);
     sm_find_coordinator_resp_encode(&w, 0, &resp);
     static const uint8_t fc_v0[] = {0, 0, 0, 0, 0, 1, 0, 1, 'h', 0, 0, 0x23, 0x84};
     CHECK(w.len == sizeof fc_v0 && memcmp(w.p, fc_v0, w.len) == 0);
+    /* v4 (flexible): throttle 99, Coordinators [ Key "g", NodeId 1, Host "h", Port 9092,
+     * ErrorCode 0, ErrorMessage "ignored in v0", tags ], tags */
+    w.len = 0;
+    sm_find_coordinator_resp_encode(&w, 4, &resp);
+    static const uint8_t fc_v4[] = {0, 0, 0, 99, 0x02, 0x02, 'g', 0, 0, 0, 1, 0x02, 'h', 0, 0, 0x23,
+                                    0x84, 0, 0, 0x0e, 'i', 'g', 'n', 'o', 'r', 'e', 'd', ' ', 'i',
+                                    'n', ' ', 'v', '0', 0, 0};
+    CHECK(w.len == sizeof fc_v4 && memcmp(w.p, fc_v4, w.len) == 0);
     sm_wbuf_release(&w);
+    /* FindCoordinator v4 request: KeyType 0, CoordinatorKeys ["a", "bc"], tags */
+    static const uint8_t fcq_v4[] = {0, 0x03, 0x02, 'a', 0x03, 'b', 'c', 0};
+    sm_arena_init(&a);
+    sm_find_coordinator_req fq;
+    sm_rd_init(&r, fcq_v4, sizeof fcq_v4);
+    CHECK(sm_find_coordinator_req_decode(&r, 4, &a, &fq) == SM_OK);
+    CHECK(fq.key_count == 2 && sm_str_eqc(fq.keys[1], "bc") && fq.key_type == 0);
+    sm_arena_release(&a);
     printf("   hand-written bytes: OffsetFetch v2/v1 null Topics, JoinGroup v0 request, "
-           "FindCoordinator v0 response\n");
+           "FindCoordinator v0 and v4 response, v4 request\n");
 }
 
 static const decoder_case cases[] = {
-    {"FindCoordinator", 0, 2, build_find_coordinator, dec_find_coordinator,
+    {"FindCoordinator", 0, 5, build_find_coordinator, dec_find_coordinator,
      verify_find_coordinator, walk_find_coordinator, sizeof(sm_find_coordinator_req)},
-    {"JoinGroup", 0, 5, build_join_group, dec_join_group, verify_join_group, walk_join_group,
+    {"JoinGroup", 0, 9, build_join_group, dec_join_group, verify_join_group, walk_join_group,
      sizeof(sm_join_group_req)},
-    {"SyncGroup", 0, 3, build_sync_group, dec_sync_group, verify_sync_group, walk_sync_group,
+    {"SyncGroup", 0, 5, build_sync_group, dec_sync_group, verify_sync_group, walk_sync_group,
      sizeof(sm_sync_group_req)},
-    {"Heartbeat", 0, 3, build_heartbeat, dec_heartbeat, verify_heartbeat, walk_heartbeat,
+    {"Heartbeat", 0, 4, build_heartbeat, dec_heartbeat, verify_heartbeat, walk_heartbeat,
      sizeof(sm_heartbeat_req)},
-    {"LeaveGroup", 0, 3, build_leave_group, dec_leave_group, verify_leave_group,
+    {"LeaveGroup", 0, 5, build_leave_group, dec_leave_group, verify_leave_group,
      walk_leave_group, sizeof(sm_leave_group_req)},
-    {"OffsetCommit", 0, 7, build_offset_commit, dec_offset_commit, verify_offset_commit,
+    {"OffsetCommit", 0, 8, build_offset_commit, dec_offset_commit, verify_offset_commit,
      walk_offset_commit, sizeof(sm_offset_commit_req)},
-    {"OffsetFetch", 0, 5, build_offset_fetch, dec_offset_fetch, verify_offset_fetch,
+    {"OffsetFetch", 0, 7, build_offset_fetch, dec_offset_fetch, verify_offset_fetch,
      walk_offset_fetch, sizeof(sm_offset_fetch_req)},
     {"DescribeGroups", 0, 4, build_describe_groups, dec_describe_groups, verify_describe_groups,
      walk_describe_groups, sizeof(sm_describe_groups_req)},

@@ -171,7 +171,8 @@ static int read_all(const sm_wbuf *w, uint64_t limit, bool keep, int32_t *nread,
     return rc;
 }
 
-static const sm_batch_rules default_rules = {NOW, INT64_MAX, 3600000, false, 64 << 20};
+static const sm_batch_rules default_rules = {NOW, INT64_MAX, 3600000, false, 64 << 20,
+                                             NULL, 0, NULL};
 
 static sm_batch_check produced(const sm_wbuf *w, const sm_batch_rules *r)
 {
@@ -603,7 +604,7 @@ static void test_produce_rules(void)
     printf("   RecordCount, LastOffsetDelta, control, codec, LogAppendTime, sequence, offset deltas\n");
 
     /* timestamps: [now - before, now + after], the ends included; -1 is no timestamp */
-    sm_batch_rules r = {NOW, 60000, 1000, false, 64 << 20};
+    sm_batch_rules r = {NOW, 60000, 1000, false, 64 << 20, NULL, 0, NULL};
     struct {
         int64_t base, delta;
         sm_batch_check want;
@@ -633,6 +634,35 @@ static void test_produce_rules(void)
         lat.log_append_time = true;
         CHECK(sm_batch_check_produced(w.p, &h, &lat, why, sizeof why) == SM_BATCH_OK);
         sm_wbuf_release(&r2);
+    }
+    /* every record out of bounds is listed (Produce v8+ RecordErrors), not only the first */
+    {
+        sm_wbuf r3;
+        sm_wbuf_init(&r3, 0);
+        raw_record(&r3, 0, 0, 0, 1, 0, 0);        /* NOW: fine */
+        raw_record(&r3, 0, 1, 2000, 1, 0, 0);     /* NOW + 2000: after */
+        raw_record(&r3, 0, 2, 0, 1, 0, 0);        /* fine */
+        raw_record(&r3, 0, 3, -70000, 1, 0, 0);   /* NOW - 70000: before */
+        w.len = 0;
+        at = bb_header_begin(&w, NULL, 3, NOW, NOW + 2000, 4);
+        sm_wbuf_raw(&w, r3.p, r3.len);
+        bb_finish(&w, at);
+        REQUIRE(sm_batch_validate(w.p, w.len, &h) == SM_BATCH_OK);
+        sm_batch_ts_error errs[4];
+        int32_t nerr = 0;
+        sm_batch_rules lr = r;
+        lr.ts_errors = errs;
+        lr.ts_errors_cap = 4;
+        lr.ts_errors_n = &nerr;
+        CHECK(sm_batch_check_produced(w.p, &h, &lr, why, sizeof why) == SM_BATCH_BAD_TIMESTAMP);
+        CHECK(nerr == 2 && errs[0].index == 1 && errs[0].timestamp == NOW + 2000);
+        CHECK(errs[1].index == 3 && errs[1].timestamp == NOW - 70000);
+        CHECK(strstr(why, "record 1 ") != NULL);
+        nerr = 0;
+        lr.ts_errors_cap = 1; /* capped */
+        CHECK(sm_batch_check_produced(w.p, &h, &lr, why, sizeof why) == SM_BATCH_BAD_TIMESTAMP);
+        CHECK(nerr == 1 && errs[0].index == 1);
+        sm_wbuf_release(&r3);
     }
     /* a malformed record outweighs a bad timestamp, as in Kafka */
     sm_wbuf r2;
