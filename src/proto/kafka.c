@@ -57,6 +57,7 @@ const char *sm_api_name(int16_t key)
     case SM_API_DELETE_TOPICS: return "DeleteTopics";
     case SM_API_DELETE_RECORDS: return "DeleteRecords";
     case SM_API_INIT_PRODUCER_ID: return "InitProducerId";
+    case SM_API_OFFSET_FOR_LEADER_EPOCH: return "OffsetForLeaderEpoch";
     case SM_API_ADD_PARTITIONS_TO_TXN: return "AddPartitionsToTxn";
     case SM_API_ADD_OFFSETS_TO_TXN: return "AddOffsetsToTxn";
     case SM_API_END_TXN: return "EndTxn";

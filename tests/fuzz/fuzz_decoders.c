@@ -35,6 +35,7 @@
 #include "proto/incremental_alter_configs.h"
 #include "proto/list_groups.h"
 #include "proto/list_partition_reassignments.h"
+#include "proto/offset_for_leader_epoch.h"
 #include "proto/offset_commit.h"
 #include "proto/offset_delete.h"
 #include "proto/offset_fetch.h"
@@ -80,6 +81,7 @@ static const sm_fuzz_api apis[] = {
     {SM_API_LIST_PARTITION_REASSIGNMENTS, 0, 0},
     {SM_API_DESCRIBE_CLUSTER, 0, 1},
     {SM_API_DESCRIBE_PRODUCERS, 0, 0},
+    {SM_API_OFFSET_FOR_LEADER_EPOCH, 0, 4},
 };
 
 static void fuzz_records(sm_str records)
@@ -244,6 +246,7 @@ int sm_fuzz_decode(int16_t key, int16_t version, sm_rd *r, sm_arena *a)
     case SM_API_LIST_PARTITION_REASSIGNMENTS: DECODE(lpr);
     case SM_API_DESCRIBE_CLUSTER: DECODE(describe_cluster);
     case SM_API_DESCRIBE_PRODUCERS: DECODE(dp);
+    case SM_API_OFFSET_FOR_LEADER_EPOCH: DECODE(ofle);
 #undef DECODE
     default:
         return -1;

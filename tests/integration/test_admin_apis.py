@@ -34,6 +34,11 @@ load, over raw frames, each answer read field by field to its last byte:
       Kafka's message), a partition the topic lacks (3), an invalid name (17)
   ListGroups v3-v5   states (Empty, Stable) and type classic; the states
       filter (any case), the types filter (consumer: none)
+  OffsetForLeaderEpoch v0-v4   epoch 0 (the one Metadata v7+ reports): the log end
+      offset; epoch 5 and -1: -1/-1, no error; epoch -3: that epoch, ending
+      at the log start; an empty partition -1/-1; CurrentLeaderEpoch 1
+      UNKNOWN_LEADER_EPOCH (75), -7 FENCED_LEADER_EPOCH (74); unknown topic
+      and partition (3)
   unimplemented API keys  SaslHandshake (ILLEGAL_SASL_STATE, no mechanisms),
       SaslAuthenticate (v1, v2 flexible), EndTxn (v0, v3 flexible),
       AddOffsetsToTxn: the API's error response and
@@ -628,6 +633,62 @@ def test_list_groups_states():
     check_eq(mine(list_groups(5, types=["consumer"])), [], "the types filter consumer: not listed")
 
 
+def offset_for_leader_epoch(v, topic, parts):
+    """parts: [(partition, current_epoch, epoch)]; {partition: (error, epoch, end_offset)}."""
+    fx = v >= 4
+    def part(p, cur, ep):
+        return i32(p) + (i32(cur) if v >= 2 else b"") + i32(ep) + (NO_TAGS if fx else b"")
+    body = i32(-1) if v >= 3 else b""
+    if fx:
+        body += carray([cstring(topic) + carray([part(*x) for x in parts]) + NO_TAGS]) + NO_TAGS
+        r = frpc(23, v, body)
+    else:
+        body += array([string(topic) + array([part(*x) for x in parts])])
+        r = rpc(23, v, body)
+    if v >= 2:
+        r.i32()
+    out = {}
+    n_topics = r.uvarint() - 1 if fx else r.i32()
+    check_eq(n_topics, 1, "OffsetForLeaderEpoch v%d: one topic" % v)
+    check_eq(r.cstring() if fx else r.string(), topic, "the topic asked for")
+    n = r.uvarint() - 1 if fx else r.i32()
+    for _ in range(n):
+        err, p = r.i16(), r.i32()
+        ep = r.i32() if v >= 1 else None
+        out[p] = (err, ep, r.i64())
+        if fx:
+            r.tags()
+    if fx:
+        r.tags()
+        r.tags()
+    check(r.at_end(), "OffsetForLeaderEpoch v%d answer read to its last byte" % v)
+    return out
+
+
+def test_offset_for_leader_epoch():
+    topic = unique("ofle")
+    create_topic(topic, 2)
+    produce(topic, 0, 7)
+    for v in range(5):
+        got = offset_for_leader_epoch(v, topic, [(0, -1, 0)])
+        ep = (lambda e: e if v >= 1 else None)
+        check_eq(got[0], (0, ep(0), 7), "v%d: epoch 0 ends at the log end offset 7" % v)
+        check_eq(offset_for_leader_epoch(v, topic, [(1, -1, 0)])[1], (0, ep(-1), -1),
+                 "v%d: an empty partition has no epoch: -1/-1, no error" % v)
+        check_eq(offset_for_leader_epoch(v, topic, [(0, -1, 5)])[0], (0, ep(-1), -1),
+                 "v%d: a newer epoch: -1/-1, no error" % v)
+        check_eq(offset_for_leader_epoch(v, topic, [(0, -1, -1)])[0], (0, ep(-1), -1), "v%d: epoch -1: -1/-1" % v)
+        check_eq(offset_for_leader_epoch(v, topic, [(0, -1, -3)])[0], (0, ep(-3), 0),
+                 "v%d: an older epoch ends where epoch 0 starts (the log start)" % v)
+        check_eq(offset_for_leader_epoch(v, topic, [(9, -1, 0)])[9], (UNKNOWN_TOPIC, ep(-1), -1),
+                 "v%d: a partition the topic lacks: 3" % v)
+        if v >= 2:
+            check_eq(offset_for_leader_epoch(v, topic, [(0, 1, 0)])[0][0], 75, "v%d: CurrentLeaderEpoch 1: 75" % v)
+            check_eq(offset_for_leader_epoch(v, topic, [(0, -7, 0)])[0][0], 74, "v%d: CurrentLeaderEpoch -7: 74" % v)
+            check_eq(offset_for_leader_epoch(v, topic, [(0, 0, 0)])[0], (0, 0, 7), "v%d: CurrentLeaderEpoch 0: answered" % v)
+    check_eq(offset_for_leader_epoch(2, "no-such-topic", [(0, -1, 0)])[0][0], UNKNOWN_TOPIC, "unknown topic: 3")
+
+
 # -- unimplemented and unknown keys ---------------------------------------------------
 
 
@@ -689,6 +750,7 @@ def main():
         rc = run_tests([test_acls, test_describe_log_dirs, test_incremental_alter_configs, test_acls_flexible,
                         test_describe_log_dirs_flexible, test_iac_flexible, test_describe_cluster,
                         test_list_partition_reassignments, test_describe_producers, test_list_groups_states,
+                        test_offset_for_leader_epoch,
                         test_unimplemented_keys], [broker])
         return broker.finish(rc)
     finally:
