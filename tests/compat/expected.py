@@ -66,9 +66,6 @@ DIFFS = [
     Diff("D6", ("kafka-python", "java"), "topic_configs", "described.*", kafka=ANY, samsa=ANY),
     # D7: no topic ids (Metadata v10+, KIP-516): the Java client sees none
     Diff("D7", ("java", "franz-go"), "metadata", "topic_id_set", kafka=True, samsa=False),
-    # D8: ListOffsets v0-v3 only: no max timestamp lookup (v7, KIP-734)
-    Diff("D8", "java", "list_offsets_by_time", "list_offsets.max_timestamp", kafka=[2, True],
-         samsa="UnsupportedVersionException"),
     # D11: broker configs are static: an IncrementalAlterConfigs SET of one Kafka can change
     # dynamically (log.retention.ms) is refused
     Diff("D11", "java", "admin_tools", "iac_broker_dynamic", kafka=None, samsa="InvalidRequestException"),
