@@ -5,7 +5,17 @@
  * them never call each other: acks (an acks=all Produce, an OffsetCommit)
  * wait for the flusher to make the log durable past their target; data
  * waiters (a parked Fetch) wait for appends. The partition answers both
- * when it is detached (topic deleted, shutdown). */
+ * when it is detached (topic deleted, shutdown).
+ *
+ * Threads: the event-loop thread only; the flusher's completions reach
+ * sm_partition_flushed through broker.c on that thread.
+ *
+ * Ownership: a topic owns its partitions (topics.h). Waiters are embedded
+ * in their owners' structs; the partition only links them, so an owner
+ * that frees a parked waiter unlinks it first (or has been answered).
+ *
+ * Errors: given to each waiter through its callback (sm_ack_wait.done's
+ * rc), never returned. */
 #ifndef SM_BROKER_PARTITION_H
 #define SM_BROKER_PARTITION_H
 

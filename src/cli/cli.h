@@ -151,6 +151,10 @@ rd_kafka_conf_t *sm_kafka_conf(sm_cli *c, int *rc);
 rd_kafka_t *sm_kafka_new(sm_cli *c, rd_kafka_type_t type, rd_kafka_conf_t *conf, int *rc);
 /* conf + new in one, for admin and producer handles. */
 rd_kafka_t *sm_kafka_client(sm_cli *c, rd_kafka_type_t type, int *rc);
+/* An admin handle once the cluster has answered a full metadata request:
+ * *md gets that metadata (the caller destroys it), or it is dropped when md
+ * is NULL. NULL with the failure printed (*rc set). */
+rd_kafka_t *sm_kafka_admin_open(sm_cli *c, const rd_kafka_metadata_t **md, int *rc);
 /* Full metadata (all topics), waiting for a broker; fails fast once every
  * broker is down. Returns SM_EXIT_OK or the printed failure's code. */
 int sm_kafka_metadata(sm_cli *c, rd_kafka_t *rk, const rd_kafka_metadata_t **md);

@@ -59,15 +59,10 @@ static int cluster_info(sm_cli *c, int argc, char **argv)
     }
     const char *proto = sm_props_get(&c->xprops, "security.protocol");
     bool plain = !proto || !strcasecmp(proto, "plaintext");
-    rd_kafka_t *rk = sm_kafka_client(c, RD_KAFKA_PRODUCER, &rc);
+    const rd_kafka_metadata_t *md;
+    rd_kafka_t *rk = sm_kafka_admin_open(c, &md, &rc);
     if (!rk)
         return rc;
-    const rd_kafka_metadata_t *md;
-    rc = sm_kafka_metadata(c, rk, &md);
-    if (rc) {
-        rd_kafka_destroy(rk);
-        return rc;
-    }
     int32_t controller = rd_kafka_controllerid(rk, c->timeout_ms);
     char *cluster_id = rd_kafka_clusterid(rk, c->timeout_ms);
     int partitions = 0;

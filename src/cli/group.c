@@ -26,21 +26,6 @@ enum {
 
 /* ---- shared ------------------------------------------------------------------ */
 
-static rd_kafka_t *admin_open(sm_cli *c, int *rc)
-{
-    rd_kafka_t *rk = sm_kafka_client(c, RD_KAFKA_PRODUCER, rc);
-    if (!rk)
-        return NULL;
-    const rd_kafka_metadata_t *md;
-    *rc = sm_kafka_metadata(c, rk, &md);
-    if (*rc) {
-        rd_kafka_destroy(rk);
-        return NULL;
-    }
-    rd_kafka_metadata_destroy(md);
-    return rk;
-}
-
 static const char *state_name(rd_kafka_consumer_group_state_t s)
 {
     return rd_kafka_consumer_group_state_name(s);
@@ -195,7 +180,7 @@ static int group_list(sm_cli *c, int argc, char **argv)
             return sm_cli_fail(c, SM_EXIT_USAGE, "unexpected argument '%s'", val);
         return SM_EXIT_USAGE;
     }
-    rd_kafka_t *rk = admin_open(c, &rc);
+    rd_kafka_t *rk = sm_kafka_admin_open(c, NULL, &rc);
     if (!rk)
         return rc;
     rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
@@ -313,61 +298,106 @@ owner_of(const rd_kafka_ConsumerGroupDescription_t *d, const char *topic, int32_
     return NULL;
 }
 
-static int describe_one(sm_cli *c, rd_kafka_t *rk, const char *group, json_t *out, bool first)
+/* describe, per group, in steps: plan (the description, and every
+ * partition the group has committed or assigned), measure (each
+ * partition's end and lag), print. */
+typedef struct group_part {
+    int64_t end; /* high watermark (when werr is 0) */
+    rd_kafka_resp_err_t werr;
+    int64_t lag; /* end - committed; -1: unknown (nothing committed, or no end) */
+    const rd_kafka_MemberDescription_t *owner; /* NULL: none */
+} group_part;
+
+typedef struct group_view {
+    rd_kafka_event_t *ev;                         /* owns d */
+    const rd_kafka_ConsumerGroupDescription_t *d; /* NULL: the broker does not know the group */
+    rd_kafka_consumer_group_state_t state;
+    size_t nmembers;
+    /* committed or assigned, sorted; offset RD_KAFKA_OFFSET_INVALID: none committed */
+    rd_kafka_topic_partition_list_t *all;
+    group_part *parts; /* parts[i]: all->elems[i] measured */
+    int64_t total_lag;
+} group_view;
+
+static void group_view_release(group_view *v)
 {
-    rd_kafka_event_t *ev;
-    const rd_kafka_ConsumerGroupDescription_t *d;
-    int rc = describe_group(c, rk, group, true, &ev, &d);
+    free(v->parts);
+    if (v->all)
+        rd_kafka_topic_partition_list_destroy(v->all);
+    if (v->ev)
+        rd_kafka_event_destroy(v->ev);
+}
+
+/* The group's description and partitions. A group the broker knows nothing
+ * of is SM_EXIT_NOTFOUND (Kafka answers an unknown group as Dead with no
+ * members and no offsets). v is the caller's to release whatever this
+ * returns. */
+static int describe_make_plan(sm_cli *c, rd_kafka_t *rk, const char *group, group_view *v)
+{
+    memset(v, 0, sizeof *v);
+    int rc = describe_group(c, rk, group, true, &v->ev, &v->d);
     if (rc)
         return rc;
     rd_kafka_topic_partition_list_t *offs = NULL;
     rc = committed_offsets(c, rk, group, &offs);
-    if (rc) {
-        rd_kafka_event_destroy(ev);
+    if (rc)
         return rc;
-    }
-    rd_kafka_consumer_group_state_t state =
-        d ? rd_kafka_ConsumerGroupDescription_state(d) : RD_KAFKA_CONSUMER_GROUP_STATE_DEAD;
-    size_t nmembers = d ? rd_kafka_ConsumerGroupDescription_member_count(d) : 0;
-    /* Kafka answers an unknown group as Dead with no members and no offsets */
-    if ((state == RD_KAFKA_CONSUMER_GROUP_STATE_DEAD ||
-         state == RD_KAFKA_CONSUMER_GROUP_STATE_UNKNOWN) &&
-        !nmembers && offs->cnt == 0) {
+    const rd_kafka_ConsumerGroupDescription_t *d = v->d;
+    v->state = d ? rd_kafka_ConsumerGroupDescription_state(d) : RD_KAFKA_CONSUMER_GROUP_STATE_DEAD;
+    v->nmembers = d ? rd_kafka_ConsumerGroupDescription_member_count(d) : 0;
+    if ((v->state == RD_KAFKA_CONSUMER_GROUP_STATE_DEAD ||
+         v->state == RD_KAFKA_CONSUMER_GROUP_STATE_UNKNOWN) &&
+        !v->nmembers && offs->cnt == 0) {
         rd_kafka_topic_partition_list_destroy(offs);
-        rd_kafka_event_destroy(ev);
         return sm_cli_fail(c, SM_EXIT_NOTFOUND, "group '%s' does not exist", group);
     }
     /* every partition either committed or assigned */
-    rd_kafka_topic_partition_list_t *all = rd_kafka_topic_partition_list_copy(offs);
-    for (size_t i = 0; i < nmembers; i++) {
+    v->all = rd_kafka_topic_partition_list_copy(offs);
+    rd_kafka_topic_partition_list_destroy(offs);
+    for (size_t i = 0; i < v->nmembers; i++) {
         const rd_kafka_MemberDescription_t *m = rd_kafka_ConsumerGroupDescription_member(d, i);
         const rd_kafka_topic_partition_list_t *pl =
             rd_kafka_MemberAssignment_partitions(rd_kafka_MemberDescription_assignment(m));
         for (int k = 0; pl && k < pl->cnt; k++)
-            if (!rd_kafka_topic_partition_list_find(all, pl->elems[k].topic,
+            if (!rd_kafka_topic_partition_list_find(v->all, pl->elems[k].topic,
                                                     pl->elems[k].partition))
-                rd_kafka_topic_partition_list_add(all, pl->elems[k].topic,
+                rd_kafka_topic_partition_list_add(v->all, pl->elems[k].topic,
                                                   pl->elems[k].partition)
                     ->offset = RD_KAFKA_OFFSET_INVALID;
     }
-    rd_kafka_topic_partition_list_sort(all, cmp_tp, NULL);
+    rd_kafka_topic_partition_list_sort(v->all, cmp_tp, NULL);
+    return SM_EXIT_OK;
+}
 
-    const char *assignor = d ? rd_kafka_ConsumerGroupDescription_partition_assignor(d) : NULL;
-    const rd_kafka_Node_t *coord = d ? rd_kafka_ConsumerGroupDescription_coordinator(d) : NULL;
-    json_t *j = json_pack("{s:s,s:s,s:s?,s:i}", "group", group, "state", state_name(state),
-                          "assignor", assignor && *assignor ? assignor : NULL, "member_count",
-                          (int)nmembers);
-    if (coord)
-        json_object_set_new(j, "coordinator",
-                            json_pack("{s:i,s:s,s:i}", "id", rd_kafka_Node_id(coord), "host",
-                                      rd_kafka_Node_host(coord), "port",
-                                      (int)rd_kafka_Node_port(coord)));
-    static const char *const mhead[] = {"MEMBER", "CLIENT", "HOST", "PARTITIONS"};
-    sm_table mt;
-    sm_table_init(&mt, 4, mhead, 0);
+/* Each partition's high watermark (an unreadable one is reported, not
+ * fatal), lag and owner; the group's lag. */
+static int describe_measure(sm_cli *c, rd_kafka_t *rk, group_view *v)
+{
+    v->parts = calloc((size_t)v->all->cnt + 1, sizeof *v->parts);
+    if (!v->parts)
+        return sm_cli_fail(c, SM_EXIT_FAIL, "out of memory");
+    for (int i = 0; i < v->all->cnt; i++) {
+        const rd_kafka_topic_partition_t *tp = &v->all->elems[i];
+        group_part *gp = &v->parts[i];
+        int64_t lo = -1, hi = -1;
+        gp->werr = rd_kafka_query_watermark_offsets(rk, tp->topic, tp->partition, &lo, &hi,
+                                                    c->timeout_ms);
+        gp->end = hi;
+        bool have = tp->offset >= 0;
+        gp->lag = have && !gp->werr ? (hi > tp->offset ? hi - tp->offset : 0) : -1;
+        if (gp->lag > 0)
+            v->total_lag += gp->lag;
+        gp->owner = owner_of(v->d, tp->topic, tp->partition);
+    }
+    return SM_EXIT_OK;
+}
+
+/* The members: the table's rows in mt, and their JSON array. */
+static json_t *describe_members(const group_view *v, sm_table *mt)
+{
     json_t *jm = json_array();
-    for (size_t i = 0; i < nmembers; i++) {
-        const rd_kafka_MemberDescription_t *m = rd_kafka_ConsumerGroupDescription_member(d, i);
+    for (size_t i = 0; i < v->nmembers; i++) {
+        const rd_kafka_MemberDescription_t *m = rd_kafka_ConsumerGroupDescription_member(v->d, i);
         const rd_kafka_topic_partition_list_t *pl =
             rd_kafka_MemberAssignment_partitions(rd_kafka_MemberDescription_assignment(m));
         char parts[512] = "";
@@ -380,10 +410,10 @@ static int describe_one(sm_cli *c, rd_kafka_t *rk, const char *group, json_t *ou
             json_array_append_new(ja, json_pack("{s:s,s:i}", "topic", pl->elems[k].topic,
                                                 "partition", (int)pl->elems[k].partition));
         }
-        sm_table_cell(&mt, "%s", rd_kafka_MemberDescription_consumer_id(m));
-        sm_table_cell(&mt, "%s", rd_kafka_MemberDescription_client_id(m));
-        sm_table_cell(&mt, "%s", rd_kafka_MemberDescription_host(m));
-        sm_table_cell(&mt, "%s", parts[0] ? parts : "-");
+        sm_table_cell(mt, "%s", rd_kafka_MemberDescription_consumer_id(m));
+        sm_table_cell(mt, "%s", rd_kafka_MemberDescription_client_id(m));
+        sm_table_cell(mt, "%s", rd_kafka_MemberDescription_host(m));
+        sm_table_cell(mt, "%s", parts[0] ? parts : "-");
         const char *inst = rd_kafka_MemberDescription_group_instance_id(m);
         json_array_append_new(
             jm, json_pack("{s:s,s:s?,s:s,s:s,s:o}", "member_id",
@@ -391,69 +421,90 @@ static int describe_one(sm_cli *c, rd_kafka_t *rk, const char *group, json_t *ou
                           inst, "client_id", rd_kafka_MemberDescription_client_id(m), "host",
                           rd_kafka_MemberDescription_host(m), "assignment", ja));
     }
-    json_object_set_new(j, "members", jm);
+    return jm;
+}
 
+/* The partitions: the table's rows in ot, and their JSON array. */
+static json_t *describe_partitions(const group_view *v, sm_table *ot)
+{
+    json_t *jo = json_array();
+    for (int i = 0; i < v->all->cnt; i++) {
+        const rd_kafka_topic_partition_t *tp = &v->all->elems[i];
+        const group_part *gp = &v->parts[i];
+        const rd_kafka_MemberDescription_t *m = gp->owner;
+        bool have = tp->offset >= 0;
+        sm_table_cell(ot, "%s", tp->topic);
+        sm_table_cell(ot, "%d", (int)tp->partition);
+        if (have)
+            sm_table_cell(ot, "%lld", (long long)tp->offset);
+        else
+            sm_table_cell(ot, "-");
+        if (gp->werr)
+            sm_table_cell(ot, "?");
+        else
+            sm_table_cell(ot, "%lld", (long long)gp->end);
+        if (gp->lag >= 0)
+            sm_table_cell(ot, "%lld", (long long)gp->lag);
+        else
+            sm_table_cell(ot, "-");
+        sm_table_cell(ot, "%s", m ? rd_kafka_MemberDescription_consumer_id(m) : "-");
+        sm_table_cell(ot, "%s", m ? rd_kafka_MemberDescription_client_id(m) : "-");
+        json_t *jp = json_pack("{s:s,s:i}", "topic", tp->topic, "partition", (int)tp->partition);
+        json_object_set_new(jp, "committed", have ? json_integer(tp->offset) : json_null());
+        json_object_set_new(jp, "end", gp->werr ? json_null() : json_integer(gp->end));
+        json_object_set_new(jp, "lag", gp->lag >= 0 ? json_integer(gp->lag) : json_null());
+        json_object_set_new(jp, "member_id",
+                            m ? json_string(rd_kafka_MemberDescription_consumer_id(m))
+                              : json_null());
+        if (gp->werr)
+            json_object_set_new(jp, "error", json_string(rd_kafka_err2str(gp->werr)));
+        json_array_append_new(jo, jp);
+    }
+    return jo;
+}
+
+/* The group's members and partitions: two tables on stdout, or an entry
+ * appended to out for JSON. */
+static void describe_print(sm_cli *c, const char *group, const group_view *v, json_t *out,
+                           bool first)
+{
+    const rd_kafka_ConsumerGroupDescription_t *d = v->d;
+    const char *assignor = d ? rd_kafka_ConsumerGroupDescription_partition_assignor(d) : NULL;
+    const rd_kafka_Node_t *coord = d ? rd_kafka_ConsumerGroupDescription_coordinator(d) : NULL;
+    json_t *j = json_pack("{s:s,s:s,s:s?,s:i}", "group", group, "state", state_name(v->state),
+                          "assignor", assignor && *assignor ? assignor : NULL, "member_count",
+                          (int)v->nmembers);
+    if (coord)
+        json_object_set_new(j, "coordinator",
+                            json_pack("{s:i,s:s,s:i}", "id", rd_kafka_Node_id(coord), "host",
+                                      rd_kafka_Node_host(coord), "port",
+                                      (int)rd_kafka_Node_port(coord)));
+    static const char *const mhead[] = {"MEMBER", "CLIENT", "HOST", "PARTITIONS"};
+    sm_table mt;
+    sm_table_init(&mt, 4, mhead, 0);
+    json_object_set_new(j, "members", describe_members(v, &mt));
     static const char *const ohead[] = {"TOPIC", "PARTITION", "COMMITTED", "END",
                                         "LAG",   "MEMBER",    "CLIENT"};
     sm_table ot;
     sm_table_init(&ot, 7, ohead, 2u | 4u | 8u | 16u);
-    json_t *jo = json_array();
-    int64_t total_lag = 0;
-    for (int i = 0; i < all->cnt && !rc; i++) {
-        rd_kafka_topic_partition_t *tp = &all->elems[i];
-        int64_t lo = -1, hi = -1;
-        rd_kafka_resp_err_t werr = rd_kafka_query_watermark_offsets(
-            rk, tp->topic, tp->partition, &lo, &hi, c->timeout_ms);
-        bool have = tp->offset >= 0;
-        int64_t lag = have && !werr ? (hi > tp->offset ? hi - tp->offset : 0) : -1;
-        if (lag > 0)
-            total_lag += lag;
-        const rd_kafka_MemberDescription_t *m = owner_of(d, tp->topic, tp->partition);
-        sm_table_cell(&ot, "%s", tp->topic);
-        sm_table_cell(&ot, "%d", (int)tp->partition);
-        if (have)
-            sm_table_cell(&ot, "%lld", (long long)tp->offset);
-        else
-            sm_table_cell(&ot, "-");
-        if (werr)
-            sm_table_cell(&ot, "?");
-        else
-            sm_table_cell(&ot, "%lld", (long long)hi);
-        if (lag >= 0)
-            sm_table_cell(&ot, "%lld", (long long)lag);
-        else
-            sm_table_cell(&ot, "-");
-        sm_table_cell(&ot, "%s", m ? rd_kafka_MemberDescription_consumer_id(m) : "-");
-        sm_table_cell(&ot, "%s", m ? rd_kafka_MemberDescription_client_id(m) : "-");
-        json_t *jp = json_pack("{s:s,s:i}", "topic", tp->topic, "partition", (int)tp->partition);
-        json_object_set_new(jp, "committed", have ? json_integer(tp->offset) : json_null());
-        json_object_set_new(jp, "end", werr ? json_null() : json_integer(hi));
-        json_object_set_new(jp, "lag", lag >= 0 ? json_integer(lag) : json_null());
-        json_object_set_new(jp, "member_id",
-                            m ? json_string(rd_kafka_MemberDescription_consumer_id(m))
-                              : json_null());
-        if (werr)
-            json_object_set_new(jp, "error", json_string(rd_kafka_err2str(werr)));
-        json_array_append_new(jo, jp);
-    }
-    json_object_set_new(j, "offsets", jo);
-    json_object_set_new(j, "lag", json_integer(total_lag));
+    json_object_set_new(j, "offsets", describe_partitions(v, &ot));
+    json_object_set_new(j, "lag", json_integer(v->total_lag));
     if (c->output == SM_OUT_JSON) {
         json_array_append_new(out, j);
     } else {
         printf("%sGroup: %s  state: %s  assignor: %s  members: %zu  lag: %lld", first ? "" : "\n",
-               group, state_name(state), assignor && *assignor ? assignor : "-", nmembers,
-               (long long)total_lag);
+               group, state_name(v->state), assignor && *assignor ? assignor : "-", v->nmembers,
+               (long long)v->total_lag);
         if (coord)
             printf("  coordinator: %d (%s:%d)", rd_kafka_Node_id(coord), rd_kafka_Node_host(coord),
                    (int)rd_kafka_Node_port(coord));
         printf("\n");
-        if (nmembers) {
+        if (v->nmembers) {
             printf("\n");
             sm_table_print(&mt, stdout);
         }
         printf("\n");
-        if (all->cnt)
+        if (v->all->cnt)
             sm_table_print(&ot, stdout);
         else
             printf("No committed offsets and no assigned partitions.\n");
@@ -461,9 +512,17 @@ static int describe_one(sm_cli *c, rd_kafka_t *rk, const char *group, json_t *ou
     }
     sm_table_release(&mt);
     sm_table_release(&ot);
-    rd_kafka_topic_partition_list_destroy(all);
-    rd_kafka_topic_partition_list_destroy(offs);
-    rd_kafka_event_destroy(ev);
+}
+
+static int describe_one(sm_cli *c, rd_kafka_t *rk, const char *group, json_t *out, bool first)
+{
+    group_view v;
+    int rc = describe_make_plan(c, rk, group, &v);
+    if (!rc)
+        rc = describe_measure(c, rk, &v);
+    if (!rc)
+        describe_print(c, group, &v, out, first);
+    group_view_release(&v);
     return rc;
 }
 
@@ -486,7 +545,7 @@ static int group_describe(sm_cli *c, int argc, char **argv)
     }
     if (!n)
         return sm_cli_fail(c, SM_EXIT_USAGE, "which group? (samsa group describe GROUP)");
-    rd_kafka_t *rk = admin_open(c, &rc);
+    rd_kafka_t *rk = sm_kafka_admin_open(c, NULL, &rc);
     if (!rk)
         return rc;
     json_t *out = json_array();
@@ -529,7 +588,7 @@ static int group_delete(sm_cli *c, int argc, char **argv)
     }
     if (!n)
         return sm_cli_fail(c, SM_EXIT_USAGE, "which group? (samsa group delete GROUP)");
-    rd_kafka_t *rk = admin_open(c, &rc);
+    rd_kafka_t *rk = sm_kafka_admin_open(c, NULL, &rc);
     if (!rk)
         return rc;
     rd_kafka_DeleteGroup_t *dg[64];

@@ -143,6 +143,24 @@ rd_kafka_t *sm_kafka_client(sm_cli *c, rd_kafka_type_t type, int *rc)
     return conf ? sm_kafka_new(c, type, conf, rc) : NULL;
 }
 
+rd_kafka_t *sm_kafka_admin_open(sm_cli *c, const rd_kafka_metadata_t **md, int *rc)
+{
+    rd_kafka_t *rk = sm_kafka_client(c, RD_KAFKA_PRODUCER, rc);
+    if (!rk)
+        return NULL;
+    const rd_kafka_metadata_t *m;
+    *rc = sm_kafka_metadata(c, rk, &m);
+    if (*rc) {
+        rd_kafka_destroy(rk);
+        return NULL;
+    }
+    if (md)
+        *md = m;
+    else
+        rd_kafka_metadata_destroy(m);
+    return rk;
+}
+
 int sm_kafka_unreachable(sm_cli *c)
 {
     if (atomic_load(&c->have_error))

@@ -1,19 +1,21 @@
 /* outbox.c: samsa outbox status|list|show|retry|dead|init|enqueue against an
  * outbox database (sqlite:PATH or postgresql://...), per docs/outbox.md.
  *
- * Reading goes through outbox_db.c on one connection of our own that never
- * changes the database (the relay's store would switch a SQLite file to WAL
- * and LISTEN as a relay); the counts are the ones the relay's metrics give.
- * init and enqueue use libsamsa itself (samsa.h), exactly as an application
- * does: the schema migrations, and an enqueue inside a transaction. */
+ * Reading and re-queueing go through libsamsa's outbox layer (outbox/admin.h,
+ * one SQL text for SQLite and PostgreSQL) on one connection of our own that
+ * never changes the database (the relay's store would switch a SQLite file
+ * to WAL and LISTEN as a relay); the counts are the relay's metrics' own
+ * (sm_admin_stats). init and enqueue use libsamsa's public API (samsa.h),
+ * exactly as an application does: the schema migrations, and an enqueue
+ * inside a transaction. */
 #include <errno.h>
-#include <libpq-fe.h>
-#include <sqlite3.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "base/clock.h"
-#include "cli/outbox_db.h"
+#include "base/err.h"
+#include "cli/cli.h"
+#include "outbox/admin.h"
 #include "outbox/samsa.h"
 
 enum {
@@ -42,6 +44,38 @@ static const char *db_url(const char *given)
     return env && *env ? env : NULL;
 }
 
+/* An error of the outbox layer (base/err.h code, its message) as an exit
+ * code: no such row or table 3, an unreachable database 4. */
+static int layer_fail(sm_cli *c, int rc, const char *err)
+{
+    int code = rc == SM_ENOENT  ? SM_EXIT_NOTFOUND
+               : rc == SM_EIO   ? SM_EXIT_UNREACH
+               : rc == SM_EINVAL ? SM_EXIT_USAGE
+                                 : SM_EXIT_FAIL;
+    return sm_cli_fail(c, code, "%s", err);
+}
+
+/* Opens the outbox database of --db or $SAMSA_OUTBOX_DB; unless create,
+ * it must hold samsa_outbox. */
+static int open_db(sm_cli *c, const char *given, bool create, sm_db **out)
+{
+    const char *url = db_url(given);
+    char err[768];
+    *out = NULL;
+    if (!url || !*url)
+        return sm_cli_fail(c, SM_EXIT_USAGE,
+                           "which outbox database? give --db sqlite:PATH or --db postgresql://..."
+                           " (or set SAMSA_OUTBOX_DB)");
+    int rc = sm_db_open(out, url, create, "samsa-cli", err, sizeof err);
+    if (rc == SM_EINVAL)
+        return sm_cli_fail(c, SM_EXIT_USAGE, "--db %s", err);
+    if (!rc && !create && (rc = sm_admin_check_table(*out, err, sizeof err))) {
+        sm_db_close(*out);
+        *out = NULL;
+    }
+    return rc ? layer_fail(c, rc, err) : SM_EXIT_OK;
+}
+
 static const char *const statuses[] = {"INIT", "PUBLISHED", "COMPLETE", "DEAD", NULL};
 
 static int parse_status(sm_cli *c, const char *s, const char **out)
@@ -66,7 +100,7 @@ static json_t *json_time(int64_t ms)
     return json_string(b);
 }
 
-static json_t *row_json(const sm_odb_row *r, bool full)
+static json_t *row_json(const sm_admin_row *r, bool full)
 {
     json_t *j = json_pack("{s:I,s:s?,s:s,s:s?,s:s?,s:s,s:i}", "id", (json_int_t)r->id, "event_id",
                           r->event_id, "topic", r->topic ? r->topic : "", "key", r->key, "type",
@@ -78,7 +112,7 @@ static json_t *row_json(const sm_odb_row *r, bool full)
     json_object_set_new(j, "partition", r->partition >= 0 ? json_integer(r->partition) : json_null());
     json_object_set_new(j, "offset", r->offset >= 0 ? json_integer(r->offset) : json_null());
     json_object_set_new(j, "last_error", r->last_error ? json_string(r->last_error) : json_null());
-    const char *never = sm_odb_unclaimable_why(r);
+    const char *never = sm_admin_unclaimable_why(r);
     if (never)
         json_object_set_new(j, "unclaimable", json_string(never));
     if (full) {
@@ -129,23 +163,25 @@ static int outbox_status(sm_cli *c, int argc, char **argv)
         else
             return SM_EXIT_USAGE;
     }
-    sm_odb *db;
-    if ((rc = sm_odb_open(c, db_url(url), false, &db)))
+    sm_db *db;
+    if ((rc = open_db(c, url, false, &db)))
         return rc;
     int version = 0;
-    char err[512];
-    int vrc = sm_odb_is_pg(db) ? samsa_schema_version_pg(sm_odb_handle(db), &version, err, sizeof err)
-                               : samsa_schema_version_sqlite(sm_odb_handle(db), &version, err,
-                                                             sizeof err);
+    char err[768];
+    int vrc = db->pg ? samsa_schema_version_pg(db->pg, &version, err, sizeof err)
+                     : samsa_schema_version_sqlite(db->sq, &version, err, sizeof err);
     if (vrc) {
         rc = sm_cli_fail(c, SM_EXIT_FAIL, "%s", err);
         goto out;
     }
-    sm_odb_stats st;
-    sm_odb_topic_counts *tc = NULL;
+    sm_store_stats st;
+    sm_admin_topic_counts *tc = NULL;
     int ntc = 0;
-    if ((rc = sm_odb_stats_get(db, &st)) || (rc = sm_odb_topic_counts_get(db, &tc, &ntc)))
+    if ((vrc = sm_admin_stats(db, &st, err, sizeof err)) ||
+        (vrc = sm_admin_topic_counts_get(db, &tc, &ntc, err, sizeof err))) {
+        rc = layer_fail(c, vrc, err);
         goto out;
+    }
     if (c->output == SM_OUT_JSON) {
         json_t *topics = json_array();
         for (int i = 0; i < ntc; i++)
@@ -155,7 +191,7 @@ static int outbox_status(sm_cli *c, int argc, char **argv)
                                             (json_int_t)tc[i].published, "COMPLETE",
                                             (json_int_t)tc[i].complete, "DEAD",
                                             (json_int_t)tc[i].dead));
-        json_t *j = json_pack("{s:s,s:i,s:{s:I,s:I,s:I,s:I}}", "db", sm_odb_name(db),
+        json_t *j = json_pack("{s:s,s:i,s:{s:I,s:I,s:I,s:I}}", "db", db->name,
                               "schema_version", version, "counts", "INIT", (json_int_t)st.init,
                               "PUBLISHED", (json_int_t)st.published, "COMPLETE",
                               (json_int_t)st.complete, "DEAD", (json_int_t)st.dead);
@@ -173,7 +209,7 @@ static int outbox_status(sm_cli *c, int argc, char **argv)
         json_object_set_new(j, "topics", topics);
         sm_json_print(j);
     } else {
-        printf("Outbox: %s (schema version %d)\n\n", sm_odb_name(db), version);
+        printf("Outbox: %s (schema version %d)\n\n", db->name, version);
         static const char *const head[] = {"STATUS", "ROWS"};
         sm_table t;
         sm_table_init(&t, 2, head, 2u);
@@ -211,9 +247,9 @@ static int outbox_status(sm_cli *c, int argc, char **argv)
             sm_table_release(&tt);
         }
     }
-    sm_odb_topic_counts_free(tc, ntc);
+    sm_admin_topic_counts_free(tc, ntc);
 out:
-    sm_odb_close(db);
+    sm_db_close(db);
     return rc;
 }
 
@@ -255,7 +291,7 @@ const sm_cmd_help sm_help_outbox_dead = {
     "samsa outbox dead --db sqlite:outbox.db --topic payments --output json",
     dead_opts, false};
 
-static void print_rows(sm_cli *c, const sm_odb_row *rows, int n, bool wide_error)
+static void print_rows(sm_cli *c, const sm_admin_row *rows, int n, bool wide_error)
 {
     if (c->output == SM_OUT_JSON) {
         json_t *arr = json_array();
@@ -269,7 +305,7 @@ static void print_rows(sm_cli *c, const sm_odb_row *rows, int n, bool wide_error
     sm_table t;
     sm_table_init(&t, 8, head, 1u | 16u);
     for (int i = 0; i < n; i++) {
-        const sm_odb_row *r = &rows[i];
+        const sm_admin_row *r = &rows[i];
         char created[40], key[80], errbuf[512];
         iso(r->created_at, created, sizeof created);
         if (r->key)
@@ -284,7 +320,7 @@ static void print_rows(sm_cli *c, const sm_odb_row *rows, int n, bool wide_error
             sm_table_cell(&t, "%d/%lld", (int)r->partition, (long long)r->offset);
         else
             sm_table_cell(&t, "-");
-        const char *never = sm_odb_unclaimable_why(r);
+        const char *never = sm_admin_unclaimable_why(r);
         const char *e = never ? never : r->last_error;
         if (e)
             sm_fmt_printable(e, strlen(e), never ? 200 : wide_error ? 200 : 50, errbuf,
@@ -300,7 +336,7 @@ static int list_rows(sm_cli *c, const sm_cmd_help *help, bool dead, int argc, ch
     sm_args a;
     sm_args_init(&a, c, help, argc, argv);
     const char *val, *url = NULL;
-    sm_odb_filter f = {NULL, NULL, NULL, INT64_MIN, false, 50}; /* every id, also <= 0 */
+    sm_admin_filter f = {NULL, NULL, NULL, INT64_MIN, false, 50}; /* every id, also <= 0 */
     int id, rc;
     int32_t limit;
     while ((id = sm_args_next(&a, &val)) != SM_OPT_END) {
@@ -340,20 +376,23 @@ static int list_rows(sm_cli *c, const sm_cmd_help *help, bool dead, int argc, ch
     }
     if (dead)
         f.status = "DEAD";
-    sm_odb *db;
-    if ((rc = sm_odb_open(c, db_url(url), false, &db)))
+    sm_db *db;
+    if ((rc = open_db(c, url, false, &db)))
         return rc;
-    sm_odb_row *rows;
+    sm_admin_row *rows;
     int n;
-    rc = sm_odb_list(db, &f, &rows, &n);
+    char err[768];
+    rc = sm_admin_list(db, &f, &rows, &n, err, sizeof err);
+    if (rc)
+        rc = layer_fail(c, rc, err);
     if (!rc) {
         print_rows(c, rows, n, dead);
         if (c->output == SM_OUT_TABLE && n == f.limit)
             printf("(first %d rows; --limit or --after %lld for more)\n", n,
                    (long long)rows[n - 1].id);
     }
-    sm_odb_rows_free(rows, n);
-    sm_odb_close(db);
+    sm_admin_rows_free(rows, n);
+    sm_db_close(db);
     return rc;
 }
 
@@ -407,13 +446,15 @@ static int outbox_show(sm_cli *c, int argc, char **argv)
     }
     if (!ref)
         return sm_cli_fail(c, SM_EXIT_USAGE, "which row? (samsa outbox show ID --db URL)");
-    sm_odb *db;
-    if ((rc = sm_odb_open(c, db_url(url), false, &db)))
+    sm_db *db;
+    if ((rc = open_db(c, url, false, &db)))
         return rc;
-    sm_odb_row r;
-    rc = sm_odb_get(db, ref, &r);
+    sm_admin_row r;
+    char err[768];
+    rc = sm_admin_get(db, ref, &r, err, sizeof err);
     if (rc) {
-        sm_odb_close(db);
+        rc = layer_fail(c, rc, err);
+        sm_db_close(db);
         return rc;
     }
     if (c->output == SM_OUT_JSON) {
@@ -481,8 +522,8 @@ static int outbox_show(sm_cli *c, int argc, char **argv)
             }
         }
     }
-    sm_odb_row_release(&r);
-    sm_odb_close(db);
+    sm_admin_row_release(&r);
+    sm_db_close(db);
     return SM_EXIT_OK;
 }
 
@@ -545,28 +586,35 @@ static int outbox_retry(sm_cli *c, int argc, char **argv)
         return sm_cli_fail(c, SM_EXIT_USAGE, "row ids and --all exclude each other");
     if (topic && !all)
         return sm_cli_fail(c, SM_EXIT_USAGE, "--topic goes with --all");
-    sm_odb *db;
-    if ((rc = sm_odb_open(c, db_url(url), false, &db)))
+    sm_db *db;
+    if ((rc = open_db(c, url, false, &db)))
         return rc;
     json_t *done = json_array();
     int64_t count = 0;
+    char err[768];
     if (all) {
-        rc = sm_odb_retry_all(db, topic, &count);
+        int r1 = sm_admin_retry_all(db, topic, &count, err, sizeof err);
+        if (r1)
+            rc = layer_fail(c, r1, err);
     } else {
         for (int i = 0; i < nids; i++) {
-            int r1 = sm_odb_retry_one(db, ids[i]);
+            int r1 = sm_admin_retry_one(db, ids[i], err, sizeof err);
             if (!r1) {
                 count++;
                 json_array_append_new(done, json_integer(ids[i]));
                 if (c->output == SM_OUT_TABLE)
                     printf("row %lld re-queued\n", (long long)ids[i]);
-            } else if (!rc) {
-                rc = r1;
+            } else {
+                r1 = layer_fail(c, r1, err);
+                if (!rc)
+                    rc = r1;
             }
         }
     }
-    if (count)
-        sm_odb_notify(db); /* an idle relay claims them now, not at its next full claim */
+    /* an idle relay claims them now, not at its next full claim */
+    if (count && sm_admin_notify(db, err, sizeof err))
+        fprintf(stderr, "samsa: warning: could not notify the relay (it finds the rows within"
+                        " 2 s anyway): %s\n", err);
     if (c->output == SM_OUT_JSON)
         sm_json_print(json_pack("{s:I,s:o}", "requeued", (json_int_t)count, "ids", done));
     else
@@ -574,7 +622,7 @@ static int outbox_retry(sm_cli *c, int argc, char **argv)
     if (all && !rc && c->output == SM_OUT_TABLE)
         printf("%lld DEAD row%s re-queued%s%s\n", (long long)count, count == 1 ? "" : "s",
                topic ? " for topic " : "", topic ? topic : "");
-    sm_odb_close(db);
+    sm_db_close(db);
     return rc;
 }
 
@@ -605,24 +653,22 @@ static int outbox_init(sm_cli *c, int argc, char **argv)
         else
             return SM_EXIT_USAGE;
     }
-    sm_odb *db;
-    if ((rc = sm_odb_open(c, db_url(url), true, &db)))
+    sm_db *db;
+    if ((rc = open_db(c, url, true, &db)))
         return rc;
-    char err[512];
+    char err[768];
     int version = 0;
-    bool pg = sm_odb_is_pg(db);
-    void *h = sm_odb_handle(db);
-    if ((pg ? samsa_schema_apply_pg(h, err, sizeof err)
-            : samsa_schema_apply_sqlite(h, err, sizeof err)) ||
-        (pg ? samsa_schema_version_pg(h, &version, err, sizeof err)
-            : samsa_schema_version_sqlite(h, &version, err, sizeof err))) {
+    if ((db->pg ? samsa_schema_apply_pg(db->pg, err, sizeof err)
+                : samsa_schema_apply_sqlite(db->sq, err, sizeof err)) ||
+        (db->pg ? samsa_schema_version_pg(db->pg, &version, err, sizeof err)
+                : samsa_schema_version_sqlite(db->sq, &version, err, sizeof err))) {
         rc = sm_cli_fail(c, SM_EXIT_FAIL, "%s", err);
     } else if (c->output == SM_OUT_JSON) {
-        sm_json_print(json_pack("{s:s,s:i}", "db", sm_odb_name(db), "schema_version", version));
+        sm_json_print(json_pack("{s:s,s:i}", "db", db->name, "schema_version", version));
     } else {
-        printf("%s: schema version %d\n", sm_odb_name(db), version);
+        printf("%s: schema version %d\n", db->name, version);
     }
-    sm_odb_close(db);
+    sm_db_close(db);
     return rc;
 }
 
@@ -753,42 +799,30 @@ static int outbox_enqueue(sm_cli *c, int argc, char **argv)
     char *hjson = headers ? json_dumps(headers, JSON_COMPACT) : NULL;
     ev.headers_json = hjson;
 
-    sm_odb *db;
-    if ((rc = sm_odb_open(c, db_url(url), false, &db))) {
+    sm_db *db;
+    if ((rc = open_db(c, url, false, &db))) {
         free(fbuf);
         free(hjson);
         goto out;
     }
-    char event_id[SAMSA_EVENT_ID_SIZE], err[512];
-    bool pg = sm_odb_is_pg(db);
-    void *h = sm_odb_handle(db);
-    int erc;
-    if (pg) {
-        PGresult *r = PQexec(h, "BEGIN");
-        PQclear(r);
-        erc = samsa_outbox_enqueue_pg(h, &ev, event_id, err, sizeof err);
-        r = PQexec(h, erc ? "ROLLBACK" : "COMMIT");
-        if (!erc && PQresultStatus(r) != PGRES_COMMAND_OK) {
-            snprintf(err, sizeof err, "%s: commit: %s", sm_odb_name(db), PQerrorMessage(h));
-            erc = SAMSA_ERR;
-        }
-        PQclear(r);
-    } else {
-        sqlite3_exec(h, "BEGIN IMMEDIATE", NULL, NULL, NULL);
-        erc = samsa_outbox_enqueue_sqlite(h, &ev, event_id, err, sizeof err);
-        if (sqlite3_exec(h, erc ? "ROLLBACK" : "COMMIT", NULL, NULL, NULL) != SQLITE_OK && !erc) {
-            snprintf(err, sizeof err, "%s: commit: %s", sm_odb_name(db), sqlite3_errmsg(h));
-            erc = SAMSA_ERR;
-        }
+    char event_id[SAMSA_EVENT_ID_SIZE], err[768];
+    int erc = sm_db_script(db, "begin", db->pg ? "BEGIN" : "BEGIN IMMEDIATE", err, sizeof err);
+    if (!erc) {
+        erc = db->pg ? samsa_outbox_enqueue_pg(db->pg, &ev, event_id, err, sizeof err)
+                     : samsa_outbox_enqueue_sqlite(db->sq, &ev, event_id, err, sizeof err);
+        if (erc)
+            sm_db_script(db, "rollback", "ROLLBACK", NULL, 0);
+        else
+            erc = sm_db_script(db, "commit", "COMMIT", err, sizeof err);
     }
     if (erc) {
         rc = sm_cli_fail(c, erc == SAMSA_EINVAL ? SM_EXIT_USAGE : SM_EXIT_FAIL, "%s", err);
     } else {
-        sm_odb_row row;
+        sm_admin_row row;
         int64_t rid = -1;
-        if (!sm_odb_get(db, event_id, &row)) {
+        if (!sm_admin_get(db, event_id, &row, err, sizeof err)) {
             rid = row.id;
-            sm_odb_row_release(&row);
+            sm_admin_row_release(&row);
         }
         if (c->output == SM_OUT_JSON)
             sm_json_print(json_pack("{s:I,s:s,s:s}", "id", (json_int_t)rid, "event_id", event_id,
@@ -797,7 +831,7 @@ static int outbox_enqueue(sm_cli *c, int argc, char **argv)
             printf("enqueued row %lld (event %s) for topic %s\n", (long long)rid, event_id,
                    ev.topic);
     }
-    sm_odb_close(db);
+    sm_db_close(db);
     free(fbuf);
     free(hjson);
 out:

@@ -17,6 +17,8 @@
 #include "base/buf.h"
 #include "outbox/store.h"
 
+struct sm_db;
+
 /* PostgreSQL advisory lock keys, all in one class: pg_try_advisory_lock(
  * SM_PG_LOCK_CLASS, n). n in [0, 64): the relay slots (session locks);
  * SM_PG_LOCK_MIGRATE: schema migrations (transaction lock); SM_PG_LOCK_WAKE:
@@ -32,8 +34,11 @@
 
 typedef struct sm_store_ops {
     void (*close)(sm_store *s);
-    int (*migrate)(sm_store *s, char *err, size_t errlen);
-    int (*schema_version)(sm_store *s, int *version, char *err, size_t errlen);
+    /* The store's connection as a db.h handle (PostgreSQL: reconnected
+     * first if lost) for what runs on db.h: the schema, the stats. db_end
+     * tells the store how it went (a lost connection costs its slots). */
+    int (*db_begin)(sm_store *s, const char *op, struct sm_db *db, char *err, size_t errlen);
+    void (*db_end)(sm_store *s, int rc);
     int (*balance)(sm_store *s, const char *relay_id, uint64_t busy, uint64_t *owned, char *err,
                    size_t errlen);
     int (*claim)(sm_store *s, uint64_t owned, int max, sm_row_skip_fn skip, void *arg,
@@ -53,7 +58,6 @@ typedef struct sm_store_ops {
     int (*requeue_stale)(sm_store *s, int64_t age_ms, int64_t *changed, char *err, size_t errlen);
     int (*cleanup)(sm_store *s, int64_t age_ms, bool include_published, bool archive,
                    int64_t *removed, char *err, size_t errlen);
-    int (*stats)(sm_store *s, sm_store_stats *st, char *err, size_t errlen);
     int (*wait)(sm_store *s, int timeout_ms, char *err, size_t errlen);
     int (*wait_fd)(sm_store *s);
     uint64_t (*owned)(const sm_store *s);
@@ -87,20 +91,14 @@ int sm_slot_of(const char *key, size_t len);
 
 /* ---- schema (schema.c) ------------------------------------------------------ */
 
-/* Apply every migration newer than the database's version, in one
- * transaction (SQLite: BEGIN IMMEDIATE; PostgreSQL: under an advisory
- * transaction lock, so concurrent migrators queue). The connection must not
- * be inside a transaction. name prefixes messages. */
-int sm_schema_apply_sqlite(sqlite3 *db, const char *name, char *err, size_t errlen);
-int sm_schema_apply_pg(PGconn *c, const char *name, char *err, size_t errlen);
-/* Up to version target only (tests of upgrades from an older version). */
-int sm_schema_apply_sqlite_to(sqlite3 *db, const char *name, int target, char *err,
-                              size_t errlen);
-int sm_schema_apply_pg_to(PGconn *c, const char *name, int target, char *err, size_t errlen);
+/* Applies every migration newer than the database's version up to target
+ * (0: the newest; an older one for tests of upgrades), in one transaction
+ * (SQLite: BEGIN IMMEDIATE; PostgreSQL: under an advisory transaction lock,
+ * so concurrent migrators queue). The connection must not be inside a
+ * transaction. Messages name db->name. */
+int sm_schema_apply(struct sm_db *db, int target, char *err, size_t errlen);
 /* 0 when the database has no samsa schema yet. */
-int sm_schema_version_sqlite(sqlite3 *db, const char *name, int *version, char *err,
-                             size_t errlen);
-int sm_schema_version_pg(PGconn *c, const char *name, int *version, char *err, size_t errlen);
+int sm_schema_version(struct sm_db *db, int *version, char *err, size_t errlen);
 
 /* ---- SQLite helpers --------------------------------------------------------- */
 
@@ -168,5 +166,8 @@ int sm_headers_check(const char *json, char *err, size_t errlen);
  * topic, payload, event id (normalized into uuid when given), headers. */
 struct samsa_event;
 int sm_check_event(const struct samsa_event *ev, char uuid[37], char *err, size_t errlen);
+/* The checks both inbox functions make: consumer and event id 1..200
+ * bytes. SM_EINVAL and msg says which. */
+int sm_check_inbox(const char *consumer, const char *event_id, char *msg, size_t msglen);
 
 #endif

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "base/err.h"
+#include "outbox/db.h"
 #include "outbox/outbox_int.h"
 #include "outbox/samsa.h"
 
@@ -165,12 +166,9 @@ int samsa_inbox_begin_pg(PGconn *c, const char *consumer, const char *event_id, 
     int rc = need_txn(c, name, "inbox", err, errlen);
     if (rc)
         return rc;
-    if (!consumer || !*consumer || strlen(consumer) > 200)
-        return sm_fail(err, errlen, SM_EINVAL, "%s: inbox: consumer must be 1..200 bytes",
-                       name);
-    if (!event_id || !*event_id || strlen(event_id) > 200)
-        return sm_fail(err, errlen, SM_EINVAL, "%s: inbox: event id must be 1..200 bytes",
-                       name);
+    char msg[100];
+    if ((rc = sm_check_inbox(consumer, event_id, msg, sizeof msg)))
+        return sm_fail(err, errlen, rc, "%s: inbox: %s", name, msg);
     conn_state *cs = state_of(c);
     if (!cs)
         return sm_fail(err, errlen, SM_ENOMEM, "%s: inbox: out of memory", name);
@@ -194,20 +192,28 @@ int samsa_inbox_begin_pg(PGconn *c, const char *consumer, const char *event_id, 
     return rc;
 }
 
-int samsa_schema_apply_pg(PGconn *c, char *err, size_t errlen)
+/* The schema functions are schema.c's, on db.h over the app's connection. */
+static void wrap(sm_db *d, PGconn *c)
 {
     char name[256];
+    sm_pg_name_conn(c, name, sizeof name);
+    sm_db_wrap_pg(d, c, name);
+}
+
+int samsa_schema_apply_pg(PGconn *c, char *err, size_t errlen)
+{
+    sm_db d;
     if (!c)
         return sm_fail(err, errlen, SM_EINVAL, "postgresql: migrate: no connection");
-    sm_pg_name_conn(c, name, sizeof name);
-    return sm_schema_apply_pg(c, name, err, errlen);
+    wrap(&d, c);
+    return sm_schema_apply(&d, 0, err, errlen);
 }
 
 int samsa_schema_version_pg(PGconn *c, int *version, char *err, size_t errlen)
 {
-    char name[256];
+    sm_db d;
     if (!c || !version)
         return sm_fail(err, errlen, SM_EINVAL, "postgresql: schema version: no connection");
-    sm_pg_name_conn(c, name, sizeof name);
-    return sm_schema_version_pg(c, name, version, err, errlen);
+    wrap(&d, c);
+    return sm_schema_version(&d, version, err, errlen);
 }

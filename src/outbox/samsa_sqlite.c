@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "base/err.h"
+#include "outbox/db.h"
 #include "outbox/outbox_int.h"
 #include "outbox/samsa.h"
 
@@ -99,12 +100,9 @@ int samsa_inbox_begin_sqlite(sqlite3 *db, const char *consumer, const char *even
     int rc = need_txn(db, name, "inbox", err, errlen);
     if (rc)
         return rc;
-    if (!consumer || !*consumer || strlen(consumer) > 200)
-        return sm_fail(err, errlen, SM_EINVAL, "%s: inbox: consumer must be 1..200 bytes",
-                       name);
-    if (!event_id || !*event_id || strlen(event_id) > 200)
-        return sm_fail(err, errlen, SM_EINVAL, "%s: inbox: event id must be 1..200 bytes",
-                       name);
+    char msg[100];
+    if ((rc = sm_check_inbox(consumer, event_id, msg, sizeof msg)))
+        return sm_fail(err, errlen, rc, "%s: inbox: %s", name, msg);
     if (sqlite3_prepare_v2(db,
                            "INSERT INTO samsa_inbox (consumer, event_id) VALUES (?1, ?2)"
                            " ON CONFLICT DO NOTHING",
@@ -125,20 +123,28 @@ out:
     return rc;
 }
 
-int samsa_schema_apply_sqlite(sqlite3 *db, char *err, size_t errlen)
+/* The schema functions are schema.c's, on db.h over the app's connection. */
+static void wrap(sm_db *d, sqlite3 *db)
 {
     char name[256];
+    sm_sqlite_name(db, name, sizeof name);
+    sm_db_wrap_sqlite(d, db, name);
+}
+
+int samsa_schema_apply_sqlite(sqlite3 *db, char *err, size_t errlen)
+{
+    sm_db d;
     if (!db)
         return sm_fail(err, errlen, SM_EINVAL, "sqlite: migrate: no connection");
-    sm_sqlite_name(db, name, sizeof name);
-    return sm_schema_apply_sqlite(db, name, err, errlen);
+    wrap(&d, db);
+    return sm_schema_apply(&d, 0, err, errlen);
 }
 
 int samsa_schema_version_sqlite(sqlite3 *db, int *version, char *err, size_t errlen)
 {
-    char name[256];
+    sm_db d;
     if (!db || !version)
         return sm_fail(err, errlen, SM_EINVAL, "sqlite: schema version: no connection");
-    sm_sqlite_name(db, name, sizeof name);
-    return sm_schema_version_sqlite(db, name, version, err, errlen);
+    wrap(&d, db);
+    return sm_schema_version(&d, version, err, errlen);
 }

@@ -8,10 +8,10 @@
  * the previous version intact. Migrations are append-only: never edit one
  * that has shipped, add the next version. */
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "base/err.h"
+#include "outbox/db.h"
 #include "outbox/outbox_int.h"
 
 typedef struct sm_migration {
@@ -238,230 +238,125 @@ static const sm_migration pg_migrations[] = {
 _Static_assert(NMIG(sqlite_migrations) == SM_SCHEMA_VERSION, "sqlite migrations vs version");
 _Static_assert(NMIG(pg_migrations) == SM_SCHEMA_VERSION, "pg migrations vs version");
 
-/* ---- applying: SQLite ------------------------------------------------------- */
+/* ---- applying ------------------------------------------------------------------ */
 
-static int sqlite_exec(sqlite3 *db, const char *name, const char *op, const char *sql, char *err,
-                       size_t errlen)
+/* What applying does differently per database; the steps are one. */
+typedef struct schema_kind {
+    const sm_migration *migs;
+    int n;
+    const char *begin;
+    /* run after begin, each its own step: PostgreSQL quiets "relation
+     * already exists, skipping" (it would reach the app's notice processor)
+     * and takes the migration lock, so concurrent migrators queue and the
+     * next one sees our versions; SQLite's BEGIN IMMEDIATE is its lock */
+    const char *quiet, *lock;
+    const char *version_table;
+    const char *has_version_table;
+} schema_kind;
+
+static const schema_kind sqlite_kind = {
+    sqlite_migrations, NMIG(sqlite_migrations), "BEGIN IMMEDIATE", NULL, NULL,
+    "CREATE TABLE IF NOT EXISTS samsa_schema_version ("
+    " version INTEGER PRIMARY KEY,"
+    " applied_at INTEGER NOT NULL DEFAULT (" SQ_NOW_MS "))",
+    "SELECT count(*) > 0 FROM sqlite_master WHERE type = 'table'"
+    " AND name = 'samsa_schema_version'"};
+
+static const schema_kind pg_kind = {
+    pg_migrations, NMIG(pg_migrations), "BEGIN", "SET LOCAL client_min_messages = warning",
+    "SELECT pg_advisory_xact_lock(" STR(SM_PG_LOCK_CLASS) ", " STR(SM_PG_LOCK_MIGRATE) ")",
+    "CREATE TABLE IF NOT EXISTS samsa_schema_version ("
+    " version int PRIMARY KEY,"
+    " applied_at timestamptz NOT NULL DEFAULT now())",
+    "SELECT (to_regclass('samsa_schema_version') IS NOT NULL)::int"};
+
+static const schema_kind *kind_of(const sm_db *db)
 {
-    char *msg = NULL;
-    if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK) {
-        int rc = sm_fail(err, errlen, SM_ERR, "%s: %s: %s", name, op,
-                         msg ? msg : sqlite3_errmsg(db));
-        sqlite3_free(msg);
-        return rc;
-    }
-    return SM_OK;
+    return sm_db_is_pg(db) ? &pg_kind : &sqlite_kind;
 }
 
-static int sqlite_read_version(sqlite3 *db, const char *name, int *version, char *err,
-                               size_t errlen)
+/* The first column of the one row sql returns, as an integer. */
+static int read_int(sm_db *db, const char *op, const char *sql, int64_t *v, char *err,
+                    size_t errlen)
 {
-    sqlite3_stmt *st = NULL;
-    int rc = SM_OK;
-    *version = 0;
-    if (sqlite3_prepare_v2(db,
-                           "SELECT (SELECT count(*) FROM sqlite_master WHERE type = 'table'"
-                           " AND name = 'samsa_schema_version')",
-                           -1, &st, NULL) != SQLITE_OK)
-        return sm_sqlite_fail(err, errlen, name, "schema version", db);
-    if (sqlite3_step(st) != SQLITE_ROW) {
-        rc = sm_sqlite_fail(err, errlen, name, "schema version", db);
-        goto out;
-    }
-    int exists = sqlite3_column_int(st, 0);
-    sqlite3_finalize(st);
-    st = NULL;
-    if (!exists)
-        return SM_OK;
-    if (sqlite3_prepare_v2(db, "SELECT coalesce(max(version), 0) FROM samsa_schema_version", -1,
-                           &st, NULL) != SQLITE_OK)
-        return sm_sqlite_fail(err, errlen, name, "schema version", db);
-    if (sqlite3_step(st) != SQLITE_ROW) {
-        rc = sm_sqlite_fail(err, errlen, name, "schema version", db);
-        goto out;
-    }
-    *version = sqlite3_column_int(st, 0);
-out:
-    sqlite3_finalize(st);
-    return rc;
-}
-
-int sm_schema_version_sqlite(sqlite3 *db, const char *name, int *version, char *err,
-                             size_t errlen)
-{
-    return sqlite_read_version(db, name, version, err, errlen);
-}
-
-int sm_schema_apply_sqlite(sqlite3 *db, const char *name, char *err, size_t errlen)
-{
-    return sm_schema_apply_sqlite_to(db, name, NMIG(sqlite_migrations), err, errlen);
-}
-
-int sm_schema_apply_sqlite_to(sqlite3 *db, const char *name, int target, char *err,
-                              size_t errlen)
-{
-    if (!sqlite3_get_autocommit(db))
-        return sm_fail(err, errlen, SM_EINVAL,
-                       "%s: migrate: the connection is inside a transaction; migrations run"
-                       " their own", name);
-    /* already current: nothing to write (no write lock taken) */
-    int have = 0;
-    if (sqlite_read_version(db, name, &have, NULL, 0) == SM_OK &&
-        have >= target)
-        return SM_OK;
-    int rc = sqlite_exec(db, name, "migrate: begin", "BEGIN IMMEDIATE", err, errlen);
+    sm_db_res r;
+    int rc = sm_db_query(db, op, sql, NULL, 0, &r, err, errlen);
     if (rc)
         return rc;
-    rc = sqlite_exec(db, name, "migrate",
-                     "CREATE TABLE IF NOT EXISTS samsa_schema_version ("
-                     " version INTEGER PRIMARY KEY,"
-                     " applied_at INTEGER NOT NULL DEFAULT (" SQ_NOW_MS "))",
-                     err, errlen);
-    if (rc)
-        goto fail;
-    int cur;
-    rc = sqlite_read_version(db, name, &cur, err, errlen);
-    if (rc)
-        goto fail;
-    for (int i = 0; i < NMIG(sqlite_migrations); i++) {
-        const sm_migration *m = &sqlite_migrations[i];
-        if (m->version <= cur || m->version > target)
-            continue;
-        char op[64], sql[128];
-        snprintf(op, sizeof op, "migrate to version %d", m->version);
-        rc = sqlite_exec(db, name, op, m->sql, err, errlen);
-        if (rc)
-            goto fail;
-        snprintf(sql, sizeof sql, "INSERT INTO samsa_schema_version (version) VALUES (%d)",
-                 m->version);
-        rc = sqlite_exec(db, name, op, sql, err, errlen);
-        if (rc)
-            goto fail;
-    }
-    rc = sqlite_exec(db, name, "migrate: commit", "COMMIT", err, errlen);
-    if (rc)
-        goto fail;
-    return SM_OK;
-fail:
-    if (!sqlite3_get_autocommit(db))
-        sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+    bool got = sm_db_next(&r);
+    if (got)
+        *v = sm_db_i64(&r, 0, 0);
+    rc = sm_db_done(&r, err, errlen);
+    if (!rc && !got)
+        rc = sm_fail(err, errlen, SM_ERR, "%s: %s: no row", db->name, op);
     return rc;
 }
 
-/* ---- applying: PostgreSQL --------------------------------------------------- */
-
-static int pg_exec(PGconn *c, const char *name, const char *op, const char *sql, char *err,
-                   size_t errlen)
-{
-    PGresult *r = PQexec(c, sql);
-    int rc = SM_OK;
-    if (!sm_pg_ok(r, PGRES_COMMAND_OK) && !sm_pg_ok(r, PGRES_TUPLES_OK))
-        rc = sm_pg_fail(err, errlen, name, op, c, r);
-    PQclear(r);
-    return rc;
-}
-
-static int pg_read_version(PGconn *c, const char *name, int *version, char *err, size_t errlen)
+int sm_schema_version(sm_db *db, int *version, char *err, size_t errlen)
 {
     /* two steps: a query naming a missing table fails at parse time, and
      * inside the migration's transaction a failure would abort it */
-    PGresult *r = PQexec(c, "SELECT to_regclass('samsa_schema_version') IS NOT NULL");
-    if (!sm_pg_ok(r, PGRES_TUPLES_OK) || PQntuples(r) != 1) {
-        int rc = sm_pg_fail(err, errlen, name, "schema version", c, r);
-        PQclear(r);
-        return rc;
-    }
-    bool exists = PQgetvalue(r, 0, 0)[0] == 't';
-    PQclear(r);
+    int64_t exists = 0, v = 0;
     *version = 0;
-    if (!exists)
-        return SM_OK;
-    r = PQexec(c, "SELECT coalesce(max(version), 0) FROM samsa_schema_version");
-    if (!sm_pg_ok(r, PGRES_TUPLES_OK) || PQntuples(r) != 1) {
-        int rc = sm_pg_fail(err, errlen, name, "schema version", c, r);
-        PQclear(r);
+    int rc = read_int(db, "schema version", kind_of(db)->has_version_table, &exists, err, errlen);
+    if (rc || !exists)
         return rc;
-    }
-    *version = atoi(PQgetvalue(r, 0, 0));
-    PQclear(r);
-    return SM_OK;
+    rc = read_int(db, "schema version", "SELECT coalesce(max(version), 0) FROM samsa_schema_version",
+                  &v, err, errlen);
+    if (!rc)
+        *version = (int)v;
+    return rc;
 }
 
-int sm_schema_version_pg(PGconn *c, const char *name, int *version, char *err, size_t errlen)
+int sm_schema_apply(sm_db *db, int target, char *err, size_t errlen)
 {
-    return pg_read_version(c, name, version, err, errlen);
-}
-
-int sm_schema_apply_pg(PGconn *c, const char *name, char *err, size_t errlen)
-{
-    return sm_schema_apply_pg_to(c, name, NMIG(pg_migrations), err, errlen);
-}
-
-int sm_schema_apply_pg_to(PGconn *c, const char *name, int target, char *err, size_t errlen)
-{
-    if (PQtransactionStatus(c) != PQTRANS_IDLE)
+    const schema_kind *k = kind_of(db);
+    if (target <= 0 || target > k->n)
+        target = k->n;
+    if (sm_db_in_txn(db))
         return sm_fail(err, errlen, SM_EINVAL,
-                       "%s: migrate: the connection is inside a transaction (or busy);"
-                       " migrations run their own", name);
-    /* Already current: no DDL at all, so a role with only the privileges of
-     * docs/outbox.md ("Privileges") may call this at every start (in
-     * PostgreSQL 15 even CREATE TABLE IF NOT EXISTS needs CREATE on the
-     * schema). Reading the version needs SELECT on samsa_schema_version. */
+                       "%s: migrate: the connection is inside a transaction%s; migrations run"
+                       " their own", db->name, sm_db_is_pg(db) ? " (or busy)" : "");
+    /* Already current: no DDL at all and no write lock, so a role with only
+     * the privileges of docs/outbox.md ("Privileges") may call this at every
+     * start (in PostgreSQL 15 even CREATE TABLE IF NOT EXISTS needs CREATE on
+     * the schema). Reading the version needs SELECT on samsa_schema_version. */
     int have = 0;
-    int rc = pg_read_version(c, name, &have, err, errlen);
+    int rc = sm_schema_version(db, &have, err, errlen);
     if (rc == SM_OK && have >= target)
         return SM_OK;
     if (rc == SM_EIO)
         return rc;
-    rc = pg_exec(c, name, "migrate: begin", "BEGIN", err, errlen);
+    rc = sm_db_script(db, "migrate: begin", k->begin, err, errlen);
     if (rc)
         return rc;
-    /* quiet: "relation already exists, skipping" would reach the app's
-     * notice processor */
-    rc = pg_exec(c, name, "migrate", "SET LOCAL client_min_messages = warning", err, errlen);
-    if (rc)
+    if (k->quiet && (rc = sm_db_script(db, "migrate", k->quiet, err, errlen)))
         goto fail;
-    /* concurrent migrators queue here; the next one sees our versions */
-    rc = pg_exec(c, name, "migrate: lock",
-                 "SELECT pg_advisory_xact_lock(" STR(SM_PG_LOCK_CLASS) ", " STR(
-                     SM_PG_LOCK_MIGRATE) ")",
-                 err, errlen);
-    if (rc)
+    if (k->lock && (rc = sm_db_script(db, "migrate: lock", k->lock, err, errlen)))
         goto fail;
-    rc = pg_exec(c, name, "migrate",
-                 "CREATE TABLE IF NOT EXISTS samsa_schema_version ("
-                 " version int PRIMARY KEY,"
-                 " applied_at timestamptz NOT NULL DEFAULT now())",
-                 err, errlen);
-    if (rc)
+    if ((rc = sm_db_script(db, "migrate", k->version_table, err, errlen)))
         goto fail;
     int cur;
-    rc = pg_read_version(c, name, &cur, err, errlen);
-    if (rc)
+    if ((rc = sm_schema_version(db, &cur, err, errlen)))
         goto fail;
-    for (int i = 0; i < NMIG(pg_migrations); i++) {
-        const sm_migration *m = &pg_migrations[i];
+    for (int i = 0; i < k->n; i++) {
+        const sm_migration *m = &k->migs[i];
         if (m->version <= cur || m->version > target)
             continue;
         char op[64], sql[128];
         snprintf(op, sizeof op, "migrate to version %d", m->version);
-        rc = pg_exec(c, name, op, m->sql, err, errlen);
-        if (rc)
+        if ((rc = sm_db_script(db, op, m->sql, err, errlen)))
             goto fail;
         snprintf(sql, sizeof sql, "INSERT INTO samsa_schema_version (version) VALUES (%d)",
                  m->version);
-        rc = pg_exec(c, name, op, sql, err, errlen);
-        if (rc)
+        if ((rc = sm_db_script(db, op, sql, err, errlen)))
             goto fail;
     }
-    rc = pg_exec(c, name, "migrate: commit", "COMMIT", err, errlen);
-    if (rc)
+    if ((rc = sm_db_script(db, "migrate: commit", "COMMIT", err, errlen)))
         goto fail;
     return SM_OK;
 fail:
-    if (PQtransactionStatus(c) != PQTRANS_IDLE) {
-        PGresult *r = PQexec(c, "ROLLBACK");
-        PQclear(r);
-    }
+    if (sm_db_in_txn(db))
+        sm_db_script(db, "migrate: rollback", "ROLLBACK", NULL, 0);
     return rc;
 }

@@ -5,6 +5,8 @@
 #include <string.h>
 
 #include "base/err.h"
+#include "outbox/admin.h"
+#include "outbox/db.h"
 #include "outbox/outbox_int.h"
 
 int sm_store_open(sm_store **out, const char *url, char *err, size_t errlen)
@@ -28,14 +30,28 @@ void sm_store_close(sm_store *s)
 
 bool sm_store_is_pg(const sm_store *s) { return s->is_pg; }
 
+/* The schema and the stats run on db.h over the store's own connection:
+ * one implementation for both databases (schema.c, admin.c). */
 int sm_store_migrate(sm_store *s, char *err, size_t errlen)
 {
-    return s->ops->migrate(s, err, errlen);
+    sm_db db;
+    int rc = s->ops->db_begin(s, "migrate", &db, err, errlen);
+    if (rc)
+        return rc;
+    rc = sm_schema_apply(&db, 0, err, errlen);
+    s->ops->db_end(s, rc);
+    return rc;
 }
 
 int sm_store_schema_version(sm_store *s, int *version, char *err, size_t errlen)
 {
-    return s->ops->schema_version(s, version, err, errlen);
+    sm_db db;
+    int rc = s->ops->db_begin(s, "schema version", &db, err, errlen);
+    if (rc)
+        return rc;
+    rc = sm_schema_version(&db, version, err, errlen);
+    s->ops->db_end(s, rc);
+    return rc;
 }
 
 int sm_store_balance(sm_store *s, const char *relay_id, uint64_t *owned, char *err, size_t errlen)
@@ -160,7 +176,13 @@ int sm_store_cleanup(sm_store *s, int64_t age_ms, bool include_published, bool a
 
 int sm_store_stats_get(sm_store *s, sm_store_stats *st, char *err, size_t errlen)
 {
-    return s->ops->stats(s, st, err, errlen);
+    sm_db db;
+    int rc = s->ops->db_begin(s, "stats", &db, err, errlen);
+    if (rc)
+        return rc;
+    rc = sm_admin_stats(&db, st, err, errlen);
+    s->ops->db_end(s, rc);
+    return rc;
 }
 
 int sm_store_wait(sm_store *s, int timeout_ms, char *err, size_t errlen)

@@ -193,10 +193,17 @@ int sm_store_requeue_stale(sm_store *s, int64_t age_ms, int64_t *changed, char *
 int sm_store_cleanup(sm_store *s, int64_t age_ms, bool include_published, bool archive,
                      int64_t *removed, char *err, size_t errlen);
 
-/* Counts by status and the age of the oldest INIT row, for metrics. */
+/* Counts by status and the age of the oldest INIT row, for metrics; the
+ * same counts `samsa outbox status` shows (one implementation, admin.c). */
 typedef struct sm_store_stats {
     int64_t init, published, complete, dead;
     int64_t oldest_init_age_ms; /* -1: none */
+    int64_t oldest_init_id;     /* valid when have_oldest */
+    bool have_oldest;
+    /* INIT rows the relay never claims: ids <= 0 (written explicitly before
+     * schema v2 refused that; claims look above id 0) */
+    int64_t unclaimable;
+    int64_t unclaimable_first_id;
 } sm_store_stats;
 int sm_store_stats_get(sm_store *s, sm_store_stats *st, char *err, size_t errlen);
 

@@ -6,6 +6,7 @@
  * (arrays of ids, offsets and slots as parameters, bytea payloads as raw
  * bytes), so a batch is one round trip: claim is two (ids, then rows),
  * mark_published one UPDATE ... FROM unnest(arrays). */
+#include "outbox/db.h"
 #include "outbox/store_pg_int.h"
 
 #define ARCH_COLS                                                                                 \
@@ -144,15 +145,6 @@ static const pg_def defs[P_N] = {
     [P_CLEAN_ARCH_DONE] = {CLEAN_ARCH(CLEAN_DONE_SQL), 2, {SM_OID_INT8, SM_OID_INT4}},
     [P_CLEAN_ARCH_PUB] = {CLEAN_ARCH(CLEAN_PUB_SQL), 2, {SM_OID_INT8, SM_OID_INT4}},
     /* each count through the partial index that holds its status */
-    [P_STATS] = {"SELECT (SELECT count(*) FROM samsa_outbox WHERE status = 'INIT'),"
-                 " (SELECT count(*) FROM samsa_outbox WHERE status = 'PUBLISHED'),"
-                 " (SELECT count(*) FROM samsa_outbox WHERE status IN ('COMPLETE', 'DEAD')"
-                 "  AND status = 'COMPLETE'),"
-                 " (SELECT count(*) FROM samsa_outbox WHERE status IN ('COMPLETE', 'DEAD')"
-                 "  AND status = 'DEAD'),"
-                 " (SELECT (extract(epoch FROM now() - created_at) * 1000)::int8"
-                 "  FROM samsa_outbox WHERE status = 'INIT' ORDER BY id LIMIT 1)",
-                 0, {0}},
     /* $1 relay id, $2 owned bitmap, $3 TTL ms. Returns the other live relays
      * and the bitmap of slots other sessions hold. */
     [P_HEARTBEAT] = {"WITH hb AS (INSERT INTO samsa_relay_heartbeat (relay_id, pid, last_seen, owned)"
@@ -331,28 +323,18 @@ static void pg_close(sm_store *base)
     free(s);
 }
 
-static int pg_migrate(sm_store *base, char *err, size_t errlen)
+static int pg_db_begin(sm_store *base, const char *op, sm_db *db, char *err, size_t errlen)
 {
-    pg_store *s = PG(base);
-    int rc = sm_store_pg_ensure_(s, "migrate", err, errlen);
-    if (rc)
-        return rc;
-    rc = sm_schema_apply_pg(s->c, base->name, err, errlen);
-    if (rc == SM_EIO)
-        conn_lost(s);
+    int rc = sm_store_pg_ensure_(PG(base), op, err, errlen);
+    if (!rc)
+        sm_db_wrap_pg(db, PG(base)->c, base->name);
     return rc;
 }
 
-static int pg_schema_version(sm_store *base, int *version, char *err, size_t errlen)
+static void pg_db_end(sm_store *base, int rc)
 {
-    pg_store *s = PG(base);
-    int rc = sm_store_pg_ensure_(s, "schema version", err, errlen);
-    if (rc)
-        return rc;
-    rc = sm_schema_version_pg(s->c, base->name, version, err, errlen);
     if (rc == SM_EIO)
-        conn_lost(s);
-    return rc;
+        conn_lost(PG(base)); /* as sm_store_pg_fail_: its slots are gone */
 }
 
 /* ---- marking ----------------------------------------------------------------- */
@@ -595,31 +577,10 @@ static int pg_cleanup(sm_store *base, int64_t age_ms, bool include_published, bo
     return SM_OK;
 }
 
-static int pg_stats(sm_store *base, sm_store_stats *st, char *err, size_t errlen)
-{
-    int rc;
-    PGresult *r = sm_store_pg_run_(PG(base), P_STATS, NULL, NULL, "stats", PGRES_TUPLES_OK, &rc,
-                                   err, errlen);
-    if (!r)
-        return rc;
-    st->init = sm_pg_get_i64(r, 0, 0);
-    st->published = sm_pg_get_i64(r, 0, 1);
-    st->complete = sm_pg_get_i64(r, 0, 2);
-    st->dead = sm_pg_get_i64(r, 0, 3);
-    if (PQgetisnull(r, 0, 4)) {
-        st->oldest_init_age_ms = -1;
-    } else {
-        int64_t age = sm_pg_get_i64(r, 0, 4);
-        st->oldest_init_age_ms = age < 0 ? 0 : age;
-    }
-    PQclear(r);
-    return SM_OK;
-}
-
 static const sm_store_ops pg_ops = {
     .close = pg_close,
-    .migrate = pg_migrate,
-    .schema_version = pg_schema_version,
+    .db_begin = pg_db_begin,
+    .db_end = pg_db_end,
     .balance = sm_store_pg_balance_,
     .claim = sm_store_pg_claim_,
     .mark_published = pg_mark_published,
@@ -631,7 +592,6 @@ static const sm_store_ops pg_ops = {
     .requeue_incarnations = pg_requeue_incarnations,
     .requeue_stale = pg_requeue_stale,
     .cleanup = pg_cleanup,
-    .stats = pg_stats,
     .wait = sm_store_pg_wait_,
     .wait_fd = sm_store_pg_wait_fd_,
     .owned = sm_store_pg_owned_,

@@ -39,7 +39,6 @@ enum {
     P_CLEAN_DEL_PUB,
     P_CLEAN_ARCH_DONE,
     P_CLEAN_ARCH_PUB,
-    P_STATS,
     P_HEARTBEAT,
     P_LOCK,
     P_UNLOCK,

@@ -34,6 +34,7 @@
 #include "base/clock.h"
 #include "base/err.h"
 #include "base/log.h"
+#include "outbox/db.h"
 #include "outbox/outbox_int.h"
 
 enum {
@@ -52,7 +53,6 @@ enum {
     Q_CLEAN_ARCH_PUB,
     Q_CLEAN_DEL_DONE,
     Q_CLEAN_DEL_PUB,
-    Q_STATS,
     Q_DATA_VERSION,
     Q_N
 };
@@ -153,13 +153,6 @@ static const char *const sql_of[Q_N] = {
     [Q_CLEAN_DEL_DONE] = "DELETE FROM samsa_outbox WHERE id IN (" CLEAN_DONE_SQL ")",
     [Q_CLEAN_DEL_PUB] = "DELETE FROM samsa_outbox WHERE id IN (" CLEAN_PUB_SQL ")",
     /* each count through the partial index that holds its status */
-    [Q_STATS] = "SELECT (SELECT count(*) FROM samsa_outbox WHERE status = 'INIT'),"
-                " (SELECT count(*) FROM samsa_outbox WHERE status = 'PUBLISHED'),"
-                " (SELECT count(*) FROM samsa_outbox WHERE status IN ('COMPLETE', 'DEAD')"
-                "  AND status = 'COMPLETE'),"
-                " (SELECT count(*) FROM samsa_outbox WHERE status IN ('COMPLETE', 'DEAD')"
-                "  AND status = 'DEAD'),"
-                " (SELECT created_at FROM samsa_outbox WHERE status = 'INIT' ORDER BY id LIMIT 1)",
     [Q_DATA_VERSION] = "PRAGMA data_version",
 };
 
@@ -303,14 +296,19 @@ static void sq_close(sm_store *base)
     free(s);
 }
 
-static int sq_migrate(sm_store *base, char *err, size_t errlen)
+static int sq_db_begin(sm_store *base, const char *op, sm_db *db, char *err, size_t errlen)
 {
-    return sm_schema_apply_sqlite(SQ(base)->db, base->name, err, errlen);
+    (void)op;
+    (void)err;
+    (void)errlen;
+    sm_db_wrap_sqlite(db, SQ(base)->db, base->name);
+    return SM_OK;
 }
 
-static int sq_schema_version(sm_store *base, int *version, char *err, size_t errlen)
+static void sq_db_end(sm_store *base, int rc)
 {
-    return sm_schema_version_sqlite(SQ(base)->db, base->name, version, err, errlen);
+    (void)base;
+    (void)rc;
 }
 
 static int sq_balance(sm_store *base, const char *relay_id, uint64_t busy, uint64_t *owned,
@@ -1130,31 +1128,6 @@ static int sq_cleanup(sm_store *base, int64_t age_ms, bool include_published, bo
     return SM_OK;
 }
 
-static int sq_stats(sm_store *base, sm_store_stats *out, char *err, size_t errlen)
-{
-    sq_store *s = SQ(base);
-    sqlite3_stmt *st = stmt(s, Q_STATS, "stats", err, errlen);
-    if (!st)
-        return SM_ERR;
-    if (sqlite3_step(st) != SQLITE_ROW) {
-        int rc = fail(s, "stats", err, errlen);
-        sqlite3_reset(st);
-        return rc;
-    }
-    out->init = sqlite3_column_int64(st, 0);
-    out->published = sqlite3_column_int64(st, 1);
-    out->complete = sqlite3_column_int64(st, 2);
-    out->dead = sqlite3_column_int64(st, 3);
-    if (sqlite3_column_type(st, 4) == SQLITE_NULL) {
-        out->oldest_init_age_ms = -1;
-    } else {
-        int64_t age = sm_wall_ms() - sqlite3_column_int64(st, 4);
-        out->oldest_init_age_ms = age < 0 ? 0 : age;
-    }
-    sqlite3_reset(st);
-    return SM_OK;
-}
-
 static void sleep_ms(int64_t ms)
 {
     struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000L};
@@ -1193,8 +1166,8 @@ static int sq_wait_fd(sm_store *base)
 
 static const sm_store_ops sq_ops = {
     .close = sq_close,
-    .migrate = sq_migrate,
-    .schema_version = sq_schema_version,
+    .db_begin = sq_db_begin,
+    .db_end = sq_db_end,
     .balance = sq_balance,
     .claim = sq_claim,
     .mark_published = sq_mark_published,
@@ -1206,7 +1179,6 @@ static const sm_store_ops sq_ops = {
     .requeue_incarnations = sq_requeue_incarnations,
     .requeue_stale = sq_requeue_stale,
     .cleanup = sq_cleanup,
-    .stats = sq_stats,
     .wait = sq_wait,
     .wait_fd = sq_wait_fd,
     .owned = sq_owned,

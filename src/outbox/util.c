@@ -315,3 +315,12 @@ int sm_check_event(const samsa_event *ev, char uuid[37], char *err, size_t errle
         return sm_headers_check(ev->headers_json, err, errlen);
     return SM_OK;
 }
+
+int sm_check_inbox(const char *consumer, const char *event_id, char *msg, size_t msglen)
+{
+    if (!consumer || !*consumer || strlen(consumer) > 200)
+        return sm_fail(msg, msglen, SM_EINVAL, "consumer must be 1..200 bytes");
+    if (!event_id || !*event_id || strlen(event_id) > 200)
+        return sm_fail(msg, msglen, SM_EINVAL, "event id must be 1..200 bytes");
+    return SM_OK;
+}

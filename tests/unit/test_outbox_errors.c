@@ -5,7 +5,6 @@
  * table is back); a file that is not a database; a migration that fails
  * (rolled back whole) or cannot begin (the database locked); libsamsa's
  * calls without a connection or without their tables. */
-#include <dirent.h>
 #include <fcntl.h>
 #include <sqlite3.h>
 #include <stdio.h>
@@ -16,6 +15,7 @@
 #include "base/clock.h"
 #include "base/err.h"
 #include "check.h"
+#include "outbox_test.h"
 #include "sqlite_journal.h"
 #include "outbox/samsa.h"
 #include "outbox/store.h"
@@ -210,23 +210,6 @@ static void test_library_errors(void)
     sqlite3_close(db);
 }
 
-static void rm_dir(void)
-{
-    DIR *d = opendir(dir);
-    if (!d)
-        return;
-    struct dirent *e;
-    char p[400];
-    while ((e = readdir(d)) != NULL) {
-        if (e->d_name[0] == '.')
-            continue;
-        snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
-        unlink(p);
-    }
-    closedir(d);
-    rmdir(dir);
-}
-
 int main(void)
 {
     snprintf(dir, sizeof dir, "/tmp/samsa-outbox-err-XXXXXX");
@@ -235,6 +218,6 @@ int main(void)
     test_not_a_database();
     test_migration_failures();
     test_library_errors();
-    rm_dir();
+    rm_tmpdir(dir);
     return check_report("test_outbox_errors");
 }
