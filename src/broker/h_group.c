@@ -24,6 +24,7 @@
 #include "proto/kafka.h"
 #include "proto/leave_group.h"
 #include "proto/list_groups.h"
+#include "proto/metadata.h"
 #include "proto/sync_group.h"
 
 /* ---- FindCoordinator --------------------------------------------------------------- */
@@ -564,7 +565,7 @@ void sm_handle_describe_groups(sm_req *req)
     for (int32_t i = 0; i < dr.group_count; i++) {
         sm_describe_groups_group *out = &resp.groups[i];
         out->group_id = dr.groups[i];
-        out->authorized_operations = SM_AUTHORIZED_OPERATIONS_OMITTED;
+        out->authorized_operations = SM_AUTHORIZED_OPERATIONS_OMITTED; /* see below */
         out->protocol_type = out->protocol_data = SM_STR_LIT("");
         sm_group *g = sm_group_find(req->b, dr.groups[i]);
         if (dr.groups[i].len <= 0) {
@@ -602,6 +603,11 @@ void sm_handle_describe_groups(sm_req *req)
         }
     }
     sm_resp_begin(req);
+    /* asked for (v3+): no authorizer, so every operation a group supports,
+     * for each group answered without an error, as Kafka answers */
+    for (int32_t i = 0; i < resp.group_count && dr.include_authorized_operations; i++)
+        if (resp.groups[i].error_code == SM_KERR_NONE)
+            resp.groups[i].authorized_operations = SM_ACL_OPS_GROUP;
     sm_describe_groups_resp_encode(&req->w, req->hdr.api_version, &resp);
     sm_req_complete(req);
 }

@@ -14,6 +14,8 @@
 
 #include "proto/header.h"
 
+#define SM_ALTER_CONFIGS_FLEX 2
+
 typedef struct sm_alter_configs_config {
     sm_str name;
     sm_str value; /* nullable */

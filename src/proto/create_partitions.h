@@ -12,6 +12,10 @@
 
 #include "proto/header.h"
 
+/* v2 is the first flexible version; v3 may answer THROTTLING_QUOTA_EXCEEDED
+ * (KIP-599: samsa has no quotas, so never). */
+#define SM_CREATE_PARTITIONS_FLEX 2
+
 /* The replicas of one new partition, in the order the new partitions are added. */
 typedef struct sm_create_partitions_assignment {
     int32_t broker_id_count;

@@ -8,6 +8,8 @@
 
 #include "proto/header.h"
 
+#define SM_DELETE_GROUPS_FLEX 2 /* first flexible version */
+
 typedef struct sm_delete_groups_req {
     int32_t groups_name_count;
     sm_str *groups_names; /* Kafka's field is "GroupsNames" */

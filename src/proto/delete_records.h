@@ -9,6 +9,8 @@
 
 #include "proto/header.h"
 
+#define SM_DELETE_RECORDS_FLEX 2
+
 #define SM_DELETE_RECORDS_HIGH_WATERMARK (-1)
 
 typedef struct sm_delete_records_partition {

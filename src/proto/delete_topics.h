@@ -8,6 +8,10 @@
 
 #include "proto/header.h"
 
+/* v4 is the first flexible version. v5 adds ErrorMessage and KIP-599
+ * throttling, v6 topic ids: not spoken yet. */
+#define SM_DELETE_TOPICS_FLEX 4
+
 typedef struct sm_delete_topics_req {
     int32_t topic_name_count;
     sm_str *topic_names;

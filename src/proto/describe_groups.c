@@ -1,4 +1,4 @@
-/* describe_groups.c: DescribeGroups v0-4 (fields per Kafka's
+/* describe_groups.c: DescribeGroups v0-5 (fields per Kafka's
  * DescribeGroupsRequest.json / DescribeGroupsResponse.json). */
 #include "proto/describe_groups.h"
 
@@ -8,11 +8,13 @@ int sm_describe_groups_req_decode(sm_rd *r, int16_t version, sm_arena *a,
                                   sm_describe_groups_req *out)
 {
     int oom = 0;
-    out->group_count = sm_rd_array(r, 2, false);
+    bool fx = version >= SM_DESCRIBE_GROUPS_FLEX;
+    out->group_count = sm_codec_rd_array_fx(r, fx ? 1 : 2, false, fx);
     out->groups = sm_codec_alloc(a, out->group_count, sizeof *out->groups, &oom);
     for (int32_t i = 0; i < out->group_count && !r->err && !oom; i++)
-        out->groups[i] = sm_codec_rd_str(r);
+        out->groups[i] = sm_codec_rd_str_fx(r, fx);
     out->include_authorized_operations = version >= 3 ? sm_rd_bool(r) : false;
+    sm_codec_rd_tags(r, fx);
     if (oom)
         return SM_ENOMEM;
     return sm_codec_finish(r);
@@ -21,28 +23,32 @@ int sm_describe_groups_req_decode(sm_rd *r, int16_t version, sm_arena *a,
 void sm_describe_groups_resp_encode(sm_wbuf *w, int16_t version,
                                     const sm_describe_groups_resp *resp)
 {
+    bool fx = version >= SM_DESCRIBE_GROUPS_FLEX;
     if (version >= 1)
         sm_wbuf_i32(w, resp->throttle_time_ms);
-    sm_codec_put_count(w, resp->group_count);
+    sm_codec_put_count_fx(w, resp->group_count, fx);
     for (int32_t i = 0; i < resp->group_count; i++) {
         const sm_describe_groups_group *g = &resp->groups[i];
         sm_wbuf_i16(w, g->error_code);
-        sm_codec_put_str(w, g->group_id);
-        sm_codec_put_str(w, g->group_state);
-        sm_codec_put_str(w, g->protocol_type);
-        sm_codec_put_str(w, g->protocol_data);
-        sm_codec_put_count(w, g->member_count);
+        sm_codec_put_str_fx(w, g->group_id, fx);
+        sm_codec_put_str_fx(w, g->group_state, fx);
+        sm_codec_put_str_fx(w, g->protocol_type, fx);
+        sm_codec_put_str_fx(w, g->protocol_data, fx);
+        sm_codec_put_count_fx(w, g->member_count, fx);
         for (int32_t j = 0; j < g->member_count; j++) {
             const sm_describe_groups_member *m = &g->members[j];
-            sm_codec_put_str(w, m->member_id);
+            sm_codec_put_str_fx(w, m->member_id, fx);
             if (version >= 4)
-                sm_codec_put_nstr(w, m->group_instance_id);
-            sm_codec_put_str(w, m->client_id);
-            sm_codec_put_str(w, m->client_host);
-            sm_codec_put_bytes(w, m->member_metadata);
-            sm_codec_put_bytes(w, m->member_assignment);
+                sm_codec_put_nstr_fx(w, m->group_instance_id, fx);
+            sm_codec_put_str_fx(w, m->client_id, fx);
+            sm_codec_put_str_fx(w, m->client_host, fx);
+            sm_codec_put_bytes_fx(w, m->member_metadata, fx);
+            sm_codec_put_bytes_fx(w, m->member_assignment, fx);
+            sm_codec_put_tags(w, fx);
         }
         if (version >= 3)
             sm_wbuf_i32(w, g->authorized_operations);
+        sm_codec_put_tags(w, fx);
     }
+    sm_codec_put_tags(w, fx);
 }

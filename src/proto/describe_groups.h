@@ -23,6 +23,7 @@
 #include "proto/header.h"
 
 #define SM_AUTHORIZED_OPERATIONS_OMITTED INT32_MIN
+#define SM_DESCRIBE_GROUPS_FLEX 5 /* first flexible version; v6 (KIP-1043) not spoken */
 
 typedef struct sm_describe_groups_req {
     int32_t group_count;

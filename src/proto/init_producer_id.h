@@ -11,6 +11,11 @@
 
 #include "proto/header.h"
 
+/* v2 is the first flexible version. v3 (KIP-360) lets a producer give its
+ * ProducerId and ProducerEpoch to have the epoch bumped: not spoken (samsa
+ * hands out a new producer id each time). */
+#define SM_INIT_PRODUCER_ID_FLEX 2
+
 typedef struct sm_init_producer_id_req {
     sm_str transactional_id; /* nullable: null for an idempotent producer */
     int32_t transaction_timeout_ms;

@@ -1,4 +1,4 @@
-/* produce.c: Produce request/response codec, versions 0-9 (fields per
+/* produce.c: Produce request/response codec, versions 0-11 (fields per
  * Kafka's ProduceRequest.json / ProduceResponse.json). */
 #include "proto/produce.h"
 

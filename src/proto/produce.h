@@ -1,4 +1,4 @@
-/* produce.h: Produce (key 0), versions 0-9. Versions 0-2 are decoded, but
+/* produce.h: Produce (key 0), versions 0-11. Versions 0-2 are decoded, but
  * the message sets they carry (magic 0 and 1) are refused per partition:
  * only record batches v2 are stored. They are advertised because clients
  * such as librdkafka < 2.11 enable gzip and snappy only for a broker that
@@ -7,8 +7,10 @@
  * v8 adds RecordErrors (the index and message of each record that made the
  * batch be dropped) and ErrorMessage to each partition's answer (KIP-467);
  * v9 is the first flexible version. v10 adds the tagged CurrentLeader and
- * NodeEndpoints for NOT_LEADER_OR_FOLLOWER, v11 TRANSACTION_ABORTABLE
- * (KIP-890, transactions): not spoken yet. Conventions: see header.h. */
+ * NodeEndpoints (KIP-951), sent only with NOT_LEADER_OR_FOLLOWER, which the
+ * one node that leads every partition never answers; v11 lets a broker
+ * answer TRANSACTION_ABORTABLE (KIP-890), which samsa without transactions
+ * never does: both are v9 on the wire here. Conventions: see header.h. */
 #ifndef SM_PROTO_PRODUCE_H
 #define SM_PROTO_PRODUCE_H
 

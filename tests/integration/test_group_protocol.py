@@ -682,6 +682,95 @@ def test_every_version():
     healthy("every version of the group APIs")
 
 
+def flex_call(api, v, body):
+    """One request in a flexible version (request header v2); the answer's
+    header v1 tags are read off. Returns the Reader at the body."""
+    corr = 4000 + api
+    s = wire.connect(broker.port)
+    try:
+        wire.send(s, wire.frame(api, v, corr, body, flexible=True))
+        resp = wire.read_response(s)
+    finally:
+        s.close()
+    check(resp is not None, "api %d v%d (flexible): answered" % (api, v))
+    r = wire.Reader(resp)
+    check_eq((r.i32(), r.tags()), (corr, {}), "api %d v%d: correlation id, response header v1" % (api, v))
+    return r
+
+
+def test_flexible_versions():
+    """The group APIs in their flexible versions over raw frames, against a
+    Stable group formed at the classic versions: FindCoordinator v4 (one
+    coordinator per key), Heartbeat v4, SyncGroup v5 (KIP-559: the group's
+    type and protocol answered; another type or protocol is
+    INCONSISTENT_GROUP_PROTOCOL), OffsetCommit v8 then OffsetFetch v7,
+    DescribeGroups v5 with authorized operations (no authorizer: READ,
+    DELETE, DESCRIBE, DESCRIBE_CONFIGS, ALTER_CONFIGS), each read to its last
+    byte."""
+    cs, uv, T = wire.compact_string, wire.uvarint, wire.uvarint(0)
+    g, (a,) = stable_group(1)
+    gen, mid = a.generation, a.member_id
+    r = flex_call(gw.FIND_COORDINATOR, 4, wire.i8(0) + uv(3) + cs(g) + cs("other-group") + T)
+    r.i32()
+    coords = r.compact_array(lambda x: (x.compact_string(), x.i32(), x.compact_string(), x.i32(), x.i16(),
+                                        x.compact_string(), x.tags()))
+    r.tags()
+    check(r.at_end() and [(c[0], c[1], c[3], c[4]) for c in coords] == [(g, 0, broker.port, 0),
+                                                                        ("other-group", 0, broker.port, 0)],
+          "FindCoordinator v4: this broker for both keys, whole response", coords)
+    r = flex_call(gw.HEARTBEAT, 4, cs(g) + wire.i32(gen) + cs(mid) + uv(0) + T)
+    r.i32()
+    check(r.i16() == 0 and r.tags() == {} and r.at_end(), "Heartbeat v4: error 0, whole response")
+    for ptype, pname, want in (("consumer", "range", 0), (None, None, 0), ("connect", "range", 23),
+                               ("consumer", "roundrobin", 23)):
+        body = (cs(g) + wire.i32(gen) + cs(mid) + uv(0) + (cs(ptype) if ptype else uv(0))
+                + (cs(pname) if pname else uv(0)) + uv(1) + T)
+        r = flex_call(gw.SYNC, 5, body)
+        r.i32()
+        err, rt, rn, asg = r.i16(), r.compact_string(), r.compact_string(), r.take(r.uvarint() - 1)
+        r.tags()
+        check(r.at_end(), "SyncGroup v5 answer read to its last byte")
+        if want == 0:
+            check(err == 0 and rt == "consumer" and rn == "range" and asg == a.assignment,
+                  "SyncGroup v5 naming %s/%s: its assignment, the group's type and protocol" % (ptype, pname),
+                  (err, rt, rn))
+        else:
+            check((err, rt, rn, asg) == (23, None, None, b""),
+                  "SyncGroup v5 naming %s/%s: INCONSISTENT_GROUP_PROTOCOL, type and protocol null" % (ptype, pname),
+                  (err, rt, rn))
+    body = (cs(g) + wire.i32(gen) + cs(mid) + uv(0) + uv(2) + cs(TOPIC) + uv(2) + wire.i32(1) + wire.i64(77)
+            + wire.i32(0) + cs("flex") + T + T + T)
+    r = flex_call(gw.OFFSET_COMMIT, 8, body)
+    r.i32()
+    res = r.compact_array(lambda x: (x.compact_string(), x.compact_array(lambda y: (y.i32(), y.i16(), y.tags())),
+                                     x.tags()))
+    r.tags()
+    check(r.at_end() and res == [(TOPIC, [(1, 0, {})], {})], "OffsetCommit v8: committed, whole response", res)
+    r = flex_call(gw.OFFSET_FETCH, 7, cs(g) + uv(2) + cs(TOPIC) + uv(2) + wire.i32(1) + T + wire.i8(1) + T)
+    r.i32()
+    res = r.compact_array(lambda x: (x.compact_string(), x.compact_array(lambda y: (
+        y.i32(), y.i64(), y.i32(), y.compact_string(), y.i16(), y.tags())), x.tags()))
+    err = r.i16()
+    r.tags()
+    check(r.at_end() and err == 0 and res == [(TOPIC, [(1, 77, 0, "flex", 0, {})], {})],
+          "OffsetFetch v7 (RequireStable): offset 77, leader epoch 0, metadata \"flex\"", res)
+    r = flex_call(gw.DESCRIBE_GROUPS, 5, uv(3) + cs(g) + cs("") + wire.i8(1) + T)
+    r.i32()
+    groups = r.compact_array(lambda x: (x.i16(), x.compact_string(), x.compact_string(), x.compact_string(),
+                                        x.compact_string(), x.compact_array(lambda y: (
+                                            y.compact_string(), y.compact_string(), y.compact_string(),
+                                            y.compact_string(), y.take(y.uvarint() - 1), y.take(y.uvarint() - 1),
+                                            y.tags())), x.i32(), x.tags()))
+    r.tags()
+    check(r.at_end(), "DescribeGroups v5 answer read to its last byte")
+    check(groups[0][:3] == (0, g, "Stable") and [m[0] for m in groups[0][5]] == [mid] and groups[0][6] == 0xd48,
+          "DescribeGroups v5: the group, its member, authorized operations 0xd48", groups[0][:3] + (groups[0][6],))
+    check(groups[1][0] == 24 and groups[1][6] == -2147483648,
+          "DescribeGroups v5: INVALID_GROUP_ID for \"\", no operations with an error", groups[1][:1] + (groups[1][6],))
+    close_members()
+    healthy("the group APIs in flexible versions")
+
+
 def test_initial_delay_stretches():
     """group.initial.rebalance.delay.ms (Kafka's InitialDelayedJoin): a new
     group's first rebalance waits that long for more members, and every
@@ -993,7 +1082,7 @@ def main():
         for f in admin.create_topics([NewTopic(TOPIC, 4, 1), NewTopic(HEALTH, 1, 1)]).values():
             f.result(30)
         del admin
-        rc = run_tests([test_before_join_and_unknown_members, test_member_id_required, test_wrong_generation,
+        rc = run_tests([test_flexible_versions, test_before_join_and_unknown_members, test_member_id_required, test_wrong_generation,
                         test_rebalance_in_progress, test_huge_assignment, test_bad_session_timeout,
                         test_inconsistent_protocol, test_delete_groups, test_metadata_too_large,
                         test_offset_delete, test_rebalance_timeout, test_parked_connection_closed,

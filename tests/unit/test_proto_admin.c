@@ -285,12 +285,13 @@ static void test_create_topics_resp(void)
 
 static void build_delete_topics(pb *b, int16_t v)
 {
-    (void)v;
-    pb_count(b, 3);
+    pb_flex(b, v >= SM_DELETE_TOPICS_FLEX);
+    pb_count1(b, 3);
     pb_str(b, "orders");
     pb_str(b, "payments");
     pb_str(b, "x");
     pb_i32(b, 15000);
+    pb_tags(b);
 }
 
 static void verify_delete_topics(const void *o, int16_t v)
@@ -326,7 +327,8 @@ static void test_delete_topics_resp(void)
         {S("locked"), SM_KERR_TOPIC_DELETION_DISABLED},
     };
     sm_delete_topics_resp resp = {5, N(res), res};
-    for (int16_t v = 0; v <= 3; v++) {
+    for (int16_t v = 0; v <= 4; v++) {
+        bool fx = v >= SM_DELETE_TOPICS_FLEX;
         sm_wbuf w;
         sm_wbuf_init(&w, 0);
         sm_delete_topics_resp_encode(&w, v, &resp);
@@ -335,15 +337,17 @@ static void test_delete_topics_resp(void)
         sm_rd_init(&r, w.p, w.len);
         if (v >= 1)
             CHECK_EQ_I64(sm_rd_i32(&r), 5);
-        CHECK_EQ_I64(sm_rd_i32(&r), N(res));
+        CHECK_EQ_I64(rd_count_fx(&r, fx), N(res));
         for (int i = 0; i < N(res); i++) {
-            CHECK(sm_str_eq(sm_rd_str(&r), res[i].name));
+            CHECK(sm_str_eq(rd_str_fx(&r, fx), res[i].name));
             CHECK_EQ_I64(sm_rd_i16(&r), res[i].error_code);
+            CHECK_TAGS0(&r, fx);
         }
+        CHECK_TAGS0(&r, fx);
         CHECK_RESP_END(&r);
         sm_wbuf_release(&w);
     }
-    printf("   DeleteTopics response v0-3 read back (v1+ throttle first)\n");
+    printf("   DeleteTopics response v0-4 read back (v1+ throttle first, v4 flexible)\n");
 }
 
 /* ======================================================================== */
@@ -352,20 +356,25 @@ static void test_delete_topics_resp(void)
 
 static void build_create_partitions(pb *b, int16_t v)
 {
-    (void)v;
+    pb_flex(b, v >= SM_CREATE_PARTITIONS_FLEX);
     pb_count(b, 2);
     pb_str(b, "orders");
     pb_i32(b, 6);
     pb_ncount(b, -1); /* Assignments: null */
+    pb_tags(b);
     pb_str(b, "payments");
     pb_i32(b, 4);
     pb_ncount(b, 2); /* two new partitions, one replica each */
     pb_count(b, 1);
     pb_i32(b, 1);
+    pb_tags(b);
     pb_count(b, 1);
     pb_i32(b, 1);
+    pb_tags(b);
+    pb_tags(b);
     pb_i32(b, 10000); /* TimeoutMs */
     pb_bool(b, false);
+    pb_tags(b);
 }
 
 static void verify_create_partitions(const void *o, int16_t v)
@@ -416,7 +425,8 @@ static void test_create_partitions_resp(void)
     };
     sm_create_partitions_resp resp = {0, N(res), res};
     static const char *msgs[] = {NULL, "Topic currently has 4 partitions"};
-    for (int16_t v = 0; v <= 1; v++) {
+    for (int16_t v = 0; v <= 3; v++) {
+        bool fx = v >= SM_CREATE_PARTITIONS_FLEX;
         sm_wbuf w;
         sm_wbuf_init(&w, 0);
         sm_create_partitions_resp_encode(&w, v, &resp);
@@ -424,16 +434,18 @@ static void test_create_partitions_resp(void)
         sm_rd r;
         sm_rd_init(&r, w.p, w.len);
         CHECK_EQ_I64(sm_rd_i32(&r), 0);
-        CHECK_EQ_I64(sm_rd_i32(&r), N(res));
+        CHECK_EQ_I64(rd_count_fx(&r, fx), N(res));
         for (int i = 0; i < N(res); i++) {
-            CHECK(sm_str_eq(sm_rd_str(&r), res[i].name));
+            CHECK(sm_str_eq(rd_str_fx(&r, fx), res[i].name));
             CHECK_EQ_I64(sm_rd_i16(&r), res[i].error_code);
-            CHECK(str_is(sm_rd_str(&r), msgs[i]));
+            CHECK(str_is(rd_str_fx(&r, fx), msgs[i]));
+            CHECK_TAGS0(&r, fx);
         }
+        CHECK_TAGS0(&r, fx);
         CHECK_RESP_END(&r);
         sm_wbuf_release(&w);
     }
-    printf("   CreatePartitions response v0-1 read back (throttle first, nullable ErrorMessage)\n");
+    printf("   CreatePartitions response v0-3 read back (throttle first, nullable ErrorMessage, v2+ flexible)\n");
 }
 
 /* ======================================================================== */
@@ -442,19 +454,25 @@ static void test_create_partitions_resp(void)
 
 static void build_delete_records(pb *b, int16_t v)
 {
-    (void)v;
+    pb_flex(b, v >= SM_DELETE_RECORDS_FLEX);
     pb_count(b, 2);
     pb_str(b, "orders");
     pb_count(b, 2);
     pb_i32(b, 0);
     pb_i64(b, 100);
+    pb_tags(b);
     pb_i32(b, 1);
     pb_i64(b, SM_DELETE_RECORDS_HIGH_WATERMARK);
+    pb_tags(b);
+    pb_tags(b);
     pb_str(b, "payments");
     pb_count(b, 1);
     pb_i32(b, 5);
     pb_i64(b, 1LL << 40);
+    pb_tags(b);
+    pb_tags(b);
     pb_i32(b, 5000);
+    pb_tags(b);
 }
 
 static void verify_delete_records(const void *o, int16_t v)
@@ -498,7 +516,8 @@ static void test_delete_records_resp(void)
     sm_delete_records_partition_resp p1[] = {{0, -1, SM_KERR_UNKNOWN_TOPIC_OR_PARTITION}};
     sm_delete_records_topic_resp topics[] = {{S("orders"), 2, p0}, {S("ghost"), 1, p1}};
     sm_delete_records_resp resp = {9, 2, topics};
-    for (int16_t v = 0; v <= 1; v++) {
+    for (int16_t v = 0; v <= 2; v++) {
+        bool fx = v >= SM_DELETE_RECORDS_FLEX;
         sm_wbuf w;
         sm_wbuf_init(&w, 0);
         sm_delete_records_resp_encode(&w, v, &resp);
@@ -506,20 +525,23 @@ static void test_delete_records_resp(void)
         sm_rd r;
         sm_rd_init(&r, w.p, w.len);
         CHECK_EQ_I64(sm_rd_i32(&r), 9);
-        CHECK_EQ_I64(sm_rd_i32(&r), 2);
+        CHECK_EQ_I64(rd_count_fx(&r, fx), 2);
         for (int t = 0; t < 2; t++) {
-            CHECK(sm_str_eq(sm_rd_str(&r), topics[t].name));
-            CHECK_EQ_I64(sm_rd_i32(&r), topics[t].partition_count);
+            CHECK(sm_str_eq(rd_str_fx(&r, fx), topics[t].name));
+            CHECK_EQ_I64(rd_count_fx(&r, fx), topics[t].partition_count);
             for (int i = 0; i < topics[t].partition_count; i++) {
                 CHECK_EQ_I64(sm_rd_i32(&r), topics[t].partitions[i].partition_index);
                 CHECK_EQ_I64(sm_rd_i64(&r), topics[t].partitions[i].low_watermark);
                 CHECK_EQ_I64(sm_rd_i16(&r), topics[t].partitions[i].error_code);
+                CHECK_TAGS0(&r, fx);
             }
+            CHECK_TAGS0(&r, fx);
         }
+        CHECK_TAGS0(&r, fx);
         CHECK_RESP_END(&r);
         sm_wbuf_release(&w);
     }
-    printf("   DeleteRecords response v0-1 read back\n");
+    printf("   DeleteRecords response v0-2 read back (v2 flexible)\n");
 }
 
 /* ======================================================================== */
@@ -648,19 +670,24 @@ static void test_describe_configs_resp(void)
 
 static void build_alter_configs(pb *b, int16_t v)
 {
-    (void)v;
+    pb_flex(b, v >= SM_ALTER_CONFIGS_FLEX);
     pb_count(b, 2);
     pb_i8(b, SM_RESOURCE_TOPIC);
     pb_str(b, "orders");
     pb_count(b, 2);
     pb_str(b, "retention.ms");
     pb_nstr(b, "3600000");
+    pb_tags(b);
     pb_str(b, "cleanup.policy");
     pb_nstr(b, NULL);
+    pb_tags(b);
+    pb_tags(b);
     pb_i8(b, SM_RESOURCE_BROKER);
     pb_str(b, "");
     pb_count(b, 0);
+    pb_tags(b);
     pb_bool(b, true); /* ValidateOnly */
+    pb_tags(b);
 }
 
 static void verify_alter_configs(const void *o, int16_t v)
@@ -711,7 +738,8 @@ static void test_alter_configs_resp(void)
         {SM_KERR_INVALID_CONFIG, S("Unknown config x"), SM_RESOURCE_BROKER, S("1")},
     };
     sm_alter_configs_resp resp = {0, N(res), res};
-    for (int16_t v = 0; v <= 1; v++) {
+    for (int16_t v = 0; v <= 2; v++) {
+        bool fx = v >= SM_ALTER_CONFIGS_FLEX;
         sm_wbuf w;
         sm_wbuf_init(&w, 0);
         sm_alter_configs_resp_encode(&w, v, &resp);
@@ -719,19 +747,22 @@ static void test_alter_configs_resp(void)
         sm_rd r;
         sm_rd_init(&r, w.p, w.len);
         CHECK_EQ_I64(sm_rd_i32(&r), 0);
-        CHECK_EQ_I64(sm_rd_i32(&r), 2);
+        CHECK_EQ_I64(rd_count_fx(&r, fx), 2);
         CHECK_EQ_I64(sm_rd_i16(&r), SM_KERR_NONE);
-        CHECK(sm_str_is_null(sm_rd_str(&r)));
+        CHECK(sm_str_is_null(rd_str_fx(&r, fx)));
         CHECK_EQ_I64(sm_rd_i8(&r), SM_RESOURCE_TOPIC);
-        CHECK(sm_str_eqc(sm_rd_str(&r), "orders"));
+        CHECK(sm_str_eqc(rd_str_fx(&r, fx), "orders"));
+        CHECK_TAGS0(&r, fx);
         CHECK_EQ_I64(sm_rd_i16(&r), SM_KERR_INVALID_CONFIG);
-        CHECK(sm_str_eqc(sm_rd_str(&r), "Unknown config x"));
+        CHECK(sm_str_eqc(rd_str_fx(&r, fx), "Unknown config x"));
         CHECK_EQ_I64(sm_rd_i8(&r), SM_RESOURCE_BROKER);
-        CHECK(sm_str_eqc(sm_rd_str(&r), "1"));
+        CHECK(sm_str_eqc(rd_str_fx(&r, fx), "1"));
+        CHECK_TAGS0(&r, fx);
+        CHECK_TAGS0(&r, fx);
         CHECK_RESP_END(&r);
         sm_wbuf_release(&w);
     }
-    printf("   AlterConfigs response v0-1 read back\n");
+    printf("   AlterConfigs response v0-2 read back (v2 flexible)\n");
 }
 
 /* ======================================================================== */
@@ -784,15 +815,15 @@ static const decoder_case cases[] = {
      walk_list_offsets, sizeof(sm_list_offsets_req)},
     {"CreateTopics", 0, 4, build_create_topics, dec_create_topics, verify_create_topics,
      walk_create_topics, sizeof(sm_create_topics_req)},
-    {"DeleteTopics", 0, 3, build_delete_topics, dec_delete_topics, verify_delete_topics,
+    {"DeleteTopics", 0, 4, build_delete_topics, dec_delete_topics, verify_delete_topics,
      walk_delete_topics, sizeof(sm_delete_topics_req)},
-    {"CreatePartitions", 0, 1, build_create_partitions, dec_create_partitions,
+    {"CreatePartitions", 0, 3, build_create_partitions, dec_create_partitions,
      verify_create_partitions, walk_create_partitions, sizeof(sm_create_partitions_req)},
-    {"DeleteRecords", 0, 1, build_delete_records, dec_delete_records, verify_delete_records,
+    {"DeleteRecords", 0, 2, build_delete_records, dec_delete_records, verify_delete_records,
      walk_delete_records, sizeof(sm_delete_records_req)},
     {"DescribeConfigs", 0, 2, build_describe_configs, dec_describe_configs,
      verify_describe_configs, walk_describe_configs, sizeof(sm_describe_configs_req)},
-    {"AlterConfigs", 0, 1, build_alter_configs, dec_alter_configs, verify_alter_configs,
+    {"AlterConfigs", 0, 2, build_alter_configs, dec_alter_configs, verify_alter_configs,
      walk_alter_configs, sizeof(sm_alter_configs_req)},
 };
 

@@ -182,8 +182,8 @@ static bool r_tags0(sm_rd *r, bool fx) { return !fx || sm_rd_uvarint(r) == 0; }
 
 static void test_produce(void)
 {
-    TEST_SECTION("Produce v0-v9 request, response");
-    for (int16_t v = 0; v <= 9; v++) {
+    TEST_SECTION("Produce v0-v11 request, response");
+    for (int16_t v = 0; v <= 11; v++) {
         bool fx = v >= 9;
         sm_wbuf w;
         sm_wbuf_init(&w, 0);

@@ -780,11 +780,13 @@ static void test_offset_fetch_resp(void)
 
 static void build_describe_groups(pb *b, int16_t v)
 {
-    pb_count(b, 2);
+    pb_flex(b, v >= SM_DESCRIBE_GROUPS_FLEX);
+    pb_count1(b, 2);
     pb_str(b, "shop-payments");
     pb_str(b, "shop-stock");
     if (v >= 3)
         pb_bool(b, true); /* IncludeAuthorizedOperations */
+    pb_tags(b);
 }
 
 static void verify_describe_groups(const void *o, int16_t v)
@@ -824,7 +826,8 @@ static void test_describe_groups_resp(void)
          SM_AUTHORIZED_OPERATIONS_OMITTED},
     };
     sm_describe_groups_resp resp = {1, 2, groups};
-    for (int16_t v = 0; v <= 4; v++) {
+    for (int16_t v = 0; v <= 5; v++) {
+        bool fx = v >= SM_DESCRIBE_GROUPS_FLEX;
         sm_wbuf w;
         sm_wbuf_init(&w, 0);
         sm_describe_groups_resp_encode(&w, v, &resp);
@@ -833,37 +836,40 @@ static void test_describe_groups_resp(void)
         sm_rd_init(&r, w.p, w.len);
         if (v >= 1)
             CHECK_EQ_I64(sm_rd_i32(&r), 1);
-        CHECK_COUNT(&r, 2);
+        CHECK_EQ_I64(rd_count_fx(&r, fx), 2);
         for (int g = 0; g < 2; g++) {
             CHECK_EQ_I64(sm_rd_i16(&r), groups[g].error_code);
-            CHECK(sm_str_eq(sm_rd_str(&r), groups[g].group_id));
-            CHECK(sm_str_eq(sm_rd_str(&r), groups[g].group_state));
-            CHECK(sm_str_eqc(sm_rd_str(&r), g == 0 ? "consumer" : ""));
-            CHECK(sm_str_eqc(sm_rd_str(&r), g == 0 ? "range" : ""));
-            CHECK_COUNT(&r, groups[g].member_count);
+            CHECK(sm_str_eq(rd_str_fx(&r, fx), groups[g].group_id));
+            CHECK(sm_str_eq(rd_str_fx(&r, fx), groups[g].group_state));
+            CHECK(sm_str_eqc(rd_str_fx(&r, fx), g == 0 ? "consumer" : ""));
+            CHECK(sm_str_eqc(rd_str_fx(&r, fx), g == 0 ? "range" : ""));
+            CHECK_EQ_I64(rd_count_fx(&r, fx), groups[g].member_count);
             for (int i = 0; i < groups[g].member_count; i++) {
                 const sm_describe_groups_member *m = &members[i];
-                CHECK(sm_str_eq(sm_rd_str(&r), m->member_id));
+                CHECK(sm_str_eq(rd_str_fx(&r, fx), m->member_id));
                 if (v >= 4)
-                    CHECK(str_is(sm_rd_str(&r), i == 0 ? "pay-1" : NULL));
-                CHECK(sm_str_eq(sm_rd_str(&r), m->client_id));
-                CHECK(sm_str_eq(sm_rd_str(&r), m->client_host));
-                sm_str md = sm_rd_bytes(&r), as = sm_rd_bytes(&r);
+                    CHECK(str_is(rd_str_fx(&r, fx), i == 0 ? "pay-1" : NULL));
+                CHECK(sm_str_eq(rd_str_fx(&r, fx), m->client_id));
+                CHECK(sm_str_eq(rd_str_fx(&r, fx), m->client_host));
+                sm_str md = rd_bytes_fx(&r, fx), as = rd_bytes_fx(&r, fx);
                 if (i == 0) {
                     CHECK(bytes_are(md, subscription, sizeof subscription));
                     CHECK(bytes_are(as, assignment, sizeof assignment));
                 } else {
                     CHECK(md.len == 0 && as.len == 0);
                 }
+                CHECK_TAGS0(&r, fx);
             }
             if (v >= 3)
                 CHECK_EQ_I64(sm_rd_i32(&r), groups[g].authorized_operations);
+            CHECK_TAGS0(&r, fx);
         }
+        CHECK_TAGS0(&r, fx);
         CHECK_RESP_END(&r);
         sm_wbuf_release(&w);
     }
-    printf("   DescribeGroups response v0-4 read back (v1+ throttle, v3+ AuthorizedOperations, "
-           "v4+ GroupInstanceId)\n");
+    printf("   DescribeGroups response v0-5 read back (v1+ throttle, v3+ AuthorizedOperations, "
+           "v4+ GroupInstanceId, v5 flexible)\n");
 }
 
 /* ======================================================================== */
@@ -925,10 +931,11 @@ static void test_list_groups_resp(void)
 
 static void build_delete_groups(pb *b, int16_t v)
 {
-    (void)v;
-    pb_count(b, 2);
+    pb_flex(b, v >= SM_DELETE_GROUPS_FLEX);
+    pb_count1(b, 2);
     pb_str(b, "shop-old");
     pb_str(b, "shop-busy");
+    pb_tags(b);
 }
 
 static void verify_delete_groups(const void *o, int16_t v)
@@ -960,7 +967,8 @@ static void test_delete_groups_resp(void)
                                      {S("shop-busy"), SM_KERR_NON_EMPTY_GROUP},
                                      {S("ghost"), SM_KERR_GROUP_ID_NOT_FOUND}};
     sm_delete_groups_resp resp = {0, N(res), res};
-    for (int16_t v = 0; v <= 1; v++) {
+    for (int16_t v = 0; v <= 2; v++) {
+        bool fx = v >= SM_DELETE_GROUPS_FLEX;
         sm_wbuf w;
         sm_wbuf_init(&w, 0);
         sm_delete_groups_resp_encode(&w, v, &resp);
@@ -968,15 +976,17 @@ static void test_delete_groups_resp(void)
         sm_rd r;
         sm_rd_init(&r, w.p, w.len);
         CHECK_EQ_I64(sm_rd_i32(&r), 0);
-        CHECK_COUNT(&r, N(res));
+        CHECK_EQ_I64(rd_count_fx(&r, fx), N(res));
         for (int i = 0; i < N(res); i++) {
-            CHECK(sm_str_eq(sm_rd_str(&r), res[i].group_id));
+            CHECK(sm_str_eq(rd_str_fx(&r, fx), res[i].group_id));
             CHECK_EQ_I64(sm_rd_i16(&r), res[i].error_code);
+            CHECK_TAGS0(&r, fx);
         }
+        CHECK_TAGS0(&r, fx);
         CHECK_RESP_END(&r);
         sm_wbuf_release(&w);
     }
-    printf("   DeleteGroups response v0-1 read back\n");
+    printf("   DeleteGroups response v0-2 read back (v2 flexible)\n");
 }
 
 /* ======================================================================== */
@@ -1060,8 +1070,10 @@ static void test_offset_delete_resp(void)
 
 static void build_init_producer_id(pb *b, int16_t v)
 {
+    pb_flex(b, v >= SM_INIT_PRODUCER_ID_FLEX);
     pb_nstr(b, v == 0 ? NULL : "shop-tx-1"); /* TransactionalId */
     pb_i32(b, 60000);
+    pb_tags(b);
 }
 
 static void verify_init_producer_id(const void *o, int16_t v)
@@ -1085,7 +1097,7 @@ static int dec_init_producer_id(sm_rd *r, int16_t v, sm_arena *a, void *out)
 static void test_init_producer_id_resp(void)
 {
     sm_init_producer_id_resp resp = {0, SM_KERR_NONE, 4000, 0};
-    for (int16_t v = 0; v <= 1; v++) {
+    for (int16_t v = 0; v <= 2; v++) {
         sm_wbuf w;
         sm_wbuf_init(&w, 0);
         sm_init_producer_id_resp_encode(&w, v, &resp);
@@ -1096,11 +1108,12 @@ static void test_init_producer_id_resp(void)
         CHECK_EQ_I64(sm_rd_i16(&r), SM_KERR_NONE);
         CHECK_EQ_I64(sm_rd_i64(&r), 4000);
         CHECK_EQ_I64(sm_rd_i16(&r), 0);
+        CHECK_TAGS0(&r, v >= SM_INIT_PRODUCER_ID_FLEX);
         CHECK_RESP_END(&r);
-        CHECK_EQ_I64(w.len, 16);
+        CHECK_EQ_I64(w.len, v >= 2 ? 17 : 16);
         sm_wbuf_release(&w);
     }
-    printf("   InitProducerId response v0-1 read back\n");
+    printf("   InitProducerId response v0-2 read back (v2 flexible)\n");
 }
 
 /* ======================================================================== */
@@ -1178,15 +1191,15 @@ static const decoder_case cases[] = {
      walk_offset_commit, sizeof(sm_offset_commit_req)},
     {"OffsetFetch", 0, 7, build_offset_fetch, dec_offset_fetch, verify_offset_fetch,
      walk_offset_fetch, sizeof(sm_offset_fetch_req)},
-    {"DescribeGroups", 0, 4, build_describe_groups, dec_describe_groups, verify_describe_groups,
+    {"DescribeGroups", 0, 5, build_describe_groups, dec_describe_groups, verify_describe_groups,
      walk_describe_groups, sizeof(sm_describe_groups_req)},
     {"ListGroups", 0, 2, build_list_groups, dec_list_groups, verify_list_groups,
      walk_list_groups, sizeof(sm_list_groups_req)},
-    {"DeleteGroups", 0, 1, build_delete_groups, dec_delete_groups, verify_delete_groups,
+    {"DeleteGroups", 0, 2, build_delete_groups, dec_delete_groups, verify_delete_groups,
      walk_delete_groups, sizeof(sm_delete_groups_req)},
     {"OffsetDelete", 0, 0, build_offset_delete, dec_offset_delete, verify_offset_delete,
      walk_offset_delete, sizeof(sm_offset_delete_req)},
-    {"InitProducerId", 0, 1, build_init_producer_id, dec_init_producer_id,
+    {"InitProducerId", 0, 2, build_init_producer_id, dec_init_producer_id,
      verify_init_producer_id, walk_init_producer_id, sizeof(sm_init_producer_id_req)},
 };
 
