@@ -65,6 +65,8 @@ void sm_handle_delete_acls(sm_req *req);
 void sm_handle_describe_cluster(sm_req *req);
 void sm_handle_describe_log_dirs(sm_req *req);
 void sm_handle_list_partition_reassignments(sm_req *req);
+/* h_quotas.c: no client quotas */
+void sm_handle_describe_client_quotas(sm_req *req);
 /* h_leader_epoch.c */
 void sm_handle_offset_for_leader_epoch(sm_req *req);
 /* h_producers.c */

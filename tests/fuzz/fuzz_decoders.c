@@ -29,6 +29,7 @@
 #include "proto/init_producer_id.h"
 #include "proto/join_group.h"
 #include "proto/leave_group.h"
+#include "proto/describe_client_quotas.h"
 #include "proto/describe_cluster.h"
 #include "proto/describe_log_dirs.h"
 #include "proto/describe_producers.h"
@@ -82,6 +83,7 @@ static const sm_fuzz_api apis[] = {
     {SM_API_DESCRIBE_CLUSTER, 0, 1},
     {SM_API_DESCRIBE_PRODUCERS, 0, 0},
     {SM_API_OFFSET_FOR_LEADER_EPOCH, 0, 4},
+    {SM_API_DESCRIBE_CLIENT_QUOTAS, 0, 1},
 };
 
 static void fuzz_records(sm_str records)
@@ -247,6 +249,7 @@ int sm_fuzz_decode(int16_t key, int16_t version, sm_rd *r, sm_arena *a)
     case SM_API_DESCRIBE_CLUSTER: DECODE(describe_cluster);
     case SM_API_DESCRIBE_PRODUCERS: DECODE(dp);
     case SM_API_OFFSET_FOR_LEADER_EPOCH: DECODE(ofle);
+    case SM_API_DESCRIBE_CLIENT_QUOTAS: DECODE(dcq);
 #undef DECODE
     default:
         return -1;

@@ -39,6 +39,11 @@ load, over raw frames, each answer read field by field to its last byte:
       at the log start; an empty partition -1/-1; CurrentLeaderEpoch 1
       UNKNOWN_LEADER_EPOCH (75), -7 FENCED_LEADER_EPOCH (74); unknown topic
       and partition (3)
+  DescribeClientQuotas v0-v1   no quotas: an empty list for user, client-id, ip
+      filters (exact, default, any; strict or not); Kafka's refusals with null
+      entries: an empty entity type, one twice, ip with user, EXACT without a
+      match, DEFAULT/SPECIFIED with one, match type 7 (42), entity type 'group'
+      (35)
   unimplemented API keys  SaslHandshake (ILLEGAL_SASL_STATE, no mechanisms),
       SaslAuthenticate (v1, v2 flexible), EndTxn (v0, v3 flexible),
       AddOffsetsToTxn: the API's error response and
@@ -689,6 +694,47 @@ def test_offset_for_leader_epoch():
     check_eq(offset_for_leader_epoch(2, "no-such-topic", [(0, -1, 0)])[0][0], UNKNOWN_TOPIC, "unknown topic: 3")
 
 
+def describe_client_quotas(v, components, strict=False):
+    """components: [(entity_type, match_type, match)]; (error, message, entries)."""
+    if v >= 1:
+        body = carray([cstring(t) + i8(m) + cstring(x) + NO_TAGS for t, m, x in components]) + i8(strict) + NO_TAGS
+        r = frpc(48, v, body)
+    else:
+        body = array([string(t) + i8(m) + nullable_string(x) for t, m, x in components]) + i8(strict)
+        r = rpc(48, v, body)
+    check_eq(r.i32(), 0, "throttle")
+    err = r.i16()
+    msg = r.cstring() if v >= 1 else r.string()
+    if v >= 1:
+        n = r.uvarint() - 1
+        entries = None if n < 0 else n
+        r.tags()
+    else:
+        entries = r.i32()
+        entries = None if entries < 0 else entries
+    check(r.at_end(), "DescribeClientQuotas v%d answer read to its last byte" % v)
+    return err, msg, entries
+
+
+def test_describe_client_quotas():
+    for v in (0, 1):
+        for comps, strict in (([], False), ([("user", 2, None)], False), ([("user", 0, "alice"), ("client-id", 1, None)], True),
+                              ([("ip", 2, None)], False)):
+            check_eq(describe_client_quotas(v, comps, strict), (0, None, 0),
+                     "v%d %s: no quotas, an empty list" % (v, comps))
+        for comps, want in (
+                ([("", 2, None)], (42, "Invalid empty entity type.")),
+                ([("user", 2, None), ("user", 1, None)], (42, "Entity type user cannot appear more than once in the filter.")),
+                ([("group", 2, None)], (35, "Unsupported entity type group")),
+                ([("user", 0, None)], (42, "Request specified MATCH_TYPE_EXACT, but set match string to null.")),
+                ([("user", 1, "x")], (42, "Request specified MATCH_TYPE_DEFAULT, but also specified a match string.")),
+                ([("user", 2, "x")], (42, "Request specified MATCH_TYPE_SPECIFIED, but also specified a match string.")),
+                ([("user", 7, None)], (42, "Unknown match type 7")),
+                ([("ip", 2, None), ("user", 2, None)], (42, "Invalid entity filter component combination. IP filter "
+                                                          "component should not be used with user or clientId filter component."))):
+            check_eq(describe_client_quotas(v, comps), want + (None,), "v%d %s: refused as Kafka does, null entries" % (v, comps))
+
+
 # -- unimplemented and unknown keys ---------------------------------------------------
 
 
@@ -750,7 +796,7 @@ def main():
         rc = run_tests([test_acls, test_describe_log_dirs, test_incremental_alter_configs, test_acls_flexible,
                         test_describe_log_dirs_flexible, test_iac_flexible, test_describe_cluster,
                         test_list_partition_reassignments, test_describe_producers, test_list_groups_states,
-                        test_offset_for_leader_epoch,
+                        test_offset_for_leader_epoch, test_describe_client_quotas,
                         test_unimplemented_keys], [broker])
         return broker.finish(rc)
     finally:

@@ -13,6 +13,7 @@
 
 #include "check.h"
 #include "proto/acls.h"
+#include "proto/describe_client_quotas.h"
 #include "proto/describe_cluster.h"
 #include "proto/describe_configs.h"
 #include "proto/describe_log_dirs.h"
@@ -1103,6 +1104,88 @@ static void test_ofle(void)
     printf("   OffsetForLeaderEpoch v4 request (flexible); responses v0-4 read back (v1 epoch, v2 throttle)\n");
 }
 
+/* ======================================================================== */
+/* DescribeClientQuotas                                                      */
+/* ======================================================================== */
+
+static void build_dcq(pb *b, int16_t v)
+{
+    (void)v;
+    pb_count(b, 2);
+    pb_str(b, "user");
+    pb_i8(b, SM_QUOTA_MATCH_EXACT);
+    pb_nstr(b, "alice");
+    pb_str(b, "client-id");
+    pb_i8(b, SM_QUOTA_MATCH_DEFAULT);
+    pb_nstr(b, NULL);
+    pb_bool(b, true);
+}
+static void verify_dcq(const void *o, int16_t v)
+{
+    (void)v;
+    const sm_dcq_req *q = o;
+    REQUIRE(q->component_count == 2);
+    CHECK(sm_str_eqc(q->components[0].entity_type, "user"));
+    CHECK_EQ_I64(q->components[0].match_type, SM_QUOTA_MATCH_EXACT);
+    CHECK(sm_str_eqc(q->components[0].match, "alice"));
+    CHECK(sm_str_eqc(q->components[1].entity_type, "client-id"));
+    CHECK_EQ_I64(q->components[1].match_type, SM_QUOTA_MATCH_DEFAULT);
+    CHECK(sm_str_is_null(q->components[1].match));
+    CHECK(q->strict);
+}
+static void walk_dcq(const void *o, int16_t v)
+{
+    (void)v;
+    const sm_dcq_req *q = o;
+    walk_array(q->components, q->component_count, sizeof *q->components);
+    for (int32_t i = 0; i < q->component_count; i++) {
+        walk_str(q->components[i].entity_type);
+        walk_str(q->components[i].match);
+    }
+}
+static int dec_dcq(sm_rd *r, int16_t v, sm_arena *a, void *out) { return sm_dcq_req_decode(r, v, a, out); }
+
+static void test_dcq(void)
+{
+    sm_wbuf w;
+    sm_wbuf_init(&w, 0);
+    fx_count(&w, 2);
+    fx_str(&w, "user");
+    sm_wbuf_i8(&w, SM_QUOTA_MATCH_EXACT);
+    fx_str(&w, "alice");
+    fx_tags(&w);
+    fx_str(&w, "client-id");
+    sm_wbuf_i8(&w, SM_QUOTA_MATCH_DEFAULT);
+    sm_wbuf_compact_str(&w, SM_STR_NULL);
+    fx_tags(&w);
+    sm_wbuf_bool(&w, true);
+    fx_tags(&w);
+    fx_check("DescribeClientQuotas", 1, &w, dec_dcq, verify_dcq);
+    sm_wbuf_release(&w);
+    for (int16_t v = 0; v <= 1; v++) {
+        for (int e = 0; e < 2; e++) {
+            sm_dcq_resp resp = {4, e ? SM_KERR_INVALID_REQUEST : 0, e ? S("bad") : SM_STR_NULL, e == 1};
+            sm_wbuf_init(&w, 0);
+            sm_dcq_resp_encode(&w, v, &resp);
+            sm_rd r;
+            sm_rd_init(&r, w.p, w.len);
+            CHECK_EQ_I64(sm_rd_i32(&r), 4);
+            CHECK_EQ_I64(sm_rd_i16(&r), e ? SM_KERR_INVALID_REQUEST : 0);
+            sm_str m = v ? rfx_str(&r) : sm_rd_str(&r);
+            CHECK(e ? sm_str_eqc(m, "bad") : sm_str_is_null(m));
+            if (v) {
+                CHECK_EQ_I64(sm_rd_uvarint(&r), e ? 0 : 1); /* null / empty */
+                rfx_tags(&r);
+            } else {
+                CHECK_EQ_I64(sm_rd_i32(&r), e ? -1 : 0);
+            }
+            CHECK_RESP_END(&r);
+            sm_wbuf_release(&w);
+        }
+    }
+    printf("   DescribeClientQuotas v1 request (flexible); responses v0-1: empty, or null with an error\n");
+}
+
 static const decoder_case cases[] = {
     {"DescribeAcls", 0, 1, build_describe_acls, dec_describe_acls, verify_describe_acls,
      walk_describe_acls, sizeof(sm_describe_acls_req)},
@@ -1113,6 +1196,7 @@ static const decoder_case cases[] = {
     {"IncrementalAlterConfigs", 0, 0, build_iac, dec_iac, verify_iac, walk_iac, sizeof(sm_iac_req)},
     {"DescribeLogDirs", 0, 1, build_dld, dec_dld, verify_dld, walk_dld, sizeof(sm_dld_req)},
     {"OffsetForLeaderEpoch", 0, 3, build_ofle, dec_ofle, verify_ofle, walk_ofle, sizeof(sm_ofle_req)},
+    {"DescribeClientQuotas", 0, 0, build_dcq, dec_dcq, verify_dcq, walk_dcq, sizeof(sm_dcq_req)},
 };
 
 int main(void)
@@ -1132,5 +1216,6 @@ int main(void)
     test_iac_dld_flexible();
     test_tool_apis_flexible();
     test_ofle();
+    test_dcq();
     return check_report("test_proto_tools");
 }
