@@ -697,6 +697,14 @@ public final class Runner {
         o.put("reassignments_of_topic", admin.listPartitionReassignments(Set.of(p0, p1)).reassignments()
             .get(30, TimeUnit.SECONDS).size());
 
+        try {
+            o.put("client_quotas", admin.describeClientQuotas(org.apache.kafka.common.quota.ClientQuotaFilter.all())
+                .entities().get(30, TimeUnit.SECONDS).size());
+        } catch (Exception e) {
+            o.put("client_quotas", err(e));
+        }
+        o.put("client_quotas_bad_entity", get(admin.describeClientQuotas(org.apache.kafka.common.quota.ClientQuotaFilter
+            .contains(List.of(org.apache.kafka.common.quota.ClientQuotaFilterComponent.ofEntityType("group")))).entities()));
         o.put("describe_acls", get(admin.describeAcls(AclBindingFilter.ANY).values()));
         AclBinding acl = new AclBinding(new ResourcePattern(ResourceType.TOPIC, t, PatternType.LITERAL),
             new AccessControlEntry("User:alice", "*", AclOperation.READ, AclPermissionType.ALLOW));
