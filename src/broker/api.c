@@ -48,6 +48,8 @@ static const sm_api_def api_table[] = {
     {SM_API_DESCRIBE_PRODUCERS, 0, 0, sm_handle_describe_producers},
     {SM_API_OFFSET_FOR_LEADER_EPOCH, 0, 4, sm_handle_offset_for_leader_epoch},
     {SM_API_DESCRIBE_CLIENT_QUOTAS, 0, 1, sm_handle_describe_client_quotas},
+    {SM_API_LIST_TRANSACTIONS, 0, 1, sm_handle_list_transactions},
+    {SM_API_DESCRIBE_TRANSACTIONS, 0, 0, sm_handle_describe_transactions},
 };
 
 /* Not implemented; answered with the API's error (h_unimplemented.c). */

@@ -65,6 +65,9 @@ void sm_handle_delete_acls(sm_req *req);
 void sm_handle_describe_cluster(sm_req *req);
 void sm_handle_describe_log_dirs(sm_req *req);
 void sm_handle_list_partition_reassignments(sm_req *req);
+/* h_transactions.c: no transactions */
+void sm_handle_list_transactions(sm_req *req);
+void sm_handle_describe_transactions(sm_req *req);
 /* h_quotas.c: no client quotas */
 void sm_handle_describe_client_quotas(sm_req *req);
 /* h_leader_epoch.c */

@@ -72,6 +72,8 @@ const char *sm_api_name(int16_t key)
     case SM_API_DESCRIBE_CLIENT_QUOTAS: return "DescribeClientQuotas";
     case SM_API_DESCRIBE_CLUSTER: return "DescribeCluster";
     case SM_API_DESCRIBE_PRODUCERS: return "DescribeProducers";
+    case SM_API_DESCRIBE_TRANSACTIONS: return "DescribeTransactions";
+    case SM_API_LIST_TRANSACTIONS: return "ListTransactions";
     case SM_API_DESCRIBE_CONFIGS: return "DescribeConfigs";
     case SM_API_ALTER_CONFIGS: return "AlterConfigs";
     case SM_API_CREATE_PARTITIONS: return "CreatePartitions";

@@ -47,6 +47,8 @@ enum sm_api_key {
     SM_API_DESCRIBE_CLIENT_QUOTAS = 48,
     SM_API_DESCRIBE_CLUSTER = 60,
     SM_API_DESCRIBE_PRODUCERS = 61,
+    SM_API_DESCRIBE_TRANSACTIONS = 65,
+    SM_API_LIST_TRANSACTIONS = 66,
     SM_API_KEY_MAX = 80, /* one past the largest key we keep a table slot for */
 };
 

@@ -37,6 +37,7 @@
 #include "proto/list_groups.h"
 #include "proto/list_partition_reassignments.h"
 #include "proto/offset_for_leader_epoch.h"
+#include "proto/transactions.h"
 #include "proto/offset_commit.h"
 #include "proto/offset_delete.h"
 #include "proto/offset_fetch.h"
@@ -84,6 +85,8 @@ static const sm_fuzz_api apis[] = {
     {SM_API_DESCRIBE_PRODUCERS, 0, 0},
     {SM_API_OFFSET_FOR_LEADER_EPOCH, 0, 4},
     {SM_API_DESCRIBE_CLIENT_QUOTAS, 0, 1},
+    {SM_API_LIST_TRANSACTIONS, 0, 1},
+    {SM_API_DESCRIBE_TRANSACTIONS, 0, 0},
 };
 
 static void fuzz_records(sm_str records)
@@ -250,6 +253,8 @@ int sm_fuzz_decode(int16_t key, int16_t version, sm_rd *r, sm_arena *a)
     case SM_API_DESCRIBE_PRODUCERS: DECODE(dp);
     case SM_API_OFFSET_FOR_LEADER_EPOCH: DECODE(ofle);
     case SM_API_DESCRIBE_CLIENT_QUOTAS: DECODE(dcq);
+    case SM_API_LIST_TRANSACTIONS: DECODE(list_txns);
+    case SM_API_DESCRIBE_TRANSACTIONS: DECODE(describe_txns);
 #undef DECODE
     default:
         return -1;

@@ -44,6 +44,9 @@ load, over raw frames, each answer read field by field to its last byte:
       entries: an empty entity type, one twice, ip with user, EXACT without a
       match, DEFAULT/SPECIFIED with one, match type 7 (42), entity type 'group'
       (35)
+  ListTransactions v0-v1, DescribeTransactions v0   no transactions: none listed,
+      the state filters Kafka does not know reported back (Ongoing known,
+      'Bogus' not); every id TRANSACTIONAL_ID_NOT_FOUND (105), '' 42
   unimplemented API keys  SaslHandshake (ILLEGAL_SASL_STATE, no mechanisms),
       SaslAuthenticate (v1, v2 flexible), EndTxn (v0, v3 flexible),
       AddOffsetsToTxn: the API's error response and
@@ -735,6 +738,31 @@ def test_describe_client_quotas():
             check_eq(describe_client_quotas(v, comps), want + (None,), "v%d %s: refused as Kafka does, null entries" % (v, comps))
 
 
+def test_transactions():
+    for v in (0, 1):
+        body = carray([cstring("Ongoing"), cstring("Bogus"), cstring("ongoing")]) + carray([wire.i64(5)])
+        if v >= 1:
+            body += wire.i64(60000)
+        r = frpc(66, v, body + NO_TAGS)
+        got = (r.i32(), r.i16(), r.carray(lambda x: x.cstring()), r.carray(lambda x: x.cstring()))
+        r.tags()
+        check(r.at_end(), "ListTransactions v%d answer read to its last byte" % v)
+        check_eq(got, (0, 0, ["Bogus", "ongoing"], []),
+                 "ListTransactions v%d: none; the filters naming no Kafka state (case counts) reported" % v)
+    r = frpc(65, 0, carray([cstring("txn-a"), cstring("")]) + NO_TAGS)
+    r.i32()
+
+    def state(x):
+        o = (x.i16(), x.cstring(), x.cstring(), x.i32(), x.i64(), x.i64(), x.i16(), x.carray(lambda y: y.cstring()))
+        x.tags()
+        return o
+    got = r.carray(state)
+    r.tags()
+    check(r.at_end(), "DescribeTransactions answer read to its last byte")
+    check_eq(got, [(105, "txn-a", "", 0, 0, 0, 0, []), (42, "", "", 0, 0, 0, 0, [])],
+             "DescribeTransactions: an id TRANSACTIONAL_ID_NOT_FOUND, an empty one INVALID_REQUEST")
+
+
 # -- unimplemented and unknown keys ---------------------------------------------------
 
 
@@ -796,7 +824,7 @@ def main():
         rc = run_tests([test_acls, test_describe_log_dirs, test_incremental_alter_configs, test_acls_flexible,
                         test_describe_log_dirs_flexible, test_iac_flexible, test_describe_cluster,
                         test_list_partition_reassignments, test_describe_producers, test_list_groups_states,
-                        test_offset_for_leader_epoch, test_describe_client_quotas,
+                        test_offset_for_leader_epoch, test_describe_client_quotas, test_transactions,
                         test_unimplemented_keys], [broker])
         return broker.finish(rc)
     finally:

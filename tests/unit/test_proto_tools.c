@@ -24,6 +24,7 @@
 #include "proto/list_groups.h"
 #include "proto/list_partition_reassignments.h"
 #include "proto/offset_for_leader_epoch.h"
+#include "proto/transactions.h"
 #include "proto_check.h"
 
 #define N(a) ((int32_t)(sizeof(a) / sizeof((a)[0])))
@@ -1186,6 +1187,92 @@ static void test_dcq(void)
     printf("   DescribeClientQuotas v1 request (flexible); responses v0-1: empty, or null with an error\n");
 }
 
+/* ======================================================================== */
+/* ListTransactions, DescribeTransactions                                    */
+/* ======================================================================== */
+
+static int dec_ltx(sm_rd *r, int16_t v, sm_arena *a, void *out) { return sm_list_txns_req_decode(r, v, a, out); }
+static void verify_ltx(const void *o, int16_t v)
+{
+    const sm_list_txns_req *q = o;
+    REQUIRE(q->state_filter_count == 2);
+    CHECK(sm_str_eqc(q->state_filters[0], "Ongoing"));
+    CHECK(sm_str_eqc(q->state_filters[1], "Bogus"));
+    REQUIRE(q->producer_id_filter_count == 1);
+    CHECK_EQ_I64(q->producer_id_filters[0], 77);
+    CHECK_EQ_I64(q->duration_filter, v >= 1 ? 60000 : -1);
+}
+static int dec_dtx(sm_rd *r, int16_t v, sm_arena *a, void *out) { return sm_describe_txns_req_decode(r, v, a, out); }
+static void verify_dtx(const void *o, int16_t v)
+{
+    (void)v;
+    const sm_describe_txns_req *q = o;
+    REQUIRE(q->transactional_id_count == 2);
+    CHECK(sm_str_eqc(q->transactional_ids[0], "txn-a"));
+    CHECK(sm_str_eqc(q->transactional_ids[1], ""));
+}
+
+static void test_transactions(void)
+{
+    sm_wbuf w;
+    for (int16_t v = 0; v <= 1; v++) {
+        sm_wbuf_init(&w, 0);
+        fx_count(&w, 2);
+        fx_str(&w, "Ongoing");
+        fx_str(&w, "Bogus");
+        fx_count(&w, 1);
+        sm_wbuf_i64(&w, 77);
+        if (v >= 1)
+            sm_wbuf_i64(&w, 60000);
+        fx_tags(&w);
+        fx_check("ListTransactions", v, &w, dec_ltx, verify_ltx);
+        sm_wbuf_release(&w);
+    }
+    sm_wbuf_init(&w, 0);
+    fx_count(&w, 2);
+    fx_str(&w, "txn-a");
+    fx_str(&w, "");
+    fx_tags(&w);
+    fx_check("DescribeTransactions", 0, &w, dec_dtx, verify_dtx);
+    sm_wbuf_release(&w);
+
+    sm_str unknown[] = {S("Bogus")};
+    sm_list_txns_resp lresp = {3, 0, 1, unknown};
+    sm_wbuf_init(&w, 0);
+    sm_list_txns_resp_encode(&w, 1, &lresp);
+    sm_rd r;
+    sm_rd_init(&r, w.p, w.len);
+    CHECK_EQ_I64(sm_rd_i32(&r), 3);
+    CHECK_EQ_I64(sm_rd_i16(&r), 0);
+    CHECK_EQ_I64(rfx_count(&r), 1);
+    CHECK(sm_str_eqc(rfx_str(&r), "Bogus"));
+    CHECK_EQ_I64(rfx_count(&r), 0);
+    rfx_tags(&r);
+    CHECK_RESP_END(&r);
+    sm_wbuf_release(&w);
+
+    sm_describe_txns_state st[] = {{105, S("txn-a")}};
+    sm_describe_txns_resp dresp = {0, 1, st};
+    sm_wbuf_init(&w, 0);
+    sm_describe_txns_resp_encode(&w, 0, &dresp);
+    sm_rd_init(&r, w.p, w.len);
+    CHECK_EQ_I64(sm_rd_i32(&r), 0);
+    CHECK_EQ_I64(rfx_count(&r), 1);
+    CHECK_EQ_I64(sm_rd_i16(&r), 105);
+    CHECK(sm_str_eqc(rfx_str(&r), "txn-a"));
+    CHECK(sm_str_eqc(rfx_str(&r), ""));
+    CHECK_EQ_I64(sm_rd_i32(&r), 0);
+    CHECK_EQ_I64(sm_rd_i64(&r), 0);
+    CHECK_EQ_I64(sm_rd_i64(&r), 0);
+    CHECK_EQ_I64(sm_rd_i16(&r), 0);
+    CHECK_EQ_I64(rfx_count(&r), 0);
+    rfx_tags(&r);
+    rfx_tags(&r);
+    CHECK_RESP_END(&r);
+    sm_wbuf_release(&w);
+    printf("   ListTransactions v0-1, DescribeTransactions v0: requests (flexible), responses read back\n");
+}
+
 static const decoder_case cases[] = {
     {"DescribeAcls", 0, 1, build_describe_acls, dec_describe_acls, verify_describe_acls,
      walk_describe_acls, sizeof(sm_describe_acls_req)},
@@ -1217,5 +1304,6 @@ int main(void)
     test_tool_apis_flexible();
     test_ofle();
     test_dcq();
+    test_transactions();
     return check_report("test_proto_tools");
 }
