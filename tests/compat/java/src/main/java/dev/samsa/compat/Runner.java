@@ -705,6 +705,11 @@ public final class Runner {
         }
         o.put("client_quotas_bad_entity", get(admin.describeClientQuotas(org.apache.kafka.common.quota.ClientQuotaFilter
             .contains(List.of(org.apache.kafka.common.quota.ClientQuotaFilterComponent.ofEntityType("group")))).entities()));
+        try {
+            o.put("transactions", admin.listTransactions().all().get(30, TimeUnit.SECONDS).size());
+        } catch (Exception e) {
+            o.put("transactions", err(e));
+        }
         o.put("describe_acls", get(admin.describeAcls(AclBindingFilter.ANY).values()));
         AclBinding acl = new AclBinding(new ResourcePattern(ResourceType.TOPIC, t, PatternType.LITERAL),
             new AccessControlEntry("User:alice", "*", AclOperation.READ, AclPermissionType.ALLOW));
