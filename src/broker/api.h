@@ -34,6 +34,9 @@ typedef struct sm_api_def {
 #define SM_API_MAX_DEFS 64 /* api.c asserts the table fits */
 const sm_api_def *sm_api_find(int16_t key);
 const sm_api_def *sm_api_list(int *n);
+/* An API Kafka defines that the broker does not implement but answers with
+ * its error response (never advertised: api.c's second table), or NULL. */
+const sm_api_def *sm_api_find_unimplemented(int16_t key);
 
 /* Handlers, one per API, by file. */
 /* h_api_versions.c, h_metadata.c */
@@ -53,6 +56,26 @@ void sm_handle_delete_records(sm_req *req);
 /* h_configs.c */
 void sm_handle_describe_configs(sm_req *req);
 void sm_handle_alter_configs(sm_req *req);
+void sm_handle_incremental_alter_configs(sm_req *req);
+/* h_acls.c: no authorizer, SECURITY_DISABLED */
+void sm_handle_describe_acls(sm_req *req);
+void sm_handle_create_acls(sm_req *req);
+void sm_handle_delete_acls(sm_req *req);
+/* h_cluster.c */
+void sm_handle_describe_cluster(sm_req *req);
+void sm_handle_describe_log_dirs(sm_req *req);
+void sm_handle_list_partition_reassignments(sm_req *req);
+/* h_transactions.c: no transactions */
+void sm_handle_list_transactions(sm_req *req);
+void sm_handle_describe_transactions(sm_req *req);
+/* h_quotas.c: no client quotas */
+void sm_handle_describe_client_quotas(sm_req *req);
+/* h_leader_epoch.c */
+void sm_handle_offset_for_leader_epoch(sm_req *req);
+/* h_producers.c */
+void sm_handle_describe_producers(sm_req *req);
+/* h_unimplemented.c: the error responses of api.c's second table */
+void sm_handle_unimplemented(sm_req *req);
 /* h_group.c: membership, DeleteGroups */
 void sm_handle_find_coordinator(sm_req *req);
 void sm_handle_join_group(sm_req *req);

@@ -482,7 +482,7 @@ static bool frame_size_ok(sm_conn *c, int32_t size)
 static bool frame_head_ok(sm_conn *c, const uint8_t *p)
 {
     int16_t key = (int16_t)sm_be16(p);
-    if (!sm_api_find(key)) {
+    if (!sm_api_find(key) && !sm_api_find_unimplemented(key)) {
         sm_log_limited(SM_LOG_WARN, "closing connection %s: unknown API key %d", c->peer, key);
         sm_conn_close(c, "unknown api key");
         return false;
@@ -528,6 +528,8 @@ static void dispatch(sm_conn *c, uint8_t *frame, size_t len, bool mapped, bool r
         return;
     }
     const sm_api_def *def = sm_api_find(req->hdr.api_key);
+    if (!def)
+        def = sm_api_find_unimplemented(req->hdr.api_key);
     if (!def) {
         sm_req_fail_connection(req, "unknown API key");
         return;

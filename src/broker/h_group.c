@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "base/clock.h"
 #include "base/err.h"
@@ -615,6 +616,34 @@ void sm_handle_describe_groups(sm_req *req)
     sm_req_complete(req);
 }
 
+/* Whether s equals the C string c but for case, once s is trimmed of
+ * blanks (Kafka compares filters so). */
+static bool eq_trim_nocase(sm_str s, const char *c)
+{
+    int32_t lo = 0, hi = s.len;
+    while (lo < hi && (s.p[lo] == ' ' || s.p[lo] == '\t'))
+        lo++;
+    while (hi > lo && (s.p[hi - 1] == ' ' || s.p[hi - 1] == '\t'))
+        hi--;
+    return (size_t)(hi - lo) == strlen(c) && strncasecmp(s.p + lo, c, (size_t)(hi - lo)) == 0;
+}
+
+/* ListGroups' filters (v4+ states, v5+ types), as Kafka's
+ * GroupMetadataManager.listGroups applies them: a state matches whatever
+ * its case; every group here is a classic one. */
+static bool list_groups_wanted(const sm_list_groups_req *lr, const char *state)
+{
+    bool ok = lr->states_filter_count == 0;
+    for (int32_t i = 0; i < lr->states_filter_count && !ok; i++)
+        ok = eq_trim_nocase(lr->states_filter[i], state);
+    if (!ok)
+        return false;
+    ok = lr->types_filter_count == 0;
+    for (int32_t i = 0; i < lr->types_filter_count && !ok; i++)
+        ok = eq_trim_nocase(lr->types_filter[i], "classic");
+    return ok;
+}
+
 void sm_handle_list_groups(sm_req *req)
 {
     sm_list_groups_req lr;
@@ -633,9 +662,14 @@ void sm_handle_list_groups(sm_req *req)
     void *v;
     for (size_t it = 0; sm_map_next(&b->groups, &it, &k, &v);) {
         sm_group *g = v;
+        const char *state = sm_group_state_name(g->state);
+        if (!list_groups_wanted(&lr, state))
+            continue;
         sm_list_groups_group *lg = &resp.groups[resp.group_count++];
         lg->group_id = sm_str_c(g->id);
         lg->protocol_type = sm_str_c(g->protocol_type ? g->protocol_type : "");
+        lg->group_state = sm_str_c(state);
+        lg->group_type = SM_STR_LIT("classic");
     }
     sm_resp_begin(req);
     sm_list_groups_resp_encode(&req->w, req->hdr.api_version, &resp);

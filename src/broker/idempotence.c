@@ -142,16 +142,25 @@ static void load_from_log(sm_partition *p)
                  sm_plog_dir(p->log), batches, ix->pids.len);
 }
 
-int16_t sm_idem_check(sm_partition *p, const sm_batch_hdr *h, int64_t *dup_base, int64_t *dup_ts)
+/* p's producer state, made and rebuilt from the log on first use; NULL
+ * when out of memory. */
+static sm_idem *idem_of(sm_partition *p)
 {
     if (!p->idem) {
         p->idem = calloc(1, sizeof *p->idem);
         if (!p->idem)
-            return SM_KERR_UNKNOWN_SERVER_ERROR;
+            return NULL;
         sm_map_init(&p->idem->pids);
     }
     if (!p->idem->loaded)
         load_from_log(p);
+    return p->idem;
+}
+
+int16_t sm_idem_check(sm_partition *p, const sm_batch_hdr *h, int64_t *dup_base, int64_t *dup_ts)
+{
+    if (!idem_of(p))
+        return SM_KERR_UNKNOWN_SERVER_ERROR;
     pid_state *st = state_of(p->idem, h->producer_id, false);
     if (!st)
         return SM_KERR_NONE; /* a producer new to this partition: any sequence starts it */
@@ -176,6 +185,23 @@ void sm_idem_appended(sm_partition *p, const sm_batch_hdr *h, int64_t base_offse
 {
     if (h->producer_id >= 0 && p->idem)
         remember(p->idem, h, base_offset);
+}
+
+int sm_idem_visit(sm_partition *p, sm_idem_visit_fn fn, void *arg)
+{
+    sm_idem *ix = idem_of(p);
+    if (!ix)
+        return SM_ENOMEM;
+    const char *k;
+    void *v;
+    for (size_t it = 0; sm_map_next(&ix->pids, &it, &k, &v);) {
+        const pid_state *st = v;
+        int64_t last_ts = -1;
+        if (st->nrecent > 0)
+            last_ts = st->recent[(st->next + RECENT - 1) % RECENT].max_ts;
+        fn(strtoll(k, NULL, 10), st->epoch, st->last_seq, last_ts, arg);
+    }
+    return SM_OK;
 }
 
 void sm_idem_free(sm_partition *p)

@@ -8,7 +8,7 @@
  * owned by the partition and freed by sm_idem_free when the partition goes.
  *
  * Errors: sm_idem_check returns a Kafka error code; sm_producer_id_next
- * SM_OK or SM_EIO. */
+ * SM_OK or SM_EIO; sm_idem_visit SM_OK or SM_ENOMEM. */
 #ifndef SM_BROKER_IDEMPOTENCE_H
 #define SM_BROKER_IDEMPOTENCE_H
 
@@ -27,6 +27,13 @@ int16_t sm_idem_check(sm_partition *p, const struct sm_batch_hdr *h, int64_t *du
 /* Records the batch with header h just appended at base_offset (if idempotent). */
 void sm_idem_appended(sm_partition *p, const struct sm_batch_hdr *h, int64_t base_offset);
 void sm_idem_free(sm_partition *p);
+/* Calls fn for every producer p keeps state for (rebuilding it from the log
+ * first if no idempotent batch has come since start-up): its id, epoch, last
+ * sequence and the MaxTimestamp of its last batch (-1 if none is kept).
+ * SM_ENOMEM if the state cannot be made (DescribeProducers). */
+typedef void (*sm_idem_visit_fn)(int64_t producer_id, int16_t epoch, int32_t last_seq,
+                                 int64_t last_timestamp, void *arg);
+int sm_idem_visit(sm_partition *p, sm_idem_visit_fn fn, void *arg);
 /* The next producer id, from a block reserved durably on disk first (a
  * restart never hands one out twice); SM_EIO (errno set) when the block
  * cannot be written. */

@@ -24,7 +24,7 @@ const char *sm_kerr_name(int16_t code)
     E(NOT_CONTROLLER) E(INVALID_REQUEST) E(UNSUPPORTED_FOR_MESSAGE_FORMAT)
     E(POLICY_VIOLATION) E(OUT_OF_ORDER_SEQUENCE_NUMBER) E(DUPLICATE_SEQUENCE_NUMBER)
     E(INVALID_PRODUCER_EPOCH) E(INVALID_TXN_STATE) E(INVALID_PRODUCER_ID_MAPPING)
-    E(INVALID_TRANSACTION_TIMEOUT) E(CONCURRENT_TRANSACTIONS) E(TRANSACTIONAL_ID_AUTHORIZATION_FAILED) E(KAFKA_STORAGE_ERROR)
+    E(INVALID_TRANSACTION_TIMEOUT) E(CONCURRENT_TRANSACTIONS) E(TRANSACTIONAL_ID_AUTHORIZATION_FAILED) E(SECURITY_DISABLED) E(KAFKA_STORAGE_ERROR)
     E(LOG_DIR_NOT_FOUND) E(UNKNOWN_PRODUCER_ID) E(REASSIGNMENT_IN_PROGRESS)
     E(NON_EMPTY_GROUP) E(TOPIC_DELETION_DISABLED) E(GROUP_ID_NOT_FOUND) E(FETCH_SESSION_ID_NOT_FOUND)
     E(INVALID_FETCH_SESSION_EPOCH) E(FENCED_LEADER_EPOCH) E(UNKNOWN_LEADER_EPOCH) E(UNSUPPORTED_COMPRESSION_TYPE)
@@ -57,10 +57,23 @@ const char *sm_api_name(int16_t key)
     case SM_API_DELETE_TOPICS: return "DeleteTopics";
     case SM_API_DELETE_RECORDS: return "DeleteRecords";
     case SM_API_INIT_PRODUCER_ID: return "InitProducerId";
+    case SM_API_OFFSET_FOR_LEADER_EPOCH: return "OffsetForLeaderEpoch";
     case SM_API_ADD_PARTITIONS_TO_TXN: return "AddPartitionsToTxn";
     case SM_API_ADD_OFFSETS_TO_TXN: return "AddOffsetsToTxn";
     case SM_API_END_TXN: return "EndTxn";
     case SM_API_TXN_OFFSET_COMMIT: return "TxnOffsetCommit";
+    case SM_API_DESCRIBE_ACLS: return "DescribeAcls";
+    case SM_API_CREATE_ACLS: return "CreateAcls";
+    case SM_API_DELETE_ACLS: return "DeleteAcls";
+    case SM_API_DESCRIBE_LOG_DIRS: return "DescribeLogDirs";
+    case SM_API_SASL_AUTHENTICATE: return "SaslAuthenticate";
+    case SM_API_INCREMENTAL_ALTER_CONFIGS: return "IncrementalAlterConfigs";
+    case SM_API_LIST_PARTITION_REASSIGNMENTS: return "ListPartitionReassignments";
+    case SM_API_DESCRIBE_CLIENT_QUOTAS: return "DescribeClientQuotas";
+    case SM_API_DESCRIBE_CLUSTER: return "DescribeCluster";
+    case SM_API_DESCRIBE_PRODUCERS: return "DescribeProducers";
+    case SM_API_DESCRIBE_TRANSACTIONS: return "DescribeTransactions";
+    case SM_API_LIST_TRANSACTIONS: return "ListTransactions";
     case SM_API_DESCRIBE_CONFIGS: return "DescribeConfigs";
     case SM_API_ALTER_CONFIGS: return "AlterConfigs";
     case SM_API_CREATE_PARTITIONS: return "CreatePartitions";

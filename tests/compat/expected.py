@@ -67,8 +67,9 @@ DIFFS = [
     # D7: no topic ids (Metadata v10+, KIP-516; samsa speaks up to v9): the Java client sees none
     Diff("D7", ("java", "franz-go"), "metadata", "topic_id_set", kafka=True, samsa=False),
     # D8 (compressed batches only, not in these scenarios): ListOffsets v7+ MAX_TIMESTAMP is spoken
-    # D9: ListGroups v0-v2 only: no group state or type in the listing (v4+, KIP-518 and KIP-848)
-    Diff("D9", "java", "describe_groups", "listed", kafka=[False, "Empty", "Classic"], samsa=[False, None, None]),
+    # D11: broker configs are static: an IncrementalAlterConfigs SET of one Kafka can change
+    # dynamically (log.retention.ms) is refused
+    Diff("D11", "java", "admin_tools", "iac_broker_dynamic", kafka=None, samsa="InvalidRequestException"),
     # D10: DescribeGroups v0-v5 only: an unknown group is described as Dead with no members, as Kafka
     # 3.x did; Kafka 4 (v6, KIP-1043) answers GROUP_ID_NOT_FOUND
     Diff("D10", "java", "describe_groups", "unknown_group", kafka="GroupIdNotFoundException", samsa="Dead"),

@@ -14,6 +14,7 @@
 #include "base/crc32c.h"
 #include "proto/batch.h"
 
+#include "proto/acls.h"
 #include "proto/alter_configs.h"
 #include "proto/api_versions.h"
 #include "proto/create_partitions.h"
@@ -28,7 +29,15 @@
 #include "proto/init_producer_id.h"
 #include "proto/join_group.h"
 #include "proto/leave_group.h"
+#include "proto/describe_client_quotas.h"
+#include "proto/describe_cluster.h"
+#include "proto/describe_log_dirs.h"
+#include "proto/describe_producers.h"
+#include "proto/incremental_alter_configs.h"
 #include "proto/list_groups.h"
+#include "proto/list_partition_reassignments.h"
+#include "proto/offset_for_leader_epoch.h"
+#include "proto/transactions.h"
 #include "proto/offset_commit.h"
 #include "proto/offset_delete.h"
 #include "proto/offset_fetch.h"
@@ -62,10 +71,22 @@ static const sm_fuzz_api apis[] = {
     {SM_API_LEAVE_GROUP, 0, 5},
     {SM_API_SYNC_GROUP, 0, 5},
     {SM_API_DESCRIBE_GROUPS, 0, 5},
-    {SM_API_LIST_GROUPS, 0, 2},
+    {SM_API_LIST_GROUPS, 0, 5},
     {SM_API_DELETE_GROUPS, 0, 2},
     {SM_API_OFFSET_DELETE, 0, 0},
     {SM_API_INIT_PRODUCER_ID, 0, 2},
+    {SM_API_DESCRIBE_ACLS, 0, 3},
+    {SM_API_CREATE_ACLS, 0, 3},
+    {SM_API_DELETE_ACLS, 0, 3},
+    {SM_API_DESCRIBE_LOG_DIRS, 0, 4},
+    {SM_API_INCREMENTAL_ALTER_CONFIGS, 0, 1},
+    {SM_API_LIST_PARTITION_REASSIGNMENTS, 0, 0},
+    {SM_API_DESCRIBE_CLUSTER, 0, 1},
+    {SM_API_DESCRIBE_PRODUCERS, 0, 0},
+    {SM_API_OFFSET_FOR_LEADER_EPOCH, 0, 4},
+    {SM_API_DESCRIBE_CLIENT_QUOTAS, 0, 1},
+    {SM_API_LIST_TRANSACTIONS, 0, 1},
+    {SM_API_DESCRIBE_TRANSACTIONS, 0, 0},
 };
 
 static void fuzz_records(sm_str records)
@@ -222,6 +243,18 @@ int sm_fuzz_decode(int16_t key, int16_t version, sm_rd *r, sm_arena *a)
     case SM_API_DELETE_GROUPS: DECODE(delete_groups);
     case SM_API_OFFSET_DELETE: DECODE(offset_delete);
     case SM_API_INIT_PRODUCER_ID: DECODE(init_producer_id);
+    case SM_API_DESCRIBE_ACLS: DECODE(describe_acls);
+    case SM_API_CREATE_ACLS: DECODE(create_acls);
+    case SM_API_DELETE_ACLS: DECODE(delete_acls);
+    case SM_API_DESCRIBE_LOG_DIRS: DECODE(dld);
+    case SM_API_INCREMENTAL_ALTER_CONFIGS: DECODE(iac);
+    case SM_API_LIST_PARTITION_REASSIGNMENTS: DECODE(lpr);
+    case SM_API_DESCRIBE_CLUSTER: DECODE(describe_cluster);
+    case SM_API_DESCRIBE_PRODUCERS: DECODE(dp);
+    case SM_API_OFFSET_FOR_LEADER_EPOCH: DECODE(ofle);
+    case SM_API_DESCRIBE_CLIENT_QUOTAS: DECODE(dcq);
+    case SM_API_LIST_TRANSACTIONS: DECODE(list_txns);
+    case SM_API_DESCRIBE_TRANSACTIONS: DECODE(describe_txns);
 #undef DECODE
     default:
         return -1;

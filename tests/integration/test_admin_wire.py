@@ -416,7 +416,8 @@ def test_delete_topics_disabled():
 # Flexible (KIP-482) from these versions on, per Kafka's *Request.json
 # files: those versions are sent with request header v2.
 FIRST_FLEXIBLE = {0: 9, 1: 12, 2: 6, 3: 9, 8: 8, 9: 6, 10: 3, 11: 6, 12: 4, 13: 4, 14: 4, 15: 5, 16: 3,
-                  18: 3, 19: 5, 20: 4, 21: 2, 22: 2, 32: 4, 33: 2, 37: 2, 42: 2}
+                  18: 3, 19: 5, 20: 4, 21: 2, 22: 2, 23: 4, 29: 2, 30: 2, 31: 2, 32: 4, 33: 2, 35: 2, 37: 2, 42: 2,
+                  44: 1, 46: 0, 48: 1, 60: 0, 61: 0, 65: 0, 66: 0}
 
 
 def broker_versions():

@@ -901,8 +901,8 @@ static int dec_list_groups(sm_rd *r, int16_t v, sm_arena *a, void *out)
 
 static void test_list_groups_resp(void)
 {
-    sm_list_groups_group groups[] = {{S("shop-payments"), S("consumer")},
-                                     {S("offsets-only"), {NULL, 0}}};
+    sm_list_groups_group groups[] = {{S("shop-payments"), S("consumer"), S("Stable"), S("classic")},
+                                     {S("offsets-only"), {NULL, 0}, S("Empty"), S("classic")}};
     sm_list_groups_resp resp = {3, SM_KERR_NONE, 2, groups};
     for (int16_t v = 0; v <= 2; v++) {
         sm_wbuf w;

@@ -38,7 +38,7 @@ var described = []string{"cleanup.policy", "compression.type", "delete.retention
 
 var names = []string{"produce_consume", "metadata", "topic_configs", "topic_config_names", "invalid_configs",
 	"create_topic_errors", "list_offsets_by_time", "delete_records", "too_large", "group_basic",
-	"static_leader_restart"}
+	"static_leader_restart", "admin_tools"}
 
 // one client family's scenarios
 type family interface {

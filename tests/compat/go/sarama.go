@@ -199,6 +199,8 @@ func (s *saramaFam) run(x string) (map[string]any, error) {
 		return o, nil
 	case "group_basic":
 		return s.groupBasic()
+	case "admin_tools":
+		return s.adminTools()
 	}
 	return nil, unsupported{"not written for Sarama"}
 }
@@ -478,5 +480,74 @@ func (s *saramaFam) groupBasic() (map[string]any, error) {
 	a := []any{hs[0].owned(), hs[1].owned()}
 	sort.Slice(a, func(i, j int) bool { return fmt.Sprint(a[i]) < fmt.Sprint(a[j]) })
 	o["assignment"] = a
+	return o, nil
+}
+
+// adminTools: the ClusterAdmin calls a tool makes on one shared connection: ListAcls
+// (DescribeAcls) first, which closed samsa-broker's connection when it did not know the API,
+// then calls that must still succeed on the same admin; log dirs, reassignments, incremental
+// config changes, groups.
+func (s *saramaFam) adminTools() (map[string]any, error) {
+	t := s.name("at")
+	o := obs{"create": s.create(t, 2, 1, nil, false)}
+	anyACL := sarama.AclFilter{Version: 1, ResourceType: sarama.AclResourceAny,
+		ResourcePatternTypeFilter: sarama.AclPatternAny, Operation: sarama.AclOperationAny,
+		PermissionType: sarama.AclPermissionAny}
+	acls, err := s.adm.ListAcls(anyACL)
+	o["list_acls"] = []any{len(acls), sname(err)}
+	topics, err := s.adm.ListTopics()
+	_, listed := topics[t]
+	o["list_topics_after_acls"] = []any{listed, sname(err)}
+	name := t
+	err = s.adm.CreateACL(sarama.Resource{ResourceType: sarama.AclResourceTopic, ResourceName: t,
+		ResourcePatternType: sarama.AclPatternLiteral},
+		sarama.Acl{Principal: "User:alice", Host: "*", Operation: sarama.AclOperationRead,
+			PermissionType: sarama.AclPermissionAllow})
+	o["create_acl"] = sname(err)
+	_, err = s.adm.DeleteACL(sarama.AclFilter{Version: 1, ResourceType: sarama.AclResourceTopic,
+		ResourceName: &name, ResourcePatternTypeFilter: sarama.AclPatternLiteral,
+		Operation: sarama.AclOperationAny, PermissionType: sarama.AclPermissionAny}, false)
+	o["delete_acl"] = sname(err)
+	brokers, ctl, err := s.adm.DescribeCluster()
+	o["describe_cluster"] = []any{len(brokers), len(brokers) == 1 && brokers[0].ID() == ctl, sname(err)}
+
+	p, err := s.producer()
+	if err != nil {
+		return nil, err
+	}
+	o["produce"] = s.produce(p, []*sarama.ProducerMessage{{Topic: t, Partition: 1, Value: sarama.StringEncoder("v")}})
+	p.Close()
+	if len(brokers) == 1 {
+		dirs, err := s.adm.DescribeLogDirs([]int32{brokers[0].ID()})
+		parts := map[string]any{}
+		for _, ds := range dirs {
+			for _, d := range ds {
+				for _, tp := range d.Topics {
+					if tp.Topic != t {
+						continue
+					}
+					for _, pp := range tp.Partitions {
+						parts[fmt.Sprint(pp.PartitionID)] = []any{pp.Size > 0, pp.OffsetLag, pp.IsTemporary}
+					}
+				}
+			}
+		}
+		o["log_dirs"] = []any{parts, sname(err)}
+	}
+	st, err := s.adm.ListPartitionReassignments(t, []int32{0, 1})
+	o["reassignments"] = []any{len(st[t]), sname(err)}
+	v, bad := "3600000", "abc"
+	o["iac_set"] = sname(s.adm.IncrementalAlterConfig(sarama.TopicResource, t,
+		map[string]sarama.IncrementalAlterConfigsEntry{"retention.ms": {Operation: sarama.IncrementalAlterConfigsOperationSet, Value: &v}}, false))
+	o["iac_invalid"] = sname(s.adm.IncrementalAlterConfig(sarama.TopicResource, t,
+		map[string]sarama.IncrementalAlterConfigsEntry{"retention.ms": {Operation: sarama.IncrementalAlterConfigsOperationSet, Value: &bad}}, false))
+	entries, err := s.adm.DescribeConfig(sarama.ConfigResource{Type: sarama.TopicResource, Name: t, ConfigNames: []string{"retention.ms"}})
+	vals := []any{}
+	for _, e := range entries {
+		vals = append(vals, []any{e.Name, e.Value, e.Source.String()})
+	}
+	o["retention_after"] = []any{vals, sname(err)}
+	groups, err := s.adm.ListConsumerGroups()
+	o["list_groups"] = []any{groups != nil, sname(err)}
 	return o, nil
 }

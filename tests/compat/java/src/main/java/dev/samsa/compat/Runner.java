@@ -7,6 +7,8 @@ import java.util.concurrent.TimeUnit;
 import java.util.function.BooleanSupplier;
 
 import org.apache.kafka.clients.admin.*;
+import org.apache.kafka.common.acl.*;
+import org.apache.kafka.common.resource.*;
 import org.apache.kafka.clients.consumer.*;
 import org.apache.kafka.clients.producer.*;
 import org.apache.kafka.common.*;
@@ -28,7 +30,7 @@ public final class Runner {
     static final List<String> NAMES = List.of("produce_consume", "metadata", "unknown_topic_partition",
         "topic_configs", "topic_config_names", "invalid_configs", "create_topic_errors", "list_offsets_by_time",
         "delete_records", "too_large", "offset_out_of_range", "group_basic", "subscription_change",
-        "static_leader_restart", "member_leaves_mid_rebalance", "describe_groups");
+        "static_leader_restart", "member_leaves_mid_rebalance", "describe_groups", "admin_tools");
 
     static final Map<String, String> LEGACY = new TreeMap<>(Map.of("message.format.version", "2.8-IV1",
         "message.downconversion.enable", "false", "message.timestamp.difference.max.ms", "60000"));
@@ -628,6 +630,138 @@ public final class Runner {
     }
 
     // -- JSON out
+
+    /** The describe side the admin tools read (kafka-ui, Redpanda Console, kafka-*.sh): cluster,
+     *  log dirs, producers, reassignments, ACLs (no authorizer), incremental config changes, and
+     *  groups listed by state. */
+    Object admin_tools() throws Exception {
+        Map<String, Object> o = new LinkedHashMap<>();
+        String t = name("at");
+        o.put("create", create(t, 2));
+        DescribeClusterResult dc = admin.describeCluster(new DescribeClusterOptions().includeAuthorizedOperations(true));
+        Collection<Node> nodes = dc.nodes().get(30, TimeUnit.SECONDS);
+        Node ctl = dc.controller().get(30, TimeUnit.SECONDS);
+        o.put("cluster_nodes", nodes.size());
+        o.put("cluster_controller_is_a_node", nodes.stream().anyMatch(n -> ctl != null && n.id() == ctl.id()));
+        o.put("cluster_id_set", dc.clusterId().get(30, TimeUnit.SECONDS) != null);
+        Set<AclOperation> ops = dc.authorizedOperations().get(30, TimeUnit.SECONDS);
+        o.put("cluster_operations", ops == null ? null : new TreeSet<>(ops.stream().map(Enum::name).toList()));
+        int node = nodes.iterator().next().id();
+
+        // an idempotent producer writes 3 records to partition 1
+        try (KafkaProducer<String, String> p = producer(Map.of(ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG, true))) {
+            o.put("produce", produce(p, List.of(new ProducerRecord<>(t, 1, "k0", "v0"),
+                new ProducerRecord<>(t, 1, "k1", "v1"), new ProducerRecord<>(t, 1, "k2", "v2"))));
+        }
+        TopicPartition p0 = new TopicPartition(t, 0), p1 = new TopicPartition(t, 1);
+        Map<String, Object> prods = new TreeMap<>();
+        try {
+            Map<TopicPartition, DescribeProducersResult.PartitionProducerState> st =
+                admin.describeProducers(List.of(p0, p1)).all().get(30, TimeUnit.SECONDS);
+            for (Map.Entry<TopicPartition, DescribeProducersResult.PartitionProducerState> e : st.entrySet()) {
+                List<Object> ps = new ArrayList<>();
+                for (ProducerState s : e.getValue().activeProducers())
+                    ps.add(Arrays.asList(s.producerEpoch(), s.lastSequence(), s.lastTimestamp() > 0,
+                        s.coordinatorEpoch().isPresent(), s.currentTransactionStartOffset().isPresent()));
+                prods.put(String.valueOf(e.getKey().partition()), ps);
+            }
+            o.put("producers", prods);
+        } catch (Exception e) {
+            o.put("producers", err(e));
+        }
+
+        Map<String, LogDirDescription> dirs = admin.describeLogDirs(List.of(node)).allDescriptions()
+            .get(30, TimeUnit.SECONDS).get(node);
+        Map<String, Object> parts = new TreeMap<>();
+        int dirsWithTopic = 0;
+        for (LogDirDescription d : dirs.values()) {
+            boolean any = false;
+            for (Map.Entry<TopicPartition, ReplicaInfo> e : d.replicaInfos().entrySet()) {
+                if (!e.getKey().topic().equals(t))
+                    continue;
+                any = true;
+                ReplicaInfo ri = e.getValue();
+                parts.put(String.valueOf(e.getKey().partition()),
+                    Arrays.asList(ri.size() > 0, ri.offsetLag(), ri.isFuture()));
+            }
+            if (any)
+                dirsWithTopic++;
+            o.put("log_dir_error", d.error() == null ? null : err(d.error()));
+            o.put("log_dir_bytes", d.totalBytes().isPresent() && d.usableBytes().isPresent()
+                && d.usableBytes().getAsLong() <= d.totalBytes().getAsLong());
+        }
+        o.put("log_dir_partitions", parts);
+        o.put("log_dirs_with_topic", dirsWithTopic);
+
+        o.put("reassignments", admin.listPartitionReassignments().reassignments().get(30, TimeUnit.SECONDS).size());
+        o.put("reassignments_of_topic", admin.listPartitionReassignments(Set.of(p0, p1)).reassignments()
+            .get(30, TimeUnit.SECONDS).size());
+
+        try {
+            o.put("client_quotas", admin.describeClientQuotas(org.apache.kafka.common.quota.ClientQuotaFilter.all())
+                .entities().get(30, TimeUnit.SECONDS).size());
+        } catch (Exception e) {
+            o.put("client_quotas", err(e));
+        }
+        o.put("client_quotas_bad_entity", get(admin.describeClientQuotas(org.apache.kafka.common.quota.ClientQuotaFilter
+            .contains(List.of(org.apache.kafka.common.quota.ClientQuotaFilterComponent.ofEntityType("group")))).entities()));
+        try {
+            o.put("transactions", admin.listTransactions().all().get(30, TimeUnit.SECONDS).size());
+        } catch (Exception e) {
+            o.put("transactions", err(e));
+        }
+        o.put("describe_acls", get(admin.describeAcls(AclBindingFilter.ANY).values()));
+        AclBinding acl = new AclBinding(new ResourcePattern(ResourceType.TOPIC, t, PatternType.LITERAL),
+            new AccessControlEntry("User:alice", "*", AclOperation.READ, AclPermissionType.ALLOW));
+        o.put("create_acls", get(admin.createAcls(List.of(acl)).all()));
+        o.put("delete_acls", get(admin.deleteAcls(List.of(AclBindingFilter.ANY)).all()));
+
+        ConfigResource res = new ConfigResource(ConfigResource.Type.TOPIC, t);
+        o.put("iac_set", get(admin.incrementalAlterConfigs(Map.of(res, List.of(
+            new AlterConfigOp(new ConfigEntry("retention.ms", "3600000"), AlterConfigOp.OpType.SET),
+            new AlterConfigOp(new ConfigEntry("max.message.bytes", "2000"), AlterConfigOp.OpType.SET)))).all()));
+        o.put("iac_delete", get(admin.incrementalAlterConfigs(Map.of(res, List.of(
+            new AlterConfigOp(new ConfigEntry("max.message.bytes", null), AlterConfigOp.OpType.DELETE)))).all()));
+        o.put("iac_append", get(admin.incrementalAlterConfigs(Map.of(res, List.of(
+            new AlterConfigOp(new ConfigEntry("cleanup.policy", "delete"), AlterConfigOp.OpType.APPEND)))).all()));
+        o.put("iac_subtract_non_list", get(admin.incrementalAlterConfigs(Map.of(res, List.of(
+            new AlterConfigOp(new ConfigEntry("retention.ms", "1"), AlterConfigOp.OpType.SUBTRACT)))).all()));
+        o.put("iac_invalid_value", get(admin.incrementalAlterConfigs(Map.of(res, List.of(
+            new AlterConfigOp(new ConfigEntry("retention.ms", "abc"), AlterConfigOp.OpType.SET)))).all()));
+        o.put("iac_validate_only", get(admin.incrementalAlterConfigs(Map.of(res, List.of(
+            new AlterConfigOp(new ConfigEntry("retention.ms", "1000"), AlterConfigOp.OpType.SET))),
+            new AlterConfigsOptions().validateOnly(true)).all()));
+        o.put("iac_unknown_topic", get(admin.incrementalAlterConfigs(Map.of(
+            new ConfigResource(ConfigResource.Type.TOPIC, name("at-none")), List.of(
+            new AlterConfigOp(new ConfigEntry("retention.ms", "1"), AlterConfigOp.OpType.SET)))).all()));
+        ConfigResource broker = new ConfigResource(ConfigResource.Type.BROKER, String.valueOf(node));
+        o.put("iac_broker_static", get(admin.incrementalAlterConfigs(Map.of(broker, List.of(
+            new AlterConfigOp(new ConfigEntry("log.dirs", "/tmp/x"), AlterConfigOp.OpType.SET)))).all()));
+        o.put("iac_broker_dynamic", get(admin.incrementalAlterConfigs(Map.of(broker, List.of(
+            new AlterConfigOp(new ConfigEntry("log.retention.ms", "604800000"), AlterConfigOp.OpType.SET)))).all()));
+        o.put("iac_broker_delete", get(admin.incrementalAlterConfigs(Map.of(broker, List.of(
+            new AlterConfigOp(new ConfigEntry("log.retention.ms", null), AlterConfigOp.OpType.DELETE)))).all()));
+        Config c = admin.describeConfigs(List.of(res)).all().get(30, TimeUnit.SECONDS).get(res);
+        Map<String, Object> after = new TreeMap<>();
+        for (String k : List.of("retention.ms", "max.message.bytes", "cleanup.policy")) {
+            ConfigEntry e = c.get(k);
+            after.put(k, e == null ? null : Arrays.asList(e.value(), e.source().toString()));
+        }
+        o.put("configs_after", after);
+
+        // a group with a committed offset and no member: Empty; listed by state
+        String g = name("at-group");
+        try (KafkaConsumer<String, String> cons = consumer(g, Map.of())) {
+            cons.assign(List.of(p1));
+            cons.commitSync(Map.of(p1, new OffsetAndMetadata(1)));
+        }
+        o.put("groups_empty", admin.listConsumerGroups(new ListConsumerGroupsOptions().inGroupStates(Set.of(GroupState.EMPTY)))
+            .all().get(30, TimeUnit.SECONDS).stream().filter(x -> x.groupId().equals(g))
+            .map(x -> x.groupState().map(Enum::name).orElse("?")).toList());
+        o.put("groups_stable", admin.listConsumerGroups(new ListConsumerGroupsOptions().inGroupStates(Set.of(GroupState.STABLE)))
+            .all().get(30, TimeUnit.SECONDS).stream().filter(x -> x.groupId().equals(g)).count());
+        return o;
+    }
 
     static String json(Object v) {
         StringBuilder b = new StringBuilder();
