@@ -27,6 +27,8 @@ typedef struct collect {
     sm_describe_configs_config *v;
     int32_t n, cap;
     bool oom;
+    bool synonyms; /* the request's include_synonyms */
+    bool topic;    /* a TOPIC resource (else BROKER) */
 } collect;
 
 static bool wanted(const sm_describe_configs_resource *f, const char *name)
@@ -61,6 +63,29 @@ static void add_entry(collect *c, const char *name, const char *value, int sourc
     e->read_only = read_only;
     e->config_source = (int8_t)source;
     e->is_sensitive = false;
+    if (!c->synonyms)
+        return;
+    /* Kafka's order of precedence, the entry's own source first: a topic's
+     * own value, then what the topic falls back to (the broker property that
+     * gives the default, or the default itself); a broker config is its own
+     * only synonym (they are all static). Consoles show the fallback as the
+     * config's default value. */
+    sm_describe_configs_synonym *syn = sm_arena_calloc(&c->req->arena, 2, sizeof *syn);
+    if (!syn) {
+        c->oom = true;
+        return;
+    }
+    int n = 0;
+    if (!c->topic || source == SM_CONFIG_SOURCE_TOPIC_CONFIG)
+        syn[n++] = (sm_describe_configs_synonym){e->name, e->value, (int8_t)source};
+    char buf[64];
+    const char *dv, *from;
+    int ds;
+    if (c->topic && (ds = sm_topic_config_default(c->req->b, name, buf, sizeof buf, &dv, &from)) > 0)
+        syn[n++] = (sm_describe_configs_synonym){sm_req_str(c->req, from), sm_req_str(c->req, dv),
+                                                 (int8_t)ds};
+    e->synonym_count = n;
+    e->synonyms = syn;
 }
 
 static void topic_entry(const char *name, const char *value, int source, bool read_only,
@@ -102,7 +127,8 @@ void sm_handle_describe_configs(sm_req *req)
         out->resource_type = rr->resource_type;
         out->resource_name = rr->resource_name.len < 0 ? SM_STR_LIT("") : rr->resource_name;
         out->error_message = SM_STR_NULL;
-        collect c = {req, rr, NULL, 0, 0, false};
+        collect c = {req, rr, NULL, 0, 0, false, dr.include_synonyms,
+                     rr->resource_type == SM_RESOURCE_TOPIC};
         char key[300];
         int nl = rr->resource_name.len > 250 ? 250 : (rr->resource_name.len > 0 ? rr->resource_name.len : 0);
         int kl = snprintf(key, sizeof key, "%d/%.*s", rr->resource_type, nl,

@@ -235,6 +235,48 @@ static void effective_cfg(sm_broker *b, const sm_props *ov, sm_topic_cfg *tc)
         tc->ts_after_max_ms = v;
 }
 
+/* What topic config d falls back to without the topic's own value, given the
+ * topic's effective values c: its value (into buf), the name it comes from
+ * (the broker property, else the topic config itself) and Kafka's
+ * ConfigSource (4 STATIC_BROKER_CONFIG when the broker's configs set it, else
+ * 5 DEFAULT_CONFIG). */
+static int fallback(const sm_broker *b, const tdef *d, const sm_topic_cfg *c, char *buf,
+                    size_t buflen, const char **value, const char **from)
+{
+    *value = d->fixed;
+    *from = d->name;
+    if (!d->broker_prop)
+        return 5; /* DEFAULT_CONFIG */
+    int source = sm_props_find(&b->cfg.all, d->broker_prop) ? 4 : 5; /* STATIC_BROKER_CONFIG */
+    if (!strcmp(d->name, "retention.ms"))
+        snprintf(buf, buflen, "%lld", (long long)c->log.retention_ms);
+    else if (!strcmp(d->name, "retention.bytes"))
+        snprintf(buf, buflen, "%lld", (long long)c->log.retention_bytes);
+    else if (!strcmp(d->name, "segment.bytes"))
+        snprintf(buf, buflen, "%lld", (long long)c->log.segment_bytes);
+    else if (!strcmp(d->name, "segment.ms"))
+        snprintf(buf, buflen, "%lld", (long long)c->log.segment_ms);
+    else if (!strcmp(d->name, "index.interval.bytes"))
+        snprintf(buf, buflen, "%d", c->log.index_interval_bytes);
+    else if (!strcmp(d->name, "max.message.bytes"))
+        snprintf(buf, buflen, "%d", c->max_message_bytes);
+    else if (!strcmp(d->name, "message.timestamp.before.max.ms"))
+        snprintf(buf, buflen, "%lld", (long long)c->ts_before_max_ms);
+    else if (!strcmp(d->name, "message.timestamp.after.max.ms"))
+        snprintf(buf, buflen, "%lld", (long long)c->ts_after_max_ms);
+    else
+        snprintf(buf, buflen, "%s", c->log_append_time ? "LogAppendTime" : "CreateTime");
+    *value = buf;
+    *from = d->broker_prop;
+    if (!strcmp(d->name, "retention.ms") &&
+        (sm_props_find(&b->cfg.all, "log.retention.hours") ||
+         sm_props_find(&b->cfg.all, "log.retention.minutes")))
+        source = 4;
+    if (!strcmp(d->name, "segment.ms") && sm_props_find(&b->cfg.all, "log.roll.hours"))
+        source = 4;
+    return source;
+}
+
 void sm_topic_config_visit(sm_broker *b, sm_topic *t, sm_topic_config_fn fn, void *arg)
 {
     char buf[64];
@@ -247,40 +289,24 @@ void sm_topic_config_visit(sm_broker *b, sm_topic *t, sm_topic_config_fn fn, voi
         }
         if (d->legacy)
             continue;
-        int source = 5; /* DEFAULT_CONFIG */
-        const char *val = d->fixed;
-        if (d->broker_prop) {
-            if (sm_props_find(&b->cfg.all, d->broker_prop))
-                source = 4; /* STATIC_BROKER_CONFIG */
-            const sm_topic_cfg *c = &t->cfg;
-            if (!strcmp(d->name, "retention.ms"))
-                snprintf(buf, sizeof buf, "%lld", (long long)c->log.retention_ms);
-            else if (!strcmp(d->name, "retention.bytes"))
-                snprintf(buf, sizeof buf, "%lld", (long long)c->log.retention_bytes);
-            else if (!strcmp(d->name, "segment.bytes"))
-                snprintf(buf, sizeof buf, "%lld", (long long)c->log.segment_bytes);
-            else if (!strcmp(d->name, "segment.ms"))
-                snprintf(buf, sizeof buf, "%lld", (long long)c->log.segment_ms);
-            else if (!strcmp(d->name, "index.interval.bytes"))
-                snprintf(buf, sizeof buf, "%d", c->log.index_interval_bytes);
-            else if (!strcmp(d->name, "max.message.bytes"))
-                snprintf(buf, sizeof buf, "%d", c->max_message_bytes);
-            else if (!strcmp(d->name, "message.timestamp.before.max.ms"))
-                snprintf(buf, sizeof buf, "%lld", (long long)c->ts_before_max_ms);
-            else if (!strcmp(d->name, "message.timestamp.after.max.ms"))
-                snprintf(buf, sizeof buf, "%lld", (long long)c->ts_after_max_ms);
-            else
-                snprintf(buf, sizeof buf, "%s", c->log_append_time ? "LogAppendTime" : "CreateTime");
-            val = buf;
-            if (!strcmp(d->name, "retention.ms") &&
-                (sm_props_find(&b->cfg.all, "log.retention.hours") ||
-                 sm_props_find(&b->cfg.all, "log.retention.minutes")))
-                source = 4;
-            if (!strcmp(d->name, "segment.ms") && sm_props_find(&b->cfg.all, "log.roll.hours"))
-                source = 4;
-        }
+        const char *val, *from;
+        int source = fallback(b, d, &t->cfg, buf, sizeof buf, &val, &from);
         fn(d->name, val, source, false, arg);
     }
+}
+
+int sm_topic_config_default(sm_broker *b, const char *name, char *buf, size_t buflen,
+                            const char **value, const char **from)
+{
+    const tdef *d = find_tdef(name);
+    if (!d)
+        return -1;
+    sm_props none;
+    sm_props_init(&none);
+    sm_topic_cfg c;
+    effective_cfg(b, &none, &c);
+    sm_props_release(&none);
+    return fallback(b, d, &c, buf, buflen, value, from);
 }
 
 /* ---- files ---------------------------------------------------------------------- */

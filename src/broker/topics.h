@@ -86,6 +86,13 @@ sm_topic *sm_topic_get_or_autocreate(sm_broker *b, sm_str name, bool allow, sm_a
 typedef void (*sm_topic_config_fn)(const char *name, const char *value, int source,
                                    bool read_only, void *arg);
 void sm_topic_config_visit(sm_broker *b, sm_topic *t, sm_topic_config_fn fn, void *arg);
+/* What topic config name is without a topic's own value (DescribeConfigs'
+ * synonyms): its value (*value, in buf when computed), the name it comes from
+ * (*from: the broker property, e.g. log.retention.ms, else name itself), and
+ * returns Kafka's ConfigSource (4 static broker config, 5 default); -1 when
+ * name is no topic config. */
+int sm_topic_config_default(sm_broker *b, const char *name, char *buf, size_t buflen,
+                            const char **value, const char **from);
 int sm_topics_load(sm_broker *b, char *err, size_t errlen);
 /* Start-up, once the offsets store is open: the committed offsets of the
  * topics whose deletion a crash cut short (finished by sm_topics_load) are

@@ -457,7 +457,7 @@ class ConsolePagesTest extends BrokerTest {
     }
 
     /**
-     * Topic settings tab. Mirrors api/src/main/java/io/kafbat/ui/service/TopicsService.java
+     * Topic settings tab (its "default value" column from the synonyms). Mirrors api/src/main/java/io/kafbat/ui/service/TopicsService.java
      * getTopicConfigs: describeTopics of the topic, then describeConfigs (TOPIC,
      * synonyms; documentation only with the CONFIG_DOCUMENTATION_RETRIEVAL feature,
      * a detected version >= 2.6). samsa-broker names no inter.broker.protocol.version,
@@ -473,11 +473,25 @@ class ConsolePagesTest extends BrokerTest {
         assertEquals("86400000", r.value());
         assertEquals(ConfigEntry.ConfigSource.DYNAMIC_TOPIC_CONFIG, r.source());
         assertFalse(r.isDefault());
-        // kafka-ui's "default value" column: the first synonym not from the topic (InternalTopicConfig.from);
-        // samsa-broker sends no synonyms yet, so the column stays empty (not a failing call)
+        // kafka-ui's "default value" of an overridden config: the first synonym not from the topic
+        // (model/InternalTopicConfig.java from); it must be what a topic without the override has
+        List<ConfigEntry.ConfigSynonym> syn = r.synonyms();
+        assertFalse(syn.isEmpty(), "synonyms asked for: " + r);
+        assertEquals(ConfigEntry.ConfigSource.DYNAMIC_TOPIC_CONFIG, syn.get(0).source(), "the entry's own source first");
+        assertEquals("86400000", syn.get(0).value());
+        String shownDefault = syn.stream().filter(x -> x.source() != ConfigEntry.ConfigSource.DYNAMIC_TOPIC_CONFIG)
+            .map(ConfigEntry.ConfigSynonym::value).findFirst().orElse(null);
+        String plain = topicConfigs(List.of(audit), false).get(audit).get("retention.ms").value();
+        assertEquals(plain, shownDefault, "default value shown for retention.ms: " + syn);
         ConfigEntry seg = cfg.get("segment.bytes");
         assertTrue(seg.isDefault(), "segment.bytes: " + seg);
         assertEquals(ConfigEntry.ConfigSource.DEFAULT_CONFIG, seg.source(), "kafka-ui's default value: its own value");
+        assertEquals(seg.source(), seg.synonyms().get(0).source(), "a default's first synonym is its own source");
+        assertEquals(seg.value(), seg.synonyms().get(0).value());
+        // without includeSynonyms: none (what the Java client asks by default)
+        ConfigResource res = new ConfigResource(ConfigResource.Type.TOPIC, orders);
+        assertTrue(call("describeConfigs(no synonyms)", admin.describeConfigs(List.of(res)).all()).get(res)
+            .get("retention.ms").synonyms().isEmpty());
     }
 
     /**
