@@ -93,7 +93,7 @@ row("broker process RSS (MB; @EmbeddedKafka's broker is in the JVM)", "broker_rs
 for t in T:
     tot = [r["jvm_rss_mb"] + r["broker_rss_mb"] for r in rows if r["target"] == t]
     for r, s in zip([r for r in rows if r["target"] == t], tot):
-        r["total_rss_mb"] = s
+        r["total_rss_mb"] = round(s, 1)
 row("memory in all (test JVM RSS + broker RSS, MB)", "total_rss_mb", f1)
 L += ["", "Every run's JSON line:", "", "```"] + [json.dumps(r, separators=(",", ":")) for r in rows] + ["```"]
 open(sys.argv[2], "w").write("\n".join(L) + "\n")

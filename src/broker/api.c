@@ -44,7 +44,7 @@ static const sm_api_def api_table[] = {
     {SM_API_DESCRIBE_LOG_DIRS, 0, 4, sm_handle_describe_log_dirs},
     {SM_API_INCREMENTAL_ALTER_CONFIGS, 0, 1, sm_handle_incremental_alter_configs},
     {SM_API_LIST_PARTITION_REASSIGNMENTS, 0, 0, sm_handle_list_partition_reassignments},
-    {SM_API_DESCRIBE_CLUSTER, 0, 1, sm_handle_describe_cluster},
+    {SM_API_DESCRIBE_CLUSTER, 0, 2, sm_handle_describe_cluster},
     {SM_API_DESCRIBE_PRODUCERS, 0, 0, sm_handle_describe_producers},
     {SM_API_OFFSET_FOR_LEADER_EPOCH, 0, 4, sm_handle_offset_for_leader_epoch},
     {SM_API_DESCRIBE_CLIENT_QUOTAS, 0, 1, sm_handle_describe_client_quotas},

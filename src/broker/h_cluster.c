@@ -47,8 +47,9 @@ void sm_handle_describe_cluster(sm_req *req)
     resp.cluster_id = SM_STR_LIT("");
     resp.controller_id = -1;
     resp.cluster_authorized_operations = SM_AUTHORIZED_OPERATIONS_OMITTED;
+    /* the one broker is never fenced, so IncludeFencedBrokers (v2) changes nothing */
     sm_describe_cluster_broker self = {b->cfg.node_id, sm_str_c(b->adv_host), b->adv_port,
-                                       SM_STR_NULL};
+                                       SM_STR_NULL, false};
     /* as Kafka's AuthHelper.computeDescribeClusterResponse answers */
     if (dr.endpoint_type != SM_ENDPOINT_TYPE_BROKER &&
         dr.endpoint_type != SM_ENDPOINT_TYPE_CONTROLLER) {

@@ -1,4 +1,4 @@
-/* describe_cluster.c: DescribeCluster v0-1 (fields per Kafka's
+/* describe_cluster.c: DescribeCluster v0-2 (fields per Kafka's
  * DescribeClusterRequest.json / DescribeClusterResponse.json; every
  * version flexible). */
 #include "proto/describe_cluster.h"
@@ -11,6 +11,7 @@ int sm_describe_cluster_req_decode(sm_rd *r, int16_t version, sm_arena *a,
     (void)a;
     out->include_cluster_authorized_operations = sm_rd_bool(r);
     out->endpoint_type = version >= 1 ? sm_rd_i8(r) : SM_ENDPOINT_TYPE_BROKER;
+    out->include_fenced_brokers = version >= 2 ? sm_rd_bool(r) : false;
     sm_codec_rd_tags(r, true);
     return sm_codec_finish(r);
 }
@@ -32,6 +33,8 @@ void sm_describe_cluster_resp_encode(sm_wbuf *w, int16_t version,
         sm_codec_put_str_fx(w, br->host, true);
         sm_wbuf_i32(w, br->port);
         sm_codec_put_nstr_fx(w, br->rack, true);
+        if (version >= 2)
+            sm_wbuf_bool(w, br->is_fenced);
         sm_codec_put_tags(w, true);
     }
     sm_wbuf_i32(w, resp->cluster_authorized_operations);

@@ -1,7 +1,9 @@
-/* describe_cluster.h: DescribeCluster (key 60), versions 0-1, all flexible.
+/* describe_cluster.h: DescribeCluster (key 60), versions 0-2, all flexible.
  *
  * v1 adds EndpointType to the request (1 brokers, 2 controllers) and the
- * response. ClusterAuthorizedOperations is INT32_MIN when not asked for.
+ * response; v2 IncludeFencedBrokers to the request and IsFenced to each
+ * broker (KIP-1073). ClusterAuthorizedOperations is INT32_MIN when not
+ * asked for.
  * Conventions: see header.h. */
 #ifndef SM_PROTO_DESCRIBE_CLUSTER_H
 #define SM_PROTO_DESCRIBE_CLUSTER_H
@@ -17,6 +19,7 @@
 typedef struct sm_describe_cluster_req {
     bool include_cluster_authorized_operations;
     int8_t endpoint_type; /* v1+; 1 (brokers) before */
+    bool include_fenced_brokers; /* v2+ */
 } sm_describe_cluster_req;
 
 int sm_describe_cluster_req_decode(sm_rd *r, int16_t version, sm_arena *a,
@@ -27,6 +30,7 @@ typedef struct sm_describe_cluster_broker {
     sm_str host;
     int32_t port;
     sm_str rack; /* nullable */
+    bool is_fenced; /* v2+ */
 } sm_describe_cluster_broker;
 
 typedef struct sm_describe_cluster_resp {

@@ -21,12 +21,12 @@ load, over raw frames, each answer read field by field to its last byte:
       v2-v4 (v3 top-level error, v4 total and usable bytes of the file system,
       usable <= total, both > 0), IncrementalAlterConfigs v1: the same answers
       in the compact forms with tagged-field sections, response header v1
-  DescribeCluster v0-v1   this broker (node id, advertised host and port, no
+  DescribeCluster v0-v2   this broker (node id, advertised host and port, no
       rack), the cluster id Metadata gives, controller = this broker,
       authorized operations INT32_MIN unless asked for, then the CLUSTER
       operations a broker without authorizer grants; endpoint type 2
       (controllers) MISMATCHED_ENDPOINT_TYPE (114), 7 UNSUPPORTED_ENDPOINT_TYPE
-      (115)
+      (115); v2 IsFenced false
   ListPartitionReassignments v0   none under way, for every topic or named ones
   DescribeProducers v0   an idempotent producer's id, epoch, last sequence and
       last timestamp on the partitions it wrote, none on the others;
@@ -491,7 +491,8 @@ def metadata_cluster():
 
 
 def describe_cluster(v, include_ops=False, endpoint_type=None):
-    body = i8(1 if include_ops else 0) + (i8(endpoint_type) if v >= 1 else b"") + NO_TAGS
+    body = (i8(1 if include_ops else 0) + (i8(endpoint_type) if v >= 1 else b"")
+            + (i8(1) if v >= 2 else b"") + NO_TAGS)   # v2: IncludeFencedBrokers
     r = frpc(60, v, body)
     out = {"throttle": r.i32(), "error": r.i16(), "message": r.cstring()}
     if v >= 1:
@@ -501,6 +502,8 @@ def describe_cluster(v, include_ops=False, endpoint_type=None):
 
     def brk(x):
         o = (x.i32(), x.cstring(), x.i32(), x.cstring())
+        if v >= 2:
+            check_eq(x.i8(), 0, "DescribeCluster v2: the broker is not fenced")
         x.tags()
         return o
     out["brokers"] = r.carray(brk)
@@ -512,7 +515,7 @@ def describe_cluster(v, include_ops=False, endpoint_type=None):
 
 def test_describe_cluster():
     cluster_id, controller, nodes = metadata_cluster()
-    for v in (0, 1):
+    for v in (0, 1, 2):
         d = describe_cluster(v, endpoint_type=1)
         check_eq((d["error"], d["message"]), (0, None), "DescribeCluster v%d: no error" % v)
         check_eq(d["cluster_id"], cluster_id, "DescribeCluster v%d: the cluster id Metadata gives" % v)

@@ -746,6 +746,7 @@ static void verify_dc(const void *o, int16_t v)
     const sm_describe_cluster_req *q = o;
     CHECK(q->include_cluster_authorized_operations);
     CHECK_EQ_I64(q->endpoint_type, v >= 1 ? 2 : 1);
+    CHECK(q->include_fenced_brokers == (v >= 2));
 }
 static int dec_lpr(sm_rd *r, int16_t v, sm_arena *a, void *out) { return sm_lpr_req_decode(r, v, a, out); }
 static void verify_lpr(const void *o, int16_t v)
@@ -797,11 +798,13 @@ static void verify_lg(const void *o, int16_t v)
 static void test_tool_apis_flexible(void)
 {
     sm_wbuf w;
-    for (int16_t v = 0; v <= 1; v++) {
+    for (int16_t v = 0; v <= 2; v++) {
         sm_wbuf_init(&w, 0);
         sm_wbuf_bool(&w, true);
         if (v >= 1)
             sm_wbuf_i8(&w, 2);
+        if (v >= 2)
+            sm_wbuf_bool(&w, true);
         fx_tags(&w);
         fx_check("DescribeCluster", v, &w, dec_dc, verify_dc);
         sm_wbuf_release(&w);
@@ -876,9 +879,9 @@ static void test_tool_apis_flexible(void)
         sm_arena_release(&a);
     }
     /* DescribeCluster response */
-    sm_describe_cluster_broker br[] = {{0, S("127.0.0.1"), 9092, {NULL, 0}}};
+    sm_describe_cluster_broker br[] = {{0, S("127.0.0.1"), 9092, {NULL, 0}, true}};
     sm_describe_cluster_resp dresp = {3, SM_KERR_NONE, {NULL, 0}, 1, S("abc"), 0, 1, br, 8096};
-    for (int16_t v = 0; v <= 1; v++) {
+    for (int16_t v = 0; v <= 2; v++) {
         sm_wbuf_init(&w, 0);
         sm_describe_cluster_resp_encode(&w, v, &dresp);
         sm_rd r;
@@ -895,6 +898,8 @@ static void test_tool_apis_flexible(void)
         CHECK(sm_str_eqc(rfx_str(&r), "127.0.0.1"));
         CHECK_EQ_I64(sm_rd_i32(&r), 9092);
         CHECK(sm_str_is_null(rfx_str(&r)));
+        if (v >= 2)
+            CHECK_EQ_I64(sm_rd_i8(&r), 1); /* IsFenced */
         rfx_tags(&r);
         CHECK_EQ_I64(sm_rd_i32(&r), 8096);
         rfx_tags(&r);
@@ -991,7 +996,7 @@ static void test_tool_apis_flexible(void)
     static const uint8_t want[] = {0, 34, 2, 'm', 1, 0, 0, 0, 0, 0, 0, 0, 0, 0};
     CHECK(w.len == sizeof want && memcmp(w.p, want, w.len) == 0);
     sm_wbuf_release(&w);
-    printf("   DescribeCluster v0-1, ListPartitionReassignments v0, DescribeProducers v0, ListGroups "
+    printf("   DescribeCluster v0-2, ListPartitionReassignments v0, DescribeProducers v0, ListGroups "
            "v3-5 responses read back; a flexible error response to the byte\n");
 }
 
