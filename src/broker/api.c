@@ -26,7 +26,7 @@ static const sm_api_def api_table[] = {
     {SM_API_HEARTBEAT, 0, 4, sm_handle_heartbeat},
     {SM_API_LEAVE_GROUP, 0, 5, sm_handle_leave_group},
     {SM_API_SYNC_GROUP, 0, 5, sm_handle_sync_group},
-    {SM_API_DESCRIBE_GROUPS, 0, 5, sm_handle_describe_groups},
+    {SM_API_DESCRIBE_GROUPS, 0, 6, sm_handle_describe_groups},
     {SM_API_LIST_GROUPS, 0, 5, sm_handle_list_groups},
     {SM_API_API_VERSIONS, 0, 4, sm_handle_api_versions},
     {SM_API_CREATE_TOPICS, 0, 4, sm_handle_create_topics},

@@ -577,6 +577,20 @@ void sm_handle_describe_groups(sm_req *req)
             out->group_state = SM_STR_LIT("");
             continue;
         }
+        if (!g && req->hdr.api_version >= SM_DESCRIBE_GROUPS_NOT_FOUND) {
+            /* KIP-1043: a group that does not exist is an error, with Kafka's message */
+            out->error_code = SM_KERR_GROUP_ID_NOT_FOUND;
+            out->group_state = SM_STR_LIT("");
+            size_t n = (size_t)dr.groups[i].len + sizeof "Group  not found.";
+            char *msg = sm_arena_alloc(&req->arena, n);
+            if (!msg) {
+                sm_req_fail_connection(req, "out of memory");
+                return;
+            }
+            snprintf(msg, n, "Group %.*s not found.", (int)dr.groups[i].len, dr.groups[i].p);
+            out->error_message = sm_str_c(msg);
+            continue;
+        }
         if (!g) {
             out->group_state = sm_str_c(sm_group_state_name(SM_GROUP_DEAD));
             continue;

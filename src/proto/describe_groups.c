@@ -30,6 +30,8 @@ void sm_describe_groups_resp_encode(sm_wbuf *w, int16_t version,
     for (int32_t i = 0; i < resp->group_count; i++) {
         const sm_describe_groups_group *g = &resp->groups[i];
         sm_wbuf_i16(w, g->error_code);
+        if (version >= SM_DESCRIBE_GROUPS_NOT_FOUND)
+            sm_codec_put_nstr_fx(w, g->error_message, fx);
         sm_codec_put_str_fx(w, g->group_id, fx);
         sm_codec_put_str_fx(w, g->group_state, fx);
         sm_codec_put_str_fx(w, g->protocol_type, fx);

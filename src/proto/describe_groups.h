@@ -1,13 +1,16 @@
-/* describe_groups.h: DescribeGroups (key 15), versions 0-4.
+/* describe_groups.h: DescribeGroups (key 15), versions 0-6.
  *
  * v1 adds ThrottleTimeMs (first field of the response); v2 is the same as
  * v1; v3 adds IncludeAuthorizedOperations to the request and
  * AuthorizedOperations (after Members) to each group; v4 adds
- * GroupInstanceId to each member.
+ * GroupInstanceId to each member; v5 is the first flexible version; v6
+ * (KIP-1043) adds ErrorMessage (nullable, after ErrorCode) to each group and
+ * answers a group that does not exist with GROUP_ID_NOT_FOUND instead of a
+ * Dead one.
  *
  * GroupState is Kafka's state name: "Empty", "PreparingRebalance",
  * "CompletingRebalance", "Stable" or "Dead" (an unknown group is answered
- * "Dead" with ErrorCode 0, as Kafka does). ProtocolType is e.g. "consumer",
+ * "Dead" with ErrorCode 0 before v6, as Kafka does). ProtocolType is e.g. "consumer",
  * ProtocolData the chosen protocol (e.g. "range"); MemberMetadata and
  * MemberAssignment are the opaque bytes from JoinGroup and SyncGroup.
  * AuthorizedOperations is a bit field of ACL operations, or INT32_MIN
@@ -23,7 +26,8 @@
 #include "proto/header.h"
 
 #define SM_AUTHORIZED_OPERATIONS_OMITTED INT32_MIN
-#define SM_DESCRIBE_GROUPS_FLEX 5 /* first flexible version; v6 (KIP-1043) not spoken */
+#define SM_DESCRIBE_GROUPS_FLEX 5 /* first flexible version */
+#define SM_DESCRIBE_GROUPS_NOT_FOUND 6 /* first version with ErrorMessage and GROUP_ID_NOT_FOUND */
 
 typedef struct sm_describe_groups_req {
     int32_t group_count;
@@ -45,6 +49,7 @@ typedef struct sm_describe_groups_member {
 
 typedef struct sm_describe_groups_group {
     int16_t error_code;
+    sm_str error_message; /* v6+, nullable */
     sm_str group_id;
     sm_str group_state;
     sm_str protocol_type;

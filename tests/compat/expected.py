@@ -70,9 +70,6 @@ DIFFS = [
     # D11: broker configs are static: an IncrementalAlterConfigs SET of one Kafka can change
     # dynamically (log.retention.ms) is refused
     Diff("D11", "java", "admin_tools", "iac_broker_dynamic", kafka=None, samsa="InvalidRequestException"),
-    # D10: DescribeGroups v0-v5 only: an unknown group is described as Dead with no members, as Kafka
-    # 3.x did; Kafka 4 (v6, KIP-1043) answers GROUP_ID_NOT_FOUND
-    Diff("D10", "java", "describe_groups", "unknown_group", kafka="GroupIdNotFoundException", samsa="Dead"),
     Diff("D5", ("rdkafka-debian", "rdkafka-pypi", "kafka-python", "java", "kafkajs"), "metadata", "internal_topics_listed", kafka=["__consumer_offsets"], samsa=[]),
 ]
 

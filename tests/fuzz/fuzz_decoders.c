@@ -70,7 +70,7 @@ static const sm_fuzz_api apis[] = {
     {SM_API_HEARTBEAT, 0, 4},
     {SM_API_LEAVE_GROUP, 0, 5},
     {SM_API_SYNC_GROUP, 0, 5},
-    {SM_API_DESCRIBE_GROUPS, 0, 5},
+    {SM_API_DESCRIBE_GROUPS, 0, 6},
     {SM_API_LIST_GROUPS, 0, 5},
     {SM_API_DELETE_GROUPS, 0, 2},
     {SM_API_OFFSET_DELETE, 0, 0},

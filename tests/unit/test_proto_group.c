@@ -820,13 +820,14 @@ static void test_describe_groups_resp(void)
         {S("m-2"), SM_STR_NULL, S("kafka-python-2.0.2"), S("/10.0.0.6"), {NULL, 0}, {NULL, 0}},
     };
     sm_describe_groups_group groups[] = {
-        {SM_KERR_NONE, S("shop-payments"), S("Stable"), S("consumer"), S("range"), 2, members,
-         0x1f8},
-        {SM_KERR_NONE, S("ghost"), S("Dead"), {NULL, 0}, {NULL, 0}, 0, NULL,
-         SM_AUTHORIZED_OPERATIONS_OMITTED},
+        {SM_KERR_NONE, SM_STR_NULL, S("shop-payments"), S("Stable"), S("consumer"), S("range"), 2,
+         members, 0x1f8},
+        /* v6 (KIP-1043): a group that does not exist, with Kafka's message */
+        {SM_KERR_GROUP_ID_NOT_FOUND, S("Group ghost not found."), S("ghost"), S(""), {NULL, 0},
+         {NULL, 0}, 0, NULL, SM_AUTHORIZED_OPERATIONS_OMITTED},
     };
     sm_describe_groups_resp resp = {1, 2, groups};
-    for (int16_t v = 0; v <= 5; v++) {
+    for (int16_t v = 0; v <= 6; v++) {
         bool fx = v >= SM_DESCRIBE_GROUPS_FLEX;
         sm_wbuf w;
         sm_wbuf_init(&w, 0);
@@ -839,6 +840,8 @@ static void test_describe_groups_resp(void)
         CHECK_EQ_I64(rd_count_fx(&r, fx), 2);
         for (int g = 0; g < 2; g++) {
             CHECK_EQ_I64(sm_rd_i16(&r), groups[g].error_code);
+            if (v >= 6)
+                CHECK(str_is(rd_str_fx(&r, fx), g == 0 ? NULL : "Group ghost not found."));
             CHECK(sm_str_eq(rd_str_fx(&r, fx), groups[g].group_id));
             CHECK(sm_str_eq(rd_str_fx(&r, fx), groups[g].group_state));
             CHECK(sm_str_eqc(rd_str_fx(&r, fx), g == 0 ? "consumer" : ""));
@@ -868,8 +871,8 @@ static void test_describe_groups_resp(void)
         CHECK_RESP_END(&r);
         sm_wbuf_release(&w);
     }
-    printf("   DescribeGroups response v0-5 read back (v1+ throttle, v3+ AuthorizedOperations, "
-           "v4+ GroupInstanceId, v5 flexible)\n");
+    printf("   DescribeGroups response v0-6 read back (v1+ throttle, v3+ AuthorizedOperations, "
+           "v4+ GroupInstanceId, v5 flexible, v6 ErrorMessage)\n");
 }
 
 /* ======================================================================== */
@@ -1191,7 +1194,7 @@ static const decoder_case cases[] = {
      walk_offset_commit, sizeof(sm_offset_commit_req)},
     {"OffsetFetch", 0, 7, build_offset_fetch, dec_offset_fetch, verify_offset_fetch,
      walk_offset_fetch, sizeof(sm_offset_fetch_req)},
-    {"DescribeGroups", 0, 5, build_describe_groups, dec_describe_groups, verify_describe_groups,
+    {"DescribeGroups", 0, 6, build_describe_groups, dec_describe_groups, verify_describe_groups,
      walk_describe_groups, sizeof(sm_describe_groups_req)},
     {"ListGroups", 0, 2, build_list_groups, dec_list_groups, verify_list_groups,
      walk_list_groups, sizeof(sm_list_groups_req)},
