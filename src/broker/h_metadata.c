@@ -18,6 +18,7 @@ static bool fill_topic(sm_req *req, sm_metadata_topic *mt, sm_topic *t, bool ops
     /* no authorizer: every operation a topic supports, as Kafka answers */
     mt->topic_authorized_operations = ops ? SM_ACL_OPS_TOPIC : SM_ACL_OPS_OMITTED;
     mt->name = sm_str_c(t->name);
+    memcpy(mt->topic_id, t->id, sizeof mt->topic_id);
     mt->is_internal = false;
     mt->partition_count = t->npart;
     mt->partitions = sm_arena_calloc(&req->arena, (size_t)t->npart, sizeof *mt->partitions);
@@ -74,8 +75,36 @@ void sm_handle_metadata(sm_req *req)
         sm_autocreate ac;
         sm_autocreate_init(b, &ac);
         resp.topic_count = 0;
+        static const uint8_t zero[16];
         for (int32_t i = 0; i < mr.topic_count; i++) {
             sm_str name = mr.topics[i];
+            const uint8_t *id = mr.topic_ids[i];
+            if (memcmp(id, zero, 16) != 0 || name.len < 0) {
+                /* by id (v12; Kafka refuses ids and null names before v12):
+                 * never auto-created; an unknown id is UNKNOWN_TOPIC_ID with
+                 * a null name and the id asked for, as KafkaApis answers */
+                sm_metadata_topic *mt = &resp.topics[resp.topic_count++];
+                sm_topic *t = NULL;
+                if (req->hdr.api_version < 12) {
+                    mt->error_code = SM_KERR_INVALID_REQUEST;
+                } else if (memcmp(id, zero, 16) == 0) {
+                    mt->error_code = SM_KERR_INVALID_REQUEST; /* neither a name nor an id */
+                } else if (!(t = sm_topic_find_id(b, id))) {
+                    mt->error_code = SM_KERR_UNKNOWN_TOPIC_ID;
+                    memcpy(mt->topic_id, id, 16);
+                }
+                if (t) {
+                    if (!fill_topic(req, mt, t, mr.include_topic_authorized_operations)) {
+                        sm_map_release(&seen);
+                        sm_req_fail_connection(req, "out of memory");
+                        return;
+                    }
+                } else {
+                    mt->topic_authorized_operations = SM_ACL_OPS_OMITTED;
+                    mt->name = name;
+                }
+                continue;
+            }
             size_t nl = name.len > 0 ? (size_t)name.len : 0;
             if (sm_map_get(&seen, nl ? name.p : "", nl))
                 continue;
@@ -97,8 +126,7 @@ void sm_handle_metadata(sm_req *req)
             } else {
                 mt->error_code = err;
                 mt->topic_authorized_operations = SM_ACL_OPS_OMITTED;
-                /* Name is not nullable in the response */
-                mt->name = name.len < 0 ? SM_STR_LIT("") : name;
+                mt->name = name; /* topic id zero */
             }
         }
         sm_map_release(&seen);
