@@ -11,7 +11,12 @@ disk across restarts.
   - the id survives a restart (SIGTERM) and a kill -9;
   - a deleted and re-created topic gets a new id;
   - a topic stored without an id (from before topic ids) gets one at
-    start-up, written to its record: the next restart keeps it.
+    start-up, written to its record: the next restart keeps it;
+  - Fetch v13 names topics by id: the records of a topic fetched by its
+    id, the id echoed; an unknown id is UNKNOWN_TOPIC_ID (100) for each of
+    its partitions; a known id with an unknown partition is 3; a forgotten
+    topic given by id reads; after delete and re-create the old id is
+    UNKNOWN_TOPIC_ID and the new id reads the new topic.
 
 Usage: test_topic_ids.py [--broker BIN]   (or SAMSA_BROKER_BIN)
 """
@@ -134,10 +139,78 @@ def test_id_assigned_to_old_topic():
     check_eq(topic_id(t), tid, "and kept by the next start")
 
 
+def produce(topic, values):
+    _corr[0] += 1
+    recs = wire.record_batch([(b"k", v) for v in values])
+    resp = wire.roundtrip(broker.port, wire.produce_request(_corr[0], {(topic, 0): recs}))
+    check_eq(wire.parse_produce(resp, _corr[0])[(topic, 0)][0], 0, "produced %d record(s) to %s" % (len(values), topic))
+
+
+def fetch13(topics, forgotten=()):
+    """Fetch v13 of [(id, [partition])] at offset 0: [(id, [(partition, error, hw, records)])]."""
+    _corr[0] += 1
+    body = i32(-1) + i32(0) + i32(0) + i32(1 << 20) + i8(0) + i32(0) + i32(-1)
+    body += uvarint(len(topics) + 1)
+    for tid, parts in topics:
+        body += tid + uvarint(len(parts) + 1)
+        for p in parts:
+            body += i32(p) + i32(-1) + wire.i64(0) + i32(-1) + wire.i64(-1) + i32(1 << 20) + uvarint(0)
+        body += uvarint(0)
+    body += uvarint(len(forgotten) + 1)
+    for tid, parts in forgotten:
+        body += tid + uvarint(len(parts) + 1) + b"".join(i32(p) for p in parts) + uvarint(0)
+    body += compact_string("") + uvarint(0)
+    r = wire.rpc(broker.port, 1, 13, body, corr=_corr[0], flexible=True)
+    r.tags()
+    r.i32()
+    check_eq((r.i16(), r.i32()), (0, 0), "Fetch v13: no top-level error, no session")
+
+    def part(x):
+        idx, err, hw = x.i32(), x.i16(), x.i64()
+        x.i64()
+        x.i64()
+        x.compact_array(lambda y: (y.i64(), y.i64(), y.tags()))
+        x.i32()
+        n = x.uvarint() - 1
+        recs = None if n < 0 else x.take(n)
+        x.tags()
+        return idx, err, hw, recs
+    out = r.compact_array(lambda x: (x.take(16), x.compact_array(part), x.tags())[:2])
+    r.tags()
+    check(r.at_end(), "Fetch v13 answer read to its last byte")
+    return out
+
+
+def test_fetch_v13_by_id():
+    t = unique("f13")
+    wire.create_topics(broker.port, [(t, 1, {})])
+    produce(t, [b"one", b"two"])
+    tid = topic_id(t)
+    got = fetch13([(tid, [0])])
+    check_eq([(i, [(p, e, hw) for p, e, hw, _ in ps]) for i, ps in got], [(tid, [(0, 0, 2)])],
+             "Fetch v13 by id: the topic's id echoed, partition 0, no error, high watermark 2")
+    bs = wire.batches(got[0][1][0][3])[0]
+    check_eq(sum(b[2] for b in bs), 2, "and its 2 records")
+    ghost = bytes(range(1, 17))
+    got = fetch13([(ghost, [0, 1]), (tid, [7])], forgotten=[(ghost, [3])])
+    check_eq([(i, [(p, e) for p, e, _, _ in ps]) for i, ps in got],
+             [(ghost, [(0, 100), (1, 100)]), (tid, [(7, 3)])],
+             "an unknown id: UNKNOWN_TOPIC_ID for each partition (id echoed); a known id's unknown "
+             "partition UNKNOWN_TOPIC_OR_PARTITION; a forgotten topic by id read")
+    delete_topic(t)
+    wire.create_topics(broker.port, [(t, 1, {})])
+    produce(t, [b"new"])
+    tid2 = topic_id(t)
+    got = fetch13([(tid, [0]), (tid2, [0])])
+    check_eq([(i, [(p, e, hw) for p, e, hw, _ in ps]) for i, ps in got], [(tid, [(0, 100, -1)]), (tid2, [(0, 0, 1)])],
+             "re-created: the old id UNKNOWN_TOPIC_ID, the new id reads the new topic (1 record)")
+
+
 def main():
     try:
         broker.start()
-        rc = run_tests([test_ids_in_metadata, test_ids_survive_restarts, test_id_assigned_to_old_topic], [broker])
+        rc = run_tests([test_ids_in_metadata, test_ids_survive_restarts, test_id_assigned_to_old_topic,
+                        test_fetch_v13_by_id], [broker])
         return broker.finish(rc)
     finally:
         broker.cleanup()

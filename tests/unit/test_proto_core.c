@@ -313,8 +313,10 @@ static void test_produce(void)
 
 static void test_fetch(void)
 {
-    TEST_SECTION("Fetch v4-v12 request, response pieces");
-    for (int16_t v = 4; v <= 12; v++) {
+    TEST_SECTION("Fetch v4-v13 request, response pieces (v13: topic ids)");
+    static const uint8_t tid[16] = {0x7a, 1, 2, 3, 4, 5, 0x46, 7, 0x88, 9, 10, 11, 12, 13, 14, 0xff};
+    static const uint8_t old_id[16] = {0x33, [15] = 0x44};
+    for (int16_t v = 4; v <= 13; v++) {
         bool fx = v >= 12;
         sm_wbuf w;
         sm_wbuf_init(&w, 0);
@@ -328,7 +330,10 @@ static void test_fetch(void)
             sm_wbuf_i32(&w, -1);
         }
         w_count(&w, 1, fx);
-        w_str(&w, SM_STR_LIT("t"), fx);
+        if (v >= 13)
+            sm_wbuf_raw(&w, tid, 16); /* TopicId instead of Topic */
+        else
+            w_str(&w, SM_STR_LIT("t"), fx);
         w_count(&w, 1, fx);
         sm_wbuf_i32(&w, 2);
         if (v >= 9)
@@ -343,7 +348,10 @@ static void test_fetch(void)
         w_tags(&w, fx);
         if (v >= 7) {
             w_count(&w, 1, fx); /* ForgottenTopicsData */
-            w_str(&w, SM_STR_LIT("old"), fx);
+            if (v >= 13)
+                sm_wbuf_raw(&w, old_id, 16);
+            else
+                w_str(&w, SM_STR_LIT("old"), fx);
             w_count(&w, 1, fx);
             sm_wbuf_i32(&w, 3);
             w_tags(&w, fx);
@@ -362,7 +370,11 @@ static void test_fetch(void)
         CHECK(sm_fetch_req_decode(&r, v, &a, &fr) == SM_OK);
         CHECK(fr.replica_id == -1 && fr.max_wait_ms == 500 && fr.min_bytes == 1);
         CHECK(fr.max_bytes == 52428800 && fr.isolation_level == 0);
-        CHECK(fr.topic_count == 1 && sm_str_eqc(fr.topics[0].topic, "t"));
+        if (v >= 13)
+            CHECK(fr.topic_count == 1 && sm_str_is_null(fr.topics[0].topic) &&
+                  memcmp(fr.topics[0].topic_id, tid, 16) == 0);
+        else
+            CHECK(fr.topic_count == 1 && sm_str_eqc(fr.topics[0].topic, "t"));
         CHECK(fr.topics[0].partition_count == 1);
         sm_fetch_part *p = &fr.topics[0].partitions[0];
         CHECK(p->partition == 2 && p->fetch_offset == 99 && p->partition_max_bytes == 1048576);
@@ -379,7 +391,7 @@ static void test_fetch(void)
         sm_wbuf o;
         sm_wbuf_init(&o, 0);
         sm_fetch_resp_begin(&o, v, 0, 0, 1);
-        sm_fetch_topic_encode(&o, v, SM_STR_LIT("t"), 2);
+        sm_fetch_topic_encode(&o, v, SM_STR_LIT("t"), tid, 2);
         sm_fetch_part_resp pr = {2, 0, 100, 100, 7, 3, false, 0, 0};
         sm_fetch_part_encode(&o, v, &pr);
         sm_wbuf_raw(&o, "abc", 3);
@@ -396,7 +408,12 @@ static void test_fetch(void)
             CHECK(sm_rd_i32(&r) == 0);
         }
         CHECK(r_count(&r, fx) == 1);
-        CHECK(sm_str_eqc(r_str(&r, fx), "t"));
+        if (v >= 13) {
+            const uint8_t *q = sm_rd_take(&r, 16); /* TopicId, no name */
+            CHECK(q && memcmp(q, tid, 16) == 0);
+        } else {
+            CHECK(sm_str_eqc(r_str(&r, fx), "t"));
+        }
         CHECK(r_count(&r, fx) == 2);
         for (int k = 0; k < 2; k++) {
             CHECK(sm_rd_i32(&r) == 2 + k);
