@@ -6,8 +6,8 @@ disk across restarts.
   - v12 by id (null name) finds the topic by its id and names it; an
     unknown id is UNKNOWN_TOPIC_ID (100) with a null name and the id asked
     for; an unknown name is UNKNOWN_TOPIC_OR_PARTITION (3) with a zero id;
-  - v10 and v11 refuse a topic named by id (INVALID_REQUEST, 42), as
-    Kafka does before v12;
+  - v10 and v11 refuse a topic named by id: every topic of the request
+    INVALID_REQUEST (42), as Kafka answers before v12;
   - the id survives a restart (SIGTERM) and a kill -9;
   - a deleted and re-created topic gets a new id;
   - a topic stored without an id (from before topic ids) gets one at
@@ -96,8 +96,10 @@ def test_ids_in_metadata():
              "v12: an unknown id is UNKNOWN_TOPIC_ID with a null name and that id; an unknown name "
              "UNKNOWN_TOPIC_OR_PARTITION with a zero id")
     for v in (10, 11):
-        got = metadata([(tid, None)], v)
-        check_eq([e for e, _, _, _ in got], [42], "v%d: a topic named by id is INVALID_REQUEST" % v)
+        got = metadata([(ZERO, t), (tid, None)], v)
+        check_eq(got, [(42, t, ZERO, 0), (42, "", tid, 0)],
+                 "v%d: a topic named by id fails the request as Kafka answers it: every topic "
+                 "INVALID_REQUEST, with its name (\"\" for null) and id" % v)
 
 
 def test_ids_survive_restarts():
