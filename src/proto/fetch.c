@@ -1,4 +1,4 @@
-/* fetch.c: Fetch request decoding and response pieces, versions 4-13
+/* fetch.c: Fetch request decoding and response pieces, versions 4-16
  * (fields per Kafka's FetchRequest.json / FetchResponse.json). */
 #include "proto/fetch.h"
 
@@ -8,7 +8,9 @@
 int sm_fetch_req_decode(sm_rd *r, int16_t version, sm_arena *a, sm_fetch_req *out)
 {
     bool fx = version >= SM_FETCH_FLEX;
-    out->replica_id = sm_rd_i32(r);
+    /* v15+: ReplicaId moved into the tagged ReplicaState (tag 1, sent by
+     * followers only), skipped with the other tags: a consumer's -1 */
+    out->replica_id = version <= 14 ? sm_rd_i32(r) : -1;
     out->max_wait_ms = sm_rd_i32(r);
     out->min_bytes = sm_rd_i32(r);
     out->max_bytes = sm_rd_i32(r);

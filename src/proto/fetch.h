@@ -1,4 +1,4 @@
-/* fetch.h: Fetch (key 1), versions 4-13.
+/* fetch.h: Fetch (key 1), versions 4-16.
  *
  * The response is encoded in pieces so the broker can splice record bytes
  * in from segment files with sendfile(2): it writes each partition's
@@ -14,7 +14,12 @@
  * (ClusterId in the request; CurrentLeader, SnapshotId in the answer) are
  * for KRaft and leader changes: skipped, never sent. v13 names topics by
  * id (KIP-516) instead of by name, in the request's topics and forgotten
- * topics and in the response's topics. */
+ * topics and in the response's topics. v14 adds only an error for tiered
+ * storage (OFFSET_MOVED_TO_TIERED_STORAGE, never sent here); v15 drops
+ * ReplicaId for the tagged ReplicaState (tag 1, a follower's; skipped); v16
+ * adds the tagged NodeEndpoints (tag 0 of the response), which Kafka fills
+ * only with NOT_LEADER_OR_FOLLOWER and FENCED_LEADER_EPOCH answers: the one
+ * broker, leader of every partition at epoch 0, answers neither. */
 #ifndef SM_PROTO_FETCH_H
 #define SM_PROTO_FETCH_H
 
@@ -42,7 +47,7 @@ typedef struct sm_fetch_topic {
 } sm_fetch_topic;
 
 typedef struct sm_fetch_req {
-    int32_t replica_id;
+    int32_t replica_id; /* v4-v14; -1 from v15 */
     int32_t max_wait_ms;
     int32_t min_bytes;
     int32_t max_bytes;

@@ -53,7 +53,7 @@ static const sm_fuzz_api apis[] = {
     {SM_FUZZ_KEY_HEADER_V2, 0, 0},
     {SM_FUZZ_KEY_COMPACT, 0, 0},
     {SM_API_PRODUCE, 0, 11},
-    {SM_API_FETCH, 4, 13},
+    {SM_API_FETCH, 4, 16},
     {SM_API_METADATA, 0, 12},
     {SM_API_API_VERSIONS, 0, 4},
     {SM_API_LIST_OFFSETS, 0, 10},

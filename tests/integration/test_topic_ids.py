@@ -148,10 +148,11 @@ def produce(topic, values):
     check_eq(wire.parse_produce(resp, _corr[0])[(topic, 0)][0], 0, "produced %d record(s) to %s" % (len(values), topic))
 
 
-def fetch13(topics, forgotten=()):
-    """Fetch v13 of [(id, [partition])] at offset 0: [(id, [(partition, error, hw, records)])]."""
+def fetch13(topics, forgotten=(), version=13):
+    """Fetch v13-v16 of [(id, [partition])] at offset 0: [(id, [(partition, error, hw, records)])]."""
     _corr[0] += 1
-    body = i32(-1) + i32(0) + i32(0) + i32(1 << 20) + i8(0) + i32(0) + i32(-1)
+    body = i32(-1) if version <= 14 else b""   # ReplicaId: v0-v14
+    body += i32(0) + i32(0) + i32(1 << 20) + i8(0) + i32(0) + i32(-1)
     body += uvarint(len(topics) + 1)
     for tid, parts in topics:
         body += tid + uvarint(len(parts) + 1)
@@ -162,10 +163,10 @@ def fetch13(topics, forgotten=()):
     for tid, parts in forgotten:
         body += tid + uvarint(len(parts) + 1) + b"".join(i32(p) for p in parts) + uvarint(0)
     body += compact_string("") + uvarint(0)
-    r = wire.rpc(broker.port, 1, 13, body, corr=_corr[0], flexible=True)
+    r = wire.rpc(broker.port, 1, version, body, corr=_corr[0], flexible=True)
     r.tags()
     r.i32()
-    check_eq((r.i16(), r.i32()), (0, 0), "Fetch v13: no top-level error, no session")
+    check_eq((r.i16(), r.i32()), (0, 0), "Fetch v%d: no top-level error, no session" % version)
 
     def part(x):
         idx, err, hw = x.i32(), x.i16(), x.i64()
@@ -178,8 +179,8 @@ def fetch13(topics, forgotten=()):
         x.tags()
         return idx, err, hw, recs
     out = r.compact_array(lambda x: (x.take(16), x.compact_array(part), x.tags())[:2])
-    r.tags()
-    check(r.at_end(), "Fetch v13 answer read to its last byte")
+    check_eq(r.tags(), {}, "Fetch v%d: no tagged fields at the end (no NodeEndpoints)" % version)
+    check(r.at_end(), "Fetch v%d answer read to its last byte" % version)
     return out
 
 
@@ -193,6 +194,10 @@ def test_fetch_v13_by_id():
              "Fetch v13 by id: the topic's id echoed, partition 0, no error, high watermark 2")
     bs = wire.batches(got[0][1][0][3])[0]
     check_eq(sum(b[2] for b in bs), 2, "and its 2 records")
+    for v in (14, 15, 16):
+        got = fetch13([(tid, [0])], version=v)
+        check_eq([(i, [(p, e, hw, sum(b[2] for b in wire.batches(rec)[0])) for p, e, hw, rec in ps]) for i, ps in got],
+                 [(tid, [(0, 0, 2, 2)])], "Fetch v%d%s by id: the same 2 records" % (v, " (no ReplicaId)" if v >= 15 else ""))
     ghost = bytes(range(1, 17))
     got = fetch13([(ghost, [0, 1]), (tid, [7])], forgotten=[(ghost, [3])])
     check_eq([(i, [(p, e) for p, e, _, _ in ps]) for i, ps in got],

@@ -313,14 +313,15 @@ static void test_produce(void)
 
 static void test_fetch(void)
 {
-    TEST_SECTION("Fetch v4-v13 request, response pieces (v13: topic ids)");
+    TEST_SECTION("Fetch v4-v16 request, response pieces (v13+: topic ids; v15+: no ReplicaId)");
     static const uint8_t tid[16] = {0x7a, 1, 2, 3, 4, 5, 0x46, 7, 0x88, 9, 10, 11, 12, 13, 14, 0xff};
     static const uint8_t old_id[16] = {0x33, [15] = 0x44};
-    for (int16_t v = 4; v <= 13; v++) {
+    for (int16_t v = 4; v <= 16; v++) {
         bool fx = v >= 12;
         sm_wbuf w;
         sm_wbuf_init(&w, 0);
-        sm_wbuf_i32(&w, -1);
+        if (v <= 14)
+            sm_wbuf_i32(&w, -1); /* ReplicaId: v0-v14 */
         sm_wbuf_i32(&w, 500);
         sm_wbuf_i32(&w, 1);
         sm_wbuf_i32(&w, 52428800);
@@ -358,9 +359,13 @@ static void test_fetch(void)
         }
         if (v >= 11)
             w_str(&w, SM_STR_LIT("rack-a"), fx);
-        if (fx) { /* ClusterId (tag 0): skipped */
+        if (fx && v < 15) { /* ClusterId (tag 0): skipped */
             sm_wbuf_uvarint(&w, 1);
             sm_wbuf_tag(&w, 0, "\x02x", 2);
+        } else if (fx) { /* and v15+'s ReplicaState (tag 1: ReplicaId 7, ReplicaEpoch 9, tags) */
+            sm_wbuf_uvarint(&w, 2);
+            sm_wbuf_tag(&w, 0, "\x02x", 2);
+            sm_wbuf_tag(&w, 1, "\0\0\0\x07\0\0\0\0\0\0\0\x09\0", 13);
         }
         sm_arena a;
         sm_arena_init(&a);
