@@ -30,6 +30,12 @@ int sm_metadata_req_decode(sm_rd *r, int16_t version, sm_arena *a, sm_metadata_r
         version >= 8 && version <= 10 ? sm_rd_bool(r) : false;
     out->include_topic_authorized_operations = version >= 8 ? sm_rd_bool(r) : false;
     sm_codec_rd_tags(r, fx);
+    /* v10+: bytes after the end are ignored, as Kafka ignores them (it never
+     * checks that a request body was read to its end): librdkafka 2.16
+     * sends Metadata v10-v12 requests with 3 bytes more than the
+     * definition holds, and Kafka answers them */
+    if (version >= 10 && !r->err)
+        r->p = r->end;
     return sm_codec_finish(r);
 }
 

@@ -10,7 +10,8 @@
  * (whose Name becomes nullable: look the topic up by id) and to each
  * response topic; v11 drops IncludeClusterAuthorizedOperations and
  * ClusterAuthorizedOperations; v12 makes the response topic Name nullable.
- * Conventions: see header.h. */
+ * From v10, bytes after the request's end are ignored, as Kafka ignores
+ * them (librdkafka 2.16 sends 3 more). Conventions: see header.h. */
 #ifndef SM_PROTO_METADATA_H
 #define SM_PROTO_METADATA_H
 

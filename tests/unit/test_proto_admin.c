@@ -868,7 +868,7 @@ static void test_golden(void)
 }
 
 static const decoder_case cases[] = {
-    {"Metadata (topic ids)", 10, 12, build_metadata_ids, dec_metadata_ids, verify_metadata_ids,
+    {"Metadata v10+ (trailing bytes ignored)", 10, 12, build_metadata_ids, dec_metadata_ids, verify_metadata_ids,
      walk_metadata_ids, sizeof(sm_metadata_req)},
     {"ListOffsets", 0, 10, build_list_offsets, dec_list_offsets, verify_list_offsets,
      walk_list_offsets, sizeof(sm_list_offsets_req)},

@@ -642,6 +642,11 @@ static void test_metadata_topic_ids(void)
     /* v10 still reads IncludeClusterAuthorizedOperations: the same bytes are one short */
     sm_rd_init(&r, req, k);
     CHECK(sm_metadata_req_decode(&r, 10, &a, &mr) == SM_ECORRUPT);
+    /* librdkafka 2.16's all-topics v12 request (3 bytes past the definition, which Kafka ignores) */
+    const uint8_t rdk[] = {0x00, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00};
+    sm_rd_init(&r, rdk, sizeof rdk);
+    CHECK(sm_metadata_req_decode(&r, 12, &a, &mr) == SM_OK && mr.topic_count == -1);
+    CHECK(!mr.allow_auto_topic_creation);
     /* v9 has no TopicId: these bytes do not read as v9 */
     sm_rd_init(&r, req, k);
     CHECK(sm_metadata_req_decode(&r, 9, &a, &mr) == SM_ECORRUPT);
