@@ -11,14 +11,15 @@
  * connection, as Kafka does for a request it cannot parse. */
 #include "broker/api.h"
 #include "proto/kafka.h"
+#include "proto/metadata.h"
 
 static const sm_api_def api_table[] = {
     /* v0-2 are listed for clients that key gzip/snappy support on Produce v0
      * (librdkafka < 2.11); their old message sets are refused (INVALID_RECORD) */
     {SM_API_PRODUCE, 0, 11, sm_handle_produce},
-    {SM_API_FETCH, 4, 12, sm_handle_fetch},
+    {SM_API_FETCH, 4, 16, sm_handle_fetch},
     {SM_API_LIST_OFFSETS, 0, 10, sm_handle_list_offsets},
-    {SM_API_METADATA, 0, 9, sm_handle_metadata},
+    {SM_API_METADATA, 0, SM_METADATA_MAX, sm_handle_metadata},
     {SM_API_OFFSET_COMMIT, 0, 8, sm_handle_offset_commit},
     {SM_API_OFFSET_FETCH, 0, 7, sm_handle_offset_fetch},
     {SM_API_FIND_COORDINATOR, 0, 5, sm_handle_find_coordinator},

@@ -74,7 +74,16 @@ static int16_t check_epochs(const sm_fetch_part *fp, part_eval *e)
 }
 
 /* Evaluates every partition; returns total record bytes found. */
-static int64_t evaluate(sm_broker *b, const sm_fetch_req *fr, part_eval *ev, bool *any_error)
+/* The topic a request topic names: by id from v13 (looked up again at each
+ * evaluation, so a topic deleted and re-created while a fetch waits is not
+ * served under the old id), by name before. */
+static sm_topic *find_topic(sm_broker *b, int16_t v, const sm_fetch_topic *ft)
+{
+    return v >= SM_FETCH_TOPIC_IDS ? sm_topic_find_id(b, ft->topic_id) : sm_topic_find(b, ft->topic);
+}
+
+static int64_t evaluate(sm_broker *b, int16_t v, const sm_fetch_req *fr, part_eval *ev,
+                        bool *any_error)
 {
     int64_t total = 0;
     int k = 0;
@@ -82,13 +91,19 @@ static int64_t evaluate(sm_broker *b, const sm_fetch_req *fr, part_eval *ev, boo
     int64_t max_bytes = fr->max_bytes > 0 ? fr->max_bytes : 0;
     for (int32_t i = 0; i < fr->topic_count; i++) {
         const sm_fetch_topic *ft = &fr->topics[i];
-        sm_topic *t = sm_topic_find(b, ft->topic);
+        sm_topic *t = find_topic(b, v, ft);
         for (int32_t j = 0; j < ft->partition_count; j++, k++) {
             const sm_fetch_part *fp = &ft->partitions[j];
             part_eval *e = &ev[k];
             memset(e, 0, sizeof *e);
             e->hdr.partition = fp->partition;
             e->hdr.high_watermark = e->hdr.last_stable_offset = e->hdr.log_start_offset = -1;
+            if (!t && v >= SM_FETCH_TOPIC_IDS) {
+                /* as KafkaApis.handleFetchRequest answers an unknown topic id */
+                e->hdr.error_code = SM_KERR_UNKNOWN_TOPIC_ID;
+                *any_error = true;
+                continue;
+            }
             if (!t || fp->partition < 0 || fp->partition >= t->npart) {
                 e->hdr.error_code = SM_KERR_UNKNOWN_TOPIC_OR_PARTITION;
                 *any_error = true;
@@ -167,7 +182,7 @@ static void respond(sm_req *req, const sm_fetch_req *fr, part_eval *ev)
     int k = 0;
     for (int32_t i = 0; i < fr->topic_count; i++) {
         const sm_fetch_topic *ft = &fr->topics[i];
-        sm_fetch_topic_encode(&req->w, v, ft->topic.len < 0 ? SM_STR_LIT("") : ft->topic,
+        sm_fetch_topic_encode(&req->w, v, ft->topic.len < 0 ? SM_STR_LIT("") : ft->topic, ft->topic_id,
                               ft->partition_count);
         for (int32_t j = 0; j < ft->partition_count; j++, k++) {
             part_eval *e = &ev[k];
@@ -195,7 +210,7 @@ static void answer_now(sm_req *req, const sm_fetch_req *fr)
         return;
     }
     bool any_error;
-    evaluate(req->b, fr, ev, &any_error);
+    evaluate(req->b, req->hdr.api_version, fr, ev, &any_error);
     respond(req, fr, ev);
 }
 
@@ -246,7 +261,7 @@ static void on_cancel(sm_req *req)
 
 /* A partition named twice is fetched once, as Kafka's request map does;
  * topics left with no partitions are dropped. */
-static int dedupe(sm_fetch_req *fr)
+static int dedupe(sm_fetch_req *fr, int16_t v)
 {
     if (count_parts(fr) < 2)
         return SM_OK;
@@ -258,9 +273,18 @@ static int dedupe(sm_fetch_req *fr)
         int32_t pk = 0;
         for (int32_t j = 0; j < t.partition_count; j++) {
             char key[SM_TOPIC_NAME_MAX + 24];
-            int tl = t.topic.len > SM_TOPIC_NAME_MAX ? SM_TOPIC_NAME_MAX : (t.topic.len > 0 ? t.topic.len : 0);
-            int kl = snprintf(key, sizeof key, "%.*s\x01%d", tl, tl ? t.topic.p : "",
+            int kl;
+            if (v >= SM_FETCH_TOPIC_IDS) {
+                kl = 0;
+                for (int q = 0; q < 16; q++)
+                    kl += snprintf(key + kl, sizeof key - (size_t)kl, "%02x", t.topic_id[q]);
+                kl += snprintf(key + kl, sizeof key - (size_t)kl, "\x01%d", t.partitions[j].partition);
+            } else {
+                int tl = t.topic.len > SM_TOPIC_NAME_MAX ? SM_TOPIC_NAME_MAX
+                                                         : (t.topic.len > 0 ? t.topic.len : 0);
+                kl = snprintf(key, sizeof key, "%.*s\x01%d", tl, tl ? t.topic.p : "",
                               t.partitions[j].partition);
+            }
             if (sm_map_get(&seen, key, (size_t)kl))
                 continue;
             if (sm_map_put(&seen, key, (size_t)kl, &seen) != SM_OK) {
@@ -290,7 +314,7 @@ void sm_handle_fetch(sm_req *req)
         sm_req_fail_connection(req, "malformed Fetch request");
         return;
     }
-    if (dedupe(&fw->fr) != SM_OK) {
+    if (dedupe(&fw->fr, req->hdr.api_version) != SM_OK) {
         sm_req_fail_connection(req, "out of memory");
         return;
     }
@@ -302,7 +326,7 @@ void sm_handle_fetch(sm_req *req)
         return;
     }
     bool any_error;
-    int64_t total = evaluate(b, fr, ev, &any_error);
+    int64_t total = evaluate(b, req->hdr.api_version, fr, ev, &any_error);
     if (total >= fr->min_bytes || fr->max_wait_ms <= 0 || any_error || n == 0 || b->stopping) {
         respond(req, fr, ev);
         return;
@@ -318,7 +342,7 @@ void sm_handle_fetch(sm_req *req)
         return;
     }
     for (int32_t i = 0; i < fr->topic_count; i++) {
-        sm_topic *t = sm_topic_find(b, fr->topics[i].topic);
+        sm_topic *t = find_topic(b, req->hdr.api_version, &fr->topics[i]);
         for (int32_t j = 0; j < fr->topics[i].partition_count; j++) {
             sm_partition *p = t->parts[fr->topics[i].partitions[j].partition];
             fetch_link *l = &fw->links[fw->nlinks++];

@@ -12,12 +12,50 @@
 #include "proto/kafka.h"
 #include "proto/metadata.h"
 
+/* v10-v11 name every topic (Kafka speaks ids from v12): a topic given by id
+ * or with a null name fails the whole request, answered as Kafka's
+ * MetadataRequest.getErrorResponse answers its InvalidRequestException:
+ * every topic INVALID_REQUEST with its name ("" for null) and id, no
+ * brokers, no cluster id, controller -1. */
+static bool ids_refused(sm_req *req, const sm_metadata_req *mr)
+{
+    static const uint8_t zero[16];
+    if (req->hdr.api_version < 10 || req->hdr.api_version >= 12 || mr->topic_count <= 0)
+        return false;
+    bool bad = false;
+    for (int32_t i = 0; i < mr->topic_count; i++)
+        bad = bad || mr->topics[i].len < 0 || memcmp(mr->topic_ids[i], zero, 16) != 0;
+    if (!bad)
+        return false;
+    sm_metadata_topic *ts = sm_arena_calloc(&req->arena, (size_t)mr->topic_count, sizeof *ts);
+    if (!ts) {
+        sm_req_fail_connection(req, "out of memory");
+        return true;
+    }
+    for (int32_t i = 0; i < mr->topic_count; i++) {
+        ts[i].error_code = SM_KERR_INVALID_REQUEST;
+        ts[i].name = mr->topics[i].len < 0 ? SM_STR_LIT("") : mr->topics[i];
+        ts[i].topic_authorized_operations = SM_ACL_OPS_OMITTED;
+        memcpy(ts[i].topic_id, mr->topic_ids[i], 16);
+    }
+    sm_metadata_resp resp = {.cluster_id = SM_STR_NULL,
+                             .controller_id = -1,
+                             .topic_count = mr->topic_count,
+                             .topics = ts,
+                             .cluster_authorized_operations = SM_ACL_OPS_OMITTED};
+    sm_resp_begin(req);
+    sm_metadata_resp_encode(&req->w, req->hdr.api_version, &resp);
+    sm_req_complete(req);
+    return true;
+}
+
 static bool fill_topic(sm_req *req, sm_metadata_topic *mt, sm_topic *t, bool ops)
 {
     mt->error_code = SM_KERR_NONE;
     /* no authorizer: every operation a topic supports, as Kafka answers */
     mt->topic_authorized_operations = ops ? SM_ACL_OPS_TOPIC : SM_ACL_OPS_OMITTED;
     mt->name = sm_str_c(t->name);
+    memcpy(mt->topic_id, t->id, sizeof mt->topic_id);
     mt->is_internal = false;
     mt->partition_count = t->npart;
     mt->partitions = sm_arena_calloc(&req->arena, (size_t)t->npart, sizeof *mt->partitions);
@@ -37,6 +75,8 @@ void sm_handle_metadata(sm_req *req)
         sm_req_fail_connection(req, "malformed Metadata request");
         return;
     }
+    if (ids_refused(req, &mr))
+        return;
     sm_metadata_broker self = {b->cfg.node_id, sm_str_c(b->adv_host), b->adv_port, SM_STR_NULL};
     sm_metadata_resp resp = {.broker_count = 1,
                              .brokers = &self,
@@ -74,8 +114,34 @@ void sm_handle_metadata(sm_req *req)
         sm_autocreate ac;
         sm_autocreate_init(b, &ac);
         resp.topic_count = 0;
+        static const uint8_t zero[16];
         for (int32_t i = 0; i < mr.topic_count; i++) {
             sm_str name = mr.topics[i];
+            const uint8_t *id = mr.topic_ids[i];
+            if (memcmp(id, zero, 16) != 0 || name.len < 0) {
+                /* by id (v12; refused before, ids_refused): never
+                 * auto-created; an unknown id is UNKNOWN_TOPIC_ID with a
+                 * null name and the id asked for, as KafkaApis answers */
+                sm_metadata_topic *mt = &resp.topics[resp.topic_count++];
+                sm_topic *t = NULL;
+                if (memcmp(id, zero, 16) == 0) {
+                    mt->error_code = SM_KERR_INVALID_REQUEST; /* neither a name nor an id */
+                } else if (!(t = sm_topic_find_id(b, id))) {
+                    mt->error_code = SM_KERR_UNKNOWN_TOPIC_ID;
+                    memcpy(mt->topic_id, id, 16);
+                }
+                if (t) {
+                    if (!fill_topic(req, mt, t, mr.include_topic_authorized_operations)) {
+                        sm_map_release(&seen);
+                        sm_req_fail_connection(req, "out of memory");
+                        return;
+                    }
+                } else {
+                    mt->topic_authorized_operations = SM_ACL_OPS_OMITTED;
+                    mt->name = name;
+                }
+                continue;
+            }
             size_t nl = name.len > 0 ? (size_t)name.len : 0;
             if (sm_map_get(&seen, nl ? name.p : "", nl))
                 continue;
@@ -97,8 +163,7 @@ void sm_handle_metadata(sm_req *req)
             } else {
                 mt->error_code = err;
                 mt->topic_authorized_operations = SM_ACL_OPS_OMITTED;
-                /* Name is not nullable in the response */
-                mt->name = name.len < 0 ? SM_STR_LIT("") : name;
+                mt->name = name; /* topic id zero */
             }
         }
         sm_map_release(&seen);

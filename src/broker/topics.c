@@ -375,8 +375,51 @@ static void config_path(sm_broker *b, const char *topic, char *out, size_t outle
     }
 }
 
-static int write_topic_config(sm_broker *b, const char *name, const sm_props *overrides, char *msg,
-                              size_t msglen)
+/* The key holding the topic id in the topic's config file; it is not a config. */
+#define TOPIC_ID_KEY "samsa.topic.id"
+
+static void id_hex(const uint8_t id[16], char out[33])
+{
+    for (int i = 0; i < 16; i++)
+        snprintf(out + 2 * i, 3, "%02x", id[i]);
+}
+
+static bool id_parse(const char *s, uint8_t id[16])
+{
+    if (!s || strlen(s) != 32)
+        return false;
+    bool zero = true;
+    for (int i = 0; i < 16; i++) {
+        unsigned v;
+        if (sscanf(s + 2 * i, "%2x", &v) != 1 || !strchr("0123456789abcdef", s[2 * i]) ||
+            !strchr("0123456789abcdef", s[2 * i + 1]))
+            return false;
+        id[i] = (uint8_t)v;
+        zero = zero && v == 0;
+    }
+    return !zero;
+}
+
+/* A new topic id, by the rules of Kafka's Uuid.randomUuid: a random
+ * (version 4) UUID that is neither zero nor the metadata topic's id (1) and
+ * whose URL-safe base64 form does not start with '-' (a first byte of
+ * 0xf8-0xfb), which would read as a command-line option. */
+static int new_topic_id(uint8_t id[16])
+{
+    for (int tries = 0; tries < 64; tries++) {
+        if (getrandom(id, 16, 0) != 16)
+            return SM_EIO;
+        id[6] = (uint8_t)((id[6] & 0x0f) | 0x40);
+        id[8] = (uint8_t)((id[8] & 0x3f) | 0x80);
+        if ((id[0] >> 2) == 62)
+            continue;
+        return SM_OK; /* the version bits make it neither 0 nor 1 */
+    }
+    return SM_EIO;
+}
+
+static int write_topic_config(sm_broker *b, const char *name, const uint8_t id[16],
+                              const sm_props *overrides, char *msg, size_t msglen)
 {
     char dir[4200], sub[4400], path[4400], tmp[4500];
     topics_dir(b, dir, sizeof dir);
@@ -396,7 +439,10 @@ static int write_topic_config(sm_broker *b, const char *name, const sm_props *ov
     FILE *f = fopen(tmp, "w");
     if (!f)
         return sm_fail(msg, msglen, SM_EIO, "cannot write %s: %s", tmp, strerror(errno));
+    char hex[33];
+    id_hex(id, hex);
     fprintf(f, "# topic-level configs of %s, written by samsa-broker\n", name);
+    fprintf(f, TOPIC_ID_KEY "=%s\n", hex);
     for (size_t i = 0; i < overrides->n; i++)
         fprintf(f, "%s=%s\n", overrides->v[i].key, overrides->v[i].value);
     if (fflush(f) || fsync(fileno(f))) {
@@ -976,6 +1022,18 @@ sm_topic *sm_topic_find(sm_broker *b, sm_str name)
  * opens a few files for a moment, out of the reserve. Past what the budget
  * keeps open for hot partitions, it is said once: cold partitions are then
  * closed and reopened as they are used. */
+sm_topic *sm_topic_find_id(sm_broker *b, const uint8_t id[16])
+{
+    const char *name;
+    void *v;
+    for (size_t it = 0; sm_map_next(&b->topics, &it, &name, &v);) {
+        sm_topic *t = v;
+        if (!memcmp(t->id, id, 16))
+            return t;
+    }
+    return NULL;
+}
+
 static bool fd_budget_ok(sm_broker *b, int32_t more, char *msg, size_t msglen)
 {
     static bool said;
@@ -1062,10 +1120,13 @@ int16_t sm_topic_create(sm_broker *b, sm_str name, int32_t partitions, int16_t r
         topic_free(t);
         return SM_KERR_KAFKA_STORAGE_ERROR;
     }
-    int rc = SM_OK;
+    int rc = new_topic_id(t->id);
+    if (rc != SM_OK)
+        sm_fail(msg, msglen, rc, "cannot read random bytes for the topic id: %s", strerror(errno));
     bool in_map = false;
-    if (t->overrides.n)
-        rc = write_topic_config(b, t->name, &t->overrides, msg, msglen);
+    /* always written: it holds the topic id */
+    if (rc == SM_OK)
+        rc = write_topic_config(b, t->name, t->id, &t->overrides, msg, msglen);
     /* in the map first, so that pick_log_dir counts this topic's new partitions */
     if (rc == SM_OK) {
         if (sm_map_put(&b->topics, t->name, strlen(t->name), t) == SM_OK)
@@ -1253,7 +1314,7 @@ int16_t sm_topic_set_configs(sm_broker *b, sm_topic *t, const sm_props *configs,
         }
     }
     /* on disk first: memory never holds what a restart would not */
-    if (write_topic_config(b, t->name, &next, msg, msglen) != SM_OK) {
+    if (write_topic_config(b, t->name, t->id, &next, msg, msglen) != SM_OK) {
         sm_props_release(&next);
         return SM_KERR_KAFKA_STORAGE_ERROR;
     }
@@ -1367,11 +1428,36 @@ int sm_topics_load(sm_broker *b, char *err, size_t errlen)
         sm_props_init(&t->overrides);
         char path[4400];
         config_path(b, t->name, path, sizeof path, NULL, 0);
-        if (access(path, F_OK) == 0 &&
-            sm_props_load_file(&t->overrides, path, err, errlen) != SM_OK) {
+        sm_props file;
+        sm_props_init(&file);
+        bool unreadable = false;
+        if (access(path, F_OK) == 0 && sm_props_load_file(&file, path, err, errlen) != SM_OK) {
             sm_warn("topic %s: ignoring unreadable configs: %s", t->name, err);
-            sm_props_release(&t->overrides);
-            sm_props_init(&t->overrides);
+            sm_props_release(&file);
+            sm_props_init(&file);
+            unreadable = true;
+        }
+        bool has_id = id_parse(sm_props_get(&file, TOPIC_ID_KEY), t->id);
+        for (size_t k = 0; k < file.n && rc == SM_OK; k++)
+            if (strcmp(file.v[k].key, TOPIC_ID_KEY) != 0)
+                rc = sm_props_set(&t->overrides, file.v[k].key, file.v[k].value, "topic");
+        sm_props_release(&file);
+        if (rc == SM_OK && !has_id) {
+            /* a topic from before topic ids: it gets one now, durably */
+            rc = new_topic_id(t->id);
+            if (rc == SM_OK && unreadable)
+                sm_warn("topic %s: its id lasts until a restart (the config file, kept as it "
+                        "is, does not read)", t->name);
+            else if (rc == SM_OK)
+                rc = write_topic_config(b, t->name, t->id, &t->overrides, err, errlen);
+            else
+                sm_fail(err, errlen, rc, "cannot read random bytes for a topic id");
+            if (rc == SM_OK && !unreadable)
+                sm_info("topic %s: assigned a topic id", t->name);
+        }
+        if (rc != SM_OK) {
+            topic_free(t);
+            break;
         }
         effective_cfg(b, &t->overrides, &t->cfg);
         sm_map_put(&b->topics, t->name, strlen(t->name), t);

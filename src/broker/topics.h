@@ -41,6 +41,7 @@ typedef struct sm_topic_cfg {
 
 struct sm_topic {
     char *name;
+    uint8_t id[16]; /* KIP-516 topic id: random, never zero, stored with the topic's configs */
     int32_t npart;
     sm_partition **parts;
     sm_props overrides; /* topic-level configs set by CreateTopics/AlterConfigs */
@@ -48,6 +49,8 @@ struct sm_topic {
 };
 
 sm_topic *sm_topic_find(sm_broker *b, sm_str name);
+/* The topic whose id is `id` (KIP-516), or NULL; a scan of every topic. */
+sm_topic *sm_topic_find_id(sm_broker *b, const uint8_t id[16]);
 /* Creates a topic (validate_only: checks only). configs: name/value pairs.
  * Returns a Kafka error code; *msg gets a human message for errors. */
 int16_t sm_topic_create(sm_broker *b, sm_str name, int32_t partitions, int16_t replication,

@@ -9,6 +9,7 @@
 #ifndef SM_PROTO_CODEC_INT_H
 #define SM_PROTO_CODEC_INT_H
 
+#include <string.h>
 #include "base/arena.h"
 #include "base/buf.h"
 #include "base/err.h"
@@ -191,6 +192,16 @@ static inline void sm_codec_put_ncount_fx(sm_wbuf *w, int32_t n, bool fx)
     else
         sm_wbuf_i32(w, n < 0 ? -1 : n);
 }
+/* UUID (KIP-516 topic ids): 16 bytes as they are, in flexible and older versions alike. */
+static inline void sm_codec_rd_uuid(sm_rd *r, uint8_t out[16])
+{
+    const uint8_t *q = sm_rd_take(r, 16);
+    if (q)
+        memcpy(out, q, 16);
+    else
+        memset(out, 0, 16);
+}
+static inline void sm_codec_put_uuid(sm_wbuf *w, const uint8_t id[16]) { sm_wbuf_raw(w, id, 16); }
 /* An empty tagged-field section ending a struct. */
 static inline void sm_codec_put_tags(sm_wbuf *w, bool fx)
 {

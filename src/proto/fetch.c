@@ -1,4 +1,4 @@
-/* fetch.c: Fetch request decoding and response pieces, versions 4-12
+/* fetch.c: Fetch request decoding and response pieces, versions 4-16
  * (fields per Kafka's FetchRequest.json / FetchResponse.json). */
 #include "proto/fetch.h"
 
@@ -8,21 +8,30 @@
 int sm_fetch_req_decode(sm_rd *r, int16_t version, sm_arena *a, sm_fetch_req *out)
 {
     bool fx = version >= SM_FETCH_FLEX;
-    out->replica_id = sm_rd_i32(r);
+    /* v15+: ReplicaId moved into the tagged ReplicaState (tag 1, sent by
+     * followers only), skipped with the other tags: a consumer's -1 */
+    out->replica_id = version <= 14 ? sm_rd_i32(r) : -1;
     out->max_wait_ms = sm_rd_i32(r);
     out->min_bytes = sm_rd_i32(r);
     out->max_bytes = sm_rd_i32(r);
     out->isolation_level = sm_rd_i8(r);
     out->session_id = version >= 7 ? sm_rd_i32(r) : 0;
     out->session_epoch = version >= 7 ? sm_rd_i32(r) : -1;
-    out->topic_count = sm_codec_rd_array_fx(r, fx ? 3 : 6, false, fx);
+    bool ids = version >= SM_FETCH_TOPIC_IDS;
+    size_t topic_min = ids ? 18 : fx ? 3 : 6; /* name or id, partition count (, tags) */
+    out->topic_count = sm_codec_rd_array_fx(r, topic_min, false, fx);
     out->topics = sm_arena_calloc(a, (size_t)out->topic_count, sizeof *out->topics);
     if (out->topic_count && !out->topics)
         return SM_ENOMEM;
     size_t part_min = 16 + (version >= 5 ? 8 : 0) + (version >= 9 ? 4 : 0) + (fx ? 5 : 0);
     for (int32_t i = 0; i < out->topic_count && !r->err; i++) {
         sm_fetch_topic *t = &out->topics[i];
-        t->topic = sm_codec_rd_str_fx(r, fx);
+        if (ids) {
+            sm_codec_rd_uuid(r, t->topic_id);
+            t->topic = SM_STR_NULL;
+        } else {
+            t->topic = sm_codec_rd_str_fx(r, fx);
+        }
         t->partition_count = sm_codec_rd_array_fx(r, part_min, false, fx);
         t->partitions = sm_arena_calloc(a, (size_t)t->partition_count, sizeof *t->partitions);
         if (t->partition_count && !t->partitions)
@@ -41,9 +50,14 @@ int sm_fetch_req_decode(sm_rd *r, int16_t version, sm_arena *a, sm_fetch_req *ou
     }
     out->forgotten_count = 0;
     if (version >= 7) {
-        int32_t n = sm_codec_rd_array_fx(r, fx ? 3 : 6, false, fx);
+        int32_t n = sm_codec_rd_array_fx(r, topic_min, false, fx);
         for (int32_t i = 0; i < n && !r->err; i++) {
-            (void)sm_codec_rd_str_fx(r, fx);
+            if (ids) {
+                uint8_t id[16];
+                sm_codec_rd_uuid(r, id);
+            } else {
+                (void)sm_codec_rd_str_fx(r, fx);
+            }
             int32_t np = sm_codec_rd_array_fx(r, 4, false, fx);
             (void)sm_rd_take(r, (size_t)np * 4);
             sm_codec_rd_tags(r, fx);
@@ -66,10 +80,14 @@ void sm_fetch_resp_begin(sm_wbuf *w, int16_t version, int16_t error_code, int32_
     sm_codec_put_count_fx(w, topic_count, version >= SM_FETCH_FLEX);
 }
 
-void sm_fetch_topic_encode(sm_wbuf *w, int16_t version, sm_str topic, int32_t partition_count)
+void sm_fetch_topic_encode(sm_wbuf *w, int16_t version, sm_str topic, const uint8_t topic_id[16],
+                           int32_t partition_count)
 {
     bool fx = version >= SM_FETCH_FLEX;
-    sm_codec_put_str_fx(w, topic, fx);
+    if (version >= SM_FETCH_TOPIC_IDS)
+        sm_codec_put_uuid(w, topic_id);
+    else
+        sm_codec_put_str_fx(w, topic, fx);
     sm_codec_put_count_fx(w, partition_count, fx);
 }
 

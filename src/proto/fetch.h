@@ -1,4 +1,4 @@
-/* fetch.h: Fetch (key 1), versions 4-12.
+/* fetch.h: Fetch (key 1), versions 4-16.
  *
  * The response is encoded in pieces so the broker can splice record bytes
  * in from segment files with sendfile(2): it writes each partition's
@@ -12,8 +12,14 @@
  * and the tagged DivergingEpoch (tag 0) to the answer when the fetcher's
  * last epoch ends before its fetch offset. The other tagged fields
  * (ClusterId in the request; CurrentLeader, SnapshotId in the answer) are
- * for KRaft and leader changes: skipped, never sent. v13+ names topics by
- * id (KIP-516): not spoken. */
+ * for KRaft and leader changes: skipped, never sent. v13 names topics by
+ * id (KIP-516) instead of by name, in the request's topics and forgotten
+ * topics and in the response's topics. v14 adds only an error for tiered
+ * storage (OFFSET_MOVED_TO_TIERED_STORAGE, never sent here); v15 drops
+ * ReplicaId for the tagged ReplicaState (tag 1, a follower's; skipped); v16
+ * adds the tagged NodeEndpoints (tag 0 of the response), which Kafka fills
+ * only with NOT_LEADER_OR_FOLLOWER and FENCED_LEADER_EPOCH answers: the one
+ * broker, leader of every partition at epoch 0, answers neither. */
 #ifndef SM_PROTO_FETCH_H
 #define SM_PROTO_FETCH_H
 
@@ -22,6 +28,7 @@
 #include "proto/header.h"
 
 #define SM_FETCH_FLEX 12 /* first flexible version */
+#define SM_FETCH_TOPIC_IDS 13 /* first version naming topics by id */
 
 typedef struct sm_fetch_part {
     int32_t partition;
@@ -33,13 +40,14 @@ typedef struct sm_fetch_part {
 } sm_fetch_part;
 
 typedef struct sm_fetch_topic {
-    sm_str topic;
+    sm_str topic;        /* v4-v12 (null from v13 until the broker resolves topic_id) */
+    uint8_t topic_id[16]; /* v13+ */
     int32_t partition_count;
     sm_fetch_part *partitions;
 } sm_fetch_topic;
 
 typedef struct sm_fetch_req {
-    int32_t replica_id;
+    int32_t replica_id; /* v4-v14; -1 from v15 */
     int32_t max_wait_ms;
     int32_t min_bytes;
     int32_t max_bytes;
@@ -57,8 +65,9 @@ int sm_fetch_req_decode(sm_rd *r, int16_t version, sm_arena *a, sm_fetch_req *ou
 /* ThrottleTimeMs, then (v7+) ErrorCode and SessionId, then the topic count. */
 void sm_fetch_resp_begin(sm_wbuf *w, int16_t version, int16_t error_code, int32_t session_id,
                          int32_t topic_count);
-/* Topic name and partition count. */
-void sm_fetch_topic_encode(sm_wbuf *w, int16_t version, sm_str topic, int32_t partition_count);
+/* Topic name (v4-v12) or id (v13+), and partition count. */
+void sm_fetch_topic_encode(sm_wbuf *w, int16_t version, sm_str topic, const uint8_t topic_id[16],
+                           int32_t partition_count);
 /* After a topic's partitions: its tagged fields (v12+). */
 void sm_fetch_topic_end(sm_wbuf *w, int16_t version);
 /* The end of the response: its tagged fields (v12+). */

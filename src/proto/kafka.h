@@ -122,6 +122,7 @@ enum sm_kerr {
     SM_KERR_GROUP_SUBSCRIBED_TO_TOPIC = 86,
     SM_KERR_UNSTABLE_OFFSET_COMMIT = 88,
     SM_KERR_THROTTLING_QUOTA_EXCEEDED = 89,
+    SM_KERR_UNKNOWN_TOPIC_ID = 100,
 };
 
 /* Kafka's name for an error code ("UNKNOWN_TOPIC_OR_PARTITION"), for logs. */

@@ -1,4 +1,4 @@
-/* metadata.c: Metadata request/response codec, versions 0-9 (fields per
+/* metadata.c: Metadata request/response codec, versions 0-12 (fields per
  * Kafka's MetadataRequest.json / MetadataResponse.json; v9 is flexible). */
 #include "proto/metadata.h"
 
@@ -8,14 +8,18 @@
 int sm_metadata_req_decode(sm_rd *r, int16_t version, sm_arena *a, sm_metadata_req *out)
 {
     bool fx = version >= SM_METADATA_FLEX;
-    out->topic_count = sm_codec_rd_array_fx(r, 2, version >= 1, fx);
+    out->topic_count = sm_codec_rd_array_fx(r, version >= 10 ? 18 : 2, version >= 1, fx);
     out->topics = NULL;
+    out->topic_ids = NULL;
     if (out->topic_count > 0) {
         out->topics = sm_arena_calloc(a, (size_t)out->topic_count, sizeof *out->topics);
-        if (!out->topics)
+        out->topic_ids = sm_arena_calloc(a, (size_t)out->topic_count, sizeof *out->topic_ids);
+        if (!out->topics || !out->topic_ids)
             return SM_ENOMEM;
         for (int32_t i = 0; i < out->topic_count && !r->err; i++) {
-            out->topics[i] = sm_codec_rd_str_fx(r, fx);
+            if (version >= 10)
+                sm_codec_rd_uuid(r, out->topic_ids[i]);
+            out->topics[i] = version >= 10 ? sm_codec_rd_nstr_fx(r, fx) : sm_codec_rd_str_fx(r, fx);
             sm_codec_rd_tags(r, fx);
         }
     }
@@ -26,6 +30,12 @@ int sm_metadata_req_decode(sm_rd *r, int16_t version, sm_arena *a, sm_metadata_r
         version >= 8 && version <= 10 ? sm_rd_bool(r) : false;
     out->include_topic_authorized_operations = version >= 8 ? sm_rd_bool(r) : false;
     sm_codec_rd_tags(r, fx);
+    /* v10+: bytes after the end are ignored, as Kafka ignores them (it never
+     * checks that a request body was read to its end): librdkafka 2.16
+     * sends Metadata v10-v12 requests with 3 bytes more than the
+     * definition holds, and Kafka answers them */
+    if (version >= 10 && !r->err)
+        r->p = r->end;
     return sm_codec_finish(r);
 }
 
@@ -60,7 +70,12 @@ void sm_metadata_resp_encode(sm_wbuf *w, int16_t version, const sm_metadata_resp
     for (int32_t i = 0; i < resp->topic_count; i++) {
         const sm_metadata_topic *t = &resp->topics[i];
         sm_wbuf_i16(w, t->error_code);
-        sm_codec_put_str_fx(w, t->name, fx);
+        if (version >= 12)
+            sm_codec_put_nstr_fx(w, t->name, fx);
+        else
+            sm_codec_put_str_fx(w, t->name.len < 0 ? SM_STR_LIT("") : t->name, fx);
+        if (version >= 10)
+            sm_codec_put_uuid(w, t->topic_id);
         if (version >= 1)
             sm_wbuf_bool(w, t->is_internal);
         sm_codec_put_count_fx(w, t->partition_count, fx);

@@ -1,4 +1,4 @@
-/* metadata.h: Metadata (key 3), versions 0-9.
+/* metadata.h: Metadata (key 3), versions 0-12.
  *
  * v1 makes the topic array nullable (null: all topics) and adds Rack,
  * ControllerId, IsInternal; v2 ClusterId; v3 ThrottleTimeMs; v4
@@ -6,8 +6,12 @@
  * (SM_LEADER_EPOCH, kafka.h); v8
  * IncludeClusterAuthorizedOperations / IncludeTopicAuthorizedOperations and
  * the bit fields they ask for (INT32_MIN when not asked); v9 is the first
- * flexible version. v10+ carries topic ids (KIP-516), which samsa-broker
- * does not have: not spoken. Conventions: see header.h. */
+ * flexible version; v10 adds a TopicId (KIP-516) to each request topic
+ * (whose Name becomes nullable: look the topic up by id) and to each
+ * response topic; v11 drops IncludeClusterAuthorizedOperations and
+ * ClusterAuthorizedOperations; v12 makes the response topic Name nullable.
+ * From v10, bytes after the request's end are ignored, as Kafka ignores
+ * them (librdkafka 2.16 sends 3 more). Conventions: see header.h. */
 #ifndef SM_PROTO_METADATA_H
 #define SM_PROTO_METADATA_H
 
@@ -16,6 +20,7 @@
 #include "proto/header.h"
 
 #define SM_METADATA_FLEX 9 /* first flexible version */
+#define SM_METADATA_MAX 12
 
 /* AclOperation bits (Kafka's AclOperation codes, Utils.to32BitField) of
  * what a broker without an authorizer allows on a resource: every operation
@@ -31,7 +36,8 @@
 
 typedef struct sm_metadata_req {
     int32_t topic_count; /* -1: all topics (v1+ null array; v0 sends an empty array for all) */
-    sm_str *topics;
+    sm_str *topics;     /* v10+: null when the topic is named by id */
+    uint8_t (*topic_ids)[16]; /* v10+ (zero: named by name); all zero before */
     bool allow_auto_topic_creation; /* v4+; true before v4 */
     bool include_cluster_authorized_operations; /* v8+ (read v8-v10 by Kafka); false before */
     bool include_topic_authorized_operations;   /* v8+; false before */
@@ -61,6 +67,7 @@ typedef struct sm_metadata_topic {
     int32_t partition_count;
     sm_metadata_part *partitions;
     int32_t topic_authorized_operations; /* v8+: SM_ACL_OPS_TOPIC or SM_ACL_OPS_OMITTED */
+    uint8_t topic_id[16]; /* v10+; zero with an error, as Kafka answers */
 } sm_metadata_topic;
 
 typedef struct sm_metadata_resp {

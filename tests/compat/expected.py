@@ -64,8 +64,7 @@ DIFFS = [
     # so Metadata lists no internal topic
     # D6: DescribeConfigs v0-v2 only: no config types (v3+); kafka-python shows None, Java UNKNOWN
     Diff("D6", ("kafka-python", "java"), "topic_configs", "described.*", kafka=ANY, samsa=ANY),
-    # D7: no topic ids (Metadata v10+, KIP-516; samsa speaks up to v9): the Java client sees none
-    Diff("D7", ("java", "franz-go"), "metadata", "topic_id_set", kafka=True, samsa=False),
+    # D7 (fixed, issue 12): topic ids (Metadata v10-v12, KIP-516) are set as on Kafka
     # D8 (compressed batches only, not in these scenarios): ListOffsets v7+ MAX_TIMESTAMP is spoken
     # D11: broker configs are static: an IncrementalAlterConfigs SET of one Kafka can change
     # dynamically (log.retention.ms) is refused

@@ -14,6 +14,7 @@
 #include "proto/create_topics.h"
 #include "proto/delete_records.h"
 #include "proto/delete_topics.h"
+#include "proto/metadata.h"
 #include "proto/describe_configs.h"
 #include "proto/kafka.h"
 #include "proto/list_offsets.h"
@@ -282,6 +283,62 @@ static void test_create_topics_resp(void)
 /* ======================================================================== */
 /* DeleteTopics                                                              */
 /* ======================================================================== */
+
+/* Metadata v10-v12 (MetadataRequest.json): each topic is TopicId (uuid),
+ * Name (compact nullable string), tags; then AllowAutoTopicCreation,
+ * IncludeClusterAuthorizedOperations (v8-v10 only), IncludeTopicAuthorizedOperations. */
+static const uint8_t md_id[16] = {0x5e, 1, 2, 3, 4, 5, 0x46, 7, 0x88, 9, 10, 11, 12, 13, 14, 15};
+
+static void build_metadata_ids(pb *b, int16_t v)
+{
+    static const uint8_t zero[16];
+    pb_flex(b, true);
+    pb_ncount(b, 3);
+    sm_wbuf_raw(&b->w, zero, 16);
+    pb_nstr(b, "orders");
+    pb_tags(b);
+    sm_wbuf_raw(&b->w, md_id, 16);
+    pb_nstr(b, NULL);
+    pb_tags(b);
+    sm_wbuf_raw(&b->w, zero, 16);
+    pb_nstr(b, "x");
+    pb_tags(b);
+    pb_bool(b, false);
+    if (v <= 10)
+        pb_bool(b, true);
+    pb_bool(b, true);
+    pb_tags(b);
+}
+
+static void verify_metadata_ids(const void *o, int16_t v)
+{
+    static const uint8_t zero[16];
+    const sm_metadata_req *q = o;
+    REQUIRE(q->topic_count == 3);
+    CHECK(sm_str_eqc(q->topics[0], "orders") && !memcmp(q->topic_ids[0], zero, 16));
+    CHECK(sm_str_is_null(q->topics[1]) && !memcmp(q->topic_ids[1], md_id, 16));
+    CHECK(sm_str_eqc(q->topics[2], "x") && !memcmp(q->topic_ids[2], zero, 16));
+    CHECK(!q->allow_auto_topic_creation);
+    CHECK(q->include_cluster_authorized_operations == (v <= 10));
+    CHECK(q->include_topic_authorized_operations);
+}
+
+static void walk_metadata_ids(const void *o, int16_t v)
+{
+    (void)v;
+    const sm_metadata_req *q = o;
+    if (q->topic_count <= 0)
+        return;
+    walk_array(q->topics, q->topic_count, sizeof *q->topics);
+    walk_array(q->topic_ids, q->topic_count, sizeof *q->topic_ids);
+    for (int32_t i = 0; i < q->topic_count; i++)
+        walk_str(q->topics[i]);
+}
+
+static int dec_metadata_ids(sm_rd *r, int16_t v, sm_arena *a, void *out)
+{
+    return sm_metadata_req_decode(r, v, a, out);
+}
 
 static void build_delete_topics(pb *b, int16_t v)
 {
@@ -811,6 +868,8 @@ static void test_golden(void)
 }
 
 static const decoder_case cases[] = {
+    {"Metadata v10+ (trailing bytes ignored)", 10, 12, build_metadata_ids, dec_metadata_ids, verify_metadata_ids,
+     walk_metadata_ids, sizeof(sm_metadata_req)},
     {"ListOffsets", 0, 10, build_list_offsets, dec_list_offsets, verify_list_offsets,
      walk_list_offsets, sizeof(sm_list_offsets_req)},
     {"CreateTopics", 0, 4, build_create_topics, dec_create_topics, verify_create_topics,

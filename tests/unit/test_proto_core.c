@@ -313,12 +313,15 @@ static void test_produce(void)
 
 static void test_fetch(void)
 {
-    TEST_SECTION("Fetch v4-v12 request, response pieces");
-    for (int16_t v = 4; v <= 12; v++) {
+    TEST_SECTION("Fetch v4-v16 request, response pieces (v13+: topic ids; v15+: no ReplicaId)");
+    static const uint8_t tid[16] = {0x7a, 1, 2, 3, 4, 5, 0x46, 7, 0x88, 9, 10, 11, 12, 13, 14, 0xff};
+    static const uint8_t old_id[16] = {0x33, [15] = 0x44};
+    for (int16_t v = 4; v <= 16; v++) {
         bool fx = v >= 12;
         sm_wbuf w;
         sm_wbuf_init(&w, 0);
-        sm_wbuf_i32(&w, -1);
+        if (v <= 14)
+            sm_wbuf_i32(&w, -1); /* ReplicaId: v0-v14 */
         sm_wbuf_i32(&w, 500);
         sm_wbuf_i32(&w, 1);
         sm_wbuf_i32(&w, 52428800);
@@ -328,7 +331,10 @@ static void test_fetch(void)
             sm_wbuf_i32(&w, -1);
         }
         w_count(&w, 1, fx);
-        w_str(&w, SM_STR_LIT("t"), fx);
+        if (v >= 13)
+            sm_wbuf_raw(&w, tid, 16); /* TopicId instead of Topic */
+        else
+            w_str(&w, SM_STR_LIT("t"), fx);
         w_count(&w, 1, fx);
         sm_wbuf_i32(&w, 2);
         if (v >= 9)
@@ -343,16 +349,23 @@ static void test_fetch(void)
         w_tags(&w, fx);
         if (v >= 7) {
             w_count(&w, 1, fx); /* ForgottenTopicsData */
-            w_str(&w, SM_STR_LIT("old"), fx);
+            if (v >= 13)
+                sm_wbuf_raw(&w, old_id, 16);
+            else
+                w_str(&w, SM_STR_LIT("old"), fx);
             w_count(&w, 1, fx);
             sm_wbuf_i32(&w, 3);
             w_tags(&w, fx);
         }
         if (v >= 11)
             w_str(&w, SM_STR_LIT("rack-a"), fx);
-        if (fx) { /* ClusterId (tag 0): skipped */
+        if (fx && v < 15) { /* ClusterId (tag 0): skipped */
             sm_wbuf_uvarint(&w, 1);
             sm_wbuf_tag(&w, 0, "\x02x", 2);
+        } else if (fx) { /* and v15+'s ReplicaState (tag 1: ReplicaId 7, ReplicaEpoch 9, tags) */
+            sm_wbuf_uvarint(&w, 2);
+            sm_wbuf_tag(&w, 0, "\x02x", 2);
+            sm_wbuf_tag(&w, 1, "\0\0\0\x07\0\0\0\0\0\0\0\x09\0", 13);
         }
         sm_arena a;
         sm_arena_init(&a);
@@ -362,7 +375,11 @@ static void test_fetch(void)
         CHECK(sm_fetch_req_decode(&r, v, &a, &fr) == SM_OK);
         CHECK(fr.replica_id == -1 && fr.max_wait_ms == 500 && fr.min_bytes == 1);
         CHECK(fr.max_bytes == 52428800 && fr.isolation_level == 0);
-        CHECK(fr.topic_count == 1 && sm_str_eqc(fr.topics[0].topic, "t"));
+        if (v >= 13)
+            CHECK(fr.topic_count == 1 && sm_str_is_null(fr.topics[0].topic) &&
+                  memcmp(fr.topics[0].topic_id, tid, 16) == 0);
+        else
+            CHECK(fr.topic_count == 1 && sm_str_eqc(fr.topics[0].topic, "t"));
         CHECK(fr.topics[0].partition_count == 1);
         sm_fetch_part *p = &fr.topics[0].partitions[0];
         CHECK(p->partition == 2 && p->fetch_offset == 99 && p->partition_max_bytes == 1048576);
@@ -379,7 +396,7 @@ static void test_fetch(void)
         sm_wbuf o;
         sm_wbuf_init(&o, 0);
         sm_fetch_resp_begin(&o, v, 0, 0, 1);
-        sm_fetch_topic_encode(&o, v, SM_STR_LIT("t"), 2);
+        sm_fetch_topic_encode(&o, v, SM_STR_LIT("t"), tid, 2);
         sm_fetch_part_resp pr = {2, 0, 100, 100, 7, 3, false, 0, 0};
         sm_fetch_part_encode(&o, v, &pr);
         sm_wbuf_raw(&o, "abc", 3);
@@ -396,7 +413,12 @@ static void test_fetch(void)
             CHECK(sm_rd_i32(&r) == 0);
         }
         CHECK(r_count(&r, fx) == 1);
-        CHECK(sm_str_eqc(r_str(&r, fx), "t"));
+        if (v >= 13) {
+            const uint8_t *q = sm_rd_take(&r, 16); /* TopicId, no name */
+            CHECK(q && memcmp(q, tid, 16) == 0);
+        } else {
+            CHECK(sm_str_eqc(r_str(&r, fx), "t"));
+        }
         CHECK(r_count(&r, fx) == 2);
         for (int k = 0; k < 2; k++) {
             CHECK(sm_rd_i32(&r) == 2 + k);
@@ -488,7 +510,7 @@ static void test_metadata(void)
 
         sm_metadata_broker br = {0, SM_STR_LIT("127.0.0.1"), 9092, SM_STR_NULL};
         sm_metadata_part parts[2] = {{0, 0, 0, 0}, {0, 1, 0, 0}};
-        sm_metadata_topic tp = {0, SM_STR_LIT("a"), false, 2, parts, SM_ACL_OPS_TOPIC};
+        sm_metadata_topic tp = {0, SM_STR_LIT("a"), false, 2, parts, SM_ACL_OPS_TOPIC, {0}};
         sm_metadata_resp resp = {1, &br, SM_STR_LIT("cid"), 0, 1, &tp, SM_ACL_OPS_OMITTED};
         sm_wbuf o;
         sm_wbuf_init(&o, 0);
@@ -562,7 +584,7 @@ static void test_metadata_flexible(void)
 
     sm_metadata_broker br = {1, SM_STR_LIT("h"), 9092, SM_STR_NULL};
     sm_metadata_part part = {0, 0, 1, 7};
-    sm_metadata_topic tp = {0, SM_STR_LIT("t"), false, 1, &part, SM_ACL_OPS_OMITTED};
+    sm_metadata_topic tp = {0, SM_STR_LIT("t"), false, 1, &part, SM_ACL_OPS_OMITTED, {0}};
     sm_metadata_resp resp = {1, &br, SM_STR_LIT("c"), 1, 1, &tp, SM_ACL_OPS_CLUSTER};
     sm_wbuf o;
     sm_wbuf_init(&o, 0);
@@ -590,6 +612,101 @@ static void test_metadata_flexible(void)
     full[sizeof want + 3] = 0x00;
     CHECK(o.len == sizeof full && memcmp(o.p, full, sizeof full) == 0);
     sm_wbuf_release(&o);
+}
+
+/* Metadata v10-v12, byte by byte from MetadataRequest.json / MetadataResponse.json. */
+static void test_metadata_topic_ids(void)
+{
+    TEST_SECTION("Metadata v10-v12: TopicId per topic, by id, nullable names, v11 drops cluster ops");
+    /* v12 request: Topics [ {TopicId 0x11*16, Name null, tags} ], AllowAutoTopicCreation 1,
+     * IncludeTopicAuthorizedOperations 0, tags */
+    uint8_t req[2 + 16 + 2 + 3];
+    size_t k = 0;
+    req[k++] = 0x02;
+    memset(req + k, 0x11, 16);
+    k += 16;
+    req[k++] = 0x00; /* Name: null */
+    req[k++] = 0x00; /* topic tags */
+    req[k++] = 0x01;
+    req[k++] = 0x00;
+    req[k++] = 0x00;
+    sm_arena a;
+    sm_arena_init(&a);
+    sm_rd r;
+    sm_metadata_req mr;
+    sm_rd_init(&r, req, k);
+    CHECK(sm_metadata_req_decode(&r, 12, &a, &mr) == SM_OK);
+    CHECK(mr.topic_count == 1 && sm_str_is_null(mr.topics[0]) && mr.topic_ids[0][0] == 0x11 &&
+          mr.topic_ids[0][15] == 0x11);
+    CHECK(mr.allow_auto_topic_creation && !mr.include_topic_authorized_operations);
+    /* v10 still reads IncludeClusterAuthorizedOperations: the same bytes are one short */
+    sm_rd_init(&r, req, k);
+    CHECK(sm_metadata_req_decode(&r, 10, &a, &mr) == SM_ECORRUPT);
+    /* librdkafka 2.16's all-topics v12 request (3 bytes past the definition, which Kafka ignores) */
+    const uint8_t rdk[] = {0x00, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00};
+    sm_rd_init(&r, rdk, sizeof rdk);
+    CHECK(sm_metadata_req_decode(&r, 12, &a, &mr) == SM_OK && mr.topic_count == -1);
+    CHECK(!mr.allow_auto_topic_creation);
+    /* v9 has no TopicId: these bytes do not read as v9 */
+    sm_rd_init(&r, req, k);
+    CHECK(sm_metadata_req_decode(&r, 9, &a, &mr) == SM_ECORRUPT);
+    sm_arena_release(&a);
+
+    sm_metadata_broker br = {1, SM_STR_LIT("h"), 9092, SM_STR_NULL};
+    sm_metadata_part part = {0, 0, 1, 7};
+    sm_metadata_topic tp[2] = {
+        {0, SM_STR_LIT("t"), false, 1, &part, SM_ACL_OPS_OMITTED, {0}},
+        {SM_KERR_UNKNOWN_TOPIC_ID, SM_STR_NULL, false, 0, NULL, SM_ACL_OPS_OMITTED, {0}},
+    };
+    for (int i = 0; i < 16; i++) {
+        tp[0].topic_id[i] = (uint8_t)(0xa0 + i);
+        tp[1].topic_id[i] = 0x11;
+    }
+    sm_metadata_resp resp = {1, &br, SM_STR_LIT("c"), 1, 2, tp, SM_ACL_OPS_CLUSTER};
+    for (int16_t v = 10; v <= 12; v++) {
+        sm_wbuf o;
+        sm_wbuf_init(&o, 0);
+        sm_metadata_resp_encode(&o, v, &resp);
+        uint8_t want[200];
+        size_t n = 0;
+        const uint8_t head[] = {
+            0, 0, 0, 0,                                          /* ThrottleTimeMs */
+            0x02, 0, 0, 0, 1, 0x02, 'h', 0, 0, 0x23, 0x84, 0x00, 0x00, /* Brokers */
+            0x02, 'c',                                           /* ClusterId */
+            0, 0, 0, 1,                                          /* ControllerId */
+            0x03,                                                /* Topics: 2 */
+            0, 0, 0x02, 't',                                     /* ErrorCode, Name */
+        };
+        memcpy(want + n, head, sizeof head);
+        n += sizeof head;
+        for (int i = 0; i < 16; i++)
+            want[n++] = (uint8_t)(0xa0 + i); /* TopicId */
+        const uint8_t t0[] = {
+            0x00,                               /* IsInternal */
+            0x02,                               /* Partitions: 1 */
+            0, 0, 0, 0, 0, 0, 0, 0, 0, 1,       /* ErrorCode, PartitionIndex, LeaderId */
+            0, 0, 0, 7,                         /* LeaderEpoch */
+            0x02, 0, 0, 0, 1, 0x02, 0, 0, 0, 1, /* ReplicaNodes, IsrNodes */
+            0x01, 0x00,                         /* OfflineReplicas, partition tags */
+            0x80, 0, 0, 0, 0x00,                /* TopicAuthorizedOperations, topic tags */
+            0, 100,                             /* topic 2: ErrorCode UNKNOWN_TOPIC_ID */
+        };
+        memcpy(want + n, t0, sizeof t0);
+        n += sizeof t0;
+        want[n++] = v >= 12 ? 0x00 : 0x01; /* Name: null from v12, "" before */
+        memset(want + n, 0x11, 16);
+        n += 16;
+        const uint8_t t1[] = {0x00, 0x01, 0x80, 0, 0, 0, 0x00};
+        memcpy(want + n, t1, sizeof t1);
+        n += sizeof t1;
+        if (v == 10) {
+            sm_put_be32(want + n, SM_ACL_OPS_CLUSTER); /* ClusterAuthorizedOperations: v8-v10 */
+            n += 4;
+        }
+        want[n++] = 0x00; /* tags */
+        CHECK(o.len == n && memcmp(o.p, want, n) == 0);
+        sm_wbuf_release(&o);
+    }
 }
 
 static void test_api_versions(void)
@@ -749,6 +866,7 @@ int main(void)
     test_fetch();
     test_metadata();
     test_metadata_flexible();
+    test_metadata_topic_ids();
     test_api_versions();
     return check_report("test_proto_core");
 }
