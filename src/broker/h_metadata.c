@@ -67,6 +67,20 @@ static bool fill_topic(sm_req *req, sm_metadata_topic *mt, sm_topic *t, bool ops
     return true;
 }
 
+/* One topic asked for: the topic when it exists (t), else err with the name
+ * as asked (the topic id stays as the caller set it: zero, or the unknown id
+ * echoed). False when out of memory. */
+static bool answer_topic(sm_req *req, sm_metadata_topic *mt, sm_topic *t, sm_str name,
+                         int16_t err, bool ops)
+{
+    if (t)
+        return fill_topic(req, mt, t, ops);
+    mt->error_code = err;
+    mt->topic_authorized_operations = SM_ACL_OPS_OMITTED;
+    mt->name = name;
+    return true;
+}
+
 void sm_handle_metadata(sm_req *req)
 {
     sm_broker *b = req->b;
@@ -124,21 +138,15 @@ void sm_handle_metadata(sm_req *req)
                  * null name and the id asked for, as KafkaApis answers */
                 sm_metadata_topic *mt = &resp.topics[resp.topic_count++];
                 sm_topic *t = NULL;
-                if (memcmp(id, zero, 16) == 0) {
-                    mt->error_code = SM_KERR_INVALID_REQUEST; /* neither a name nor an id */
-                } else if (!(t = sm_topic_find_id(b, id))) {
-                    mt->error_code = SM_KERR_UNKNOWN_TOPIC_ID;
+                int16_t err = SM_KERR_INVALID_REQUEST; /* neither a name nor an id */
+                if (memcmp(id, zero, 16) != 0 && !(t = sm_topic_find_id(b, id))) {
+                    err = SM_KERR_UNKNOWN_TOPIC_ID;
                     memcpy(mt->topic_id, id, 16);
                 }
-                if (t) {
-                    if (!fill_topic(req, mt, t, mr.include_topic_authorized_operations)) {
-                        sm_map_release(&seen);
-                        sm_req_fail_connection(req, "out of memory");
-                        return;
-                    }
-                } else {
-                    mt->topic_authorized_operations = SM_ACL_OPS_OMITTED;
-                    mt->name = name;
+                if (!answer_topic(req, mt, t, name, err, mr.include_topic_authorized_operations)) {
+                    sm_map_release(&seen);
+                    sm_req_fail_connection(req, "out of memory");
+                    return;
                 }
                 continue;
             }
@@ -154,16 +162,10 @@ void sm_handle_metadata(sm_req *req)
             int16_t err = SM_KERR_NONE;
             sm_topic *t = sm_topic_get_or_autocreate(b, name, mr.allow_auto_topic_creation, &ac,
                                                      &err);
-            if (t) {
-                if (!fill_topic(req, mt, t, mr.include_topic_authorized_operations)) {
-                    sm_map_release(&seen);
-                    sm_req_fail_connection(req, "out of memory");
-                    return;
-                }
-            } else {
-                mt->error_code = err;
-                mt->topic_authorized_operations = SM_ACL_OPS_OMITTED;
-                mt->name = name; /* topic id zero */
+            if (!answer_topic(req, mt, t, name, err, mr.include_topic_authorized_operations)) {
+                sm_map_release(&seen);
+                sm_req_fail_connection(req, "out of memory");
+                return;
             }
         }
         sm_map_release(&seen);
